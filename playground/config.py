@@ -1,0 +1,92 @@
+"""Configuration, read from the environment in this one place.
+
+Every environment variable the playground reads is listed in ENV_VARS (the README's
+configuration table is checked against it by a test).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_VARS: dict[str, str] = {
+    "PLAYGROUND_DATA_DIR": "Where runs.csv, ratings.csv and frames live (default /data if mounted, else ./data)",
+    "PLAYGROUND_PRICES": "Path of a JSON/TOML file overriding the price table",
+    "PLAYGROUND_MAX_USD_PER_RUN": "Refuse a run whose estimate passes this (USD)",
+    "PLAYGROUND_MAX_USD_PER_SESSION": "Refuse runs once this session's spend would pass this (USD)",
+    "PLAYGROUND_MAX_USD_PER_DAY": "Refuse runs once today's spend in this DATA_DIR would pass this (USD)",
+    "PLAYGROUND_CONFIRM_USD": "Compare asks for confirmation above this estimated total (USD)",
+    "PLAYGROUND_MAX_DOWNLOAD_MB": "Size cap per downloaded frame (MB, default 40)",
+    "PLAYGROUND_RUN_DEADLINE_S": "Overall deadline of one run (seconds, default 600)",
+    "PLAYGROUND_DEFAULT_PROVIDER": "Provider preselected in the UI and CLI (default: local)",
+    "GRADIO_SERVER_PORT": "Port of the web app (Gradio's own variable, default 7860)",
+    "GRADIO_SERVER_NAME": "Interface of the web app (Gradio's own variable, default 127.0.0.1)",
+}
+
+
+def _float_env(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """--data-dir wins (handled by callers), then PLAYGROUND_DATA_DIR, then /data on a Space
+    with persistent storage, then ./data."""
+    if env.get("PLAYGROUND_DATA_DIR"):
+        return Path(env["PLAYGROUND_DATA_DIR"])
+    persistent = Path("/data")
+    if persistent.is_dir() and os.access(persistent, os.W_OK):
+        return persistent / "playground"
+    return Path("data")
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    session_keys: dict[str, str] = field(default_factory=dict)  # env var name -> key, memory only
+    max_usd_per_run: float | None = None
+    max_usd_per_session: float | None = None
+    max_usd_per_day: float | None = None
+    confirm_usd: float = 1.0
+    max_download_bytes: int = 40 * 1024 * 1024
+    run_deadline_s: float = 600.0
+    default_provider: str = "local"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, data_dir: Path | str | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            data_dir=Path(data_dir) if data_dir else default_data_dir(env),
+            env=env,
+            max_usd_per_run=_float_env(env, "PLAYGROUND_MAX_USD_PER_RUN", None),
+            max_usd_per_session=_float_env(env, "PLAYGROUND_MAX_USD_PER_SESSION", None),
+            max_usd_per_day=_float_env(env, "PLAYGROUND_MAX_USD_PER_DAY", None),
+            confirm_usd=_float_env(env, "PLAYGROUND_CONFIRM_USD", 1.0) or 0.0,
+            max_download_bytes=int((_float_env(env, "PLAYGROUND_MAX_DOWNLOAD_MB", 40.0) or 40.0) * 1024 * 1024),
+            run_deadline_s=_float_env(env, "PLAYGROUND_RUN_DEADLINE_S", 600.0) or 600.0,
+            default_provider=env.get("PLAYGROUND_DEFAULT_PROVIDER", "") or "local",
+        )
+
+    def key(self, env_var: str | None) -> str:
+        """The key for a provider: a per-session key typed in the UI wins over the environment."""
+        if not env_var:
+            return ""
+        return self.session_keys.get(env_var) or self.env.get(env_var, "")
+
+    def secrets(self) -> list[str]:
+        """Every key value known to this process, for redaction."""
+        from playground.providers import all_key_vars
+
+        values = [self.env.get(v, "") for v in all_key_vars()] + list(self.session_keys.values())
+        return [v for v in values if v]
+
+    def base_url(self, env_var: str | None, default: str) -> str:
+        return (self.env.get(env_var or "", "") or default).rstrip("/")

@@ -1,0 +1,84 @@
+"""The one interface every provider implements.
+
+A provider maps a `ProviderCall` (already composed by the core) to its wire protocol and
+hands each frame to the `FrameSink` as soon as it has it: bytes it decoded, or a URL the
+core downloads (concurrently, with size cap and image check). It returns a `CallOutcome`
+with ids and billing, or raises `ProviderError`. Baseline mode, timing, cost, storage and
+logging are the core's job, not the provider's.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar, Protocol
+
+import httpx
+
+from playground.errors import InputError
+from playground.types import CallOutcome, ModelInfo, ProviderCall
+
+
+class FrameSink(Protocol):
+    """Receives a call's frames as they arrive. `index` is the frame's index within the call."""
+
+    async def image(self, index: int, data: bytes) -> None: ...
+
+    async def url(self, index: int, url: str) -> None: ...
+
+    async def failed(self, index: int, reason: str) -> None: ...
+
+    async def progress(self, fraction: float, note: str = "") -> None: ...
+
+
+class Provider(abc.ABC):
+    """Subclasses set the class attributes and implement `generate`."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    key_env: ClassVar[str | None] = None  # None: needs no key
+    base_url_env: ClassVar[str | None] = None
+    default_base_url: ClassVar[str] = ""
+    models: ClassVar[tuple[ModelInfo, ...]]
+    max_concurrency: ClassVar[int] = 4  # concurrent calls per run/comparison to this provider
+    protocol: ClassVar[str] = ""  # one line for the README's provider table
+    billing_rule: ClassVar[str] = ""
+
+    def __init__(self, base_url: str = "") -> None:
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+
+    @classmethod
+    def model(cls, model_id: str) -> ModelInfo:
+        """The model's info; an id the table does not know gets a permissive entry (ids change)."""
+        for info in cls.models:
+            if info.id == model_id:
+                return info
+        return ModelInfo(id=model_id, label=f"{model_id} (not in the model list)",
+                         native_sequence=cls.models[0].native_sequence,
+                         max_frames=cls.models[0].max_frames, default_size=cls.models[0].default_size,
+                         max_references=cls.models[0].max_references)
+
+    @classmethod
+    def default_model(cls) -> str:
+        return next(m.id for m in cls.models if not m.retired)
+
+    def validate(self, call: ProviderCall) -> None:
+        """Check the call against the model's documented limits before anything is sent."""
+        info = self.model(call.model)
+        if call.frames > info.max_frames:
+            raise InputError(f"{self.name}/{call.model} returns at most {info.max_frames} frame(s) per call")
+        if info.sizes and call.size not in info.sizes:
+            raise InputError(f"size {call.size!r} is not allowed for {self.name}/{call.model}; "
+                             f"allowed: {', '.join(info.sizes)}")
+        if call.references and len(call.references) > info.max_references:
+            raise InputError(f"{self.name}/{call.model} accepts at most {info.max_references} reference image(s)")
+        limit = info.frames_plus_references_max
+        if limit is not None and call.frames + len(call.references) > limit:
+            raise InputError(f"{self.name}/{call.model}: reference images + frames must be <= {limit}")
+
+    def billed_images(self, call: ProviderCall, outcome: CallOutcome, frames_returned: int) -> int:
+        """Images this call is billed for under the provider's rule (default: what came back)."""
+        return outcome.images_billed if outcome.images_billed is not None else frames_returned
+
+    @abc.abstractmethod
+    async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
+        """Send the call, deliver frames to the sink, return ids and billing."""
