@@ -51,7 +51,6 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
 class Settings:
     data_dir: Path
     env: Mapping[str, str] = field(default_factory=dict)
-    session_keys: dict[str, str] = field(default_factory=dict)  # env var name -> key, memory only
     max_usd_per_run: float | None = None
     max_usd_per_session: float | None = None
     max_usd_per_day: float | None = None
@@ -75,18 +74,17 @@ class Settings:
             default_provider=env.get("PLAYGROUND_DEFAULT_PROVIDER", "") or "local",
         )
 
-    def key(self, env_var: str | None) -> str:
+    def key(self, env_var: str | None, session_keys: Mapping[str, str] | None = None) -> str:
         """The key for a provider: a per-session key typed in the UI wins over the environment."""
         if not env_var:
             return ""
-        return self.session_keys.get(env_var) or self.env.get(env_var, "")
+        return (session_keys or {}).get(env_var) or self.env.get(env_var, "")
 
     def secrets(self) -> list[str]:
-        """Every key value known to this process, for redaction."""
+        """Every key value in the environment, for redaction (session keys are added by callers)."""
         from playground.providers import all_key_vars
 
-        values = [self.env.get(v, "") for v in all_key_vars()] + list(self.session_keys.values())
-        return [v for v in values if v]
+        return [v for v in (self.env.get(k, "") for k in all_key_vars()) if v]
 
     def base_url(self, env_var: str | None, default: str) -> str:
         return (self.env.get(env_var or "", "") or default).rstrip("/")

@@ -35,6 +35,7 @@ class Price:
 # (provider, model) -> Price. ("provider", "*") is that provider's fallback for unknown ids.
 PRICES: dict[tuple[str, str], Price] = {
     ("local", "*"): Price(0.0, "offline stand-in, free"),
+    ("local", "procedural-v1"): Price(0.0, "offline stand-in, free"),
 }
 
 

@@ -42,6 +42,7 @@ class Provider(abc.ABC):
     max_concurrency: ClassVar[int] = 4  # concurrent calls per run/comparison to this provider
     protocol: ClassVar[str] = ""  # one line for the README's provider table
     billing_rule: ClassVar[str] = ""
+    accepts_custom_models: ClassVar[bool] = True  # model ids change: let users type new ones
 
     def __init__(self, base_url: str = "") -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")

@@ -165,6 +165,7 @@ class LocalProvider(Provider):
     max_concurrency = 2  # drawing is CPU-bound: two cores here
     protocol = "in-process, no network"
     billing_rule = "free"
+    accepts_custom_models = False
 
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
         character = Character.draw_from(_rng("character", call.prompt, call.seed, call.call_index))

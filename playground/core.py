@@ -1,0 +1,377 @@
+"""The one entry point the UI, the CLI, the batch runner and the tests share: `Playground.run`.
+
+    validate request -> estimate + spend caps -> provider calls (one for `sequence`,
+    N concurrent for `baseline`) -> frames to disk as they arrive -> metrics -> one log row
+
+Every run ends as exactly one row in runs.csv, whatever happened (bad input included),
+and nothing is sent when validation or a spend cap says no.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+from playground import pricing, prompts
+from playground.config import Settings
+from playground.errors import InputError, PlaygroundError, ProviderError, SpendCapError, redact
+from playground.frames import download_frame, load_reference, make_preview, save_frame
+from playground.providers import is_configured, provider_class, provider_names
+from playground.providers.base import Provider
+from playground.runlog import RunLog
+from playground.types import (
+    MAX_FRAMES,
+    MAX_PROMPT_CHARS,
+    MIN_FRAMES,
+    MODES,
+    CallOutcome,
+    GenerationRequest,
+    ProviderCall,
+    ReferenceImage,
+    RunRecord,
+)
+
+
+@dataclass
+class Session:
+    """Per-browser-session (or per-CLI-process) state: typed keys and spend, memory only."""
+
+    keys: dict[str, str] = field(default_factory=dict)
+    spent_usd: float = 0.0
+
+
+@dataclass
+class Progress:
+    """What a live view needs after each frame: frames so far, in run order."""
+
+    frames_done: int
+    frames_requested: int
+    elapsed_s: float
+    frames: list[tuple[int, Path, Path]]  # (0-based index, frame path, preview path)
+    note: str = ""
+
+
+@dataclass
+class RunResult:
+    record: RunRecord
+    frames: list[Path]  # originals, in frame order
+    previews: list[Path]
+    captions: list[str]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    usd: float
+    images: int
+    price: pricing.Price
+    per_image_usd: float
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+class _RunSink:
+    """Collects one run's frames from every call: saves, downloads and previews them."""
+
+    def __init__(self, playground: Playground, run_dir: Path, client: httpx.AsyncClient, requested: int,
+                 started: float, on_progress: ProgressCallback | None) -> None:
+        self.pg, self.run_dir, self.client = playground, run_dir, client
+        self.requested, self.started, self.on_progress = requested, started, on_progress
+        self.frames: dict[int, tuple[Path, Path]] = {}
+        self.errors: dict[int, str] = {}
+        self.first_frame_s: float | None = None
+        self.downloads: list[asyncio.Task[None]] = []
+
+    def for_call(self, first: int) -> _CallSink:
+        return _CallSink(self, first)
+
+    async def store(self, index: int, data: bytes) -> None:
+        frame = await asyncio.to_thread(save_frame, self.run_dir, index + 1, data)
+        await self._add(index, frame)
+
+    async def fetch(self, index: int, url: str) -> None:
+        try:
+            frame = await download_frame(self.client, url, self.run_dir, index + 1, self.pg.settings.max_download_bytes)
+        except ProviderError as exc:
+            self.errors[index] = str(exc)
+            return
+        await self._add(index, frame)
+
+    async def _add(self, index: int, frame: Path) -> None:
+        preview = await asyncio.to_thread(make_preview, frame)
+        if self.first_frame_s is None:
+            self.first_frame_s = time.perf_counter() - self.started
+        self.frames[index] = (frame, preview)
+        self.errors.pop(index, None)
+        if self.on_progress:
+            done = sorted((i, f, p) for i, (f, p) in self.frames.items())
+            self.on_progress(Progress(len(done), self.requested, time.perf_counter() - self.started, done))
+
+
+class _CallSink:
+    """The FrameSink one provider call sees: call-local indices mapped to run indices."""
+
+    def __init__(self, run: _RunSink, first: int) -> None:
+        self.run, self.first = run, first
+
+    async def image(self, index: int, data: bytes) -> None:
+        try:
+            await self.run.store(self.first + index, data)
+        except ValueError as exc:
+            self.run.errors[self.first + index] = f"frame {self.first + index + 1}: {exc}"
+
+    async def url(self, index: int, url: str) -> None:
+        self.run.downloads.append(asyncio.create_task(self.run.fetch(self.first + index, url)))
+
+    async def failed(self, index: int, reason: str) -> None:
+        self.run.errors[self.first + index] = reason
+
+    async def progress(self, fraction: float, note: str = "") -> None:
+        if self.run.on_progress:
+            done = sorted((i, f, p) for i, (f, p) in self.run.frames.items())
+            self.run.on_progress(Progress(len(done), self.run.requested,
+                                          time.perf_counter() - self.run.started, done, note))
+
+
+class Playground:
+    """Settings, the run log and the providers: everything a run needs, no globals."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.log = RunLog(settings.data_dir)
+        self.price_overrides = pricing.load_overrides(settings.env.get("PLAYGROUND_PRICES", ""))
+
+    # -- providers ---------------------------------------------------------------------
+    def provider(self, name: str) -> Provider:
+        cls = provider_class(name)
+        return cls(base_url=self.settings.base_url(cls.base_url_env, cls.default_base_url))
+
+    def configured(self, name: str, session: Session | None = None) -> bool:
+        return is_configured(name, self.settings.env, session.keys if session else None)
+
+    def configured_providers(self, session: Session | None = None) -> list[str]:
+        return [n for n in provider_names() if self.configured(n, session)]
+
+    # -- before a run ----------------------------------------------------------------------
+    def resolve(self, request: GenerationRequest) -> GenerationRequest:
+        """Fill defaults (model, size) and check everything that can be checked without sending."""
+        if not request.prompt or not request.prompt.strip():
+            raise InputError("the prompt is empty: describe the character, style and story")
+        if len(request.prompt) > MAX_PROMPT_CHARS:
+            raise InputError(f"the prompt is {len(request.prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
+        if not isinstance(request.frames, int) or not MIN_FRAMES <= request.frames <= MAX_FRAMES:
+            raise InputError(f"frames must be between {MIN_FRAMES} and {MAX_FRAMES}, got {request.frames}")
+        beats = [b.strip() for b in request.beats if b and b.strip()]
+        if len(beats) > request.frames:
+            raise InputError(f"{len(beats)} beats for {request.frames} frames: give at most one beat per frame")
+        if request.mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}, got {request.mode!r}")
+        cls = provider_class(request.provider)
+        model_id = request.model or cls.default_model()
+        if not any(m.id == model_id for m in cls.models) and not cls.accepts_custom_models:
+            raise InputError(f"unknown model {model_id!r} for {cls.name}; choose one of: "
+                             f"{', '.join(m.id for m in cls.models)}")
+        info = cls.model(model_id)
+        if request.mode == "sequence" and not info.native_sequence and request.frames > 1:
+            raise InputError(f"{cls.name}/{model_id} has no native sequential mode: use mode baseline")
+        size = request.size or info.default_size
+        return GenerationRequest(**{**request.__dict__, "model": model_id, "size": size, "beats": beats})
+
+    def estimate(self, request: GenerationRequest) -> Estimate:
+        price = pricing.price_for(request.provider, request.model, self.price_overrides)
+        per_image = price.per_image(request.size)
+        return Estimate(round(per_image * request.frames, 6), request.frames, price, per_image)
+
+    def check_caps(self, estimate: Estimate, session: Session | None) -> None:
+        s = self.settings
+        if s.max_usd_per_run is not None and estimate.usd > s.max_usd_per_run:
+            raise SpendCapError(f"estimated ${estimate.usd:.4f} passes PLAYGROUND_MAX_USD_PER_RUN (${s.max_usd_per_run:.2f})")
+        if session and s.max_usd_per_session is not None and session.spent_usd + estimate.usd > s.max_usd_per_session:
+            raise SpendCapError(f"this session has spent ${session.spent_usd:.4f}; ${estimate.usd:.4f} more passes "
+                                f"PLAYGROUND_MAX_USD_PER_SESSION (${s.max_usd_per_session:.2f})")
+        if s.max_usd_per_day is not None and estimate.usd > 0:
+            today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
+            spent = self.log.spent_since(today)
+            if spent + estimate.usd > s.max_usd_per_day:
+                raise SpendCapError(f"today's spend is ${spent:.4f}; ${estimate.usd:.4f} more passes "
+                                    f"PLAYGROUND_MAX_USD_PER_DAY (${s.max_usd_per_day:.2f})")
+
+    def plan_calls(self, request: GenerationRequest, references: tuple[ReferenceImage, ...], api_key: str) -> list[ProviderCall]:
+        """One call for a sequence, N single-frame calls for a baseline."""
+        common = dict(model=request.model, size=request.size, seed=request.seed, references=references, api_key=api_key)
+        if request.mode == "sequence":
+            text = prompts.sequence_prompt(request.prompt, request.beats, request.frames)
+            return [ProviderCall(prompt=text, frames=request.frames, beats=tuple(request.beats), **common)]
+        return [ProviderCall(prompt=prompts.frame_prompt(request.prompt, request.beat(i)), frames=1,
+                             beats=(request.beat(i),), first_frame=i, call_index=i, **common)
+                for i in range(request.frames)]
+
+    # -- the run ---------------------------------------------------------------------------
+    async def run(self, request: GenerationRequest, session: Session | None = None,
+                  on_progress: ProgressCallback | None = None) -> RunResult:
+        """Run one request to the end and log it. Raises InputError/SpendCapError after logging
+        an error row (nothing sent); provider failures end as a logged row, not an exception."""
+        session = session or Session()
+        record = RunRecord(run_id=new_run_id(), experiment_id=request.experiment_id, created_at=utc_now(),
+                           provider=request.provider, model=request.model, mode=request.mode, prompt=request.prompt,
+                           beats=json.dumps(request.beats, ensure_ascii=False), frames_requested=request.frames,
+                           size=request.size, seed=request.seed, arm=request.arm, variant=request.variant,
+                           repeat=request.repeat, status="error")
+        try:
+            request = self.resolve(request)
+            record.model, record.size = request.model, request.size
+            record.beats = json.dumps(request.beats, ensure_ascii=False)
+            references = tuple(load_reference(Path(p)) for p in request.references)
+            record.ref_count, record.ref_hashes = len(references), json.dumps([r.sha256 for r in references])
+            estimate = self.estimate(request)
+            record.estimate_usd, record.price_per_image_usd = estimate.usd, estimate.per_image_usd
+            record.price_source = estimate.price.source
+            self.check_caps(estimate, session)
+            provider = self.provider(request.provider)
+            if provider.key_env and not self.configured(request.provider, session):
+                raise InputError(f"{request.provider} is not configured: set {provider.key_env}")
+            calls = self.plan_calls(request, references, self.settings.key(provider.key_env, session.keys))
+            for call in calls:
+                provider.validate(call)
+        except PlaygroundError as exc:
+            record.error = str(exc)
+            record.latency_s = 0.0
+            self.log.append(record)
+            raise
+        result = await self._execute(request, provider, calls, estimate, record, on_progress)
+        session.spent_usd += result.record.cost_usd
+        return result
+
+    async def _execute(self, request: GenerationRequest, provider: Provider, calls: list[ProviderCall],
+                       estimate: Estimate, record: RunRecord, on_progress: ProgressCallback | None) -> RunResult:
+        run_dir = self.log.run_dir(record.run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        record.image_dir = str(run_dir)
+        record.composed_prompts = json.dumps([c.prompt for c in calls], ensure_ascii=False)
+        started = time.perf_counter()
+        outcomes: list[CallOutcome | None] = [None] * len(calls)
+        failures: list[str] = []
+        async with httpx.AsyncClient(timeout=httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=60.0),
+                                     limits=httpx.Limits(max_connections=32), follow_redirects=False) as client:
+            sink = _RunSink(self, run_dir, client, request.frames, started, on_progress)
+            gate = asyncio.Semaphore(provider.max_concurrency)
+
+            async def one(i: int, call: ProviderCall) -> None:
+                async with gate:
+                    try:
+                        outcomes[i] = await provider.generate(call, client, sink.for_call(call.first_frame))
+                    except ProviderError as exc:
+                        message = redact(str(exc), self.settings.secrets() + [call.api_key])
+                        failures.append(message + (" (the call may have been billed)" if exc.may_be_billed else ""))
+                        for j in range(call.frames):
+                            sink.errors.setdefault(call.first_frame + j, message)
+                    except Exception as exc:  # an adapter bug must end as a logged row, not a crash
+                        message = redact(f"{provider.name}: unexpected {type(exc).__name__}: {exc}",
+                                         self.settings.secrets() + [call.api_key])
+                        failures.append(message)
+                        for j in range(call.frames):
+                            sink.errors.setdefault(call.first_frame + j, message)
+
+            status_note = ""
+            try:
+                async with asyncio.timeout(self.settings.run_deadline_s):
+                    await asyncio.gather(*(one(i, c) for i, c in enumerate(calls)))
+                    await asyncio.gather(*sink.downloads)
+            except TimeoutError:
+                status_note = f"the run passed its {self.settings.run_deadline_s:.0f} s deadline"
+            except asyncio.CancelledError:
+                for task in sink.downloads:
+                    task.cancel()
+                record.status, record.error = "cancelled", "cancelled by the user"
+                await self._finish(record, provider, calls, outcomes, sink, estimate, started, failures)
+                raise
+        await self._finish(record, provider, calls, outcomes, sink, estimate, started, failures, status_note)
+        return self._result(record, sink, request)
+
+    async def _finish(self, record: RunRecord, provider: Provider, calls: list[ProviderCall],
+                outcomes: list[CallOutcome | None], sink: _RunSink, estimate: Estimate, started: float,
+                failures: list[str], deadline_note: str = "") -> None:
+        """Fill timing, billing, status and metrics into the record and append it to the log."""
+        record.latency_s = round(time.perf_counter() - started, 4)
+        record.first_frame_s = None if sink.first_frame_s is None else round(sink.first_frame_s, 4)
+        record.frames_returned = len(sink.frames)
+        record.api_calls = len(calls)
+        record.request_ids = json.dumps([o.request_id for o in outcomes if o and o.request_id])
+        sent = [o.seed_sent for o in outcomes if o and o.seed_sent is not None]
+        record.seed_sent = sent[0] if sent else None
+        self._bill(record, provider, calls, outcomes, sink, estimate)
+        record.frame_errors = json.dumps({str(i + 1): e for i, e in sorted(sink.errors.items()) if i not in sink.frames},
+                                         ensure_ascii=False) if sink.errors else ""
+        if record.status != "cancelled":
+            if deadline_note:
+                failures.insert(0, deadline_note)
+            if record.frames_returned == 0:
+                record.status = "error"
+            elif record.frames_returned < record.frames_requested:
+                record.status = "partial"
+            else:
+                record.status = "ok"
+            if record.status != "ok":
+                reasons = failures or [e for i, e in sorted(sink.errors.items()) if i not in sink.frames]
+                missing = record.frames_requested - record.frames_returned
+                record.error = "; ".join(dict.fromkeys(reasons)) or f"the provider returned {missing} frame(s) fewer than asked"
+        await self._score(record, sink)
+        self.log.append(record)
+
+    def _bill(self, record: RunRecord, provider: Provider, calls: list[ProviderCall],
+              outcomes: list[CallOutcome | None], sink: _RunSink, estimate: Estimate) -> None:
+        billed, reported_cost, reported = 0, 0.0, True
+        for call, outcome in zip(calls, outcomes):
+            if outcome is None:
+                continue
+            returned = sum(1 for j in range(call.frames) if call.first_frame + j in sink.frames)
+            billed += provider.billed_images(call, outcome, returned)
+            if outcome.cost_usd is None:
+                reported = False
+            else:
+                reported_cost += outcome.cost_usd
+        record.images_billed = billed
+        has_outcome = any(o is not None for o in outcomes)
+        if has_outcome and reported:
+            record.cost_usd, record.cost_source = round(reported_cost, 6), "reported"
+        else:
+            record.cost_usd, record.cost_source = pricing.run_cost(estimate.price, record.size, billed), "price table"
+
+    async def _score(self, record: RunRecord, sink: _RunSink) -> None:
+        paths = [sink.frames[i][0] for i in sorted(sink.frames)]
+        if len(paths) < 2:
+            return
+        prompts_sent = json.loads(record.composed_prompts or "[]")
+        try:
+            from playground import metrics
+
+            # CPU-bound: a thread keeps the event loop (other sessions, live frames) responsive
+            scores = await asyncio.to_thread(metrics.score_frames, paths, prompts_sent)
+        except Exception as exc:  # a metric failure must never lose the run's row
+            record.metrics_note = f"metrics failed: {type(exc).__name__}: {exc}"
+            return
+        for name, value in scores.items():
+            if hasattr(record, name):
+                setattr(record, name, round(value, 4) if isinstance(value, float) else value)
+
+    def _result(self, record: RunRecord, sink: _RunSink, request: GenerationRequest) -> RunResult:
+        order = sorted(sink.frames)
+        return RunResult(record=record, frames=[sink.frames[i][0] for i in order],
+                         previews=[sink.frames[i][1] for i in order],
+                         captions=[request.beat(i) or f"Frame {i + 1}" for i in order])
