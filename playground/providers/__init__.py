@@ -11,6 +11,13 @@ from playground.providers.base import Provider
 # name -> "module:Class", imported on first use so start-up stays fast.
 _REGISTRY: dict[str, str] = {
     "local": "playground.providers.local:LocalProvider",
+    "byteplus": "playground.providers.byteplus:BytePlusProvider",
+    "evolink": "playground.providers.evolink:EvoLinkProvider",
+    "wavespeed": "playground.providers.wavespeed:WaveSpeedProvider",
+    "atlascloud": "playground.providers.atlascloud:AtlasCloudProvider",
+    "openai": "playground.providers.openai_images:OpenAIImagesProvider",
+    "stability": "playground.providers.stability:StabilityProvider",
+    "fal": "playground.providers.fal:FalProvider",
 }
 
 

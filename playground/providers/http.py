@@ -1,0 +1,457 @@
+"""Shared HTTP plumbing for the network providers: one retry policy, one error mapping,
+one job poller, one server-sent-events parser.
+
+Retry policy (the only one; every provider call goes through `send`)
+--------------------------------------------------------------------
+A generation may be billed as soon as the provider has *received* it, so:
+
+    call                         retried on                              never retried on
+    ---------------------------  --------------------------------------  ---------------------------
+    POST create / generate       429 (the provider refused it, so it     5xx, read timeouts, resets
+    (repeatable=False)           was not accepted); connection errors    after the request was sent:
+                                 that happen before the request is       the job may exist and be
+                                 sent (connect error/timeout, pool       billed. These raise with
+                                 timeout)                                may_be_billed=True.
+    GET poll / status / result   429, 500, 502, 503, 504, timeouts,      4xx other than 429
+    PUT cancel (repeatable=True) resets, connection errors
+
+At most `RetryPolicy.attempts` tries in all (3). Between tries we wait `Retry-After` when
+the response carries one (seconds, or an HTTP date), else a capped exponential backoff
+with jitter: base 0.5 s doubling to at most 8 s, times a random factor in [0.75, 1.25].
+A Retry-After longer than `max_retry_after` (60 s) is not waited for: the error is raised
+at once with `retry_after` set, so the caller (a batch) can decide. `sleep` is injectable
+(`HttpProvider.sleep`), so tests assert the waits without waiting.
+
+Polling: `poll_job` polls about once a second on average but notices a quick job quickly
+(0.25 s, growing x1.5 to 1.5 s), stops at an overall deadline, asks the provider to cancel
+where the protocol allows it, and raises ProviderError("timeout", may_be_billed=True).
+
+Error mapping: `http_error` turns a non-2xx response into ProviderError with a kind
+(auth, rate_limit, content, invalid, quota, server, ...) and a message that names the
+provider, the HTTP status and the provider's own code, passes the provider's text through
+`errors.redact`, and for auth says "key rejected" and names the key's env variable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from playground.errors import ProviderError, redact
+from playground.providers.base import Provider
+from playground.types import ProviderCall
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+RETRYABLE_GET_STATUSES = frozenset({429, 500, 502, 503, 504})
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3  # tries in all, the first included
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: float = 0.25  # +/- fraction of the delay
+    max_retry_after: float = 60.0  # a longer Retry-After is raised, not waited for
+
+    def backoff(self, attempt: int) -> float:
+        delay = min(self.max_delay, self.base_delay * (2 ** attempt))
+        return delay * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    first_interval: float = 0.25
+    max_interval: float = 1.5
+    growth: float = 1.5
+    deadline_s: float = 300.0  # EvoLink suggests capping image tasks at about 5 minutes
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# -- error mapping -------------------------------------------------------------------------
+
+CONTENT_WORDS = ("sensitive", "content_policy", "content policy", "moderation", "safety", "nsfw",
+                  "content_filtered", "content filter", "inappropriate")
+_QUOTA_WORDS = ("quota", "insufficient", "balance", "overdue", "billing", "payment", "credit")
+
+
+def extract_error(body: Any, text: str = "") -> tuple[str, str]:
+    """(code, message) from the error bodies our providers use:
+    {"error": {"code", "message"}} (BytePlus, OpenAI, EvoLink), {"error": "..."},
+    {"code": 400, "message": "..."} (WaveSpeed, AtlasCloud), {"detail": "..." | [...]} (fal),
+    {"name": "...", "errors": [...]} (Stability); anything else: the first 300 characters."""
+    if isinstance(body, Mapping):
+        err = body.get("error")
+        if isinstance(err, Mapping):
+            code = err.get("code") or err.get("type") or ""
+            return str(code), str(err.get("message") or err.get("msg") or json.dumps(err)[:300])
+        if isinstance(err, str) and err:
+            return str(body.get("code") or ""), err
+        if "errors" in body and isinstance(body["errors"], list):
+            return str(body.get("name") or ""), "; ".join(map(str, body["errors"]))[:500]
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return "", detail
+        if isinstance(detail, list):
+            parts = [f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}" if isinstance(d, Mapping) else str(d)
+                     for d in detail]
+            return "", "; ".join(parts)[:500]
+        if body.get("message"):
+            code = body.get("code")
+            return ("" if code in (None, 200) else str(code)), str(body["message"])
+    return "", text.strip()[:300]
+
+
+def classify(status: int, code: str, message: str) -> str:
+    """The default kind for an HTTP error; providers refine it with their own codes."""
+    hay = f"{code} {message}".lower()
+    if status == 401:
+        return "auth"
+    if status == 429:
+        return "quota" if any(w in hay for w in ("quota", "insufficient", "balance")) else "rate_limit"
+    if status == 402:
+        return "quota"
+    if 400 <= status < 500 and any(w in hay for w in CONTENT_WORDS):
+        return "content"
+    if status == 403:
+        return "quota" if any(w in hay for w in _QUOTA_WORDS) else "auth"
+    if status == 408:
+        return "timeout"
+    if 400 <= status < 500:
+        return "quota" if any(w in hay for w in ("quota", "balance", "overdue")) else "invalid"
+    return "server"
+
+
+_KIND_TEXT = {
+    "auth": "key rejected",
+    "rate_limit": "rate limited",
+    "content": "refused for content",
+    "invalid": "request rejected as invalid",
+    "quota": "out of quota or credit",
+    "timeout": "timed out",
+    "server": "server error",
+}
+
+
+@dataclass(frozen=True)
+class ErrorContext:
+    label: str
+    key_env: str | None
+    secrets: tuple[str, ...] = ()
+
+    def clean(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+    def error(self, kind: str, detail: str, *, status: int | None = None, may_be_billed: bool = False,
+              retry_after: float | None = None) -> ProviderError:
+        return ProviderError(kind, self.clean(f"{self.label}: {detail}"), status=status,
+                             may_be_billed=may_be_billed, retry_after=retry_after)
+
+
+def http_error(resp: httpx.Response, ctx: ErrorContext, *, may_be_billed: bool = False,
+               refine: Callable[[int, str, str], str | None] | None = None) -> ProviderError:
+    """Map a non-2xx response to ProviderError (the body must have been read)."""
+    try:
+        body: Any = resp.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    code, message = extract_error(body, resp.text if body is None else "")
+    status = resp.status_code
+    kind = (refine(status, code, message) if refine else None) or classify(status, code, message)
+    retry_after = parse_retry_after(resp.headers.get("retry-after"))
+    what = _KIND_TEXT.get(kind, kind)
+    where = f"HTTP {status}" + (f", {code}" if code and code != str(status) else "")
+    if kind == "auth":
+        detail = f"{what} ({where}): check {ctx.key_env or 'the key'}"
+        detail += f" (and that it may use this model/region). Provider said: {message}" if message else ""
+    else:
+        detail = f"{what} ({where})"
+        if kind == "rate_limit" and retry_after is not None:
+            detail += f", retry after {retry_after:g} s"
+        detail += f": {message}" if message else ""
+    return ctx.error(kind, detail, status=status, may_be_billed=may_be_billed, retry_after=retry_after)
+
+
+# -- sending -------------------------------------------------------------------------------
+
+async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable: bool, ctx: ErrorContext,
+               policy: RetryPolicy = RetryPolicy(), sleep: Sleep = asyncio.sleep,
+               stream: bool = False) -> httpx.Response:
+    """Send with the retry policy above. Returns the final response whatever its status (read
+    unless `stream`; a streamed error response is read before it is returned)."""
+    for attempt in range(policy.attempts):
+        last = attempt + 1 >= policy.attempts
+        try:
+            resp = await client.send(request, stream=stream)
+        except _NOT_SENT as exc:  # nothing reached the provider: always safe to try again
+            if not last:
+                await sleep(policy.backoff(attempt))
+                continue
+            raise ctx.error("network", f"could not connect ({type(exc).__name__}: {exc}); nothing was sent") from None
+        except httpx.TimeoutException as exc:
+            if repeatable and not last:
+                await sleep(policy.backoff(attempt))
+                continue
+            note = "" if repeatable else "; the call may still run and be billed"
+            raise ctx.error("timeout", f"no answer in time ({type(exc).__name__}){note}",
+                            may_be_billed=not repeatable) from None
+        except httpx.TransportError as exc:  # reset / protocol error after the request went out
+            if repeatable and not last:
+                await sleep(policy.backoff(attempt))
+                continue
+            note = "" if repeatable else "; the call may have been received and billed"
+            raise ctx.error("network", f"connection failed ({type(exc).__name__}: {exc}){note}",
+                            may_be_billed=not repeatable) from None
+        status = resp.status_code
+        if status == 429 or (repeatable and status in RETRYABLE_GET_STATUSES):
+            retry_after = parse_retry_after(resp.headers.get("retry-after"))
+            if not last and (retry_after is None or retry_after <= policy.max_retry_after):
+                await resp.aclose()
+                await sleep(retry_after if retry_after is not None else policy.backoff(attempt))
+                continue
+        if stream and status >= 400:
+            await resp.aread()
+        return resp
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def json_body(resp: httpx.Response, ctx: ErrorContext, *, may_be_billed: bool) -> Any:
+    try:
+        return resp.json()
+    except (ValueError, UnicodeDecodeError):
+        snippet = resp.text[:120]
+        raise ctx.error("malformed", f"unreadable JSON in the answer (HTTP {resp.status_code}): {snippet!r}",
+                        status=resp.status_code, may_be_billed=may_be_billed) from None
+
+
+# -- polling -------------------------------------------------------------------------------
+
+async def poll_job(fetch: Callable[[], Awaitable[T]], is_done: Callable[[T], bool], *,
+                   policy: PollPolicy = PollPolicy(), sleep: Sleep = asyncio.sleep,
+                   clock: Callable[[], float] = time.monotonic,
+                   cancel: Callable[[], Awaitable[Any]] | None = None,
+                   ctx: ErrorContext | None = None, job: str = "") -> T:
+    """Call `fetch` until `is_done(state)`; return that state. `fetch` raises for a failed job.
+    At the deadline: `cancel()` (errors ignored), then ProviderError("timeout"). If the caller
+    is cancelled (the user stopped the run) the job is cancelled too, then the cancel propagates."""
+    ctx = ctx or ErrorContext("provider", None)
+    start = clock()
+    interval = policy.first_interval
+    try:
+        while True:
+            state = await fetch()
+            if is_done(state):
+                return state
+            remaining = policy.deadline_s - (clock() - start)
+            if remaining <= 0:
+                break
+            await sleep(min(interval, remaining))
+            interval = min(policy.max_interval, interval * policy.growth)
+    except asyncio.CancelledError:
+        if cancel is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(cancel()), timeout=5)
+            except Exception:  # best effort: we are already stopping
+                pass
+        raise
+    cancelled = False
+    if cancel is not None:
+        try:
+            await cancel()
+            cancelled = True
+        except Exception:
+            cancelled = False
+    tail = ("cancel requested" if cancelled else
+            "could not cancel it" if cancel is not None else
+            "the protocol has no cancel, so it may still finish and be billed")
+    raise ctx.error("timeout", f"job {job} did not finish within {policy.deadline_s:g} s; {tail}",
+                    may_be_billed=True)
+
+
+# -- server-sent events --------------------------------------------------------------------
+
+@dataclass
+class SSEEvent:
+    event: str
+    data: str
+    id: str | None = None
+
+
+async def iter_sse(lines: AsyncIterator[str]) -> AsyncIterator[SSEEvent]:
+    """Parse text/event-stream lines (W3C rules: `event:`, `data:` joined by newlines, `id:`,
+    comments starting with ':', a blank line dispatches)."""
+    event, data, ident = "", [], None
+    async for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line:
+            if data:
+                yield SSEEvent(event or "message", "\n".join(data), ident)
+            event, data = "", []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            event = value
+        elif field == "data":
+            data.append(value)
+        elif field == "id":
+            ident = value
+    if data:
+        yield SSEEvent(event or "message", "\n".join(data), ident)
+
+
+# -- helpers for provider modules ----------------------------------------------------------
+
+def scrub(value: Any) -> Any:
+    """A request body fit for the run log: data URLs / base64 blobs replaced by a short note."""
+    if isinstance(value, Mapping):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v) for v in value]
+    if isinstance(value, str) and value.startswith("data:") and ";base64," in value:
+        head = value.split(",", 1)[0]
+        return f"<{head},... {len(value)} chars>"
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def same_origin(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+
+def parse_wh(size: str) -> tuple[int, int] | None:
+    """(w, h) from "WxH" / "W*H"; None for "2K", "auto", presets."""
+    w, sep, h = size.lower().replace("*", "x").partition("x")
+    if not sep:
+        return None
+    try:
+        return int(w), int(h)
+    except ValueError:
+        return None
+
+
+def k_size_px(size: str) -> int | None:
+    """"1K".."4K" -> 1024..4096 (square); None otherwise."""
+    s = size.strip().upper()
+    if len(s) == 2 and s[0] in "1234" and s[1] == "K":
+        return int(s[0]) * 1024
+    return None
+
+
+def asterisk_size(size: str) -> str:
+    """WaveSpeed/AtlasCloud sizes are "W*H" [doc]; "2K" becomes "2048*2048" [guess]."""
+    wh = parse_wh(size)
+    if wh:
+        return f"{wh[0]}*{wh[1]}"
+    k = k_size_px(size)
+    if k:
+        return f"{k}*{k}"
+    return size
+
+
+class HttpProvider(Provider):
+    """Base of the network providers: auth header, the retry policy, the poller, error mapping.
+    Tests replace `sleep` / `clock` on an instance, and `retry_policy` / `poll_policy`."""
+
+    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
+    poll_policy: ClassVar[PollPolicy] = PollPolicy()
+    auth_scheme: ClassVar[str] = "Bearer"
+
+    def __init__(self, base_url: str = "") -> None:
+        super().__init__(base_url)
+        self.sleep: Sleep = asyncio.sleep
+        self.clock: Callable[[], float] = time.monotonic
+
+    # error context, headers
+    def ctx(self, call: ProviderCall) -> ErrorContext:
+        return ErrorContext(self.label, self.key_env, tuple(s for s in (call.api_key,) if s))
+
+    def headers(self, call: ProviderCall, **extra: str) -> dict[str, str]:
+        if not call.api_key:
+            raise ProviderError("auth", f"{self.label}: no key: set {self.key_env}")
+        return {"Authorization": f"{self.auth_scheme} {call.api_key}", **extra}
+
+    def refine(self, status: int, code: str, message: str) -> str | None:
+        """Provider-specific error kinds (override); None = the default classification."""
+        return None
+
+    def error(self, resp: httpx.Response, call: ProviderCall, *, may_be_billed: bool = False) -> ProviderError:
+        return http_error(resp, self.ctx(call), may_be_billed=may_be_billed, refine=self.refine)
+
+    async def request(self, client: httpx.AsyncClient, method: str, url: str, call: ProviderCall, *,
+                      repeatable: bool, stream: bool = False, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers(call), **kwargs.pop("headers", {})}
+        req = client.build_request(method, url, headers=headers, **kwargs)
+        return await send(client, req, repeatable=repeatable, ctx=self.ctx(call), policy=self.retry_policy,
+                          sleep=self.sleep, stream=stream)
+
+    async def create(self, client: httpx.AsyncClient, url: str, call: ProviderCall, body: Any) -> tuple[Any, httpx.Response]:
+        """POST a job / generation (never re-sent once received); JSON answer or ProviderError."""
+        resp = await self.request(client, "POST", url, call, repeatable=False, json=body)
+        if resp.status_code >= 400:
+            raise self.error(resp, call, may_be_billed=resp.status_code >= 500)
+        return json_body(resp, self.ctx(call), may_be_billed=True), resp
+
+    async def fetch(self, client: httpx.AsyncClient, url: str, call: ProviderCall) -> Any:
+        """GET a status/result (retried); JSON answer or ProviderError (the job may exist: billed?)."""
+        resp = await self.request(client, "GET", url, call, repeatable=True)
+        if resp.status_code >= 400:
+            raise self.error(resp, call, may_be_billed=True)
+        return json_body(resp, self.ctx(call), may_be_billed=True)
+
+    async def poll(self, fetch: Callable[[], Awaitable[T]], is_done: Callable[[T], bool], call: ProviderCall, *,
+                   cancel: Callable[[], Awaitable[Any]] | None = None, job: str = "") -> T:
+        return await poll_job(fetch, is_done, policy=self.poll_policy, sleep=self.sleep, clock=self.clock,
+                              cancel=cancel, ctx=self.ctx(call), job=job)
+
+
+def first(mapping: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
+    for key in keys:
+        if key in mapping and mapping[key] not in (None, ""):
+            return mapping[key]
+    return default
+
+
+def envelope(body: Any) -> Mapping[str, Any]:
+    """WaveSpeed/AtlasCloud wrap the prediction in {"code", "message", "data": {...}}; newer pages
+    show it bare. Accept both [doc]."""
+    if isinstance(body, Mapping):
+        inner = body.get("data")
+        if isinstance(inner, Mapping) and ("status" in inner or "id" in inner):
+            return inner
+        return body
+    return {}
+
+
+def texts(values: Iterable[Any]) -> list[str]:
+    return [v for v in values if isinstance(v, str) and v]

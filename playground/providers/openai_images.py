@@ -1,0 +1,134 @@
+"""`openai`: OpenAI Images, single-image baselines (GPT image models bill tokens).
+
+Wire protocol ([sdk] openai-python 3.57.0 types, [3p] pricing pages, [guess] unconfirmed):
+- POST {OPENAI_BASE_URL}/images/generations, `Authorization: Bearer OPENAI_API_KEY` [sdk].
+- Body: model, prompt, n (= frames = 1: one image per call, the core runs N calls), size
+  [sdk]. Nothing else: quality stays "auto", GPT image models always answer b64_json and take
+  no response_format [sdk]; dall-e-3 answers a URL by default (the core downloads it).
+- Answer: {"created", "data": [{"b64_json"} | {"url"}], "usage": {"input_tokens",
+  "input_tokens_details": {"text_tokens", "image_tokens"}, "output_tokens", "total_tokens"}}
+  [sdk]. The cost is computed from usage with the token rates below [3p]; dall-e-3 reports no
+  usage, so the price table applies.
+- Sizes: 1024x1024, 1536x1024, 1024x1536, auto; gpt-image-2 any WxH in multiples of 16 [sdk];
+  dall-e-3 1024x1024, 1792x1024, 1024x1792 [sdk].
+- dall-e-3 was retired 2026-05-12 and gpt-image-1 shuts down 2026-10-23 [sdk]: listed for
+  gateways that still serve them (OPENAI_BASE_URL), never the default.
+- Errors {"error": {"message", "type", "param", "code"}}; moderation refusals are 400 [sdk].
+- Request id: the `x-request-id` response header [sdk].
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import httpx
+
+from playground import pricing
+from playground.errors import InputError
+from playground.pricing import Price
+from playground.providers.base import FrameSink
+from playground.providers.http import HttpProvider, parse_wh, scrub
+from playground.types import CallOutcome, ModelInfo, ProviderCall
+
+GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
+DALLE3_SIZES = ("1024x1024", "1792x1024", "1024x1792")
+
+# USD per 1M tokens: (text input, image input, image output)
+TOKEN_RATES: dict[str, tuple[float, float, float]] = {
+    "gpt-image-1.5": (5.0, 8.0, 32.0),  # [3p] llmreference.com, OpenAI price page mirrors
+    "gpt-image-2": (5.0, 8.0, 30.0),  # [3p] providers.md
+    "gpt-image-1-mini": (2.0, 2.5, 8.0),  # [3p]
+    "gpt-image-1": (5.0, 10.0, 40.0),  # [3p]
+}
+
+pricing.register_prices({
+    ("openai", "gpt-image-1.5"): Price(0.034, "gpt-image-1.5 1024x1024 medium $0.034 (actual cost from usage tokens) [3p]"),
+    ("openai", "gpt-image-2"): Price(0.04, "gpt-image-2 per-image estimate $0.04 (actual cost from usage tokens) [guess]"),
+    ("openai", "gpt-image-1-mini"): Price(0.011, "gpt-image-1-mini 1024x1024 medium $0.011 (actual from tokens) [3p]"),
+    ("openai", "gpt-image-1"): Price(0.042, "gpt-image-1 1024x1024 medium $0.042 (retired 2026-10-23) [3p]"),
+    ("openai", "dall-e-3"): Price(0.04, "DALL-E 3 standard 1024x1024 $0.04 (retired 2026-05-12) [seed figure]"),
+    ("openai", "*"): Price(0.04, "OpenAI fallback $0.04/image [guess]"),
+})
+
+
+def token_cost(model: str, usage: Any) -> float | None:
+    """USD from a GPT image `usage` block; None when the model's rates or the usage are unknown."""
+    rates = TOKEN_RATES.get(model)
+    if rates is None or not isinstance(usage, dict):
+        return None
+    text_rate, image_in_rate, out_rate = rates
+    inp = usage.get("input_tokens") or 0
+    details = usage.get("input_tokens_details") or {}
+    image_in = details.get("image_tokens") or 0
+    text_in = details.get("text_tokens", max(0, inp - image_in))
+    out = usage.get("output_tokens") or 0
+    cost = (text_in * text_rate + image_in * image_in_rate + out * out_rate) / 1_000_000
+    return round(cost, 6)
+
+
+class OpenAIImagesProvider(HttpProvider):
+    name = "openai"
+    label = "OpenAI Images"
+    key_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
+    default_base_url = "https://api.openai.com/v1"
+    models = (
+        ModelInfo(id="gpt-image-1.5", label="GPT Image 1.5", sizes=GPT_SIZES),
+        ModelInfo(id="gpt-image-2", label="GPT Image 2 (WxH in multiples of 16)"),
+        ModelInfo(id="gpt-image-1-mini", label="GPT Image 1 mini", sizes=GPT_SIZES),
+        ModelInfo(id="dall-e-3", label="DALL-E 3 (retired 2026-05-12)", sizes=DALLE3_SIZES, retired=True),
+        ModelInfo(id="gpt-image-1", label="GPT Image 1 (retired 2026-10-23)", sizes=GPT_SIZES, retired=True),
+    )
+    max_concurrency = 4
+    protocol = "POST /images/generations (JSON), one image per call, b64_json back"
+    billing_rule = "tokens from the response's usage (dall-e-3: per image) [sdk]"
+
+    def validate(self, call: ProviderCall) -> None:
+        super().validate(call)
+        if call.model == "gpt-image-2" and call.size != "auto":
+            wh = parse_wh(call.size)
+            if not wh or wh[0] % 16 or wh[1] % 16:
+                raise InputError(f"openai/gpt-image-2 takes WxH in multiples of 16 or 'auto', not {call.size!r}")
+
+    def refine(self, status: int, code: str, message: str) -> str | None:
+        if code in ("moderation_blocked", "content_policy_violation"):
+            return "content"
+        if code in ("insufficient_quota", "billing_hard_limit_reached"):
+            return "quota"
+        return None
+
+    def body(self, call: ProviderCall) -> dict[str, Any]:
+        return {"model": call.model, "prompt": call.prompt, "n": call.frames, "size": call.size}
+
+    async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
+        body = self.body(call)
+        outcome = CallOutcome(sent_fields=scrub(body))
+        data, resp = await self.create(client, f"{self.base_url}/images/generations", call, body)
+        outcome.request_id = resp.headers.get("x-request-id", "")
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise self.ctx(call).error("malformed", "answer has no data list", may_be_billed=True)
+        returned = 0
+        for i, item in enumerate(items):
+            item = item if isinstance(item, dict) else {}
+            if item.get("b64_json"):
+                try:
+                    await sink.image(i, base64.b64decode(item["b64_json"], validate=True))
+                    returned += 1
+                except (binascii.Error, ValueError):
+                    await sink.failed(i, "provider sent an unreadable base64 image")
+            elif item.get("url"):
+                await sink.url(i, item["url"])
+                returned += 1
+            else:
+                await sink.failed(i, "no image in the answer")
+        outcome.images_billed = len(items)
+        cost = token_cost(call.model, data.get("usage"))
+        if cost is not None:
+            outcome.cost_usd = cost
+            outcome.cost_rule = "usage tokens x token rates (text in, image in, image out)"
+        else:
+            outcome.cost_rule = "images x price per image (no usage reported)"
+        return outcome

@@ -1,0 +1,147 @@
+"""`wavespeed`: Seedream sequential models on WaveSpeedAI, as an async prediction.
+
+Wire protocol ([doc] wavespeed.ai docs / llms.txt, [sdk] wavespeed 2.0.5, [guess] unconfirmed):
+- POST {WAVESPEED_BASE_URL}/{model_id}, `Authorization: Bearer WAVESPEED_API_KEY` [doc].
+  Model ids bytedance/seedream-v5.0-lite|v4.5|v4/sequential and .../edit-sequential [doc].
+- Body: prompt, size "W*H" (asterisk) [doc], max_images = frames (1..15) [doc]; the
+  edit-sequential models require `images` (1..10 URLs) [doc], sent as data URLs [guess:
+  the schema says URLs]. No seed in these schemas [doc]. enable_base64_output and
+  enable_sync_mode are left at their defaults (false).
+- Answer: {"code": 200, "message": "success", "data": {"id", "status": "created",
+  "urls": {"get": RESULT_URL}, "outputs": [], ...}}; newer pages show the inner object
+  bare: both accepted [doc].
+- Poll GET data.urls.get (only when it is on the configured host, so the key never leaves
+  it), else {base}/predictions/{id}/result [doc] until status completed (outputs = URLs) or
+  failed (error text, still HTTP 200) [doc]. No cancel endpoint is documented.
+- Billing: unit price x max_images **requested**, whatever comes back [doc].
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import httpx
+
+from playground import pricing
+from playground.errors import InputError
+from playground.pricing import Price
+from playground.providers.base import FrameSink
+from playground.providers.byteplus import SEEDREAM
+from playground.providers.http import (
+    CONTENT_WORDS,
+    HttpProvider,
+    asterisk_size,
+    envelope,
+    first,
+    same_origin,
+    scrub,
+    texts,
+)
+from playground.types import CallOutcome, ModelInfo, ProviderCall
+
+T2I = {**SEEDREAM, "max_references": 0, "frames_plus_references_max": None}
+EDIT = {**SEEDREAM, "max_references": 10}
+
+pricing.register_prices({
+    ("wavespeed", "bytedance/seedream-v5.0-lite/sequential"): Price(0.035, "WaveSpeed 5.0 Lite sequential: BytePlus price $0.035/image [guess]"),
+    ("wavespeed", "bytedance/seedream-v5.0-lite/edit-sequential"): Price(0.035, "WaveSpeed 5.0 Lite edit-sequential $0.035/image [guess]"),
+    ("wavespeed", "bytedance/seedream-v4.5/sequential"): Price(0.04, "WaveSpeed v4.5 sequential $0.04/image x max_images [doc]"),
+    ("wavespeed", "bytedance/seedream-v4.5/edit-sequential"): Price(0.04, "WaveSpeed v4.5 edit-sequential $0.04/image [guess: as sequential]"),
+    ("wavespeed", "bytedance/seedream-v4/sequential"): Price(0.027, "WaveSpeed v4 sequential $0.027/image x max_images [doc]"),
+    ("wavespeed", "bytedance/seedream-v4/edit-sequential"): Price(0.027, "WaveSpeed v4 edit-sequential $0.027/run [doc]"),
+    ("wavespeed", "*"): Price(0.04, "WaveSpeed fallback: v4.5 price $0.04/image [doc]"),
+})
+
+
+class PredictionProvider(HttpProvider):
+    """WaveSpeed-shaped async predictions (WaveSpeed, AtlasCloud)."""
+
+    done_states: ClassVar[frozenset[str]] = frozenset({"completed"})
+
+    def submit_url(self, call: ProviderCall) -> str:
+        raise NotImplementedError
+
+    def result_url(self, prediction_id: str) -> str:
+        raise NotImplementedError
+
+    def body(self, call: ProviderCall) -> dict[str, Any]:
+        body: dict[str, Any] = {"prompt": call.prompt}
+        if call.size:
+            body["size"] = asterisk_size(call.size)
+        body["max_images"] = call.frames
+        if call.references:
+            body["images"] = [r.data_url() for r in call.references]
+        return body
+
+    def validate(self, call: ProviderCall) -> None:
+        info = self.model(call.model)
+        if "edit-sequential" in call.model and not call.references:
+            raise InputError(f"{self.name}/{call.model} edits reference images: add 1 to {info.max_references or 10}")
+        if call.references and info.max_references == 0 and call.model.endswith("/sequential"):
+            raise InputError(f"{self.name}/{call.model} takes no reference images; use "
+                             f"{call.model.replace('/sequential', '/edit-sequential')}")
+        super().validate(call)
+
+    def billed_images(self, call: ProviderCall, outcome: CallOutcome, frames_returned: int) -> int:
+        return call.frames  # max_images requested, whatever comes back
+
+    async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
+        body = self.body(call)
+        outcome = CallOutcome(cost_rule="max_images requested x price per image", sent_fields=scrub(body))
+        answer, _ = await self.create(client, self.submit_url(call), call, body)
+        pred = envelope(answer)
+        pred_id = str(first(pred, "id", "request_id", default=""))
+        if not pred_id:
+            raise self.ctx(call).error("malformed", "no prediction id in the answer", may_be_billed=True)
+        outcome.request_id = pred_id
+        get_url = (pred.get("urls") or {}).get("get") if isinstance(pred.get("urls"), dict) else None
+        url = get_url if isinstance(get_url, str) and same_origin(get_url, self.base_url) else self.result_url(pred_id)
+
+        if str(pred.get("status", "")).lower() in self.done_states and pred.get("outputs"):
+            state: dict[str, Any] = dict(pred)  # sync mode or an instant answer
+        else:
+            async def fetch() -> dict[str, Any]:
+                got = envelope(await self.fetch(client, url, call))
+                status = str(got.get("status", "")).lower()
+                await sink.progress(0.5 if status == "processing" else 0.1, status)
+                return dict(got)
+
+            def done(got: dict[str, Any]) -> bool:
+                status = str(got.get("status", "")).lower()
+                if status == "failed":
+                    message = str(got.get("error") or "no error text")
+                    kind = "content" if any(w in message.lower() for w in CONTENT_WORDS) else "job_failed"
+                    raise self.ctx(call).error(kind, f"prediction {pred_id} failed: {message}", may_be_billed=False)
+                return status in self.done_states
+
+            state = await self.poll(fetch, done, call, job=pred_id)
+        outputs = state.get("outputs")
+        for i, frame_url in enumerate(texts(outputs if isinstance(outputs, list) else [])):
+            await sink.url(i, frame_url)
+        outcome.images_billed = call.frames
+        return outcome
+
+
+class WaveSpeedProvider(PredictionProvider):
+    name = "wavespeed"
+    label = "WaveSpeedAI"
+    key_env = "WAVESPEED_API_KEY"
+    base_url_env = "WAVESPEED_BASE_URL"
+    default_base_url = "https://api.wavespeed.ai/api/v3"
+    models = (
+        ModelInfo(id="bytedance/seedream-v5.0-lite/sequential", label="Seedream 5.0 Lite sequential", **T2I),
+        ModelInfo(id="bytedance/seedream-v4.5/sequential", label="Seedream 4.5 sequential", **T2I),
+        ModelInfo(id="bytedance/seedream-v4/sequential", label="Seedream 4.0 sequential", **T2I),
+        ModelInfo(id="bytedance/seedream-v5.0-lite/edit-sequential", label="Seedream 5.0 Lite edit-sequential (references)", **EDIT),
+        ModelInfo(id="bytedance/seedream-v4.5/edit-sequential", label="Seedream 4.5 edit-sequential (references)", **EDIT),
+        ModelInfo(id="bytedance/seedream-v4/edit-sequential", label="Seedream 4.0 edit-sequential (references)", **EDIT),
+    )
+    max_concurrency = 4
+    protocol = "POST /{model_id} -> prediction id; poll GET /predictions/{id}/result (size as W*H)"
+    billing_rule = "unit price x max_images requested, whatever comes back [doc]"
+
+    def submit_url(self, call: ProviderCall) -> str:
+        return f"{self.base_url}/{call.model}"
+
+    def result_url(self, prediction_id: str) -> str:
+        return f"{self.base_url}/predictions/{prediction_id}/result"
