@@ -1,0 +1,479 @@
+"""Emulator routes, part 1: dispatch, the shared error bodies and faults, frame files, and the
+Seedream family (BytePlus ModelArk, EvoLink, WaveSpeed, AtlasCloud). Part 2 (OpenAI,
+Stability, fal) is emulator_images.py. Shapes follow docs/providers.md; every route
+validates the request strictly (unknown fields are refused) so contract tests catch drift."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from playground.emulator import PREFIXES, Emulator, Fault, Job, Req, render_image
+
+# -- error bodies per provider ------------------------------------------------------------------
+
+_BYTEPLUS_CODES = {
+    "auth": (401, "AuthenticationError"), "forbidden": (403, "AccessDenied"),
+    "rate_limit": (429, "RateLimitExceeded.EndpointRPMExceeded"), "server": (500, "InternalServiceError"),
+    "content": (400, "InputTextSensitiveContentDetected"), "quota": (403, "AccountOverdueError"),
+    "invalid": (400, "InvalidParameter"), "missing": (400, "MissingParameter"),
+    "not_found": (404, "InvalidEndpoint.NotFound"),
+}
+_EVOLINK_CODES = {
+    "auth": (401, "invalid_api_key", "authentication_error"), "forbidden": (403, "permission_denied", "permission_error"),
+    "rate_limit": (429, "rate_limit_exceeded", "rate_limit_error"), "server": (500, "internal_error", "internal_server_error"),
+    "content": (400, "content_policy_violation", "invalid_request_error"),
+    "quota": (402, "insufficient_quota", "insufficient_quota_error"),
+    "invalid": (400, "invalid_parameters", "invalid_request_error"), "missing": (400, "invalid_parameters", "invalid_request_error"),
+    "not_found": (404, "resource_not_found", "not_found_error"),
+}
+_OPENAI_CODES = {
+    "auth": (401, "invalid_api_key", "invalid_request_error"), "forbidden": (403, "unsupported_country_region_territory", "invalid_request_error"),
+    "rate_limit": (429, "rate_limit_exceeded", "requests"), "server": (500, "server_error", "server_error"),
+    "content": (400, "moderation_blocked", "image_generation_user_error"), "quota": (429, "insufficient_quota", "insufficient_quota"),
+    "invalid": (400, "invalid_value", "invalid_request_error"), "missing": (400, "missing_required_parameter", "invalid_request_error"),
+    "not_found": (404, "model_not_found", "invalid_request_error"),
+}
+_STATUS = {"auth": 401, "forbidden": 403, "rate_limit": 429, "server": 500, "content": 400, "quota": 402,
+           "invalid": 400, "missing": 400, "not_found": 404}
+_STABILITY_NAMES = {"auth": "unauthorized", "forbidden": "forbidden", "rate_limit": "rate_limit_exceeded",
+                    "server": "internal_error", "content": "content_moderation", "quota": "payment_required",
+                    "invalid": "bad_request", "missing": "bad_request", "not_found": "not_found"}
+_MESSAGES = {"auth": "the API key {key} is not valid", "forbidden": "access denied for this model",
+             "rate_limit": "too many requests, slow down", "server": "internal error, try again later",
+             "content": "the prompt may contain sensitive content", "quota": "account balance is insufficient",
+             "invalid": "invalid parameter", "missing": "missing parameter", "not_found": "not found"}
+
+
+def error(req: Req, kind: str, message: str = "", *, param: str = "", headers: dict[str, str] | None = None) -> None:
+    """Answer with `provider`'s documented error body for `kind`."""
+    message = message or _MESSAGES[kind].format(key=repr(_raw_key(req)))
+    p = req.provider
+    if p == "byteplus":
+        status, code = _BYTEPLUS_CODES[kind]
+        body: Any = {"error": {"code": code, "message": message, "param": param, "type": "BadRequest"}}
+    elif p == "evolink":
+        status, code, typ = _EVOLINK_CODES[kind]
+        body = {"error": {"code": code, "message": message, "type": typ, "param": param or None}}
+    elif p == "openai":
+        status, code, typ = _OPENAI_CODES[kind]
+        body = {"error": {"message": message, "type": typ, "param": param or None, "code": code}}
+    elif p == "stability":
+        status = 403 if kind == "content" else _STATUS[kind]
+        body = {"id": uuid.uuid4().hex, "name": _STABILITY_NAMES[kind], "errors": [message]}
+    elif p == "fal":
+        status = {"invalid": 422, "missing": 422, "content": 422, "quota": 403}.get(kind, _STATUS[kind])
+        if kind in ("invalid", "missing", "content"):
+            body = {"detail": [{"loc": ["body", param or "prompt"], "msg": message, "type": f"{kind}_error"}]}
+        else:
+            body = {"detail": message}
+    else:  # wavespeed, atlascloud: {"code", "message"} with the HTTP status repeated
+        status = _STATUS[kind]
+        body = {"code": status, "message": message, "data": None}
+    req.json_response(status, body, headers)
+
+
+def _raw_key(req: Req) -> str:
+    value = req.headers.get("authorization", "")
+    return value.split(" ", 1)[1] if " " in value else value
+
+
+def answer_fault(req: Req, fault: Fault | None) -> bool:
+    """Answer a request-level fault; True when answered (job faults are left to the route)."""
+    if fault is None:
+        return False
+    name = fault.name
+    if name in ("auth", "forbidden", "server", "content", "quota"):
+        error(req, name)
+    elif name == "rate_limit":
+        retry_after = fault.params.get("retry_after", 1)
+        error(req, "rate_limit", headers={} if retry_after is None else {"Retry-After": f"{retry_after:g}"})
+    elif name == "reset":
+        req.reset()
+    elif name == "malformed":
+        req.malformed()
+    else:
+        return False
+    return True
+
+
+def check_auth(req: Req, scheme: str = "Bearer") -> bool:
+    if req.key(scheme) is None:
+        error(req, "auth")
+        return False
+    return True
+
+
+def hang(req: Req) -> None:
+    """A stuck synchronous call: no answer until stuck_s passes (or the server stops)."""
+    if not req.emu.wait(req.emu.stuck_s):
+        error(req, "server", "generation timed out")
+
+
+class Invalid(Exception):
+    def __init__(self, kind: str, message: str, param: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.message, self.param = kind, message, param
+
+
+def check_fields(body: Any, allowed: set[str], required: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise Invalid("invalid", "the body must be a JSON object")
+    for name in required:
+        if name not in body or body[name] in (None, ""):
+            raise Invalid("missing", f"the parameter `{name}` is required", name)
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise Invalid("invalid", f"unknown parameter(s): {', '.join(unknown)}", unknown[0])
+    if not isinstance(body["prompt"], str):
+        raise Invalid("invalid", "prompt must be a string", "prompt")
+    return body
+
+
+def int_field(body: dict[str, Any], name: str, lo: int, hi: int, default: int) -> int:
+    value = body.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise Invalid("invalid", f"{name} must be an integer in [{lo}, {hi}]", name)
+    return value
+
+
+def image_list(value: Any, name: str, lo: int, hi: int) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not lo <= len(items) <= hi:
+        raise Invalid("invalid", f"{name} must hold {lo} to {hi} images", name)
+    for item in items:
+        if not isinstance(item, str) or not (item.startswith("data:image/") or item.startswith("http")):
+            raise Invalid("invalid", f"{name}: each image must be a URL or a data:image/...;base64 URL", name)
+        if item.startswith("data:"):
+            try:
+                base64.b64decode(item.split(",", 1)[1], validate=True)
+            except Exception:
+                raise Invalid("invalid", f"{name}: unreadable base64", name) from None
+    return items
+
+
+_WXH = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+_WSTAR = re.compile(r"^(\d{2,5})\*(\d{2,5})$")
+_K = re.compile(r"^([1-4])K$")
+
+
+def seedream_size(size: Any, pattern: re.Pattern[str] = _WXH, allow_k: bool = True) -> tuple[int, int]:
+    if not isinstance(size, str):
+        raise Invalid("invalid", "size must be a string", "size")
+    m = pattern.match(size)
+    if m:
+        return int(m.group(1)), int(m.group(2))
+    k = _K.match(size.upper()) if allow_k else None
+    if k:
+        return int(k.group(1)) * 1024, int(k.group(1)) * 1024
+    raise Invalid("invalid", f"size {size!r} is not valid here", "size")
+
+
+def serve_file(emu: Emulator, handler: Any, path: str) -> None:
+    m = re.match(r"^/files/(\d+)x(\d+)/(\d+)\.(png|jpeg)$", path)
+    if not m:
+        handler.send_error(404)
+        return
+    data = render_image(int(m.group(1)), int(m.group(2)), m.group(4), int(m.group(3)))
+    handler.send_response(200)
+    handler.send_header("Content-Type", f"image/{m.group(4)}")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+
+
+def dispatch(emu: Emulator, handler: Any) -> None:
+    from playground import emulator_images
+
+    routes: dict[str, Callable[[Req], None]] = {
+        "byteplus": byteplus, "evolink": evolink, "wavespeed": wavespeed, "atlascloud": atlascloud,
+        "openai": emulator_images.openai, "stability": emulator_images.stability, "fal": emulator_images.fal,
+    }
+    path = urlsplit(handler.path).path
+    try:
+        if path.startswith("/files/"):
+            serve_file(emu, handler, path)
+            return
+        for name, (_, prefix, _) in PREFIXES.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                req = Req(emu, handler, name, path[len(prefix):])
+                with emu._lock:
+                    emu.requests.append(req.record())
+                try:
+                    routes[name](req)
+                except Invalid as exc:
+                    if not req.answered:
+                        error(req, exc.kind, exc.message, param=exc.param)
+                if not req.answered:
+                    error(req, "not_found", f"no route for {req.method} {path}")
+                return
+        handler.send_error(404)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+# -- BytePlus ModelArk --------------------------------------------------------------------------
+
+BYTEPLUS_FIELDS = {"model", "prompt", "image", "size", "sequential_image_generation", "sequential_image_generation_options",
+                   "stream", "response_format", "watermark", "output_format", "optimize_prompt_options", "tools"}
+
+
+def byteplus(req: Req) -> None:
+    if (req.method, req.path) != ("POST", "/images/generations"):
+        return
+    if not check_auth(req):
+        return
+    fault = req.fault("create")
+    if answer_fault(req, fault):
+        return
+    body = check_fields(req.json, BYTEPLUS_FIELDS, ("model", "prompt"))
+    if not str(body["model"]).startswith("seedream-"):
+        raise Invalid("not_found", f"the model {body['model']} does not exist or is not activated", "model")
+    refs = len(image_list(body["image"], "image", 1, 14)) if "image" in body else 0
+    size = seedream_size(body.get("size", "2048x2048"))
+    mode = body.get("sequential_image_generation", "disabled")
+    if mode not in ("auto", "disabled"):
+        raise Invalid("invalid", "sequential_image_generation must be auto or disabled", "sequential_image_generation")
+    options = body.get("sequential_image_generation_options", {})
+    if not isinstance(options, dict) or set(options) - {"max_images"}:
+        raise Invalid("invalid", "sequential_image_generation_options takes max_images only", "sequential_image_generation_options")
+    max_images = int_field(options, "max_images", 1, 15, 15)
+    if mode == "auto" and refs + max_images > 15:
+        raise Invalid("invalid", "reference images + max_images must be <= 15", "sequential_image_generation_options.max_images")
+    for flag in ("stream", "watermark"):
+        if flag in body and not isinstance(body[flag], bool):
+            raise Invalid("invalid", f"{flag} must be a boolean", flag)
+    fmt = body.get("response_format", "url")
+    if fmt not in ("url", "b64_json"):
+        raise Invalid("invalid", "response_format must be url or b64_json", "response_format")
+    frames = max_images if mode == "auto" else 1
+    job = req.emu.new_job("byteplus", body["model"], frames, size, fault, response_format=fmt)
+    headers = {"x-request-id": job.id}
+    if job.fault and job.fault.name == "stuck":
+        hang(req)
+        return
+    if body.get("stream"):
+        _byteplus_stream(req, job, headers)
+        return
+    if req.emu.wait(job.latency):
+        return
+    items, generated = [], 0
+    for i, item in _byteplus_items(req.emu, job):
+        items.append(item)
+        generated += "error" not in item
+    req.json_response(200, {"model": job.model, "created": int(time.time()), "data": items,
+                            "usage": _byteplus_usage(generated)}, headers)
+
+
+def _byteplus_usage(generated: int) -> dict[str, int]:
+    return {"generated_images": generated, "output_tokens": 16384 * generated, "total_tokens": 16384 * generated}
+
+
+def _byteplus_items(emu: Emulator, job: Job) -> Any:
+    """(index, item) per frame: a frame, or an error item; a job_failed stops the rest [doc]."""
+    n = job.returned()
+    fail_at = min(1, n - 1) if job.fault and job.fault.name == "job_failed" else None
+    for i in range(n):
+        if i == fail_at:
+            yield i, {"error": {"code": "InternalServiceError", "message": "internal error, generation stopped"}}
+            return
+        if i == job.refused_index():
+            yield i, {"error": {"code": "OutputImageSensitiveContentDetected",
+                                "message": "The output image may contain sensitive information."}}
+            continue
+        w, h = job.size
+        if job.extra.get("response_format") == "b64_json":
+            yield i, {"b64_json": base64.b64encode(emu.frame_bytes(job, i)).decode(), "size": f"{w}x{h}"}
+        else:
+            yield i, {"url": emu.frame_url(job, i), "size": f"{w}x{h}"}
+
+
+def _byteplus_stream(req: Req, job: Job, headers: dict[str, str]) -> None:
+    emu = req.emu
+    req.start_sse(headers)
+    per_frame = job.latency / max(1, job.frames)
+    generated = 0
+    for i, item in _byteplus_items(emu, job):
+        if emu.wait(per_frame):
+            return
+        if i == 0:  # a preview first: the adapter must not take it for a frame
+            preview = base64.b64encode(render_image(32, 32, "png", 0)).decode()
+            req.sse(json.dumps({"type": "image_generation.partial_image", "model": job.model, "image_index": 0,
+                                "partial_image_index": 0, "b64_json": preview}))
+        event = {"model": job.model, "created": int(time.time()), "image_index": i, **item}
+        if "error" in item:
+            event["type"] = "image_generation.partial_failed"
+        else:
+            event["type"] = "image_generation.partial_succeeded"
+            generated += 1
+        req.sse(json.dumps(event))
+    req.sse(json.dumps({"type": "image_generation.completed", "model": job.model, "created": int(time.time()),
+                        "usage": _byteplus_usage(generated)}))
+    req.sse("[DONE]")
+
+
+# -- EvoLink ------------------------------------------------------------------------------------
+
+EVOLINK_FIELDS = {"model", "prompt", "n", "size", "quality", "image_urls", "callback_url"}
+
+
+def evolink(req: Req) -> None:
+    if req.method == "POST" and req.path == "/images/generations":
+        if not check_auth(req):
+            return
+        fault = req.fault("create")
+        if answer_fault(req, fault):
+            return
+        body = check_fields(req.json, EVOLINK_FIELDS, ("model", "prompt"))
+        if not str(body["model"]).startswith("doubao-seedream-"):
+            raise Invalid("invalid", f"unsupported model {body['model']}", "model")
+        if len(body["prompt"]) > 2000:
+            raise Invalid("invalid", "prompt is longer than 2000 characters", "prompt")
+        n = int_field(body, "n", 1, 15, 1)
+        refs = len(image_list(body["image_urls"], "image_urls", 1, 14)) if "image_urls" in body else 0
+        if "quality" in body and body["quality"] not in ("1K", "2K", "3K", "4K"):
+            raise Invalid("invalid", "quality must be 1K..4K", "quality")
+        size = body.get("size", "1:1")
+        if re.match(r"^\d+:\d+$", str(size)):
+            k = int(str(body.get("quality", "2K"))[0]) * 1024
+            dims = (k, k)
+        else:
+            dims = seedream_size(size, allow_k=False)
+        job = req.emu.new_job("evolink", body["model"], min(n, 15 - refs), dims, fault)
+        req.json_response(200, {"created": int(time.time()), "id": job.id, "model": job.model,
+                                "object": "image.generation.task", "progress": 0, "status": "pending",
+                                "task_info": {"can_cancel": True, "estimated_time": 45}, "type": "image",
+                                "usage": {"billing_rule": "per_call", "credits_reserved": 1.8 * n, "user_group": "default"}})
+        return
+    m = re.match(r"^/tasks/([\w.-]+)$", req.path)
+    if req.method == "GET" and m:
+        if not check_auth(req):
+            return
+        if answer_fault(req, req.fault("poll")):
+            return
+        job = req.emu.job(m.group(1))
+        if job is None or job.provider != "evolink":
+            error(req, "not_found", "task not found")
+            return
+        phase = job.phase()
+        task: dict[str, Any] = {"created": int(time.time()), "id": job.id, "model": job.model,
+                                "object": "image.generation.task", "type": "image"}
+        if phase == "queued":
+            task.update(status="pending", progress=0)
+        elif phase in ("processing", "stuck"):
+            task.update(status="processing", progress=min(95, int(100 * job.elapsed() / max(job.latency, 1e-6))))
+        elif phase == "failed":
+            task.update(status="failed", progress=0, error={"code": "service_error", "message": "internal service error"})
+        elif phase == "cancelled":
+            task.update(status="failed", progress=0, error={"code": "request_cancelled", "message": "cancelled"})
+        else:
+            urls = [req.emu.frame_url(job, i) for i in range(job.returned()) if i != job.refused_index()]
+            task.update(status="completed", progress=100, results=urls)
+        req.json_response(200, task)
+
+
+# -- WaveSpeed / AtlasCloud ---------------------------------------------------------------------
+
+WAVESPEED_FIELDS = {"prompt", "size", "max_images", "images", "enable_base64_output", "enable_sync_mode", "output_format"}
+ATLAS_FIELDS = {"model", "prompt", "size", "max_images", "images", "enable_base64_output", "enable_sync_mode", "seed"}
+_SEEDREAM_MODELS = re.compile(r"^bytedance/seedream-v(5\.0-lite|4\.5|4)/(sequential|edit-sequential)$")
+
+
+def _prediction(req: Req, job: Job, result_url: str) -> dict[str, Any]:
+    phase = job.phase()
+    status = {"queued": "created", "processing": "processing", "failed": "failed", "cancelled": "failed",
+              "done": "completed"}[phase]
+    outputs = [req.emu.frame_url(job, i) for i in range(job.returned()) if i != job.refused_index()] \
+        if status == "completed" else []
+    return {"id": job.id, "model": job.model, "status": status, "outputs": outputs,
+            "urls": {"get": result_url}, "has_nsfw_contents": [False] * len(outputs),
+            "error": "generation failed: internal error" if status == "failed" else "",
+            "timings": {"inference": int(job.latency * 1000)} if status == "completed" else {},
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}
+
+
+def _submit_prediction(req: Req, body: dict[str, Any], model: str, fault: Fault | None, max_frames: int) -> Job:
+    m = _SEEDREAM_MODELS.match(model)
+    if not m:
+        raise Invalid("not_found", f"model {model} not found", "model")
+    size = seedream_size(body.get("size", "2048*2048"), _WSTAR, allow_k=False)
+    max_images = int_field(body, "max_images", 1, max_frames, 1)
+    if m.group(2) == "edit-sequential":
+        if "images" not in body:
+            raise Invalid("missing", "images is required", "images")
+        refs = len(image_list(body["images"], "images", 1, 10))
+        if refs + max_images > 15:
+            raise Invalid("invalid", "images + max_images must be <= 15", "max_images")
+    elif "images" in body:
+        raise Invalid("invalid", "this model takes no images", "images")
+    if "seed" in body and not isinstance(body["seed"], int):
+        raise Invalid("invalid", "seed must be an integer", "seed")
+    return req.emu.new_job(req.provider, model, max_images, size, fault)
+
+
+def wavespeed(req: Req) -> None:
+    base = f"{req.emu.url}{PREFIXES['wavespeed'][1]}"
+    m = re.match(r"^/predictions/([\w.-]+)(/result)?$", req.path)
+    if req.method == "GET" and m:
+        if not check_auth(req):
+            return
+        if answer_fault(req, req.fault("poll")):
+            return
+        job = req.emu.job(m.group(1))
+        if job is None or job.provider != "wavespeed":
+            error(req, "not_found", "prediction not found")
+            return
+        req.json_response(200, {"code": 200, "message": "success",
+                                "data": _prediction(req, job, f"{base}/predictions/{job.id}/result")})
+        return
+    if req.method != "POST":
+        return
+    if not check_auth(req):
+        return
+    fault = req.fault("create")
+    if answer_fault(req, fault):
+        return
+    body = check_fields(req.json, WAVESPEED_FIELDS, ("prompt",))
+    job = _submit_prediction(req, body, req.path.lstrip("/"), fault, 15)
+    req.json_response(200, {"code": 200, "message": "success",
+                            "data": _prediction(req, job, f"{base}/predictions/{job.id}/result")})
+
+
+def atlascloud(req: Req) -> None:
+    base = f"{req.emu.url}{PREFIXES['atlascloud'][1]}"
+    m = re.match(r"^/model/prediction/([\w.-]+)$", req.path)
+    if req.method == "GET" and m:
+        if not check_auth(req):
+            return
+        if answer_fault(req, req.fault("poll")):
+            return
+        job = req.emu.job(m.group(1))
+        if job is None or job.provider != "atlascloud":
+            error(req, "not_found", "prediction not found")
+            return
+        data = _prediction(req, job, f"{base}/model/prediction/{job.id}")
+        if data["status"] == "created":
+            data["status"] = "processing"  # AtlasCloud lists processing|completed|succeeded|failed [doc]
+        elif data["status"] == "completed":
+            data["status"] = ("completed", "succeeded")[int(job.id[-1], 16) % 2]  # both documented
+        req.json_response(200, {"code": 200, "message": "success", "data": data})
+        return
+    if (req.method, req.path) != ("POST", "/model/generateImage"):
+        return
+    if not check_auth(req):
+        return
+    fault = req.fault("create")
+    if answer_fault(req, fault):
+        return
+    body = check_fields(req.json, ATLAS_FIELDS, ("model", "prompt"))
+    limit = 14 if str(body["model"]).startswith("bytedance/seedream-v4/") else 15
+    job = _submit_prediction(req, body, str(body["model"]), fault, limit)
+    data = _prediction(req, job, f"{base}/model/prediction/{job.id}")
+    data["status"] = "processing"
+    req.json_response(200, {"code": 200, "message": "success", "data": data})
