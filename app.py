@@ -1,0 +1,29 @@
+"""The web app: `python app.py` serves the playground on 127.0.0.1:7860
+(or GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as on a Hugging Face Space)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no version check or telemetry: works offline
+
+from playground.config import Settings  # noqa: E402
+from playground.core import Playground  # noqa: E402
+from playground.ui import CSS, build_app  # noqa: E402
+
+
+def create_app(settings: Settings | None = None):
+    """Build the Blocks app and the launch options (tests launch it the same way)."""
+    playground = Playground(settings or Settings.from_env())
+    playground.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = build_app(playground)
+    # Runs need more than Gradio's default of one at a time; the bound keeps a public demo sane.
+    app.queue(default_concurrency_limit=8, max_size=64)
+    launch = dict(allowed_paths=[str(playground.settings.data_dir.resolve())], run_history=False, css=CSS,
+                  footer_links=["api", "gradio"], show_error=True)
+    return app, launch
+
+
+if __name__ == "__main__":
+    demo, options = create_app()
+    demo.launch(**options)
