@@ -148,7 +148,8 @@ class BytePlusProvider(HttpProvider):
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
             if isinstance(data, dict) and data.get("error"):
                 err = data["error"]
-                raise self.ctx(call).error("job_failed", f"generation failed: {_reason(err)}", may_be_billed=True)
+                raise self.ctx(call).error("job_failed", f"generation failed: {self.ctx(call).clean(_reason(err))}",
+                                           may_be_billed=True)
             raise self.ctx(call).error("malformed", "answer has no data list", may_be_billed=True)
         for i, item in enumerate(data["data"]):
             await self._frame(i, item if isinstance(item, dict) else {}, sink, call)
@@ -180,7 +181,7 @@ class BytePlusProvider(HttpProvider):
                 elif payload.get("error"):
                     code = str(payload["error"].get("code", "")) if isinstance(payload["error"], dict) else ""
                     kind_ = "content" if "Sensitive" in code else "job_failed"
-                    raise ctx.error(kind_, f"stream error after {delivered} frame(s): {_reason(payload['error'])}",
+                    raise ctx.error(kind_, f"stream error after {delivered} frame(s): {ctx.clean(_reason(payload['error']))}",
                                     may_be_billed=True)
         except httpx.TimeoutException:
             raise ctx.error("timeout", f"stream stalled after {delivered} frame(s); the call may be billed",
@@ -199,7 +200,7 @@ class BytePlusProvider(HttpProvider):
         try:
             payload = json.loads(event.data)
         except ValueError:
-            raise self.ctx(call).error("malformed", f"unreadable stream event: {event.data[:80]!r}",
+            raise self.ctx(call).error("malformed", f"unreadable stream event: {self.ctx(call).clean(event.data[:80])!r}",
                                        may_be_billed=True) from None
         if not isinstance(payload, dict):
             raise ProviderError("malformed", f"{self.label}: stream event is not an object", may_be_billed=True)

@@ -116,5 +116,6 @@ class EvoLinkProvider(HttpProvider):
         code = str(error.get("code", "")) if isinstance(error, dict) else ""
         message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
         kind = _TASK_ERRORS.get(code, "job_failed")
-        raise self.ctx(call).error(kind, f"task failed ({code or 'no code'}): {message}",
+        ctx = self.ctx(call)
+        raise ctx.error(kind, f"task failed ({ctx.clean(code) or 'no code'}): {ctx.clean(message)}",
                                    may_be_billed=False)

@@ -113,7 +113,8 @@ class FalProvider(HttpProvider):
             status = str(state.get("status", ""))
             if status in ("FAILED", "CANCELED", "CANCELLED") or (status == "COMPLETED" and state.get("error")):
                 raise self.ctx(call).error("job_failed", f"request {request_id} {status.lower()}: "
-                                           f"{state.get('error') or 'no error text'}", may_be_billed=False)
+                                           f"{self.ctx(call).clean(str(state.get('error') or 'no error text'))}",
+                                           may_be_billed=False)
             return status == "COMPLETED"
 
         async def cancel() -> None:

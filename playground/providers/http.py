@@ -166,11 +166,15 @@ class ErrorContext:
     secrets: tuple[str, ...] = ()
 
     def clean(self, text: str) -> str:
-        return redact(text, self.secrets)
+        """Provider (or transport) text: through errors.redact before it enters a message."""
+        return redact(str(text), self.secrets)
 
     def error(self, kind: str, detail: str, *, status: int | None = None, may_be_billed: bool = False,
               retry_after: float | None = None) -> ProviderError:
-        return ProviderError(kind, self.clean(f"{self.label}: {detail}"), status=status,
+        """`detail` is our own wording plus provider text already passed through `clean`. (The
+        whole message is not redacted again: errors.redact's bearer pattern would turn our own
+        "key rejected" into "key [redacted]".)"""
+        return ProviderError(kind, f"{self.label}: {detail}", status=status,
                              may_be_billed=may_be_billed, retry_after=retry_after)
 
 
@@ -182,6 +186,7 @@ def http_error(resp: httpx.Response, ctx: ErrorContext, *, may_be_billed: bool =
     except (ValueError, UnicodeDecodeError):
         body = None
     code, message = extract_error(body, resp.text if body is None else "")
+    code, message = ctx.clean(code), ctx.clean(message)
     status = resp.status_code
     kind = (refine(status, code, message) if refine else None) or classify(status, code, message)
     retry_after = parse_retry_after(resp.headers.get("retry-after"))
@@ -213,7 +218,8 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable:
             if not last:
                 await sleep(policy.backoff(attempt))
                 continue
-            raise ctx.error("network", f"could not connect ({type(exc).__name__}: {exc}); nothing was sent") from None
+            raise ctx.error("network", f"could not connect ({type(exc).__name__}: {ctx.clean(str(exc))}); "
+                            "nothing was sent") from None
         except httpx.TimeoutException as exc:
             if repeatable and not last:
                 await sleep(policy.backoff(attempt))
@@ -226,7 +232,7 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable:
                 await sleep(policy.backoff(attempt))
                 continue
             note = "" if repeatable else "; the call may have been received and billed"
-            raise ctx.error("network", f"connection failed ({type(exc).__name__}: {exc}){note}",
+            raise ctx.error("network", f"connection failed ({type(exc).__name__}: {ctx.clean(str(exc))}){note}",
                             may_be_billed=not repeatable) from None
         status = resp.status_code
         if status == 429 or (repeatable and status in RETRYABLE_GET_STATUSES):
@@ -245,7 +251,7 @@ def json_body(resp: httpx.Response, ctx: ErrorContext, *, may_be_billed: bool) -
     try:
         return resp.json()
     except (ValueError, UnicodeDecodeError):
-        snippet = resp.text[:120]
+        snippet = ctx.clean(resp.text[:120])
         raise ctx.error("malformed", f"unreadable JSON in the answer (HTTP {resp.status_code}): {snippet!r}",
                         status=resp.status_code, may_be_billed=may_be_billed) from None
 

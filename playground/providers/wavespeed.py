@@ -109,7 +109,7 @@ class PredictionProvider(HttpProvider):
             def done(got: dict[str, Any]) -> bool:
                 status = str(got.get("status", "")).lower()
                 if status == "failed":
-                    message = str(got.get("error") or "no error text")
+                    message = self.ctx(call).clean(str(got.get("error") or "no error text"))
                     kind = "content" if any(w in message.lower() for w in CONTENT_WORDS) else "job_failed"
                     raise self.ctx(call).error(kind, f"prediction {pred_id} failed: {message}", may_be_billed=False)
                 return status in self.done_states

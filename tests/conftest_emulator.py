@@ -1,0 +1,141 @@
+"""Pytest fixtures around the loopback provider emulator (a plugin module).
+
+Use from tests/conftest.py with `pytest_plugins = ["conftest_emulator"]`, or from a test
+module with the same line. Fixtures:
+
+    emulator_server   session: one Emulator on 127.0.0.1 for the whole run
+    emulator          function: that server, reset (log, faults, jobs) and latency 0
+    emulator_env      function: env vars set (monkeypatch) to the emulator's base URLs + fake keys;
+                      returns the dict
+    sink              function: a fresh CollectingSink
+    make_provider     function: factory(name, **policy) -> provider instance pointed at the
+                      emulator, with a recording fake sleep (`p.sleeps`) and quick polling
+    make_call         function: factory(provider, **fields) -> ProviderCall with the model's
+                      defaults and the emulator's fake key
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from playground.emulator import Emulator
+from playground.providers import provider_class
+from playground.providers.http import PollPolicy
+from playground.types import ProviderCall
+
+
+@dataclass
+class CollectingSink:
+    """A FrameSink that records what arrives and when (monotonic seconds)."""
+
+    events: list[tuple[str, int, Any, float]] = field(default_factory=list)
+    images: dict[int, bytes] = field(default_factory=dict)
+    urls: dict[int, str] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
+    progress_notes: list[tuple[float, str]] = field(default_factory=list)
+
+    async def image(self, index: int, data: bytes) -> None:
+        self.images[index] = data
+        self.events.append(("image", index, len(data), time.monotonic()))
+
+    async def url(self, index: int, url: str) -> None:
+        self.urls[index] = url
+        self.events.append(("url", index, url, time.monotonic()))
+
+    async def failed(self, index: int, reason: str) -> None:
+        self.failures[index] = reason
+        self.events.append(("failed", index, reason, time.monotonic()))
+
+    async def progress(self, fraction: float, note: str = "") -> None:
+        self.progress_notes.append((fraction, note))
+
+    @property
+    def frame_indices(self) -> list[int]:
+        return [i for kind, i, _, _ in self.events if kind in ("image", "url")]
+
+    async def download(self, client: httpx.AsyncClient) -> dict[int, Image.Image]:
+        """Fetch every URL frame (as the core would) and decode all frames as images."""
+        out: dict[int, Image.Image] = {}
+        for index, data in self.images.items():
+            out[index] = _decode(data)
+        for index, url in self.urls.items():
+            resp = await client.get(url)
+            resp.raise_for_status()
+            out[index] = _decode(resp.content)
+        return out
+
+
+def _decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+@pytest.fixture(scope="session")
+def emulator_server():
+    emu = Emulator(latency_s=0.0, stuck_s=5.0).start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def emulator(emulator_server: Emulator):
+    emulator_server.reset()
+    emulator_server.latency_s = 0.0
+    emulator_server.image_size = None
+    emulator_server.image_format = "png"
+    yield emulator_server
+    emulator_server.reset()
+
+
+@pytest.fixture
+def emulator_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = emulator.env()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def sink() -> CollectingSink:
+    return CollectingSink()
+
+
+@pytest.fixture
+def make_provider(emulator: Emulator):
+    def make(name: str, *, deadline_s: float = 20.0, first_interval: float = 0.02, max_interval: float = 0.1,
+             **kwargs: Any):
+        cls = provider_class(name)
+        provider = cls(base_url=emulator.base_urls()[cls.base_url_env], **kwargs)
+        provider.poll_policy = PollPolicy(first_interval=first_interval, max_interval=max_interval, growth=1.5,
+                                          deadline_s=deadline_s)
+        sleeps: list[float] = []
+
+        async def fake_sleep(seconds: float) -> None:  # records, and yields a real tick to the loop
+            sleeps.append(seconds)
+            await asyncio.sleep(min(seconds, 0.02))
+
+        provider.sleep = fake_sleep
+        provider.sleeps = sleeps
+        return provider
+
+    return make
+
+
+@pytest.fixture
+def make_call(emulator: Emulator):
+    def make(provider: Any, **fields: Any) -> ProviderCall:
+        info = provider.model(fields.pop("model", provider.default_model()))
+        base = ProviderCall(model=info.id, prompt="a red fox in a blue scarf", frames=1,
+                            size="256x256", seed=None, api_key=emulator.env()[provider.key_env])
+        return replace(base, **fields)
+
+    return make
