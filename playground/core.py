@@ -232,7 +232,7 @@ class Playground:
                            provider=request.provider, model=request.model, mode=request.mode, prompt=request.prompt,
                            beats=json.dumps(request.beats, ensure_ascii=False), frames_requested=request.frames,
                            size=request.size, seed=request.seed, arm=request.arm, variant=request.variant,
-                           repeat=request.repeat, status="error")
+                           repeat=request.repeat, story_id=request.story_id, status="error")
         try:
             request = self.resolve(request)
             record.model, record.size = request.model, request.size

@@ -61,6 +61,7 @@ class GenerationRequest:
     arm: str = ""
     variant: str = ""
     repeat: int = 0
+    story_id: str = ""  # which story of an experiment (batch files, benchmarks)
 
     def beat(self, index: int) -> str:
         """The beat of frame `index` (0-based), or "" when the user gave fewer beats."""
@@ -160,6 +161,8 @@ class RunRecord:
     clip_t: float | None = None
     dreamsim: float | None = None
     metrics_note: str = ""
+    # -- experiments (issue 4): which story of the experiment this run belongs to
+    story_id: str = ""
 
     @classmethod
     def columns(cls) -> list[str]:
