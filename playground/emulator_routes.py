@@ -441,8 +441,10 @@ def wavespeed(req: Req) -> None:
         return
     body = check_fields(req.json, WAVESPEED_FIELDS, ("prompt",))
     job = _submit_prediction(req, body, req.path.lstrip("/"), fault, 15)
-    req.json_response(200, {"code": 200, "message": "success",
-                            "data": _prediction(req, job, f"{base}/predictions/{job.id}/result")})
+    data = _prediction(req, job, f"{base}/predictions/{job.id}/result")
+    if not body.get("enable_sync_mode"):
+        data.update(status="created", outputs=[], has_nsfw_contents=[], timings={})
+    req.json_response(200, {"code": 200, "message": "success", "data": data})
 
 
 def atlascloud(req: Req) -> None:
@@ -475,5 +477,5 @@ def atlascloud(req: Req) -> None:
     limit = 14 if str(body["model"]).startswith("bytedance/seedream-v4/") else 15
     job = _submit_prediction(req, body, str(body["model"]), fault, limit)
     data = _prediction(req, job, f"{base}/model/prediction/{job.id}")
-    data["status"] = "processing"
+    data.update(status="processing", outputs=[], has_nsfw_contents=[], timings={})
     req.json_response(200, {"code": 200, "message": "success", "data": data})

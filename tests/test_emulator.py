@@ -1,0 +1,130 @@
+"""The emulator itself: a real server, real images, request log, faults, CLI."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from playground.emulator import Emulator, render_image
+
+pytest_plugins = ["conftest_emulator"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_base_urls_cover_every_provider(emulator):
+    urls = emulator.base_urls()
+    assert set(urls) == {"ARK_BASE_URL", "EVOLINK_BASE_URL", "WAVESPEED_BASE_URL", "ATLASCLOUD_BASE_URL",
+                         "OPENAI_BASE_URL", "STABILITY_BASE_URL", "FAL_QUEUE_URL"}
+    assert all(u.startswith("http://127.0.0.1:") for u in urls.values())
+    assert urls["ARK_BASE_URL"] == f"{emulator.url}/byteplus/api/v3" and urls["FAL_QUEUE_URL"] == f"{emulator.url}/fal"
+    env = emulator.env()
+    assert env["ARK_API_KEY"] and env["FAL_KEY"] and env["OPENAI_API_KEY"] != env["FAL_KEY"]
+
+
+@pytest.mark.parametrize("fmt,size", [("png", (300, 200)), ("jpeg", (64, 96))])
+def test_serves_real_images(emulator, fmt, size):
+    url = f"{emulator.url}/files/{size[0]}x{size[1]}/3.{fmt}"
+    resp = httpx.get(url)
+    assert resp.status_code == 200 and resp.headers["content-type"] == f"image/{fmt}"
+    image = Image.open(io.BytesIO(resp.content))
+    assert image.size == size and image.format == fmt.upper()
+    assert httpx.get(f"{emulator.url}/files/nope").status_code == 404
+
+
+def test_variants_differ_and_are_cached():
+    assert render_image(64, 64, "png", 1) != render_image(64, 64, "png", 2)
+    assert render_image(64, 64, "png", 1) is render_image(64, 64, "png", 1)
+
+
+def test_request_log_hides_the_key(emulator):
+    url = emulator.base_urls()["OPENAI_BASE_URL"] + "/images/generations"
+    httpx.post(url, json={"model": "gpt-image-1.5", "prompt": "x", "size": "1024x1024"},
+               headers={"Authorization": "Bearer sk-very-secret"})
+    rec = emulator.requests_for("openai")[-1]
+    assert rec.headers["authorization"] == "Bearer <redacted>" and "sk-very-secret" not in repr(rec)
+    assert rec.json["prompt"] == "x"
+
+
+def test_missing_or_malformed_auth_is_401_with_provider_body(emulator):
+    base = emulator.base_urls()
+    r = httpx.post(base["ARK_BASE_URL"] + "/images/generations", json={"model": "seedream-x", "prompt": "p"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "AuthenticationError"
+    r = httpx.post(base["FAL_QUEUE_URL"] + "/fal-ai/flux-pro/v1.1", json={"prompt": "p"},
+                   headers={"Authorization": "Bearer k"})  # fal wants "Key"
+    assert r.status_code == 401 and "detail" in r.json()
+    r = httpx.post(base["STABILITY_BASE_URL"] + "/stable-image/generate/sd3", files={"prompt": (None, "p")})
+    assert r.status_code == 401 and r.json()["name"] == "unauthorized"
+
+
+def test_unknown_fields_are_refused(emulator):
+    url = emulator.base_urls()["ARK_BASE_URL"] + "/images/generations"
+    r = httpx.post(url, json={"model": "seedream-4-0-250828", "prompt": "p", "seed": 3},
+                   headers={"Authorization": "Bearer k"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidParameter" and "seed" in r.json()["error"]["message"]
+
+
+def test_fault_count_header_and_prompt_keyword(emulator):
+    url = emulator.base_urls()["WAVESPEED_BASE_URL"] + "/bytedance/seedream-v4/sequential"
+    headers = {"Authorization": "Bearer k"}
+    body = {"prompt": "p", "size": "64*64", "max_images": 1}
+    emulator.set_fault("wavespeed", "rate_limit", count=1, retry_after=7)
+    r = httpx.post(url, json=body, headers=headers)
+    assert r.status_code == 429 and r.headers["retry-after"] == "7" and r.json()["code"] == 429
+    assert httpx.post(url, json=body, headers=headers).status_code == 200  # count used up
+    r = httpx.post(url, json=body, headers={**headers, "X-Emulator-Fault": "server"})
+    assert r.status_code == 500
+    r = httpx.post(url, json={**body, "prompt": "a fox [fault:quota]"}, headers=headers)
+    assert r.status_code == 402
+    emulator.set_fault("evolink", "server")  # another provider's fault does not leak
+    assert httpx.post(url, json=body, headers=headers).status_code == 200
+
+
+def test_async_states_move_with_latency(emulator):
+    emulator.latency_s = 0.4
+    base = emulator.base_urls()["EVOLINK_BASE_URL"]
+    headers = {"Authorization": "Bearer k"}
+    task = httpx.post(base + "/images/generations", json={"model": "doubao-seedream-4.0", "prompt": "p", "n": 2,
+                                                          "size": "64x64"}, headers=headers).json()
+    assert task["status"] == "pending"
+    seen = []
+    for _ in range(40):
+        state = httpx.get(f"{base}/tasks/{task['id']}", headers=headers).json()
+        if not seen or seen[-1] != state["status"]:
+            seen.append(state["status"])
+        if state["status"] == "completed":
+            break
+        time.sleep(0.03)
+    assert seen == ["pending", "processing", "completed"] and len(state["results"]) == 2
+    assert emulator.poll_counts[task["id"]] >= 3
+
+
+def test_image_size_override_for_benchmarks():
+    with Emulator(image_size="2048x2048", image_format="jpeg") as emu:
+        url = emu.base_urls()["ARK_BASE_URL"] + "/images/generations"
+        r = httpx.post(url, json={"model": "seedream-4-0-250828", "prompt": "p", "size": "64x64", "stream": False},
+                       headers={"Authorization": "Bearer k"})
+        frame = httpx.get(r.json()["data"][0]["url"])
+        image = Image.open(io.BytesIO(frame.content))
+        assert image.size == (2048, 2048) and image.format == "JPEG"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(emu.url + "/files/8x8/1.png", timeout=1)
+
+
+def test_cli_prints_exports():
+    proc = subprocess.Popen([sys.executable, "-m", "playground.emulator", "--port", "0", "--latency", "0"],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(15)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    text = "".join(lines)
+    assert "export ARK_BASE_URL=http://127.0.0.1:" in text and "export FAL_KEY=" in text

@@ -1,0 +1,252 @@
+"""EvoLink, WaveSpeed and AtlasCloud (async jobs) contract tests against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from playground.errors import InputError, ProviderError
+from playground.types import CallOutcome, ReferenceImage
+
+pytest_plugins = ["conftest_emulator"]
+
+ASYNC = ("evolink", "wavespeed", "atlascloud")
+EDIT_MODEL = {"wavespeed": "bytedance/seedream-v4.5/edit-sequential", "atlascloud": "bytedance/seedream-v4.5/edit-sequential"}
+KEY_ENV = {"evolink": "EVOLINK_API_KEY", "wavespeed": "WAVESPEED_API_KEY", "atlascloud": "ATLASCLOUD_API_KEY"}
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def reference() -> ReferenceImage:
+    buf = io.BytesIO()
+    Image.new("RGB", (24, 24), (0, 120, 200)).save(buf, format="PNG")
+    data = buf.getvalue()
+    return ReferenceImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=24, height=24)
+
+
+async def generate(provider, call, sink, timeout=10.0):
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        outcome = await provider.generate(call, client, sink)
+        images = await sink.download(client)
+    return outcome, images
+
+
+# -- contracts -------------------------------------------------------------------------------
+
+def test_evolink_contract(emulator, make_provider, make_call, sink):
+    p = make_provider("evolink")
+    outcome, images = run(generate(p, make_call(p, frames=4, size="288x224", references=(reference(),)), sink))
+    create = emulator.requests_for("evolink", "POST")[-1]
+    assert create.path == "/images/generations" and create.headers["authorization"] == "Bearer <redacted>"
+    assert create.json.keys() == {"model", "prompt", "n", "size", "image_urls"}
+    assert create.json["n"] == 4 and create.json["size"] == "288x224" and create.json["model"] == "doubao-seedream-5.0-lite"
+    assert create.json["image_urls"][0].startswith("data:image/png;base64,")
+    polls = emulator.requests_for("evolink", "GET")
+    assert polls and all(r.path == f"/tasks/{outcome.request_id}" for r in polls)
+    assert sorted(images) == [0, 1, 2, 3] and all(im.size == (288, 224) for im in images.values())
+    assert outcome.images_billed == 4
+
+
+def test_evolink_k_size_goes_as_ratio_and_quality(emulator, make_provider, make_call, sink):
+    emulator.image_size = (64, 64)
+    p = make_provider("evolink")
+    run(generate(p, make_call(p, frames=2, size="2K"), sink))
+    body = emulator.requests_for("evolink", "POST")[-1].json
+    assert body["size"] == "1:1" and body["quality"] == "2K" and "image_urls" not in body
+
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+def test_prediction_contract(emulator, make_provider, make_call, sink, name):
+    p = make_provider(name)
+    outcome, images = run(generate(p, make_call(p, frames=3, size="320x192"), sink))
+    create = emulator.requests_for(name, "POST")[-1]
+    expected = {"prompt", "size", "max_images"} | ({"model"} if name == "atlascloud" else set())
+    assert set(create.json) == expected
+    assert create.json["size"] == "320*192" and create.json["max_images"] == 3
+    if name == "wavespeed":
+        assert create.path == "/bytedance/seedream-v5.0-lite/sequential"
+        assert all(r.path == f"/predictions/{outcome.request_id}/result" for r in emulator.requests_for(name, "GET"))
+    else:
+        assert create.path == "/model/generateImage" and create.json["model"] == "bytedance/seedream-v4.5/sequential"
+        assert all(r.path == f"/model/prediction/{outcome.request_id}" for r in emulator.requests_for(name, "GET"))
+    assert sorted(images) == [0, 1, 2] and images[0].size == (320, 192)
+    assert outcome.images_billed == 3 and outcome.seed_sent is None
+
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+def test_edit_sequential_sends_images(emulator, make_provider, make_call, sink, name):
+    p = make_provider(name)
+    call = make_call(p, model=EDIT_MODEL[name], frames=2, references=(reference(), reference()))
+    run(generate(p, call, sink))
+    body = emulator.requests_for(name, "POST")[-1].json
+    assert len(body["images"]) == 2 and body["images"][0].startswith("data:image/png;base64,")
+
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+def test_reference_rules(make_provider, make_call, name):
+    p = make_provider(name)
+    with pytest.raises(InputError, match="reference"):
+        p.validate(make_call(p, model=EDIT_MODEL[name], frames=2))
+    with pytest.raises(InputError, match="edit-sequential"):
+        p.validate(make_call(p, frames=2, references=(reference(),)))
+    with pytest.raises(InputError):
+        p.validate(make_call(p, model=EDIT_MODEL[name], frames=14, references=(reference(),) * 2))
+
+
+# -- polling, billing ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ASYNC)
+def test_polls_until_done_with_progress(emulator, make_provider, make_call, sink, name):
+    emulator.latency_s = 0.5
+    p = make_provider(name)
+    outcome, images = run(generate(p, make_call(p, frames=2), sink))
+    polls = emulator.poll_counts[outcome.request_id]
+    assert 3 <= polls <= 15, polls  # 0.02 s growing to 0.1 s over 0.5 s
+    assert sink.progress_notes and len(images) == 2
+
+
+@pytest.mark.parametrize("name,billed", [("evolink", 2), ("wavespeed", 4), ("atlascloud", 4)])
+def test_fewer_frames_billing_rules(emulator, make_provider, make_call, sink, name, billed):
+    emulator.set_fault(name, "fewer", n=2)
+    p = make_provider(name)
+    call = make_call(p, frames=4)
+    outcome, images = run(generate(p, call, sink))
+    assert len(images) == 2
+    assert p.billed_images(call, outcome, len(images)) == billed  # settled on results vs max_images requested
+
+
+@pytest.mark.parametrize("name", ASYNC)
+def test_failed_job_is_job_failed(emulator, make_provider, make_call, sink, name):
+    emulator.set_fault(name, "job_failed")
+    p = make_provider(name)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=2), sink))
+    assert err.value.kind in ("job_failed", "server") and "failed" in str(err.value)
+    assert not err.value.may_be_billed
+
+
+@pytest.mark.parametrize("name", ASYNC)
+def test_stuck_job_hits_the_deadline(emulator, make_provider, make_call, sink, name):
+    emulator.set_fault(name, "stuck")
+    p = make_provider(name, deadline_s=0.4)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=2), sink))
+    assert err.value.kind == "timeout" and err.value.may_be_billed
+    assert "no cancel" in str(err.value)  # none of these documents a cancel endpoint
+    assert len(emulator.requests_for(name, "POST")) == 1
+
+
+@pytest.mark.parametrize("name", ASYNC)
+def test_poll_get_is_retried_but_create_is_not(emulator, make_provider, make_call, sink, name):
+    emulator.set_fault(name, "server", count=2, on="poll")
+    p = make_provider(name)
+    outcome, images = run(generate(p, make_call(p, frames=2), sink))
+    assert len(images) == 2 and len(emulator.requests_for(name, "POST")) == 1
+    assert len(p.sleeps) >= 2
+
+
+@pytest.mark.parametrize("name", ASYNC)
+def test_create_500_is_not_retried(emulator, make_provider, make_call, sink, name):
+    emulator.set_fault(name, "server", count=1)
+    p = make_provider(name)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=2), sink))
+    assert err.value.kind == "server" and err.value.may_be_billed
+    assert len(emulator.requests_for(name)) == 1
+
+
+@pytest.mark.parametrize("name", ASYNC)
+def test_auth_error(emulator, make_provider, make_call, sink, name):
+    p = make_provider(name)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, api_key="invalid-0123456789abc"), sink))
+    assert err.value.kind == "auth" and "key rejected" in str(err.value) and KEY_ENV[name] in str(err.value)
+    assert "invalid-0123456789abc" not in str(err.value)
+
+
+@pytest.mark.parametrize("name,fault,kind", [
+    ("evolink", "quota", "quota"), ("evolink", "content", "content"), ("wavespeed", "quota", "quota"),
+    ("atlascloud", "content", "content"), ("wavespeed", "rate_limit", "rate_limit"),
+])
+def test_error_kinds(emulator, make_provider, make_call, sink, name, fault, kind):
+    emulator.set_fault(name, fault)
+    p = make_provider(name)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p), sink))
+    assert err.value.kind == kind
+
+
+def test_malformed_poll_answer(emulator, make_provider, make_call, sink):
+    emulator.set_fault("evolink", "malformed", on="poll")
+    p = make_provider("evolink")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p), sink))
+    assert err.value.kind == "malformed" and err.value.may_be_billed
+
+
+def test_evolink_task_error_codes_map_to_kinds(make_provider, make_call):
+    p = make_provider("evolink")
+    call = make_call(p)
+    for code, kind in [("content_policy_violation", "content"), ("quota_exceeded", "quota"),
+                       ("generation_timeout", "timeout"), ("whatever_new", "job_failed")]:
+        with pytest.raises(ProviderError) as err:
+            p._raise_failed({"status": "failed", "error": {"code": code, "message": "m"}}, call)
+        assert err.value.kind == kind
+
+
+def test_documented_answers_via_mock_transport(make_provider, make_call, sink):
+    """Shapes from the docs: WaveSpeed with and without the `data` envelope, a foreign
+    urls.get (not followed: the key stays on the configured host), AtlasCloud `succeeded`."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "POST" and "wavespeed" in str(request.url):
+            return httpx.Response(200, json={"code": 200, "message": "success", "data": {
+                "id": "pred_abc123", "model": "m", "status": "created", "outputs": [],
+                "urls": {"get": "https://elsewhere.example/api/v3/predictions/pred_abc123/result"},
+                "has_nsfw_contents": [], "error": "", "timings": {}}})
+        if path.endswith("/predictions/pred_abc123/result"):
+            return httpx.Response(200, json={"id": "pred_abc123", "status": "completed",  # bare, no envelope
+                                             "outputs": ["https://cdn.example/1.png", "https://cdn.example/2.png"]})
+        if request.method == "POST":
+            return httpx.Response(200, json={"id": "atl-1", "status": "processing"})
+        return httpx.Response(200, json={"code": 200, "data": {"id": "atl-1", "status": "succeeded",
+                                                               "outputs": ["https://cdn.example/a.png"]}})
+
+    async def go(name, s):
+        from playground.providers import provider_class
+        p = make_provider(name)
+        p.base_url = f"https://{name}.test/api"
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            out = await p.generate(make_call(p, frames=2), client, s)
+        return p, out
+
+    seen = []
+    orig = handler
+
+    def spy(request):
+        seen.append(str(request.url))
+        return orig(request)
+
+    handler = spy  # noqa: F811
+    p, out = run(go("wavespeed", sink))
+    assert out.request_id == "pred_abc123" and list(sink.urls.values()) == ["https://cdn.example/1.png", "https://cdn.example/2.png"]
+    assert not any("elsewhere.example" in u for u in seen)
+    from conftest_emulator import CollectingSink
+
+    s2 = CollectingSink()
+    p, out = run(go("atlascloud", s2))
+    assert out.request_id == "atl-1" and list(s2.urls.values()) == ["https://cdn.example/a.png"]
+
+
+def test_billing_rules_directly(make_provider, make_call):
+    call = make_call(make_provider("wavespeed"), frames=5)
+    assert make_provider("wavespeed").billed_images(call, CallOutcome(images_billed=5), 3) == 5
+    assert make_provider("atlascloud").billed_images(call, CallOutcome(images_billed=5), 0) == 5
+    assert make_provider("evolink").billed_images(call, CallOutcome(images_billed=3), 2) == 3

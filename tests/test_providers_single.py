@@ -1,0 +1,293 @@
+"""OpenAI Images, Stability SD3 and fal (single-image providers) against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from playground import pricing
+from playground.errors import InputError, ProviderError
+from playground.providers.openai_images import token_cost
+from playground.providers.stability import aspect_ratio
+from playground.types import CallOutcome, ReferenceImage
+
+pytest_plugins = ["conftest_emulator"]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def generate(provider, call, sink, timeout=10.0):
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        outcome = await provider.generate(call, client, sink)
+        images = await sink.download(client)
+    return outcome, images
+
+
+def png(size=(40, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (1, 2, 3)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# -- OpenAI ----------------------------------------------------------------------------------
+
+def test_openai_contract_and_token_cost(emulator, make_provider, make_call, sink):
+    p = make_provider("openai")
+    call = make_call(p, size="1024x1024", seed=5)
+    outcome, images = run(generate(p, call, sink))
+    sent = emulator.requests_for("openai")[-1]
+    assert sent.path == "/images/generations" and sent.json == {
+        "model": "gpt-image-1.5", "prompt": call.prompt, "n": 1, "size": "1024x1024"}
+    assert list(images) == [0] and images[0].size == (1024, 1024) and 0 in sink.images  # b64, not a URL
+    text = max(1, len(call.prompt) // 4)
+    assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0) / 1e6)
+    assert outcome.images_billed == 1 and outcome.request_id.startswith("req_") and outcome.seed_sent is None
+
+
+def test_openai_token_cost_uses_input_details():
+    usage = {"input_tokens": 300, "input_tokens_details": {"text_tokens": 100, "image_tokens": 200},
+             "output_tokens": 4160, "total_tokens": 4460}
+    assert token_cost("gpt-image-1-mini", usage) == pytest.approx((100 * 2.0 + 200 * 2.5 + 4160 * 8.0) / 1e6)
+    assert token_cost("dall-e-3", usage) is None and token_cost("gpt-image-1.5", None) is None
+
+
+def test_openai_dalle3_url_answer_and_table_price(emulator, make_provider, make_call, sink):
+    p = make_provider("openai")
+    outcome, images = run(generate(p, make_call(p, model="dall-e-3", size="1792x1024"), sink))
+    assert 0 in sink.urls and images[0].size == (1792, 1024)
+    assert outcome.cost_usd is None and outcome.images_billed == 1
+
+
+def test_openai_models_sizes_and_retired_labels(make_provider, make_call):
+    p = make_provider("openai")
+    assert p.default_model() == "gpt-image-1.5"
+    labels = {m.id: m.label for m in p.models}
+    assert "(retired 2026-05-12)" in labels["dall-e-3"] and "(retired 2026-10-23)" in labels["gpt-image-1"]
+    assert all(not m.native_sequence and m.max_frames == 1 for m in p.models)
+    with pytest.raises(InputError):
+        p.validate(make_call(p, size="512x512"))
+    p.validate(make_call(p, model="gpt-image-2", size="1280x720"))
+    with pytest.raises(InputError, match="16"):
+        p.validate(make_call(p, model="gpt-image-2", size="1000x700"))
+    with pytest.raises(InputError):
+        p.validate(make_call(p, frames=2, size="1024x1024"))
+
+
+@pytest.mark.parametrize("fault,kind", [("refused", "content"), ("quota", "quota"), ("auth", "auth"),
+                                        ("job_failed", "server")])
+def test_openai_errors(emulator, make_provider, make_call, sink, fault, kind):
+    emulator.set_fault("openai", fault)
+    p = make_provider("openai")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, size="1024x1024"), sink))
+    assert err.value.kind == kind
+    if kind == "auth":
+        assert "key rejected" in str(err.value) and "OPENAI_API_KEY" in str(err.value)
+
+
+def test_openai_reset_after_send_is_not_resent(emulator, make_provider, make_call, sink):
+    emulator.set_fault("openai", "reset")
+    p = make_provider("openai")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, size="1024x1024"), sink))
+    assert err.value.kind == "network" and err.value.may_be_billed
+    assert len(emulator.requests_for("openai")) == 1
+
+
+# -- Stability -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size,ratio", [("1024x1024", "1:1"), ("1920x1080", "16:9"), ("1080x1920", "9:16"),
+                                        ("1536x1024", "3:2"), ("1024x1280", "4:5"), ("2560x1080", "21:9"),
+                                        ("2K", "1:1"), ("auto", "1:1")])
+def test_stability_aspect_ratio_mapping(size, ratio):
+    assert aspect_ratio(size) == ratio
+
+
+def test_stability_contract_multipart(emulator, make_provider, make_call, sink):
+    p = make_provider("stability")
+    call = make_call(p, size="1920x1080", seed=1234)
+    outcome, images = run(generate(p, call, sink))
+    sent = emulator.requests_for("stability")[-1]
+    assert sent.content_type.startswith("multipart/form-data") and sent.path == "/stable-image/generate/sd3"
+    assert sent.form == {"prompt": call.prompt, "model": "sd3.5-large", "mode": "text-to-image",
+                         "aspect_ratio": "16:9", "seed": "1234", "output_format": "png"}
+    assert sent.headers["accept"] == "application/json" and sent.headers["authorization"] == "Bearer <redacted>"
+    assert list(images) == [0] and images[0].size == (1344, 768)
+    assert outcome.seed_sent == 1234 and outcome.images_billed == 1
+    assert p.billed_images(call, outcome, 1) == 1
+
+
+def test_stability_no_seed_when_none(emulator, make_provider, make_call, sink):
+    p = make_provider("stability")
+    outcome, _ = run(generate(p, make_call(p, seed=None), sink))
+    assert "seed" not in emulator.requests_for("stability")[-1].form and outcome.seed_sent is None
+
+
+def test_stability_reference_is_image_to_image(emulator, make_provider, make_call, sink):
+    data = png()
+    ref = ReferenceImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=40, height=30)
+    p = make_provider("stability")
+    outcome, _ = run(generate(p, make_call(p, references=(ref,)), sink))
+    sent = emulator.requests_for("stability")[-1]
+    assert sent.form["mode"] == "image-to-image" and "aspect_ratio" not in sent.form and sent.form["strength"] == "0.6"
+    assert sent.files["image"]["size"] == len(data) and sent.files["image"]["content_type"] == "image/png"
+    assert "bytes" in outcome.sent_fields["image"]
+
+
+def test_stability_content_filtered_is_a_failed_frame_still_billed(emulator, make_provider, make_call, sink):
+    emulator.set_fault("stability", "refused")
+    p = make_provider("stability")
+    call = make_call(p)
+    outcome, images = run(generate(p, call, sink))
+    assert images == {} and "CONTENT_FILTERED" in sink.failures[0]
+    assert p.billed_images(call, outcome, 0) == 1
+
+
+@pytest.mark.parametrize("fault,kind,status", [("content", "content", 403), ("quota", "quota", 402),
+                                               ("auth", "auth", 401), ("invalid_key", "auth", 401)])
+def test_stability_errors(emulator, make_provider, make_call, sink, fault, kind, status):
+    p = make_provider("stability")
+    call = make_call(p)
+    if fault == "invalid_key":
+        call = make_call(p, api_key="invalid-stability-0000000")
+    else:
+        emulator.set_fault("stability", fault)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, call, sink))
+    assert (err.value.kind, err.value.status) == (kind, status)
+    assert "invalid-stability-0000000" not in str(err.value)
+
+
+def test_stability_image_bytes_answer_via_mock_transport(make_provider, make_call, sink):
+    data = png((64, 48))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=data, headers={"content-type": "image/png", "finish-reason": "SUCCESS",
+                                                          "seed": "99"})
+
+    async def go():
+        p = make_provider("stability")
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await p.generate(make_call(p), client, sink)
+
+    run(go())
+    assert sink.images[0] == data
+
+
+# -- fal -------------------------------------------------------------------------------------
+
+def test_fal_contract_queue_flow(emulator, make_provider, make_call, sink):
+    emulator.latency_s = 0.3
+    p = make_provider("fal")
+    call = make_call(p, size="512x384", seed=77)
+    outcome, images = run(generate(p, call, sink))
+    create = emulator.requests_for("fal", "POST")[-1]
+    assert create.path == "/fal-ai/flux-pro/v1.1" and create.headers["authorization"] == "Key <redacted>"
+    assert create.json == {"prompt": call.prompt, "num_images": 1, "image_size": {"width": 512, "height": 384},
+                           "seed": 77}
+    gets = [r.path for r in emulator.requests_for("fal", "GET")]
+    rid = outcome.request_id
+    assert gets[-1] == f"/fal-ai/flux-pro/requests/{rid}" and gets.count(f"/fal-ai/flux-pro/requests/{rid}/status") >= 2
+    assert images[0].size == (512, 384) and outcome.seed_sent == 77 and outcome.images_billed == 1
+    assert any("queued" in note for _, note in sink.progress_notes)
+
+
+def test_fal_presets_and_k_sizes(make_provider, make_call):
+    p = make_provider("fal")
+    assert p.body(make_call(p, size="square_hd"))["image_size"] == "square_hd"
+    assert p.body(make_call(p, size="2K"))["image_size"] == {"width": 2048, "height": 2048}
+    assert "seed" not in p.body(make_call(p, seed=None))
+
+
+def test_fal_stuck_request_is_cancelled_at_the_deadline(emulator, make_provider, make_call, sink):
+    emulator.set_fault("fal", "stuck")
+    emulator.latency_s = 5.0  # stays IN_QUEUE long enough
+    p = make_provider("fal", deadline_s=0.3)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p), sink))
+    assert err.value.kind == "timeout" and "cancel requested" in str(err.value)
+    puts = emulator.requests_for("fal", "PUT")
+    assert len(puts) == 1 and puts[0].path.endswith("/cancel")
+    assert emulator.cancelled == [puts[0].path.split("/")[-2]]
+
+
+def test_fal_nsfw_flag_is_a_failed_frame(emulator, make_provider, make_call, sink):
+    emulator.set_fault("fal", "refused")
+    p = make_provider("fal")
+    call = make_call(p)
+    outcome, images = run(generate(p, call, sink))
+    assert images == {} and "has_nsfw_concepts" in sink.failures[0]
+    assert p.billed_images(call, outcome, 0) == 1
+
+
+def test_fal_completed_with_error_is_job_failed(emulator, make_provider, make_call, sink):
+    emulator.set_fault("fal", "job_failed")
+    p = make_provider("fal")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p), sink))
+    assert err.value.kind == "job_failed" and "Internal server error" in str(err.value)
+
+
+def test_fal_result_get_is_retried(emulator, make_provider, make_call, sink):
+    emulator.set_fault("fal", "rate_limit", count=1, on="result", retry_after=0.5)
+    emulator.set_fault("fal", "server", count=1, on="poll")
+    p = make_provider("fal")
+    outcome, images = run(generate(p, make_call(p), sink))
+    assert len(images) == 1 and 0.5 in p.sleeps
+
+
+def test_fal_auth_and_validation_errors(emulator, make_provider, make_call, sink):
+    p = make_provider("fal")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, api_key="invalid-fal-1234567890"), sink))
+    assert err.value.kind == "auth" and "FAL_KEY" in str(err.value) and "invalid-fal-1234567890" not in str(err.value)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, size="nonsense"), sink))
+    assert err.value.kind == "invalid" and err.value.status == 422 and "image_size" in str(err.value)
+
+
+def test_fal_ignores_foreign_urls_via_mock_transport(make_provider, make_call, sink):
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url}")
+        if request.method == "POST":
+            return httpx.Response(200, json={"request_id": "r1", "status_url": "https://evil.example/s",
+                                             "response_url": "https://evil.example/r", "cancel_url": "https://evil.example/c"})
+        if request.url.path.endswith("/status"):
+            return httpx.Response(200, json={"status": "COMPLETED"})
+        return httpx.Response(200, json={"images": [{"url": "https://cdn.example/x.jpg", "width": 1, "height": 1}],
+                                          "seed": 3, "has_nsfw_concepts": [False]})
+
+    async def go():
+        p = make_provider("fal")
+        p.base_url = "https://queue.test"
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await p.generate(make_call(p), client, sink)
+
+    run(go())
+    assert sink.urls == {0: "https://cdn.example/x.jpg"}
+    assert seen[1:] == ["GET https://queue.test/fal-ai/flux-pro/requests/r1/status",
+                        "GET https://queue.test/fal-ai/flux-pro/requests/r1"]
+
+
+def test_fal_price_is_per_megapixel():
+    import playground.providers.fal  # noqa: F401  registers the prices
+
+    price = pricing.price_for("fal", "fal-ai/flux-pro/v1.1")
+    assert price.unit == "megapixel"
+    assert price.per_image("1024x1024") == pytest.approx(0.04 * 1.048576, rel=1e-4)
+    assert pricing.run_cost(price, "2048x2048", 2) == pytest.approx(2 * 0.04 * 4.194304, rel=1e-4)
+
+
+def test_single_image_billing_defaults(make_provider, make_call):
+    p = make_provider("fal")
+    assert p.billed_images(make_call(p), CallOutcome(images_billed=1), 1) == 1
