@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import httpx
 from playground import pricing, prompts
 from playground.config import Settings
 from playground.errors import InputError, PlaygroundError, ProviderError, SpendCapError, redact
-from playground.frames import download_frame, load_reference, make_preview, save_frame
+from playground.frames import MAX_REFERENCES, download_frame, load_reference, make_preview, save_frame
 from playground.providers import is_configured, provider_class, provider_names
 from playground.providers.base import Provider
 from playground.runlog import RunLog
@@ -77,6 +78,10 @@ class Estimate:
 
 ProgressCallback = Callable[[Progress], None]
 
+# Per-request HTTP limits: `connect` bounds reaching the provider, `read` one silent gap in an
+# answer or a stream. The whole run is bounded by Settings.run_deadline_s on top of these.
+HTTP_TIMEOUT = httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=60.0)
+
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -84,6 +89,20 @@ def utc_now() -> str:
 
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+_SIZE = re.compile(r"^(\d{2,5})[x*](\d{2,5})$")
+
+
+def check_size_shape(size: str, where: str) -> None:
+    """A size for a model without a fixed list: WxH (64..16384 a side), 1K..4K or auto."""
+    match = _SIZE.match(size.lower())
+    if match and all(64 <= int(side) <= 16384 for side in match.groups()):
+        return
+    if size.upper() in ("1K", "2K", "3K", "4K") or size.lower() == "auto":
+        return
+    raise InputError(f"size {size!r} is not valid for {where}: use WxH (e.g. 2048x2048, 64 to 16384 a side), "
+                     "1K to 4K, or leave it empty for the model's default")
 
 
 class _RunSink:
@@ -97,6 +116,11 @@ class _RunSink:
         self.errors: dict[int, str] = {}
         self.first_frame_s: float | None = None
         self.downloads: list[asyncio.Task[None]] = []
+
+    async def stop_downloads(self) -> None:
+        for task in self.downloads:
+            task.cancel()
+        await asyncio.gather(*self.downloads, return_exceptions=True)
 
     def for_call(self, first: int) -> _CallSink:
         return _CallSink(self, first)
@@ -190,7 +214,11 @@ class Playground:
         info = cls.model(model_id)
         if request.mode == "sequence" and not info.native_sequence and request.frames > 1:
             raise InputError(f"{cls.name}/{model_id} has no native sequential mode: use mode baseline")
-        size = request.size or info.default_size
+        size = (request.size or info.default_size).strip()
+        if not info.sizes:  # a listed size is checked by Provider.validate; otherwise check its shape
+            check_size_shape(size, f"{cls.name}/{model_id}")
+        if len(request.references) > MAX_REFERENCES:
+            raise InputError(f"{len(request.references)} reference images; the limit is {MAX_REFERENCES}")
         return GenerationRequest(**{**request.__dict__, "model": model_id, "size": size, "beats": beats})
 
     def estimate(self, request: GenerationRequest) -> Estimate:
@@ -267,8 +295,7 @@ class Playground:
         started = time.perf_counter()
         outcomes: list[CallOutcome | None] = [None] * len(calls)
         failures: list[str] = []
-        async with httpx.AsyncClient(timeout=httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=60.0),
-                                     limits=httpx.Limits(max_connections=32), follow_redirects=False) as client:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=httpx.Limits(max_connections=32), follow_redirects=False) as client:
             sink = _RunSink(self, run_dir, client, request.frames, started, on_progress)
             gate = asyncio.Semaphore(provider.max_concurrency)
 
@@ -294,10 +321,11 @@ class Playground:
                     await asyncio.gather(*(one(i, c) for i, c in enumerate(calls)))
                     await asyncio.gather(*sink.downloads)
             except TimeoutError:
-                status_note = f"the run passed its {self.settings.run_deadline_s:.0f} s deadline"
+                await sink.stop_downloads()  # nothing may land in run_dir after the row is written
+                status_note = (f"the run passed its {self.settings.run_deadline_s:g} s deadline (PLAYGROUND_RUN_DEADLINE_S); "
+                               "calls still in flight were stopped and may be billed")
             except asyncio.CancelledError:
-                for task in sink.downloads:
-                    task.cancel()
+                await asyncio.shield(sink.stop_downloads())
                 record.status, record.error = "cancelled", "cancelled by the user"
                 await self._finish(record, provider, calls, outcomes, sink, estimate, started, failures)
                 raise

@@ -1,17 +1,21 @@
 """Frames on disk: checked downloads, decoded bytes, previews and reference images.
 
 Every frame is checked by decoding it as an image before it counts; a download streams to
-a `.part` file with a size cap and is renamed only once it is whole and valid, so a
-partial file is never left behind as if it were a frame. Pillow's decompression-bomb
-protection stays on (MAX_IMAGE_PIXELS, errors at twice the limit).
+a `.part` file with a size cap and an overall deadline, and is renamed only once it is
+whole and valid, so a partial file is never left behind as if it were a frame (a failed
+download deletes its `.part`). Pillow's decompression-bomb protection stays on and is
+strict: an image over MAX_IMAGE_PIXELS is refused (Pillow alone only warns up to twice
+the limit).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
 from pathlib import Path
+from typing import IO
 
 import httpx
 from PIL import Image, ImageOps
@@ -23,26 +27,45 @@ Image.MAX_IMAGE_PIXELS = 64_000_000  # 8000x8000: above any provider's output; b
 PREVIEW_SIDE = 640  # gallery previews: web-sized, the originals stay on disk
 _EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff"}
 MAX_REFERENCE_BYTES = 10 * 1024 * 1024  # Seedream's documented per-image limit
-MAX_REFERENCES = 14
+MAX_REFERENCE_FILE_BYTES = 40_000_000  # the file as uploaded, before re-encoding
+MAX_REFERENCES = 14  # the most any provider accepts (Seedream)
+DOWNLOAD_TIMEOUT_S = 120.0  # one frame, start to end (a slow drip cannot hold a run)
+_UNREADABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
-def check_image(data: bytes) -> str:
-    """Decode `data` fully; return its file extension or raise ValueError."""
+def open_checked(source: Path | IO[bytes]) -> Image.Image:
+    """Image.open with the pixel limit as a hard error. (Pillow raises only above twice the
+    limit and warns below; the warnings filter is process-global, so check the size here.)"""
+    image = Image.open(source)
+    width, height = image.size
+    if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+        image.close()
+        raise Image.DecompressionBombError(f"{width}x{height} pixels is over the {Image.MAX_IMAGE_PIXELS} limit")
+    return image
+
+
+def check_image(data: bytes | Path) -> str:
+    """Decode `data` (bytes or a file) fully; return its file extension or raise ValueError."""
+    source = data if isinstance(data, Path) else io.BytesIO(data)
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with open_checked(source) as image:
             image.load()
             fmt = image.format or ""
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except _UNREADABLE as exc:
         raise ValueError(f"not a readable image ({type(exc).__name__})") from None
     if fmt not in _EXTENSIONS:
         raise ValueError(f"unsupported image format {fmt or 'unknown'}")
     return _EXTENSIONS[fmt]
 
 
+def _frame_path(run_dir: Path, number: int, ext: str) -> Path:
+    return run_dir / f"frame_{number:02d}.{ext}"
+
+
 def save_frame(run_dir: Path, number: int, data: bytes) -> Path:
     """Check and write frame `number` (1-based) as frame_NN.<ext>, keeping the original bytes."""
     ext = check_image(data)
-    path = run_dir / f"frame_{number:02d}.{ext}"
+    path = _frame_path(run_dir, number, ext)
     part = path.with_name(path.name + ".part")
     part.write_bytes(data)
     os.replace(part, path)
@@ -50,30 +73,48 @@ def save_frame(run_dir: Path, number: int, data: bytes) -> Path:
 
 
 async def download_frame(client: httpx.AsyncClient, url: str, run_dir: Path, number: int,
-                         max_bytes: int, timeout_s: float = 120.0) -> Path:
-    """Stream a result URL to disk with a size cap, then check it decodes as an image."""
+                         max_bytes: int, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> Path:
+    """Stream a result URL to `frame_NN.part` with a size cap and a deadline, check that it
+    decodes as an image, then rename it to its frame name. Any failure removes the .part."""
     if not url.lower().startswith(("http://", "https://")):
         raise ProviderError("malformed", f"frame {number}: refused to download a non-http(s) URL")
-    buffer = bytearray()
+    part = run_dir / f"frame_{number:02d}.part"
     try:
-        async with client.stream("GET", url, timeout=timeout_s) as response:
-            if response.status_code != 200:
-                raise ProviderError("server", f"frame {number}: download failed with HTTP {response.status_code}")
-            declared = int(response.headers.get("content-length") or 0)
-            if declared > max_bytes:
-                raise ProviderError("malformed", f"frame {number}: {declared} bytes exceeds the {max_bytes}-byte cap")
-            async for chunk in response.aiter_bytes():
-                buffer += chunk
-                if len(buffer) > max_bytes:
-                    raise ProviderError("malformed", f"frame {number}: download exceeds the {max_bytes}-byte cap")
+        async with asyncio.timeout(timeout_s):
+            await _stream_to(client, url, part, number, max_bytes)
+        try:
+            ext = await asyncio.to_thread(check_image, part)
+        except ValueError as exc:
+            raise ProviderError("malformed", f"frame {number}: {exc}") from None
+        path = _frame_path(run_dir, number, ext)
+        os.replace(part, path)
+        return path
+    except TimeoutError:
+        raise ProviderError("timeout", f"frame {number}: download took over {timeout_s:g} s") from None
     except httpx.TimeoutException:
         raise ProviderError("timeout", f"frame {number}: download timed out") from None
     except httpx.TransportError as exc:
         raise ProviderError("network", f"frame {number}: download failed ({type(exc).__name__})") from None
-    try:
-        return save_frame(run_dir, number, bytes(buffer))
-    except ValueError as exc:
-        raise ProviderError("malformed", f"frame {number}: {exc}") from None
+    finally:
+        part.unlink(missing_ok=True)  # already renamed on success; a leftover is never a frame
+
+
+async def _stream_to(client: httpx.AsyncClient, url: str, part: Path, number: int, max_bytes: int) -> None:
+    async with client.stream("GET", url, follow_redirects=False) as response:
+        if response.status_code != 200:
+            raise ProviderError("server", f"frame {number}: download failed with HTTP {response.status_code}")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise ProviderError("malformed", f"frame {number}: {int(declared)} bytes exceeds the {max_bytes}-byte "
+                                "cap (PLAYGROUND_MAX_DOWNLOAD_MB)")
+        received = 0
+        with open(part, "wb") as out:
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                if received > max_bytes:  # a missing or false content-length is caught here
+                    raise ProviderError("malformed", f"frame {number}: download passed the {max_bytes}-byte cap "
+                                        "(PLAYGROUND_MAX_DOWNLOAD_MB)")
+                out.write(chunk)
 
 
 def make_preview(frame: Path, side: int = PREVIEW_SIDE) -> Path:
@@ -93,12 +134,17 @@ def load_reference(path: Path) -> ReferenceImage:
         size = path.stat().st_size
     except OSError:
         raise InputError(f"reference image {path.name}: cannot be read") from None
-    if size > MAX_REFERENCE_BYTES * 4:
-        raise InputError(f"reference image {path.name}: {size // 1_000_000} MB is too large")
+    if size > MAX_REFERENCE_FILE_BYTES:
+        raise InputError(f"reference image {path.name}: {size / 1e6:.1f} MB is over the "
+                         f"{MAX_REFERENCE_FILE_BYTES // 1_000_000} MB limit")
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image).convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        with open_checked(path) as image:
+            fmt = image.format or "unknown"
+            if fmt not in _EXTENSIONS:
+                raise InputError(f"reference image {path.name}: {fmt} is not accepted; use "
+                                 f"{', '.join(_EXTENSIONS)}")
+            image = ImageOps.exif_transpose(image).convert("RGB")  # orientation applied, metadata dropped
+    except _UNREADABLE:
         raise InputError(f"reference image {path.name}: not a readable image") from None
     if min(image.size) <= 14:
         raise InputError(f"reference image {path.name}: sides must be over 14 pixels")
@@ -110,6 +156,9 @@ def load_reference(path: Path) -> ReferenceImage:
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=90)
         data, mime = buffer.getvalue(), "image/jpeg"
+        if len(data) > MAX_REFERENCE_BYTES:
+            raise InputError(f"reference image {path.name}: still over {MAX_REFERENCE_BYTES // 2**20} MB after "
+                             "re-encoding; use a smaller image")
     else:
         mime = "image/png"
     return ReferenceImage(data=data, mime=mime, sha256=hashlib.sha256(data).hexdigest(),
