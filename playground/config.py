@@ -23,6 +23,15 @@ ENV_VARS: dict[str, str] = {
     "PLAYGROUND_DEFAULT_PROVIDER": "Provider preselected in the UI and CLI (default: local)",
     "GRADIO_SERVER_PORT": "Port of the web app (Gradio's own variable, default 7860)",
     "GRADIO_SERVER_NAME": "Interface of the web app (Gradio's own variable, default 127.0.0.1)",
+    "SPACE_ID": "Set by Hugging Face Spaces; turns on the default spend caps (SPACE_DEFAULT_CAPS) for caps left unset",
+}
+
+# On a Space anyone can spend the owner's keys through the UI and the API, so a cap left unset
+# gets these defaults there (set a cap to `inf` to lift it). See docs/reliability.md.
+SPACE_DEFAULT_CAPS: dict[str, float] = {
+    "PLAYGROUND_MAX_USD_PER_RUN": 1.0,
+    "PLAYGROUND_MAX_USD_PER_SESSION": 5.0,
+    "PLAYGROUND_MAX_USD_PER_DAY": 25.0,
 }
 
 
@@ -62,12 +71,13 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, data_dir: Path | str | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
+        caps = SPACE_DEFAULT_CAPS if env.get("SPACE_ID") else {}
         return cls(
             data_dir=Path(data_dir) if data_dir else default_data_dir(env),
             env=env,
-            max_usd_per_run=_float_env(env, "PLAYGROUND_MAX_USD_PER_RUN", None),
-            max_usd_per_session=_float_env(env, "PLAYGROUND_MAX_USD_PER_SESSION", None),
-            max_usd_per_day=_float_env(env, "PLAYGROUND_MAX_USD_PER_DAY", None),
+            max_usd_per_run=_float_env(env, "PLAYGROUND_MAX_USD_PER_RUN", caps.get("PLAYGROUND_MAX_USD_PER_RUN")),
+            max_usd_per_session=_float_env(env, "PLAYGROUND_MAX_USD_PER_SESSION", caps.get("PLAYGROUND_MAX_USD_PER_SESSION")),
+            max_usd_per_day=_float_env(env, "PLAYGROUND_MAX_USD_PER_DAY", caps.get("PLAYGROUND_MAX_USD_PER_DAY")),
             confirm_usd=_float_env(env, "PLAYGROUND_CONFIRM_USD", 1.0) or 0.0,
             max_download_bytes=int((_float_env(env, "PLAYGROUND_MAX_DOWNLOAD_MB", 40.0) or 40.0) * 1024 * 1024),
             run_deadline_s=_float_env(env, "PLAYGROUND_RUN_DEADLINE_S", 600.0) or 600.0,
