@@ -47,6 +47,7 @@ class Session:
 
     keys: dict[str, str] = field(default_factory=dict)
     spent_usd: float = 0.0
+    reserved_usd: float = 0.0  # estimates of this session's runs in flight (counted by the caps)
 
 
 @dataclass
@@ -180,6 +181,7 @@ class Playground:
         self.settings = settings
         self.log = RunLog(settings.data_dir)
         self.price_overrides = pricing.load_overrides(settings.env.get("PLAYGROUND_PRICES", ""))
+        self._in_flight_usd = 0.0  # estimates of runs in flight in this process (daily cap)
 
     # -- providers ---------------------------------------------------------------------
     def provider(self, name: str) -> Provider:
@@ -227,15 +229,19 @@ class Playground:
         return Estimate(round(per_image * request.frames, 6), request.frames, price, per_image)
 
     def check_caps(self, estimate: Estimate, session: Session | None) -> None:
+        """Refuse a run whose estimate would pass a cap. Runs in flight count with their estimate
+        (concurrent runs of one process cannot slip past a cap together); the day is UTC."""
         s = self.settings
         if s.max_usd_per_run is not None and estimate.usd > s.max_usd_per_run:
             raise SpendCapError(f"estimated ${estimate.usd:.4f} passes PLAYGROUND_MAX_USD_PER_RUN (${s.max_usd_per_run:.2f})")
-        if session and s.max_usd_per_session is not None and session.spent_usd + estimate.usd > s.max_usd_per_session:
-            raise SpendCapError(f"this session has spent ${session.spent_usd:.4f}; ${estimate.usd:.4f} more passes "
-                                f"PLAYGROUND_MAX_USD_PER_SESSION (${s.max_usd_per_session:.2f})")
+        session_spent = session.spent_usd + session.reserved_usd if session else 0.0
+        if session and s.max_usd_per_session is not None and session_spent + estimate.usd > s.max_usd_per_session:
+            raise SpendCapError(f"this session has spent ${session_spent:.4f} (runs in flight included); "
+                                f"${estimate.usd:.4f} more passes PLAYGROUND_MAX_USD_PER_SESSION "
+                                f"(${s.max_usd_per_session:.2f})")
         if s.max_usd_per_day is not None and estimate.usd > 0:
             today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
-            spent = self.log.spent_since(today)
+            spent = self.log.spent_since(today) + self._in_flight_usd
             if spent + estimate.usd > s.max_usd_per_day:
                 raise SpendCapError(f"today's spend is ${spent:.4f}; ${estimate.usd:.4f} more passes "
                                     f"PLAYGROUND_MAX_USD_PER_DAY (${s.max_usd_per_day:.2f})")
@@ -282,9 +288,15 @@ class Playground:
             record.latency_s = 0.0
             self.log.append(record)
             raise
-        result = await self._execute(request, provider, calls, estimate, record, on_progress)
-        session.spent_usd += result.record.cost_usd
-        return result
+        # no await since check_caps: the reservation is atomic with the check on this event loop
+        self._in_flight_usd += estimate.usd
+        session.reserved_usd += estimate.usd
+        try:
+            return await self._execute(request, provider, calls, estimate, record, on_progress)
+        finally:  # _finish has filled record.cost_usd, also when the run was cancelled
+            self._in_flight_usd -= estimate.usd
+            session.reserved_usd -= estimate.usd
+            session.spent_usd += record.cost_usd
 
     async def _execute(self, request: GenerationRequest, provider: Provider, calls: list[ProviderCall],
                        estimate: Estimate, record: RunRecord, on_progress: ProgressCallback | None) -> RunResult:
