@@ -26,6 +26,9 @@ def provider_names() -> list[str]:
 
 
 def provider_class(name: str) -> type[Provider]:
+    if name == "import":  # imported runs (playground/importer.py) have nothing to call
+        raise InputError("`import` is not a provider you can run: to log frames made elsewhere, use "
+                         "`python -m playground import FRAME... --model NAME --cost USD --prompt TEXT`")
     if name not in _REGISTRY:
         raise InputError(f"unknown provider {name!r}; choose one of: {', '.join(_REGISTRY)}")
     module_name, class_name = _REGISTRY[name].split(":")
