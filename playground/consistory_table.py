@@ -352,6 +352,19 @@ def _axes_values(overall: Sequence[Summary], y_col: str) -> tuple[list[float], l
     return xs or [0.0, 1.0], ys or [0.0, 1.0]
 
 
+@dataclass(frozen=True)
+class _Axes:
+    """Data ranges -> pixels of PLOT_BOX."""
+
+    x: tuple[float, float]
+    y: tuple[float, float]
+
+    def px(self, x: float, y: float) -> tuple[float, float]:
+        left, top, right, bottom = PLOT_BOX
+        return (left + (x - self.x[0]) / (self.x[1] - self.x[0]) * (right - left),
+                bottom - (y - self.y[0]) / (self.y[1] - self.y[0]) * (bottom - top))
+
+
 def draw_plot(overall: Sequence[Summary], path: Path, title: str = "") -> Path:
     """Consistency (y) against text alignment (x) per arm: one dot per story, the arm's mean
     with its 95% CI. Without an alignment metric, x is the share of frames returned, and the
@@ -359,64 +372,80 @@ def draw_plot(overall: Sequence[Summary], path: Path, title: str = "") -> Path:
     y_col = "clip_i" if any(s.metrics.get("clip_i") for s in overall) else "subject_consistency"
     aligned = any(s.metrics.get("clip_t") for s in overall)
     xs, ys = _axes_values(overall, y_col)
-    (x0, x1), (y0, y1) = (_span(xs) if aligned else (0.0, 1.05)), _span(ys)
-    left, top, right, bottom = PLOT_BOX
-    to_px = lambda x, y: (left + (x - x0) / (x1 - x0) * (right - left), bottom - (y - y0) / (y1 - y0) * (bottom - top))
+    axes = _Axes(_span(xs) if aligned else (0.0, 1.05), _span(ys))
     image = Image.new("RGB", PLOT_SIZE, "white")
     draw = ImageDraw.Draw(image)
-    _draw_axes(draw, (x0, x1), (y0, y1), to_px)
-    for i, s in enumerate(overall):
-        colour = ARM_COLOURS[i % len(ARM_COLOURS)]
-        _draw_arm(draw, s, colour, y_col, aligned, to_px)
-        draw.rectangle((right + 30, top + 10 + 28 * i, right + 46, top + 26 + 28 * i), fill=colour)
-        draw.text((right + 54, top + 10 + 28 * i), f"{s.method} (n={s.stories})", fill="black", font=_font(14))
-    x_label = (f"text alignment: CLIP-T ({backbones().get('clip_t', '?')})" if aligned else
-               "frames returned / requested   (no text-alignment metric: deep metrics off)")
-    y_label = (f"consistency: {label_of(y_col)}" + (f" ({backbones().get(y_col, '?')})" if y_col == "clip_i"
-                                                    else " (offline subject_consistency)"))
-    draw.text(((left + right) / 2, bottom + 48), x_label, fill="black", font=_font(15), anchor="mm")
-    draw.text((left, top - 14), "y = " + y_label + "   (dots: stories; cross: arm mean ± 95% CI)",
-              fill="black", font=_font(14), anchor="ls")
-    draw.text((PLOT_SIZE[0] / 2, 24), title or "ConsiStory+: consistency vs text alignment per arm",
-              fill="black", font=_font(18), anchor="mm")
+    x_ticks = [axes.x[0] + (axes.x[1] - axes.x[0]) * k / 5 for k in range(6)] if aligned else [k / 5 for k in range(6)]
+    _draw_axes(draw, axes, x_ticks)
+    colours = [ARM_COLOURS[i % len(ARM_COLOURS)] for i in range(len(overall))]
+    for s, colour in zip(overall, colours):  # every arm's dots first, so no mean hides under another arm's dots
+        _draw_points(draw, s, colour, aligned, axes)
+    for s, colour in zip(overall, colours):
+        _draw_mean(draw, s, colour, y_col, aligned, axes)
+    _draw_labels(draw, overall, colours, y_col, aligned, title)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
 
 
-def _draw_axes(draw: ImageDraw.ImageDraw, xr: tuple[float, float], yr: tuple[float, float], to_px) -> None:
+def _draw_labels(draw: ImageDraw.ImageDraw, overall: Sequence[Summary], colours: Sequence[tuple[int, int, int]],
+                 y_col: str, aligned: bool, title: str) -> None:
     left, top, right, bottom = PLOT_BOX
-    draw.rectangle(PLOT_BOX, outline="black")
-    for k in range(6):
-        x, y = xr[0] + (xr[1] - xr[0]) * k / 5, yr[0] + (yr[1] - yr[0]) * k / 5
-        px, _ = to_px(x, yr[0])
-        _, py = to_px(xr[0], y)
+    for i, (s, colour) in enumerate(zip(overall, colours)):
+        draw.rectangle((right + 30, top + 10 + 28 * i, right + 46, top + 26 + 28 * i), fill=colour)
+        draw.text((right + 54, top + 10 + 28 * i), f"{s.method} (n={s.stories})", fill="black", font=_font(14))
+    x_label = (f"text alignment: CLIP-T ({backbones().get('clip_t', '?')})" if aligned else
+               "frames returned / requested   (no text-alignment metric: deep metrics off)")
+    y_label = f"{label_of(y_col)} ({backbones().get(y_col, '?')})" if y_col == "clip_i" else \
+        "Subject (offline subject_consistency)"
+    draw.text(((left + right) / 2, bottom + 48), x_label, fill="black", font=_font(15), anchor="mm")
+    draw.text((left, top - 14), f"y = consistency: {y_label}   (dots: stories; large dot and bars: arm mean, 95% CI)",
+              fill="black", font=_font(14), anchor="ls")
+    draw.text((PLOT_SIZE[0] / 2, 24), title or "ConsiStory+: consistency vs text alignment per arm",
+              fill="black", font=_font(18), anchor="mm")
+
+
+def _draw_axes(draw: ImageDraw.ImageDraw, axes: _Axes, x_ticks: Sequence[float]) -> None:
+    left, top, right, bottom = PLOT_BOX
+    for x in x_ticks:
+        px, _ = axes.px(x, axes.y[0])
         draw.line((px, top, px, bottom), fill=(230, 230, 230))
+        draw.text((px, bottom + 16), f"{x:.3g}" if not 0 < abs(x) < 0.1 else f"{x:.3f}", fill="black",
+                  font=_font(13), anchor="mm")
+    for k in range(6):
+        y = axes.y[0] + (axes.y[1] - axes.y[0]) * k / 5
+        _, py = axes.px(axes.x[0], y)
         draw.line((left, py, right, py), fill=(230, 230, 230))
-        draw.text((px, bottom + 16), f"{x:.3f}", fill="black", font=_font(13), anchor="mm")
         draw.text((left - 8, py), f"{y:.3f}", fill="black", font=_font(13), anchor="rm")
     draw.rectangle(PLOT_BOX, outline="black")
 
 
-def _draw_arm(draw: ImageDraw.ImageDraw, s: Summary, colour: tuple[int, int, int], y_col: str,
-              aligned: bool, to_px) -> None:
+def _draw_points(draw: ImageDraw.ImageDraw, s: Summary, colour: tuple[int, int, int], aligned: bool,
+                 axes: _Axes) -> None:
     light = tuple(int(c + (255 - c) * 0.55) for c in colour)
     for x, y, ratio in s.points:
         if y is None or (aligned and x is None):
             continue
-        px, py = to_px(x if aligned else ratio, y)
+        px, py = axes.px(x if aligned and x is not None else ratio, y)
         draw.ellipse((px - 4, py - 4, px + 4, py + 4), fill=light)
+
+
+def _draw_mean(draw: ImageDraw.ImageDraw, s: Summary, colour: tuple[int, int, int], y_col: str, aligned: bool,
+               axes: _Axes) -> None:
     y_ci = s.metrics.get(y_col)
     if not y_ci:
         return
     x_ci = s.metrics.get("clip_t") if aligned else None
     mx = x_ci[0] if x_ci else (s.frames_returned / s.frames_requested if s.frames_requested else 0.0)
-    cx, cy = to_px(mx, y_ci[0])
+    cx, cy = axes.px(mx, y_ci[0])
     if not math.isnan(y_ci[1]):
-        _, lo = to_px(mx, y_ci[1])
-        _, hi = to_px(mx, y_ci[2])
+        (_, lo), (_, hi) = axes.px(mx, y_ci[1]), axes.px(mx, y_ci[2])
         draw.line((cx, lo, cx, hi), fill=colour, width=3)
+        for end in (lo, hi):
+            draw.line((cx - 7, end, cx + 7, end), fill=colour, width=3)
     if x_ci and not math.isnan(x_ci[1]):
-        (lo, _), (hi, _) = to_px(x_ci[1], y_ci[0]), to_px(x_ci[2], y_ci[0])
+        (lo, _), (hi, _) = axes.px(x_ci[1], y_ci[0]), axes.px(x_ci[2], y_ci[0])
         draw.line((lo, cy, hi, cy), fill=colour, width=3)
+        for end in (lo, hi):
+            draw.line((end, cy - 7, end, cy + 7), fill=colour, width=3)
     draw.ellipse((cx - 8, cy - 8, cx + 8, cy + 8), fill=colour, outline="black")

@@ -1,0 +1,234 @@
+"""ConsiStory+ importer, subsetting, and the bench-story command end to end (offline).
+
+The published file is not part of the repository: tests that need it find it through
+PLAYGROUND_CONSISTORY_FILE or ../shared/benchmarks/ beside the clone, and skip with the
+reason when it is absent. Everything else uses a small synthetic YAML of the same format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from playground import consistory
+from playground.cli import main
+from playground.config import Settings
+from playground.core import Playground
+from playground.errors import InputError
+
+SHARED_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "consistory_plus.yaml"
+ARMS = ["--arm", "local::sequence", "--arm", "local::baseline"]
+
+SYNTHETIC = {
+    "animals": [
+        {"concept_token": "fox", "style": "A watercolour painting of", "subject": "A red fox with a blue scarf",
+         "settings": ["crossing a frozen river", "sleeping in a hollow log", "watching the moon", "chasing a moth"]},
+        {"concept_token": "owl", "style": "A detailed ink drawing of", "subject": "A barn owl with golden eyes",
+         "settings": ["perched on a fence post", "gliding over a meadow", "hiding in a barn", "hooting at dusk"]},
+        {"concept_token": "pup", "style": "", "subject": "A puppy",
+         "settings": ["in a pet store", "in a grassy yard", "wearing a life vest", "on a sofa"]},
+    ],
+    "foods": [
+        {"concept_token": "bread", "style": "A warm countryside painting of", "subject": "A crusty loaf of bread",
+         "settings": ["cooling on a board", "sliced with butter", "in a woven basket", "beside a bowl of soup"]},
+        {"concept_token": "cake", "style": "A glossy magazine photo of", "subject": "A three-tier wedding cake",
+         "settings": ["on a silver stand", "being cut by a knife", "in a bakery window", "under string lights"]},
+    ],
+    "humans": [
+        {"concept_token": "scientist", "style": "A focused scene of", "subject": "A scientist with a lab coat",
+         "settings": ["conducting an experiment", "looking through a microscope", "presenting at a conference",
+                      "writing at a desk"]},
+    ],
+}
+
+
+def real_file() -> Path:
+    """The published ConsiStory+ file, or a skip saying where it was looked for."""
+    configured = os.environ.get("PLAYGROUND_CONSISTORY_FILE", "").strip()
+    if configured:
+        if Path(configured).is_file():
+            return Path(configured)
+        pytest.skip(f"PLAYGROUND_CONSISTORY_FILE={configured} does not exist")
+    if SHARED_FILE.is_file():
+        return SHARED_FILE
+    pytest.skip(f"ConsiStory+ file absent: set PLAYGROUND_CONSISTORY_FILE or place it at {SHARED_FILE} "
+                "(see docs/consistory.md for where the public file lives)")
+
+
+@pytest.fixture
+def synthetic_file(tmp_path: Path) -> Path:
+    path = tmp_path / "mini_consistory.yaml"
+    path.write_text(yaml.safe_dump(SYNTHETIC, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def bench(path: Path, data_dir: Path, *extra: str) -> int:
+    return main(["bench-story", str(path), *ARMS, "--size", "512x512", "--data-dir", str(data_dir), *extra])
+
+
+def experiment_rows(data_dir: Path) -> pd.DataFrame:
+    return Playground(Settings.from_env(env={}, data_dir=data_dir)).log.read()
+
+
+# ---------------------------------------------------------------- importing
+
+def test_compose_story_drops_the_dangling_of_and_keeps_one_beat_per_setting() -> None:
+    story = consistory.compose_story("A fiery and majestic illustration of", "A phoenix with bright orange feathers",
+                                     ["rising from a fiery ashes", "  soaring   through a glowing sky "])
+    assert story.character == "A phoenix with bright orange feathers"
+    assert story.style == "A fiery and majestic illustration"
+    assert story.beats == ("rising from a fiery ashes", "soaring through a glowing sky")
+    assert story.prompt() == "A phoenix with bright orange feathers. A fiery and majestic illustration."
+    assert consistory.compose_story("", "A puppy", ["on a sofa"]).prompt() == "A puppy."
+
+
+def test_synthetic_file_imports_in_file_order_with_stable_ids(synthetic_file: Path) -> None:
+    stories = consistory.load_consistory(synthetic_file)
+    assert [s.category for s in stories] == ["animals"] * 3 + ["foods"] * 2 + ["humans"]
+    assert [s.story_id for s in stories[:3]] == ["animals-000-fox", "animals-001-owl", "animals-002-pup"]
+    assert stories[3].story.character == "A crusty loaf of bread"
+    assert stories[3].story.beats == tuple(SYNTHETIC["foods"][0]["settings"])
+    assert all(s.frames == 4 for s in stories)
+    assert [s.story_id for s in consistory.load_consistory(synthetic_file)] == [s.story_id for s in stories]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ([1, 2], "mapping of category"),
+    ({"animals": {"subject": "x"}}, "not a list"),
+    ({"animals": [{"style": "A photo of", "settings": ["a"]}]}, "animals[0] lacks subject"),
+    ({"animals": [{"subject": "A cat", "settings": "on a mat"}]}, "animals[0].settings must be a list"),
+    ({"animals": [{"subject": "A cat", "settings": ["a", ""]}]}, "non-empty texts"),
+    ({"animals": [{"subject": "A cat", "settings": [f"s{i}" for i in range(16)]}]}, "16 settings"),
+    ({"animals": []}, "no prompt sets"),
+])
+def test_malformed_files_are_refused_with_the_place_named(data: object, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        consistory.parse_consistory(data)
+
+
+def test_unreadable_and_invalid_yaml_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read the ConsiStory\\+ file"):
+        consistory.load_consistory(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("animals: [unclosed\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid YAML"):
+        consistory.load_consistory(broken)
+
+
+# ---------------------------------------------------------------- subsetting and ids
+
+def test_subsets_by_category_sample_and_limit(synthetic_file: Path) -> None:
+    stories = consistory.load_consistory(synthetic_file)
+    foods = consistory.select_stories(stories, ["foods", "humans"])
+    assert [s.category for s in foods] == ["foods", "foods", "humans"]
+    with pytest.raises(InputError, match="unknown category fish; the file has: animals, foods, humans"):
+        consistory.select_stories(stories, ["fish"])
+    sample = consistory.select_stories(stories, sample=3, sample_seed=7)
+    assert len(sample) == 3
+    assert sample == consistory.select_stories(stories, sample=3, sample_seed=7)
+    assert [stories.index(s) for s in sample] == sorted(stories.index(s) for s in sample)  # file order kept
+    samples = {tuple(s.story_id for s in consistory.select_stories(stories, sample=3, sample_seed=seed))
+               for seed in range(8)}
+    assert len(samples) > 1  # the seed matters
+    assert consistory.select_stories(stories, limit=2) == stories[:2]
+    assert len(consistory.select_stories(stories, sample=50)) == len(stories)
+    with pytest.raises(InputError, match="--limit must be at least 1"):
+        consistory.select_stories(stories, limit=0)
+
+
+def test_experiment_id_follows_content_arms_and_subset(synthetic_file: Path, tmp_path: Path) -> None:
+    digest = consistory.file_digest(synthetic_file)
+    base = consistory.experiment_id_for(digest, ["a", "b"], ["s1", "s2"])
+    assert base == consistory.experiment_id_for(digest, ["a", "b"], ["s1", "s2"])
+    assert base != consistory.experiment_id_for(digest, ["a"], ["s1", "s2"])
+    assert base != consistory.experiment_id_for(digest, ["a", "b"], ["s1"])
+    moved = tmp_path / "elsewhere.yaml"
+    moved.write_bytes(synthetic_file.read_bytes())
+    assert consistory.file_digest(moved) == digest
+    moved.write_bytes(synthetic_file.read_bytes() + b"# edited\n")
+    assert consistory.file_digest(moved) != digest
+
+
+def test_the_published_file_has_192_stories_in_8_categories() -> None:
+    stories = consistory.load_consistory(real_file())
+    assert len(stories) == 192
+    assert len({s.category for s in stories}) == 8
+    assert len({s.story_id for s in stories}) == 192
+    assert all(5 <= s.frames <= 10 for s in stories)
+    assert not any(s.story.style.endswith(" of") for s in stories)
+
+
+# ---------------------------------------------------------------- the command, offline
+
+def test_bench_story_runs_every_story_and_arm_and_sequence_is_more_consistent(
+        synthetic_file: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert bench(synthetic_file, data_dir, "--out", str(out)) == 0
+    captured = capsys.readouterr()
+    assert "estimated cost $0.0000" in captured.err
+    assert "| Method |" in captured.out and "(reference)" in captured.out
+    runs = experiment_rows(data_dir)
+    assert len(runs) == 6 * 2
+    assert runs["experiment_id"].nunique() == 1 and runs["experiment_id"].iloc[0].startswith("consistory-")
+    assert set(runs["arm"]) == {"local:procedural-v1:sequence", "local:procedural-v1:baseline"}
+    assert set(runs["story_id"]) == {s.story_id for s in consistory.load_consistory(synthetic_file)}
+    assert set(runs["status"]) == {"ok"}
+    means = runs.groupby("mode")["subject_consistency"].mean()
+    assert means["sequence"] > means["baseline"]
+    table = pd.read_csv(out / "consistory_table.csv")
+    overall = table[table["table"] == "overall"].set_index("method")
+    assert overall.loc["local:procedural-v1:sequence", "subject_consistency_mean"] == pytest.approx(
+        runs[runs["mode"] == "sequence"].groupby("story_id")["subject_consistency"].mean().mean(), abs=1e-6)
+    assert set(table.loc[table["table"] == "category", "category"]) == {"animals", "foods", "humans"}
+    assert (out / "consistory_plot.png").stat().st_size > 1000
+
+
+def test_a_rerun_resumes_and_only_retries_what_failed(synthetic_file: Path, data_dir: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench(synthetic_file, data_dir, "--limit", "2") == 0
+    first = experiment_rows(data_dir)
+    assert bench(synthetic_file, data_dir, "--limit", "2") == 0
+    assert "4 already done, 0 to run" in capsys.readouterr().err
+    assert len(experiment_rows(data_dir)) == len(first)
+    # an interrupted cell (logged as cancelled) is run again on the next invocation, the others are not
+    log = Playground(Settings.from_env(env={}, data_dir=data_dir)).log
+    runs = log.read()
+    cancelled = runs.iloc[0].to_dict()
+    runs = runs.iloc[1:]
+    log.runs.path.unlink()
+    for row in runs.to_dict(orient="records"):
+        log.runs.append(row)
+    log.runs.append({**cancelled, "status": "cancelled", "run_id": "cancelled-1"})
+    assert bench(synthetic_file, data_dir, "--limit", "2") == 0
+    assert "3 already done, 1 to run" in capsys.readouterr().err
+    after = log.read()
+    retried = after[(after["story_id"] == cancelled["story_id"]) & (after["arm"] == cancelled["arm"])]
+    assert list(retried["status"]) == ["cancelled", "ok"]
+
+
+def test_json_output_and_bad_arguments(synthetic_file: Path, data_dir: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench(synthetic_file, data_dir, "--categories", "foods", "--json") == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["stories"] == 2 and payload["sent"] == 4 and payload["not_sent"] == 0
+    assert {row["method"] for row in payload["table"]} >= {"local:procedural-v1:sequence"}
+    assert any(row["table"] == "reference" and row["clip_i_mean"] == 0.9117 for row in payload["table"])
+    assert bench(synthetic_file, data_dir, "--categories", "fish") == 2
+    assert "unknown category fish" in capsys.readouterr().err
+    assert main(["bench-story", str(synthetic_file), "--arm", "nowhere::sequence", "--data-dir", str(data_dir)]) == 2
+    assert "unknown provider 'nowhere'" in capsys.readouterr().err
+
+
+def test_real_file_subset_offline_sequence_beats_baseline(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = real_file()
+    assert bench(path, data_dir, "--sample", "8", "--sample-seed", "1") == 0
+    runs = experiment_rows(data_dir)
+    assert runs["story_id"].nunique() == 8 and len(runs) == 16
+    by_mode = runs.groupby("mode")[["subject_consistency", "palette_consistency"]].mean()
+    assert by_mode.loc["sequence", "subject_consistency"] > by_mode.loc["baseline", "subject_consistency"]
+    assert "local:procedural-v1:sequence" in capsys.readouterr().out
