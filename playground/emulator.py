@@ -291,6 +291,10 @@ class Emulator:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
+            def setup(self) -> None:
+                super().setup()  # headers and body go out in separate writes: no Nagle delay
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def _dispatch(self) -> None:
                 emulator_routes.dispatch(emu, self)
 

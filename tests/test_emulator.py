@@ -88,21 +88,22 @@ def test_fault_count_header_and_prompt_keyword(emulator):
 
 
 def test_async_states_move_with_latency(emulator):
-    emulator.latency_s = 0.4
+    emulator.latency_s = 1.0
     base = emulator.base_urls()["EVOLINK_BASE_URL"]
     headers = {"Authorization": "Bearer k"}
     task = httpx.post(base + "/images/generations", json={"model": "doubao-seedream-4.0", "prompt": "p", "n": 2,
                                                           "size": "64x64"}, headers=headers).json()
     assert task["status"] == "pending"
     seen = []
-    for _ in range(40):
+    for _ in range(200):
         state = httpx.get(f"{base}/tasks/{task['id']}", headers=headers).json()
         if not seen or seen[-1] != state["status"]:
             seen.append(state["status"])
         if state["status"] == "completed":
             break
         time.sleep(0.03)
-    assert seen == ["pending", "processing", "completed"] and len(state["results"]) == 2
+    assert seen[0] == "pending" and seen[-1] == "completed" and set(seen) <= {"pending", "processing", "completed"}
+    assert "processing" in seen and len(state["results"]) == 2  # 0.3 s pending, 0.7 s processing
     assert emulator.poll_counts[task["id"]] >= 3
 
 

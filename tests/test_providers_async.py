@@ -108,7 +108,7 @@ def test_polls_until_done_with_progress(emulator, make_provider, make_call, sink
     p = make_provider(name)
     outcome, images = run(generate(p, make_call(p, frames=2), sink))
     polls = emulator.poll_counts[outcome.request_id]
-    assert 3 <= polls <= 15, polls  # 0.02 s growing to 0.1 s over 0.5 s
+    assert 2 <= polls <= 15, polls  # 0.02 s growing to 0.1 s over 0.5 s: not a busy loop
     assert sink.progress_notes and len(images) == 2
 
 
