@@ -22,30 +22,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-
-@dataclass(frozen=True)
-class MeanCI:
-    mean: float
-    low: float  # NaN when there is a single value (no interval)
-    high: float
-    n: int
-
-
-def mean_ci(values: Sequence[float], level: float = 0.95) -> MeanCI:
-    """Mean and two-sided Student-t confidence interval of independent values.
-    (Written here because playground/analysis.py had none when this landed; move it there
-    and import it if that module grows one.)"""
-    from scipy import stats
-
-    n = len(values)
-    if n == 0:
-        raise ValueError("mean_ci of no values")
-    mean = math.fsum(values) / n
-    if n == 1:
-        return MeanCI(mean, math.nan, math.nan, 1)
-    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
-    return MeanCI(mean, mean - half, mean + half, n)
+from playground.analysis import runs_frame, t_interval
 
 
 @dataclass(frozen=True)
@@ -106,11 +83,12 @@ class Summary:
 # ---------------------------------------------------------------- summarising
 
 def latest_cells(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell (arm, story, variant, repeat): the newest, so a resumed or retried
-    cell counts once with its final result."""
+    """One row per cell (arm, story, variant, repeat): the newest that was sent, so a resumed
+    or retried cell counts once with its final result (analysis.runs_frame drops cancelled
+    runs and rows refused before sending)."""
     if runs.empty:
         return runs
-    ordered = runs.sort_values("created_at", kind="stable")
+    ordered = runs_frame(runs).sort_values("created_at", kind="stable")
     return ordered.drop_duplicates(subset=list(CELL_KEYS), keep="last").reset_index(drop=True)
 
 
@@ -119,11 +97,8 @@ def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _ci(values: pd.Series) -> tuple[float, float, float] | None:
-    values = values.dropna()
-    if values.empty:
-        return None
-    result = mean_ci([float(v) for v in values])
-    return result.mean, result.low, result.high
+    """(mean, low, high) by analysis.t_interval; None when nothing was scored."""
+    return None if values.dropna().empty else t_interval(values)
 
 
 def summarise(rows: pd.DataFrame, method: str, category: str = "") -> Summary:
