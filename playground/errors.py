@@ -40,12 +40,16 @@ class ProviderError(PlaygroundError):
         self.retry_after = retry_after
 
 
-_BEARER = re.compile(r"(?i)(bearer|key)\s+[A-Za-z0-9._\-:]{8,}")
+# An auth-header value echoed back ("Bearer sk-...", "Key abc:123..."): a token of 12+ key
+# characters with a digit in it, so our own words ("key rejected") are left alone.
+_TOKEN = r"(?=[A-Za-z0-9._\-:]*\d)[A-Za-z0-9._\-:]{12,}"
+_AUTH_VALUE = re.compile(rf"(?i)\b(bearer|key|token|api[_-]?key)(\s*[:=]?\s*['\"]?)({_TOKEN})")
+_KEY_SHAPES = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{16,}")  # OpenAI-style keys anywhere in text
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove every known secret and anything shaped like an auth header value from text."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return _BEARER.sub(lambda m: f"{m.group(1)} [redacted]", text)
+    """Remove every known secret, and anything shaped like an auth header value or a key, from text."""
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    text = _AUTH_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+    return _KEY_SHAPES.sub("[redacted]", text)

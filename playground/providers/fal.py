@@ -112,7 +112,8 @@ class FalProvider(HttpProvider):
         def done(state: dict[str, Any]) -> bool:
             status = str(state.get("status", ""))
             if status in ("FAILED", "CANCELED", "CANCELLED") or (status == "COMPLETED" and state.get("error")):
-                raise self.ctx(call).error("job_failed", f"request {request_id} {status.lower()}: "
+                raise self.ctx(call).error("job_failed", f"request {request_id} "
+                                           f"{'failed' if status == 'COMPLETED' else status.lower()}: "
                                            f"{self.ctx(call).clean(str(state.get('error') or 'no error text'))}",
                                            may_be_billed=False)
             return status == "COMPLETED"
