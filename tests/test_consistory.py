@@ -232,3 +232,44 @@ def test_real_file_subset_offline_sequence_beats_baseline(data_dir: Path, capsys
     by_mode = runs.groupby("mode")[["subject_consistency", "palette_consistency"]].mean()
     assert by_mode.loc["sequence", "subject_consistency"] > by_mode.loc["baseline", "subject_consistency"]
     assert "local:procedural-v1:sequence" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- a paid provider (the loopback emulator)
+
+pytest_plugins = ["conftest_emulator"]
+
+
+def test_paid_arms_show_the_estimate_and_refuse_past_max_usd_with_nothing_sent(
+        synthetic_file: Path, data_dir: Path, emulator, emulator_env: dict[str, str],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    arms = ["--arm", "byteplus::sequence", "--arm", "byteplus::baseline"]
+    args = ["bench-story", str(synthetic_file), *arms, "--limit", "2", "--data-dir", str(data_dir)]
+    assert main([*args, "--max-usd", "0.5"]) == 2
+    err = capsys.readouterr().err
+    # 2 stories x 4 frames x 2 arms at the price table's $0.035 per image
+    assert "estimated cost $0.5600" in err and "passes --max-usd $0.50: nothing was sent" in err
+    assert emulator.requests_for("byteplus") == []
+    assert not (data_dir / "runs.csv").exists()
+
+
+def test_paid_arms_run_through_the_provider_protocol_and_cost_per_story_is_reported(
+        synthetic_file: Path, data_dir: Path, tmp_path: Path, emulator, emulator_env: dict[str, str],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    emulator.image_size = (256, 256)  # small frames: quick to score
+    arms = ["--arm", "byteplus::sequence", "--arm", "byteplus::baseline"]
+    args = ["bench-story", str(synthetic_file), *arms, "--limit", "2", "--data-dir", str(data_dir),
+            "--max-usd", "1", "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    creates = emulator.requests_for("byteplus", "POST")
+    assert len(creates) == 2 * 1 + 2 * 4  # one call per sequence story, one per frame for baseline
+    runs = experiment_rows(data_dir)
+    assert set(runs["status"]) == {"ok"} and runs["cost_usd"].sum() == pytest.approx(0.56)
+    table = pd.read_csv(tmp_path / "out" / "consistory_table.csv")
+    overall = table[table["table"] == "overall"]
+    assert overall["cost_per_story_usd"].tolist() == pytest.approx([0.14, 0.14])
+    written = (data_dir / "runs.csv").read_text() + (tmp_path / "out" / "consistory_table.md").read_text()
+    assert emulator_env["ARK_API_KEY"] not in written
+    capsys.readouterr()
+    assert main(args) == 0  # the rerun resumes: nothing more is sent
+    assert len(emulator.requests_for("byteplus", "POST")) == len(creates)
+    assert "4 already done, 0 to run; estimated cost $0.0000" in capsys.readouterr().err
