@@ -18,7 +18,7 @@ from pathlib import Path
 
 from playground.config import Settings
 from playground.core import Playground, RunResult
-from playground.errors import InputError, PlaygroundError, SpendCapError
+from playground.errors import ConfigError, InputError, PlaygroundError, SpendCapError
 from playground.types import MAX_FRAMES, MIN_FRAMES, MODES, GenerationRequest, RunRecord
 
 # command name -> module whose `register(subparsers)` adds it (imported only when present)
@@ -223,4 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command).parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:  # e.g. PLAYGROUND_MAX_USD_PER_RUN=abc: a message, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

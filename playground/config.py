@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playground.errors import ConfigError
+
 ENV_VARS: dict[str, str] = {
     "PLAYGROUND_DATA_DIR": "Where runs.csv, ratings.csv and frames live (default /data if mounted, else ./data)",
     "PLAYGROUND_PRICES": "Path of a JSON/TOML file overriding the price table",
@@ -42,7 +44,7 @@ def _float_env(env: Mapping[str, str], name: str, default: float | None) -> floa
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:

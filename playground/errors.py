@@ -2,6 +2,7 @@
 
     PlaygroundError                 anything with a message meant for the user
      +-- InputError                 bad request: nothing was sent (CLI exit 2, UI gr.Error)
+     +-- ConfigError                a bad environment variable (also a ValueError; CLI exit 2)
      +-- SpendCapError              the estimate would pass a cap: nothing was sent
      +-- ProviderError              the provider (or the way to it) failed a call
           kinds: auth, rate_limit, content, invalid, quota, timeout, server, network,
@@ -22,6 +23,10 @@ class PlaygroundError(Exception):
 
 class InputError(PlaygroundError):
     """The request is invalid; nothing was sent."""
+
+
+class ConfigError(PlaygroundError, ValueError):
+    """An environment variable holds a value the playground cannot use."""
 
 
 class SpendCapError(PlaygroundError):
