@@ -206,6 +206,9 @@ class Playground:
         beats = [b.strip() for b in request.beats if b and b.strip()]
         if len(beats) > request.frames:
             raise InputError(f"{len(beats)} beats for {request.frames} frames: give at most one beat per frame")
+        total = len(request.prompt) + sum(map(len, beats))
+        if total > MAX_PROMPT_CHARS:  # the beats are sent inside the prompt
+            raise InputError(f"the prompt and beats are {total} characters together; the limit is {MAX_PROMPT_CHARS}")
         if request.mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {request.mode!r}")
         cls = provider_class(request.provider)
