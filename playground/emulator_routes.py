@@ -210,7 +210,7 @@ def dispatch(emu: Emulator, handler: Any) -> None:
                 except Invalid as exc:
                     if not req.answered:
                         error(req, exc.kind, exc.message, param=exc.param)
-                if not req.answered:
+                if not req.answered and not emu._stop.is_set():
                     error(req, "not_found", f"no route for {req.method} {path}")
                 return
         handler.send_error(404)

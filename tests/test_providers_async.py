@@ -204,7 +204,10 @@ def test_evolink_task_error_codes_map_to_kinds(make_provider, make_call):
 def test_documented_answers_via_mock_transport(make_provider, make_call, sink):
     """Shapes from the docs: WaveSpeed with and without the `data` envelope, a foreign
     urls.get (not followed: the key stays on the configured host), AtlasCloud `succeeded`."""
+    seen: list[str] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
         path = request.url.path
         if request.method == "POST" and "wavespeed" in str(request.url):
             return httpx.Response(200, json={"code": 200, "message": "success", "data": {
@@ -220,21 +223,12 @@ def test_documented_answers_via_mock_transport(make_provider, make_call, sink):
                                                                "outputs": ["https://cdn.example/a.png"]}})
 
     async def go(name, s):
-        from playground.providers import provider_class
         p = make_provider(name)
         p.base_url = f"https://{name}.test/api"
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             out = await p.generate(make_call(p, frames=2), client, s)
         return p, out
 
-    seen = []
-    orig = handler
-
-    def spy(request):
-        seen.append(str(request.url))
-        return orig(request)
-
-    handler = spy  # noqa: F811
     p, out = run(go("wavespeed", sink))
     assert out.request_id == "pred_abc123" and list(sink.urls.values()) == ["https://cdn.example/1.png", "https://cdn.example/2.png"]
     assert not any("elsewhere.example" in u for u in seen)
@@ -250,3 +244,10 @@ def test_billing_rules_directly(make_provider, make_call):
     assert make_provider("wavespeed").billed_images(call, CallOutcome(images_billed=5), 3) == 5
     assert make_provider("atlascloud").billed_images(call, CallOutcome(images_billed=5), 0) == 5
     assert make_provider("evolink").billed_images(call, CallOutcome(images_billed=3), 2) == 3
+
+
+def test_evolink_prompt_limit(make_provider, make_call):
+    p = make_provider("evolink")
+    p.validate(make_call(p, prompt="x" * 2000))
+    with pytest.raises(InputError, match="2000"):
+        p.validate(make_call(p, prompt="x" * 2001))

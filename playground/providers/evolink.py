@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from playground import pricing
+from playground.errors import InputError
 from playground.pricing import Price
 from playground.providers.base import FrameSink
 from playground.providers.byteplus import SEEDREAM
@@ -62,6 +63,11 @@ class EvoLinkProvider(HttpProvider):
     max_concurrency = 4
     protocol = "POST /images/generations -> task id; poll GET /tasks/{id} until completed (results = URLs)"
     billing_rule = "pre-charges n, settles on images generated [doc]"
+
+    def validate(self, call: ProviderCall) -> None:
+        super().validate(call)
+        if len(call.prompt) > 2000:
+            raise InputError(f"evolink takes prompts of at most 2000 characters; this one has {len(call.prompt)}")
 
     def body(self, call: ProviderCall) -> dict[str, Any]:
         body: dict[str, Any] = {"model": call.model, "prompt": call.prompt, "n": call.frames}
