@@ -241,7 +241,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     if summary.empty:
         return pd.DataFrame(columns=["arm", "runs"])
     out = pd.DataFrame({"arm": [label(k) for k in summary[GROUP].itertuples(index=False)], "runs": summary["runs"],
-                        "success": summary["success_rate"].map("{:.0%}".format),
+                        "ok": summary["success_rate"].map("{:.0%}".format),
                         "frames": summary["frames_ratio"].map("{:.0%}".format),
                         "$/run": summary["cost_per_run"].round(4), "$/frame": summary["cost_per_frame"].round(4),
                         "p50 s": summary["latency_p50_s"].round(2), "p95 s": summary["latency_p95_s"].round(2)})
@@ -251,8 +251,8 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
                 _pm(m, lo, hi) for m, lo, hi in zip(summary[f"{metric}_mean"], summary[f"{metric}_ci95_low"],
                                                     summary[f"{metric}_ci95_high"])]
     out["votes"] = summary["votes"]
-    out["win rate"] = summary["win_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
-    out["BT rating"] = summary["bt_rating"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
+    out["win %"] = summary["win_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+    out["BT"] = summary["bt_rating"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
     out["score"] = summary["score_mean"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
     return out
 

@@ -158,8 +158,9 @@ def raise_problems(plans: Sequence[CellPlan]) -> None:
 
 
 def check_budget(playground: Playground, plans: Sequence[CellPlan], session: Session | None) -> None:
-    """Every spend cap of the settings, applied to the cells as a whole, before anything is sent."""
-    spent = session.spent_usd if session else 0.0
+    """Every spend cap of the settings, applied to the cells as a whole, before anything is sent
+    (core.run checks each run again when it is sent, so a cap is never passed either way)."""
+    spent = session.spent_usd + session.reserved_usd if session else 0.0
     for plan in plans:
         if plan.estimate is not None:
             # a session holding the cells before this one: the session cap sees the running total

@@ -1,0 +1,77 @@
+"""The Analysis tab: the per-arm table, the two plots and a CSV export, all from
+playground.analysis (the code behind `python -m playground report`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from playground import analysis
+from playground.core import Playground
+
+ALL = "(all runs)"
+
+
+@dataclass
+class AnalysisView:
+    """Everything the tab shows for one choice of experiment."""
+
+    table: Any  # pandas DataFrame for people
+    notes: str
+    cost_points: Any
+    latency_points: Any
+    csv_path: Path | None
+
+
+def analysis_view(playground: Playground, choice: str | None) -> AnalysisView:
+    experiment_id = None if not choice or choice == ALL else choice
+    result = analysis.analyse(playground, experiment_id)
+    csv_path = analysis.export_csv(result.summary, playground.settings.data_dir / "exports", experiment_id) \
+        if not result.summary.empty else None
+    head = f"**{experiment_id or 'All runs'}**: {len(result.runs)} run(s), {result.votes} vote(s)."
+    notes = "\n\n".join([head] + [f"<small>{n}</small>" for n in result.notes])
+    return AnalysisView(analysis.display_table(result.summary), notes, analysis.cost_consistency_points(result.summary),
+                        analysis.latency_points(result.runs), csv_path)
+
+
+def experiment_choices(playground: Playground) -> list[str]:
+    return [ALL] + analysis.experiments(playground)
+
+
+def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
+    with gr.Tab("Analysis") as tab:
+        with gr.Row():
+            experiment = gr.Dropdown(choices=[ALL], value=None, label="Experiment", scale=4, elem_id="analysis-experiment",
+                                     info="the newest experiment first; (all runs) includes runs from Generate")
+            refresh = gr.Button("Refresh", size="sm", scale=1)
+            download = gr.DownloadButton("Download table (CSV)", size="sm", scale=1, elem_id="analysis-download")
+        notes = gr.Markdown(elem_id="analysis-notes")
+        table = gr.Dataframe(label="Per arm (consistency: mean ± 95% t half-width)", interactive=False, wrap=True,
+                             elem_id="analysis-table", column_widths=["22%"])
+        with gr.Row():
+            cost = gr.ScatterPlot(x="cost_per_run", y="subject_consistency", color="arm",
+                                  title="Cost per run against subject consistency", x_title="$ per run",
+                                  y_title="subject consistency (mean)", height=320)
+            latency = gr.ScatterPlot(x="provider", y="latency_s", color="mode", title="Latency per provider (each run)",
+                                     y_title="latency (s)", height=320)
+
+    def show(choice: str | None) -> dict[Any, Any]:
+        view = analysis_view(playground, choice)
+        return {table: view.table, notes: view.notes, cost: view.cost_points, latency: view.latency_points,
+                download: gr.DownloadButton(value=str(view.csv_path) if view.csv_path else None,
+                                            interactive=view.csv_path is not None)}
+
+    def reload(choice: str | None) -> dict[Any, Any]:
+        choices = experiment_choices(playground)
+        # first visit: the newest experiment (most likely the comparison just run)
+        chosen = choice if choice in choices else (choices[1] if len(choices) > 1 else ALL)
+        return {experiment: gr.Dropdown(choices=choices, value=chosen), **show(chosen)}
+
+    outputs = [experiment, table, notes, cost, latency, download]
+    tab.select(reload, experiment, outputs, api_visibility="private")
+    refresh.click(reload, experiment, outputs, api_visibility="private")
+    experiment.input(show, experiment, [table, notes, cost, latency, download], api_name="analysis")
+    return {"table": table, "experiment": experiment}

@@ -1,0 +1,378 @@
+"""The Compare tab: one story across up to 6 arms at once, side by side, then a blind vote.
+
+Layout and callbacks only: every callback calls playground.experiments (the functions the
+`compare` command and the tests call too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from playground.core import Playground, Progress, Session
+from playground.errors import PlaygroundError
+from playground.experiments import (
+    MAX_ARMS,
+    MAX_VARIANTS,
+    CellOutcome,
+    Comparison,
+    add_score,
+    add_vote,
+    blind_pair,
+    compare,
+    comparison_cells,
+    needs_confirmation,
+    parse_arms,
+    plan_cells,
+    raise_problems,
+    total_usd,
+)
+from playground.presets import load_presets
+from playground.prompts import Story
+from playground.providers import provider_class
+from playground.types import MAX_FRAMES, MIN_FRAMES, RunRecord
+from playground.ui import model_choices, parse_beats, progress_items, provider_choices
+
+MAX_ROWS = MAX_ARMS * MAX_VARIANTS
+VARIANT_LABELS = ("A", "B", "C")[:MAX_VARIANTS]
+DEFAULT_ARMS = "local::sequence\nlocal::baseline"
+
+
+# -- pure helpers (tested without a browser) ----------------------------------------------
+@dataclass(frozen=True)
+class CompareForm:
+    """The Compare form's values, as a plan the core can check and run."""
+
+    story: Story
+    arms_text: str
+    variants: dict[str, str] | None
+    frames: int
+    seed: int | None
+
+    def cells(self) -> list[Any]:
+        return comparison_cells(self.story, parse_arms(self.arms_text.splitlines()), variants=self.variants,
+                                frames=self.frames, seed=self.seed)
+
+
+def read_form(prompts: list[str], beats_text: str, frames: float | None, seed: float | None, arms_text: str) -> CompareForm:
+    """Prompt A alone: no variants; B (and C) filled in: variants A, B (, C) of the same story."""
+    texts = [(p or "").strip() for p in prompts]
+    variants = {label: text for label, text in zip(VARIANT_LABELS, texts) if text} if any(texts[1:]) else None
+    return CompareForm(story=Story(character=texts[0], beats=tuple(parse_beats(beats_text))), arms_text=arms_text or "",
+                       variants=variants, frames=int(frames or 0), seed=None if seed is None else int(seed))
+
+
+def estimate_markdown(playground: Playground, form: CompareForm, session: Session | None) -> str:
+    try:
+        plans = plan_cells(playground, form.cells(), session=session)
+        raise_problems(plans)
+    except PlaygroundError as exc:
+        return f"*{exc}*"
+    usd = total_usd(plans)
+    images = sum(p.estimate.images for p in plans if p.estimate)
+    note = (f" — above ${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD): you will be asked to confirm"
+            if needs_confirmation(playground, usd) else "")
+    return f"**Estimated total** ${usd:.4f} for {len(plans)} run(s), {images} image(s){note}"
+
+
+def append_arm(text: str, provider: str, model: str, mode: str) -> str:
+    """The arms box with one more line, `provider:model:mode`."""
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    return "\n".join(lines + [f"{provider}:{model or ''}:{mode}"])
+
+
+def row_header(record: RunRecord, variant: str = "") -> str:
+    """One arm's line above its gallery: status, frames, cost, latency, consistency."""
+    scores = [(n.replace("_consistency", ""), getattr(record, n)) for n in
+              ("subject_consistency", "palette_consistency", "structure_consistency")]
+    shown = " · ".join(f"{n} {v:.3f}" for n, v in scores if isinstance(v, float))
+    head = (f"**{record.arm}**{f' · variant {variant}' if variant else ''} — **{record.status}** · "
+            f"{record.frames_returned}/{record.frames_requested} frames · ${record.cost_usd:.4f} · "
+            f"{record.latency_s or 0:.2f} s")
+    lines = [head + (f" · consistency: {shown}" if shown else "")]
+    if record.error:
+        lines.append(f"**Why:** {record.error}")
+    return "\n\n".join(lines)
+
+
+def composed_prompts(record: RunRecord) -> str:
+    sent = json.loads(record.composed_prompts or "[]")
+    if not sent:
+        return "(nothing was sent)"
+    return "\n\n".join(f"[call {i + 1}] {text}" for i, text in enumerate(sent)) if len(sent) > 1 else sent[0]
+
+
+def outcome_items(outcome: CellOutcome) -> list[tuple[str, str]]:
+    if outcome.result is None:
+        return []
+    return [(str(p), c) for p, c in zip(outcome.result.previews, outcome.result.captions)]
+
+
+@dataclass
+class VotePool:
+    """The sequences of the last comparison a blind pair is drawn from (small: ids and paths)."""
+
+    experiment_id: str
+    records: list[RunRecord]
+    items: dict[str, list[tuple[str, str]]]
+    pair: tuple[str, str] | None = None  # (left run id, right run id) awaiting a vote
+
+    @classmethod
+    def of(cls, comparison: Comparison) -> VotePool:
+        done = [o for o in comparison.outcomes if o.record is not None and o.result is not None]
+        return cls(comparison.experiment_id, [o.record for o in done],  # type: ignore[misc]
+                   {o.record.run_id: outcome_items(o) for o in done})  # type: ignore[union-attr]
+
+    def label(self, run_id: str) -> str:
+        record = next(r for r in self.records if r.run_id == run_id)
+        return record.arm + (f" (variant {record.variant})" if record.variant else "")
+
+    def draw(self, rng: random.Random) -> tuple[str, str] | None:
+        pair = blind_pair(self.records, rng, after=self.pair)
+        self.pair = None if pair is None else (pair[0].run_id, pair[1].run_id)
+        return self.pair
+
+
+def cast_vote(playground: Playground, pool: VotePool | None, verdict: str, left_score: str | None,
+              right_score: str | None, rater: str) -> str:
+    """Log the vote (and any scores), then reveal which arm was which."""
+    if pool is None or pool.pair is None:
+        raise PlaygroundError("no pair to vote on: run a comparison, then press Another pair")
+    left, right = pool.pair
+    add_vote(playground, pool.experiment_id, left, right, verdict, rater)
+    for run_id, score in ((left, left_score), (right, right_score)):
+        if score:
+            add_score(playground, pool.experiment_id, run_id, score, rater)
+    pool.pair = None
+    said = {"left": "left better", "right": "right better", "tie": "a tie"}[verdict]
+    return f"Saved ({said}). **Left** was `{pool.label(left)}`, **right** was `{pool.label(right)}`."
+
+
+# -- the tab --------------------------------------------------------------------------------
+def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
+    presets = load_presets()
+    with gr.Tab("Compare"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=320):
+                form = _build_form(playground, presets)
+            with gr.Column(scale=3, min_width=360):
+                status = gr.Markdown("Choose arms, then **Run comparison**. Every arm runs at the same time.",
+                                     elem_id="compare-status")
+                with gr.Tabs():
+                    with gr.Tab("Side by side"):
+                        rows = [_build_row(i) for i in range(MAX_ROWS)]
+                    with gr.Tab("Blind vote"):
+                        vote = _build_vote()
+        pool = gr.State(None)
+        _wire(playground, session, form, rows, vote, status, pool, presets)
+    return {"status": status, "rows": rows, "pool": pool}
+
+
+def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, Any]:
+    c: dict[str, Any] = {}
+    c["preset"] = gr.Dropdown(choices=["(none)"] + list(presets), value="(none)", label="Preset")
+    c["prompt_a"] = gr.Textbox(label="Prompt", lines=3, elem_id="compare-prompt",
+                               placeholder="Character and style, shared by every frame")
+    with gr.Accordion("Prompt variants (optional A/B test of the wording)", open=False):
+        c["prompt_b"] = gr.Textbox(label="Prompt variant B", lines=2, placeholder="Filled in: the prompt above is A")
+        c["prompt_c"] = gr.Textbox(label="Prompt variant C", lines=2)
+    c["beats"] = gr.Textbox(label="Frame beats", lines=4, placeholder="One per line: what happens in each frame")
+    with gr.Row():
+        c["frames"] = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=4, step=1, label="Frames")
+        c["seed"] = gr.Number(value=7, precision=0, label="Seed (same for every arm)")
+    c["arms"] = gr.Textbox(label="Arms", lines=4, value=DEFAULT_ARMS, elem_id="compare-arms",
+                           info=f"One per line, provider:model:mode (empty model = default), up to {MAX_ARMS}")
+    with gr.Row():
+        default = playground.settings.default_provider
+        c["add_provider"] = gr.Dropdown(choices=provider_choices(playground), value=default, label="Provider", scale=2)
+        c["add_model"] = gr.Dropdown(choices=model_choices(default), value=provider_class(default).default_model(),
+                                     label="Model", allow_custom_value=True, scale=2)
+        c["add_mode"] = gr.Radio(["sequence", "baseline"], value="baseline", label="Mode", scale=2)
+    c["add"] = gr.Button("Add arm", size="sm")
+    c["estimate"] = gr.Markdown(elem_id="compare-estimate")
+    c["run"] = gr.Button("Run comparison", variant="primary")
+    with gr.Group(visible=False) as c["confirm_box"]:
+        c["confirm_text"] = gr.Markdown()
+        with gr.Row():
+            c["confirm"] = gr.Button("Yes, run it", variant="stop")
+            c["back"] = gr.Button("No")
+    return c
+
+
+def _build_row(i: int) -> dict[str, Any]:
+    with gr.Group(visible=False) as box:
+        header = gr.Markdown(elem_classes=["run-summary"])
+        gallery = gr.Gallery(show_label=False, columns=6, height=250, object_fit="contain", preview=False,
+                             elem_id=f"compare-gallery-{i}")
+        with gr.Accordion("Composed prompt(s) sent", open=False):
+            prompts = gr.Textbox(show_label=False, lines=3, max_lines=12, interactive=False)
+    return {"box": box, "header": header, "gallery": gallery, "prompts": prompts}
+
+
+def _build_vote() -> dict[str, Any]:
+    v: dict[str, Any] = {}
+    v["info"] = gr.Markdown("Run a comparison: two of its sequences appear here without their arm names.")
+    with gr.Row(equal_height=False):
+        for side in ("left", "right"):
+            with gr.Column():
+                v[side] = gr.Gallery(label=side.capitalize(), columns=3, height=360, object_fit="contain",
+                                     preview=False, elem_id=f"vote-{side}")
+                v[f"{side}_score"] = gr.Radio(["1", "2", "3", "4", "5"], value=None,
+                                              label=f"Score {side} (optional, 5 = best)")
+    with gr.Row():
+        v["vote_left"] = gr.Button("Left better")
+        v["vote_tie"] = gr.Button("Tie")
+        v["vote_right"] = gr.Button("Right better")
+        v["next"] = gr.Button("Another pair", variant="secondary")
+    v["rater"] = gr.Textbox(label="Rater (optional)", placeholder="your name or initials", max_lines=1)
+    v["reveal"] = gr.Markdown(elem_id="vote-reveal")
+    return v
+
+
+def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows: list[dict[str, Any]],
+          vote: dict[str, Any], status: gr.Markdown, pool: gr.State, presets: dict[str, Any]) -> None:
+    fields = [form[k] for k in ("prompt_a", "prompt_b", "prompt_c", "beats", "frames", "seed", "arms")]
+    row_outputs = [c for row in rows for c in row.values()]
+    vote_outputs = [vote[k] for k in ("info", "left", "right", "left_score", "right_score", "reveal")]
+    run_outputs = [status, form["confirm_box"], form["confirm_text"], pool, *row_outputs, *vote_outputs]
+    rng = random.Random()
+
+    def form_of(values: list[Any]) -> CompareForm:
+        a, b, c, beats, frames, seed, arms = values
+        return read_form([a, b, c], beats, frames, seed, arms)
+
+    def show_estimate(*values: Any) -> str:
+        *vals, state = values
+        return estimate_markdown(playground, form_of(vals), state)
+
+    def pair_updates(current: VotePool | None) -> dict[Any, Any]:
+        pair = current.draw(rng) if current else None
+        if pair is None:
+            return {vote["info"]: "Fewer than two sequences returned frames: nothing to vote on.",
+                    vote["left"]: [], vote["right"]: [], vote["reveal"]: "", pool: current}
+        return {vote["info"]: "Which sequence keeps the character and style more consistent, and tells the story "
+                              "better? The arms are revealed after your vote.",
+                vote["left"]: current.items[pair[0]], vote["right"]: current.items[pair[1]],
+                vote["left_score"]: None, vote["right_score"]: None, vote["reveal"]: "", pool: current}
+
+    async def on_run(confirmed: bool, values: tuple[Any, ...]) -> AsyncIterator[dict[Any, Any]]:
+        *vals, state = values
+        form_values = form_of(vals)
+        try:
+            cells = form_values.cells()
+            plans = plan_cells(playground, cells, session=state)
+            raise_problems(plans)
+        except PlaygroundError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        usd = total_usd(plans)
+        if needs_confirmation(playground, usd) and not confirmed:
+            yield {form["confirm_box"]: gr.Group(visible=True),
+                   form["confirm_text"]: f"**Estimated ${usd:.4f}**, above ${playground.settings.confirm_usd:.2f} "
+                                         f"(PLAYGROUND_CONFIRM_USD). Nothing has been sent. Run it?"}
+            return
+        done: list[Comparison] = []
+        async for update in _run_rows(playground, form_values, cells, state, rows, status, done):
+            yield {form["confirm_box"]: gr.Group(visible=False), **update}
+        yield pair_updates(VotePool.of(done[0]))
+
+    async def on_click(*values: Any) -> AsyncIterator[dict[Any, Any]]:
+        async for update in on_run(False, values):
+            yield update
+
+    async def on_confirm(*values: Any) -> AsyncIterator[dict[Any, Any]]:
+        async for update in on_run(True, values):
+            yield update
+
+    inputs = fields + [session]
+    form["run"].click(on_click, inputs, run_outputs, api_name="compare", concurrency_limit=None,
+                      concurrency_id="runs")
+    form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", concurrency_limit=None,
+                          concurrency_id="runs")
+    form["back"].click(lambda: (gr.Group(visible=False), "Cancelled: nothing was sent."),
+                       None, [form["confirm_box"], status], api_visibility="private")
+    for component in fields:
+        component.change(show_estimate, inputs, form["estimate"], api_visibility="private", show_progress="hidden")
+    form["add_provider"].change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
+                                form["add_provider"], form["add_model"], api_visibility="private")
+    form["add"].click(append_arm, [form["arms"], form["add_provider"], form["add_model"], form["add_mode"]],
+                      form["arms"], api_visibility="private")
+    form["preset"].change(lambda t: _preset_values(presets, t), form["preset"],
+                          [form["prompt_a"], form["beats"], form["frames"]], api_visibility="private")
+
+    def on_vote(verdict: str, current: VotePool | None, left: str | None, right: str | None, rater: str) -> Any:
+        try:
+            return {vote["reveal"]: cast_vote(playground, current, verdict, left, right, rater or ""), pool: current}
+        except PlaygroundError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    vote_inputs = [pool, vote["left_score"], vote["right_score"], vote["rater"]]
+    for verdict in ("left", "tie", "right"):
+        vote[f"vote_{verdict}"].click(lambda *v, verdict=verdict: on_vote(verdict, *v), vote_inputs,
+                                      [vote["reveal"], pool], api_visibility="private")
+    vote["next"].click(pair_updates, pool, vote_outputs + [pool], api_visibility="private")
+
+
+def _preset_values(presets: dict[str, Any], title: str) -> tuple[Any, ...]:
+    chosen = presets.get(title)
+    if chosen is None:
+        return gr.skip(), gr.skip(), gr.skip()
+    return chosen.prompt, "\n".join(chosen.story.beats), chosen.frames
+
+
+async def _run_rows(playground: Playground, form: CompareForm, cells: list[Any], state: Session,
+                    rows: list[dict[str, Any]], status: gr.Markdown, done: list[Comparison]
+                    ) -> AsyncIterator[dict[Any, Any]]:
+    """Run the comparison, streaming each arm's frames into its row; the result goes to `done`."""
+    queue: asyncio.Queue[tuple[int, Progress]] = asyncio.Queue()
+    task = asyncio.create_task(compare(playground, form.story, parse_arms(form.arms_text.splitlines()),
+                                       variants=form.variants, frames=form.frames, seed=form.seed, session=state,
+                                       on_progress=lambda i, p: queue.put_nowait((i, p))))
+    first: dict[Any, Any] = {status: f"Running {len(cells)} arm(s) at once…"}
+    for i, row in enumerate(rows):
+        cell = cells[i] if i < len(cells) else None
+        first[row["box"]] = gr.Group(visible=cell is not None)
+        if cell is not None:
+            first[row["header"]] = f"**{cell.arm.label}**{f' · variant {cell.variant}' if cell.variant else ''} — running…"
+            first[row["gallery"]], first[row["prompts"]] = [], ""
+    yield first
+    try:
+        while not task.done():
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                i, p = getter.result()
+                yield {rows[i]["gallery"]: progress_items(p, list(cells[i].story.beats)),
+                       rows[i]["header"]: f"**{cells[i].arm.label}** — running… {p.frames_done}/{p.frames_requested} "
+                                          f"frames · {p.elapsed_s:.1f} s"}
+            else:
+                getter.cancel()
+        comparison = task.result()
+    except PlaygroundError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+    finally:
+        if not task.done():  # the page went away: the core logs in-flight runs as cancelled
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    done.append(comparison)
+    final: dict[Any, Any] = {status: _status_line(comparison)}
+    for i, outcome in enumerate(comparison.outcomes):
+        if outcome.record is not None:
+            final[rows[i]["header"]] = row_header(outcome.record, outcome.cell.variant)
+            final[rows[i]["gallery"]] = outcome_items(outcome)
+            final[rows[i]["prompts"]] = composed_prompts(outcome.record)
+    yield final
+
+
+def _status_line(comparison: Comparison) -> str:
+    records = comparison.records
+    ok = sum(r.status == "ok" for r in records)
+    slowest = max((r.latency_s or 0 for r in records), default=0.0)
+    return (f"Experiment `{comparison.experiment_id}`: {ok}/{len(records)} arm(s) ok · wall time "
+            f"{comparison.wall_s:.2f} s (slowest arm {slowest:.2f} s) · cost "
+            f"${sum(r.cost_usd for r in records):.4f}. Vote in **Blind vote**; figures in **Analysis**.")
