@@ -273,6 +273,7 @@ class Emulator:
         self.poll_counts: Counter[str] = Counter()
         self.cancelled: list[str] = []
         self.jobs: dict[str, Job] = {}
+        self.uploads: dict[str, tuple[str, bytes]] = {}  # id -> (content type, bytes)
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -346,6 +347,7 @@ class Emulator:
             self.poll_counts.clear()
             self.cancelled.clear()
             self.jobs.clear()
+            self.uploads.clear()
             self.faults.clear()
 
     def set_fault(self, provider: str | None, fault: str, count: int | None = None, on: str = "create",

@@ -176,12 +176,17 @@ def seedream_size(size: Any, pattern: re.Pattern[str] = _WXH, allow_k: bool = Tr
 
 def serve_file(emu: Emulator, handler: Any, path: str) -> None:
     m = re.match(r"^/files/(\d+)x(\d+)/(\d+)\.(png|jpeg)$", path)
-    if not m:
+    up = re.match(r"^/files/upload/([\w-]+)$", path)
+    if up and up.group(1) in emu.uploads:
+        ctype, data = emu.uploads[up.group(1)]
+    elif m:
+        ctype = f"image/{m.group(4)}"
+        data = render_image(int(m.group(1)), int(m.group(2)), m.group(4), int(m.group(3)))
+    else:
         handler.send_error(404)
         return
-    data = render_image(int(m.group(1)), int(m.group(2)), m.group(4), int(m.group(3)))
     handler.send_response(200)
-    handler.send_header("Content-Type", f"image/{m.group(4)}")
+    handler.send_header("Content-Type", ctype)
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
     if handler.command != "HEAD":
@@ -408,6 +413,8 @@ def _submit_prediction(req: Req, body: dict[str, Any], model: str, fault: Fault 
         if "images" not in body:
             raise Invalid("missing", "images is required", "images")
         refs = len(image_list(body["images"], "images", 1, 10))
+        if req.provider == "wavespeed" and not all(str(u).startswith("http") for u in body["images"]):
+            raise Invalid("invalid", "images must be URLs (upload files with POST /upload)", "images")
         if refs + max_images > 15:
             raise Invalid("invalid", "images + max_images must be <= 15", "max_images")
     elif "images" in body:
@@ -419,6 +426,19 @@ def _submit_prediction(req: Req, body: dict[str, Any], model: str, fault: Fault 
 
 def wavespeed(req: Req) -> None:
     base = f"{req.emu.url}{PREFIXES['wavespeed'][1]}"
+    if (req.method, req.path) == ("POST", "/upload"):  # POST /upload, multipart `file` -> data.url [doc]
+        if not check_auth(req):
+            return
+        if answer_fault(req, req.fault("upload")):
+            return
+        part = req.files.get("file")
+        if not part or set(req.form) or set(req.files) != {"file"}:
+            raise Invalid("invalid", "upload takes one multipart field: file", "file")
+        upload_id = uuid.uuid4().hex
+        req.emu.uploads[upload_id] = (part["content_type"], part["data"])
+        req.json_response(200, {"code": 200, "message": "success",
+                                "data": {"url": f"{req.emu.url}/files/upload/{upload_id}"}})
+        return
     m = re.match(r"^/predictions/([\w.-]+)(/result)?$", req.path)
     if req.method == "GET" and m:
         if not check_auth(req):

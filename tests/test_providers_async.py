@@ -80,12 +80,32 @@ def test_prediction_contract(emulator, make_provider, make_call, sink, name):
     assert outcome.images_billed == 3 and outcome.seed_sent is None
 
 
-@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
-def test_edit_sequential_sends_images(emulator, make_provider, make_call, sink, name):
-    p = make_provider(name)
-    call = make_call(p, model=EDIT_MODEL[name], frames=2, references=(reference(), reference()))
+def test_wavespeed_uploads_references_then_sends_their_urls(emulator, make_provider, make_call, sink):
+    p = make_provider("wavespeed")
+    ref = reference()
+    call = make_call(p, model=EDIT_MODEL["wavespeed"], frames=2, references=(ref, ref))
+    outcome, images = run(generate(p, call, sink))
+    posts = emulator.requests_for("wavespeed", "POST")
+    assert [r.path for r in posts] == ["/upload", "/upload", "/bytedance/seedream-v4.5/edit-sequential"]
+    assert posts[0].files["file"]["size"] == len(ref.data) and posts[0].content_type.startswith("multipart/")
+    urls = posts[-1].json["images"]
+    assert len(urls) == 2 and all(u.startswith(emulator.url + "/files/upload/") for u in urls)
+    assert httpx.get(urls[0]).content == ref.data  # the uploaded bytes, served back
+    assert outcome.sent_fields["images"] == urls and len(images) == 2
+
+
+def test_wavespeed_upload_is_retried_but_submit_is_not(emulator, make_provider, make_call, sink):
+    emulator.set_fault("wavespeed", "server", count=1, on="upload")
+    p = make_provider("wavespeed")
+    run(generate(p, make_call(p, model=EDIT_MODEL["wavespeed"], references=(reference(),)), sink))
+    assert [r.path for r in emulator.requests_for("wavespeed", "POST")].count("/upload") == 2
+
+
+def test_atlascloud_edit_sequential_sends_data_urls(emulator, make_provider, make_call, sink):
+    p = make_provider("atlascloud")
+    call = make_call(p, model=EDIT_MODEL["atlascloud"], frames=2, references=(reference(), reference()))
     run(generate(p, call, sink))
-    body = emulator.requests_for(name, "POST")[-1].json
+    body = emulator.requests_for("atlascloud", "POST")[-1].json
     assert len(body["images"]) == 2 and body["images"][0].startswith("data:image/png;base64,")
 
 

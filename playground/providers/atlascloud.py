@@ -57,11 +57,11 @@ class AtlasCloudProvider(PredictionProvider):
     def result_url(self, prediction_id: str) -> str:
         return f"{self.base_url}/model/prediction/{prediction_id}"
 
-    def body(self, call: ProviderCall) -> dict[str, Any]:
+    def body(self, call: ProviderCall, images: list[str] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": call.model, "prompt": call.prompt}
         if call.size:
             body["size"] = asterisk_size(call.size)
         body["max_images"] = call.frames
-        if call.references:
-            body["images"] = [r.data_url() for r in call.references]
+        if call.references:  # data URLs [guess]: no upload endpoint was confirmed for AtlasCloud
+            body["images"] = images if images is not None else [r.data_url() for r in call.references]
         return body

@@ -4,8 +4,8 @@ Wire protocol ([doc] wavespeed.ai docs / llms.txt, [sdk] wavespeed 2.0.5, [guess
 - POST {WAVESPEED_BASE_URL}/{model_id}, `Authorization: Bearer WAVESPEED_API_KEY` [doc].
   Model ids bytedance/seedream-v5.0-lite|v4.5|v4/sequential and .../edit-sequential [doc].
 - Body: prompt, size "W*H" (asterisk) [doc], max_images = frames (1..15) [doc]; the
-  edit-sequential models require `images` (1..10 URLs) [doc], sent as data URLs [guess:
-  the schema says URLs]. No seed in these schemas [doc]. enable_base64_output and
+  edit-sequential models require `images` (1..10 URLs) [doc]; references are uploaded
+  first with POST {base}/upload (multipart `file`) -> data.url [doc]. No seed in these schemas [doc]. enable_base64_output and
   enable_sync_mode are left at their defaults (false).
 - Answer: {"code": 200, "message": "success", "data": {"id", "status": "created",
   "urls": {"get": RESULT_URL}, "outputs": [], ...}}; newer pages show the inner object
@@ -33,6 +33,7 @@ from playground.providers.http import (
     asterisk_size,
     envelope,
     first,
+    json_body,
     same_origin,
     scrub,
     texts,
@@ -64,14 +65,18 @@ class PredictionProvider(HttpProvider):
     def result_url(self, prediction_id: str) -> str:
         raise NotImplementedError
 
-    def body(self, call: ProviderCall) -> dict[str, Any]:
+    def body(self, call: ProviderCall, images: list[str] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"prompt": call.prompt}
         if call.size:
             body["size"] = asterisk_size(call.size)
         body["max_images"] = call.frames
         if call.references:
-            body["images"] = [r.data_url() for r in call.references]
+            body["images"] = images if images is not None else [r.data_url() for r in call.references]
         return body
+
+    async def reference_urls(self, client: httpx.AsyncClient, call: ProviderCall) -> list[str]:
+        """The `images` values: data URLs unless the provider has an upload endpoint."""
+        return [r.data_url() for r in call.references]
 
     def validate(self, call: ProviderCall) -> None:
         info = self.model(call.model)
@@ -86,7 +91,8 @@ class PredictionProvider(HttpProvider):
         return call.frames  # max_images requested, whatever comes back
 
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
-        body = self.body(call)
+        images = await self.reference_urls(client, call) if call.references else None
+        body = self.body(call, images)
         outcome = CallOutcome(cost_rule="max_images requested x price per image", sent_fields=scrub(body))
         answer, _ = await self.create(client, self.submit_url(call), call, body)
         pred = envelope(answer)
@@ -142,6 +148,25 @@ class WaveSpeedProvider(PredictionProvider):
 
     def submit_url(self, call: ProviderCall) -> str:
         return f"{self.base_url}/{call.model}"
+
+    async def reference_urls(self, client: httpx.AsyncClient, call: ProviderCall) -> list[str]:
+        """Upload each reference to POST {base}/upload (multipart `file`) and use the returned
+        data.url [doc]: the edit models take image URLs. An upload bills nothing, so it is
+        retried like a GET."""
+        urls = []
+        for i, ref in enumerate(call.references):
+            ext = ref.mime.split("/")[-1]
+            resp = await self.request(client, "POST", f"{self.base_url}/upload", call, repeatable=True,
+                                      files={"file": (f"reference_{i + 1}.{ext}", ref.data, ref.mime)})
+            if resp.status_code >= 400:
+                raise self.error(resp, call)
+            answer = json_body(resp, self.ctx(call), may_be_billed=False)
+            data = answer.get("data") if isinstance(answer, dict) else None
+            url = (data if isinstance(data, dict) else answer if isinstance(answer, dict) else {}).get("url")
+            if not isinstance(url, str) or not url:
+                raise self.ctx(call).error("malformed", "the upload answer has no data.url")
+            urls.append(url)
+        return urls
 
     def result_url(self, prediction_id: str) -> str:
         return f"{self.base_url}/predictions/{prediction_id}/result"
