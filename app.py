@@ -9,7 +9,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no version check o
 
 from playground.config import Settings  # noqa: E402
 from playground.core import Playground  # noqa: E402
-from playground.ui import CSS, build_app  # noqa: E402
+from playground.ui import CSS, HEAD, build_app  # noqa: E402
 
 
 def create_app(settings: Settings | None = None):
@@ -19,8 +19,9 @@ def create_app(settings: Settings | None = None):
     app = build_app(playground)
     # Runs need more than Gradio's default of one at a time; the bound keeps a public demo sane.
     app.queue(default_concurrency_limit=8, max_size=64)
-    launch = dict(allowed_paths=[str(playground.settings.data_dir.resolve())], run_history=False, css=CSS,
-                  footer_links=["api", "gradio"], show_error=True)
+    # ssr_mode off: a Space with Node would otherwise render server-side, a path the tests never take.
+    launch = dict(allowed_paths=[str(playground.settings.data_dir.resolve())], run_history=False, css=CSS, head=HEAD,
+                  footer_links=["api", "gradio"], show_error=True, ssr_mode=False)
     return app, launch
 
 

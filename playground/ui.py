@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import gradio as gr
 
 from playground.core import Playground, Progress, RunResult, Session
 from playground.errors import InputError, PlaygroundError, SpendCapError
+from playground.export import load_run, run_exports
 from playground.presets import load_presets
 from playground.providers import provider_class, provider_names
 from playground.types import MAX_FRAMES, MIN_FRAMES, GenerationRequest, RunRecord
@@ -27,9 +28,32 @@ HISTORY_COLUMNS = {"created_at": "when (UTC)", "run_id": "run_id", "provider": "
                    "mode": "mode", "status": "status", "frames": "frames", "cost_usd": "cost $",
                    "latency_s": "latency s", "subject_consistency": "subject", "palette_consistency": "palette",
                    "prompt": "prompt", "error": "error"}
+DOWNLOADS = {"zip": "Download ZIP", "sheet": "Storyboard sheet (PNG)", "gif": "Animated GIF"}
+TICK_S = 0.5  # how often the elapsed time of a run in flight is refreshed
 CSS = """
 #sequence-gallery {min-height: 320px}
 .run-summary {font-variant-numeric: tabular-nums}
+#run-progress {font-variant-numeric: tabular-nums}
+#run-progress .bar {letter-spacing: 1px}
+@media (max-width: 640px) {
+  #banner {font-size: 0.9em}
+  .gradio-container {padding-left: 6px !important; padding-right: 6px !important}
+  /* Gradio's grid keeps 100 px per column: 4 or 5 columns overflow a phone */
+  #sequence-gallery .grid-container, #history-gallery .grid-container {
+    grid-template-columns: repeat(2, minmax(0, 1fr)) !important}
+}
+"""
+# Ctrl+Enter (Cmd+Enter on a Mac) in any field of the Generate form starts a run; Gradio's own
+# Shift+Enter submit of the multi-line Prompt stays too.
+HEAD = """
+<script>
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+  const form = event.target.closest && event.target.closest("#generate-form");
+  const button = document.querySelector("#generate-button");
+  if (form && button) { event.preventDefault(); button.click(); }
+});
+</script>
 """
 
 
@@ -52,17 +76,45 @@ def model_choices(provider: str) -> list[tuple[str, str]]:
             for m in provider_class(provider).models]
 
 
+def reference_note(provider: str, model: str, count: int = 0) -> str:
+    """Whether the chosen model takes reference images, and whether `count` of them fit."""
+    try:
+        cls = provider_class(provider)
+    except InputError as exc:
+        return f"*{exc}*"
+    info = cls.model(model or cls.default_model())
+    needs = "edit-sequential" in info.id  # these edit the references: they need at least one
+    takers = [m.label for m in cls.models if m.max_references and not m.retired]
+    if info.max_references == 0:
+        other = f" In {cls.name}, these do: {', '.join(takers)}." if takers else ""
+        text = f"**{info.label}** takes no reference images.{other}"
+        return text + (" Remove the uploaded images to run it: nothing is sent while they are there." if count else "")
+    text = f"**{info.label}** takes {'1 to ' if needs else 'up to '}{info.max_references} reference image(s)"
+    if info.frames_plus_references_max:
+        text += f" (references + frames ≤ {info.frames_plus_references_max})"
+    text += ": they are sent with the prompt to keep the character."
+    if needs and count == 0:
+        text += " **Upload at least one**: this model edits reference images."
+    elif count > info.max_references:
+        text += f" **{count} uploaded: remove {count - info.max_references}.**"
+    return text
+
+
 def banner(playground: Playground) -> str:
+    s = playground.settings
     live = [n for n in playground.configured_providers() if n != "local"]
-    providers = ", ".join(live) if live else "none (no API key set)"
-    return (f"**Sequential image playground.** Live providers: {providers}. The `local` provider is an offline "
-            f"stand-in that draws frames procedurally (not a model). Every run is logged with its cost to "
-            f"`{playground.log.runs.path}`.")
+    providers = ", ".join(f"`{n}`" for n in live) if live else "none (no API key set: add one as a secret or below)"
+    caps = [f"${value:.2f} {label}" for value, label in ((s.max_usd_per_run, "per run"),
+            (s.max_usd_per_session, "per session"), (s.max_usd_per_day, "per day")) if value is not None]
+    spend = f"Spend caps: {', '.join(caps)}." if caps else ("**No spend cap is set.**" if live else "")
+    return (f"**Sequential image playground** · Live providers: {providers} · `local` is an offline stand-in "
+            f"that draws frames procedurally (not a model). **Every run is logged** with its prompt, frames and cost "
+            f"(`{s.data_dir.name}/runs.csv`) and shows in History to everyone using this app. {spend}")
 
 
 def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
     lines = [f"### {record.status}: {record.frames_returned} of {record.frames_requested} frames",
-             f"**Cost** ${record.cost_usd:.4f} ({record.cost_source}; estimate "
+             f"**Cost** ${record.cost_usd or 0:.4f} ({record.cost_source}; estimate "
              f"${(record.estimate_usd if estimate_usd is None else estimate_usd) or 0:.4f}) · "
              f"**Latency** {record.latency_s or 0:.2f} s · **First frame** "
              f"{'—' if record.first_frame_s is None else f'{record.first_frame_s:.2f} s'} · "
@@ -78,9 +130,35 @@ def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
         lines.append(f"*{record.metrics_note}*")
     if record.error:
         lines.append(f"**Error:** {record.error}")
-    lines.append(f"<small>run `{record.run_id}` · {record.provider}/{record.model} · {record.mode} · frames in "
-                 f"`{record.image_dir}`</small>")
+    refs = f" · {record.ref_count} reference image(s)" if record.ref_count else ""
+    lines.append(f"<small>run `{record.run_id}` · {record.provider}/{record.model} · {record.mode}{refs} · "
+                 f"frames in `{record.image_dir}`</small>")
     return "\n\n".join(lines)
+
+
+def estimate_text(playground: Playground, request: GenerationRequest, session: Session | None = None) -> str:
+    """The cost estimate of a request before it is sent, or why it would be refused."""
+    try:
+        request = playground.resolve(request)
+    except PlaygroundError as exc:
+        return f"*{exc}*"
+    est = playground.estimate(request)
+    note = " (estimate: model not in the price table)" if est.price.estimated else ""
+    return (f"**Estimated cost** ${est.usd:.4f} = {est.images} × ${est.per_image_usd:.4f}{note} · "
+            f"{'ready' if playground.configured(request.provider, session) else 'not configured'}")
+
+
+def progress_text(progress: Progress, first_frame_s: float | None = None) -> str:
+    """Frames done / requested, a bar, elapsed time and time to first frame of a run in flight."""
+    done, wanted = progress.frames_done, max(progress.frames_requested, 1)
+    bar = "▰" * done + "▱" * max(0, wanted - done)
+    parts = [f"**Running… {done} / {progress.frames_requested} frames** <span class='bar'>{bar}</span>",
+             f"{progress.elapsed_s:.1f} s elapsed"]
+    if first_frame_s is not None:
+        parts.append(f"first frame after {first_frame_s:.1f} s")
+    if progress.note:
+        parts.append(progress.note)
+    return " · ".join(parts)
 
 
 def gallery_items(result: RunResult) -> list[tuple[str, str]]:
@@ -88,32 +166,25 @@ def gallery_items(result: RunResult) -> list[tuple[str, str]]:
 
 
 def progress_items(progress: Progress, beats: list[str]) -> list[tuple[str, str]]:
-    return [(str(preview), beats[i] if i < len(beats) else f"Frame {i + 1}") for i, _, preview in progress.frames]
+    return [(str(preview), beats[i] if i < len(beats) and beats[i] else f"Frame {i + 1}")
+            for i, _, preview in progress.frames]
 
 
 def run_frames(playground: Playground, run_id: str) -> tuple[list[tuple[str, str]], str]:
     """A past run's previews with captions, and its summary (History reopen)."""
-    row = playground.log.get(run_id)
-    if row is None:
-        raise InputError(f"no run {run_id!r} in the log")
-    run_dir = Path(str(row["image_dir"] or playground.log.run_dir(run_id)))
-    beats = json.loads(row["beats"] or "[]") if isinstance(row["beats"], str) else []
-    frames = sorted(p for p in run_dir.glob("frame_*.*") if ".preview." not in p.name and not p.name.endswith(".part"))
-    items = []
-    for i, frame in enumerate(frames):
-        preview = frame.with_name(frame.stem + ".preview.webp")
-        items.append((str(preview if preview.exists() else frame), beats[i] if i < len(beats) else f"Frame {i + 1}"))
-    record = RunRecord(**{k: (None if _is_missing(v) else v) for k, v in row.items() if k in RunRecord.columns()})
-    return items, format_summary(record)
+    run = load_run(playground, run_id)
+    items = [(str(f.preview or f.path), run.caption(f.number)) for f in run.frames]
+    return items, format_summary(run.record)
 
 
-def _is_missing(value: Any) -> bool:
+def download_updates(playground: Playground, run_id: str) -> list[Any]:
+    """One DownloadButton update per export: shown with its file, or hidden when the run has no frames."""
     try:
-        import pandas as pd
-
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+        files = run_exports(playground, run_id) if run_id else {}
+    except InputError:
+        files = {}
+    return [gr.DownloadButton(value=str(files[fmt]), visible=True) if fmt in files else
+            gr.DownloadButton(value=None, visible=False) for fmt in DOWNLOADS]
 
 
 def history_table(playground: Playground, n: int = 100) -> Any:
@@ -125,37 +196,56 @@ def history_table(playground: Playground, n: int = 100) -> Any:
     return frame[list(HISTORY_COLUMNS)].rename(columns=HISTORY_COLUMNS)
 
 
+# -- shared widgets ------------------------------------------------------------------------
+def build_downloads(prefix: str) -> list[gr.DownloadButton]:
+    """ZIP, sheet and GIF buttons, hidden until a run with frames is shown."""
+    with gr.Row():
+        return [gr.DownloadButton(label, visible=False, size="sm", elem_id=f"{prefix}-download-{fmt}")
+                for fmt, label in DOWNLOADS.items()]
+
+
 # -- the Generate tab --------------------------------------------------------------------
 def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
     presets = load_presets()
+    first = next(iter(presets.values()), None)
     default_provider = playground.settings.default_provider
+    default_model = provider_class(default_provider).default_model()
     with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=320):
-            preset = gr.Dropdown(choices=["(none)"] + list(presets), value="(none)", label="Preset")
-            prompt = gr.Textbox(label="Prompt", lines=3, placeholder="Character and style, e.g. 'A red panda courier "
-                                "with a green scarf. Flat-colour webcomic style.'")
-            beats = gr.Textbox(label="Frame beats", lines=4, placeholder="Optional, one per line: what happens in each frame")
-            frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=4, step=1, label="Frames")
+        with gr.Column(scale=2, min_width=300, elem_id="generate-form"):
+            preset = gr.Dropdown(choices=["(none)"] + list(presets), value=first.title if first else "(none)",
+                                 label="Preset", info="Fills prompt, beats and frames; runs offline with `local`")
+            prompt = gr.Textbox(label="Prompt", lines=3, value=first.prompt if first else "",
+                                placeholder="Character and style, e.g. 'A red panda courier with a green scarf. "
+                                "Flat-colour webcomic style.'", info="Shift+Enter or Ctrl+Enter to generate")
+            beats = gr.Textbox(label="Frame beats", lines=4, value="\n".join(first.story.beats) if first else "",
+                               placeholder="Optional, one per line: what happens in each frame")
+            frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=first.frames if first else 4, step=1, label="Frames")
             with gr.Row():
                 provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider")
-                model = gr.Dropdown(choices=model_choices(default_provider),
-                                    value=provider_class(default_provider).default_model(), label="Model",
+                model = gr.Dropdown(choices=model_choices(default_provider), value=default_model, label="Model",
                                     allow_custom_value=True)
+            mode = gr.Radio(["sequence", "baseline"], value="sequence", label="Mode",
+                            info="sequence: one call for N frames · baseline: N independent single-image calls")
             with gr.Row():
-                mode = gr.Radio(["sequence", "baseline"], value="sequence", label="Mode",
-                                info="sequence: one call for N frames · baseline: N independent single-image calls")
-                seed = gr.Number(value=7, precision=0, label="Seed")
-            size = gr.Textbox(label="Size", placeholder="default for the model, e.g. 1024x1024 or 2K")
-            references = gr.File(label="Reference images", file_count="multiple", file_types=["image"], type="filepath")
-            estimate = gr.Markdown(elem_classes=["run-summary"])
-            with gr.Row():
-                generate = gr.Button("Generate", variant="primary")
-                cancel = gr.Button("Cancel", variant="stop")
-        with gr.Column(scale=3, min_width=320):
+                generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
+                cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
+            first_request = GenerationRequest(prompt=first.prompt if first else "", frames=first.frames if first else 4,
+                                              beats=list(first.story.beats) if first else [], provider=default_provider)
+            estimate = gr.Markdown(estimate_text(playground, first_request), elem_classes=["run-summary"])
+            with gr.Accordion("Seed, size and reference images", open=False):
+                with gr.Row():
+                    seed = gr.Number(value=7, precision=0, label="Seed", min_width=100)
+                    size = gr.Textbox(label="Size", placeholder="model default, e.g. 1024x1024 or 2K", min_width=160)
+                references = gr.File(label="Reference images", file_count="multiple", file_types=["image"],
+                                     type="filepath", height=140)
+                ref_note = gr.Markdown(reference_note(default_provider, default_model), elem_id="reference-note")
+        with gr.Column(scale=3, min_width=300):
             gallery = gr.Gallery(label="Sequence", columns=4, height="auto", object_fit="contain",
                                  elem_id="sequence-gallery", preview=False)
             live = gr.Markdown(elem_id="run-progress")
-            summary = gr.Markdown("Pick a preset or type a prompt, then **Generate**.", elem_classes=["run-summary"])
+            summary = gr.Markdown("Pick a preset or type a prompt, then **Generate**.", elem_classes=["run-summary"],
+                                  elem_id="run-summary")
+            downloads = build_downloads("run")
             last_run = gr.State("")
 
     form = [prompt, beats, frames, provider, model, mode, seed, size, references]
@@ -169,90 +259,112 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
 
     def show_estimate(*values: Any) -> str:
         *fields, state = values
-        try:
-            request = playground.resolve(to_request(*fields))
-        except PlaygroundError as exc:
-            return f"*{exc}*"
-        est = playground.estimate(request)
-        note = " (estimate: model not in the price table)" if est.price.estimated else ""
-        return (f"**Estimated cost** ${est.usd:.4f} = {est.images} × ${est.per_image_usd:.4f}{note} · "
-                f"{'ready' if playground.configured(request.provider, state) else 'not configured'}")
+        return estimate_text(playground, to_request(*fields), state)
+
+    def show_reference_note(provider_name: str, model_id: str, files: list[str] | None) -> str:
+        return reference_note(provider_name, model_id, len(files or []))
 
     async def on_generate(*values: Any) -> AsyncIterator[dict[Any, Any]]:
         *fields, state = values
         request = to_request(*fields)
         queue: asyncio.Queue[Progress] = asyncio.Queue()
+        started = time.perf_counter()
         task = asyncio.create_task(playground.run(request, state, on_progress=queue.put_nowait))
-        yield {gallery: [], live: f"Running… 0 / {request.frames} frames", summary: ""}
+        latest, first_frame_s = Progress(0, request.frames, 0.0, []), None
+        hidden = [gr.DownloadButton(visible=False)] * len(downloads)
+        yield {gallery: [], live: progress_text(latest), summary: "", **dict(zip(downloads, hidden))}
+        getter: asyncio.Future[Progress] | None = None
         try:
             while not task.done():
-                getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+                getter = getter or asyncio.ensure_future(queue.get())
+                await asyncio.wait({task, getter}, timeout=TICK_S, return_when=asyncio.FIRST_COMPLETED)
                 if getter.done():
-                    p = getter.result()
-                    yield {gallery: progress_items(p, request.beats),
-                           live: f"Running… {p.frames_done} / {p.frames_requested} frames · {p.elapsed_s:.1f} s {p.note}"}
-                else:
-                    getter.cancel()
+                    latest, getter = getter.result(), None
+                    while not queue.empty():  # frames that landed together: show the newest state once
+                        latest = queue.get_nowait()
+                    if first_frame_s is None and latest.frames_done:
+                        first_frame_s = latest.elapsed_s
+                    yield {gallery: progress_items(latest, request.beats), live: progress_text(latest, first_frame_s)}
+                elif not task.done():  # nothing new: tick the clock
+                    ticking = Progress(latest.frames_done, latest.frames_requested,
+                                       time.perf_counter() - started, latest.frames, latest.note)
+                    yield {live: progress_text(ticking, first_frame_s)}
             result = task.result()
         except (InputError, SpendCapError) as exc:
+            yield {live: ""}
             raise gr.Error(str(exc), print_exception=False) from None
         finally:
+            if getter is not None:
+                getter.cancel()
             if not task.done():  # the user pressed Cancel: the core logs the run as cancelled
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         yield {gallery: gallery_items(result), live: "", summary: format_summary(result.record),
                last_run: result.record.run_id}
+        if result.frames:  # exports take a moment: the frames and numbers are already on screen
+            updates = await asyncio.to_thread(download_updates, playground, result.record.run_id)
+            yield dict(zip(downloads, updates))
 
     inputs = form + [session]
-    for component in (frames, provider, model, mode, size):
+    outputs = [gallery, live, summary, last_run, *downloads]
+    for component in (frames, provider, model, mode, size, references):
         component.change(show_estimate, inputs, estimate, api_visibility="private", show_progress="hidden")
+    for component in (model, references):
+        component.change(show_reference_note, [provider, model, references], ref_note, api_visibility="private",
+                         show_progress="hidden")
     provider.change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
                     provider, model, api_visibility="private")
-    run_event = generate.click(on_generate, inputs, [gallery, live, summary, last_run], api_name="generate",
-                               concurrency_limit=None, concurrency_id="runs")
-    prompt.submit(on_generate, inputs, [gallery, live, summary, last_run], api_visibility="private",
-                  concurrency_limit=None, concurrency_id="runs")
-    cancel.click(lambda: "Cancelled", None, live, cancels=[run_event], api_visibility="private")
+    run_event = generate.click(on_generate, inputs, outputs, api_name="generate", concurrency_limit=None,
+                               concurrency_id="runs")
+    submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", concurrency_limit=None,
+                                 concurrency_id="runs")
+    cancel.click(lambda: ("", "**Cancelled.** The run is logged with status `cancelled` (see History); frames that "
+                          "arrived are kept."), None, [live, summary], cancels=[run_event, submit_event],
+                 api_visibility="private")
 
     def fill_preset(title: str) -> tuple[Any, ...]:
         chosen = presets.get(title)
         if chosen is None:
-            return gr.skip(), gr.skip(), gr.skip()
-        return chosen.prompt, "\n".join(chosen.story.beats), chosen.frames
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return chosen.prompt, "\n".join(chosen.story.beats), chosen.frames, chosen.mode
 
-    preset.change(fill_preset, preset, [prompt, beats, frames], api_visibility="private")
+    preset.input(fill_preset, preset, [prompt, beats, frames, mode], api_visibility="private")
     return {"gallery": gallery, "summary": summary, "last_run": last_run, "run_event": run_event,
-            "provider": provider, "generate": generate}
+            "submit_event": submit_event, "provider": provider, "generate": generate, "estimate": estimate,
+            "inputs": inputs}
 
 
 # -- the History tab ---------------------------------------------------------------------
 def build_history_tab(playground: Playground) -> dict[str, Any]:
     with gr.Row():
-        refresh = gr.Button("Refresh", size="sm")
-        run_id = gr.Textbox(label="Run ID", placeholder="click a row, or paste a run id", scale=3)
-        reopen = gr.Button("Open run", size="sm")
+        refresh = gr.Button("Refresh", size="sm", min_width=80)
+        run_id = gr.Textbox(label="Run ID", placeholder="click a row, or paste a run id", scale=3, min_width=200)
+        reopen = gr.Button("Open run", size="sm", min_width=80)
     table = gr.Dataframe(value=lambda: history_table(playground), label="Runs (newest first)", interactive=False,
                          wrap=True, max_height=420, elem_id="history-table",
                          column_widths=["12%", "15%", "7%", "10%", "7%", "6%", "5%", "5%", "6%", "6%", "6%", "10%", "5%"])
-    gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain")
-    summary = gr.Markdown()
+    gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery")
+    summary = gr.Markdown(elem_id="history-summary")
+    downloads = build_downloads("history")
 
     def pick(evt: gr.SelectData, frame: Any) -> str:
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         return str(frame.iloc[row]["run_id"])
 
-    def open_run(rid: str) -> tuple[Any, str]:
+    def open_run(rid: str) -> list[Any]:
         try:
-            return run_frames(playground, rid.strip())
+            items, text = run_frames(playground, rid.strip())
         except InputError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
+        return [items, text, *download_updates(playground, rid.strip())]
 
+    shown = [gallery, summary, *downloads]
     refresh.click(lambda: history_table(playground), None, table, api_visibility="private")
-    table.select(pick, table, run_id, api_visibility="private").then(open_run, run_id, [gallery, summary],
-                                                                        api_visibility="private")
-    reopen.click(open_run, run_id, [gallery, summary], api_name="open_run")
-    return {"table": table, "refresh": lambda: history_table(playground)}
+    table.select(pick, table, run_id, api_visibility="private").then(open_run, run_id, shown, api_visibility="private")
+    reopen.click(open_run, run_id, shown, api_name="open_run")
+    run_id.submit(open_run, run_id, shown, api_visibility="private")
+    return {"table": table, "refresh": lambda: history_table(playground), "run_id": run_id, "open": open_run,
+            "shown": shown}
 
 
 def build_keys(playground: Playground, session: gr.State) -> None:
@@ -275,6 +387,8 @@ def build_keys(playground: Playground, session: gr.State) -> None:
 
 
 def build_app(playground: Playground) -> gr.Blocks:
+    from playground.ui_import import build_import
+
     with gr.Blocks(title="Sequential image playground") as app:
         session = gr.State(Session())
         gr.Markdown(banner(playground), elem_id="banner")
@@ -283,6 +397,7 @@ def build_app(playground: Playground) -> gr.Blocks:
             build_keys(playground, session)
         with gr.Tab("History") as history_tab:
             history = build_history_tab(playground)
+            imported = build_import(playground, history)
         for module_name in OPTIONAL_TABS:
             try:
                 module = importlib.import_module(module_name)
@@ -291,6 +406,8 @@ def build_app(playground: Playground) -> gr.Blocks:
                     raise
                 continue
             module.build_tab(playground, session)
-        history_tab.select(history["refresh"], None, history["table"], api_visibility="private")
-        generate["run_event"].then(history["refresh"], None, history["table"], api_visibility="private")
+        refresh = dict(fn=history["refresh"], inputs=None, outputs=history["table"], api_visibility="private")
+        history_tab.select(**refresh)
+        for event in (generate["run_event"], generate["submit_event"], imported):
+            event.then(**refresh)
     return app
