@@ -133,6 +133,9 @@ class CellPlan:
 def plan_cell(playground: Playground, cell: Cell, experiment_id: str = "", session: Session | None = None) -> CellPlan:
     try:
         request = playground.resolve(cell.request(experiment_id))
+        provider = playground.provider(request.provider)
+        for call in playground.plan_calls(request, (), ""):  # the model's limits: sizes, frames per call
+            provider.validate(call)
     except PlaygroundError as exc:
         return CellPlan(cell, None, f"{cell.arm.label}: {exc}")
     key_env = provider_class(request.provider).key_env
