@@ -33,7 +33,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from playground.metrics import DEFAULT_METRICS, default_scores  # noqa: E402
+from playground.metrics import (DEFAULT_METRICS, default_scores, load_frame, mean_pairwise,  # noqa: E402
+                                palette_descriptor, srgb_to_lab)
 
 FRAME_SIDE = 256
 FRAMES = 4
@@ -252,29 +253,67 @@ def roc_auc(positive_scores: list[float], negative_scores: list[float]) -> float
     return float(wins / (positive.size * negative.size))
 
 
+def centre_crop_palette(frames: list[Image.Image]) -> float:
+    """Reference only, not a playground metric: palette of the middle 50% of each frame,
+    the naive "look at the subject" baseline the subject metric has to beat."""
+    descriptors = []
+    for frame in frames:
+        rgb = load_frame(frame)
+        height, width = rgb.shape[:2]
+        centre = rgb[height // 4: height - height // 4, width // 4: width - width // 4]
+        descriptors.append(palette_descriptor(srgb_to_lab(centre)))
+    stacked = np.stack(descriptors)
+    return mean_pairwise(stacked @ stacked.T)
+
+
+REFERENCE = "centre-crop palette (reference)"
+ROWS = (*DEFAULT_METRICS, REFERENCE)
+
+
 def score_sequences(sequences: list[Sequence_]) -> dict[str, list[float]]:
-    scores: dict[str, list[float]] = {name: [] for name in DEFAULT_METRICS}
+    scores: dict[str, list[float]] = {name: [] for name in ROWS}
     for frames in sequences:
-        result = default_scores([Image.fromarray(frame) for frame in frames])
+        images = [Image.fromarray(frame) for frame in frames]
+        result = default_scores(images)
         for name in DEFAULT_METRICS:
             scores[name].append(float(result[name]))
+        scores[REFERENCE].append(centre_crop_palette(images))
     return scores
 
 
-def evaluate_set(builder: SetBuilder, count: int, seed: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class SetResult:
+    auc: dict[str, float]
+    positive_mean: dict[str, float]
+    negative_mean: dict[str, float]
+
+
+def evaluate(builder: SetBuilder, count: int, seed: int) -> SetResult:
     positives, negatives = builder(count, np.random.default_rng(seed))
     positive_scores, negative_scores = score_sequences(positives), score_sequences(negatives)
-    return {name: roc_auc(positive_scores[name], negative_scores[name]) for name in DEFAULT_METRICS}
+    return SetResult(
+        auc={name: roc_auc(positive_scores[name], negative_scores[name]) for name in ROWS},
+        positive_mean={name: float(np.mean(positive_scores[name])) for name in ROWS},
+        negative_mean={name: float(np.mean(negative_scores[name])) for name in ROWS})
 
 
-def markdown_table(results: dict[str, dict[str, float]], count: int, seed: int) -> str:
+def evaluate_set(builder: SetBuilder, count: int, seed: int) -> dict[str, float]:
+    """ROC AUC per metric (and the reference) on one set."""
+    return evaluate(builder, count, seed).auc
+
+
+def markdown_table(results: dict[str, SetResult], count: int, seed: int) -> str:
     header = "| metric | " + " | ".join(results) + " |"
     rule = "|---|" + "---|" * len(results)
-    rows = [f"| {name} | " + " | ".join(f"{results[s][name]:.3f}" for s in results) + " |"
-            for name in DEFAULT_METRICS]
+    auc_rows = [f"| {name} | " + " | ".join(f"{results[s].auc[name]:.3f}" for s in results) + " |"
+                for name in ROWS]
+    mean_rows = [f"| {name} | " + " | ".join(
+        f"{results[s].positive_mean[name]:.2f} / {results[s].negative_mean[name]:.2f}" for s in results) + " |"
+        for name in ROWS]
     caption = (f"ROC AUC, {count} positive and {count} negative sequences of {FRAMES} frames "
-               f"per set, seed {seed}")
-    return "\n".join([caption, "", header, rule, *rows]) + "\n"
+               f"({FRAME_SIDE}x{FRAME_SIDE}) per set, seed {seed}:")
+    means = "Mean score, positives / negatives:"
+    return "\n".join([caption, "", header, rule, *auc_rows, "", means, "", header, rule, *mean_rows]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    results = {name: evaluate_set(builder, args.sequences, args.seed) for name, builder in SETS.items()}
+    results = {name: evaluate(builder, args.sequences, args.seed) for name, builder in SETS.items()}
     table = markdown_table(results, args.sequences, args.seed)
     print(table)
     print(f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)

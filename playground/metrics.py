@@ -59,16 +59,24 @@ _SRGB_TO_LINEAR = np.where(
 def load_frame(frame: Frame, side: int = WORK_SIDE) -> np.ndarray:
     """An RGB uint8 array whose longest side is at most `side`.
 
-    Decoding is the slow part for large files: `draft` lets JPEG decode at reduced size and
-    `thumbnail` reduces by an integer factor before the final (antialiased) resize."""
-    image = frame if isinstance(frame, Image.Image) else Image.open(frame)
-    image.draft("RGB", (side, side))
-    if image.mode not in ("RGB", "L"):
-        image = image.convert("RGBA").convert("RGB") if "A" in image.mode or image.mode == "P" \
-            else image.convert("RGB")
-    small = image.copy() if image is frame else image
-    small.thumbnail((side, side), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(small.convert("RGB"))
+    Decoding dominates for large files: a JPEG we open ourselves decodes at reduced size
+    (`draft`); then an integer box reduction and a final antialiased resize. A caller's
+    Image is never modified."""
+    opened = not isinstance(frame, Image.Image)
+    image = Image.open(frame) if opened else frame
+    if opened:
+        image.draft("RGB", (side, side))
+    if image.mode not in ("RGB", "L", "RGBA"):
+        image = image.convert("RGBA" if image.mode in ("P", "PA", "LA") else "RGB")
+    width, height = image.size
+    scale = side / max(width, height)
+    if scale < 1:
+        factor = int(1 / scale / 2)  # keep 2x headroom so the last resize still smooths
+        if factor >= 2:
+            image = image.reduce(factor)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = image.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(image.convert("RGB"))
 
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
