@@ -65,18 +65,16 @@ def deep_scores(frames: Sequence[Any], prompts: Sequence[str] | None,
     if len(frames) < 2 and not prompts:
         return scores, "deep metrics off: fewer than 2 frames"
     allow_download = explicit or os.environ.get(DOWNLOAD_ENV, "") == "1"
-    notes: list[str] = []
-    images = [_load_image(frame) for frame in frames]
     clip = weight_source(CLIP_PATH_ENV, CLIP_MODEL_ID, allow_download)
-    if clip.location is None:
-        notes.append(f"clip_i/clip_t off: {clip.problem}")
-    else:
-        notes.extend(_run_clip(clip, images, prompts, scores))
     dino = weight_source(DINO_PATH_ENV, DINO_MODEL_ID, allow_download)
-    if dino.location is None:
-        notes.append(f"dino_i off: {dino.problem}")
-    else:
-        notes.extend(_run_dino(dino, images, scores))
+    notes = [f"clip_i/clip_t off: {clip.problem}"] if clip.location is None else []
+    notes += [f"dino_i off: {dino.problem}"] if dino.location is None else []
+    if clip.location is not None or dino.location is not None:  # only then decode frames again
+        images = [_load_image(frame) for frame in frames]
+        if clip.location is not None:
+            notes += _run_clip(clip, images, prompts, scores)
+        if dino.location is not None:
+            notes += _run_dino(dino, images, scores)
     notes.append(DREAMSIM_NOTE)
     return scores, "; ".join(notes)
 
@@ -119,7 +117,7 @@ def _run_clip(source: WeightSource, images: list[Image.Image], prompts: Sequence
         text_features = _clip_text_features(model, processor, texts) if texts else None
     except Exception as exc:  # a missing file, no network, an incompatible checkpoint
         return [f"clip_i/clip_t off: could not load or run CLIP from {source.location} "
-                f"({type(exc).__name__}: {str(exc)[:160]})"]
+                f"({_brief(exc)})"]
     notes = []
     if len(images) >= 2:
         scores["clip_i"] = mean_pairwise_cosine(image_features)
@@ -139,9 +137,14 @@ def _run_dino(source: WeightSource, images: list[Image.Image],
         features = _dino_features(model, processor, images)
     except Exception as exc:
         return [f"dino_i off: could not load or run DINO from {source.location} "
-                f"({type(exc).__name__}: {str(exc)[:160]})"]
+                f"({_brief(exc)})"]
     scores["dino_i"] = mean_pairwise_cosine(features)
     return []
+
+
+def _brief(exc: Exception) -> str:
+    """An exception on one line, short enough for a CSV cell."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
 
 
 def _prompts_per_frame(prompts: Sequence[str] | None, frames: int) -> list[str] | None:
