@@ -95,7 +95,7 @@ def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str
 # -- per-arm statistics -----------------------------------------------------------------------
 def t_interval(values: pd.Series) -> tuple[float, float, float]:
     """(mean, low, high) of a 95% Student t interval; NaN bounds for fewer than 2 values."""
-    from scipy import stats
+    from scipy.special import stdtrit  # the t quantile, without importing all of scipy.stats
 
     clean = values.dropna().astype(float)
     n = len(clean)
@@ -104,7 +104,7 @@ def t_interval(values: pd.Series) -> tuple[float, float, float]:
     mean = float(clean.mean())
     if n < 2:
         return (mean, math.nan, math.nan)
-    half = float(stats.t.ppf(0.975, n - 1)) * float(clean.std(ddof=1)) / math.sqrt(n)
+    half = float(stdtrit(n - 1, 0.975)) * float(clean.std(ddof=1)) / math.sqrt(n)
     return (mean, mean - half, mean + half)
 
 

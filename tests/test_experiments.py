@@ -82,7 +82,7 @@ def test_comparison_cells_are_arms_times_variants_with_one_seed() -> None:
 
 # -- a comparison, offline --------------------------------------------------------------------
 def test_compare_runs_sequence_and_baseline_fairly_and_logs_both(playground: Playground) -> None:
-    result = asyncio.run(compare(playground, STORY, [SEQ, BASE], frames=3, seed=5))
+    result = asyncio.run(compare(playground, STORY, [SEQ, BASE], frames=3, seed=5, size="512x512"))
     seq, base = result.records
     assert (seq.status, base.status) == ("ok", "ok")
     assert seq.experiment_id == base.experiment_id == result.experiment_id
@@ -101,7 +101,7 @@ def test_compare_runs_sequence_and_baseline_fairly_and_logs_both(playground: Pla
 def test_compare_with_prompt_variants_labels_every_row(playground: Playground) -> None:
     result = asyncio.run(compare(playground, STORY, [SEQ], variants={"A": "{character}. {style}.",
                                                                      "B": "{character}, same scarf in every frame."},
-                                 frames=3, seed=1))
+                                 frames=3, seed=1, size="512x512"))
     log = playground.log.read()
     assert sorted(log["variant"]) == ["A", "B"]
     prompts = {r.variant: json.loads(r.composed_prompts)[0] for r in result.records}
@@ -128,7 +128,8 @@ def test_compare_refuses_a_total_that_passes_the_session_cap(data_dir: Path) -> 
 # -- many cells ---------------------------------------------------------------------------------
 def cells_of(n: int, frames: int = 2) -> list[Cell]:
     story = Story(STORY.character, STORY.style, STORY.beats[:frames])
-    return [Cell(story=story, arm=SEQ, repeat=r, frames=frames, seed=r, story_id="fox") for r in range(n)]
+    return [Cell(story=story, arm=SEQ, repeat=r, frames=frames, seed=r, story_id="fox", size="512x512")
+            for r in range(n)]
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
@@ -178,7 +179,8 @@ class BarrierProvider(LocalProvider):
 def test_compare_runs_every_arm_at_the_same_time(playground: Playground, monkeypatch: pytest.MonkeyPatch) -> None:
     provider = BarrierProvider(expected=3)  # the sequence call + the baseline's two calls
     monkeypatch.setattr(playground, "provider", lambda name: provider)
-    result = asyncio.run(compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=None))
+    result = asyncio.run(compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=None,
+                                 size="512x512"))
     assert [r.status for r in result.records] == ["ok", "ok"] and provider.peak == 3
 
 

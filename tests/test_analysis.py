@@ -1,0 +1,132 @@
+"""Analysis: the per-arm figures, the t interval, Bradley-Terry, votes changing the analysis,
+the report command and the Analysis tab's helpers (which share this code)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from playground import analysis
+from playground.cli import main
+from playground.core import Playground
+from playground.experiments import Arm, add_score, add_vote, compare
+from playground.prompts import Story
+from playground.runlog import RATING_COLUMNS
+from playground.types import RunRecord
+from playground.ui_analysis import ALL, analysis_view, experiment_choices
+
+SEQ, BASE = Arm("local", "", "sequence"), Arm("local", "", "baseline")
+
+
+def run_row(**fields: object) -> dict[str, object]:
+    base = RunRecord(provider="local", model="procedural-v1", mode="sequence", frames_requested=4, api_calls=1,
+                     status="ok", frames_returned=4).as_row()
+    return {**base, **fields}
+
+
+def frame_of(*rows: dict[str, object]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+def no_ratings() -> pd.DataFrame:
+    return pd.DataFrame(columns=RATING_COLUMNS)
+
+
+def test_t_interval_matches_the_formula() -> None:
+    mean, low, high = analysis.t_interval(pd.Series([1.0, 2.0, 3.0, 4.0]))
+    half = 3.182446305284263 * math.sqrt(5 / 3) / 2  # t(0.975, 3) * s / sqrt(n)
+    assert mean == 2.5 and low == pytest.approx(2.5 - half) and high == pytest.approx(2.5 + half)
+    assert math.isnan(analysis.t_interval(pd.Series([0.7]))[1]) and analysis.t_interval(pd.Series([0.7]))[0] == 0.7
+
+
+def test_bradley_terry_orders_by_wins_and_is_symmetric_for_ties() -> None:
+    strong, weak = analysis.bradley_terry([[0, 3], [1, 0]])
+    assert strong > 1 > weak  # 3 wins to 1 against the virtual average opponent of strength 1
+    assert strong / weak == pytest.approx(3, rel=0.35)  # the prior pulls the ratio a little toward 1
+    even = analysis.bradley_terry([[0, 2], [2, 0]])
+    assert even[0] == pytest.approx(even[1]) == pytest.approx(1.0)
+    unbeaten, _ = analysis.bradley_terry([[0, 5], [0, 0]])
+    assert math.isfinite(unbeaten)
+
+
+def test_summary_figures_per_arm() -> None:
+    runs = frame_of(
+        run_row(run_id="a", arm="x", cost_usd=0.4, latency_s=2.0, subject_consistency=0.8),
+        run_row(run_id="b", arm="x", cost_usd=0.2, latency_s=4.0, frames_returned=2, status="partial",
+                subject_consistency=0.6),
+        run_row(run_id="c", arm="x", status="cancelled", latency_s=99.0),  # stopped by the user: left out
+        run_row(run_id="d", arm="x", status="error", api_calls=0, frames_returned=0),  # never sent: left out
+        run_row(run_id="e", arm="", mode="baseline", latency_s=1.0, cost_usd=0.0),  # a Generate run
+    )
+    result = analysis.analyse_frames(runs, no_ratings())
+    x = result.summary.set_index("arm").loc["x"]
+    assert x["runs"] == 2 and x["success_rate"] == 0.5 and x["frames_ratio"] == 0.75
+    assert x["cost_per_run"] == pytest.approx(0.3) and x["cost_per_frame"] == pytest.approx(0.6 / 6)
+    assert x["latency_p50_s"] == 3.0 and x["latency_p95_s"] == pytest.approx(3.9)
+    assert x["subject_consistency_mean"] == pytest.approx(0.7) and x["subject_consistency_ci95_low"] < 0.6
+    assert "local:procedural-v1:baseline" in set(result.summary["arm"])
+    assert x["votes"] == 0 and math.isnan(x["win_rate"])
+
+
+def test_votes_change_the_analysis(playground: Playground) -> None:
+    story = Story("a fox courier", beats=("a parcel", "a door"))
+    result = asyncio.run(compare(playground, story, [SEQ, BASE], frames=2, seed=3, size="512x512"))
+    seq, base = (r.run_id for r in result.records)
+    eid = result.experiment_id
+
+    def table() -> pd.DataFrame:
+        return analysis.analyse(playground, eid).summary.set_index("arm")
+
+    assert table()["votes"].tolist() == [0, 0]
+    add_vote(playground, eid, seq, base, "left")
+    add_vote(playground, eid, base, seq, "right")
+    after = table()
+    assert after.loc[SEQ.label, "win_rate"] == 1.0 and after.loc[BASE.label, "win_rate"] == 0.0
+    assert after.loc[SEQ.label, "bt_rating"] > 1000 > after.loc[BASE.label, "bt_rating"]
+    for _ in range(4):
+        add_vote(playground, eid, base, seq, "left")
+    add_vote(playground, eid, seq, base, "tie")
+    flipped = table()
+    assert flipped.loc[BASE.label, "bt_rating"] > flipped.loc[SEQ.label, "bt_rating"]
+    assert flipped.loc[BASE.label, ["wins", "losses", "ties", "votes"]].tolist() == [4, 2, 1, 7]
+    assert flipped.loc[BASE.label, "win_rate"] == pytest.approx(4.5 / 7)
+    add_score(playground, eid, seq, 2)
+    add_score(playground, eid, seq, 5)
+    assert table().loc[SEQ.label, "score_mean"] == 3.5
+    pairwise = analysis.analyse(playground, eid).pairwise
+    assert pairwise.loc[BASE.label, SEQ.label] == pytest.approx(4.5 / 7)
+    assert analysis.analyse(playground, "another-experiment").votes == 0
+
+
+def test_report_command_json_and_text(playground: Playground, capsys: pytest.CaptureFixture[str]) -> None:
+    result = asyncio.run(compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=1, size="512x512"))
+    add_vote(playground, result.experiment_id, result.records[0].run_id, result.records[1].run_id, "left")
+    data_dir = str(playground.settings.data_dir)
+    assert main(["report", "--experiment", result.experiment_id, "--json", "--data-dir", data_dir]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["experiment_id"] == result.experiment_id and report["votes"] == 1 and report["runs"] == 2
+    seq = next(a for a in report["arms"] if a["arm"] == SEQ.label)
+    assert seq["win_rate"] == 1.0 and seq["latency_p50_s"] > 0 and "subject_consistency_ci95_low" in seq
+    assert main(["report", "--data-dir", data_dir]) == 0
+    text = capsys.readouterr().out
+    assert SEQ.label in text and "Student t" in text and "Bradley" in text
+    assert main(["report", "--experiment", "nope", "--data-dir", data_dir]) == 2
+    assert "no experiment 'nope'" in capsys.readouterr().err
+
+
+def test_analysis_tab_view_and_csv_export(playground: Playground) -> None:
+    result = asyncio.run(compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=1, size="512x512"))
+    assert experiment_choices(playground) == [ALL, result.experiment_id]
+    view = analysis_view(playground, result.experiment_id)
+    assert sorted(view.table["arm"]) == sorted([SEQ.label, BASE.label])
+    assert set(view.latency_points["provider"]) == {"local"} and len(view.latency_points) == 2
+    assert len(view.cost_points) == 2
+    exported = pd.read_csv(view.csv_path)
+    assert sorted(exported["arm"]) == sorted([SEQ.label, BASE.label]) and "subject_consistency_mean" in exported
+    empty = analysis_view(playground, "nothing-here")
+    assert empty.csv_path is None and empty.table.empty
