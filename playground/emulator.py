@@ -69,7 +69,8 @@ _PROMPT_FAULT = re.compile(r"\[fault:([a-z_]+)\]")
 
 @lru_cache(maxsize=96)
 def render_image(width: int, height: int, fmt: str, variant: int) -> bytes:
-    """A cheap real image: flat colour, a rectangle, a circle; `variant` changes colours/placement."""
+    """A cheap real image: flat colour, a rectangle, a circle; `variant` changes colours/placement.
+    Variants 64 and up add photo-like grain, so files weigh what real 2K frames weigh (benchmarks)."""
     hue = (variant * 0.137) % 1.0
     bg = tuple(int(c * 255) for c in colorsys.hsv_to_rgb(hue, 0.45, 0.9))
     fg = tuple(int(c * 255) for c in colorsys.hsv_to_rgb((hue + 0.5) % 1.0, 0.8, 0.6))
@@ -79,6 +80,8 @@ def render_image(width: int, height: int, fmt: str, variant: int) -> bytes:
     x = int(width * (0.15 + 0.1 * (variant % 5)))
     draw.rectangle((x, height // 2, x + u // 4, height // 2 + u // 3), fill=fg)
     draw.ellipse((width // 2, u // 10, width // 2 + u // 4, u // 10 + u // 4), fill=(250, 250, 250))
+    if variant >= 64:
+        image = Image.blend(image, Image.effect_noise((width, height), 60).convert("RGB"), 0.3)
     buffer = io.BytesIO()
     if fmt == "jpeg":
         image.save(buffer, format="JPEG", quality=85)
@@ -260,8 +263,11 @@ class Req:
 
 class Emulator:
     def __init__(self, latency_s: float = 0.0, image_size: tuple[int, int] | str | None = None,
-                 image_format: str = "png", host: str = "127.0.0.1", port: int = 0, stuck_s: float = 30.0) -> None:
+                 image_format: str = "png", host: str = "127.0.0.1", port: int = 0, stuck_s: float = 30.0,
+                 file_delay_s: float = 0.0, textured: bool = False) -> None:
         self.latency_s = latency_s
+        self.file_delay_s = file_delay_s  # benchmark option: a CDN's time to first byte per frame download
+        self.textured = textured  # benchmark option: grainy frames, sized like real ones
         if isinstance(image_size, str):
             w, _, h = image_size.lower().partition("x")
             image_size = (int(w), int(h))
@@ -297,6 +303,8 @@ class Emulator:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _dispatch(self) -> None:
+                if emu.file_delay_s and self.path.startswith("/files/"):
+                    emu.wait(emu.file_delay_s)
                 emulator_routes.dispatch(emu, self)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
@@ -418,14 +426,17 @@ class Emulator:
     def frame_size(self, size: tuple[int, int]) -> tuple[int, int]:
         return self.image_size or size
 
+    def frame_variant(self, job: Job, index: int) -> int:
+        n = int(job.id[-6:], 16) + index
+        return 64 + n % 8 if self.textured else n % 64  # 8 grainy variants: each is slow to draw
+
     def frame_url(self, job: Job, index: int) -> str:
         w, h = job.size
-        variant = (int(job.id[-6:], 16) + index) % 64
-        return f"{self.url}/files/{w}x{h}/{variant}.{self.image_format}"
+        return f"{self.url}/files/{w}x{h}/{self.frame_variant(job, index)}.{self.image_format}"
 
     def frame_bytes(self, job: Job, index: int) -> bytes:
         w, h = job.size
-        return render_image(w, h, self.image_format, (int(job.id[-6:], 16) + index) % 64)
+        return render_image(w, h, self.image_format, self.frame_variant(job, index))
 
     def wait(self, seconds: float) -> bool:
         """Sleep, waking early when the server stops; True when it stopped."""
