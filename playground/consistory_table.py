@@ -297,7 +297,8 @@ def write_outputs(out_dir: Path, overall: Sequence[Summary], per_category: Seque
 # ---------------------------------------------------------------- the plot (Pillow)
 
 ARM_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207))
-PLOT_SIZE, PLOT_BOX = (1000, 680), (100, 70, 720, 590)  # image size; plot area (left, top, right, bottom)
+PLOT_SIZE, PLOT_BOX = (1120, 680), (100, 70, 720, 590)  # image size; plot area (left, top, right, bottom)
+DODGE = 0.02  # frames-ratio plot: each arm's story dots are shifted sideways by this much (said on the plot)
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -353,8 +354,8 @@ def draw_plot(overall: Sequence[Summary], path: Path, title: str = "") -> Path:
     x_ticks = [axes.x[0] + (axes.x[1] - axes.x[0]) * k / 5 for k in range(6)] if aligned else [k / 5 for k in range(6)]
     _draw_axes(draw, axes, x_ticks)
     colours = [ARM_COLOURS[i % len(ARM_COLOURS)] for i in range(len(overall))]
-    for s, colour in zip(overall, colours):  # every arm's dots first, so no mean hides under another arm's dots
-        _draw_points(draw, s, colour, aligned, axes)
+    for i, (s, colour) in enumerate(zip(overall, colours)):  # all dots first: no mean hides under other dots
+        _draw_points(draw, s, colour, aligned, axes, 0.0 if aligned else DODGE * (i - (len(overall) - 1) / 2))
     for s, colour in zip(overall, colours):
         _draw_mean(draw, s, colour, y_col, aligned, axes)
     _draw_labels(draw, overall, colours, y_col, aligned, title)
@@ -368,9 +369,11 @@ def _draw_labels(draw: ImageDraw.ImageDraw, overall: Sequence[Summary], colours:
     left, top, right, bottom = PLOT_BOX
     for i, (s, colour) in enumerate(zip(overall, colours)):
         draw.rectangle((right + 30, top + 10 + 28 * i, right + 46, top + 26 + 28 * i), fill=colour)
-        draw.text((right + 54, top + 10 + 28 * i), f"{s.method} (n={s.stories})", fill="black", font=_font(14))
+        name = s.method if len(s.method) <= 40 else s.method[:39] + "…"
+        draw.text((right + 54, top + 10 + 28 * i), f"{name} (n={s.stories})", fill="black", font=_font(14))
     x_label = (f"text alignment: CLIP-T ({backbones().get('clip_t', '?')})" if aligned else
-               "frames returned / requested   (no text-alignment metric: deep metrics off)")
+               "frames returned / requested   (no text-alignment metric: deep metrics off;"
+               " story dots offset sideways per arm)")
     y_label = f"{label_of(y_col)} ({backbones().get(y_col, '?')})" if y_col == "clip_i" else \
         "Subject (offline subject_consistency)"
     draw.text(((left + right) / 2, bottom + 48), x_label, fill="black", font=_font(15), anchor="mm")
@@ -396,12 +399,12 @@ def _draw_axes(draw: ImageDraw.ImageDraw, axes: _Axes, x_ticks: Sequence[float])
 
 
 def _draw_points(draw: ImageDraw.ImageDraw, s: Summary, colour: tuple[int, int, int], aligned: bool,
-                 axes: _Axes) -> None:
+                 axes: _Axes, dodge: float) -> None:
     light = tuple(int(c + (255 - c) * 0.55) for c in colour)
     for x, y, ratio in s.points:
         if y is None or (aligned and x is None):
             continue
-        px, py = axes.px(x if aligned and x is not None else ratio, y)
+        px, py = axes.px(x if aligned and x is not None else ratio + dodge, y)
         draw.ellipse((px - 4, py - 4, px + 4, py + 4), fill=light)
 
 

@@ -188,27 +188,13 @@ def test_bench_story_runs_every_story_and_arm_and_sequence_is_more_consistent(
     assert (out / "consistory_plot.png").stat().st_size > 1000
 
 
-def test_a_rerun_resumes_and_only_retries_what_failed(synthetic_file: Path, data_dir: Path,
+def test_a_rerun_resumes_without_sending_again(synthetic_file: Path, data_dir: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     assert bench(synthetic_file, data_dir, "--limit", "2") == 0
     first = experiment_rows(data_dir)
     assert bench(synthetic_file, data_dir, "--limit", "2") == 0
     assert "4 already done, 0 to run" in capsys.readouterr().err
     assert len(experiment_rows(data_dir)) == len(first)
-    # an interrupted cell (logged as cancelled) is run again on the next invocation, the others are not
-    log = Playground(Settings.from_env(env={}, data_dir=data_dir)).log
-    runs = log.read()
-    cancelled = runs.iloc[0].to_dict()
-    runs = runs.iloc[1:]
-    log.runs.path.unlink()
-    for row in runs.to_dict(orient="records"):
-        log.runs.append(row)
-    log.runs.append({**cancelled, "status": "cancelled", "run_id": "cancelled-1"})
-    assert bench(synthetic_file, data_dir, "--limit", "2") == 0
-    assert "3 already done, 1 to run" in capsys.readouterr().err
-    after = log.read()
-    retried = after[(after["story_id"] == cancelled["story_id"]) & (after["arm"] == cancelled["arm"])]
-    assert list(retried["status"]) == ["cancelled", "ok"]
 
 
 def test_json_output_and_bad_arguments(synthetic_file: Path, data_dir: Path,
@@ -273,3 +259,23 @@ def test_paid_arms_run_through_the_provider_protocol_and_cost_per_story_is_repor
     assert main(args) == 0  # the rerun resumes: nothing more is sent
     assert len(emulator.requests_for("byteplus", "POST")) == len(creates)
     assert "4 already done, 0 to run; estimated cost $0.0000" in capsys.readouterr().err
+
+
+def test_a_failed_run_is_retried_by_the_next_invocation_and_only_it(
+        synthetic_file: Path, data_dir: Path, emulator, emulator_env: dict[str, str],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    emulator.image_size = (256, 256)
+    emulator.set_fault("byteplus", "content", count=1)  # the first call is refused: that run ends in error
+    args = ["bench-story", str(synthetic_file), "--arm", "byteplus::sequence", "--limit", "3",
+            "--data-dir", str(data_dir), "--concurrency", "1"]
+    assert main(args) == 1
+    assert "1 run(s) ended in error; rerun the same command to retry them" in capsys.readouterr().err
+    first = experiment_rows(data_dir)
+    failed = first.loc[first["status"] == "error", "story_id"].tolist()
+    assert len(failed) == 1 and (first["status"] == "ok").sum() == 2
+    sent_before = len(emulator.requests_for("byteplus", "POST"))
+    assert main(args) == 0
+    assert "2 already done, 1 to run" in capsys.readouterr().err
+    assert len(emulator.requests_for("byteplus", "POST")) == sent_before + 1
+    after = experiment_rows(data_dir)
+    assert after.loc[after["story_id"] == failed[0], "status"].tolist() == ["error", "ok"]
