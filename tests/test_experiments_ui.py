@@ -1,0 +1,80 @@
+"""The Compare tab's helpers, without a browser: the form, the estimate and its confirmation
+note, arm rows, and the blind vote (logged, then revealed)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+import pytest
+
+from playground.config import Settings
+from playground.core import Playground
+from playground.errors import PlaygroundError
+from playground.experiments import Arm, compare
+from playground.prompts import Story
+from playground.ui_compare import (
+    VotePool,
+    append_arm,
+    cast_vote,
+    composed_prompts,
+    estimate_markdown,
+    read_form,
+    row_header,
+)
+
+ARMS = "local::sequence\nlocal::baseline"
+
+
+def test_read_form_makes_variants_only_when_a_second_prompt_is_given() -> None:
+    plain = read_form(["A fox.", "", ""], "a\nb\n\n", 2, 7, ARMS)
+    assert plain.variants is None and plain.story.beats == ("a", "b") and plain.seed == 7
+    assert [c.arm.mode for c in plain.cells()] == ["sequence", "baseline"]
+    ab = read_form(["A fox.", "A fox, same scarf.", ""], "a\nb", 2, None, ARMS)
+    assert ab.variants == {"A": "A fox.", "B": "A fox, same scarf."} and ab.seed is None
+    assert [(c.variant, c.arm.mode) for c in ab.cells()] == [("A", "sequence"), ("A", "baseline"),
+                                                            ("B", "sequence"), ("B", "baseline")]
+
+
+def test_append_arm_adds_one_line() -> None:
+    assert append_arm("local::sequence\n\n", "fal", "fal-ai/flux-pro", "baseline") == \
+        "local::sequence\nfal:fal-ai/flux-pro:baseline"
+
+
+def test_estimate_mentions_the_confirmation_threshold(data_dir: Path) -> None:
+    priced = Playground(Settings.from_env(env={"PLAYGROUND_PRICES": '{"local/procedural-v1": 0.2}',
+                                               "PLAYGROUND_CONFIRM_USD": "0.5"}, data_dir=data_dir))
+    text = estimate_markdown(priced, read_form(["A fox."], "a\nb", 2, 7, ARMS), None)
+    assert "$0.8000 for 2 run(s), 4 image(s)" in text and "asked to confirm" in text
+    cheap = estimate_markdown(priced, read_form(["A fox."], "a", 1, 7, "local::sequence"), None)
+    assert "$0.2000" in cheap and "confirm" not in cheap
+    assert "mode must be one of" in estimate_markdown(priced, read_form(["A fox."], "", 2, 7, "local::x"), None)
+
+
+def test_blind_vote_is_logged_then_revealed(playground: Playground) -> None:
+    story = Story("A fox courier", beats=("a parcel", "a door"))
+    result = asyncio.run(compare(playground, story, [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
+                                 frames=2, seed=3, size="512x512"))
+    pool = VotePool.of(result)
+    left, right = pool.draw(random.Random(1))  # type: ignore[misc]
+    assert len(pool.items[left]) == 2 and all(Path(p).exists() for p, _ in pool.items[left])
+    reveal = cast_vote(playground, pool, "right", None, "4", "ana")
+    assert pool.label(left) in reveal and pool.label(right) in reveal and "right better" in reveal
+    ratings = playground.log.read_ratings()
+    assert list(ratings["verdict"]) == ["right", "score"] and ratings.iloc[0]["run_id"] == left
+    assert ratings.iloc[1]["run_id"] == right and int(ratings.iloc[1]["score"]) == 4
+    with pytest.raises(PlaygroundError, match="no pair to vote on"):
+        cast_vote(playground, pool, "tie", None, None, "")  # one vote per pair shown
+
+
+def test_row_header_and_prompts_show_what_happened(playground: Playground) -> None:
+    story = Story("A fox courier", beats=("a parcel", "a door"))
+    result = asyncio.run(compare(playground, story, [Arm("local", "", "baseline")], frames=2, seed=3,
+                                 size="512x512"))
+    record = result.records[0]
+    header = row_header(record)
+    assert "local:procedural-v1:baseline" in header and "2/2 frames" in header and "subject" in header
+    assert composed_prompts(record).count("[call ") == 2 and "a door" in composed_prompts(record)
+    record.status, record.error = "error", "key rejected"
+    assert "**Why:** key rejected" in row_header(record)
