@@ -188,7 +188,7 @@ def metrics_note(summaries: Sequence[Summary]) -> str:
         return ("Deep metrics (CLIP-T, CLIP-I, DreamSim) were not available for these runs (no torch/weights, "
                 "see docs/metrics.md), so consistency is reported with the offline metrics Palette, Structure and "
                 "Subject (palette_consistency, structure_consistency, subject_consistency; 0-1, higher = more "
-                "consistent) and there is no text-alignment column.")
+                "consistent); text alignment (CLIP-T) is not available.")
     names = backbones()
     parts = [f"{label_of(c)}: {names.get(c, 'backbone unknown')}" for c in present]
     return ("Deep metrics computed with " + "; ".join(parts) + " (raw cosines). CLIP-T compares each frame with "
