@@ -4,11 +4,11 @@ Three default metrics, each the mean of a pairwise similarity over all frame pai
 [0, 1], higher = more consistent (definitions, blind spots and validation: docs/metrics.md):
 
     palette_consistency    colour distribution in CIELAB (Bhattacharyya coefficient)
-    structure_consistency  gradient-orientation layout (spatial pyramid of orientation
-                           histograms, cosine similarity)
+    structure_consistency  edges and texture: orientation layout, local binary patterns and
+                           gradient strength (mean of three cosine similarities)
     subject_consistency    the foreground only: a border-colour background model finds the
-                           subject, then its colours, its shape and its gradients inside its
-                           own bounding box (so position and scale do not matter) are compared
+                           subject, then its colours and the gradients inside its own bounding
+                           box (so position and scale do not matter) are compared
 
 The deep metrics (clip_i, dino_i, clip_t, dreamsim) live in playground.deep_metrics and are
 imported only when asked for, so importing this module costs numpy and Pillow only.
@@ -249,7 +249,8 @@ def structure_descriptor(lightness: np.ndarray) -> np.ndarray:
 
 FOREGROUND_BINS = (8, 12, 12)
 SUBJECT_BINS = (6, 10, 10)
-SUBJECT_WEIGHTS = {"colour": 0.6, "gradient": 0.4}
+SUBJECT_WEIGHTS = {"colour": 0.6, "gradient": 0.4}  # chosen on the bench's seed 5
+FOCUS_SIGMA = 0.25  # width of the window that follows the subject, fraction of the frame
 
 
 @dataclass(frozen=True)
@@ -298,9 +299,6 @@ def _resample(array: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
 
 
-FOCUS_SIGMA = 0.25
-
-
 def focus_on_densest(weights: np.ndarray, sigma: float, steps: int = 4) -> np.ndarray:
     """A Gaussian window (sigma as a fraction of the longest side) moved by mean shift to
     the densest foreground mass: an isolated prop pulls the window much less than the
@@ -318,13 +316,13 @@ def focus_on_densest(weights: np.ndarray, sigma: float, steps: int = 4) -> np.nd
 
 
 def subject_descriptor(lab: np.ndarray) -> SubjectDescriptor:
+    """Find the subject (foreground weights, focused on the densest blob) and describe it."""
     small = resize_array(lab, SUBJECT_SIDE)
     weights = foreground_weights(small)
     confident = np.where(weights > 0.5, weights, 0.0)
     if confident.sum() < 0.01 * weights.size:  # no clear subject: fall back to the whole frame
         confident = np.ones_like(weights)
-    if FOCUS_SIGMA:
-        confident = confident * focus_on_densest(confident, FOCUS_SIGMA)
+    confident = confident * focus_on_densest(confident, FOCUS_SIGMA)
     top, bottom, left, right = _bounding_box(confident)
     crop = small[top:bottom, left:right, 0]
     gradient = orientation_cells(_resample(crop, SUBJECT_CROP), 4)
