@@ -92,6 +92,8 @@ def emulator(emulator_server: Emulator):
     emulator_server.latency_s = 0.0
     emulator_server.image_size = None
     emulator_server.image_format = "png"
+    emulator_server.file_delay_s = 0.0
+    emulator_server.textured = False
     yield emulator_server
     emulator_server.reset()
 
