@@ -22,9 +22,11 @@ A Retry-After longer than `max_retry_after` (60 s) is not waited for: the error 
 at once with `retry_after` set, so the caller (a batch) can decide. `sleep` is injectable
 (`HttpProvider.sleep`), so tests assert the waits without waiting.
 
-Polling: `poll_job` polls about once a second on average but notices a quick job quickly
-(0.25 s, growing x1.5 to 1.5 s), stops at an overall deadline, asks the provider to cancel
-where the protocol allows it, and raises ProviderError("timeout", may_be_billed=True).
+Polling: `poll_job` notices a quick job quickly (0.5 s, then 1 s), then waits 9% of the time
+the job has run so far (at most 10 s): a job of 10 s or more is noticed within 10% of its
+length, at about one poll a second or fewer (see docs/benchmarks.md). It stops at an
+overall deadline, asks the provider to cancel where the protocol allows it, and raises
+ProviderError("timeout", may_be_billed=True).
 
 Error mapping: `http_error` turns a non-2xx response into ProviderError with a kind
 (auth, rate_limit, content, invalid, quota, server, ...) and a message that names the
@@ -72,9 +74,11 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    first_interval: float = 0.25
-    max_interval: float = 1.5
-    growth: float = 1.5
+    first_interval: float = 0.5
+    max_interval: float = 1.0  # the interval grows to this, then follows elapsed_fraction
+    growth: float = 2.0
+    elapsed_fraction: float = 0.09  # wait at most this share of the job's time so far
+    ceiling: float = 10.0
     deadline_s: float = 300.0  # EvoLink suggests capping image tasks at about 5 minutes
 
 
@@ -278,7 +282,8 @@ async def poll_job(fetch: Callable[[], Awaitable[T]], is_done: Callable[[T], boo
             if remaining <= 0:
                 break
             await sleep(min(interval, remaining))
-            interval = min(policy.max_interval, interval * policy.growth)
+            grown = max(min(policy.max_interval, interval * policy.growth), policy.elapsed_fraction * (clock() - start))
+            interval = min(policy.ceiling, grown)
     except asyncio.CancelledError:
         if cancel is not None:
             try:
