@@ -86,6 +86,10 @@ def tiny_png(side: int = 64, colour: tuple[int, int, int] = (200, 40, 40)) -> by
     return buffer.getvalue()
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64
+
+
 class FileServer:
     """A loopback server with hostile routes for download tests:
     /ok.png, /garbage, /declared-big (Content-Length over any cap), /chunked-big (no length,
@@ -111,7 +115,7 @@ class FileServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -196,3 +200,38 @@ def find_secrets(secrets: list[str], texts: Mapping[str, str | bytes]) -> list[s
             if needle in text:
                 found.append(f"{where}: {secret}")
     return found
+
+
+# -- run-log rows that are hard to write -----------------------------------------------------------------
+
+DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r", "'", "")
+
+
+def tricky_text(writer: str, index: int, pad: int = 0) -> str:
+    """Text with every CSV hazard: a formula-like start, newlines, quotes, commas, non-ASCII."""
+    start = DANGEROUS_STARTS[index % len(DANGEROUS_STARTS)]
+    return (f"{start}SUM(A1:A9), \"quoted\", line one\nline two\r\nthree — {writer}/{index} "
+            f"ünïcødé 狐狸 🦊{'x' * pad}")
+
+
+def tricky_record(writer: str, index: int, pad: int = 0) -> Any:
+    from playground.types import RunRecord
+
+    return RunRecord(run_id=f"{writer}-{index:05d}", provider="local", model="=cmd|' /C calc'!A0",
+                     prompt=tricky_text(writer, index, pad), beats=json.dumps([f"+beat {index}", "@x"]),
+                     error=f"-{index}", seed=-index, frames_requested=index % 15 + 1, cost_usd=0.001 * index,
+                     status="ok", created_at="2026-01-01T00:00:00Z")
+
+
+def check_tricky_rows(frame: Any) -> dict[str, int]:
+    """Every row read back equals the record it was written from; count rows per writer."""
+    per_writer: dict[str, int] = {}
+    for row in frame.to_dict("records"):
+        writer, _, index = str(row["run_id"]).rpartition("-")
+        pad = len(row["prompt"]) - len(tricky_text(writer, int(index)))
+        expected = tricky_record(writer, int(index), pad)
+        for name in ("prompt", "model", "beats", "error", "status", "provider"):
+            assert row[name] == getattr(expected, name), (row["run_id"], name)
+        assert int(row["seed"]) == expected.seed and int(row["frames_requested"]) == expected.frames_requested
+        per_writer[writer] = per_writer.get(writer, 0) + 1
+    return per_writer
