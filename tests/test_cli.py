@@ -58,3 +58,15 @@ def test_providers_lists_models_prices_and_configuration() -> None:
     assert local and local[0]["configured"] is True and local[0]["price_usd"] == 0.0
     text = cli("providers").stdout
     assert "local" in text and "procedural-v1" in text
+
+
+def test_emulator_command_serves_and_prints_base_urls() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "playground", "emulator", "--port", "0"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert "emulator on http://127.0.0.1:" in lines[0]
+        assert lines[1].startswith("export ARK_BASE_URL=http://127.0.0.1:")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
