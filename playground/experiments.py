@@ -18,7 +18,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -380,13 +380,13 @@ def add_score(playground: Playground, experiment_id: str, run_id: str, score: ob
                                "rater": rater.strip() or "anonymous"})
 
 
-def blind_pair(records: Sequence[RunRecord], rng: random.Random, after: tuple[str, str] | None = None
+def blind_pair(records: Sequence[RunRecord], rng: random.Random, shown: Collection[frozenset[str]] = ()
                ) -> tuple[RunRecord, RunRecord] | None:
-    """Two sequences with frames, in random order, for a blind vote; a different pair than
-    `after` when there is one. None when fewer than two runs returned frames."""
+    """Two sequences with frames, in random order, for a blind vote: a pair not `shown` yet
+    while there is one. None when fewer than two runs returned frames."""
     rated = [r for r in records if r.frames_returned > 0 and r.run_id]
     pairs = [(a, b) for i, a in enumerate(rated) for b in rated[i + 1:]]
-    fresh = [p for p in pairs if after is None or {p[0].run_id, p[1].run_id} != set(after)] or pairs
+    fresh = [p for p in pairs if frozenset((p[0].run_id, p[1].run_id)) not in shown] or pairs
     if not fresh:
         return None
     left, right = rng.choice(fresh)

@@ -49,8 +49,8 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
             refresh = gr.Button("Refresh", size="sm", scale=1)
             download = gr.DownloadButton("Download table (CSV)", size="sm", scale=1, elem_id="analysis-download")
         notes = gr.Markdown(elem_id="analysis-notes")
-        table = gr.Dataframe(label="Per arm (consistency: mean ± 95% t half-width)", interactive=False, wrap=True,
-                             elem_id="analysis-table", column_widths=["22%"])
+        table = gr.Dataframe(label="Per arm (consistency: mean ± 95% t half-width)", interactive=False, wrap=False,
+                             elem_id="analysis-table")
         with gr.Row():
             cost = gr.ScatterPlot(x="cost_per_run", y="subject_consistency", color="arm",
                                   title="Cost per run against subject consistency", x_title="$ per run",

@@ -10,7 +10,7 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
@@ -122,6 +122,7 @@ class VotePool:
     records: list[RunRecord]
     items: dict[str, list[tuple[str, str]]]
     pair: tuple[str, str] | None = None  # (left run id, right run id) awaiting a vote
+    shown: set[frozenset[str]] = field(default_factory=set)  # pairs already drawn: each pair once first
 
     @classmethod
     def of(cls, comparison: Comparison) -> VotePool:
@@ -134,8 +135,12 @@ class VotePool:
         return record.arm + (f" (variant {record.variant})" if record.variant else "")
 
     def draw(self, rng: random.Random) -> tuple[str, str] | None:
-        pair = blind_pair(self.records, rng, after=self.pair)
+        if len(self.shown) == len(self.records) * (len(self.records) - 1) // 2:
+            self.shown.clear()  # every pair has been shown: start another round
+        pair = blind_pair(self.records, rng, self.shown)
         self.pair = None if pair is None else (pair[0].run_id, pair[1].run_id)
+        if self.pair:
+            self.shown.add(frozenset(self.pair))
         return self.pair
 
 
@@ -208,7 +213,7 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
 def _build_row(i: int) -> dict[str, Any]:
     with gr.Group(visible=False) as box:
         header = gr.Markdown(elem_classes=["run-summary"])
-        gallery = gr.Gallery(show_label=False, columns=6, height=250, object_fit="contain", preview=False,
+        gallery = gr.Gallery(show_label=False, columns=6, height=170, object_fit="contain", preview=False,
                              elem_id=f"compare-gallery-{i}")
         with gr.Accordion("Composed prompt(s) sent", open=False):
             prompts = gr.Textbox(show_label=False, lines=3, max_lines=12, interactive=False)
@@ -221,9 +226,9 @@ def _build_vote() -> dict[str, Any]:
     with gr.Row(equal_height=False):
         for side in ("left", "right"):
             with gr.Column():
-                v[side] = gr.Gallery(label=side.capitalize(), columns=3, height=360, object_fit="contain",
+                v[side] = gr.Gallery(label=side.capitalize(), columns=3, height=280, object_fit="contain",
                                      preview=False, elem_id=f"vote-{side}")
-                v[f"{side}_score"] = gr.Radio(["1", "2", "3", "4", "5"], value=None,
+                v[f"{side}_score"] = gr.Radio(["1", "2", "3", "4", "5"], value=None, elem_id=f"vote-{side}-score",
                                               label=f"Score {side} (optional, 5 = best)")
     with gr.Row():
         v["vote_left"] = gr.Button("Left better")

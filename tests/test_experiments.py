@@ -238,5 +238,7 @@ def test_blind_pair_only_offers_sequences_with_frames_in_both_orders() -> None:
         seen.add((left.run_id, right.run_id))
     assert len(seen) == 6  # every ordered pair of the three runs with frames
     assert blind_pair(records[:2], rng) is None
-    left, right = blind_pair(records, rng, after=("r0", "r2"))  # type: ignore[misc]
-    assert {left.run_id, right.run_id} != {"r0", "r2"}
+    shown = {frozenset(("r0", "r2")), frozenset(("r0", "r3"))}
+    left, right = blind_pair(records, rng, shown)  # type: ignore[misc]
+    assert {left.run_id, right.run_id} == {"r2", "r3"}  # the one pair not shown yet
+    assert blind_pair(records, rng, shown | {frozenset(("r2", "r3"))}) is not None  # all shown: any pair

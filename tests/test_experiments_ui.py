@@ -68,6 +68,18 @@ def test_blind_vote_is_logged_then_revealed(playground: Playground) -> None:
         cast_vote(playground, pool, "tie", None, None, "")  # one vote per pair shown
 
 
+def test_vote_pool_shows_every_pair_once_before_repeating() -> None:
+    from playground.experiments import Comparison
+    from playground.types import RunRecord
+
+    pool = VotePool("e", [RunRecord(run_id=f"r{i}", frames_returned=2) for i in range(4)], {})
+    rng = random.Random(3)
+    first_round = {frozenset(pool.draw(rng)) for _ in range(6)}  # type: ignore[arg-type]
+    assert len(first_round) == 6  # 4 sequences: 6 pairs, none twice
+    assert pool.draw(rng) is not None and len(pool.shown) == 1  # then a new round
+    assert VotePool.of(Comparison("e")).draw(rng) is None
+
+
 def test_row_header_and_prompts_show_what_happened(playground: Playground) -> None:
     story = Story("A fox courier", beats=("a parcel", "a door"))
     result = asyncio.run(compare(playground, story, [Arm("local", "", "baseline")], frames=2, seed=3,
