@@ -46,16 +46,25 @@ def open_checked(source: Path | IO[bytes]) -> Image.Image:
 
 def check_image(data: bytes | Path) -> str:
     """Decode `data` (bytes or a file) fully; return its file extension or raise ValueError."""
+    return _decode(data, keep=False)[0]
+
+
+def _decode(data: bytes | Path, keep: bool = True) -> tuple[str, Image.Image | None]:
+    """Decode every byte of `data`; the extension and (keep) an RGB copy for the preview. A JPEG
+    decodes at preview scale (`draft`): its whole stream is still read and checked, so a
+    truncated file still fails, at a third of the CPU; the preview then needs no second decode."""
     source = data if isinstance(data, Path) else io.BytesIO(data)
     try:
         with open_checked(source) as image:
+            image.draft("RGB", (PREVIEW_SIDE, PREVIEW_SIDE))
             image.load()
             fmt = image.format or ""
+            picture = image.convert("RGB") if keep and fmt in _EXTENSIONS else None
     except _UNREADABLE as exc:
         raise ValueError(f"not a readable image ({type(exc).__name__})") from None
     if fmt not in _EXTENSIONS:
         raise ValueError(f"unsupported image format {fmt or 'unknown'}")
-    return _EXTENSIONS[fmt]
+    return _EXTENSIONS[fmt], picture
 
 
 def _frame_path(run_dir: Path, number: int, ext: str) -> Path:
@@ -63,12 +72,14 @@ def _frame_path(run_dir: Path, number: int, ext: str) -> Path:
 
 
 def save_frame(run_dir: Path, number: int, data: bytes) -> Path:
-    """Check and write frame `number` (1-based) as frame_NN.<ext>, keeping the original bytes."""
-    ext = check_image(data)
+    """Check and write frame `number` (1-based) as frame_NN.<ext>, keeping the original bytes,
+    and its preview from the same decode."""
+    ext, picture = _decode(data)
     path = _frame_path(run_dir, number, ext)
     part = path.with_name(path.name + ".part")
     part.write_bytes(data)
     os.replace(part, path)
+    _write_preview(picture, path)  # type: ignore[arg-type]
     return path
 
 
@@ -83,11 +94,12 @@ async def download_frame(client: httpx.AsyncClient, url: str, run_dir: Path, num
         async with asyncio.timeout(timeout_s):
             await _stream_to(client, url, part, number, max_bytes)
         try:
-            ext = await asyncio.to_thread(check_image, part)
+            ext, picture = await asyncio.to_thread(_decode, part)
         except ValueError as exc:
             raise ProviderError("malformed", f"frame {number}: {exc}") from None
         path = _frame_path(run_dir, number, ext)
         os.replace(part, path)
+        await asyncio.to_thread(_write_preview, picture, path)  # type: ignore[arg-type]
         return path
     except TimeoutError:
         raise ProviderError("timeout", f"frame {number}: download took over {timeout_s:g} s") from None
@@ -117,15 +129,26 @@ async def _stream_to(client: httpx.AsyncClient, url: str, part: Path, number: in
                 out.write(chunk)
 
 
+def _preview_path(frame: Path) -> Path:
+    return frame.with_name(frame.stem + ".preview.webp")
+
+
+def _write_preview(picture: Image.Image, frame: Path, side: int = PREVIEW_SIDE) -> Path:
+    preview = _preview_path(frame)
+    picture.thumbnail((side, side))
+    picture.save(preview, format="WEBP", quality=80, method=0)
+    return preview
+
+
 def make_preview(frame: Path, side: int = PREVIEW_SIDE) -> Path:
-    """A small WebP beside the frame for the gallery (a 2K PNG is several MB)."""
-    preview = frame.with_name(frame.stem + ".preview.webp")
+    """A small WebP beside the frame for the gallery (a 2K PNG is several MB). save_frame and
+    download_frame already wrote it from their own decode: kept unless the frame is newer."""
+    preview = _preview_path(frame)
+    if side == PREVIEW_SIDE and preview.exists() and preview.stat().st_mtime_ns >= frame.stat().st_mtime_ns:
+        return preview
     with Image.open(frame) as image:
         image.draft("RGB", (side, side))  # JPEG decodes at reduced scale: much faster
-        image = image.convert("RGB")
-        image.thumbnail((side, side))
-        image.save(preview, format="WEBP", quality=80, method=0)
-    return preview
+        return _write_preview(image.convert("RGB"), frame, side)
 
 
 def load_reference(path: Path) -> ReferenceImage:

@@ -39,7 +39,7 @@ def download(url: str, run_dir: Path, max_bytes: int = CAP, timeout_s: float = 5
 def test_a_good_frame_is_kept_under_its_frame_name(files, tmp_path):
     path = download(f"{files.url}/ok.png", tmp_path)
     assert path.name == "frame_01.png" and path.read_bytes() == tiny_png()
-    assert frame_files(tmp_path) == ["frame_01.png"]
+    assert frame_files(tmp_path) == ["frame_01.png", "frame_01.preview.webp"]  # preview from the same decode
 
 
 @pytest.mark.parametrize("route, words", [
