@@ -325,16 +325,26 @@ def comparison_cells(story: Story, arms: Sequence[Arm], *, variants: Mapping[str
             for label, s in stories.items() for arm in arms]
 
 
+def plan_comparison(playground: Playground, story: Story, arms: Sequence[Arm], *,
+                    variants: Mapping[str, str] | None = None, frames: int, seed: int | None, size: str = "",
+                    session: Session | None = None) -> list[CellPlan]:
+    """The cells of a comparison with their estimates; InputError or SpendCapError when
+    anything would be refused (so callers can show the total and ask before sending)."""
+    cells = comparison_cells(story, arms, variants=variants, frames=frames, seed=seed, size=size)
+    plans = plan_cells(playground, cells, session=session)
+    raise_problems(plans)
+    check_budget(playground, plans, session)
+    return plans
+
+
 async def compare(playground: Playground, story: Story, arms: Sequence[Arm], *,
                   variants: Mapping[str, str] | None = None, frames: int, seed: int | None,
                   session: Session | None = None, on_progress: ProgressByCell | None = None,
                   size: str = "") -> Comparison:
     """All arms (x variants) at once; bad input or a spend cap refuses the whole comparison
     before anything is sent, a failing arm only ends its own row."""
-    cells = comparison_cells(story, arms, variants=variants, frames=frames, seed=seed, size=size)
-    plans = plan_cells(playground, cells, session=session)
-    raise_problems(plans)
-    check_budget(playground, plans, session)
+    cells = [p.cell for p in plan_comparison(playground, story, arms, variants=variants, frames=frames, seed=seed,
+                                             size=size, session=session)]
     comparison = Comparison(new_experiment_id())
     started = time.perf_counter()
     # every cell at once: the per-provider bound in run_outcomes is the only queue

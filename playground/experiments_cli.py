@@ -25,13 +25,12 @@ from playground.core import Playground, Session
 from playground.errors import InputError, PlaygroundError, SpendCapError
 from playground.experiments import (
     Cell,
-    check_budget,
     compare,
-    comparison_cells,
     needs_confirmation,
     parse_arms,
     pending_cells,
     plan_cells,
+    plan_comparison,
     raise_problems,
     run_cells,
     total_usd,
@@ -176,10 +175,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     story = Story(character=args.prompt or "", beats=tuple(b for b in args.beat if b.strip()))
     try:
         arms = parse_arms(args.arm)
-        plans = plan_cells(playground, comparison_cells(story, arms, frames=args.frames, seed=args.seed,
-                                                        size=args.size), session=session)
-        raise_problems(plans)
-        check_budget(playground, plans, session)
+        plans = plan_comparison(playground, story, arms, frames=args.frames, seed=args.seed, size=args.size,
+                                session=session)
         confirm(total_usd(plans), playground, args.yes, asker(args.json))
         result = asyncio.run(compare(playground, story, arms, frames=args.frames, seed=args.seed, session=session,
                                      size=args.size))

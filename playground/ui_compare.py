@@ -20,7 +20,10 @@ from playground.errors import PlaygroundError
 from playground.experiments import (
     MAX_ARMS,
     MAX_VARIANTS,
+    Arm,
+    Cell,
     CellOutcome,
+    CellPlan,
     Comparison,
     add_score,
     add_vote,
@@ -29,8 +32,7 @@ from playground.experiments import (
     comparison_cells,
     needs_confirmation,
     parse_arms,
-    plan_cells,
-    raise_problems,
+    plan_comparison,
     total_usd,
 )
 from playground.presets import load_presets
@@ -55,9 +57,16 @@ class CompareForm:
     frames: int
     seed: int | None
 
-    def cells(self) -> list[Any]:
-        return comparison_cells(self.story, parse_arms(self.arms_text.splitlines()), variants=self.variants,
-                                frames=self.frames, seed=self.seed)
+    def plans(self, playground: Playground, session: Session | None) -> list[CellPlan]:
+        """The cells with their estimates; raises what the comparison would be refused for."""
+        return plan_comparison(playground, self.story, self.arms(), variants=self.variants, frames=self.frames,
+                               seed=self.seed, session=session)
+
+    def arms(self) -> list[Arm]:
+        return parse_arms(self.arms_text.splitlines())
+
+    def cells(self) -> list[Cell]:
+        return comparison_cells(self.story, self.arms(), variants=self.variants, frames=self.frames, seed=self.seed)
 
 
 def read_form(prompts: list[str], beats_text: str, frames: float | None, seed: float | None, arms_text: str) -> CompareForm:
@@ -70,8 +79,7 @@ def read_form(prompts: list[str], beats_text: str, frames: float | None, seed: f
 
 def estimate_markdown(playground: Playground, form: CompareForm, session: Session | None) -> str:
     try:
-        plans = plan_cells(playground, form.cells(), session=session)
-        raise_problems(plans)
+        plans = form.plans(playground, session)
     except PlaygroundError as exc:
         return f"*{exc}*"
     usd = total_usd(plans)
@@ -270,9 +278,7 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
         *vals, state = values
         form_values = form_of(vals)
         try:
-            cells = form_values.cells()
-            plans = plan_cells(playground, cells, session=state)
-            raise_problems(plans)
+            plans = form_values.plans(playground, state)
         except PlaygroundError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         usd = total_usd(plans)
@@ -282,7 +288,7 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
                                          f"(PLAYGROUND_CONFIRM_USD). Nothing has been sent. Run it?"}
             return
         done: list[Comparison] = []
-        async for update in _run_rows(playground, form_values, cells, state, rows, status, done):
+        async for update in _run_rows(playground, form_values, [p.cell for p in plans], state, rows, status, done):
             yield {form["confirm_box"]: gr.Group(visible=False), **update}
         yield pair_updates(VotePool.of(done[0]))
 
@@ -330,12 +336,12 @@ def _preset_values(presets: dict[str, Any], title: str) -> tuple[Any, ...]:
     return chosen.prompt, "\n".join(chosen.story.beats), chosen.frames
 
 
-async def _run_rows(playground: Playground, form: CompareForm, cells: list[Any], state: Session,
+async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell], state: Session,
                     rows: list[dict[str, Any]], status: gr.Markdown, done: list[Comparison]
                     ) -> AsyncIterator[dict[Any, Any]]:
     """Run the comparison, streaming each arm's frames into its row; the result goes to `done`."""
     queue: asyncio.Queue[tuple[int, Progress]] = asyncio.Queue()
-    task = asyncio.create_task(compare(playground, form.story, parse_arms(form.arms_text.splitlines()),
+    task = asyncio.create_task(compare(playground, form.story, form.arms(),
                                        variants=form.variants, frames=form.frames, seed=form.seed, session=state,
                                        on_progress=lambda i, p: queue.put_nowait((i, p))))
     first: dict[Any, Any] = {status: f"Running {len(cells)} arm(s) at once…"}

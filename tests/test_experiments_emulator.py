@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from playground.cli import RUN_JSON_KEYS
 from playground.config import Settings
