@@ -143,7 +143,8 @@ def vote_frame(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     votes = ratings[ratings["verdict"].isin(VERDICTS)]
-    group_of = {r.run_id: (r.arm, r.variant) for r in runs[["run_id", *GROUP]].itertuples(index=False)}
+    voted = runs[runs["run_id"].isin(set(votes["run_id"]) | set(votes["other_run_id"]))]  # not every run: 100k+ rows
+    group_of = {r.run_id: (r.arm, r.variant) for r in voted[["run_id", *GROUP]].itertuples(index=False)}
     rows = [{"left": group_of[v.run_id], "right": group_of[v.other_run_id], "verdict": v.verdict}
             for v in votes.itertuples(index=False) if v.run_id in group_of and v.other_run_id in group_of]
     return pd.DataFrame(rows, columns=["left", "right", "verdict"])
