@@ -301,9 +301,10 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
             yield update
 
     inputs = fields + [session]
-    form["run"].click(on_click, inputs, run_outputs, api_name="compare", concurrency_limit=None,
+    # the Generate tab's pool ("runs", bounded in app.py): a comparison holds one slot while its arms run
+    form["run"].click(on_click, inputs, run_outputs, api_name="compare", concurrency_limit="default",
                       concurrency_id="runs")
-    form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", concurrency_limit=None,
+    form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", concurrency_limit="default",
                           concurrency_id="runs")
     form["back"].click(lambda: (gr.Group(visible=False), "Cancelled: nothing was sent."),
                        None, [form["confirm_box"], status], api_visibility="private")
