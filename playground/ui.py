@@ -314,9 +314,11 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                          show_progress="hidden")
     provider.change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
                     provider, model, api_visibility="private")
-    run_event = generate.click(on_generate, inputs, outputs, api_name="generate", concurrency_limit=None,
+    # One pool for both triggers, bounded by queue(default_concurrency_limit=...) in app.py:
+    # a public app must not start unboundedly many paid runs at once (the rest wait in the queue).
+    run_event = generate.click(on_generate, inputs, outputs, api_name="generate", concurrency_limit="default",
                                concurrency_id="runs")
-    submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", concurrency_limit=None,
+    submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", concurrency_limit="default",
                                  concurrency_id="runs")
     cancel.click(lambda: ("", "**Cancelled.** The run is logged with status `cancelled` (see History); frames that "
                           "arrived are kept."), None, [live, summary], cancels=[run_event, submit_event],
