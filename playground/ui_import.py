@@ -33,7 +33,7 @@ def build_import(playground: Playground, history: dict[str, Any]) -> Any:
                         height=140)
         with gr.Row():
             model = gr.Textbox(label="Model", placeholder="e.g. midjourney-v7 or comfyui-flux-dev", min_width=200)
-            cost = gr.Number(label="Cost (USD)", value=None, minimum=0, min_width=120,
+            cost = gr.Number(label="Cost (USD)", value=0.0, minimum=0, min_width=120,
                              info="what the frames cost, typed by you")
         prompt = gr.Textbox(label="Prompt the frames were made from", lines=2)
         beats = gr.Textbox(label="Beats", lines=3, placeholder="Optional, one per line")
