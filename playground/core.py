@@ -390,9 +390,11 @@ class Playground:
               outcomes: list[CallOutcome | None], sink: _RunSink, estimate: Estimate) -> None:
         billed, reported_cost, reported = 0, 0.0, True
         for call, outcome in zip(calls, outcomes):
-            if outcome is None:
-                continue
             returned = sum(1 for j in range(call.frames) if call.first_frame + j in sink.frames)
+            if outcome is None:  # the call failed; frames it delivered first are billed all the same
+                billed += returned
+                reported = reported and returned == 0
+                continue
             billed += provider.billed_images(call, outcome, returned)
             if outcome.cost_usd is None:
                 reported = False

@@ -308,3 +308,23 @@ def test_a_fault_matrix_logs_one_finished_row_per_run(pg_short, emulator):
         assert row["status"] in ("error", "partial"), fault
         assert row["error"], f"{fault}: a failed run must say why"
         assert row["latency_s"] < 4, fault
+
+
+# -- a stream that breaks off ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def cut_server():
+    from test_faults_support import FileServer
+
+    server = FileServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("route, words", [("cut", "fewer than asked"), ("garbled", "unreadable stream event")])
+def test_a_stream_cut_after_one_frame_keeps_that_frame(emulator, data_dir, cut_server, route, words):
+    pg = make_playground(emulator.env(), data_dir, ARK_BASE_URL=f"{cut_server.url}/{route}")
+    record = run(pg, **SEQ).record
+    assert record.status == "partial" and record.frames_returned == 1
+    assert words in record.error
+    assert record.images_billed == 1  # no usage came: billed = frames returned

@@ -91,7 +91,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class FileServer:
-    """A loopback server with hostile routes for download tests:
+    """A loopback server with hostile routes for download tests (and, by POST, streams that
+    break off: see `cut_stream`):
     /ok.png, /garbage, /declared-big (Content-Length over any cap), /chunked-big (no length,
     endless), /bomb.png (header claims 100000x100000), /mild-bomb.png (9000x8000: Pillow only
     warns), /stall (headers, then silence), /drip (a byte every 0.05 s, forever), /redirect,
@@ -112,6 +113,14 @@ class FileServer:
                 server.hits.append(self.path)
                 try:
                     server.answer(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                server.hits.append(self.path)
+                self.rfile.read(int(self.headers.get("content-length", "0") or 0))
+                try:
+                    server.cut_stream(self)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -169,6 +178,20 @@ class FileServer:
             h.end_headers()
         else:
             self._send(h, 404, b"not found", "text/plain")
+
+    def cut_stream(self, h: BaseHTTPRequestHandler) -> None:
+        """A Seedream-style event stream that breaks off after one frame: POST /cut/... ends
+        cleanly without the completed event, POST /garbled/... ends inside an event's JSON."""
+        h.close_connection = True
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        frame = {"type": "image_generation.partial_succeeded", "image_index": 0, "url": f"{self.url}/ok.png"}
+        h.wfile.write(f"data: {json.dumps(frame)}\n\n".encode())
+        if h.path.startswith("/garbled/"):
+            h.wfile.write(b'data: {"type": "image_generation.partial_succ\n\n')
+        h.wfile.flush()
 
     def _endless(self, h: BaseHTTPRequestHandler, chunked: bool) -> None:
         block = os.urandom(64 * 1024)
