@@ -7,6 +7,7 @@ deadline, never as a crash. Generations that may already be billed are never re-
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -328,3 +329,24 @@ def test_a_stream_cut_after_one_frame_keeps_that_frame(emulator, data_dir, cut_s
     assert record.status == "partial" and record.frames_returned == 1
     assert words in record.error
     assert record.images_billed == 1  # no usage came: billed = frames returned
+
+
+# -- the user stops a run ----------------------------------------------------------------------------------------
+
+def test_a_cancelled_run_is_logged_and_its_job_cancelled(pg, emulator):
+    from playground.types import GenerationRequest
+
+    emulator.set_fault("fal", "stuck")
+
+    async def start_then_cancel():
+        task = asyncio.create_task(pg.run(GenerationRequest(prompt="a fox", provider="fal", mode="baseline",
+                                                            frames=2, size="512x512")))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(start_then_cancel())
+    row = only_row(pg)
+    assert row["status"] == "cancelled" and row["error"] == "cancelled by the user"
+    assert sorted(emulator.cancelled) == sorted(emulator.jobs)  # both queued jobs were cancelled
