@@ -128,8 +128,9 @@ class RowIndex:
         count = self.count()
         if header == (stat.st_ino, stat.st_size, stat.st_mtime_ns):
             return count
-        if header is not None and header[0] == stat.st_ino and stat.st_size >= header[1] and self._tail_intact(count):
-            start = self._end(count)
+        end = self._end(count) if header is not None and header[0] == stat.st_ino else -1
+        if 0 <= end <= stat.st_size and self._tail_intact(count):  # rows were added (or a torn tail cut off)
+            start = end
         else:
             self.path.write_bytes(self.HEADER.pack(self.MAGIC, 0, 0, 0))
             count, start = 0, self._header_length()
@@ -306,12 +307,14 @@ class CsvLog:
         self.columns = list(columns)
         self.lock = FileLock(str(path) + ".lock")
         self.index = RowIndex(path, index) if index else None
-        self._cache: tuple[int, int, pd.DataFrame] | None = None  # (inode, bytes parsed, frame) of read()
+        # read()'s frames by column set: (inode, bytes parsed, frame); later reads parse only new rows
+        self._cache: dict[tuple[str, ...] | None, tuple[int, int, pd.DataFrame]] = {}
 
     # -- writing ---------------------------------------------------------------------------------
     def append(self, row: Mapping[str, object]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock:
+            self._set_aside_torn_tail()
             header = self._ensure_header()
             if self.index:
                 self.index.sync()
@@ -321,6 +324,31 @@ class CsvLog:
                 f.write(text)
             if self.index:
                 self.index.added(offset, len(text), row)
+
+    def _set_aside_torn_tail(self) -> None:
+        """A machine crash mid-write can leave half a row at the end (no final newline); a new
+        row appended to it would be merged into it. Move the torn bytes to <name>.torn first.
+        (The index knows where the whole rows end; a log without one is scanned.)"""
+        if not self.path.exists():
+            return
+        with open(self.path, "r+b") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return
+            if self.index:
+                keep = self.index._end(self.index.sync())
+            else:
+                f.seek(0)
+                ends = _row_ends(f.read())  # newlines outside quotes: the whole rows before the torn one
+                keep = int(ends[-1]) + 1 if len(ends) else 0
+            f.seek(keep)
+            torn = f.read()
+            with open(self.path.with_name(self.path.name + ".torn"), "ab") as side:
+                side.write(torn + b"\n")
+            f.truncate(keep)
 
     def _ensure_header(self) -> list[str]:
         """Write the header into a new file, or migrate an older file; return the file's columns."""
@@ -374,7 +402,7 @@ class CsvLog:
         for column in frame.columns:
             if column in text_cols:
                 frame[column] = _restored(frame[column])
-        return frame
+        return frame if columns is None else frame[wanted]
 
     def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """All rows as a DataFrame with every known column (missing ones filled), text restored.
@@ -386,19 +414,18 @@ class CsvLog:
         with self.lock:  # only to learn where the whole rows end; the parse runs unlocked
             end = self._whole_rows_end()
             raw = open(self.path, "rb")
+        key = None if columns is None else tuple(columns)
         with raw:
             inode = os.fstat(raw.fileno()).st_ino
-            cached = self._cache
+            cached = self._cache.get(key)
             if cached and cached[0] == inode and cached[1] <= end and self.index:
-                tail = self._rows_between(raw, cached[1], end) if cached[1] < end else None
+                tail = self._rows_between(raw, cached[1], end, columns) if cached[1] < end else None
                 frame = cached[2] if tail is None or not len(tail) else pd.concat([cached[2], tail], ignore_index=True)
-            elif columns is not None:
-                return self._parse(io.BufferedReader(_Limited(raw, end)), columns)
             else:
-                frame = self._parse(io.BufferedReader(_Limited(raw, end)))
-        if self.index:
-            self._cache = (inode, end, frame)
-        return frame.copy(deep=False) if columns is None else frame[list(columns)].copy(deep=False)
+                frame = self._parse(io.BufferedReader(_Limited(raw, end)), columns)
+        if self.index:  # pandas copy-on-write: callers' changes never reach the cached frame
+            self._cache[key] = (inode, end, frame)
+        return frame.copy(deep=False)
 
     def _whole_rows_end(self) -> int:
         """Byte offset where the last whole row ends (the file size when there is no index)."""
@@ -407,12 +434,12 @@ class CsvLog:
         count = self.index.sync()
         return self.index._end(count)
 
-    def _rows_between(self, raw: BinaryIO, start: int, end: int) -> pd.DataFrame:
+    def _rows_between(self, raw: BinaryIO, start: int, end: int, columns: Sequence[str] | None) -> pd.DataFrame:
         """Rows in bytes [start, end) of the file parsed with the file's own header."""
         raw.seek(0)
         header = raw.readline()
         raw.seek(start)
-        return self._parse(io.BytesIO(header + raw.read(end - start)))
+        return self._parse(io.BytesIO(header + raw.read(end - start)), columns)
 
     def rows_at(self, spans: Sequence[tuple[int, int]]) -> pd.DataFrame:
         """The rows at (offset, length) spans, in that order."""

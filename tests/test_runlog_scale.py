@@ -165,3 +165,16 @@ def test_processes_appending_at_once_keep_rows_and_index_whole(data_dir: Path) -
     assert list(log.latest(121)["run_id"]) == list(frame["run_id"].iloc[::-1])
     assert log.spent_since("1970-01-01T00:00:00Z") == pytest.approx(60.0)
     assert all(log.get(f"w{w}-39") is not None for w in range(3))
+
+
+def test_a_torn_tail_set_aside_by_append_keeps_the_index_right(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    _fill(log, 4)
+    before = log.read()
+    with open(log.runs.path, "a", encoding="utf-8") as f:  # a crash mid-write
+        f.write('torn,,2026-03-09T23:00:00Z,local,m,sequence,"never fin')
+    log.append(RunRecord(run_id="next", created_at="2026-03-09T23:10:00Z", prompt="ok", cost_usd=1.0))
+    assert list(log.latest(3)["run_id"]) == ["next", "run-0003", "run-0002"]
+    assert log.get("torn") is None and log.spent_since("2026-03-09T23:00:00Z") == pytest.approx(1.0)
+    assert list(log.read()["run_id"]) == list(before["run_id"]) + ["next"]
+    assert len(pd.read_csv(log.runs.path)) == 5
