@@ -26,12 +26,14 @@ from playground.types import MAX_FRAMES, MIN_FRAMES, GenerationRequest, RunRecor
 OPTIONAL_TABS = ("playground.ui_compare", "playground.ui_analysis")
 HISTORY_COLUMNS = {"created_at": "when (UTC)", "run_id": "run_id", "provider": "provider", "model": "model",
                    "mode": "mode", "status": "status", "frames": "frames", "cost_usd": "cost $",
-                   "latency_s": "latency s", "subject_consistency": "subject", "palette_consistency": "palette",
+                   "latency_s": "latency s", "subject_consistency": "subject",
                    "prompt": "prompt", "error": "error"}
 DOWNLOADS = {"zip": "Download ZIP", "sheet": "Storyboard sheet (PNG)", "gif": "Animated GIF"}
 TICK_S = 0.5  # how often the elapsed time of a run in flight is refreshed
 CSS = """
 #sequence-gallery {min-height: 320px}
+/* Gradio keeps 450 px of gallery even for one row of frames: keep less, the frames decide */
+#sequence-gallery .fixed-height, #history-gallery .fixed-height {min-height: 280px}
 .run-summary {font-variant-numeric: tabular-nums}
 #run-progress {font-variant-numeric: tabular-nums}
 #run-progress .bar {letter-spacing: 1px}
@@ -131,8 +133,9 @@ def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
     if record.error:
         lines.append(f"**Error:** {record.error}")
     refs = f" · {record.ref_count} reference image(s)" if record.ref_count else ""
+    folder = Path(record.image_dir or "")  # DATA_DIR/runs/<run_id>: the last two parts say where
     lines.append(f"<small>run `{record.run_id}` · {record.provider}/{record.model} · {record.mode}{refs} · "
-                 f"frames in `{record.image_dir}`</small>")
+                 f"frames in `{folder.parent.name}/{folder.name}`</small>")
     return "\n\n".join(lines)
 
 
@@ -191,7 +194,7 @@ def history_table(playground: Playground, n: int = 100) -> Any:
     """The newest runs, newest first, with short headers; the full row stays in runs.csv."""
     frame = playground.log.latest(n).copy()
     frame["frames"] = [f"{r}/{q}" for r, q in zip(frame["frames_returned"], frame["frames_requested"])]
-    frame["created_at"] = frame["created_at"].astype(str).str.replace("T", " ").str.rstrip("Z")
+    frame["created_at"] = frame["created_at"].astype(str).str.replace("T", " ").str.slice(0, 16)  # to the minute
     frame["prompt"] = frame["prompt"].astype(str).str.slice(0, 80)
     return frame[list(HISTORY_COLUMNS)].rename(columns=HISTORY_COLUMNS)
 
@@ -343,8 +346,8 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
         run_id = gr.Textbox(label="Run ID", placeholder="click a row, or paste a run id", scale=3, min_width=200)
         reopen = gr.Button("Open run", size="sm", min_width=80)
     table = gr.Dataframe(value=lambda: history_table(playground), label="Runs (newest first)", interactive=False,
-                         wrap=True, max_height=420, elem_id="history-table",
-                         column_widths=["12%", "15%", "7%", "10%", "7%", "6%", "5%", "5%", "6%", "6%", "6%", "10%", "5%"])
+                         wrap=False, max_height=420, elem_id="history-table",
+                         column_widths=["14%", "17%", "7%", "10%", "7%", "7%", "6%", "5%", "5%", "5%", "12%", "5%"])
     gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery")
     summary = gr.Markdown(elem_id="history-summary")
     downloads = build_downloads("history")
