@@ -224,7 +224,7 @@ def write_animation(run: StoredRun, out: Path, fmt: str = "gif", side: int = ANI
         frame.paste(thumb, ((size[0] - thumb.width) // 2, (size[1] - thumb.height) // 2))
         canvas.append(frame)
     if fmt == "gif":
-        canvas = [c.quantize(colors=255, method=Image.Quantize.MEDIANCUT) for c in canvas]
+        canvas = [c.quantize(colors=255, method=Image.Quantize.FASTOCTREE) for c in canvas]
         canvas[0].save(out, format="GIF", save_all=True, append_images=canvas[1:], duration=FRAME_MS, loop=0,
                        optimize=False, disposal=1)
     else:
