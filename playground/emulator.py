@@ -456,9 +456,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=1.0, help="seconds each generation takes")
     parser.add_argument("--image-size", default=None, help="force every frame to WxH, e.g. 2048x2048")
     parser.add_argument("--format", default="png", choices=("png", "jpeg"))
+    parser.add_argument("--file-delay", type=float, default=0.0, help="seconds before each frame download starts (a CDN)")
+    parser.add_argument("--textured", action="store_true", help="grainy frames, sized like real ones (benchmarks)")
     args = parser.parse_args(argv)
     emu = Emulator(latency_s=args.latency, image_size=args.image_size, image_format=args.format,
-                   host=args.host, port=args.port).start()
+                   host=args.host, port=args.port, file_delay_s=args.file_delay, textured=args.textured).start()
     print(f"# provider emulator on {emu.url} (Ctrl-C to stop). Use it with:")
     for name, value in emu.env().items():
         print(f"export {name}={value}")
