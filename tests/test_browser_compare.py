@@ -50,6 +50,10 @@ def test_offline_comparison_side_by_side_then_vote_reaches_analysis(app_url: str
     table = page.locator("#analysis-table")
     assert "local:procedural-v1:sequence" in table.inner_text() and "100%" in table.inner_text()
     shot(page, "analysis")
+    with page.expect_download(timeout=15_000) as download:
+        page.get_by_role("button", name="Download table (CSV)").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert exported.startswith("arm,variant,runs,success_rate") and "local:procedural-v1:sequence" in exported
     assert not page.console_errors
 
 
