@@ -229,7 +229,8 @@ class ProgressBar:
     """A one-line bar on stderr (redrawn in place on a terminal, a line every 5% otherwise)."""
 
     def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.stream, self.done, self.spent = total, stream, 0, 0.0
+        self.total, self.done, self.spent = total, 0, 0.0
+        self.stream: TextIO | None = stream
         self.status: Counter[str] = Counter()
         self.tty = stream.isatty()
 
@@ -237,9 +238,12 @@ class ProgressBar:
         self.done += 1
         self.status[record.status if record else "not sent (cap)"] += 1
         self.spent += record.cost_usd if record else 0.0
-        if self.tty or self.done == self.total or self.done % max(1, self.total // 20) == 0:
-            self.stream.write(("\r" if self.tty else "") + self.line() + ("" if self.tty else "\n"))
-            self.stream.flush()
+        if self.stream and (self.tty or self.done == self.total or self.done % max(1, self.total // 20) == 0):
+            try:
+                self.stream.write(("\r" if self.tty else "") + self.line() + ("" if self.tty else "\n"))
+                self.stream.flush()
+            except OSError:  # a closed pipe (`| head`) must not stop a paid benchmark: stop drawing instead
+                self.stream = None
 
     def line(self) -> str:
         width = 30
@@ -248,7 +252,7 @@ class ProgressBar:
         return f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs  ${self.spent:.4f}  {counts}"
 
     def close(self) -> None:
-        if self.tty and self.done:
+        if self.stream and self.tty and self.done:
             self.stream.write("\n")
 
 

@@ -279,3 +279,27 @@ def test_a_failed_run_is_retried_by_the_next_invocation_and_only_it(
     assert len(emulator.requests_for("byteplus", "POST")) == sent_before + 1
     after = experiment_rows(data_dir)
     assert after.loc[after["story_id"] == failed[0], "status"].tolist() == ["error", "ok"]
+
+
+def test_progress_bar_counts_statuses_and_survives_a_closed_stream() -> None:
+    import io
+
+    from playground.types import RunRecord
+
+    stream = io.StringIO()
+    bar = consistory.ProgressBar(40, stream)
+    for i in range(40):
+        bar(None, RunRecord(status="ok" if i % 10 else "error", cost_usd=0.01) if i < 39 else None)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 20  # one line per 5% on a non-terminal
+    assert lines[-1].startswith("[" + "#" * 30 + "] 40/40 runs  $0.3900")
+    assert "error 4" in lines[-1] and "ok 35" in lines[-1] and "not sent (cap) 1" in lines[-1]
+
+    class Closed(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    broken = consistory.ProgressBar(2, Closed())
+    broken(None, RunRecord(status="ok"))
+    broken(None, RunRecord(status="ok"))
+    assert broken.done == 2
