@@ -106,6 +106,23 @@ def test_generate_streams_frames_one_by_one_then_offers_downloads(emulator_env: 
     assert row["status"] == "ok" and 0 < row["first_frame_s"] < row["latency_s"]
 
 
+def test_async_job_progress_and_baseline_calls_show_while_running(emulator_env: dict[str, str], emulator,
+                                                                   tmp_path: Path) -> None:
+    emulator.latency_s = 1.2
+    playground = Playground(Settings.from_env(env=emulator_env, data_dir=tmp_path / "data"))
+    generate = handler(build_app(playground), "generate")
+    job = asyncio.run(collect(generate.fn(*form(provider="wavespeed", model="bytedance/seedream-v4.5/sequential",
+                                                beats="", frames=2))))
+    notes = [u["run-progress"] for u in job if u.get("run-progress")]
+    assert any("0 / 2 frames" in t and ("processing" in t or "queued" in t or "created" in t) for t in notes), notes
+    baseline = form(frames=3)
+    baseline[5] = "baseline"  # three independent local calls, each a frame when it finishes
+    counts = [len(u["sequence-gallery"]) for u in asyncio.run(collect(generate.fn(*baseline)))
+              if "sequence-gallery" in u]
+    assert counts[0] == 0 and counts[-1] == 3 and any(0 < c < 3 for c in counts), counts
+    assert [r["status"] for _, r in playground.log.read().iterrows()] == ["ok", "ok"]
+
+
 def test_cancelling_the_event_logs_a_cancelled_run_with_the_frames_so_far(emulator_env: dict[str, str], emulator,
                                                                            tmp_path: Path) -> None:
     emulator.latency_s = 4.0  # 1 s per frame of 4
