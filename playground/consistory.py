@@ -4,10 +4,10 @@ The ConsiStory+ file (from the public 1Prompt1Story repository; not shipped with
 playground, see docs/consistory.md) is YAML shaped
 
     category:
-      - style: "A fiery and majestic illustration of"
-        subject: "A phoenix with bright orange feathers"
-        concept_token: phoenix
-        settings: ["rising from a fiery ashes", ...]     # one per frame
+      - style: "A moody charcoal sketch of"                 # (an invented example)
+        subject: "A lighthouse keeper with a grey beard"
+        concept_token: keeper
+        settings: ["climbing the spiral stairs", ...]      # one per frame
 
 Each prompt set becomes one `prompts.Story`: the subject is the character, the style
 phrase without its trailing "of" is the style, and every setting is one beat, so
@@ -62,9 +62,9 @@ class BenchStory:
 
 
 def compose_story(style: str, subject: str, settings: Sequence[str]) -> Story:
-    """ConsiStory+ fields -> Story. "A fiery and majestic illustration of" + "A phoenix with
-    bright orange feathers" -> character "A phoenix with bright orange feathers", style
-    "A fiery and majestic illustration": the style phrase is written to lead into the subject,
+    """ConsiStory+ fields -> Story. "A moody charcoal sketch of" + "A lighthouse keeper with
+    a grey beard" -> character "A lighthouse keeper with a grey beard", style "A moody
+    charcoal sketch": the style phrase is written to lead into the subject,
     so its dangling "of" is dropped when it stands as a sentence of its own."""
     style = " ".join(style.split())
     if style.lower().endswith(" of"):

@@ -28,21 +28,21 @@ SYNTHETIC = {
     "animals": [
         {"concept_token": "fox", "style": "A watercolour painting of", "subject": "A red fox with a blue scarf",
          "settings": ["crossing a frozen river", "sleeping in a hollow log", "watching the moon", "chasing a moth"]},
-        {"concept_token": "owl", "style": "A detailed ink drawing of", "subject": "A barn owl with golden eyes",
+        {"concept_token": "owl", "style": "A quick pencil study of", "subject": "A barn owl with golden eyes",
          "settings": ["perched on a fence post", "gliding over a meadow", "hiding in a barn", "hooting at dusk"]},
-        {"concept_token": "pup", "style": "", "subject": "A puppy",
-         "settings": ["in a pet store", "in a grassy yard", "wearing a life vest", "on a sofa"]},
+        {"concept_token": "newt", "style": "", "subject": "A newt",
+         "settings": ["under a mossy stone", "in a rain puddle", "climbing a fern", "on a garden path"]},
     ],
     "foods": [
-        {"concept_token": "bread", "style": "A warm countryside painting of", "subject": "A crusty loaf of bread",
-         "settings": ["cooling on a board", "sliced with butter", "in a woven basket", "beside a bowl of soup"]},
+        {"concept_token": "tart", "style": "A soft pastel still life of", "subject": "A lemon tart with a lattice crust",
+         "settings": ["on a marble counter", "under a glass dome", "on a picnic blanket", "beside a cup of tea"]},
         {"concept_token": "cake", "style": "A glossy magazine photo of", "subject": "A three-tier wedding cake",
          "settings": ["on a silver stand", "being cut by a knife", "in a bakery window", "under string lights"]},
     ],
     "humans": [
-        {"concept_token": "scientist", "style": "A focused scene of", "subject": "A scientist with a lab coat",
-         "settings": ["conducting an experiment", "looking through a microscope", "presenting at a conference",
-                      "writing at a desk"]},
+        {"concept_token": "beekeeper", "style": "A sunlit documentary photo of", "subject": "A beekeeper in a white veil",
+         "settings": ["lifting a honey frame", "walking between hives", "pouring honey into jars",
+                      "resting under an apple tree"]},
     ],
 }
 
@@ -78,20 +78,20 @@ def experiment_rows(data_dir: Path) -> pd.DataFrame:
 # ---------------------------------------------------------------- importing
 
 def test_compose_story_drops_the_dangling_of_and_keeps_one_beat_per_setting() -> None:
-    story = consistory.compose_story("A fiery and majestic illustration of", "A phoenix with bright orange feathers",
-                                     ["rising from a fiery ashes", "  soaring   through a glowing sky "])
-    assert story.character == "A phoenix with bright orange feathers"
-    assert story.style == "A fiery and majestic illustration"
-    assert story.beats == ("rising from a fiery ashes", "soaring through a glowing sky")
-    assert story.prompt() == "A phoenix with bright orange feathers. A fiery and majestic illustration."
-    assert consistory.compose_story("", "A puppy", ["on a sofa"]).prompt() == "A puppy."
+    story = consistory.compose_story("A moody charcoal sketch of", "A lighthouse keeper with a grey beard",
+                                     ["climbing the spiral stairs", "  polishing   the great lens "])
+    assert story.character == "A lighthouse keeper with a grey beard"
+    assert story.style == "A moody charcoal sketch"
+    assert story.beats == ("climbing the spiral stairs", "polishing the great lens")
+    assert story.prompt() == "A lighthouse keeper with a grey beard. A moody charcoal sketch."
+    assert consistory.compose_story("", "A newt", ["on a garden path"]).prompt() == "A newt."
 
 
 def test_synthetic_file_imports_in_file_order_with_stable_ids(synthetic_file: Path) -> None:
     stories = consistory.load_consistory(synthetic_file)
     assert [s.category for s in stories] == ["animals"] * 3 + ["foods"] * 2 + ["humans"]
-    assert [s.story_id for s in stories[:3]] == ["animals-000-fox", "animals-001-owl", "animals-002-pup"]
-    assert stories[3].story.character == "A crusty loaf of bread"
+    assert [s.story_id for s in stories[:3]] == ["animals-000-fox", "animals-001-owl", "animals-002-newt"]
+    assert stories[3].story.character == "A lemon tart with a lattice crust"
     assert stories[3].story.beats == tuple(SYNTHETIC["foods"][0]["settings"])
     assert all(s.frames == 4 for s in stories)
     assert [s.story_id for s in consistory.load_consistory(synthetic_file)] == [s.story_id for s in stories]

@@ -15,7 +15,7 @@ from scipy import stats
 from playground import consistory_table as table
 from playground.types import RunRecord
 
-CATEGORIES = {"animals-000-fox": "animals", "animals-001-owl": "animals", "foods-000-bread": "foods"}
+CATEGORIES = {"animals-000-fox": "animals", "animals-001-owl": "animals", "foods-000-tart": "foods"}
 
 
 def row(arm: str, story: str, repeat: int = 0, created: str = "2026-01-01T00:00:00Z", **fields: object) -> dict:
@@ -38,7 +38,7 @@ def test_repeats_are_averaged_per_story_before_the_interval() -> None:
     runs = pd.DataFrame([row("seq", "animals-000-fox", 0, subject_consistency=0.2),
                          row("seq", "animals-000-fox", 1, subject_consistency=0.4),
                          row("seq", "animals-001-owl", 0, subject_consistency=0.9),
-                         row("seq", "foods-000-bread", 0, subject_consistency=0.6)])
+                         row("seq", "foods-000-tart", 0, subject_consistency=0.6)])
     overall, _ = table.summarise_experiment(runs, CATEGORIES)
     per_story = [0.3, 0.9, 0.6]
     low, high = stats.t.interval(0.95, len(per_story) - 1, loc=np.mean(per_story), scale=stats.sem(per_story))
@@ -52,7 +52,7 @@ def test_a_retried_cell_counts_once_with_its_latest_row_and_cancelled_rows_are_d
         row("seq", "animals-000-fox", created="2026-01-01T00:00:00Z", status="error", frames_returned=0),
         row("seq", "animals-000-fox", created="2026-01-02T00:00:00Z", subject_consistency=0.7),
         row("seq", "animals-001-owl", created="2026-01-02T00:00:00Z", status="cancelled", frames_returned=2),
-        row("seq", "foods-000-bread", created="2026-01-01T00:00:00Z", status="partial", frames_returned=3,
+        row("seq", "foods-000-tart", created="2026-01-01T00:00:00Z", status="partial", frames_returned=3,
             subject_consistency=0.5),
     ])
     overall, per_category = table.summarise_experiment(runs, CATEGORIES)
