@@ -1,0 +1,1 @@
+"""Benchmarks of the playground (run them with `python -m playground bench`)."""

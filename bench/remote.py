@@ -1,0 +1,305 @@
+"""Parts 1-3 against the loopback emulator: single-run overhead per protocol style, polling,
+and fan-out (a 4-arm comparison and an 8-call baseline).
+
+Every figure is a ratio of times measured in the same run. "Provider time" is what no
+client can beat: the generation latency L, plus one frame download (the CDN's time to
+first byte D) when frames come as URLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import BEATS, PROMPT, Row, emulator, emulator_process, python_env, row, run_python
+from bench.reference import CLIENTS, REFERENCE_POLL_S
+
+
+@dataclass(frozen=True)
+class Style:
+    label: str
+    provider: str
+    mode: str
+    size: str
+    urls: bool  # frames come as URLs to download (else base64 in the answer)
+
+
+STYLES = (
+    Style("sync JSON (openai, 4 calls x 1 frame)", "openai", "baseline", "1024x1024", urls=False),
+    Style("SSE stream (byteplus)", "byteplus", "sequence", "2048x2048", urls=True),
+    Style("async job (wavespeed, polled)", "wavespeed", "sequence", "2048x2048", urls=True),
+)
+
+
+@dataclass
+class Settings:
+    latency_s: float
+    file_delay_s: float
+    repeats: int
+    poll_latencies: tuple[float, ...]
+    frames: int = 4
+    work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pg-bench-")))
+    long_latency_s: float = 12.5  # the async style again at a realistic job length
+    frame_size: str = "2048x2048"  # what the emulator serves, whatever size was asked for
+    quick: bool = False  # smoke run: no warm-up, the CLI for one style only
+
+
+def playground_for(env: dict[str, str], data_dir: Path):  # -> Playground
+    from playground.config import Settings as PgSettings
+    from playground.core import Playground
+
+    return Playground(PgSettings.from_env(env=env, data_dir=data_dir))
+
+
+Timing = tuple[float, float]  # (wall seconds, CPU seconds of this process, every thread; the emulator runs apart)
+
+
+def _clocked(fn: Callable[[], object]) -> tuple[Timing, object]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return (time.perf_counter() - wall, time.process_time() - cpu), result
+
+
+def core_run(env: dict[str, str], data_dir: Path, style: Style, frames: int) -> Timing:
+    """One in-process `Playground.run` (what the UI and the CLI call)."""
+    from playground.types import GenerationRequest
+
+    playground = playground_for(env, data_dir)
+    request = GenerationRequest(prompt=PROMPT, frames=frames, mode=style.mode, provider=style.provider,  # type: ignore[arg-type]
+                                beats=BEATS[:frames], size=style.size)
+    timing, result = _clocked(lambda: asyncio.run(playground.run(request)))
+    if result.record.status != "ok":  # type: ignore[attr-defined]
+        raise RuntimeError(f"benchmark run failed: {result.record.error}")  # type: ignore[attr-defined]
+    return timing
+
+
+def cli_run(env: dict[str, str], data_dir: Path, style: Style, frames: int) -> Timing:
+    """`python -m playground run ... --json` in a fresh process (CPU: not measured, another process)."""
+    args = ["-m", "playground", "run", "--provider", style.provider, "--mode", style.mode, "--frames", str(frames),
+            "--prompt", PROMPT, "--size", style.size, "--json", "--data-dir", str(data_dir)]
+    for beat in BEATS[:frames]:
+        args += ["--beat", beat]
+    wall, done = run_python(args, python_env(env))
+    if done.returncode != 0 or json.loads(done.stdout)["status"] != "ok":
+        raise RuntimeError(f"benchmark CLI run failed: {done.stderr.strip() or done.stdout.strip()}")
+    return wall, 0.0
+
+
+def reference_run(env: dict[str, str], out: Path, style: Style, frames: int) -> Timing:
+    out.mkdir(parents=True, exist_ok=True)
+    return _clocked(lambda: CLIENTS[style.provider](env, frames, out))[0]
+
+
+# -- part 1 -------------------------------------------------------------------------------------
+def overhead(cfg: Settings) -> list[Row]:
+    rows: list[Row] = []
+    with emulator_process(cfg.latency_s, cfg.file_delay_s, size=cfg.frame_size) as emu:
+        for style in STYLES:
+            arms = ("reference", "core", "cli") if not cfg.quick or style.provider == "byteplus" else ("reference", "core")
+            rows += _overhead_rows(style, cfg.latency_s, cfg, _measure(emu.env, style, cfg, arms, warm=not cfg.quick))
+    async_style = STYLES[-1]  # polling's cost at a realistic job length: one repeat, no CLI
+    with emulator_process(cfg.long_latency_s, cfg.file_delay_s, size=cfg.frame_size) as emu:
+        timings = _measure(emu.env, async_style, cfg, ("reference", "core"), warm=False, repeats=1)
+        rows += _overhead_rows(async_style, cfg.long_latency_s, cfg, timings)[:2]
+    return rows
+
+
+def _measure(env: dict[str, str], style: Style, cfg: Settings, arms: tuple[str, ...], warm: bool = True,
+             repeats: int | None = None) -> dict[str, Timing]:
+    """The fastest of cfg.repeats timings per arm (the least disturbed by other load)."""
+    runners: dict[str, Callable[[int], Timing]] = {
+        "reference": lambda i: reference_run(env, cfg.work / f"ref-{style.provider}-{i}", style, cfg.frames),
+        "core": lambda i: core_run(env, cfg.work / "core", style, cfg.frames),
+        "cli": lambda i: cli_run(env, cfg.work / "cli", style, cfg.frames),
+    }
+    if warm:
+        for name in ("reference", "core"):  # untimed: imports and first-use costs
+            runners[name](-1)
+    times: dict[str, list[Timing]] = {name: [] for name in arms}
+    for i in range(repeats or cfg.repeats):
+        for name in arms[i % len(arms):] + arms[:i % len(arms)]:  # rotate, so no arm always runs first
+            times[name].append(runners[name](i))
+    return {name: min(values) for name, values in times.items()}
+
+
+def _overhead_rows(style: Style, latency_s: float, cfg: Settings, t: dict[str, Timing]) -> list[Row]:
+    floor = latency_s + (cfg.file_delay_s if style.urls else 0.0)
+    label = style.label + ("" if latency_s == cfg.latency_s else f" at L={latency_s:g} s")
+    core, reference = t["core"][0], t["reference"][0]
+    times = (f"wall: core {core:.2f} s, reference {reference:.2f} s, provider {floor:.2f} s; "
+             f"CPU: core {t['core'][1]:.2f} s, reference {t['reference'][1]:.2f} s")
+    rows = [
+        row("1 single run", f"{label}: core / reference", core / reference, "x", "<= 1.0", times),
+        row("1 single run", f"{label}: core above provider time", 100 * (core / floor - 1), "%", "< 10%",
+            "the target applies to the in-process core call"),
+    ]
+    if "cli" in t:
+        cli = t["cli"][0]
+        rows.append(row("1 single run", f"{label}: CLI / reference", cli / reference, "x", "",
+                        f"CLI {cli:.2f} s: a fresh interpreter and imports add {cli - core:.2f} s to the core call"))
+    else:
+        rows.append(row("1 single run", f"{label}: CLI / reference", None, note="not run with --quick"))
+    return rows
+
+
+# -- part 2 -------------------------------------------------------------------------------------
+class _NoticeSink:
+    """A FrameSink that notes when the first frame URL arrives (the poll that saw 'done')."""
+
+    def __init__(self) -> None:
+        self.first_url_at: float | None = None
+
+    async def image(self, index: int, data: bytes) -> None:
+        self.first_url_at = self.first_url_at or time.monotonic()
+
+    async def url(self, index: int, url: str) -> None:
+        self.first_url_at = self.first_url_at or time.monotonic()
+
+    async def failed(self, index: int, reason: str) -> None:
+        pass
+
+    async def progress(self, fraction: float, note: str = "") -> None:
+        pass
+
+
+async def _notice(provider_name: str, latency_s: float, work: Path) -> tuple[float, int, float]:
+    """(seconds from the job's completion to the playground noticing it, polls, polls per second)."""
+    import httpx
+
+    from playground.types import ProviderCall
+
+    with emulator(latency_s) as emu:
+        env = emu.env()
+        provider = playground_for(env, work).provider(provider_name)
+        call = ProviderCall(model=provider.default_model(), prompt=PROMPT, frames=4, size="2048x2048", seed=None,
+                            api_key=env[str(provider.key_env)])
+        sink = _NoticeSink()
+        async with httpx.AsyncClient(timeout=60) as client:
+            await provider.generate(call, client, sink)
+        job = next(iter(emu.jobs.values()))
+        assert sink.first_url_at is not None
+        noticed = sink.first_url_at - (job.created + job.latency)
+        polls = emu.polls(provider_name)
+        return noticed, polls, polls / (sink.first_url_at - job.created)
+
+
+def polling(cfg: Settings) -> list[Row]:
+    """Async jobs of several lengths, each on its own emulator, all at once."""
+    cases = [("wavespeed", latency) for latency in cfg.poll_latencies] + [("evolink", cfg.poll_latencies[-1])]
+
+    async def all_cases() -> list[tuple[float, int, float]]:
+        return await asyncio.gather(*(_notice(p, latency, cfg.work) for p, latency in cases))
+
+    rows = []
+    for (provider, latency), (noticed, polls, rate) in zip(cases, asyncio.run(all_cases())):
+        short = latency < POLL_TARGET_FROM_S  # under 10 s, 10% of L needs more than a poll a second
+        rows.append(row("2 polling", f"{provider}, job of L={latency:g} s: completion -> noticed, / L",
+                        100 * noticed / latency, "%", "" if short else "< 10%",
+                        f"{noticed:.2f} s after completion" + (SHORT_NOTE if short else "")))
+        rows.append(row("2 polling", f"{provider}, job of L={latency:g} s: polls per second", rate, "/s",
+                        "" if short else "<= 1.1", f"{polls} polls (the emulator counts them)"))
+    return rows + poll_sweep()
+
+
+POLL_TARGET_FROM_S = 10.0
+SHORT_NOTE = "; no target under 10 s: 10% of L would need several polls a second"
+
+
+def poll_sweep() -> list[Row]:
+    """The worst case over many job lengths, by driving the real poll_job with a fake clock."""
+    from playground.providers.http import HttpProvider, poll_job
+
+    policy = HttpProvider.poll_policy
+    rows = []
+    for low, high in ((2.0, 10.0), (10.0, 30.0), (30.0, 240.0)):
+        worst, worst_at, max_rate = 0.0, low, 0.0
+        latency = low
+        while latency < high:
+            noticed, polls = _simulate(poll_job, policy, latency)
+            if (noticed - latency) / latency > worst:
+                worst, worst_at = (noticed - latency) / latency, latency
+            max_rate = max(max_rate, polls / noticed)
+            latency += 0.05
+        rows.append(row("2 polling", f"worst case, any job of {low:g}-{high:g} s (simulated)", 100 * worst, "%",
+                        "" if low < POLL_TARGET_FROM_S else "< 10%",
+                        f"at L={worst_at:.2f} s; at most {max_rate:.2f} polls/s (real poll_job, fake clock)"))
+    return rows
+
+
+def _simulate(poll_job: Callable, policy: object, latency: float) -> tuple[float, int]:
+    clock = {"now": 0.0, "polls": 0}
+
+    async def sleep(seconds: float) -> None:
+        clock["now"] += seconds
+
+    async def fetch() -> bool:
+        clock["polls"] += 1
+        return clock["now"] >= latency
+
+    asyncio.run(poll_job(fetch, bool, policy=policy, sleep=sleep, clock=lambda: clock["now"]))
+    return clock["now"], int(clock["polls"])
+
+
+# -- part 3 -------------------------------------------------------------------------------------
+ARMS = ("byteplus:seedream-5-0-260128:sequence", "byteplus:seedream-4-5-251128:sequence",
+        "byteplus:seedream-4-0-250828:sequence", "openai:gpt-image-1.5:baseline")
+
+
+async def _four_arms(playground: object, frames: int) -> tuple[str, list[str]]:
+    """A 4-arm comparison: playground.experiments.compare, else core.run calls gathered."""
+    try:
+        from playground.experiments import compare, parse_arm
+        from playground.prompts import Story
+    except ImportError:
+        from playground.types import GenerationRequest
+
+        requests = [GenerationRequest(prompt=PROMPT, frames=frames, provider=a.split(":")[0], model=a.split(":")[1],
+                                      mode=a.split(":")[2], beats=BEATS[:frames]) for a in ARMS]  # type: ignore[arg-type]
+        results = await asyncio.gather(*(playground.run(r) for r in requests))  # type: ignore[attr-defined]
+        return "4 core.run calls gathered (no experiments.compare)", [r.record.status for r in results]
+    story = Story(character=PROMPT, beats=tuple(BEATS[:frames]))
+    comparison = await compare(playground, story, [parse_arm(a) for a in ARMS], frames=frames, seed=None)  # type: ignore[arg-type]
+    return "playground.experiments.compare", [r.status for r in comparison.records]
+
+
+def fanout(cfg: Settings) -> list[Row]:
+    from playground.types import GenerationRequest
+
+    rows = []
+    with emulator_process(cfg.latency_s, cfg.file_delay_s, size=cfg.frame_size) as emu:
+        playground = playground_for(emu.env, cfg.work / "fanout")
+        walls, how, statuses = [], "", []
+        for _ in range(cfg.repeats):
+            started = time.perf_counter()
+            how, statuses = asyncio.run(_four_arms(playground, cfg.frames))
+            walls.append(time.perf_counter() - started)
+        _require_ok(statuses)
+        rows.append(row("3 fan-out", "4-arm comparison (4 frames each): wall / L", min(walls) / cfg.latency_s, "x",
+                        "<= 1.3", f"{how}; sequential would be 4; {min(walls):.2f} s"))
+        request = GenerationRequest(prompt=PROMPT, frames=8, mode="baseline", provider="byteplus", beats=BEATS[:8],
+                                    size="2048x2048")
+        walls = []
+        for _ in range(cfg.repeats):
+            started = time.perf_counter()
+            result = asyncio.run(playground.run(request))
+            walls.append(time.perf_counter() - started)
+            _require_ok([result.record.status])
+        rows.append(row("3 fan-out", "baseline of 8 single-image calls: wall / L", min(walls) / cfg.latency_s, "x",
+                        "<= 1.3", f"byteplus baseline; sequential would be 8; {min(walls):.2f} s"))
+    return rows
+
+
+def _require_ok(statuses: list[str]) -> None:
+    if not statuses or any(s != "ok" for s in statuses):
+        raise RuntimeError(f"benchmark runs did not all succeed: {statuses}")
+
+
+def note(cfg: Settings) -> str:
+    return (f"the reference client polls every {REFERENCE_POLL_S:g} s and downloads one frame after another; "
+            f"the emulator serves {cfg.frame_size} grainy JPEG frames"
+            + (" (about 1.6 MB each, like real 2K frames)" if cfg.frame_size == "2048x2048" else ""))
