@@ -408,15 +408,19 @@ class Playground:
             record.cost_usd, record.cost_source = pricing.run_cost(estimate.price, record.size, billed), "price table"
 
     async def _score(self, record: RunRecord, sink: _RunSink) -> None:
-        paths = [sink.frames[i][0] for i in sorted(sink.frames)]
+        order = sorted(sink.frames)
+        paths = [sink.frames[i][0] for i in order]
         if len(paths) < 2:
             return
-        prompts_sent = json.loads(record.composed_prompts or "[]")
+        # Text alignment compares each frame with its own beat (as the papers' CLIP-T does), in
+        # both modes: a sequence's one composed prompt would favour neither frame fairly.
+        beats = json.loads(record.beats or "[]")
+        frame_prompts = [prompts.frame_prompt(record.prompt, beats[i] if i < len(beats) else "") for i in order]
         try:
             from playground import metrics
 
             # CPU-bound: a thread keeps the event loop (other sessions, live frames) responsive
-            scores = await asyncio.to_thread(metrics.score_frames, paths, prompts_sent)
+            scores = await asyncio.to_thread(metrics.score_frames, paths, frame_prompts)
         except Exception as exc:  # a metric failure must never lose the run's row
             record.metrics_note = f"metrics failed: {type(exc).__name__}: {exc}"
             return
