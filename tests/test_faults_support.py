@@ -145,29 +145,16 @@ class FileServer:
             body, ctype = fixed[path]
             self._send(h, 200, body, ctype)
         elif path == "/declared-big":
-            h.send_response(200)
-            h.send_header("Content-Type", "image/png")
-            h.send_header("Content-Length", str(500 * 1024 * 1024))
-            h.end_headers()
+            self._begin(h, "Content-Length", str(500 * 1024 * 1024))
             self._endless(h, chunked=False)
         elif path == "/chunked-big":
-            h.send_response(200)
-            h.send_header("Content-Type", "image/png")
-            h.send_header("Transfer-Encoding", "chunked")
-            h.end_headers()
+            self._begin(h, "Transfer-Encoding", "chunked")
             self._endless(h, chunked=True)
         elif path == "/stall":
-            h.send_response(200)
-            h.send_header("Content-Type", "image/png")
-            h.send_header("Content-Length", "100000")
-            h.end_headers()
-            h.wfile.flush()
+            self._begin(h, "Content-Length", "100000")
             self._stop.wait(30)
         elif path == "/drip":
-            h.send_response(200)
-            h.send_header("Content-Type", "image/png")
-            h.send_header("Transfer-Encoding", "chunked")
-            h.end_headers()
+            self._begin(h, "Transfer-Encoding", "chunked")
             while not self._stop.wait(0.05):
                 h.wfile.write(b"1\r\nx\r\n")
                 h.wfile.flush()
@@ -191,6 +178,15 @@ class FileServer:
         h.wfile.write(f"data: {json.dumps(frame)}\n\n".encode())
         if h.path.startswith("/garbled/"):
             h.wfile.write(b'data: {"type": "image_generation.partial_succ\n\n')
+        h.wfile.flush()
+
+    @staticmethod
+    def _begin(h: BaseHTTPRequestHandler, header: str, value: str) -> None:
+        """A 200 image response whose body the caller writes (or withholds)."""
+        h.send_response(200)
+        h.send_header("Content-Type", "image/png")
+        h.send_header(header, value)
+        h.end_headers()
         h.wfile.flush()
 
     def _endless(self, h: BaseHTTPRequestHandler, chunked: bool) -> None:
