@@ -107,7 +107,7 @@ def banner(playground: Playground) -> str:
     live = [n for n in playground.configured_providers() if n != "local"]
     providers = ", ".join(f"`{n}`" for n in live) if live else "none (no API key set: add one as a secret or below)"
     caps = [f"${value:.2f} {label}" for value, label in ((s.max_usd_per_run, "per run"),
-            (s.max_usd_per_session, "per session"), (s.max_usd_per_day, "per day")) if value is not None]
+            (s.max_usd_per_session, "per session"), (s.max_usd_per_day, "per day")) if value not in (None, float("inf"))]
     spend = f"Spend caps: {', '.join(caps)}." if caps else ("**No spend cap is set.**" if live else "")
     return (f"**Sequential image playground** · Live providers: {providers} · `local` is an offline stand-in "
             f"that draws frames procedurally (not a model). **Every run is logged** with its prompt, frames and cost "
