@@ -1,0 +1,54 @@
+"""Faults as the user sees them: a real Chromium against the app on the emulator. A rejected
+key ends as a clear summary (never the key), a spend cap as an error toast naming the cap."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.config import Settings
+from test_browser import SHOTS, shot
+
+pytest_plugins = ["conftest_emulator"]
+
+
+@pytest.fixture
+def faulty_app_url(emulator, data_dir):
+    from conftest import launch_app
+
+    env = {**emulator.env(), "PLAYGROUND_DEFAULT_PROVIDER": "byteplus", "PLAYGROUND_MAX_USD_PER_RUN": "0.30"}
+    app, url = launch_app(Settings.from_env(env=env, data_dir=data_dir))
+    try:
+        yield url
+    finally:
+        app.close()
+
+
+@pytest.mark.browser
+def test_key_rejected_and_spend_cap_messages(faulty_app_url, page, emulator, data_dir):
+    emulator.set_fault("byteplus", "auth")
+    page.goto(faulty_app_url)
+    page.get_by_label("Prompt").fill("A red panda courier with a green scarf. Flat webcomic style.")
+    page.get_by_label("Frame beats").fill("gets a parcel\nruns over roofs")
+    frames = page.get_by_label("number input for Frames")
+    frames.fill("2")
+    frames.press("Enter")
+    page.get_by_role("button", name="Generate").click()
+    summary = page.locator("#run-summary")
+    summary.get_by_text("key rejected", exact=False).wait_for(timeout=30_000)
+    text = summary.inner_text()
+    assert "error: 0 of 2 frames" in text and "ARK_API_KEY" in text
+    assert emulator.env()["ARK_API_KEY"] not in page.content()
+    shot(page, "fault-key-rejected")
+
+    emulator.clear_faults()
+    frames.fill("15")  # 15 x $0.035 = $0.525 passes the $0.30 run cap
+    frames.press("Enter")
+    page.get_by_role("button", name="Generate").click()
+    toast = page.locator(".toast-body", has_text="PLAYGROUND_MAX_USD_PER_RUN").first
+    toast.wait_for(state="visible", timeout=30_000)
+    assert "estimated $0.5250 passes PLAYGROUND_MAX_USD_PER_RUN ($0.30)" in toast.inner_text()
+    page.wait_for_timeout(500)  # let the toast finish sliding in
+    if SHOTS:
+        page.screenshot(path=str(SHOTS / "fault-spend-cap.png"))  # the viewport, where the toast is
+    assert len(emulator.requests_for("byteplus", "POST")) == 1  # only the first, rejected-key run
+    assert page.console_errors == [] or all("favicon" in e for e in page.console_errors)
