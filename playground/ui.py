@@ -213,16 +213,19 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     first = next(iter(presets.values()), None)
     default_provider = playground.settings.default_provider
     default_model = provider_class(default_provider).default_model()
+    # The form opens on the first preset, so Generate works at once (offline with `local`).
+    start = GenerationRequest(prompt=first.prompt, frames=first.frames, beats=list(first.story.beats),
+                              provider=default_provider) if first else GenerationRequest(prompt="", frames=4)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300, elem_id="generate-form"):
             preset = gr.Dropdown(choices=["(none)"] + list(presets), value=first.title if first else "(none)",
                                  label="Preset", info="Fills prompt, beats and frames; runs offline with `local`")
-            prompt = gr.Textbox(label="Prompt", lines=3, value=first.prompt if first else "",
+            prompt = gr.Textbox(label="Prompt", lines=3, value=start.prompt,
                                 placeholder="Character and style, e.g. 'A red panda courier with a green scarf. "
                                 "Flat-colour webcomic style.'", info="Shift+Enter or Ctrl+Enter to generate")
-            beats = gr.Textbox(label="Frame beats", lines=4, value="\n".join(first.story.beats) if first else "",
+            beats = gr.Textbox(label="Frame beats", lines=4, value="\n".join(start.beats),
                                placeholder="Optional, one per line: what happens in each frame")
-            frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=first.frames if first else 4, step=1, label="Frames")
+            frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=start.frames, step=1, label="Frames")
             with gr.Row():
                 provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider")
                 model = gr.Dropdown(choices=model_choices(default_provider), value=default_model, label="Model",
@@ -232,9 +235,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
             with gr.Row():
                 generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
                 cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
-            first_request = GenerationRequest(prompt=first.prompt if first else "", frames=first.frames if first else 4,
-                                              beats=list(first.story.beats) if first else [], provider=default_provider)
-            estimate = gr.Markdown(estimate_text(playground, first_request), elem_classes=["run-summary"])
+            estimate = gr.Markdown(estimate_text(playground, start), elem_classes=["run-summary"])
             with gr.Accordion("Seed, size and reference images", open=False):
                 with gr.Row():
                     seed = gr.Number(value=7, precision=0, label="Seed", min_width=100)
