@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-SHOTS = Path(os.environ.get("PLAYGROUND_SCREENSHOTS", "")) if os.environ.get("PLAYGROUND_SCREENSHOTS") else None
-
-
-def shot(page, name: str) -> None:
-    if SHOTS:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+from browser_helpers import console_errors, fill_story, shot
 
 
 @pytest.mark.browser
 def test_generate_four_frames_then_history(app_url: str, page, playground) -> None:
     page.goto(app_url)
-    page.get_by_label("Prompt").fill("A red panda courier with a green scarf. Flat webcomic style.")
-    page.get_by_label("Frame beats").fill("gets a parcel\nruns over roofs\nhides from rain\ndelivers it")
-    frames = page.get_by_label("number input for Frames")
-    frames.fill("4")
-    frames.press("Enter")
+    fill_story(page, frames=4, beats=["gets a parcel", "runs over roofs", "hides from rain", "delivers it"],
+               prompt="A red panda courier with a green scarf. Flat webcomic style.")
     page.get_by_role("button", name="Generate").click()
     gallery = page.locator("#sequence-gallery")
     gallery.locator("img").nth(3).wait_for(timeout=30_000)
@@ -36,4 +24,4 @@ def test_generate_four_frames_then_history(app_url: str, page, playground) -> No
     run_id = log.iloc[0]["run_id"]
     page.get_by_role("tab", name="History").click()
     page.locator("#history-table span", has_text=run_id).first.wait_for(timeout=15_000)
-    assert page.console_errors == []  # see KNOWN_CONSOLE_NOISE in test_browser_live.py: none is ignored
+    assert console_errors(page.console_errors) == []

@@ -1,14 +1,13 @@
 """Browser tests against the app wired to the loopback emulator (BytePlus streaming, one frame
 every latency/N seconds): live frames, cancel, downloads, History reopen, references, import,
 keyboard submit, phone width and dark mode. Every test also asserts the browser console
-stayed clean (see KNOWN_CONSOLE_NOISE).
+stayed clean (see browser_helpers.KNOWN_CONSOLE_NOISE).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from browser_helpers import BEATS, SHOTS, console_errors, fill_story, shot
 from conftest import launch_app
 from playground.config import Settings
 from playground.core import Playground
@@ -26,24 +26,6 @@ from playground.core import Playground
 expect = pytest.importorskip("playwright.sync_api").expect
 pytest_plugins = ["conftest_emulator"]
 pytestmark = pytest.mark.browser
-
-SHOTS = Path(os.environ["PLAYGROUND_SCREENSHOTS"]) if os.environ.get("PLAYGROUND_SCREENSHOTS") else None
-BEATS = ["Miko gets a parcel", "Miko runs over roofs", "Miko hides from the rain", "Miko delivers it"]
-# Messages Chromium prints that say nothing about the app. None were seen with Gradio 6.31 on
-# Debian's Chromium; an entry here needs a comment saying where it comes from.
-KNOWN_CONSOLE_NOISE: tuple[str, ...] = ()
-
-
-def shot(page, name: str, full_page: bool = True) -> None:
-    """Screenshots for the README, written only when PLAYGROUND_SCREENSHOTS names a folder."""
-    if SHOTS:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
-
-
-def console_errors(page) -> list[str]:
-    return [e for e in page.console_errors if not any(noise in e for noise in KNOWN_CONSOLE_NOISE)]
-
 
 @pytest.fixture(scope="module")
 def live_app(emulator_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Playground]]:
@@ -61,14 +43,6 @@ def live_app(emulator_server, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def live(live_app: tuple[str, Playground], emulator) -> tuple[str, Playground, object]:
     url, playground = live_app
     return url, playground, emulator
-
-
-def fill_story(page, frames: int = 4, beats: list[str] = BEATS) -> None:
-    page.get_by_label("Prompt").fill("Miko, a red panda courier with a green scarf. Flat webcomic style.")
-    page.get_by_label("Frame beats").fill("\n".join(beats[:frames]))
-    box = page.get_by_label("number input for Frames")
-    box.fill(str(frames))
-    box.press("Enter")
 
 
 def gallery_count(page, gallery: str = "#sequence-gallery") -> int:
@@ -109,7 +83,7 @@ def test_streamed_run_fills_the_gallery_frame_by_frame(live, page) -> None:
     assert any("2 / 4 frames" in t and "s elapsed" in t and "first frame after" in t for t in texts), texts
     row = newest_row(playground, status="ok")
     assert row["provider"] == "byteplus" and 0.5 < row["first_frame_s"] < row["latency_s"]
-    assert console_errors(page) == []
+    assert console_errors(page.console_errors) == []
 
 
 def test_cancel_mid_run_is_logged_as_cancelled(live, page) -> None:
@@ -130,7 +104,7 @@ def test_cancel_mid_run_is_logged_as_cancelled(live, page) -> None:
     cell = page.locator("#history-table span", has_text=row["run_id"]).filter(visible=True).first
     line = cell.locator("xpath=ancestor::div[contains(@class, 'virtual-row')][1]").inner_text()
     assert "cancelled" in line and f"{row['frames_returned']}/4" in line, line
-    assert console_errors(page) == []
+    assert console_errors(page.console_errors) == []
 
 
 def test_zip_download_after_a_run(live, page, tmp_path: Path) -> None:
@@ -152,7 +126,7 @@ def test_zip_download_after_a_run(live, page, tmp_path: Path) -> None:
                                                            "manifest.json"]
     assert manifest["request"]["beats"] == BEATS[:3] and manifest["cost"]["cost_usd"] == pytest.approx(row["cost_usd"])
     assert emulator.env()["ARK_API_KEY"].encode() not in data
-    assert console_errors(page) == []
+    assert console_errors(page.console_errors) == []
 
 
 def test_history_reopens_a_run_with_its_downloads(live, page) -> None:
@@ -182,7 +156,7 @@ def test_history_reopens_a_run_with_its_downloads(live, page) -> None:
     if SHOTS:
         shutil.copy(info.value.path(), SHOTS / "sheet.png")
     assert page.locator("#history-download-gif").is_visible() and page.locator("#history-download-zip").is_visible()
-    assert console_errors(page) == []
+    assert console_errors(page.console_errors) == []
 
 
 def test_uploaded_reference_is_sent_to_the_provider(live, page, tmp_path: Path) -> None:
@@ -202,7 +176,7 @@ def test_uploaded_reference_is_sent_to_the_provider(live, page, tmp_path: Path) 
     row = newest_row(playground)
     assert row["ref_count"] == 1 and len(json.loads(row["ref_hashes"])) == 1
     assert page.get_by_text("1 reference image(s)").count() == 1
-    assert console_errors(page) == []
+    assert console_errors(page.console_errors) == []
 
 
 def test_import_frames_from_the_history_tab(live, page, tmp_path: Path) -> None:
@@ -225,7 +199,7 @@ def test_import_frames_from_the_history_tab(live, page, tmp_path: Path) -> None:
     row = newest_row(playground)
     assert row["provider"] == "import" and row["model"] == "midjourney-v7" and row["cost_source"] == "user"
     page.locator("#history-table span", has_text=row["run_id"]).first.wait_for(timeout=10_000)
-    assert console_errors(page) == []
+    assert console_errors(page.console_errors) == []
 
 
 def test_ctrl_enter_in_the_prompt_starts_a_run(live, page) -> None:
@@ -235,7 +209,7 @@ def test_ctrl_enter_in_the_prompt_starts_a_run(live, page) -> None:
     page.get_by_label("Prompt").press("Control+Enter")
     page.get_by_text("ok: 2 of 2 frames").wait_for(timeout=20_000)
     assert newest_row(playground)["frames_returned"] == 2
-    assert console_errors(page) == []
+    assert console_errors(page.console_errors) == []
 
 
 @pytest.mark.parametrize("name, options", [
@@ -268,7 +242,7 @@ def test_phone_width_and_dark_mode_stay_readable(live, page, name: str, options:
         assert _luminance(colours[0]) - _luminance(colours[1]) > 0.5, colours  # light text on a dark page
     shot(tab, name)
     context.close()
-    assert [e for e in errors if not any(n in e for n in KNOWN_CONSOLE_NOISE)] == []
+    assert console_errors(errors) == []
 
 
 def _luminance(css: str) -> float:

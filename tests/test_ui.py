@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -160,4 +159,3 @@ def test_open_run_refuses_an_unknown_id(playground: Playground) -> None:
     open_run = handler(build_app(playground), "open_run")
     with pytest.raises(gr.Error, match="no run 'nope'"):
         open_run.fn("nope")
-    assert os.path.basename(str(playground.log.runs.path)) == "runs.csv"
