@@ -18,6 +18,7 @@ import math
 import re
 import sys
 import textwrap
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,7 +249,9 @@ def export_run(playground: Playground, run_id: str, fmt: str, out: Path | None =
     if target.is_dir() or not target.suffix:  # a directory, existing or to be made
         target = default_path(run.record.run_id, fmt, target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")  # a half-written export never has the final name
+    # A half-written export never has the final name; the random part keeps two sessions
+    # exporting the same run at once from writing into one file.
+    part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
     if fmt == "zip":
         write_zip(playground, run, part)
     elif fmt == "sheet":
