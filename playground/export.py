@@ -252,13 +252,16 @@ def export_run(playground: Playground, run_id: str, fmt: str, out: Path | None =
     # A half-written export never has the final name; the random part keeps two sessions
     # exporting the same run at once from writing into one file.
     part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
-    if fmt == "zip":
-        write_zip(playground, run, part)
-    elif fmt == "sheet":
-        write_sheet(run, part)
-    else:
-        write_animation(run, part, fmt)
-    part.replace(target)
+    try:
+        if fmt == "zip":
+            write_zip(playground, run, part)
+        elif fmt == "sheet":
+            write_sheet(run, part)
+        else:
+            write_animation(run, part, fmt)
+        part.replace(target)
+    finally:
+        part.unlink(missing_ok=True)  # gone already after the rename; a failed export leaves nothing
     return target
 
 
