@@ -260,6 +260,8 @@ def export_run(playground: Playground, run_id: str, fmt: str, out: Path | None =
         else:
             write_animation(run, part, fmt)
         part.replace(target)
+    except (OSError, ValueError) as exc:  # a frame on disk that no longer decodes, a full disk
+        raise InputError(f"could not export run {run.record.run_id} as {fmt}: {type(exc).__name__}: {exc}") from None
     finally:
         part.unlink(missing_ok=True)  # gone already after the rename; a failed export leaves nothing
     return target
