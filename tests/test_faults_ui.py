@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from playground.config import Settings
-from test_browser import SHOTS, shot
+from browser_helpers import console_errors, fill_story, shot
 
 pytest_plugins = ["conftest_emulator"]
 
@@ -27,11 +27,7 @@ def faulty_app_url(emulator, data_dir):
 def test_key_rejected_and_spend_cap_messages(faulty_app_url, page, emulator, data_dir):
     emulator.set_fault("byteplus", "auth")
     page.goto(faulty_app_url)
-    page.get_by_label("Prompt").fill("A red panda courier with a green scarf. Flat webcomic style.")
-    page.get_by_label("Frame beats").fill("gets a parcel\nruns over roofs")
-    frames = page.get_by_label("number input for Frames")
-    frames.fill("2")
-    frames.press("Enter")
+    fill_story(page, frames=2)
     page.get_by_role("button", name="Generate").click()
     summary = page.locator("#run-summary")
     summary.get_by_text("key rejected", exact=False).wait_for(timeout=30_000)
@@ -41,6 +37,7 @@ def test_key_rejected_and_spend_cap_messages(faulty_app_url, page, emulator, dat
     shot(page, "fault-key-rejected")
 
     emulator.clear_faults()
+    frames = page.get_by_label("number input for Frames")
     frames.fill("15")  # 15 x $0.035 = $0.525 passes the $0.30 run cap
     frames.press("Enter")
     page.get_by_role("button", name="Generate").click()
@@ -48,7 +45,6 @@ def test_key_rejected_and_spend_cap_messages(faulty_app_url, page, emulator, dat
     toast.wait_for(state="visible", timeout=30_000)
     assert "estimated $0.5250 passes PLAYGROUND_MAX_USD_PER_RUN ($0.30)" in toast.inner_text()
     page.wait_for_timeout(500)  # let the toast finish sliding in
-    if SHOTS:
-        page.screenshot(path=str(SHOTS / "fault-spend-cap.png"))  # the viewport, where the toast is
+    shot(page, "fault-spend-cap", full_page=False)  # the viewport, where the toast is
     assert len(emulator.requests_for("byteplus", "POST")) == 1  # only the first, rejected-key run
-    assert page.console_errors == [] or all("favicon" in e for e in page.console_errors)
+    assert console_errors(page.console_errors) == []
