@@ -139,8 +139,8 @@ def test_a_damaged_frame_is_a_clear_error_and_leaves_no_file(playground: Playgro
     run_id = run_local(playground, frames=2)
     (playground.log.run_dir(run_id) / "frame_02.png").write_bytes(b"\x89PNG damaged")
     with pytest.raises(InputError, match=f"could not export run {run_id} as sheet"):
-        export.export_run(playground, run_id, "sheet", tmp_path / "s.png")
-    assert list(tmp_path.iterdir()) == []
+        export.export_run(playground, run_id, "sheet", tmp_path / "out" / "s.png")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_run_exports_are_made_once_in_the_run_folder(playground: Playground) -> None:
