@@ -116,12 +116,17 @@ def emulator_process(latency_s: float, file_delay_s: float = 0.0, size: str = "2
             _draw_frames(url, size, fmt)
         yield EmulatorProcess(env, url)
     finally:
-        child.terminate()
-        try:
-            child.wait(10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child)
+
+
+def stop(child: subprocess.Popen) -> None:
+    """End a child this benchmark started (terminate, then kill if it lingers)."""
+    child.terminate()
+    try:
+        child.wait(10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def _draw_frames(url: str, size: str, fmt: str) -> None:

@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.common import REPO, Row, python_env, row, run_python
+from bench.common import REPO, Row, python_env, row, run_python, stop
 
 HELLO = """import gradio as gr
 
@@ -62,12 +62,7 @@ def _first_200(script: Path, data_dir: Path, timeout_s: float = 120.0) -> float:
                 time.sleep(0.05)
         raise RuntimeError(f"{script.name} did not answer within {timeout_s:g} s")
     finally:
-        child.terminate()
-        try:
-            child.wait(10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child)
 
 
 def run(repeats: int) -> list[Row]:

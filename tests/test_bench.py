@@ -21,12 +21,13 @@ from playground.types import RUN_COLUMNS  # noqa: E402
 EXPECTED = [  # (part, words every row of that kind has), one entry per row
     *[("1 single run", f"{style.label}: {what}") for style in remote.STYLES
       for what in ("core / reference", "core above provider time", "CLI / reference")],
-    ("1 single run", "async job (wavespeed, polled) at L="), ("1 single run", "async job (wavespeed, polled) at L="),
+    *[("1 single run", f"{style.label} at L=") for style in remote.STYLES for _ in range(2)],
     ("2 polling", "wavespeed, job of L="), ("2 polling", "wavespeed, job of L="),
     ("2 polling", "evolink, job of L="), ("2 polling", "evolink, job of L="),
     ("2 polling", "worst case, any job of 2-10 s"), ("2 polling", "worst case, any job of 10-30 s"),
     ("2 polling", "worst case, any job of 30-240 s"),
     ("3 fan-out", "4-arm comparison"), ("3 fan-out", "baseline of 8 single-image calls"),
+    ("3 fan-out", "4-arm comparison (4 frames each) at L="), ("3 fan-out", "baseline of 8 single-image calls at L="),
     *[("4 log scale", f"rows: {what}") for what in ("append one row", "append vs empty log", "History",
                                                     "reopen a run", "daily spend cap", "whole-CSV read",
                                                     "Analysis summary, cold", "Analysis summary, warm")],
