@@ -115,6 +115,29 @@ def check_size_shape(size: str, where: str) -> None:
                      "1K to 4K, or leave it empty for the model's default")
 
 
+def score_into(record: RunRecord, paths: list[Path], order: list[int] | None = None) -> None:
+    """Fill the record's metric columns from its frames (shared by runs and imports).
+
+    Text alignment compares each frame with its own beat (as the papers' CLIP-T does) in both
+    modes: a sequence's one composed prompt would favour neither frame fairly. A metric
+    failure is noted in the row and never loses it."""
+    if len(paths) < 2:
+        return
+    order = list(range(len(paths))) if order is None else order
+    beats = json.loads(record.beats or "[]")
+    frame_prompts = [prompts.frame_prompt(record.prompt, beats[i] if i < len(beats) else "") for i in order]
+    try:
+        from playground import metrics
+
+        scores = metrics.score_frames(paths, frame_prompts)
+    except Exception as exc:
+        record.metrics_note = f"metrics failed: {type(exc).__name__}: {exc}"
+        return
+    for name, value in scores.items():
+        if hasattr(record, name):
+            setattr(record, name, round(value, 4) if isinstance(value, float) else value)
+
+
 class _RunSink:
     """Collects one run's frames from every call: saves, downloads and previews them."""
 
@@ -409,24 +432,8 @@ class Playground:
 
     async def _score(self, record: RunRecord, sink: _RunSink) -> None:
         order = sorted(sink.frames)
-        paths = [sink.frames[i][0] for i in order]
-        if len(paths) < 2:
-            return
-        # Text alignment compares each frame with its own beat (as the papers' CLIP-T does), in
-        # both modes: a sequence's one composed prompt would favour neither frame fairly.
-        beats = json.loads(record.beats or "[]")
-        frame_prompts = [prompts.frame_prompt(record.prompt, beats[i] if i < len(beats) else "") for i in order]
-        try:
-            from playground import metrics
-
-            # CPU-bound: a thread keeps the event loop (other sessions, live frames) responsive
-            scores = await asyncio.to_thread(metrics.score_frames, paths, frame_prompts)
-        except Exception as exc:  # a metric failure must never lose the run's row
-            record.metrics_note = f"metrics failed: {type(exc).__name__}: {exc}"
-            return
-        for name, value in scores.items():
-            if hasattr(record, name):
-                setattr(record, name, round(value, 4) if isinstance(value, float) else value)
+        # CPU-bound: a thread keeps the event loop (other sessions, live frames) responsive
+        await asyncio.to_thread(score_into, record, [sink.frames[i][0] for i in order], order)
 
     def _result(self, record: RunRecord, sink: _RunSink, request: GenerationRequest) -> RunResult:
         order = sorted(sink.frames)

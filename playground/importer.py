@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from playground import prompts
-from playground.core import Playground, new_run_id, utc_now
+from playground.core import Playground, new_run_id, score_into, utc_now
 from playground.errors import InputError
 from playground.frames import check_image, make_preview, save_frame
 from playground.types import MAX_FRAMES, MAX_PROMPT_CHARS, MODES, RunRecord
@@ -102,25 +102,9 @@ def import_run(playground: Playground, frames: list[Path], model: str, cost_usd:
     record.image_dir, record.size = str(run_dir), _image_size(paths[0])
     texts = composed_prompts(prompt, beats, len(paths), mode)
     record.composed_prompts = json.dumps(texts, ensure_ascii=False)
-    score(record, paths, texts)
+    score_into(record, paths)
     playground.log.append(record)
     return record
-
-
-def score(record: RunRecord, paths: list[Path], texts: list[str]) -> None:
-    """The same metrics a generated run gets; a metric failure never loses the import."""
-    if len(paths) < 2:
-        return
-    try:
-        from playground import metrics
-
-        scores = metrics.score_frames(paths, texts)
-    except Exception as exc:  # as in core: the row matters more than a score
-        record.metrics_note = f"metrics failed: {type(exc).__name__}: {exc}"
-        return
-    for name, value in scores.items():
-        if hasattr(record, name):
-            setattr(record, name, round(value, 4) if isinstance(value, float) else value)
 
 
 # -- CLI ---------------------------------------------------------------------------------------
