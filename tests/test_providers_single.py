@@ -290,3 +290,13 @@ def test_fal_price_is_per_megapixel():
 def test_single_image_billing_defaults(make_provider, make_call):
     p = make_provider("fal")
     assert p.billed_images(make_call(p), CallOutcome(images_billed=1), 1) == 1
+
+
+def test_openai_out_of_quota_429_is_not_retried(emulator, make_provider, make_call, sink):
+    """insufficient_quota arrives as a 429, but waiting cannot help: one request, no sleeps."""
+    emulator.set_fault("openai", "quota")
+    p = make_provider("openai")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, size="1024x1024"), sink))
+    assert err.value.kind == "quota"
+    assert len(emulator.requests_for("openai", "POST")) == 1 and p.sleeps == []

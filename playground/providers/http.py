@@ -241,7 +241,8 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable:
         status = resp.status_code
         if status == 429 or (repeatable and status in RETRYABLE_GET_STATUSES):
             retry_after = parse_retry_after(resp.headers.get("retry-after"))
-            if not last and (retry_after is None or retry_after <= policy.max_retry_after):
+            if not last and (retry_after is None or retry_after <= policy.max_retry_after) \
+                    and not await _out_of_quota(resp):
                 await resp.aclose()
                 await sleep(retry_after if retry_after is not None else policy.backoff(attempt))
                 continue
@@ -249,6 +250,14 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable:
             await resp.aread()
         return resp
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _out_of_quota(resp: httpx.Response) -> bool:
+    """A 429 that means 'out of quota or credit' (OpenAI's insufficient_quota): waiting won't help."""
+    if resp.status_code != 429:
+        return False
+    body = (await resp.aread()).decode("utf-8", "replace").lower()
+    return any(word in body for word in ("insufficient_quota", "quota exceeded", "insufficient balance"))
 
 
 def json_body(resp: httpx.Response, ctx: ErrorContext, *, may_be_billed: bool) -> Any:
