@@ -147,8 +147,12 @@ def estimate_text(playground: Playground, request: GenerationRequest, session: S
         return f"*{exc}*"
     est = playground.estimate(request)
     note = " (estimate: model not in the price table)" if est.price.estimated else ""
-    return (f"**Estimated cost** ${est.usd:.4f} = {est.images} × ${est.per_image_usd:.4f}{note} · "
-            f"{'ready' if playground.configured(request.provider, session) else 'not configured'}")
+    state = "ready" if playground.configured(request.provider, session) else "not configured"
+    try:
+        playground.check_caps(est, session)
+    except SpendCapError as exc:
+        state = f"would be refused: {exc}"
+    return f"**Estimated cost** ${est.usd:.4f} = {est.images} × ${est.per_image_usd:.4f}{note} · {state}"
 
 
 def progress_text(progress: Progress, first_frame_s: float | None = None) -> str:
@@ -346,7 +350,8 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
         refresh = gr.Button("Refresh", size="sm", min_width=80)
         run_id = gr.Textbox(label="Run ID", placeholder="click a row, or paste a run id", scale=3, min_width=200)
         reopen = gr.Button("Open run", size="sm", min_width=80)
-    table = gr.Dataframe(value=lambda: history_table(playground), label="Runs (newest first)", interactive=False,
+    # Filled when the tab is selected: a callable value would add a public API endpoint.
+    table = gr.Dataframe(label="Runs (newest first)", interactive=False,
                          wrap=False, max_height=420, elem_id="history-table",
                          column_widths=["14%", "17%", "7%", "10%", "7%", "7%", "6%", "5%", "5%", "5%", "12%", "5%"])
     gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery")
@@ -366,8 +371,8 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
 
     shown = [gallery, summary, *downloads]
     refresh.click(lambda: history_table(playground), None, table, api_visibility="private")
+    reopen.click(open_run, run_id, shown, api_name="open_run")  # first, so the public name is exactly open_run
     table.select(pick, table, run_id, api_visibility="private").then(open_run, run_id, shown, api_visibility="private")
-    reopen.click(open_run, run_id, shown, api_name="open_run")
     run_id.submit(open_run, run_id, shown, api_visibility="private")
     return {"table": table, "refresh": lambda: history_table(playground), "run_id": run_id, "open": open_run,
             "shown": shown}
@@ -395,7 +400,8 @@ def build_keys(playground: Playground, session: gr.State) -> None:
 def build_app(playground: Playground) -> gr.Blocks:
     from playground.ui_import import build_import
 
-    with gr.Blocks(title="Sequential image playground") as app:
+    # delete_cache: download buttons copy exports into Gradio's cache; sweep day-old files hourly
+    with gr.Blocks(title="Sequential image playground", delete_cache=(3600, 86400)) as app:
         session = gr.State(Session())
         gr.Markdown(banner(playground), elem_id="banner")
         with gr.Tab("Generate"):
