@@ -3,7 +3,7 @@
 Exit codes: 0 ok or partial, 1 a run that ended in error (one-line reason on stderr),
 2 bad arguments or input rejected before anything was sent.
 Commands that live in other modules register themselves through `EXTRA_COMMANDS`
-(module name -> module with `register(subparsers)`), so adding one touches one line here.
+(command -> module with `register(subparsers)`, imported only when that command runs).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from playground.core import Playground, RunResult
 from playground.errors import ConfigError, InputError, PlaygroundError, SpendCapError
 from playground.types import MAX_FRAMES, MIN_FRAMES, MODES, GenerationRequest, RunRecord
 
-# command name -> module whose `register(subparsers)` adds it (imported only when present)
+# command name -> module whose `register(subparsers)` adds it
 EXTRA_COMMANDS: dict[str, str] = {
     "compare": "playground.experiments_cli",
     "batch": "playground.experiments_cli",
@@ -205,17 +205,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     wanted = [EXTRA_COMMANDS[command]] if command in EXTRA_COMMANDS else list(EXTRA_COMMANDS.values())
     if command in ("run", "providers", "score", "emulator"):
         wanted = []
-    registered: set[str] = set()
     for module_name in dict.fromkeys(wanted):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        if module_name not in registered and hasattr(module, "register"):
-            module.register(sub)
-            registered.add(module_name)
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

@@ -1,7 +1,7 @@
 """Gradio Blocks: layout and callbacks, nothing else. Every callback turns widgets into a
 request and awaits one core function (the same ones the CLI and the tests call).
 
-Tabs from other modules (Compare, Analysis) plug in through OPTIONAL_TABS: a module with
+Tabs from other modules (Compare, Analysis) plug in through EXTRA_TABS: a module with
 `build_tab(playground, session)` adds its own tab.
 """
 
@@ -23,7 +23,7 @@ from playground.presets import load_presets
 from playground.providers import provider_class, provider_names
 from playground.types import MAX_FRAMES, MIN_FRAMES, GenerationRequest, RunRecord
 
-OPTIONAL_TABS = ("playground.ui_compare", "playground.ui_analysis")
+EXTRA_TABS = ("playground.ui_compare", "playground.ui_analysis")
 HISTORY_COLUMNS = {"created_at": "when (UTC)", "run_id": "run_id", "provider": "provider", "model": "model",
                    "mode": "mode", "status": "status", "frames": "frames", "cost_usd": "cost $",
                    "latency_s": "latency s", "subject_consistency": "subject",
@@ -410,14 +410,8 @@ def build_app(playground: Playground) -> gr.Blocks:
         with gr.Tab("History") as history_tab:
             history = build_history_tab(playground)
             imported = build_import(playground, history)
-        for module_name in OPTIONAL_TABS:
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name != module_name:
-                    raise
-                continue
-            module.build_tab(playground, session)
+        for module_name in EXTRA_TABS:
+            importlib.import_module(module_name).build_tab(playground, session)
         refresh = dict(fn=history["refresh"], inputs=None, outputs=history["table"], api_visibility="private")
         history_tab.select(**refresh)
         for event in (generate["run_event"], generate["submit_event"], imported):
