@@ -60,17 +60,17 @@ def _score_seconds(fmt: str, repeats: int) -> float:
     from playground import metrics
     from playground.emulator import render_image
 
-    work = Path(tempfile.mkdtemp(prefix="pg-bench-score-"))
-    paths = []
-    for i in range(8):
-        path = work / f"frame_{i + 1:02d}.{'jpg' if fmt == 'jpeg' else fmt}"
-        path.write_bytes(render_image(2048, 2048, fmt, 64 + i))
-        paths.append(path)
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        metrics.score_frames(paths, deep=False)
-        best = min(best, time.perf_counter() - started)
+    with tempfile.TemporaryDirectory(prefix="pg-bench-score-") as work:
+        paths = []
+        for i in range(8):
+            path = Path(work) / f"frame_{i + 1:02d}.{'jpg' if fmt == 'jpeg' else fmt}"
+            path.write_bytes(render_image(2048, 2048, fmt, 64 + i))
+            paths.append(path)
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            metrics.score_frames(paths, deep=False)
+            best = min(best, time.perf_counter() - started)
     return best
 
 

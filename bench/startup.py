@@ -66,16 +66,17 @@ def _first_200(script: Path, data_dir: Path, timeout_s: float = 120.0) -> float:
 
 
 def run(repeats: int) -> list[Row]:
-    work = Path(tempfile.mkdtemp(prefix="pg-bench-start-"))
-    hello = work / "hello.py"
-    hello.write_text(HELLO, encoding="utf-8")
-    app_times, hello_times = [], []
-    for i in range(repeats):  # alternate, so both see the same machine load
-        pair = [(hello_times, hello), (app_times, REPO / "app.py")]
-        for times, script in pair if i % 2 == 0 else pair[::-1]:
-            times.append(_first_200(script, work / "data"))
+    with tempfile.TemporaryDirectory(prefix="pg-bench-start-") as tmp:
+        work = Path(tmp)
+        hello = work / "hello.py"
+        hello.write_text(HELLO, encoding="utf-8")
+        app_times, hello_times = [], []
+        for i in range(repeats):  # alternate, so both see the same machine load
+            pair = [(hello_times, hello), (app_times, REPO / "app.py")]
+            for times, script in pair if i % 2 == 0 else pair[::-1]:
+                times.append(_first_200(script, work / "data"))
+        probe = _probe(work / "probe")
     app_s, hello_s = min(app_times), min(hello_times)
-    probe = _probe()
     heavy = [m for m in probe["added"] if "." not in m and not m.startswith("playground")]
     providers = [m for m in probe["added"] if m.startswith("playground.providers.") and m != "playground.providers.base"]
     return [
@@ -88,9 +89,9 @@ def run(repeats: int) -> list[Row]:
     ]
 
 
-def _probe() -> dict[str, object]:
+def _probe(data_dir: Path) -> dict[str, object]:
     code = f"HEAVY = {HEAVY!r}\n" + PROBE
-    _, done = run_python(["-c", code], python_env({"PLAYGROUND_DATA_DIR": tempfile.mkdtemp(prefix="pg-bench-probe-")}))
+    _, done = run_python(["-c", code], python_env({"PLAYGROUND_DATA_DIR": str(data_dir)}))
     if done.returncode != 0:
         raise RuntimeError(f"start-up probe failed: {done.stderr.strip()[-300:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

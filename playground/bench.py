@@ -11,13 +11,14 @@ measured in the same run (absolute times vary on shared machines):
     6 offline       local provider frames per second; metrics on 8 frames at 2K
     7 UI delivery   bytes the gallery sends per 8-frame 2K run (previews vs originals)
 
-`--quick` runs everything small (about half a minute; the smoke test uses it). The parts live
+`--quick` runs every part small and once (about a minute; the smoke test uses it). The parts live
 in bench/ at the repository root; docs/benchmarks.md has the table and how to read it.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 import traceback
@@ -78,6 +79,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             traceback.print_exc()
             rows.append(common.Row(part, f"{part}: FAILED", None, note=f"{type(exc).__name__}: {exc}"))
         print(f"# {part}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    shutil.rmtree(cfg.work, ignore_errors=True)  # frames of every run: hundreds of MB
     print(common.table(rows))
     if {"overhead", "fanout"} & set(parts):
         print(f"# {remote.note(cfg)}")

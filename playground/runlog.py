@@ -11,13 +11,13 @@ Guarantees (tested in tests/test_runlog.py and tests/test_runlog_scale.py):
 - `pandas.read_csv(path)` reads the file with no options.
 
 Scale: runs.csv has a side file, runs.csv.idx (see `RowIndex`): one fixed-size record per
-row with its byte offset, length, created_at, cost_usd and a hash of run_id. Appends add a
-record under the same lock, so an append costs the same at 100 rows or 1M; `latest`,
+row with its byte offset, length, created_at, cost_usd and a checksum of run_id. Appends
+add a record under the same lock, so an append costs the same at 100 rows or 1M; `latest`,
 `get` and `spent_since` read the index and only the rows they need, never the whole CSV.
 The index is a cache: it is rebuilt from the CSV whenever the CSV was replaced (migration,
-an edit in a spreadsheet), shrank, or its last indexed row no longer matches, and rows
-appended by anything else are indexed on the next read. `read()` keeps the parsed frame in
-memory and parses only rows appended since (one process: the app).
+an edit in a spreadsheet) or its last indexed row no longer matches, and rows appended by
+anything else are indexed on the next read. `read(columns)` keeps the parsed frame per
+column set in memory and later parses only rows appended since (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class IndexSpec:
 
 class RowIndex:
     """path.idx: a 32-byte header (magic, the CSV's inode, size and mtime when the index last
-    matched it) then one record per row: offset, length, time (epoch s), amount, key hash."""
+    matched it) then one record per row: offset, length, time (epoch s), amount, key checksum."""
 
     MAGIC = b"PGRIDX1\0"
     HEADER = struct.Struct("<8sQQQ")
