@@ -44,12 +44,48 @@ def register_prices(entries: Mapping[tuple[str, str], Price]) -> None:
     PRICES.update(entries)
 
 
-def megapixels(size: str) -> float:
+# Named sizes a provider sends as they are (fal's "square_hd", ...) -> their pixel dimensions.
+SIZE_PRESETS: dict[str, tuple[int, int]] = {}
+
+
+def register_size_presets(presets: Mapping[str, tuple[int, int]]) -> None:
+    """Provider modules name their preset sizes here, so estimates price them by their pixels."""
+    SIZE_PRESETS.update(presets)
+
+
+def parse_wh(size: str) -> tuple[int, int] | None:
+    """(w, h) from "WxH" / "W*H"; None for "2K", "auto", presets."""
+    w, sep, h = size.lower().replace("*", "x").partition("x")
+    if not sep:
+        return None
     try:
-        w, _, h = size.lower().replace("*", "x").partition("x")
-        return int(w) * int(h) / 1_000_000
+        return int(w), int(h)
     except ValueError:
-        return 1.0  # sizes such as "2K" or "auto": assume about one megapixel per image
+        return None
+
+
+def k_size_px(size: str) -> int | None:
+    """"1K".."4K" -> 1024..4096 (square); None otherwise."""
+    s = size.strip().upper()
+    if len(s) == 2 and s[0] in "1234" and s[1] == "K":
+        return int(s[0]) * 1024
+    return None
+
+
+def dimensions(size: str) -> tuple[int, int] | None:
+    """The pixels a size string asks for, read as the adapters send it: "WxH"/"W*H", "nK" ->
+    (n x 1024) squared, a registered preset -> its dimensions; None for "auto" and unknowns."""
+    if size in SIZE_PRESETS:
+        return SIZE_PRESETS[size]
+    k = k_size_px(size)
+    return (k, k) if k else parse_wh(size)
+
+
+def megapixels(size: str) -> float:
+    dims = dimensions(size)
+    if dims is None:
+        return 1.0  # "auto" or a size we cannot read: assume about one megapixel per image
+    return dims[0] * dims[1] / 1_000_000
 
 
 def load_overrides(spec: str) -> dict[tuple[str, str], Price]:

@@ -78,7 +78,10 @@ def test_run_through_the_core(emulator, tmp_path, provider, mode):
     ids = json.loads(row["request_ids"])
     assert len(ids) == (1 if mode == "sequence" else 4) and len(set(ids)) == len(ids)
     assert int(row["api_calls"]) == len(ids)
-    if provider == "openai":
+    if provider == "fal":  # fal bills megapixels of output: reported from images[].width x height
+        assert row["cost_source"] == "reported"
+        assert float(row["cost_usd"]) == pytest.approx(4 * table_price(provider, size), abs=1e-6)
+    elif provider == "openai":
         assert row["cost_source"] == "reported"
         prompts_sent = [r.json["prompt"] for r in emulator.requests_for("openai", "POST")]
         expected = sum((max(1, len(p) // 4) * 5.0 + 1056 * 32.0) / 1e6 for p in prompts_sent)  # the emulator's usage
@@ -111,6 +114,15 @@ def test_partial_sequences_bill_by_the_provider_rule(emulator, tmp_path, provide
     if fault == "refused":
         assert "OutputImageSensitiveContentDetected" in json.loads(row["frame_errors"])["2"]
     assert record.run_id == row["run_id"]
+
+
+def test_fal_run_is_billed_on_the_megapixels_it_returned(emulator, tmp_path):
+    emulator.image_size = (2048, 1024)  # larger than asked: the bill follows the output
+    data_dir = tmp_path / "data"
+    record = run_core(emulator.env(), data_dir, provider="fal", mode="baseline", frames=3, size="1024x1024").record
+    assert record.status == "ok" and record.cost_source == "reported"
+    assert record.cost_usd == pytest.approx(3 * 2.097152 * 0.04, abs=1e-6)
+    assert record.estimate_usd == pytest.approx(3 * 1.048576 * 0.04, abs=1e-6)  # the estimate priced what was asked
 
 
 def test_auth_failure_row_names_the_variable_not_the_key(emulator, tmp_path):

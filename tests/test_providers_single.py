@@ -287,6 +287,42 @@ def test_fal_price_is_per_megapixel():
     assert pricing.run_cost(price, "2048x2048", 2) == pytest.approx(2 * 0.04 * 4.194304, rel=1e-4)
 
 
+@pytest.mark.parametrize("size,dims", [("2K", (2048, 2048)), ("4K", (4096, 4096)), ("square_hd", (1024, 1024)),
+                                       ("landscape_16_9", (1024, 576)), ("640x480", (640, 480))])
+def test_fal_estimate_prices_the_pixels_the_adapter_sends(make_provider, make_call, size, dims):
+    p = make_provider("fal")
+    sent = p.body(make_call(p, size=size))["image_size"]
+    sent_dims = pricing.SIZE_PRESETS[sent] if isinstance(sent, str) else (sent["width"], sent["height"])
+    assert sent_dims == dims and pricing.dimensions(size) == dims
+    assert pricing.megapixels(size) == pytest.approx(dims[0] * dims[1] / 1e6)
+    price = pricing.price_for("fal", "fal-ai/flux-pro/v1.1")
+    assert price.per_image(size) == pytest.approx(0.04 * dims[0] * dims[1] / 1e6, rel=1e-4)
+    assert pricing.megapixels("auto") == 1.0  # unknown pixels: about one megapixel
+
+
+def test_fal_4k_estimate_is_about_67_cents():
+    import playground.providers.fal  # noqa: F401  registers the prices
+
+    price = pricing.price_for("fal", "fal-ai/flux-pro/v1.1")
+    assert price.per_image("4K") == pytest.approx(0.671, abs=0.001)
+
+
+def test_fal_cost_is_reported_from_the_output_dimensions(emulator, make_provider, make_call, sink):
+    emulator.image_size = (1536, 1024)  # the provider answers a bigger image than asked
+    p = make_provider("fal")
+    outcome, images = run(generate(p, make_call(p, size="1024x1024"), sink))
+    assert images[0].size == (1536, 1024)
+    assert outcome.cost_usd == pytest.approx(1.572864 * 0.04, abs=1e-6)
+    assert "width x height" in outcome.cost_rule and "1.573 MP" in outcome.cost_rule
+
+
+def test_fal_cost_honours_a_price_override(emulator, make_provider, make_call, sink):
+    p = make_provider("fal")
+    p.price_overrides = pricing.load_overrides('{"fal/fal-ai/flux-pro/v1.1": {"usd": 0.1, "unit": "megapixel"}}')
+    outcome, _ = run(generate(p, make_call(p, size="1000x500"), sink))
+    assert outcome.cost_usd == pytest.approx(0.5 * 0.1)
+
+
 def test_single_image_billing_defaults(make_provider, make_call):
     p = make_provider("fal")
     assert p.billed_images(make_call(p), CallOutcome(images_billed=1), 1) == 1

@@ -16,7 +16,10 @@ Wire protocol ([doc] docs.fal.ai queue page, [sdk] fal-client 1.0.3, [3p], [gues
   as a failed frame (the safety checker blanks it) [guess], still billed [guess].
 - Cancel PUT cancel_url (works while queued) [doc]: sent when the deadline passes.
 - Errors {"detail": "..." | [{"loc", "msg", "type"}]} [sdk, doc].
-- Billing: per megapixel of output [doc]; the price table unit is "megapixel".
+- Billing: per megapixel of output [doc]; the price table unit is "megapixel". The call's
+  cost is reported from the result's images[].width x height (CallOutcome.cost_usd); the
+  estimate prices the size sent ("2K" = 2048x2048, a preset by its pixels [guess: the
+  commonly cited preset sizes, which the emulator serves too]).
 """
 
 from __future__ import annotations
@@ -28,10 +31,15 @@ import httpx
 from playground import pricing
 from playground.pricing import Price
 from playground.providers.base import FrameSink
-from playground.providers.http import HttpProvider, k_size_px, parse_wh, same_origin, scrub
+from playground.providers.http import HttpProvider, same_origin, scrub
 from playground.types import CallOutcome, ModelInfo, ProviderCall
 
-PRESETS = ("square_hd", "square", "portrait_4_3", "portrait_16_9", "landscape_4_3", "landscape_16_9")
+# fal's named sizes and their pixels [doc: fal image_size enum; the emulator serves the same]
+PRESETS: dict[str, tuple[int, int]] = {
+    "square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576),
+}
+pricing.register_size_presets(PRESETS)
 
 pricing.register_prices({
     ("fal", "fal-ai/flux-pro/v1.1"): Price(0.04, "fal FLUX1.1 [pro] $0.04/megapixel (sources say $0.04 or $0.055) [3p]", "megapixel"),
@@ -43,15 +51,12 @@ _FLUX = dict(takes_seed=True, max_frames=1, native_sequence=False, max_reference
 
 
 def image_size(size: str) -> Any:
+    """A preset name as it is; "WxH" / "nK" as {width, height} (the pixels pricing.dimensions
+    reads, so the estimate prices what is sent); anything else as it is (fal answers 422)."""
     if size in PRESETS:
         return size
-    wh = parse_wh(size)
-    if wh:
-        return {"width": wh[0], "height": wh[1]}
-    k = k_size_px(size)
-    if k:
-        return {"width": k, "height": k}
-    return size
+    dims = pricing.dimensions(size)
+    return {"width": dims[0], "height": dims[1]} if dims else size
 
 
 class FalProvider(HttpProvider):
@@ -87,8 +92,7 @@ class FalProvider(HttpProvider):
 
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
         body = self.body(call)
-        outcome = CallOutcome(cost_rule="megapixels of output x price per megapixel", seed_sent=call.seed,
-                              sent_fields=scrub(body))
+        outcome = CallOutcome(seed_sent=call.seed, sent_fields=scrub(body))
         answer, _ = await self.create(client, f"{self.base_url}/{call.model}", call, body)
         request_id = str(answer.get("request_id", "")) if isinstance(answer, dict) else ""
         if not request_id:
@@ -137,4 +141,26 @@ class FalProvider(HttpProvider):
             else:
                 await sink.failed(i, "no image URL in the result")
         outcome.images_billed = len(images)
+        outcome.cost_usd, outcome.cost_rule = self.output_cost(call, images)
         return outcome
+
+    def output_cost(self, call: ProviderCall, images: list[Any]) -> tuple[float, str]:
+        """fal bills per megapixel of OUTPUT [doc]: each returned image's width x height x the
+        price per megapixel. An image without dimensions counts at the requested size."""
+        price = self.price(call.model)
+        per_mp = price.usd if price.unit == "megapixel" else None
+        if per_mp is None:  # an override priced per image: nothing to scale
+            return round(price.usd * len(images), 6), "images returned x price per image (override)"
+        total_mp, guessed = 0.0, 0
+        for image in images:
+            w = image.get("width") if isinstance(image, dict) else None
+            h = image.get("height") if isinstance(image, dict) else None
+            if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0:
+                total_mp += w * h / 1_000_000
+            else:
+                total_mp += pricing.megapixels(call.size)
+                guessed += 1
+        rule = f"megapixels of output (images[].width x height, {total_mp:.3f} MP) x ${per_mp:g}/MP"
+        if guessed:
+            rule += f"; {guessed} image(s) without dimensions counted at the requested size"
+        return round(total_mp * per_mp, 6), rule

@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from playground.errors import ProviderError, redact
+from playground.pricing import Price, k_size_px, parse_wh, price_for  # size parsing lives in pricing, re-exported
 from playground.providers.base import Provider
 from playground.types import ProviderCall
 
@@ -369,25 +370,6 @@ def same_origin(url: str, base: str) -> bool:
     return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
 
-def parse_wh(size: str) -> tuple[int, int] | None:
-    """(w, h) from "WxH" / "W*H"; None for "2K", "auto", presets."""
-    w, sep, h = size.lower().replace("*", "x").partition("x")
-    if not sep:
-        return None
-    try:
-        return int(w), int(h)
-    except ValueError:
-        return None
-
-
-def k_size_px(size: str) -> int | None:
-    """"1K".."4K" -> 1024..4096 (square); None otherwise."""
-    s = size.strip().upper()
-    if len(s) == 2 and s[0] in "1234" and s[1] == "K":
-        return int(s[0]) * 1024
-    return None
-
-
 def asterisk_size(size: str) -> str:
     """WaveSpeed/AtlasCloud sizes are "W*H" [doc]; "2K" becomes "2048*2048" [guess]."""
     wh = parse_wh(size)
@@ -411,6 +393,12 @@ class HttpProvider(Provider):
         super().__init__(base_url)
         self.sleep: Sleep = asyncio.sleep
         self.clock: Callable[[], float] = time.monotonic
+        # PLAYGROUND_PRICES as the core parsed it, for adapters that compute a cost themselves
+        # (fal: megapixels of output); the core sets it, the default is the registered table.
+        self.price_overrides: Mapping[tuple[str, str], Price] = {}
+
+    def price(self, model: str) -> Price:
+        return price_for(self.name, model, self.price_overrides)
 
     # error context, headers
     def ctx(self, call: ProviderCall) -> ErrorContext:
