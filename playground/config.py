@@ -61,7 +61,7 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
 @dataclass
 class Settings:
     data_dir: Path
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # holds the keys: never in repr()
     max_usd_per_run: float | None = None
     max_usd_per_session: float | None = None
     max_usd_per_day: float | None = None

@@ -47,7 +47,7 @@ from playground.types import (
 class Session:
     """Per-browser-session (or per-CLI-process) state: typed keys and spend, memory only."""
 
-    keys: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict, repr=False)  # never in repr(), logs or tracebacks
     spent_usd: float = 0.0
     reserved_usd: float = 0.0  # estimates of this session's runs in flight (counted by the caps)
 

@@ -97,7 +97,7 @@ class ProviderCall:
     beats: tuple[str, ...] = ()  # captions for the frames of this call (the local stand-in draws them)
     first_frame: int = 0  # index in the run of this call's first frame
     call_index: int = 0  # which call of the run this is (baseline: 0..N-1)
-    api_key: str = ""  # never logged: RunRecord has no field for it
+    api_key: str = field(default="", repr=False)  # never logged (RunRecord has no field for it), never in repr()
 
 
 @dataclass
