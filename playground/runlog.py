@@ -125,8 +125,8 @@ class RowIndex:
         """Bring the index up to date with the CSV; return the number of indexed rows."""
         stat = self.csv_path.stat()
         header = self._header()
-        count = self.count()
-        if header == (stat.st_ino, stat.st_size, stat.st_mtime_ns):
+        count, cut = self._drop_partial_record()
+        if header == (stat.st_ino, stat.st_size, stat.st_mtime_ns) and not cut:
             return count
         end = self._end(count) if header is not None and header[0] == stat.st_ino else -1
         if 0 <= end <= stat.st_size and self._tail_intact(count):  # rows were added (or a torn tail cut off)
@@ -148,6 +148,22 @@ class RowIndex:
         with open(self.path, "ab") as f:
             f.write(record.tobytes())
         self._write_header()
+
+    def _drop_partial_record(self) -> tuple[int, bool]:
+        """Cut off the bytes of a record a crash left half written, so the records appended next
+        start on a record boundary; return (the number of whole records, whether bytes were cut).
+        After a cut the header is not trusted: the lost record's row is indexed again."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return 0, False
+        count = max(0, (size - self.HEADER.size) // self.dtype().itemsize)
+        whole = self.HEADER.size + count * self.dtype().itemsize
+        if size <= whole:  # (a file shorter than its header is rewritten whole by sync)
+            return count, False
+        with open(self.path, "r+b") as f:
+            f.truncate(whole)
+        return count, True
 
     def _header(self) -> tuple[int, int, int] | None:
         try:

@@ -1,0 +1,58 @@
+"""The ends of the run log's files: a last row without its final newline (whole, or torn by
+a crash) in runs.csv and ratings.csv, and a partly written record in runs.csv.idx."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from playground.runlog import RATING_COLUMNS, RowIndex, RunLog
+from playground.types import RUN_COLUMNS, RunRecord
+
+
+def _fill(log: RunLog, n: int) -> None:
+    for i in range(n):
+        log.append(RunRecord(run_id=f"x{i + 1}", created_at="2026-03-01T12:00:00Z", prompt=f"line {i}\n\"two\"",
+                             cost_usd=1.0, status="ok"))
+
+
+def _strip_final_newline(path: Path) -> None:
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    path.write_bytes(data[:-1])
+
+
+def test_a_partly_written_index_record_is_dropped(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    _fill(log, 3)
+    with open(log.runs.index.path, "ab") as f:  # type: ignore[union-attr]  # a crash mid-record
+        f.write(b"\x07" * 11)
+    log.append(RunRecord(run_id="x4", created_at="2026-03-01T13:00:00Z", cost_usd=1.0))
+    assert log.spent_since("2026-03-01T00:00:00Z") == pytest.approx(4.0)
+    assert log.get("x4") is not None and list(log.latest(4)["run_id"]) == ["x4", "x3", "x2", "x1"]
+    index = RowIndex(log.runs.path, log.runs.index.spec)  # type: ignore[union-attr]
+    assert index.path.stat().st_size == RowIndex.HEADER.size + 4 * RowIndex.dtype().itemsize
+
+
+def test_a_partly_written_index_record_is_dropped_on_read(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    _fill(log, 3)
+    with open(log.runs.path, "a", encoding="utf-8") as f:  # a row from another tool, not yet indexed
+        f.write("x4,,2026-03-01T13:00:00Z" + "," * (len(RUN_COLUMNS) - 3) + "\n")
+    with open(log.runs.index.path, "ab") as f:  # type: ignore[union-attr]
+        f.write(b"\x07" * 5)
+    assert list(log.latest(4)["run_id"]) == ["x4", "x3", "x2", "x1"]
+    assert log.get("x4") is not None and log.spent_since("2026-03-01T00:00:00Z") == pytest.approx(3.0)
+
+
+def test_a_partly_written_first_index_record_is_dropped(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    log.append(RunRecord(run_id="x1", created_at="2026-03-01T12:00:00Z", cost_usd=1.0))
+    index = log.runs.index
+    assert index is not None
+    index.path.write_bytes(index.path.read_bytes()[: RowIndex.HEADER.size + 9])  # the first record, cut short
+    log.append(RunRecord(run_id="x2", created_at="2026-03-01T13:00:00Z", cost_usd=1.0))
+    assert list(log.latest(5)["run_id"]) == ["x2", "x1"] and log.get("x2") is not None
+    assert log.spent_since("2026-03-01T00:00:00Z") == pytest.approx(2.0)
