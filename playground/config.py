@@ -6,6 +6,7 @@ configuration table is checked against it by a test).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,23 @@ def _float_env(env: Mapping[str, str], name: str, default: float | None) -> floa
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _cap_env(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    """A spend cap or threshold: 0 or more, `inf` to lift it. NaN compares false with
+    everything, so it would silently pass every run: refused like a negative value."""
+    value = _float_env(env, name, default)
+    if value is not None and not value >= 0:
+        raise ConfigError(f"{name} must be a number of dollars, 0 or more (inf lifts it), got {env[name].strip()!r}")
+    return value
+
+
+def _limit_env(env: Mapping[str, str], name: str, default: float) -> float:
+    """A size or time limit: positive and finite (0, inf or NaN would disable or break it)."""
+    value = _float_env(env, name, default)
+    if value is None or not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be a positive number, got {env[name].strip()!r}")
+    return value
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     """--data-dir wins (handled by callers), then PLAYGROUND_DATA_DIR, then /data on a Space
     with persistent storage, then ./data."""
@@ -77,12 +95,12 @@ class Settings:
         return cls(
             data_dir=Path(data_dir) if data_dir else default_data_dir(env),
             env=env,
-            max_usd_per_run=_float_env(env, "PLAYGROUND_MAX_USD_PER_RUN", caps.get("PLAYGROUND_MAX_USD_PER_RUN")),
-            max_usd_per_session=_float_env(env, "PLAYGROUND_MAX_USD_PER_SESSION", caps.get("PLAYGROUND_MAX_USD_PER_SESSION")),
-            max_usd_per_day=_float_env(env, "PLAYGROUND_MAX_USD_PER_DAY", caps.get("PLAYGROUND_MAX_USD_PER_DAY")),
-            confirm_usd=_float_env(env, "PLAYGROUND_CONFIRM_USD", 1.0) or 0.0,
-            max_download_bytes=int((_float_env(env, "PLAYGROUND_MAX_DOWNLOAD_MB", 40.0) or 40.0) * 1024 * 1024),
-            run_deadline_s=_float_env(env, "PLAYGROUND_RUN_DEADLINE_S", 600.0) or 600.0,
+            max_usd_per_run=_cap_env(env, "PLAYGROUND_MAX_USD_PER_RUN", caps.get("PLAYGROUND_MAX_USD_PER_RUN")),
+            max_usd_per_session=_cap_env(env, "PLAYGROUND_MAX_USD_PER_SESSION", caps.get("PLAYGROUND_MAX_USD_PER_SESSION")),
+            max_usd_per_day=_cap_env(env, "PLAYGROUND_MAX_USD_PER_DAY", caps.get("PLAYGROUND_MAX_USD_PER_DAY")),
+            confirm_usd=_cap_env(env, "PLAYGROUND_CONFIRM_USD", 1.0) or 0.0,
+            max_download_bytes=int(_limit_env(env, "PLAYGROUND_MAX_DOWNLOAD_MB", 40.0) * 1024 * 1024),
+            run_deadline_s=_limit_env(env, "PLAYGROUND_RUN_DEADLINE_S", 600.0),
             default_provider=env.get("PLAYGROUND_DEFAULT_PROVIDER", "") or "local",
         )
 

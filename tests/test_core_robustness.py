@@ -8,9 +8,15 @@ and configuration or size mistakes are refused with one clear line.
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from playground.config import Settings
 from playground.core import Session
+from playground.errors import ConfigError
 from playground.types import ProviderCall
+from test_faults_support import cli
 
 FAKE_KEY = "fake-key-0123456789abcdef"
 
@@ -25,3 +31,33 @@ def test_no_key_in_the_repr_of_anything_that_holds_one(tmp_path):
         assert FAKE_KEY not in repr(holder), type(holder).__name__
         assert FAKE_KEY not in str(holder), type(holder).__name__
     assert call.api_key == FAKE_KEY and session.keys["ARK_API_KEY"] == FAKE_KEY  # still there, only hidden
+
+
+# -- configuration values that would silently disable a limit (defect 20) --------------------------
+
+@pytest.mark.parametrize("name", ["PLAYGROUND_MAX_USD_PER_RUN", "PLAYGROUND_MAX_USD_PER_SESSION",
+                                  "PLAYGROUND_MAX_USD_PER_DAY", "PLAYGROUND_CONFIRM_USD"])
+@pytest.mark.parametrize("raw", ["nan", "-1", "-inf"])
+def test_a_cap_that_is_not_a_non_negative_number_is_refused(tmp_path, name, raw):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env={name: raw}, data_dir=tmp_path)
+    message = str(caught.value)
+    assert name in message and repr(raw) in message and "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["PLAYGROUND_MAX_DOWNLOAD_MB", "PLAYGROUND_RUN_DEADLINE_S"])
+@pytest.mark.parametrize("raw", ["nan", "inf", "-5", "0"])
+def test_a_limit_must_be_a_positive_finite_number(tmp_path, name, raw):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(env={name: raw}, data_dir=tmp_path)
+
+
+def test_inf_still_lifts_a_cap_and_zero_still_means_free_runs_only(tmp_path):
+    settings = Settings.from_env(env={"PLAYGROUND_MAX_USD_PER_RUN": "inf", "PLAYGROUND_MAX_USD_PER_DAY": "0"},
+                                 data_dir=tmp_path)
+    assert settings.max_usd_per_run == math.inf and settings.max_usd_per_day == 0.0
+
+
+def test_the_cli_prints_the_one_line_for_a_nan_cap(data_dir):
+    result = cli(["run", "--frames", "2", "--prompt", "a fox"], {"PLAYGROUND_MAX_USD_PER_DAY": "nan"}, data_dir)
+    assert result.code == 2 and "PLAYGROUND_MAX_USD_PER_DAY" in result.err and "Traceback" not in result.err
