@@ -21,7 +21,9 @@ Faults, by `set_fault(provider | None, fault, count=None, on="create", **params)
 `X-Emulator-Fault: NAME` request header, or by `[fault:NAME]` in the prompt:
     auth (401), forbidden (403), rate_limit (429; params retry_after=seconds or None for no
     header), server (500), reset (connection reset), malformed (truncated JSON), content
-    (prompt refused, 400), quota (402/403 as the provider does), slow (params latency=S);
+    (prompt refused, 400), quota (402/403 as the provider does), slow (params latency=S),
+    body_error (HTTP 200 with {"code", "message", "data": null}, the WaveSpeed envelope; params
+    code=500, message=...);
     job faults, decided at create: job_failed, stuck (never finishes; sync providers hang),
     fewer (params n=frames to return), refused (one frame refused for content).
 `on` picks the request the fault hits: "create", "poll" (status GETs), "result" (fal's

@@ -203,6 +203,39 @@ def test_error_kinds(emulator, make_provider, make_call, sink, name, fault, kind
     assert err.value.kind == kind
 
 
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+def test_error_code_in_a_200_poll_answer_ends_the_job(emulator, make_provider, make_call, sink, name):
+    """{"code": 500, "message": "...expired", "data": null} with HTTP 200: raised at once with the
+    provider's message, not polled until the deadline."""
+    emulator.latency_s = 0.3
+    emulator.set_fault(name, "body_error", on="poll", code=500, message="prediction abc has expired")
+    p = make_provider(name, deadline_s=3.0)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=2), sink))
+    assert err.value.kind == "server" and "prediction abc has expired" in str(err.value)
+    assert "error code 500" in str(err.value) and err.value.may_be_billed
+    assert len(emulator.requests_for(name, "GET")) == 1
+
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+@pytest.mark.parametrize("code,message,kind", [
+    (400, "size must be between 1024*1024 and 4096*4096", "invalid"),
+    (401, "invalid api key", "auth"),
+    (400, "the prompt contains sensitive content", "content"),
+])
+def test_error_code_in_a_200_submit_answer_keeps_the_message(emulator, make_provider, make_call, sink,
+                                                               name, code, message, kind):
+    emulator.set_fault(name, "body_error", code=code, message=message)
+    p = make_provider(name)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=2), sink))
+    assert err.value.kind == kind and message in str(err.value)
+    assert "no prediction id" not in str(err.value) and not err.value.may_be_billed
+    if kind == "auth":
+        assert KEY_ENV[name] in str(err.value)
+    assert len(emulator.requests_for(name)) == 1
+
+
 def test_malformed_poll_answer(emulator, make_provider, make_call, sink):
     emulator.set_fault("evolink", "malformed", on="poll")
     p = make_provider("evolink")

@@ -191,12 +191,42 @@ def http_error(resp: httpx.Response, ctx: ErrorContext, *, may_be_billed: bool =
     except (ValueError, UnicodeDecodeError):
         body = None
     code, message = extract_error(body, resp.text if body is None else "")
-    code, message = ctx.clean(code), ctx.clean(message)
     status = resp.status_code
+    where = f"HTTP {status}" + (f", {ctx.clean(code)}" if code and code != str(status) else "")
+    return coded_error(ctx, status, code, message, where=where, may_be_billed=may_be_billed, refine=refine,
+                       retry_after=parse_retry_after(resp.headers.get("retry-after")))
+
+
+def body_error(body: Any, ctx: ErrorContext, *, may_be_billed: bool,
+               refine: Callable[[int, str, str], str | None] | None = None) -> ProviderError | None:
+    """An error inside an HTTP 200 answer: WaveSpeed/AtlasCloud may say {"code": 400|500...,
+    "message": "...", "data": null} with status 200 [doc: their envelope repeats the status in
+    `code`]. None when `body` is not such an error (code 2xx, or data present). A 5xx code is
+    marked may-be-billed like an HTTP 5xx."""
+    if not isinstance(body, Mapping) or "code" not in body or body.get("data") is not None:
+        return None
+    code = body.get("code")
+    try:
+        status = int(code)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        status = 0
+    if code in (None, "", 0, "0") or 200 <= status < 300:
+        return None
+    message = str(body.get("message") or body.get("msg") or "no message")
+    # a numeric code is read as the HTTP status it stands for; any other code as a server error
+    status = status if 400 <= status < 600 else 500
+    return coded_error(ctx, status, str(code), message, where=f"HTTP 200 with error code {ctx.clean(str(code))}",
+                       may_be_billed=may_be_billed or status >= 500, refine=refine)
+
+
+def coded_error(ctx: ErrorContext, status: int, code: str, message: str, *, where: str, may_be_billed: bool,
+                refine: Callable[[int, str, str], str | None] | None = None,
+                retry_after: float | None = None) -> ProviderError:
+    """ProviderError from a provider's status, code and message: kind classified (the provider's
+    `refine` first), provider text redacted, auth errors naming the key's variable."""
+    code, message = ctx.clean(code), ctx.clean(message)
     kind = (refine(status, code, message) if refine else None) or classify(status, code, message)
-    retry_after = parse_retry_after(resp.headers.get("retry-after"))
     what = _KIND_TEXT.get(kind, kind)
-    where = f"HTTP {status}" + (f", {code}" if code and code != str(status) else "")
     if kind == "auth":
         detail = f"{what} ({where}): check {ctx.key_env or 'the key'}"
         detail += f" (and that it may use this model/region). Provider said: {message}" if message else ""

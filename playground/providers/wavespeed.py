@@ -18,6 +18,7 @@ Wire protocol ([doc] wavespeed.ai docs / llms.txt, [sdk] wavespeed 2.0.5, [guess
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -31,6 +32,7 @@ from playground.providers.http import (
     CONTENT_WORDS,
     HttpProvider,
     asterisk_size,
+    body_error,
     envelope,
     first,
     json_body,
@@ -78,6 +80,14 @@ class PredictionProvider(HttpProvider):
         """The `images` values: data URLs unless the provider has an upload endpoint."""
         return [r.data_url() for r in call.references]
 
+    def unwrap(self, answer: Any, call: ProviderCall, *, may_be_billed: bool) -> Mapping[str, Any]:
+        """The prediction inside an answer, or the ProviderError an HTTP 200 answer carries in its
+        `code` / `message` (e.g. {"code": 500, "message": "...expired", "data": null})."""
+        err = body_error(answer, self.ctx(call), may_be_billed=may_be_billed, refine=self.refine)
+        if err is not None:
+            raise err
+        return envelope(answer)
+
     def validate(self, call: ProviderCall) -> None:
         info = self.model(call.model)
         if "edit-sequential" in call.model and not call.references:
@@ -95,7 +105,7 @@ class PredictionProvider(HttpProvider):
         body = self.body(call, images)
         outcome = CallOutcome(cost_rule="max_images requested x price per image", sent_fields=scrub(body))
         answer, _ = await self.create(client, self.submit_url(call), call, body)
-        pred = envelope(answer)
+        pred = self.unwrap(answer, call, may_be_billed=False)
         pred_id = str(first(pred, "id", "request_id", default=""))
         if not pred_id:
             raise self.ctx(call).error("malformed", "no prediction id in the answer", may_be_billed=True)
@@ -107,7 +117,7 @@ class PredictionProvider(HttpProvider):
             state: dict[str, Any] = dict(pred)  # sync mode or an instant answer
         else:
             async def fetch() -> dict[str, Any]:
-                got = envelope(await self.fetch(client, url, call))
+                got = self.unwrap(await self.fetch(client, url, call), call, may_be_billed=True)
                 status = str(got.get("status", "")).lower()
                 await sink.progress(0.5 if status == "processing" else 0.1, status)
                 return dict(got)
