@@ -8,7 +8,10 @@ Guarantees (tested in tests/test_runlog.py and tests/test_runlog_scale.py):
 - text cells a spreadsheet would execute (starting with = + - @ tab CR) are stored with a
   leading apostrophe, which `read()` removes again (a leading apostrophe of the user's
   own is escaped the same way), so the app shows the text exactly as it was;
-- `pandas.read_csv(path)` reads the file with no options.
+- `pandas.read_csv(path)` reads the file with no options;
+- the end of the file is settled under the lock before every read and append (`settle_tail`):
+  a whole last row missing only its final newline gets one, half a row a crash left behind is
+  left out of reads and moved to <name>.torn before an append.
 
 Scale: runs.csv has a side file, runs.csv.idx (see `RowIndex`): one fixed-size record per
 row with its byte offset, length, created_at, cost_usd and a checksum of run_id. Appends
@@ -330,7 +333,7 @@ class CsvLog:
     def append(self, row: Mapping[str, object]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock:
-            self._set_aside_torn_tail()
+            self.settle_tail(set_aside_torn=True)
             header = self._ensure_header()
             if self.index:
                 self.index.sync()
@@ -341,30 +344,56 @@ class CsvLog:
             if self.index:
                 self.index.added(offset, len(text), row)
 
-    def _set_aside_torn_tail(self) -> None:
-        """A machine crash mid-write can leave half a row at the end (no final newline); a new
-        row appended to it would be merged into it. Move the torn bytes to <name>.torn first.
-        (The index knows where the whole rows end; a log without one is scanned.)"""
-        if not self.path.exists():
-            return
+    def settle_tail(self, set_aside_torn: bool = False) -> int:
+        """Where the whole rows end, after settling what follows them (callers hold the lock).
+
+        A last row that lacks only its final newline (a file saved by a tool that ends files
+        without one) is whole when it has the header's number of cells and balanced quotes: it
+        gets its newline and stays in the log. Anything else after the last whole row is half a
+        row a crash left behind: reads leave it out, and before an append (`set_aside_torn`),
+        which would merge the new row into it, it is moved to <name>.torn. A row torn inside its
+        last cell cannot be told from a whole one; it is kept with that cell cut short."""
+        if self._empty():
+            return 0
+        end = self._rows_end()
         with open(self.path, "r+b") as f:
             size = f.seek(0, os.SEEK_END)
-            if size == 0:
-                return
             f.seek(size - 1)
-            if f.read(1) == b"\n":
-                return
-            if self.index:
-                keep = self.index._end(self.index.sync())
+            if end == size and f.read(1) == b"\n":
+                return end
+            f.seek(end)
+            tail = f.read()
+            if self._whole_row(tail):
+                f.write(b"\n")
+            elif set_aside_torn:
+                with open(self.path.with_name(self.path.name + ".torn"), "ab") as side:
+                    side.write(tail + b"\n")
+                f.truncate(end)
+                return end
             else:
-                f.seek(0)
-                ends = _row_ends(f.read())  # newlines outside quotes: the whole rows before the torn one
-                keep = int(ends[-1]) + 1 if len(ends) else 0
-            f.seek(keep)
-            torn = f.read()
-            with open(self.path.with_name(self.path.name + ".torn"), "ab") as side:
-                side.write(torn + b"\n")
-            f.truncate(keep)
+                return end
+        return self._rows_end()
+
+    def _rows_end(self) -> int:
+        """The offset just past the last whole row (newline included; the header is a row)."""
+        if self.index:
+            return self.index._end(self.index.sync())
+        with open(self.path, "rb") as f:
+            ends = _row_ends(f.read())  # newlines outside quotes
+        return int(ends[-1]) + 1 if len(ends) else 0
+
+    def _whole_row(self, tail: bytes) -> bool:
+        """`tail` (what follows the last whole row, no newline) is a whole row of this file."""
+        if not tail:
+            return True  # the header itself lacks its newline
+        if tail.count(b'"') % 2:
+            return False
+        try:
+            text = tail.decode("utf-8")
+        except UnicodeDecodeError:  # cut inside a character
+            return False
+        records = list(csv.reader(io.StringIO(text, newline="")))
+        return len(records) == 1 and len(records[0]) == len(self._file_columns())
 
     def _ensure_header(self) -> list[str]:
         """Write the header into a new file, or migrate an older file; return the file's columns."""
@@ -445,10 +474,8 @@ class CsvLog:
 
     def _whole_rows_end(self) -> int:
         """Byte offset where the last whole row ends (the file size when there is no index)."""
-        if not self.index:
-            return self.path.stat().st_size
-        count = self.index.sync()
-        return self.index._end(count)
+        end = self.settle_tail()
+        return end if self.index else self.path.stat().st_size
 
     def _rows_between(self, raw: BinaryIO, start: int, end: int, columns: Sequence[str] | None) -> pd.DataFrame:
         """Rows in bytes [start, end) of the file parsed with the file's own header."""
@@ -503,8 +530,8 @@ class RunLog:
             return None
         assert self.runs.index is not None
         with self.runs.lock:
-            count = self.runs.index.sync()
-            return self.runs.index.records(0, count)
+            self.runs.settle_tail()
+            return self.runs.index.records(0, self.runs.index.sync())
 
     def latest(self, n: int = 100) -> pd.DataFrame:
         """The newest n runs, newest first (reads only those rows)."""

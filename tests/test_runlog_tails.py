@@ -24,6 +24,60 @@ def _strip_final_newline(path: Path) -> None:
     path.write_bytes(data[:-1])
 
 
+def test_a_whole_last_row_without_its_newline_stays_in_the_log(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    _fill(log, 3)
+    _strip_final_newline(log.runs.path)  # e.g. saved by another tool that ends files without one
+    assert list(RunLog(data_dir).read()["run_id"]) == ["x1", "x2", "x3"]
+    assert log.get("x3") is not None and log.latest(1).iloc[0]["run_id"] == "x3"
+    log.append(RunRecord(run_id="x4", created_at="2026-03-01T13:00:00Z", cost_usd=1.0))
+    assert list(log.read()["run_id"]) == ["x1", "x2", "x3", "x4"]
+    assert list(pd.read_csv(log.runs.path)["run_id"]) == ["x1", "x2", "x3", "x4"]
+    assert log.spent_since("2026-03-01T00:00:00Z") == pytest.approx(4.0)
+    assert not log.runs.path.with_name("runs.csv.torn").exists()
+
+
+def test_a_whole_last_row_ending_in_a_quoted_cell_is_whole(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    _fill(log, 1)
+    with open(log.runs.path, "a", encoding="utf-8", newline="") as f:  # no final newline, last cell quoted
+        f.write("x2" + "," * (len(RUN_COLUMNS) - 2) + ',"a, b\nc"')
+    log.append(RunRecord(run_id="x3"))
+    assert list(log.read()["run_id"]) == ["x1", "x2", "x3"]
+    assert log.read().iloc[1][RUN_COLUMNS[-1]] == "a, b\nc"
+
+
+def test_a_torn_last_row_is_still_set_aside(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    _fill(log, 2)
+    with open(log.runs.path, "a", encoding="utf-8") as f:  # too few cells: a crash mid-write
+        f.write("torn,,2026-03-09T23:00:00Z,local")
+    assert list(log.read()["run_id"]) == ["x1", "x2"]
+    log.append(RunRecord(run_id="x3"))
+    assert list(log.read()["run_id"]) == ["x1", "x2", "x3"]
+    assert log.runs.path.with_name("runs.csv.torn").read_text(encoding="utf-8").startswith("torn,")
+
+
+def test_a_row_torn_after_a_newline_inside_a_quoted_cell_is_set_aside(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    _fill(log, 2)
+    with open(log.runs.path, "a", encoding="utf-8", newline="") as f:  # ends in "\n", but inside the quotes
+        f.write('torn,,2026-03-09T23:00:00Z,local,m,sequence,"line one\n')
+    assert list(log.read()["run_id"]) == ["x1", "x2"]
+    log.append(RunRecord(run_id="x3", prompt="ok"))
+    assert list(log.read()["run_id"]) == ["x1", "x2", "x3"] and log.get("x3")["prompt"] == "ok"  # type: ignore[index]
+    assert len(pd.read_csv(log.runs.path)) == 3
+
+
+def test_a_header_without_its_newline_gets_one(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True)
+    (data_dir / "runs.csv").write_text(",".join(RUN_COLUMNS), encoding="utf-8")
+    log = RunLog(data_dir)
+    log.append(RunRecord(run_id="x1"))
+    assert list(pd.read_csv(log.runs.path)["run_id"]) == ["x1"]
+    assert list(log.read()["run_id"]) == ["x1"]
+
+
 def test_a_partly_written_index_record_is_dropped(data_dir: Path) -> None:
     log = RunLog(data_dir)
     _fill(log, 3)
