@@ -456,8 +456,8 @@ class CsvLog:
 
         if self._empty():
             return pd.DataFrame(columns=self.columns if columns is None else list(columns))
-        with self.lock:  # only to learn where the whole rows end; the parse runs unlocked
-            end = self._whole_rows_end()
+        with self.lock:  # only to learn where the whole rows end (not half a row); the parse runs unlocked
+            end = self.settle_tail()
             raw = open(self.path, "rb")
         key = None if columns is None else tuple(columns)
         with raw:
@@ -471,11 +471,6 @@ class CsvLog:
         if self.index:  # pandas copy-on-write: callers' changes never reach the cached frame
             self._cache[key] = (inode, end, frame)
         return frame.copy(deep=False)
-
-    def _whole_rows_end(self) -> int:
-        """Byte offset where the last whole row ends (the file size when there is no index)."""
-        end = self.settle_tail()
-        return end if self.index else self.path.stat().st_size
 
     def _rows_between(self, raw: BinaryIO, start: int, end: int, columns: Sequence[str] | None) -> pd.DataFrame:
         """Rows in bytes [start, end) of the file parsed with the file's own header."""

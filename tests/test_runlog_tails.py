@@ -78,6 +78,38 @@ def test_a_header_without_its_newline_gets_one(data_dir: Path) -> None:
     assert list(log.read()["run_id"]) == ["x1"]
 
 
+def _rate(log: RunLog, n: int) -> None:
+    for i in range(n):
+        log.add_rating({"rated_at": "2026-03-01T12:00:00Z", "experiment_id": "e1", "run_id": f"r{i}",
+                        "other_run_id": "", "verdict": "better", "score": 4, "rater": "me"})
+
+
+def test_read_ratings_leaves_out_a_torn_last_row(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    _rate(log, 2)
+    with open(log.ratings.path, "a", encoding="utf-8") as f:  # a crash mid-write, inside a quoted cell
+        f.write('2026-03-01T12:00:00Z,e1,r9,,"bett')
+    assert list(log.read_ratings()["run_id"]) == ["r0", "r1"]
+    _rate(log, 1)
+    assert list(log.read_ratings()["run_id"]) == ["r0", "r1", "r0"]
+
+
+def test_read_ratings_leaves_out_a_row_torn_after_a_newline_inside_quotes(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    _rate(log, 1)
+    with open(log.ratings.path, "a", encoding="utf-8", newline="") as f:
+        f.write('2026-03-01T12:00:00Z,e1,r9,,"better\n')
+    assert list(log.read_ratings()["run_id"]) == ["r0"]
+
+
+def test_read_ratings_keeps_a_whole_last_row_without_its_newline(data_dir: Path) -> None:
+    log = RunLog(data_dir)
+    _rate(log, 2)
+    _strip_final_newline(log.ratings.path)
+    assert list(log.read_ratings()["run_id"]) == ["r0", "r1"]
+    assert list(log.read_ratings().columns) == RATING_COLUMNS
+
+
 def test_a_partly_written_index_record_is_dropped(data_dir: Path) -> None:
     log = RunLog(data_dir)
     _fill(log, 3)
