@@ -3,7 +3,8 @@
 Every frame is checked by decoding it as an image before it counts; a download streams to
 a `.part` file with a size cap and an overall deadline, and is renamed only once it is
 whole and valid, so a partial file is never left behind as if it were a frame (a failed
-download deletes its `.part`). Pillow's decompression-bomb protection stays on and is
+download deletes its `.part`; a frame whose file or preview cannot be written, say on a full
+disk, is removed with its `.part`). Pillow's decompression-bomb protection stays on and is
 strict: an image over MAX_IMAGE_PIXELS is refused (Pillow alone only warns up to twice
 the limit).
 """
@@ -77,10 +78,26 @@ def save_frame(run_dir: Path, number: int, data: bytes) -> Path:
     ext, picture = _decode(data)
     path = _frame_path(run_dir, number, ext)
     part = path.with_name(path.name + ".part")
-    part.write_bytes(data)
-    os.replace(part, path)
-    _write_preview(picture, path)  # type: ignore[arg-type]
+    try:
+        part.write_bytes(data)
+        os.replace(part, path)
+        _write_preview(picture, path)  # type: ignore[arg-type]
+    except BaseException:
+        _remove_frame(path)
+        raise
+    finally:
+        part.unlink(missing_ok=True)  # already renamed on success; a leftover is never a frame
     return path
+
+
+def _remove_frame(path: Path) -> None:
+    """A frame that could not be completely written (disk full, ...) is not a frame of the run:
+    remove it and any preview started for it, so nothing on disk disagrees with the log."""
+    for leftover in (path, _preview_path(path)):
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 async def download_frame(client: httpx.AsyncClient, url: str, run_dir: Path, number: int,
@@ -98,8 +115,12 @@ async def download_frame(client: httpx.AsyncClient, url: str, run_dir: Path, num
         except ValueError as exc:
             raise ProviderError("malformed", f"frame {number}: {exc}") from None
         path = _frame_path(run_dir, number, ext)
-        os.replace(part, path)
-        await asyncio.to_thread(_write_preview, picture, path)  # type: ignore[arg-type]
+        try:
+            os.replace(part, path)
+            await asyncio.to_thread(_write_preview, picture, path)  # type: ignore[arg-type]
+        except Exception:  # (not on cancel: the preview's thread may still be writing)
+            _remove_frame(path)
+            raise
         return path
     except TimeoutError:
         raise ProviderError("timeout", f"frame {number}: download took over {timeout_s:g} s") from None

@@ -8,15 +8,19 @@ and configuration or size mistakes are refused with one clear line.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import math
 
+import httpx
 import pytest
 
+from playground import frames
 from playground.config import Settings
 from playground.core import Session
 from playground.errors import ConfigError
 from playground.types import ProviderCall
-from test_faults_support import cli
+from test_faults_support import cli, frame_files, tiny_png
 
 FAKE_KEY = "fake-key-0123456789abcdef"
 
@@ -61,3 +65,37 @@ def test_inf_still_lifts_a_cap_and_zero_still_means_free_runs_only(tmp_path):
 def test_the_cli_prints_the_one_line_for_a_nan_cap(data_dir):
     result = cli(["run", "--frames", "2", "--prompt", "a fox"], {"PLAYGROUND_MAX_USD_PER_DAY": "nan"}, data_dir)
     assert result.code == 2 and "PLAYGROUND_MAX_USD_PER_DAY" in result.err and "Traceback" not in result.err
+
+
+# -- a failed write leaves no file behind (defect 20) ------------------------------------------------
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_save_frame_removes_its_part_file_when_the_write_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(frames.os, "replace", _disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        frames.save_frame(tmp_path, 1, tiny_png())
+    assert frame_files(tmp_path) == []
+
+
+def test_save_frame_removes_the_frame_when_its_preview_cannot_be_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(frames, "_write_preview", _disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        frames.save_frame(tmp_path, 1, tiny_png())
+    assert frame_files(tmp_path) == []  # a frame without its preview is not a frame of the run
+
+
+def test_a_download_whose_preview_cannot_be_written_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(frames, "_write_preview", _disk_full)
+    png = tiny_png()
+
+    async def go() -> None:
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, content=png))
+        async with httpx.AsyncClient(transport=transport) as client:
+            await frames.download_frame(client, "http://files.test/1.png", tmp_path, 1, 10**6)
+
+    with pytest.raises(OSError, match="No space left"):
+        asyncio.run(go())
+    assert frame_files(tmp_path) == []
