@@ -287,6 +287,9 @@ class Emulator:
         self.cancelled: list[str] = []
         self.jobs: dict[str, Job] = {}
         self.uploads: dict[str, tuple[str, bytes]] = {}  # id -> (content type, bytes)
+        # WaveSpeed's upload path: "/media/upload/binary" (-> data.download_url) or "/upload"
+        # (-> data.url), the two documented versions; the other one answers 404
+        self.wavespeed_upload_path = "/media/upload/binary"
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()

@@ -417,7 +417,7 @@ def _submit_prediction(req: Req, body: dict[str, Any], model: str, fault: Fault 
             raise Invalid("missing", "images is required", "images")
         refs = len(image_list(body["images"], "images", 1, 10))
         if req.provider == "wavespeed" and not all(str(u).startswith("http") for u in body["images"]):
-            raise Invalid("invalid", "images must be URLs (upload files with POST /upload)", "images")
+            raise Invalid("invalid", "images must be URLs (upload files first)", "images")
         if refs + max_images > 15:
             raise Invalid("invalid", "images + max_images must be <= 15", "max_images")
     elif "images" in body:
@@ -427,20 +427,31 @@ def _submit_prediction(req: Req, body: dict[str, Any], model: str, fault: Fault 
     return req.emu.new_job(req.provider, model, max_images, size, fault)
 
 
+def _wavespeed_upload(req: Req) -> None:
+    """Multipart `file` -> a URL. The docs disagree: POST /media/upload/binary -> data.download_url
+    (the SDK, one page) or POST /upload -> data.url (another page); the emulator serves the one
+    path `Emulator.wavespeed_upload_path` names, the other is a 404."""
+    if not check_auth(req):
+        return
+    if answer_fault(req, req.fault("upload")):
+        return
+    part = req.files.get("file")
+    if not part or set(req.form) or set(req.files) != {"file"}:
+        raise Invalid("invalid", "upload takes one multipart field: file", "file")
+    upload_id = uuid.uuid4().hex
+    req.emu.uploads[upload_id] = (part["content_type"], part["data"])
+    url = f"{req.emu.url}/files/upload/{upload_id}"
+    if req.path == "/upload":
+        data: dict[str, Any] = {"url": url}
+    else:
+        data = {"type": "image", "download_url": url, "filename": part["filename"], "size": part["size"]}
+    req.json_response(200, {"code": 200, "message": "success", "data": data})
+
+
 def wavespeed(req: Req) -> None:
     base = f"{req.emu.url}{PREFIXES['wavespeed'][1]}"
-    if (req.method, req.path) == ("POST", "/upload"):  # POST /upload, multipart `file` -> data.url [doc]
-        if not check_auth(req):
-            return
-        if answer_fault(req, req.fault("upload")):
-            return
-        part = req.files.get("file")
-        if not part or set(req.form) or set(req.files) != {"file"}:
-            raise Invalid("invalid", "upload takes one multipart field: file", "file")
-        upload_id = uuid.uuid4().hex
-        req.emu.uploads[upload_id] = (part["content_type"], part["data"])
-        req.json_response(200, {"code": 200, "message": "success",
-                                "data": {"url": f"{req.emu.url}/files/upload/{upload_id}"}})
+    if (req.method, req.path) == ("POST", req.emu.wavespeed_upload_path):
+        _wavespeed_upload(req)
         return
     m = re.match(r"^/predictions/([\w.-]+)(/result)?$", req.path)
     if req.method == "GET" and m:
@@ -458,6 +469,9 @@ def wavespeed(req: Req) -> None:
     if req.method != "POST":
         return
     if not check_auth(req):
+        return
+    if not _SEEDREAM_MODELS.match(req.path.lstrip("/")):  # e.g. the upload path this setting does not serve
+        error(req, "not_found", f"no model or endpoint at {req.path}")
         return
     fault = req.fault("create")
     if answer_fault(req, fault):

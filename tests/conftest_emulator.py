@@ -94,6 +94,7 @@ def emulator(emulator_server: Emulator):
     emulator_server.image_format = "png"
     emulator_server.file_delay_s = 0.0
     emulator_server.textured = False
+    emulator_server.wavespeed_upload_path = "/media/upload/binary"
     yield emulator_server
     emulator_server.reset()
 

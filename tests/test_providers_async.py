@@ -86,19 +86,43 @@ def test_wavespeed_uploads_references_then_sends_their_urls(emulator, make_provi
     call = make_call(p, model=EDIT_MODEL["wavespeed"], frames=2, references=(ref, ref))
     outcome, images = run(generate(p, call, sink))
     posts = emulator.requests_for("wavespeed", "POST")
-    assert [r.path for r in posts] == ["/upload", "/upload", "/bytedance/seedream-v4.5/edit-sequential"]
+    assert [r.path for r in posts] == ["/media/upload/binary", "/media/upload/binary",
+                                       "/bytedance/seedream-v4.5/edit-sequential"]
     assert posts[0].files["file"]["size"] == len(ref.data) and posts[0].content_type.startswith("multipart/")
     urls = posts[-1].json["images"]
     assert len(urls) == 2 and all(u.startswith(emulator.url + "/files/upload/") for u in urls)
-    assert httpx.get(urls[0]).content == ref.data  # the uploaded bytes, served back
+    assert httpx.get(urls[0]).content == ref.data  # the uploaded bytes, served back (data.download_url)
     assert outcome.sent_fields["images"] == urls and len(images) == 2
+
+
+def test_wavespeed_upload_falls_back_to_the_other_documented_path(emulator, make_provider, make_call, sink):
+    """A host serving only POST /upload -> data.url: one 404 on the SDK's path, then /upload for
+    every reference."""
+    emulator.wavespeed_upload_path = "/upload"
+    p = make_provider("wavespeed")
+    ref = reference()
+    outcome, images = run(generate(p, make_call(p, model=EDIT_MODEL["wavespeed"], frames=2, references=(ref, ref)), sink))
+    paths = [r.path for r in emulator.requests_for("wavespeed", "POST")]
+    assert paths == ["/media/upload/binary", "/upload", "/upload", "/bytedance/seedream-v4.5/edit-sequential"]
+    urls = emulator.requests_for("wavespeed", "POST")[-1].json["images"]
+    assert len(urls) == 2 and httpx.get(urls[1]).content == ref.data and len(images) == 2
+
+
+def test_wavespeed_upload_error_in_the_body_is_reported(emulator, make_provider, make_call, sink):
+    emulator.set_fault("wavespeed", "body_error", on="upload", code=400, message="unsupported file type")
+    p = make_provider("wavespeed")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, model=EDIT_MODEL["wavespeed"], references=(reference(),)), sink))
+    assert err.value.kind == "invalid" and "unsupported file type" in str(err.value)
+    assert [r.path for r in emulator.requests_for("wavespeed", "POST")] == ["/media/upload/binary"]  # nothing submitted
 
 
 def test_wavespeed_upload_is_retried_but_submit_is_not(emulator, make_provider, make_call, sink):
     emulator.set_fault("wavespeed", "server", count=1, on="upload")
     p = make_provider("wavespeed")
     run(generate(p, make_call(p, model=EDIT_MODEL["wavespeed"], references=(reference(),)), sink))
-    assert [r.path for r in emulator.requests_for("wavespeed", "POST")].count("/upload") == 2
+    paths = [r.path for r in emulator.requests_for("wavespeed", "POST")]
+    assert paths.count("/media/upload/binary") == 2 and paths.count("/bytedance/seedream-v4.5/edit-sequential") == 1
 
 
 def test_atlascloud_edit_sequential_sends_data_urls(emulator, make_provider, make_call, sink):

@@ -5,8 +5,12 @@ Wire protocol ([doc] wavespeed.ai docs / llms.txt, [sdk] wavespeed 2.0.5, [guess
   Model ids bytedance/seedream-v5.0-lite|v4.5|v4/sequential and .../edit-sequential [doc].
 - Body: prompt, size "W*H" (asterisk) [doc], max_images = frames (1..15) [doc]; the
   edit-sequential models require `images` (1..10 URLs) [doc]; references are uploaded
-  first with POST {base}/upload (multipart `file`) -> data.url [doc]. No seed in these schemas [doc]. enable_base64_output and
-  enable_sync_mode are left at their defaults (false).
+  first (multipart `file`) to POST {base}/media/upload/binary -> data.download_url, the path
+  of the official SDK's Client.upload [sdk] and of one docs page [doc]; another version of
+  that page says POST {base}/upload -> data.url [doc]. Which one the live API serves is
+  unconfirmed [guess]: the SDK's path is tried first, /upload on a 404, and either field is
+  read. No seed in these schemas [doc]. enable_base64_output and enable_sync_mode are left
+  at their defaults (false).
 - Answer: {"code": 200, "message": "success", "data": {"id", "status": "created",
   "urls": {"get": RESULT_URL}, "outputs": [], ...}}; newer pages show the inner object
   bare: both accepted [doc].
@@ -40,7 +44,7 @@ from playground.providers.http import (
     scrub,
     texts,
 )
-from playground.types import CallOutcome, ModelInfo, ProviderCall
+from playground.types import CallOutcome, ModelInfo, ProviderCall, ReferenceImage
 
 T2I = {**SEEDREAM, "max_references": 0, "frames_plus_references_max": None}
 EDIT = {**SEEDREAM, "max_references": 10}
@@ -156,27 +160,41 @@ class WaveSpeedProvider(PredictionProvider):
     protocol = "POST /{model_id} -> prediction id; poll GET /predictions/{id}/result (size as W*H)"
     billing_rule = "unit price x max_images requested, whatever comes back [doc]"
 
+    # [sdk] wavespeed-python Client.upload first, then the path one docs page shows [doc]
+    upload_paths: tuple[str, ...] = ("/media/upload/binary", "/upload")
+
     def submit_url(self, call: ProviderCall) -> str:
         return f"{self.base_url}/{call.model}"
 
     async def reference_urls(self, client: httpx.AsyncClient, call: ProviderCall) -> list[str]:
-        """Upload each reference to POST {base}/upload (multipart `file`) and use the returned
-        data.url [doc]: the edit models take image URLs. An upload bills nothing, so it is
-        retried like a GET."""
-        urls = []
-        for i, ref in enumerate(call.references):
-            ext = ref.mime.split("/")[-1]
-            resp = await self.request(client, "POST", f"{self.base_url}/upload", call, repeatable=True,
-                                      files={"file": (f"reference_{i + 1}.{ext}", ref.data, ref.mime)})
+        """Upload each reference (multipart `file`) and use the returned URL: the edit models take
+        image URLs. An upload bills nothing, so it is retried like a GET."""
+        return [await self._upload(client, call, i, ref) for i, ref in enumerate(call.references)]
+
+    async def _upload(self, client: httpx.AsyncClient, call: ProviderCall, index: int, ref: ReferenceImage) -> str:
+        """POST the file to the first upload path that exists. The official SDK posts to
+        /media/upload/binary and reads data.download_url [sdk]; one version of the docs page says
+        /upload and data.url [doc]: a 404 on one path moves on to the next, and either field is read."""
+        ext = ref.mime.split("/")[-1]
+        for path in self.upload_paths:
+            resp = await self.request(client, "POST", f"{self.base_url}{path}", call, repeatable=True,
+                                      files={"file": (f"reference_{index + 1}.{ext}", ref.data, ref.mime)})
+            if resp.status_code == 404 and path != self.upload_paths[-1]:
+                continue
             if resp.status_code >= 400:
                 raise self.error(resp, call)
+            self.upload_paths = (path,)  # this host has it: later references go straight there
             answer = json_body(resp, self.ctx(call), may_be_billed=False)
-            data = answer.get("data") if isinstance(answer, dict) else None
-            url = (data if isinstance(data, dict) else answer if isinstance(answer, dict) else {}).get("url")
-            if not isinstance(url, str) or not url:
-                raise self.ctx(call).error("malformed", "the upload answer has no data.url")
-            urls.append(url)
-        return urls
+            err = body_error(answer, self.ctx(call), may_be_billed=False, refine=self.refine)
+            if err is not None:
+                raise err
+            data = answer.get("data") if isinstance(answer, Mapping) else None
+            data = data if isinstance(data, Mapping) else answer if isinstance(answer, Mapping) else {}
+            url = first(data, "download_url", "url", default="")
+            if not isinstance(url, str) or not url.startswith("http"):
+                raise self.ctx(call).error("malformed", "the upload answer has no data.download_url or data.url")
+            return url
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def result_url(self, prediction_id: str) -> str:
         return f"{self.base_url}/predictions/{prediction_id}/result"
