@@ -25,7 +25,8 @@ Faults, by `set_fault(provider | None, fault, count=None, on="create", **params)
     body_error (HTTP 200 with {"code", "message", "data": null}, the WaveSpeed envelope; params
     code=500, message=...);
     job faults, decided at create: job_failed, stuck (never finishes; sync providers hang),
-    fewer (params n=frames to return), refused (one frame refused for content).
+    fewer (params n=frames to return), refused (one frame refused for content), lost_frame
+    (frame `index`, default 1, is generated and billed but its URL answers 404).
 `on` picks the request the fault hits: "create", "poll" (status GETs), "result" (fal's
 result GET) or "any". `count` = how many requests it hits (None: all).
 
@@ -65,7 +66,7 @@ PREFIXES = {
     "stability": ("STABILITY_BASE_URL", "/stability/v2beta", "STABILITY_API_KEY"),
     "fal": ("FAL_QUEUE_URL", "/fal", "FAL_KEY"),
 }
-JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused"})
+JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused", "lost_frame"})
 _PROMPT_FAULT = re.compile(r"\[fault:([a-z_]+)\]")
 
 
@@ -441,6 +442,8 @@ class Emulator:
         return 64 + n % 8 if self.textured else n % 64  # 8 grainy variants: each is slow to draw
 
     def frame_url(self, job: Job, index: int) -> str:
+        if job.fault and job.fault.name == "lost_frame" and index == int(job.fault.params.get("index", 1)):
+            return f"{self.url}/files/expired/{job.id}-{index}.{self.image_format}"  # generated, billed, 404
         w, h = job.size
         return f"{self.url}/files/{w}x{h}/{self.frame_variant(job, index)}.{self.image_format}"
 

@@ -270,6 +270,22 @@ def test_fewer_frames_than_asked_is_partial_and_billed_by_the_providers_rule(pg,
     assert "fewer" in record.error or record.error  # a reason is always given
 
 
+@pytest.mark.parametrize("stream", [True, False])
+def test_byteplus_bills_generated_images_not_frames_delivered(pg, emulator, monkeypatch, stream):
+    """Frame 2 is generated (usage.generated_images counts it) but its URL answers 404: the run
+    keeps 2 frames and is billed for the 3 BytePlus reports, not for what arrived."""
+    from playground.providers.byteplus import BytePlusProvider
+
+    monkeypatch.setattr(BytePlusProvider, "stream", stream)  # the JSON answer too, not only the stream
+    emulator.set_fault("byteplus", "lost_frame", index=1)
+    record = run(pg, **SEQ).record
+    assert emulator.requests_for("byteplus")[-1].json["stream"] is stream
+    assert record.status == "partial" and record.frames_returned == 2
+    assert record.images_billed == 3 > record.frames_returned
+    assert record.cost_usd == pytest.approx(3 * record.price_per_image_usd)
+    assert "404" in json.loads(record.frame_errors)["2"]
+
+
 def test_a_frame_refused_for_content_keeps_its_reason(pg, emulator):
     emulator.set_fault("byteplus", "refused")
     record = run(pg, **SEQ).record

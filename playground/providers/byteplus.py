@@ -87,9 +87,12 @@ class BytePlusProvider(HttpProvider):
     protocol = "POST /images/generations (JSON), stream=true: server-sent events, one per frame"
     billing_rule = "successful images only: usage.generated_images [doc]"
 
-    def __init__(self, base_url: str = "", stream: bool = True) -> None:
+    stream: bool = True  # ask for server-sent events (a gateway may answer plain JSON anyway)
+
+    def __init__(self, base_url: str = "", stream: bool | None = None) -> None:
         super().__init__(base_url)
-        self.stream = stream
+        if stream is not None:
+            self.stream = stream
 
     def refine(self, status: int, code: str, message: str) -> str | None:
         if "SensitiveContent" in code:
