@@ -217,7 +217,9 @@ def experiment_runs(playground: Playground, plan: BenchPlan) -> pd.DataFrame:
     """The rows of this plan's cells (of any earlier invocation too: that is the resume)."""
     import pandas as pd
 
-    runs = playground.log.read()
+    from playground.analysis import COLUMNS  # what the summary uses (analysis.runs_frame), plus the cell keys
+
+    runs = playground.log.read([*COLUMNS, "created_at", "story_id", "repeat"])
     runs = runs[runs["experiment_id"] == plan.experiment_id]
     wanted = {c.key for c in plan.cells}
     keys = zip(runs["arm"].astype(str), runs["variant"].astype(str),

@@ -216,7 +216,7 @@ class _Budget:
 
 def logged_ok(playground: Playground, experiment_id: str) -> set[tuple[str, str, int, str]]:
     """Keys of the cells of an experiment already logged with status ok."""
-    frame = playground.log.read()
+    frame = playground.log.read(["experiment_id", "status", "arm", "variant", "repeat", "story_id"])
     done = frame[(frame["experiment_id"] == experiment_id) & (frame["status"] == "ok")]
     return {(str(r.arm), str(r.variant), int(r.repeat if r.repeat == r.repeat else 0), str(r.story_id))
             for r in done.itertuples()}
