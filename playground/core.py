@@ -16,7 +16,6 @@ import re
 import ssl
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,9 +25,10 @@ import httpx
 from playground import pricing, prompts
 from playground.config import Settings
 from playground.errors import InputError, PlaygroundError, ProviderError, SpendCapError, redact
-from playground.frames import MAX_REFERENCES, download_frame, load_reference, make_preview, save_frame
+from playground.frames import MAX_REFERENCES, load_reference
 from playground.providers import is_configured, provider_class, provider_names
 from playground.providers.base import Provider
+from playground.run_sink import Progress, ProgressCallback, RunSink  # noqa: F401  (Progress: ui, experiments import it from here)
 from playground.runlog import RunLog
 from playground.types import (
     MAX_FRAMES,
@@ -53,17 +53,6 @@ class Session:
 
 
 @dataclass
-class Progress:
-    """What a live view needs after each frame: frames so far, in run order."""
-
-    frames_done: int
-    frames_requested: int
-    elapsed_s: float
-    frames: list[tuple[int, Path, Path]]  # (0-based index, frame path, preview path)
-    note: str = ""
-
-
-@dataclass
 class RunResult:
     record: RunRecord
     frames: list[Path]  # originals, in frame order
@@ -78,8 +67,6 @@ class Estimate:
     price: pricing.Price
     per_image_usd: float
 
-
-ProgressCallback = Callable[[Progress], None]
 
 # Per-request HTTP limits: `connect` bounds reaching the provider, `read` one silent gap in an
 # answer or a stream. The whole run is bounded by Settings.run_deadline_s on top of these.
@@ -136,74 +123,6 @@ def score_into(record: RunRecord, paths: list[Path], order: list[int] | None = N
     for name, value in scores.items():
         if hasattr(record, name):
             setattr(record, name, round(value, 4) if isinstance(value, float) else value)
-
-
-class _RunSink:
-    """Collects one run's frames from every call: saves, downloads and previews them."""
-
-    def __init__(self, playground: Playground, run_dir: Path, client: httpx.AsyncClient, requested: int,
-                 started: float, on_progress: ProgressCallback | None) -> None:
-        self.pg, self.run_dir, self.client = playground, run_dir, client
-        self.requested, self.started, self.on_progress = requested, started, on_progress
-        self.frames: dict[int, tuple[Path, Path]] = {}
-        self.errors: dict[int, str] = {}
-        self.first_frame_s: float | None = None
-        self.downloads: list[asyncio.Task[None]] = []
-
-    async def stop_downloads(self) -> None:
-        for task in self.downloads:
-            task.cancel()
-        await asyncio.gather(*self.downloads, return_exceptions=True)
-
-    def for_call(self, first: int) -> _CallSink:
-        return _CallSink(self, first)
-
-    async def store(self, index: int, data: bytes) -> None:
-        frame = await asyncio.to_thread(save_frame, self.run_dir, index + 1, data)
-        await self._add(index, frame)
-
-    async def fetch(self, index: int, url: str) -> None:
-        try:
-            frame = await download_frame(self.client, url, self.run_dir, index + 1, self.pg.settings.max_download_bytes)
-        except ProviderError as exc:
-            self.errors[index] = str(exc)
-            return
-        await self._add(index, frame)
-
-    async def _add(self, index: int, frame: Path) -> None:
-        preview = await asyncio.to_thread(make_preview, frame)
-        if self.first_frame_s is None:
-            self.first_frame_s = time.perf_counter() - self.started
-        self.frames[index] = (frame, preview)
-        self.errors.pop(index, None)
-        if self.on_progress:
-            done = sorted((i, f, p) for i, (f, p) in self.frames.items())
-            self.on_progress(Progress(len(done), self.requested, time.perf_counter() - self.started, done))
-
-
-class _CallSink:
-    """The FrameSink one provider call sees: call-local indices mapped to run indices."""
-
-    def __init__(self, run: _RunSink, first: int) -> None:
-        self.run, self.first = run, first
-
-    async def image(self, index: int, data: bytes) -> None:
-        try:
-            await self.run.store(self.first + index, data)
-        except ValueError as exc:
-            self.run.errors[self.first + index] = f"frame {self.first + index + 1}: {exc}"
-
-    async def url(self, index: int, url: str) -> None:
-        self.run.downloads.append(asyncio.create_task(self.run.fetch(self.first + index, url)))
-
-    async def failed(self, index: int, reason: str) -> None:
-        self.run.errors[self.first + index] = reason
-
-    async def progress(self, fraction: float, note: str = "") -> None:
-        if self.run.on_progress:
-            done = sorted((i, f, p) for i, (f, p) in self.run.frames.items())
-            self.run.on_progress(Progress(len(done), self.run.requested,
-                                          time.perf_counter() - self.run.started, done, note))
 
 
 class Playground:
@@ -343,7 +262,7 @@ class Playground:
         outcomes: list[CallOutcome | None] = [None] * len(calls)
         failures: list[str] = []
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, verify=tls_context(), limits=httpx.Limits(max_connections=32), follow_redirects=False) as client:
-            sink = _RunSink(self, run_dir, client, request.frames, started, on_progress)
+            sink = RunSink(run_dir, client, self.settings.max_download_bytes, request.frames, started, on_progress)
             gate = asyncio.Semaphore(provider.max_concurrency)
 
             async def one(i: int, call: ProviderCall) -> None:
@@ -380,7 +299,7 @@ class Playground:
         return self._result(record, sink, request)
 
     async def _finish(self, record: RunRecord, provider: Provider, calls: list[ProviderCall],
-                outcomes: list[CallOutcome | None], sink: _RunSink, estimate: Estimate, started: float,
+                outcomes: list[CallOutcome | None], sink: RunSink, estimate: Estimate, started: float,
                 failures: list[str], deadline_note: str = "") -> None:
         """Fill timing, billing, status and metrics into the record and append it to the log."""
         record.latency_s = round(time.perf_counter() - started, 4)
@@ -410,7 +329,7 @@ class Playground:
         self.log.append(record)
 
     def _bill(self, record: RunRecord, provider: Provider, calls: list[ProviderCall],
-              outcomes: list[CallOutcome | None], sink: _RunSink, estimate: Estimate) -> None:
+              outcomes: list[CallOutcome | None], sink: RunSink, estimate: Estimate) -> None:
         billed, reported_cost, reported = 0, 0.0, True
         for call, outcome in zip(calls, outcomes):
             returned = sum(1 for j in range(call.frames) if call.first_frame + j in sink.frames)
@@ -430,12 +349,12 @@ class Playground:
         else:
             record.cost_usd, record.cost_source = pricing.run_cost(estimate.price, record.size, billed), "price table"
 
-    async def _score(self, record: RunRecord, sink: _RunSink) -> None:
+    async def _score(self, record: RunRecord, sink: RunSink) -> None:
         order = sorted(sink.frames)
         # CPU-bound: a thread keeps the event loop (other sessions, live frames) responsive
         await asyncio.to_thread(score_into, record, [sink.frames[i][0] for i in order], order)
 
-    def _result(self, record: RunRecord, sink: _RunSink, request: GenerationRequest) -> RunResult:
+    def _result(self, record: RunRecord, sink: RunSink, request: GenerationRequest) -> RunResult:
         order = sorted(sink.frames)
         return RunResult(record=record, frames=[sink.frames[i][0] for i in order],
                          previews=[sink.frames[i][1] for i in order],
