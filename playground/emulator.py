@@ -26,7 +26,15 @@ Faults, by `set_fault(provider | None, fault, count=None, on="create", **params)
     code=500, message=...);
     job faults, decided at create: job_failed, stuck (never finishes; sync providers hang),
     fewer (params n=frames to return), refused (one frame refused for content), lost_frame
-    (frame `index`, default 1, is generated and billed but its URL answers 404).
+    (frame `index`, default 1, is generated and billed but its URL answers 404), stream_error
+    (BytePlus stream: a top-level {"error": ...} event instead of frame `after`, default 1).
+
+Answer shapes, by `emu.shapes = {...}` (several documented shapes of one answer):
+    bare_prediction       WaveSpeed/AtlasCloud answers without the {"code","message","data"} envelope
+    created_at            BytePlus says `created_at` (the SDK's name) instead of `created`
+    sse_event_lines       BytePlus stream events also carry an `event: TYPE` line
+    sse_type_in_event_only  the type only in the `event:` line, not in the JSON
+    completed_then_hold   after `completed` no `data: [DONE]`, and the connection stays open
 `on` picks the request the fault hits: "create", "poll" (status GETs), "result" (fal's
 result GET) or "any". `count` = how many requests it hits (None: all).
 
@@ -66,7 +74,11 @@ PREFIXES = {
     "stability": ("STABILITY_BASE_URL", "/stability/v2beta", "STABILITY_API_KEY"),
     "fal": ("FAL_QUEUE_URL", "/fal", "FAL_KEY"),
 }
-JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused", "lost_frame"})
+JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused", "lost_frame", "stream_error"})
+# Documented answer shapes the emulator can switch to (Emulator.shapes), so contract tests run
+# over each over real HTTP: see the module docstring.
+SHAPES = frozenset({"bare_prediction", "created_at", "sse_event_lines", "sse_type_in_event_only",
+                    "completed_then_hold"})
 _PROMPT_FAULT = re.compile(r"\[fault:([a-z_]+)\]")
 
 
@@ -291,6 +303,7 @@ class Emulator:
         # WaveSpeed's upload path: "/media/upload/binary" (-> data.download_url) or "/upload"
         # (-> data.url), the two documented versions; the other one answers 404
         self.wavespeed_upload_path = "/media/upload/binary"
+        self.shapes: set[str] = set()  # answer shapes from SHAPES
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()

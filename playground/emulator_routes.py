@@ -275,8 +275,23 @@ def byteplus(req: Req) -> None:
     for i, item in _byteplus_items(req.emu, job):
         items.append(item)
         generated += "error" not in item
-    req.json_response(200, {"model": job.model, "created": int(time.time()), "data": items,
+    req.json_response(200, {"model": job.model, _created_key(req): int(time.time()), "data": items,
                             "usage": _byteplus_usage(generated)}, headers)
+
+
+def _created_key(req: Req) -> str:
+    """The docs' examples say `created`, the SDK's type says `created_at` [doc, sdk]."""
+    return "created_at" if "created_at" in req.emu.shapes else "created"
+
+
+def _byteplus_event(req: Req, event: dict[str, Any]) -> None:
+    """One stream event: `type` in the JSON [doc]; with the shape `sse_event_lines` an `event:`
+    line too, with `sse_type_in_event_only` the type only there (the adapter's fallback)."""
+    kind = str(event.get("type", ""))
+    if "sse_type_in_event_only" in req.emu.shapes:
+        event = {k: v for k, v in event.items() if k != "type"}
+    lines = req.emu.shapes & {"sse_event_lines", "sse_type_in_event_only"}
+    req.sse(json.dumps(event), event=kind if lines and kind else None)
 
 
 def _byteplus_usage(generated: int) -> dict[str, int]:
@@ -307,22 +322,32 @@ def _byteplus_stream(req: Req, job: Job, headers: dict[str, str]) -> None:
     req.start_sse(headers)
     per_frame = job.latency / max(1, job.frames)
     generated = 0
+    created = _created_key(req)
     for i, item in _byteplus_items(emu, job):
         if emu.wait(per_frame):
             return
+        if job.fault and job.fault.name == "stream_error" and i == int(job.fault.params.get("after", 1)):
+            # a top-level error event (no `type`; `event: error` with the event-lines shapes), then the end
+            error_event = {"error": {"code": "InternalServiceError", "message": "internal error, the stream was aborted"}}
+            lines = emu.shapes & {"sse_event_lines", "sse_type_in_event_only"}
+            req.sse(json.dumps(error_event), event="error" if lines else None)
+            return
         if i == 0:  # a preview first: the adapter must not take it for a frame
             preview = base64.b64encode(render_image(32, 32, "png", 0)).decode()
-            req.sse(json.dumps({"type": "image_generation.partial_image", "model": job.model, "image_index": 0,
-                                "partial_image_index": 0, "b64_json": preview}))
-        event = {"model": job.model, "created": int(time.time()), "image_index": i, **item}
+            _byteplus_event(req, {"type": "image_generation.partial_image", "model": job.model, "image_index": 0,
+                                  "partial_image_index": 0, "b64_json": preview})
+        event = {"model": job.model, created: int(time.time()), "image_index": i, **item}
         if "error" in item:
             event["type"] = "image_generation.partial_failed"
         else:
             event["type"] = "image_generation.partial_succeeded"
             generated += 1
-        req.sse(json.dumps(event))
-    req.sse(json.dumps({"type": "image_generation.completed", "model": job.model, "created": int(time.time()),
-                        "usage": _byteplus_usage(generated)}))
+        _byteplus_event(req, event)
+    _byteplus_event(req, {"type": "image_generation.completed", "model": job.model, created: int(time.time()),
+                          "usage": _byteplus_usage(generated)})
+    if "completed_then_hold" in emu.shapes:  # a gateway that drops [DONE] and keeps the connection open
+        emu.wait(emu.stuck_s)
+        return
     req.sse("[DONE]")
 
 
@@ -393,6 +418,12 @@ ATLAS_FIELDS = {"model", "prompt", "size", "max_images", "images", "enable_base6
 _SEEDREAM_MODELS = re.compile(r"^bytedance/seedream-v(5\.0-lite|4\.5|4)/(sequential|edit-sequential)$")
 
 
+def _enveloped(req: Req, data: dict[str, Any]) -> dict[str, Any]:
+    """{"code": 200, "message": "success", "data": ...} [doc]; the shape `bare_prediction` answers
+    the inner object alone, as newer WaveSpeed pages show it [doc]."""
+    return data if "bare_prediction" in req.emu.shapes else {"code": 200, "message": "success", "data": data}
+
+
 def _prediction(req: Req, job: Job, result_url: str) -> dict[str, Any]:
     phase = job.phase()
     status = {"queued": "created", "processing": "processing", "failed": "failed", "cancelled": "failed",
@@ -445,7 +476,7 @@ def _wavespeed_upload(req: Req) -> None:
         data: dict[str, Any] = {"url": url}
     else:
         data = {"type": "image", "download_url": url, "filename": part["filename"], "size": part["size"]}
-    req.json_response(200, {"code": 200, "message": "success", "data": data})
+    req.json_response(200, _enveloped(req, data))
 
 
 def wavespeed(req: Req) -> None:
@@ -463,8 +494,7 @@ def wavespeed(req: Req) -> None:
         if job is None or job.provider != "wavespeed":
             error(req, "not_found", "prediction not found")
             return
-        req.json_response(200, {"code": 200, "message": "success",
-                                "data": _prediction(req, job, f"{base}/predictions/{job.id}/result")})
+        req.json_response(200, _enveloped(req, _prediction(req, job, f"{base}/predictions/{job.id}/result")))
         return
     if req.method != "POST":
         return
@@ -481,7 +511,7 @@ def wavespeed(req: Req) -> None:
     data = _prediction(req, job, f"{base}/predictions/{job.id}/result")
     if not body.get("enable_sync_mode"):
         data.update(status="created", outputs=[], has_nsfw_contents=[], timings={})
-    req.json_response(200, {"code": 200, "message": "success", "data": data})
+    req.json_response(200, _enveloped(req, data))
 
 
 def atlascloud(req: Req) -> None:
@@ -501,7 +531,7 @@ def atlascloud(req: Req) -> None:
             data["status"] = "processing"  # AtlasCloud lists processing|completed|succeeded|failed [doc]
         elif data["status"] == "completed":
             data["status"] = ("completed", "succeeded")[int(job.id[-1], 16) % 2]  # both documented
-        req.json_response(200, {"code": 200, "message": "success", "data": data})
+        req.json_response(200, _enveloped(req, data))
         return
     if (req.method, req.path) != ("POST", "/model/generateImage"):
         return
@@ -515,4 +545,4 @@ def atlascloud(req: Req) -> None:
     job = _submit_prediction(req, body, str(body["model"]), fault, limit)
     data = _prediction(req, job, f"{base}/model/prediction/{job.id}")
     data.update(status="processing", outputs=[], has_nsfw_contents=[], timings={})
-    req.json_response(200, {"code": 200, "message": "success", "data": data})
+    req.json_response(200, _enveloped(req, data))

@@ -95,8 +95,10 @@ def emulator(emulator_server: Emulator):
     emulator_server.file_delay_s = 0.0
     emulator_server.textured = False
     emulator_server.wavespeed_upload_path = "/media/upload/binary"
+    emulator_server.shapes = set()
     yield emulator_server
     emulator_server.reset()
+    emulator_server.shapes = set()  # a test's shapes never leak into a test using emulator_server alone
 
 
 @pytest.fixture

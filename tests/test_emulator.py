@@ -129,3 +129,46 @@ def test_cli_prints_exports():
         proc.wait(timeout=10)
     text = "".join(lines)
     assert "export ARK_BASE_URL=http://127.0.0.1:" in text and "export FAL_KEY=" in text
+
+
+# -- answer shapes (Emulator.shapes): each switch really changes the answer ---------------------
+
+def _byteplus_stream_text(emulator) -> str:
+    body = {"model": "seedream-5-0-260128", "prompt": "p", "size": "64x64", "stream": True,
+            "sequential_image_generation": "auto", "sequential_image_generation_options": {"max_images": 2}}
+    resp = httpx.post(emulator.base_urls()["ARK_BASE_URL"] + "/images/generations", json=body,
+                      headers={"Authorization": "Bearer k-123"}, timeout=10)
+    assert resp.status_code == 200 and resp.headers["content-type"] == "text/event-stream"
+    return resp.text
+
+
+def test_sse_shapes(emulator):
+    plain = _byteplus_stream_text(emulator)
+    assert "event:" not in plain and '"type": "image_generation.partial_succeeded"' in plain
+    assert '"created":' in plain and plain.rstrip().endswith("data: [DONE]")
+    emulator.shapes = {"sse_event_lines", "created_at"}
+    lined = _byteplus_stream_text(emulator)
+    assert "event: image_generation.partial_succeeded\ndata: {" in lined and '"created_at":' in lined
+    assert '"type": "image_generation.partial_succeeded"' in lined
+    emulator.shapes = {"sse_type_in_event_only"}
+    only = _byteplus_stream_text(emulator)
+    assert "event: image_generation.completed" in only and '"type"' not in only
+
+
+def test_stream_error_event_shape(emulator):
+    emulator.set_fault("byteplus", "stream_error", after=1)
+    text = _byteplus_stream_text(emulator)
+    events = [line for line in text.splitlines() if line.startswith("data: ")]
+    assert events[-1].startswith('data: {"error": {"code": "InternalServiceError"') and "[DONE]" not in text
+
+
+def test_bare_prediction_shape(emulator):
+    url = emulator.base_urls()["WAVESPEED_BASE_URL"] + "/bytedance/seedream-v4.5/sequential"
+    auth = {"Authorization": "Bearer k-123"}
+    wrapped = httpx.post(url, json={"prompt": "p", "max_images": 1}, headers=auth).json()
+    assert wrapped["code"] == 200 and wrapped["data"]["status"] == "created"
+    emulator.shapes = {"bare_prediction"}
+    bare = httpx.post(url, json={"prompt": "p", "max_images": 1}, headers=auth).json()
+    assert "data" not in bare and "code" not in bare and bare["status"] == "created"
+    polled = httpx.get(bare["urls"]["get"], headers=auth).json()
+    assert "data" not in polled and polled["id"] == bare["id"]

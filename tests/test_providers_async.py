@@ -62,8 +62,10 @@ def test_evolink_k_size_goes_as_ratio_and_quality(emulator, make_provider, make_
     assert body["size"] == "1:1" and body["quality"] == "2K" and "image_urls" not in body
 
 
+@pytest.mark.parametrize("bare", [False, True])
 @pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
-def test_prediction_contract(emulator, make_provider, make_call, sink, name):
+def test_prediction_contract(emulator, make_provider, make_call, sink, name, bare):
+    emulator.shapes = {"bare_prediction"} if bare else set()  # with and without the `data` envelope [doc]
     p = make_provider(name)
     outcome, images = run(generate(p, make_call(p, frames=3, size="320x192"), sink))
     create = emulator.requests_for(name, "POST")[-1]

@@ -36,7 +36,12 @@ async def generate(provider, call, sink, timeout=10.0):
     return outcome, images
 
 
-def test_sequence_sends_exactly_the_documented_fields(emulator, make_provider, make_call, sink):
+STREAM_SHAPES = [(), ("created_at", "sse_event_lines"), ("sse_type_in_event_only",)]
+
+
+@pytest.mark.parametrize("shapes", STREAM_SHAPES)
+def test_sequence_sends_exactly_the_documented_fields(emulator, make_provider, make_call, sink, shapes):
+    emulator.shapes = set(shapes)  # documented variants of the answer: the same frames and billing
     p = make_provider("byteplus")
     call = make_call(p, frames=4, size="320x256", references=(reference(), reference((0, 0, 200))))
     outcome, images = run(generate(p, call, sink))
@@ -108,8 +113,10 @@ def test_internal_error_stops_the_remaining_frames(emulator, make_provider, make
     assert outcome.images_billed == 1
 
 
+@pytest.mark.parametrize("created_at", [False, True])
 @pytest.mark.parametrize("fault", [None, "refused"])
-def test_non_stream_answer(emulator, make_provider, make_call, sink, fault):
+def test_non_stream_answer(emulator, make_provider, make_call, sink, fault, created_at):
+    emulator.shapes = {"created_at"} if created_at else set()
     if fault:
         emulator.set_fault("byteplus", fault)
     p = make_provider("byteplus", stream=False)
@@ -117,6 +124,19 @@ def test_non_stream_answer(emulator, make_provider, make_call, sink, fault):
     assert emulator.requests_for("byteplus")[-1].json["stream"] is False
     expected = [0, 2] if fault else [0, 1, 2]
     assert sorted(images) == expected and outcome.images_billed == len(expected)
+
+
+@pytest.mark.parametrize("shapes", STREAM_SHAPES)
+def test_top_level_stream_error_event_ends_the_call_keeping_earlier_frames(emulator, make_provider, make_call,
+                                                                            sink, shapes):
+    emulator.shapes = set(shapes)
+    emulator.set_fault("byteplus", "stream_error", after=2)
+    p = make_provider("byteplus")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=4), sink))
+    assert err.value.kind == "job_failed" and err.value.may_be_billed
+    assert "InternalServiceError" in str(err.value) and "after 2 frame(s)" in str(err.value)
+    assert sorted(sink.urls) == [0, 1]  # handed on before the error
 
 
 def test_auth_error_names_the_variable_and_hides_the_key(emulator, make_provider, make_call, sink):
