@@ -318,11 +318,19 @@ def test_documented_answers_via_mock_transport(make_provider, make_call, sink):
     assert out.request_id == "atl-1" and list(s2.urls.values()) == ["https://cdn.example/a.png"]
 
 
-def test_billing_rules_directly(make_provider, make_call):
-    call = make_call(make_provider("wavespeed"), frames=5)
-    assert make_provider("wavespeed").billed_images(call, CallOutcome(images_billed=5), 3) == 5
-    assert make_provider("atlascloud").billed_images(call, CallOutcome(images_billed=5), 0) == 5
-    assert make_provider("evolink").billed_images(call, CallOutcome(images_billed=3), 2) == 3
+@pytest.mark.parametrize("name,billed", [("wavespeed", 5), ("atlascloud", 5), ("evolink", 2)])
+def test_billing_rule_tells_requested_from_returned(emulator, make_provider, make_call, sink, name, billed):
+    """max_images requested (5) differs from frames returned (2): WaveSpeed/AtlasCloud bill the 5
+    requested, EvoLink settles on the 2 generated."""
+    emulator.set_fault(name, "fewer", n=2)
+    p = make_provider(name)
+    call = make_call(p, frames=5)
+    outcome, images = run(generate(p, call, sink))
+    sent = emulator.requests_for(name, "POST")[-1].json
+    assert len(images) == 2 and sent.get("max_images", sent.get("n")) == 5
+    assert p.billed_images(call, outcome, len(images)) == billed
+    # the rule, not the outcome's count, decides: a reported 2 is still 5 for max_images billing
+    assert p.billed_images(call, CallOutcome(images_billed=2), 2) == billed
 
 
 def test_evolink_prompt_limit(make_provider, make_call):
