@@ -125,6 +125,35 @@ def score_into(record: RunRecord, paths: list[Path], order: list[int] | None = N
             setattr(record, name, round(value, 4) if isinstance(value, float) else value)
 
 
+@dataclass
+class _CallState:
+    """What one run's calls did, filled in as they go (read by _finish for the row)."""
+
+    calls: list[ProviderCall]
+    started: float  # perf_counter at the first call
+    outcomes: list[CallOutcome | None] = field(default_factory=list)  # None: the call failed or never ended
+    failures: list[str] = field(default_factory=list)  # one reason per failed call
+    deadline_note: str = ""  # set when the run passed PLAYGROUND_RUN_DEADLINE_S
+    internal_error: str = ""  # set when the run itself broke (not a provider): the row's status is error
+
+    def __post_init__(self) -> None:
+        self.outcomes = self.outcomes or [None] * len(self.calls)
+
+
+def _status(returned: int, requested: int) -> str:
+    return "error" if returned == 0 else "partial" if returned < requested else "ok"
+
+
+def _note_finish_failure(record: RunRecord, estimate: Estimate, what: str) -> None:
+    """Filling the row failed half-way: say so in it and, if billing did not finish, count the
+    run's estimate as its cost, so the spend caps never miss money that may have been spent."""
+    if record.status != "cancelled":
+        record.status = "error"
+    record.error = "; ".join(filter(None, [record.error, f"internal error while finishing the run ({what})"]))
+    if not record.cost_source:
+        record.cost_usd, record.cost_source = estimate.usd, "estimate (billing failed)"
+
+
 class Playground:
     """Settings, the run log and the providers: everything a run needs, no globals."""
 
@@ -213,8 +242,11 @@ class Playground:
     # -- the run ---------------------------------------------------------------------------
     async def run(self, request: GenerationRequest, session: Session | None = None,
                   on_progress: ProgressCallback | None = None) -> RunResult:
-        """Run one request to the end and log it. Raises InputError/SpendCapError after logging
-        an error row (nothing sent); provider failures end as a logged row, not an exception."""
+        """Run one request to the end and log it as exactly one row. Before anything is sent,
+        a refusal (InputError, SpendCapError) or any other error is raised after its row is
+        logged; once calls are under way, every failure (the provider's, a full disk, a bug of
+        ours) ends as the returned, logged row, not an exception. A cancel is raised after the
+        row of the cancelled run is logged."""
         session = session or Session()
         record = RunRecord(run_id=new_run_id(), experiment_id=request.experiment_id, created_at=utc_now(),
                            provider=request.provider, model=request.model, mode=request.mode, prompt=request.prompt,
@@ -237,8 +269,9 @@ class Playground:
             calls = self.plan_calls(request, references, self.settings.key(provider.key_env, session.keys))
             for call in calls:
                 provider.validate(call)
-        except PlaygroundError as exc:
-            record.error = str(exc)
+        except Exception as exc:  # nothing was sent; the row says why, the caller gets the error
+            record.error = str(exc) if isinstance(exc, PlaygroundError) else self._redact(
+                f"internal error before sending (nothing was sent): {type(exc).__name__}: {exc}", [])
             record.latency_s = 0.0
             self.log.append(record)
             raise
@@ -255,78 +288,89 @@ class Playground:
     async def _execute(self, request: GenerationRequest, provider: Provider, calls: list[ProviderCall],
                        estimate: Estimate, record: RunRecord, on_progress: ProgressCallback | None) -> RunResult:
         run_dir = self.log.run_dir(record.run_id)
-        run_dir.mkdir(parents=True, exist_ok=True)
         record.image_dir = str(run_dir)
         record.composed_prompts = json.dumps([c.prompt for c in calls], ensure_ascii=False)
-        started = time.perf_counter()
-        outcomes: list[CallOutcome | None] = [None] * len(calls)
-        failures: list[str] = []
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, verify=tls_context(), limits=httpx.Limits(max_connections=32), follow_redirects=False) as client:
-            sink = RunSink(run_dir, client, self.settings.max_download_bytes, request.frames, started, on_progress)
-            gate = asyncio.Semaphore(provider.max_concurrency)
-
-            async def one(i: int, call: ProviderCall) -> None:
-                async with gate:
-                    try:
-                        outcomes[i] = await provider.generate(call, client, sink.for_call(call.first_frame))
-                    except ProviderError as exc:
-                        message = redact(str(exc), self.settings.secrets() + [call.api_key])
-                        failures.append(message + (" (the call may have been billed)" if exc.may_be_billed else ""))
-                        for j in range(call.frames):
-                            sink.errors.setdefault(call.first_frame + j, message)
-                    except Exception as exc:  # an adapter bug must end as a logged row, not a crash
-                        message = redact(f"{provider.name}: unexpected {type(exc).__name__}: {exc}",
-                                         self.settings.secrets() + [call.api_key])
-                        failures.append(message)
-                        for j in range(call.frames):
-                            sink.errors.setdefault(call.first_frame + j, message)
-
-            status_note = ""
-            try:
-                async with asyncio.timeout(self.settings.run_deadline_s):
-                    await asyncio.gather(*(one(i, c) for i, c in enumerate(calls)))
-                    await asyncio.gather(*sink.downloads)
-            except TimeoutError:
-                await sink.stop_downloads()  # nothing may land in run_dir after the row is written
-                status_note = (f"the run passed its {self.settings.run_deadline_s:g} s deadline (PLAYGROUND_RUN_DEADLINE_S); "
-                               "calls still in flight were stopped and may be billed")
-            except asyncio.CancelledError:
-                await asyncio.shield(sink.stop_downloads())
-                record.status, record.error = "cancelled", "cancelled by the user"
-                await self._finish(record, provider, calls, outcomes, sink, estimate, started, failures)
-                raise
-        await self._finish(record, provider, calls, outcomes, sink, estimate, started, failures, status_note)
+        state = _CallState(calls, started=time.perf_counter())
+        sink = RunSink(run_dir, self.settings.max_download_bytes, request.frames, state.started, on_progress)
+        try:
+            await self._send(provider, state, sink)
+        except asyncio.CancelledError:
+            record.status, record.error = "cancelled", "cancelled by the user"
+            await self._finish(record, provider, state, sink, estimate)
+            raise
+        except Exception as exc:  # a bug of ours or the machine's (a full disk, ...): the row still says why
+            state.internal_error = self._redact(f"internal error: {type(exc).__name__}: {exc}", calls)
+        await self._finish(record, provider, state, sink, estimate)
         return self._result(record, sink, request)
 
-    async def _finish(self, record: RunRecord, provider: Provider, calls: list[ProviderCall],
-                outcomes: list[CallOutcome | None], sink: RunSink, estimate: Estimate, started: float,
-                failures: list[str], deadline_note: str = "") -> None:
-        """Fill timing, billing, status and metrics into the record and append it to the log."""
-        record.latency_s = round(time.perf_counter() - started, 4)
+    async def _send(self, provider: Provider, state: _CallState, sink: RunSink) -> None:
+        """Make the run's calls (at most provider.max_concurrency at a time, all within the run's
+        deadline) and wait for the frames they handed over as URLs."""
+        sink.run_dir.mkdir(parents=True, exist_ok=True)
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, verify=tls_context(), limits=httpx.Limits(max_connections=32),
+                                     follow_redirects=False) as client:
+            sink.client = client
+            gate = asyncio.Semaphore(provider.max_concurrency)
+            try:
+                async with asyncio.timeout(self.settings.run_deadline_s):
+                    await asyncio.gather(*(self._call(provider, i, client, sink, state, gate)
+                                           for i in range(len(state.calls))))
+                    await asyncio.gather(*sink.downloads)
+            except TimeoutError:
+                state.deadline_note = (f"the run passed its {self.settings.run_deadline_s:g} s deadline "
+                                       "(PLAYGROUND_RUN_DEADLINE_S); calls still in flight were stopped and may be billed")
+            finally:  # nothing may land in run_dir after the row is written
+                await asyncio.shield(sink.stop_downloads())
+
+    async def _call(self, provider: Provider, i: int, client: httpx.AsyncClient, sink: RunSink,
+                    state: _CallState, gate: asyncio.Semaphore) -> None:
+        """One provider call; its failure becomes the reason of each of its frames, never an exception."""
+        call = state.calls[i]
+        async with gate:
+            try:
+                state.outcomes[i] = await provider.generate(call, client, sink.for_call(call.first_frame))
+            except ProviderError as exc:
+                message = self._redact(str(exc), [call])
+                state.failures.append(message + (" (the call may have been billed)" if exc.may_be_billed else ""))
+                sink.call_failed(call, message)
+            except Exception as exc:  # an adapter bug must end as a logged row, not a crash
+                message = self._redact(f"{provider.name}: unexpected {type(exc).__name__}: {exc}", [call])
+                state.failures.append(message)
+                sink.call_failed(call, message)
+
+    def _redact(self, text: str, calls: list[ProviderCall]) -> str:
+        return redact(text, self.settings.secrets() + [c.api_key for c in calls])
+
+    async def _finish(self, record: RunRecord, provider: Provider, state: _CallState, sink: RunSink,
+                      estimate: Estimate) -> None:
+        """Fill timing, billing, status and metrics into the record and append it to the log. A bug
+        met while filling it (an adapter's billing rule, say) is written into the row, never loses it."""
+        try:
+            self._fill(record, provider, state, sink, estimate)
+            await self._score(record, sink)
+        except Exception as exc:
+            _note_finish_failure(record, estimate, self._redact(f"{type(exc).__name__}: {exc}", state.calls))
+        self.log.append(record)
+
+    def _fill(self, record: RunRecord, provider: Provider, state: _CallState, sink: RunSink, estimate: Estimate) -> None:
+        outcomes = state.outcomes
+        record.latency_s = round(time.perf_counter() - state.started, 4)
         record.first_frame_s = None if sink.first_frame_s is None else round(sink.first_frame_s, 4)
         record.frames_returned = len(sink.frames)
-        record.api_calls = len(calls)
+        record.api_calls = len(state.calls)
         record.request_ids = json.dumps([o.request_id for o in outcomes if o and o.request_id])
         sent = [o.seed_sent for o in outcomes if o and o.seed_sent is not None]
         record.seed_sent = sent[0] if sent else None
-        self._bill(record, provider, calls, outcomes, sink, estimate)
-        record.frame_errors = json.dumps({str(i + 1): e for i, e in sorted(sink.errors.items()) if i not in sink.frames},
-                                         ensure_ascii=False) if sink.errors else ""
+        self._bill(record, provider, state.calls, outcomes, sink, estimate)
+        lost = {i: e for i, e in sorted(sink.errors.items()) if i not in sink.frames}
+        record.frame_errors = json.dumps({str(i + 1): e for i, e in lost.items()}, ensure_ascii=False) if sink.errors else ""
         if record.status != "cancelled":
-            if deadline_note:
-                failures.insert(0, deadline_note)
-            if record.frames_returned == 0:
-                record.status = "error"
-            elif record.frames_returned < record.frames_requested:
-                record.status = "partial"
-            else:
-                record.status = "ok"
+            record.status = "error" if state.internal_error else _status(record.frames_returned, record.frames_requested)
             if record.status != "ok":
-                reasons = failures or [e for i, e in sorted(sink.errors.items()) if i not in sink.frames]
+                reasons = [r for r in (state.internal_error, state.deadline_note) if r] + state.failures or list(lost.values())
                 missing = record.frames_requested - record.frames_returned
                 record.error = "; ".join(dict.fromkeys(reasons)) or f"the provider returned {missing} frame(s) fewer than asked"
-        await self._score(record, sink)
-        self.log.append(record)
+        record.error = "; ".join(filter(None, [record.error, sink.progress_error]))
 
     def _bill(self, record: RunRecord, provider: Provider, calls: list[ProviderCall],
               outcomes: list[CallOutcome | None], sink: RunSink, estimate: Estimate) -> None:

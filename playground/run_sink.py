@@ -15,6 +15,7 @@ import httpx
 
 from playground.errors import ProviderError
 from playground.frames import download_frame, make_preview, save_frame
+from playground.types import ProviderCall
 
 @dataclass
 class Progress:
@@ -31,36 +32,55 @@ ProgressCallback = Callable[[Progress], None]
 
 
 class RunSink:
-    """Collects one run's frames from every call: saves, downloads and previews them."""
+    """Collects one run's frames from every call: saves, downloads and previews them.
 
-    def __init__(self, run_dir: Path, client: httpx.AsyncClient, max_download_bytes: int, requested: int,
-                 started: float, on_progress: ProgressCallback | None) -> None:
-        self.run_dir, self.client, self.max_download_bytes = run_dir, client, max_download_bytes
+    A frame that cannot be saved, whatever the reason (not an image, a failed download, a
+    full disk), becomes that frame's entry in `errors` and the run goes on; a live view whose
+    callback raises is noted in `progress_error` and never costs a frame. Nothing raised
+    here may escape into the run: every run must end as its one row."""
+
+    def __init__(self, run_dir: Path, max_download_bytes: int, requested: int, started: float,
+                 on_progress: ProgressCallback | None) -> None:
+        self.run_dir, self.max_download_bytes = run_dir, max_download_bytes
+        self.client: httpx.AsyncClient | None = None  # set once the run's client is open
         self.requested, self.started, self.on_progress = requested, started, on_progress
         self.frames: dict[int, tuple[Path, Path]] = {}
         self.errors: dict[int, str] = {}
         self.first_frame_s: float | None = None
         self.downloads: list[asyncio.Task[None]] = []
+        self.progress_error = ""
 
     async def stop_downloads(self) -> None:
         for task in self.downloads:
             task.cancel()
         await asyncio.gather(*self.downloads, return_exceptions=True)
 
+    def call_failed(self, call: ProviderCall, reason: str) -> None:
+        """A failed call: its frames not delivered (or failed) before get the call's reason."""
+        for j in range(call.frames):
+            self.errors.setdefault(call.first_frame + j, reason)
+
     def for_call(self, first: int) -> CallSink:
         return CallSink(self, first)
 
     async def store(self, index: int, data: bytes) -> None:
-        frame = await asyncio.to_thread(save_frame, self.run_dir, index + 1, data)
-        await self._add(index, frame)
+        try:
+            frame = await asyncio.to_thread(save_frame, self.run_dir, index + 1, data)
+            await self._add(index, frame)
+        except ValueError as exc:  # not a readable image
+            self.errors[index] = f"frame {index + 1}: {exc}"
+        except Exception as exc:
+            self.errors[index] = _not_saved(index, exc)
 
     async def fetch(self, index: int, url: str) -> None:
+        assert self.client is not None, "downloads start only once the run's client is open"
         try:
             frame = await download_frame(self.client, url, self.run_dir, index + 1, self.max_download_bytes)
+            await self._add(index, frame)
         except ProviderError as exc:
             self.errors[index] = str(exc)
-            return
-        await self._add(index, frame)
+        except Exception as exc:
+            self.errors[index] = _not_saved(index, exc)
 
     async def _add(self, index: int, frame: Path) -> None:
         preview = await asyncio.to_thread(make_preview, frame)
@@ -68,9 +88,23 @@ class RunSink:
             self.first_frame_s = time.perf_counter() - self.started
         self.frames[index] = (frame, preview)
         self.errors.pop(index, None)
-        if self.on_progress:
-            done = sorted((i, f, p) for i, (f, p) in self.frames.items())
-            self.on_progress(Progress(len(done), self.requested, time.perf_counter() - self.started, done))
+        self.notify()
+
+    def notify(self, note: str = "") -> None:
+        """Tell the live view (if any). Its failure is the view's problem, not the run's."""
+        if not self.on_progress:
+            return
+        done = sorted((i, f, p) for i, (f, p) in self.frames.items())
+        try:
+            self.on_progress(Progress(len(done), self.requested, time.perf_counter() - self.started, done, note))
+        except Exception as exc:
+            self.progress_error = self.progress_error or (
+                f"the live progress view failed ({type(exc).__name__}: {exc}); the run went on without it")
+
+
+def _not_saved(index: int, exc: Exception) -> str:
+    """A frame lost to something other than the provider: a full disk, a bug of ours."""
+    return f"frame {index + 1}: could not be saved ({type(exc).__name__}: {exc})"
 
 
 class CallSink:
@@ -80,10 +114,7 @@ class CallSink:
         self.run, self.first = run, first
 
     async def image(self, index: int, data: bytes) -> None:
-        try:
-            await self.run.store(self.first + index, data)
-        except ValueError as exc:
-            self.run.errors[self.first + index] = f"frame {self.first + index + 1}: {exc}"
+        await self.run.store(self.first + index, data)
 
     async def url(self, index: int, url: str) -> None:
         self.run.downloads.append(asyncio.create_task(self.run.fetch(self.first + index, url)))
@@ -92,7 +123,4 @@ class CallSink:
         self.run.errors[self.first + index] = reason
 
     async def progress(self, fraction: float, note: str = "") -> None:
-        if self.run.on_progress:
-            done = sorted((i, f, p) for i, (f, p) in self.run.frames.items())
-            self.run.on_progress(Progress(len(done), self.run.requested,
-                                          time.perf_counter() - self.run.started, done, note))
+        self.run.notify(note)

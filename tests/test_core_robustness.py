@@ -10,19 +10,141 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import math
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 import httpx
 import pytest
 
-from playground import frames
+from playground import core, frames, providers, run_sink
 from playground.config import Settings
-from playground.core import Session
+from playground.core import Playground, Session
 from playground.errors import ConfigError
-from playground.types import ProviderCall
-from test_faults_support import cli, frame_files, tiny_png
+from playground.providers.base import FrameSink, Provider
+from playground.types import CallOutcome, GenerationRequest, ModelInfo, ProviderCall
+from test_faults_support import cli, frame_files, make_playground, rows, tiny_png
 
 FAKE_KEY = "fake-key-0123456789abcdef"
+Script = Callable[[ProviderCall, FrameSink], Awaitable[CallOutcome]]
+
+
+async def no_script(call: ProviderCall, sink: FrameSink) -> CallOutcome:
+    raise AssertionError("the test sets ScriptedProvider.script")
+
+
+class ScriptedProvider(Provider):
+    """A provider whose `generate` is the test's script (registered under "scripted")."""
+
+    name = "scripted"
+    label = "Scripted"
+    models = (ModelInfo(id="seq", label="sequence", native_sequence=True, max_frames=4, max_references=2),)
+    script: ClassVar[Script] = staticmethod(no_script)  # type: ignore[assignment]
+    fail_billing: ClassVar[bool] = False
+
+    async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
+        return await type(self).script(call, sink)
+
+    def billed_images(self, call: ProviderCall, outcome: CallOutcome, frames_returned: int) -> int:
+        if self.fail_billing:
+            raise KeyError("usage")  # an adapter bug met while the row is being filled
+        return super().billed_images(call, outcome, frames_returned)
+
+
+@pytest.fixture
+def scripted(monkeypatch, data_dir) -> Callable[..., Playground]:
+    """set_script(script, **env) -> a Playground on which provider "scripted" runs `script`."""
+    monkeypatch.setitem(providers._REGISTRY, "scripted", f"{__name__}:ScriptedProvider")
+
+    def set_script(script: Script, **env: str) -> Playground:
+        monkeypatch.setattr(ScriptedProvider, "script", staticmethod(script))
+        return make_playground({"PLAYGROUND_PRICES": '{"scripted/seq": 0.05}'}, data_dir, **env)
+
+    return set_script
+
+
+def request(frames: int = 3) -> GenerationRequest:
+    return GenerationRequest(prompt="a fox in a scarf", provider="scripted", frames=frames)
+
+
+async def deliver_urls(call: ProviderCall, sink: FrameSink) -> CallOutcome:
+    for i in range(call.frames):
+        await sink.url(i, f"http://frames.test/{i + 1}.png")
+    return CallOutcome(request_id="job-1")
+
+
+async def deliver_bytes(call: ProviderCall, sink: FrameSink) -> CallOutcome:
+    for i in range(call.frames):
+        await sink.image(i, tiny_png())
+    return CallOutcome(request_id="job-1")
+
+
+async def fake_download(client: httpx.AsyncClient, url: str, run_dir, number: int, max_bytes: int):
+    """core.download_frame without a network: frame 2 meets a full disk."""
+    if number == 2:
+        _disk_full()
+    return await asyncio.to_thread(frames.save_frame, run_dir, number, tiny_png())
+
+
+def only_row(pg: Playground) -> dict:
+    logged = rows(pg)
+    assert len(logged) == 1, f"every run ends as exactly one row, got {len(logged)}"
+    return logged[0]
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+# -- every run ends as exactly one row, whatever raises (defect 2) -----------------------------------
+
+def test_a_download_that_hits_a_full_disk_is_that_frames_error(scripted, monkeypatch):
+    pg = scripted(deliver_urls)
+    monkeypatch.setattr(run_sink, "download_frame", fake_download)
+    record = asyncio.run(pg.run(request())).record
+    assert record.status == "partial" and record.frames_returned == 2
+    errors = json.loads(record.frame_errors)
+    assert list(errors) == ["2"] and "No space left on device" in errors["2"]
+    assert only_row(pg)["status"] == "partial"
+    assert frame_files(pg.log.run_dir(record.run_id)) == [
+        "frame_01.png", "frame_01.preview.webp", "frame_03.png", "frame_03.preview.webp"]
+
+
+@pytest.mark.parametrize("deliver", [deliver_urls, deliver_bytes], ids=["downloads", "bytes"])
+def test_a_progress_callback_that_raises_loses_no_frame_and_no_row(scripted, monkeypatch, deliver):
+    pg = scripted(deliver)
+    monkeypatch.setattr(run_sink, "download_frame", lambda *a: frames_ok(*a))
+
+    def broken_view(progress: core.Progress) -> None:
+        raise RuntimeError("the browser went away")
+
+    record = asyncio.run(pg.run(request(), on_progress=broken_view)).record
+    assert record.status == "ok" and record.frames_returned == 3
+    assert "progress" in record.error and "the browser went away" in record.error  # said, not hidden
+    assert only_row(pg)["status"] == "ok"
+
+
+async def frames_ok(client, url, run_dir, number, max_bytes):
+    return await asyncio.to_thread(frames.save_frame, run_dir, number, tiny_png())
+
+
+def test_an_unexpected_error_in_the_run_still_logs_one_row(scripted, tmp_path, monkeypatch):
+    pg = scripted(deliver_bytes)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setattr(pg.log, "run_dir", lambda run_id: blocker / run_id)  # mkdir fails
+    record = asyncio.run(pg.run(request())).record
+    assert record.status == "error" and "NotADirectoryError" in record.error
+    assert only_row(pg)["error"] == record.error
+
+
+def test_an_adapter_bug_while_the_row_is_filled_still_logs_it(scripted, monkeypatch):
+    pg = scripted(deliver_bytes)
+    monkeypatch.setattr(ScriptedProvider, "fail_billing", True)
+    record = asyncio.run(pg.run(request())).record
+    assert record.status == "error" and "KeyError" in record.error
+    assert only_row(pg)["run_id"] == record.run_id
 
 
 # -- keys never in a repr (defect 11) ------------------------------------------------------------
@@ -69,10 +191,6 @@ def test_the_cli_prints_the_one_line_for_a_nan_cap(data_dir):
 
 # -- a failed write leaves no file behind (defect 20) ------------------------------------------------
 
-def _disk_full(*args, **kwargs):
-    raise OSError(errno.ENOSPC, "No space left on device")
-
-
 def test_save_frame_removes_its_part_file_when_the_write_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(frames.os, "replace", _disk_full)
     with pytest.raises(OSError, match="No space left"):
@@ -99,3 +217,16 @@ def test_a_download_whose_preview_cannot_be_written_leaves_nothing(tmp_path, mon
     with pytest.raises(OSError, match="No space left"):
         asyncio.run(go())
     assert frame_files(tmp_path) == []
+
+
+def test_an_unexpected_error_before_sending_is_raised_after_its_row(scripted, monkeypatch):
+    pg = scripted(deliver_bytes)
+
+    def broken_validate(self, call):
+        raise KeyError("max_frames")
+
+    monkeypatch.setattr(ScriptedProvider, "validate", broken_validate)
+    with pytest.raises(KeyError):
+        asyncio.run(pg.run(request()))
+    row = only_row(pg)
+    assert row["status"] == "error" and "nothing was sent" in row["error"] and "KeyError" in row["error"]
