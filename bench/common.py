@@ -13,10 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.story import BEATS, PROMPT  # noqa: F401  (re-exported for the parts)
+
 REPO = Path(__file__).resolve().parents[1]
-PROMPT = "A small red fox in a blue scarf, watercolour storybook style"
-BEATS = ["wakes up in the den", "walks through the snowy forest", "finds a lantern", "reads a map by the river",
-         "climbs the hill", "meets an owl", "crosses a bridge", "comes home at night"]
 
 
 @dataclass

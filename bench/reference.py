@@ -2,19 +2,24 @@
 
 It does what a short script would do: send the same requests as the playground, read the
 answer, then download the frames one after another and write them to disk. No retries, no
-previews, no metrics, no log. The benchmark compares the playground with it.
+previews, no metrics, no log. The benchmark compares the playground with it twice: called
+in-process (against one in-process `Playground.run`) and as a script in a fresh interpreter,
+`python -m bench.reference STYLE FRAMES OUT_DIR` with the emulator's settings in the
+environment (against the CLI, `python -m playground run`, started the same way).
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
+import os
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.common import BEATS, PROMPT
+from bench.story import BEATS, PROMPT
 
 REFERENCE_POLL_S = 0.25  # the reference polls 4 times a second: it notices a finished job within 0.25 s
 
@@ -84,3 +89,19 @@ def wavespeed_job(env: dict[str, str], frames: int, out: Path) -> int:
 
 
 CLIENTS = {"openai": openai_sync, "byteplus": byteplus_stream, "wavespeed": wavespeed_job}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The script form: base URLs and keys from the environment, as the CLI takes them."""
+    parser = argparse.ArgumentParser(prog="python -m bench.reference", description=__doc__.splitlines()[0])
+    parser.add_argument("style", choices=sorted(CLIENTS), help="the provider whose protocol style to run")
+    parser.add_argument("frames", type=int)
+    parser.add_argument("out", type=Path, help="directory the frames are written to")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(CLIENTS[args.style](dict(os.environ), args.frames, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,9 +19,9 @@ from playground.runlog import RunLog  # noqa: E402
 from playground.types import RUN_COLUMNS  # noqa: E402
 
 EXPECTED = [  # (part, words every row of that kind has), one entry per row
-    *[("1 single run", f"{style.label}: {what}") for style in remote.STYLES
-      for what in ("core / reference", "core above provider time", "CLI / reference")],
-    *[("1 single run", f"{style.label} at L=") for style in remote.STYLES for _ in range(2)],
+    *[("1 single run", f"{style.label}{at}: {what}") for at in ("", " at L=0.6 s") for style in remote.STYLES
+      for what in ("core / reference (in-process)", "core above provider time",
+                   "CLI / reference script (fresh interpreters)", "CLI above provider time")],
     ("2 polling", "wavespeed, job of L="), ("2 polling", "wavespeed, job of L="),
     ("2 polling", "evolink, job of L="), ("2 polling", "evolink, job of L="),
     ("2 polling", "worst case, any job of 2-10 s"), ("2 polling", "worst case, any job of 10-30 s"),
@@ -62,7 +62,21 @@ def test_quick_run_measured_what_it_says(quick_table: str) -> None:
     """Rows carry numbers (not n/a) except the ones --quick skips on purpose."""
     skipped = [line for line in quick_table.splitlines() if line[:1].isdigit() and " n/a " in line]
     assert all("not run with --quick" in line for line in skipped)
-    assert len(skipped) == 3  # two CLI rows and the PNG scoring row
+    # the fresh-interpreter pair (2 rows) for openai and wavespeed at L and all 3 styles at the long L; PNG scoring
+    assert len(skipped) == 2 * 2 + 3 * 2 + 1
+
+
+def test_reference_script_writes_the_frames(tmp_path: Path) -> None:
+    """The reference client as a script (what the CLI is compared with): a fresh interpreter
+    that sends the requests to the emulator and writes every frame."""
+    from bench.common import emulator, python_env, run_python
+
+    with emulator(0.05) as emu:
+        _, done = run_python(["-m", "bench.reference", "byteplus", "3", str(tmp_path / "out")], python_env(emu.env()))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "3"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["frame_01.jpg", "frame_02.jpg", "frame_03.jpg"]
+    assert all(p.stat().st_size > 1000 for p in (tmp_path / "out").iterdir())
 
 
 @pytest.mark.parametrize("latency", [10.0, 10.5, 13.3, 20.0, 47.0, 120.0, 250.0])
