@@ -159,12 +159,16 @@ def machine() -> str:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    try:
-        load = ", load %.1f" % os.getloadavg()[0]
-    except OSError:
-        load = ""
-    return (f"{cpu}, {os.cpu_count()} CPUs{load}; Python {platform.python_version()}; "
+    return (f"{cpu}, {os.cpu_count()} CPUs, {load()}; Python {platform.python_version()}; "
             f"{platform.system()} {platform.release()}")
+
+
+def load() -> str:
+    """The load average (other jobs on a shared machine slow the CPU-bound rows)."""
+    try:
+        return "load average %.1f %.1f %.1f (1, 5, 15 min)" % os.getloadavg()
+    except OSError:
+        return "load average unknown"
 
 
 def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Starts the loopback emulator with a fixed generation latency L and prints a table of ratios
 measured in the same run (absolute times vary on shared machines):
 
-    1 single run    core / CLI vs a bare httpx reference client, per protocol style
+    1 single run    per protocol style, two pairings against a bare httpx reference client:
+                    in-process core vs reference, the CLI vs the reference as a script
     2 polling       completion -> noticed, and polls per second, for async jobs
     3 fan-out       a 4-arm comparison and an 8-call baseline: wall / L
     4 log scale     append, History, get, spent_since, Analysis on 100k and 1M-row logs
@@ -69,7 +70,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     log_rows = [int(n) for n in (args.log_rows or ("5000" if quick else "100000,1000000")).split(",")]
     print(f"# playground bench{' --quick' if quick else ''}: L={cfg.latency_s:g} s, frame download delay "
           f"{cfg.file_delay_s:g} s, {cfg.repeats} repeat(s); {common.machine()}", flush=True)
-    rows, failed = [], False
+    rows, failed, begun = [], False, time.perf_counter()
     for part in parts:
         started = time.perf_counter()
         try:
@@ -84,7 +85,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if {"overhead", "fanout"} & set(parts):
         print(f"# {remote.note(cfg)}")
     missed = [r for r in rows if r.ok is False]
-    print(f"# {len(rows)} rows, {sum(r.ok is True for r in rows)} targets met, {len(missed)} missed")
+    print(f"# {len(rows)} rows, {sum(r.ok is True for r in rows)} targets met, {len(missed)} missed; "
+          f"{common.load()} at the end; {time.perf_counter() - begun:.0f} s in all")
     if args.markdown:
         args.markdown.write_text(f"Machine: {common.machine()}\n\n{common.table(rows, markdown=True)}\n",
                                  encoding="utf-8")
