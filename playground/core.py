@@ -343,6 +343,22 @@ class Playground:
 
     async def _finish(self, record: RunRecord, provider: Provider, state: _CallState, sink: RunSink,
                       estimate: Estimate) -> None:
+        """_write_row in a task that no further cancel can stop: the UI cancels a run and may cancel
+        again while it is being scored, and a row lost there would break one-row-per-run. A cancel
+        that arrives meanwhile is raised once the row is appended."""
+        writing = asyncio.ensure_future(self._write_row(record, provider, state, sink, estimate))
+        cancelled = False
+        while not writing.done():
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                cancelled = True
+        writing.result()  # the log itself could not be written: that is raised
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _write_row(self, record: RunRecord, provider: Provider, state: _CallState, sink: RunSink,
+                         estimate: Estimate) -> None:
         """Fill timing, billing, status and metrics into the record and append it to the log. A bug
         met while filling it (an adapter's billing rule, say) is written into the row, never loses it."""
         try:

@@ -12,6 +12,7 @@ import asyncio
 import errno
 import json
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
@@ -230,3 +231,51 @@ def test_an_unexpected_error_before_sending_is_raised_after_its_row(scripted, mo
         asyncio.run(pg.run(request()))
     row = only_row(pg)
     assert row["status"] == "error" and "nothing was sent" in row["error"] and "KeyError" in row["error"]
+
+
+# -- a second cancel cannot lose the row (defect 3) -------------------------------------------------
+
+def slow_scoring(monkeypatch) -> None:
+    """Scoring (in a thread, while the row is being finished) takes 0.6 s."""
+    monkeypatch.setattr(core, "score_into", lambda record, paths, order=None: time.sleep(0.6))
+
+
+async def two_frames_then_hang(call: ProviderCall, sink: FrameSink) -> CallOutcome:
+    await sink.image(0, tiny_png())
+    await sink.image(1, tiny_png())
+    await asyncio.sleep(3600)
+    raise AssertionError("cancelled before this")
+
+
+async def cancel_at(task: asyncio.Task, *delays: float) -> None:
+    for delay in delays:
+        await asyncio.sleep(delay)
+        task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_a_second_cancel_while_the_row_is_finished_does_not_lose_it(scripted, monkeypatch):
+    pg = scripted(two_frames_then_hang)
+    slow_scoring(monkeypatch)
+
+    async def go() -> None:
+        task = asyncio.create_task(pg.run(request()))
+        await cancel_at(task, 0.3, 0.2)  # the second lands while the cancelled run is being scored
+
+    asyncio.run(go())
+    row = only_row(pg)
+    assert row["status"] == "cancelled" and row["frames_returned"] == 2
+
+
+def test_a_cancel_that_lands_while_a_finished_run_is_scored_keeps_its_row(scripted, monkeypatch):
+    pg = scripted(deliver_bytes)
+    slow_scoring(monkeypatch)
+
+    async def go() -> None:
+        task = asyncio.create_task(pg.run(request()))
+        await cancel_at(task, 0.3, 0.1)
+
+    asyncio.run(go())
+    row = only_row(pg)
+    assert row["status"] == "ok" and row["frames_returned"] == 3  # the run had finished: its row says so
