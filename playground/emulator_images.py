@@ -31,15 +31,16 @@ def openai(req: Req) -> None:
         return
     body = check_fields(req.json, OPENAI_FIELDS, ("prompt",))
     model = body.get("model", "dall-e-2")
-    if model not in OPENAI_MODELS:
+    family = re.sub(r"-\d{4}-\d{2}-\d{2}$", "", str(model))  # dated snapshots: gpt-image-1.5-2025-12-16
+    if family not in OPENAI_MODELS:
         raise Invalid("not_found", f"The model `{model}` does not exist or you do not have access to it.", "model")
-    gpt = model.startswith("gpt-image")
+    gpt = family.startswith("gpt-image")
     n = int_field(body, "n", 1, 10 if gpt else 1, 1)
     if gpt and "response_format" in body:
         raise Invalid("invalid", "Unknown parameter: 'response_format' is not supported for GPT image models.",
                       "response_format")
     size = body.get("size", "auto" if gpt else "1024x1024")
-    allowed = OPENAI_MODELS[model]
+    allowed = OPENAI_MODELS[family]
     if allowed is None:
         m = re.match(r"^(\d+)x(\d+)$", str(size))
         if size != "auto" and not (m and int(m.group(1)) % 16 == 0 and int(m.group(2)) % 16 == 0):

@@ -14,8 +14,9 @@ tokens) override the table for the actual cost; the estimate still comes from he
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -25,10 +26,16 @@ class Price:
     source: str  # where the figure comes from
     unit: str = "image"  # "image" or "megapixel"
     estimated: bool = False  # True when the model is not in the table
+    # An "image" price quoted for this size and scaled by area for other sizes (token-billed
+    # models whose published per-image prices grow with the pixels); None = one price any size.
+    quoted_for: tuple[int, int] | None = None
 
     def per_image(self, size: str) -> float:
         if self.unit == "megapixel":
             return round(self.usd * megapixels(size), 6)
+        dims = dimensions(size) if self.quoted_for else None
+        if dims and self.quoted_for:
+            return round(self.usd * dims[0] * dims[1] / (self.quoted_for[0] * self.quoted_for[1]), 6)
         return self.usd
 
 
@@ -104,15 +111,28 @@ def load_overrides(spec: str) -> dict[tuple[str, str], Price]:
     return out
 
 
+_SNAPSHOT = re.compile(r"^(.+)-(\d{4}-\d{2}-\d{2})$")
+
+
+def snapshot_base(model: str) -> str | None:
+    """"gpt-image-1.5-2025-12-16" -> "gpt-image-1.5": a dated snapshot of a listed model is
+    priced like it; None when the id carries no date suffix."""
+    match = _SNAPSHOT.match(model)
+    return match.group(1) if match else None
+
+
 def price_for(provider: str, model: str, overrides: Mapping[tuple[str, str], Price] | None = None) -> Price:
     table = {**PRICES, **(overrides or {})}
     if (provider, model) in table:
         return table[(provider, model)]
+    base = snapshot_base(model)
+    if base and (provider, base) in table:
+        price = table[(provider, base)]
+        return replace(price, source=f"{model} is a dated snapshot of {base}: {price.source}")
     fallback = table.get((provider, "*"))
     if fallback is None:
         return Price(0.0, f"no price known for {provider}/{model}: cost shown as 0", estimated=True)
-    return Price(fallback.usd, f"estimate: {model} not in the price table; {fallback.source}",
-                 fallback.unit, estimated=True)
+    return replace(fallback, source=f"estimate: {model} not in the price table; {fallback.source}", estimated=True)
 
 
 def run_cost(price: Price, size: str, images_billed: int) -> float:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from playground import pricing
 from playground.errors import InputError, ProviderError
-from playground.providers.openai_images import token_cost
+from playground.providers.openai_images import cost_from_usage, token_cost
 from playground.providers.stability import aspect_ratio
 from playground.types import CallOutcome, ReferenceImage
 
@@ -56,6 +56,44 @@ def test_openai_token_cost_uses_input_details():
              "output_tokens": 4160, "total_tokens": 4460}
     assert token_cost("gpt-image-1-mini", usage) == pytest.approx((100 * 2.0 + 200 * 2.5 + 4160 * 8.0) / 1e6)
     assert token_cost("dall-e-3", usage) is None and token_cost("gpt-image-1.5", None) is None
+
+
+def test_openai_null_token_details_do_not_crash():
+    usage = {"input_tokens": 50, "input_tokens_details": {"text_tokens": None, "image_tokens": None},
+             "output_tokens": 1056, "total_tokens": 1106}
+    assert token_cost("gpt-image-1.5", usage) == pytest.approx((50 * 5.0 + 1056 * 32.0) / 1e6)
+    assert token_cost("gpt-image-1.5", {"input_tokens": None, "input_tokens_details": None,
+                                        "output_tokens": 1056}) == pytest.approx(1056 * 32.0 / 1e6)
+
+
+def test_openai_dated_snapshot_is_billed_with_its_base_models_token_rates(emulator, make_provider, make_call, sink):
+    p = make_provider("openai")
+    call = make_call(p, model="gpt-image-1.5-2025-12-16", size="1024x1024")
+    outcome, images = run(generate(p, call, sink))
+    assert emulator.requests_for("openai")[-1].json["model"] == "gpt-image-1.5-2025-12-16" and len(images) == 1
+    text = max(1, len(call.prompt) // 4)
+    assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0) / 1e6)
+    assert "usage tokens" in outcome.cost_rule and "gpt-image-1.5's rates" in outcome.cost_rule
+    price = pricing.price_for("openai", "gpt-image-1.5-2025-12-16")
+    assert price.usd == 0.034 and not price.estimated and "snapshot of gpt-image-1.5" in price.source
+
+
+def test_openai_cost_rule_says_why_the_price_table_applies():
+    assert cost_from_usage("dall-e-3", None) == (None, "images x price per image (no usage reported)")
+    cost, rule = cost_from_usage("gpt-image-9", {"input_tokens": 10, "output_tokens": 100})
+    assert cost is None and "usage reported, but no token rates known for gpt-image-9" in rule
+
+
+@pytest.mark.parametrize("model,size,per_image", [
+    ("gpt-image-1.5", "1024x1024", 0.034), ("gpt-image-1.5", "1536x1024", 0.051), ("gpt-image-1.5", "auto", 0.034),
+    ("gpt-image-1-mini", "1024x1536", 0.0165), ("gpt-image-2", "2048x2048", 0.04),
+])
+def test_openai_estimate_scales_with_size_where_published(make_provider, model, size, per_image):
+    make_provider("openai")  # registers the prices
+    price = pricing.price_for("openai", model)
+    assert price.per_image(size) == pytest.approx(per_image)
+    if model == "gpt-image-2":
+        assert "not scaled by size" in price.source
 
 
 def test_openai_dalle3_url_answer_and_table_price(emulator, make_provider, make_call, sink):

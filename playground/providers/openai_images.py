@@ -43,29 +43,64 @@ TOKEN_RATES: dict[str, tuple[float, float, float]] = {
     "gpt-image-1": (5.0, 10.0, 40.0),  # [3p]
 }
 
+# Estimates: the medium-quality 1024x1024 price, scaled by area for the other listed sizes (the
+# published size tables price 1024x1536 / 1536x1024 at about 1.5x the square [3p]). gpt-image-2
+# takes any WxH and no formula is published (a calculator seen in a forum gives 7024 output tokens
+# at 1024x1024 but 5488 at 1536x1024 [3p]), so its estimate is NOT scaled by size: large sizes
+# are underestimated until the usage tokens give the actual cost.
+_SQUARE = (1024, 1024)
 pricing.register_prices({
-    ("openai", "gpt-image-1.5"): Price(0.034, "gpt-image-1.5 1024x1024 medium $0.034 (actual cost from usage tokens) [3p]"),
-    ("openai", "gpt-image-2"): Price(0.04, "gpt-image-2 per-image estimate $0.04 (actual cost from usage tokens) [guess]"),
-    ("openai", "gpt-image-1-mini"): Price(0.011, "gpt-image-1-mini 1024x1024 medium $0.011 (actual from tokens) [3p]"),
-    ("openai", "gpt-image-1"): Price(0.042, "gpt-image-1 1024x1024 medium $0.042 (retired 2026-10-23) [3p]"),
+    ("openai", "gpt-image-1.5"): Price(0.034, "gpt-image-1.5 1024x1024 medium $0.034, scaled by area "
+                                       "(actual cost from usage tokens) [3p]", quoted_for=_SQUARE),
+    ("openai", "gpt-image-2"): Price(0.04, "gpt-image-2 per-image estimate $0.04, not scaled by size: no published "
+                                     "formula (actual cost from usage tokens) [guess]"),
+    ("openai", "gpt-image-1-mini"): Price(0.011, "gpt-image-1-mini 1024x1024 medium $0.011, scaled by area "
+                                          "(actual from tokens) [3p]", quoted_for=_SQUARE),
+    ("openai", "gpt-image-1"): Price(0.042, "gpt-image-1 1024x1024 medium $0.042, scaled by area "
+                                     "(retired 2026-10-23) [3p]", quoted_for=_SQUARE),
     ("openai", "dall-e-3"): Price(0.04, "DALL-E 3 standard 1024x1024 $0.04 (retired 2026-05-12) [seed figure]"),
     ("openai", "*"): Price(0.04, "OpenAI fallback $0.04/image [guess]"),
 })
 
 
+def token_rates(model: str) -> tuple[float, float, float] | None:
+    """The model's token rates; a dated snapshot (gpt-image-1.5-2025-12-16) has its base model's."""
+    base = pricing.snapshot_base(model)
+    return TOKEN_RATES.get(model) or (TOKEN_RATES.get(base) if base else None)
+
+
+def _count(value: Any) -> float:
+    """A token count from `usage`: a missing or null field counts 0."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
 def token_cost(model: str, usage: Any) -> float | None:
     """USD from a GPT image `usage` block; None when the model's rates or the usage are unknown."""
-    rates = TOKEN_RATES.get(model)
+    rates = token_rates(model)
     if rates is None or not isinstance(usage, dict):
         return None
     text_rate, image_in_rate, out_rate = rates
-    inp = usage.get("input_tokens") or 0
-    details = usage.get("input_tokens_details") or {}
-    image_in = details.get("image_tokens") or 0
-    text_in = details.get("text_tokens", max(0, inp - image_in))
-    out = usage.get("output_tokens") or 0
+    inp = _count(usage.get("input_tokens"))
+    details = usage.get("input_tokens_details")
+    details = details if isinstance(details, dict) else {}
+    image_in = _count(details.get("image_tokens"))
+    text = details.get("text_tokens")  # null or absent: the input tokens that are not image tokens
+    text_in = _count(text) if isinstance(text, (int, float)) else max(0.0, inp - image_in)
+    out = _count(usage.get("output_tokens"))
     cost = (text_in * text_rate + image_in * image_in_rate + out * out_rate) / 1_000_000
     return round(cost, 6)
+
+
+def cost_from_usage(model: str, usage: Any) -> tuple[float | None, str]:
+    """(cost, cost_rule): from the tokens when it can be, else why the price table applies."""
+    cost = token_cost(model, usage)
+    if cost is not None:
+        base = pricing.snapshot_base(model) if model not in TOKEN_RATES else None
+        rates = f" ({base}'s rates: {model} is a dated snapshot)" if base else ""
+        return cost, f"usage tokens x token rates (text in, image in, image out){rates}"
+    if not isinstance(usage, dict):
+        return None, "images x price per image (no usage reported)"
+    return None, f"images x price per image (usage reported, but no token rates known for {model})"
 
 
 class OpenAIImagesProvider(HttpProvider):
@@ -125,10 +160,5 @@ class OpenAIImagesProvider(HttpProvider):
             else:
                 await sink.failed(i, "no image in the answer")
         outcome.images_billed = len(items)
-        cost = token_cost(call.model, data.get("usage"))
-        if cost is not None:
-            outcome.cost_usd = cost
-            outcome.cost_rule = "usage tokens x token rates (text in, image in, image out)"
-        else:
-            outcome.cost_rule = "images x price per image (no usage reported)"
+        outcome.cost_usd, outcome.cost_rule = cost_from_usage(call.model, data.get("usage"))
         return outcome
