@@ -99,10 +99,14 @@ class Cell:
     arm: Arm
     variant: str = ""
     repeat: int = 0
-    frames: int = 0  # 0 = one frame per beat
+    frames: int | None = None  # None = one frame per beat; anything else goes to the core as given
     seed: int | None = None
     story_id: str = ""
     size: str = ""  # "" = the model's default size
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.story.beats) if self.frames is None else self.frames
 
     @property
     def key(self) -> tuple[str, str, int, str]:
@@ -110,7 +114,7 @@ class Cell:
         return (self.arm.label, self.variant, self.repeat, self.story_id)
 
     def request(self, experiment_id: str) -> GenerationRequest:
-        return GenerationRequest(prompt=self.story.prompt(), frames=self.frames or len(self.story.beats),
+        return GenerationRequest(prompt=self.story.prompt(), frames=self.frame_count,
                                  mode=self.arm.mode, provider=self.arm.provider, model=self.arm.model,  # type: ignore[arg-type]
                                  beats=list(self.story.beats), size=self.size, seed=self.seed,
                                  experiment_id=experiment_id, arm=self.arm.label, variant=self.variant,
@@ -230,7 +234,7 @@ def pending_cells(playground: Playground, cells: Sequence[Cell], experiment_id: 
 def _error_record(cell: Cell, experiment_id: str, error: str) -> RunRecord:
     """What a cell refused by the core shows (the core has already logged its own row)."""
     return RunRecord(experiment_id=experiment_id, provider=cell.arm.provider, model=cell.arm.model_id,
-                     mode=cell.arm.mode, prompt=cell.story.prompt(), frames_requested=cell.frames or len(cell.story.beats),
+                     mode=cell.arm.mode, prompt=cell.story.prompt(), frames_requested=cell.frame_count,
                      seed=cell.seed, status="error", error=error, arm=cell.arm.label, variant=cell.variant,
                      repeat=cell.repeat, story_id=cell.story_id, latency_s=0.0)
 

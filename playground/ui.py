@@ -21,7 +21,7 @@ from playground.errors import InputError, PlaygroundError, SpendCapError
 from playground.export import load_run, run_exports
 from playground.presets import load_presets
 from playground.providers import provider_class, provider_names
-from playground.types import MAX_FRAMES, MIN_FRAMES, GenerationRequest, RunRecord
+from playground.types import GenerationRequest, RunRecord
 
 EXTRA_TABS = ("playground.ui_compare", "playground.ui_analysis")
 HISTORY_COLUMNS = {"created_at": "when (UTC)", "run_id": "run_id", "provider": "provider", "model": "model",
@@ -62,6 +62,20 @@ document.addEventListener("keydown", (event) => {
 # -- small pure helpers (tested without a browser) ---------------------------------------
 def parse_beats(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def frames_value(value: float | None) -> int | float:
+    """The Frames box exactly as typed: no clamping or rounding here, so a value outside 1..15
+    (or not whole) reaches the core, which refuses it (a logged error row, nothing sent)."""
+    if value is None:  # an emptied box
+        return 0
+    return int(value) if float(value).is_integer() else value
+
+
+def frames_box(value: int) -> gr.Number:
+    """Frames as a plain number box: a slider's box clamps out-of-range values (with a toast)
+    while showing them, so the run sent was not the run the user saw."""
+    return gr.Number(value=value, label="Frames", precision=None, step=1, min_width=90)
 
 
 def provider_choices(playground: Playground, session: Session | None = None) -> list[tuple[str, str]]:
@@ -157,7 +171,7 @@ def estimate_text(playground: Playground, request: GenerationRequest, session: S
 
 def progress_text(progress: Progress, first_frame_s: float | None = None) -> str:
     """Frames done / requested, a bar, elapsed time and time to first frame of a run in flight."""
-    done, wanted = progress.frames_done, max(progress.frames_requested, 1)
+    done, wanted = progress.frames_done, max(int(progress.frames_requested), 1)
     bar = "▰" * done + "▱" * max(0, wanted - done)
     parts = [f"**Running… {done} / {progress.frames_requested} frames** <span class='bar'>{bar}</span>",
              f"{progress.elapsed_s:.1f} s elapsed"]
@@ -229,7 +243,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                                 "Flat-colour webcomic style.'", info="Shift+Enter or Ctrl+Enter to generate")
             beats = gr.Textbox(label="Frame beats", lines=4, value="\n".join(start.beats),
                                placeholder="Optional, one per line: what happens in each frame")
-            frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=start.frames, step=1, label="Frames")
+            frames = frames_box(start.frames)
             with gr.Row():
                 provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider")
                 model = gr.Dropdown(choices=model_choices(default_provider), value=default_model, label="Model",
@@ -260,7 +274,8 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
 
     def to_request(prompt_text: str, beats_text: str, n: float, provider_name: str, model_id: str, mode_name: str,
                    seed_value: float | None, size_text: str, files: list[str] | None) -> GenerationRequest:
-        return GenerationRequest(prompt=prompt_text or "", beats=parse_beats(beats_text), frames=int(n or 0),
+        return GenerationRequest(prompt=prompt_text or "", beats=parse_beats(beats_text),
+                                 frames=frames_value(n),  # type: ignore[arg-type]  # the core refuses a non-whole value
                                  mode=mode_name, provider=provider_name, model=model_id or "", size=(size_text or "").strip(),
                                  seed=None if seed_value is None else int(seed_value),
                                  references=[Path(f) for f in files or []])

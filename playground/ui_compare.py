@@ -38,8 +38,8 @@ from playground.experiments import (
 from playground.presets import load_presets
 from playground.prompts import Story
 from playground.providers import provider_class
-from playground.types import MAX_FRAMES, MIN_FRAMES, RunRecord
-from playground.ui import model_choices, parse_beats, progress_items, provider_choices
+from playground.types import RunRecord
+from playground.ui import frames_box, frames_value, model_choices, parse_beats, progress_items, provider_choices
 
 MAX_ROWS = MAX_ARMS * MAX_VARIANTS
 VARIANT_LABELS = ("A", "B", "C")[:MAX_VARIANTS]
@@ -74,7 +74,7 @@ def read_form(prompts: list[str], beats_text: str, frames: float | None, seed: f
     texts = [(p or "").strip() for p in prompts]
     variants = {label: text for label, text in zip(VARIANT_LABELS, texts) if text} if any(texts[1:]) else None
     return CompareForm(story=Story(character=texts[0], beats=tuple(parse_beats(beats_text))), arms_text=arms_text or "",
-                       variants=variants, frames=int(frames or 0), seed=None if seed is None else int(seed))
+                       variants=variants, frames=frames_value(frames), seed=None if seed is None else int(seed))
 
 
 def estimate_markdown(playground: Playground, form: CompareForm, session: Session | None) -> str:
@@ -197,7 +197,7 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
         c["prompt_c"] = gr.Textbox(label="Prompt variant C", lines=2)
     c["beats"] = gr.Textbox(label="Frame beats", lines=4, placeholder="One per line: what happens in each frame")
     with gr.Row():
-        c["frames"] = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=4, step=1, label="Frames")
+        c["frames"] = frames_box(4)
         c["seed"] = gr.Number(value=7, precision=0, label="Seed (same for every arm)")
     c["arms"] = gr.Textbox(label="Arms", lines=4, value=DEFAULT_ARMS, elem_id="compare-arms",
                            info=f"One per line, provider:model:mode (empty model = default), up to {MAX_ARMS}")

@@ -248,3 +248,29 @@ def test_phone_width_and_dark_mode_stay_readable(live, page, name: str, options:
 def _luminance(css: str) -> float:
     r, g, b = (int(float(v)) for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+@pytest.mark.parametrize("typed", ["16", "0"])
+def test_out_of_range_frames_are_refused_as_typed(live, page, typed: str) -> None:
+    """The box keeps what was typed and that is what the core sees: a clear error, a logged
+    error row, no frames and no request to the provider (a slider clamped 16 to a paid 15-frame run)."""
+    url, playground, emulator = live
+    sent_before = len(emulator.requests_for("byteplus", "POST"))
+    rows_before = len(playground.log.read())
+    page.goto(url)
+    fill_story(page, frames=4)
+    box = page.get_by_label("Frames", exact=True).first
+    box.fill(typed)
+    box.press("Enter")
+    expect(box).to_have_value(typed)
+    message = f"frames must be between 1 and 15, got {typed}"
+    page.locator(".run-summary", has_text=message).first.wait_for(timeout=10_000)  # the estimate line says so at once
+    page.locator("#generate-button").click()
+    page.locator(".toast-body", has_text=message).first.wait_for(timeout=15_000)
+    row = newest_row(playground, status="error")
+    assert len(playground.log.read()) == rows_before + 1
+    assert row["frames_requested"] == int(typed) and row["frames_returned"] == 0 and row["api_calls"] == 0
+    assert message in row["error"]
+    assert len(emulator.requests_for("byteplus", "POST")) == sent_before
+    expect(box).to_have_value(typed)
+    assert console_errors(page.console_errors) == []

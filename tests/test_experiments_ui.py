@@ -37,6 +37,16 @@ def test_read_form_makes_variants_only_when_a_second_prompt_is_given() -> None:
                                                             ("B", "sequence"), ("B", "baseline")]
 
 
+@pytest.mark.parametrize("typed", [0, 16, 2.5, None])
+def test_compare_frames_reach_the_core_as_typed(playground: Playground, typed: float | None) -> None:
+    """0 or an empty box is not "one frame per beat", 16 is not 15, 2.5 is not 2: each is refused."""
+    form = read_form(["A fox."], "a\nb", typed, 7, ARMS)
+    assert [c.request("").frames for c in form.cells()] == [typed or 0] * 2
+    with pytest.raises(PlaygroundError, match="frames must be between 1 and 15"):
+        form.plans(playground, None)
+    assert "frames must be between 1 and 15" in estimate_markdown(playground, form, None)
+
+
 def test_append_arm_adds_one_line() -> None:
     assert append_arm("local::sequence\n\n", "fal", "fal-ai/flux-pro", "baseline") == \
         "local::sequence\nfal:fal-ai/flux-pro:baseline"

@@ -37,7 +37,7 @@ def test_key_rejected_and_spend_cap_messages(faulty_app_url, page, emulator, dat
     shot(page, "fault-key-rejected")
 
     emulator.clear_faults()
-    frames = page.get_by_label("number input for Frames")
+    frames = page.get_by_label("Frames", exact=True).first
     frames.fill("15")  # 15 x $0.035 = $0.525 passes the $0.30 run cap
     frames.press("Enter")
     page.get_by_role("button", name="Generate").click()

@@ -155,6 +155,17 @@ def test_bad_input_is_a_clear_error_and_a_logged_row(playground: Playground) -> 
     assert playground.log.latest(1).iloc[0]["status"] == "error"
 
 
+@pytest.mark.parametrize("typed", [16, 0, 2.5, None])
+def test_frames_reach_the_core_as_typed(playground: Playground, typed: float | None) -> None:
+    """No clamping or rounding in the UI: the core refuses the value and logs it, nothing is sent."""
+    generate = handler(build_app(playground), "generate")
+    with pytest.raises(gr.Error, match="frames must be between 1 and 15"):
+        asyncio.run(collect(generate.fn(*form(frames=typed))))  # type: ignore[arg-type]
+    row = playground.log.latest(1).iloc[0]
+    assert row["status"] == "error" and row["api_calls"] == 0 and row["frames_returned"] == 0
+    assert str(2.5 if typed == 2.5 else int(typed or 0)) in row["error"]
+
+
 def test_open_run_refuses_an_unknown_id(playground: Playground) -> None:
     open_run = handler(build_app(playground), "open_run")
     with pytest.raises(gr.Error, match="no run 'nope'"):
