@@ -88,7 +88,7 @@ def answer_fault(req: Req, fault: Fault | None) -> bool:
     if fault is None:
         return False
     name = fault.name
-    if name in ("auth", "forbidden", "server", "content", "quota"):
+    if name in ("auth", "forbidden", "server", "content", "quota", "invalid"):
         error(req, name)
     elif name == "rate_limit":
         retry_after = fault.params.get("retry_after", 1)

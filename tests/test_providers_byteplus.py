@@ -139,6 +139,35 @@ def test_top_level_stream_error_event_ends_the_call_keeping_earlier_frames(emula
     assert sorted(sink.urls) == [0, 1]  # handed on before the error
 
 
+def test_reading_stops_at_completed_when_done_never_comes(emulator, make_provider, make_call, sink):
+    """A gateway that drops [DONE] and keeps the connection open (for 5 s here): the call ends at
+    `completed`, well inside a 1 s read timeout, instead of failing as a stalled stream."""
+    emulator.shapes = {"completed_then_hold"}
+    p = make_provider("byteplus")
+    outcome, images = run(generate(p, make_call(p, frames=3), sink, timeout=1.0))
+    assert sorted(images) == [0, 1, 2] and outcome.images_billed == 3
+
+
+def test_null_image_index_means_the_next_frame(make_provider, make_call, sink):
+    events = [
+        {"type": "image_generation.partial_succeeded", "image_index": None, "url": "https://x.invalid/0.png"},
+        {"type": "image_generation.partial_failed", "image_index": None, "error": {"code": "Output", "message": "m"}},
+        {"type": "image_generation.partial_succeeded", "url": "https://x.invalid/2.png"},
+        {"type": "image_generation.completed", "usage": {"generated_images": 2}},
+    ]
+    sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+
+    async def go():
+        p = make_provider("byteplus")
+        transport = httpx.MockTransport(lambda r: httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"}))
+        async with httpx.AsyncClient(transport=transport) as client:
+            return await p.generate(make_call(p, frames=3), client, sink)
+
+    outcome = run(go())
+    assert sink.urls == {0: "https://x.invalid/0.png", 2: "https://x.invalid/2.png"} and list(sink.failures) == [1]
+    assert outcome.images_billed == 2
+
+
 def test_auth_error_names_the_variable_and_hides_the_key(emulator, make_provider, make_call, sink):
     p = make_provider("byteplus")
     call = make_call(p, api_key="invalid-key-abcdef123456")

@@ -256,6 +256,18 @@ def test_fal_stuck_request_is_cancelled_at_the_deadline(emulator, make_provider,
     assert emulator.cancelled == [puts[0].path.split("/")[-2]]
 
 
+def test_fal_refused_cancel_is_not_reported_as_requested(emulator, make_provider, make_call, sink):
+    emulator.set_fault("fal", "stuck")
+    emulator.set_fault("fal", "invalid", on="cancel")  # the queue refuses the PUT
+    emulator.latency_s = 5.0
+    p = make_provider("fal", deadline_s=0.3)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p), sink))
+    assert err.value.kind == "timeout" and "could not cancel it" in str(err.value)
+    assert "cancel requested" not in str(err.value) and emulator.cancelled == []
+    assert len(emulator.requests_for("fal", "PUT")) == 1  # a 4xx is not retried
+
+
 def test_fal_nsfw_flag_is_a_failed_frame(emulator, make_provider, make_call, sink):
     emulator.set_fault("fal", "refused")
     p = make_provider("fal")

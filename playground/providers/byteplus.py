@@ -12,7 +12,9 @@ them, [guess] our reading, unconfirmed; see /work/shared/providers.md and docs/p
   image_generation.partial_succeeded (image_index, url | b64_json, size) -> a frame;
   image_generation.partial_failed (image_index, error) -> that frame failed, keep reading;
   image_generation.partial_image -> a preview, ignored; image_generation.completed (usage);
-  then `data: [DONE]`. Whether the server also sends `event:` lines is not documented: the
+  then `data: [DONE]`. Reading stops at `completed`: a gateway that drops [DONE] and keeps
+  the connection open must not hold the call until the read timeout. A null image_index
+  means the frame after the last one seen [guess]. Whether the server also sends `event:` lines is not documented: the
   type is read from the JSON and the `event:` line is only a fallback [guess].
 - Non-stream answer (a gateway may ignore stream): {"data": [{url|b64_json, size} |
   {"error": {...}}], "usage": {"generated_images"}} [doc].
@@ -25,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -63,6 +66,18 @@ def seedream_body(call: ProviderCall) -> dict[str, Any]:
     body["response_format"] = "url"
     body["watermark"] = False
     return body
+
+
+def _index(payload: dict[str, Any], default: int) -> int:
+    """The event's image_index; a missing, null or unreadable one means 'the next frame'."""
+    value = payload.get("image_index")
+    if isinstance(value, bool):
+        return default
+    try:
+        index = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return index if index >= 0 else default
 
 
 def _reason(error: Any) -> str:
@@ -162,30 +177,35 @@ class BytePlusProvider(HttpProvider):
 
     async def _read_stream(self, resp: httpx.Response, call: ProviderCall, sink: FrameSink) -> int | None:
         ctx = self.ctx(call)
-        delivered = 0
+        delivered, next_index = 0, 0
         usage: dict[str, Any] | None = None
         try:
-            async for event in iter_sse(resp.aiter_lines()):
-                if event.data.strip() == "[DONE]":
-                    break
-                payload = self._event_json(event, call)
-                kind = str(payload.get("type") or event.event)
-                if kind.endswith("partial_succeeded"):
-                    index = int(payload.get("image_index", delivered))
-                    if await self._frame(index, payload, sink, call):
-                        delivered += 1
-                        await sink.progress(min(1.0, delivered / call.frames), f"frame {index + 1} of {call.frames}")
-                elif kind.endswith("partial_failed"):
-                    await sink.failed(int(payload.get("image_index", delivered)), ctx.clean(_reason(payload.get("error"))))
-                elif kind.endswith("partial_image"):
-                    continue  # a preview of a frame still being drawn, not a frame
-                elif kind.endswith("completed"):
-                    usage = payload.get("usage") or {}
-                elif payload.get("error"):
-                    code = str(payload["error"].get("code", "")) if isinstance(payload["error"], dict) else ""
-                    kind_ = "content" if "Sensitive" in code else "job_failed"
-                    raise ctx.error(kind_, f"stream error after {delivered} frame(s): {ctx.clean(_reason(payload['error']))}",
-                                    may_be_billed=True)
+            async with aclosing(iter_sse(resp.aiter_lines())) as events:
+                async for event in events:
+                    if event.data.strip() == "[DONE]":
+                        break
+                    payload = self._event_json(event, call)
+                    kind = str(payload.get("type") or event.event)
+                    if kind.endswith("partial_succeeded"):
+                        index = _index(payload, next_index)
+                        next_index = index + 1
+                        if await self._frame(index, payload, sink, call):
+                            delivered += 1
+                            await sink.progress(min(1.0, delivered / call.frames), f"frame {index + 1} of {call.frames}")
+                    elif kind.endswith("partial_failed"):
+                        index = _index(payload, next_index)
+                        next_index = index + 1
+                        await sink.failed(index, ctx.clean(_reason(payload.get("error"))))
+                    elif kind.endswith("partial_image"):
+                        continue  # a preview of a frame still being drawn, not a frame
+                    elif kind.endswith("completed"):
+                        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+                        break  # the last event that matters: a gateway may never send [DONE] nor close
+                    elif payload.get("error"):
+                        code = str(payload["error"].get("code", "")) if isinstance(payload["error"], dict) else ""
+                        kind_ = "content" if "Sensitive" in code else "job_failed"
+                        raise ctx.error(kind_, f"stream error after {delivered} frame(s): "
+                                        f"{ctx.clean(_reason(payload['error']))}", may_be_billed=True)
         except httpx.TimeoutException:
             raise ctx.error("timeout", f"stream stalled after {delivered} frame(s); the call may be billed",
                             may_be_billed=True) from None

@@ -125,6 +125,8 @@ class FalProvider(HttpProvider):
         async def cancel() -> None:
             resp = await self.request(client, "PUT", cancel_url, call, repeatable=True)
             await resp.aclose()
+            if resp.status_code >= 300:  # e.g. 400 ALREADY_COMPLETED: the poller says "could not cancel it"
+                raise self.error(resp, call, may_be_billed=True)
 
         await self.poll(fetch, done, call, cancel=cancel, job=request_id)
         result = await self.fetch(client, response_url, call)
