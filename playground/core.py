@@ -68,6 +68,8 @@ class Estimate:
     per_image_usd: float
 
 
+POSSIBLY_BILLED = "possibly billed (estimate)"  # cost_source when cost_usd counts calls that may have been billed
+
 # Per-request HTTP limits: `connect` bounds reaching the provider, `read` one silent gap in an
 # answer or a stream. The whole run is bounded by Settings.run_deadline_s on top of these.
 HTTP_TIMEOUT = httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=60.0)
@@ -135,9 +137,16 @@ class _CallState:
     failures: list[str] = field(default_factory=list)  # one reason per failed call
     deadline_note: str = ""  # set when the run passed PLAYGROUND_RUN_DEADLINE_S
     internal_error: str = ""  # set when the run itself broke (not a provider): the row's status is error
+    in_flight: set[int] = field(default_factory=set)  # calls sent and not ended (stopped by the deadline or a cancel)
+    said_maybe_billed: set[int] = field(default_factory=set)  # calls that failed with ProviderError.may_be_billed
+    billing_note: str = ""  # set by _bill when cost_usd counts possibly billed images
 
     def __post_init__(self) -> None:
         self.outcomes = self.outcomes or [None] * len(self.calls)
+
+    def may_be_billed(self, i: int) -> bool:
+        """Call i failed after it may have reached the provider."""
+        return i in self.in_flight or i in self.said_maybe_billed
 
 
 def _status(returned: int, requested: int) -> str:
@@ -327,16 +336,20 @@ class Playground:
         """One provider call; its failure becomes the reason of each of its frames, never an exception."""
         call = state.calls[i]
         async with gate:
+            state.in_flight.add(i)  # stays there if the deadline or a cancel stops the call
             try:
                 state.outcomes[i] = await provider.generate(call, client, sink.for_call(call.first_frame))
             except ProviderError as exc:
                 message = self._redact(str(exc), [call])
                 state.failures.append(message + (" (the call may have been billed)" if exc.may_be_billed else ""))
                 sink.call_failed(call, message)
+                if exc.may_be_billed:
+                    state.said_maybe_billed.add(i)
             except Exception as exc:  # an adapter bug must end as a logged row, not a crash
                 message = self._redact(f"{provider.name}: unexpected {type(exc).__name__}: {exc}", [call])
                 state.failures.append(message)
                 sink.call_failed(call, message)
+            state.in_flight.discard(i)
 
     def _redact(self, text: str, calls: list[ProviderCall]) -> str:
         return redact(text, self.settings.secrets() + [c.api_key for c in calls])
@@ -377,7 +390,7 @@ class Playground:
         record.request_ids = json.dumps([o.request_id for o in outcomes if o and o.request_id])
         sent = [o.seed_sent for o in outcomes if o and o.seed_sent is not None]
         record.seed_sent = sent[0] if sent else None
-        self._bill(record, provider, state.calls, outcomes, sink, estimate)
+        self._bill(record, provider, state, sink, estimate)
         lost = {i: e for i, e in sorted(sink.errors.items()) if i not in sink.frames}
         record.frame_errors = json.dumps({str(i + 1): e for i, e in lost.items()}, ensure_ascii=False) if sink.errors else ""
         if record.status != "cancelled":
@@ -386,16 +399,24 @@ class Playground:
                 reasons = [r for r in (state.internal_error, state.deadline_note) if r] + state.failures or list(lost.values())
                 missing = record.frames_requested - record.frames_returned
                 record.error = "; ".join(dict.fromkeys(reasons)) or f"the provider returned {missing} frame(s) fewer than asked"
-        record.error = "; ".join(filter(None, [record.error, sink.progress_error]))
+        record.error = "; ".join(filter(None, [record.error, state.billing_note, sink.progress_error]))
 
-    def _bill(self, record: RunRecord, provider: Provider, calls: list[ProviderCall],
-              outcomes: list[CallOutcome | None], sink: RunSink, estimate: Estimate) -> None:
-        billed, reported_cost, reported = 0, 0.0, True
-        for call, outcome in zip(calls, outcomes):
+    def _bill(self, record: RunRecord, provider: Provider, state: _CallState, sink: RunSink, estimate: Estimate) -> None:
+        """images_billed counts the images known to be billed: the provider's rule for a call that
+        answered, the frames a failed call delivered first. cost_usd adds what a call that failed
+        after it was sent (may_be_billed, or stopped in flight by the deadline or a cancel) may
+        cost: the provider's rule as if every frame it asked for had come back (providers.md:
+        treat a client-side timeout as possibly billed; WaveSpeed bills max_images once the job
+        exists). The spend caps sum cost_usd, so they count it; cost_source says it is an estimate."""
+        billed, unsure_images, reported_cost, reported = 0, 0, 0.0, True
+        for i, (call, outcome) in enumerate(zip(state.calls, state.outcomes)):
             returned = sum(1 for j in range(call.frames) if call.first_frame + j in sink.frames)
             if outcome is None:  # the call failed; frames it delivered first are billed all the same
                 billed += returned
                 reported = reported and returned == 0
+                if state.may_be_billed(i):
+                    most = provider.billed_images(call, CallOutcome(images_billed=None), call.frames)
+                    unsure_images += max(0, most - returned)
                 continue
             billed += provider.billed_images(call, outcome, returned)
             if outcome.cost_usd is None:
@@ -403,11 +424,16 @@ class Playground:
             else:
                 reported_cost += outcome.cost_usd
         record.images_billed = billed
-        has_outcome = any(o is not None for o in outcomes)
+        has_outcome = any(o is not None for o in state.outcomes)
         if has_outcome and reported:
             record.cost_usd, record.cost_source = round(reported_cost, 6), "reported"
         else:
             record.cost_usd, record.cost_source = pricing.run_cost(estimate.price, record.size, billed), "price table"
+        if unsure_images:
+            unsure_usd = pricing.run_cost(estimate.price, record.size, unsure_images)
+            record.cost_usd, record.cost_source = round(record.cost_usd + unsure_usd, 6), POSSIBLY_BILLED
+            state.billing_note = (f"cost_usd counts ${unsure_usd:.4f} for {unsure_images} image(s) that may have been "
+                                  "billed by call(s) that failed after they were sent")
 
     async def _score(self, record: RunRecord, sink: RunSink) -> None:
         order = sorted(sink.frames)

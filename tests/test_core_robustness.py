@@ -22,7 +22,7 @@ import pytest
 from playground import core, frames, providers, run_sink
 from playground.config import Settings
 from playground.core import Playground, Session
-from playground.errors import ConfigError
+from playground.errors import ConfigError, ProviderError
 from playground.providers.base import FrameSink, Provider
 from playground.types import CallOutcome, GenerationRequest, ModelInfo, ProviderCall
 from test_faults_support import cli, frame_files, make_playground, rows, tiny_png
@@ -279,3 +279,51 @@ def test_a_cancel_that_lands_while_a_finished_run_is_scored_keeps_its_row(script
     asyncio.run(go())
     row = only_row(pg)
     assert row["status"] == "ok" and row["frames_returned"] == 3  # the run had finished: its row says so
+
+
+# -- calls that may have been billed are counted (defect 5) -------------------------------------------
+
+async def hang(call: ProviderCall, sink: FrameSink) -> CallOutcome:
+    await asyncio.sleep(3600)
+    raise AssertionError("stopped before this")
+
+
+def test_calls_stopped_by_the_deadline_count_as_possibly_billed_and_waiting_ones_do_not(scripted, monkeypatch):
+    pg = scripted(hang, PLAYGROUND_RUN_DEADLINE_S="0.3")
+    monkeypatch.setattr(ScriptedProvider, "max_concurrency", 1)  # one call in flight, two waiting their turn
+    record = asyncio.run(pg.run(GenerationRequest(prompt="a fox", provider="scripted", mode="baseline",
+                                                  frames=3))).record
+    assert record.status == "error" and "deadline" in record.error
+    assert record.images_billed == 0
+    assert record.cost_usd == pytest.approx(0.05) and record.cost_source == "possibly billed (estimate)"
+
+
+def test_a_call_that_failed_after_one_frame_counts_the_rest_as_possibly_billed(scripted):
+    async def one_frame_then_reset(call: ProviderCall, sink: FrameSink) -> CallOutcome:
+        await sink.image(0, tiny_png())
+        raise ProviderError("network", "scripted: connection reset", may_be_billed=True)
+
+    record = asyncio.run(scripted(one_frame_then_reset).run(request())).record
+    assert record.status == "partial" and record.images_billed == 1  # known: the frame that came back
+    assert record.cost_usd == pytest.approx(3 * 0.05)  # possible: all three under the default rule
+    assert "may have been billed" in record.error
+
+
+def test_a_call_that_says_it_was_not_sent_costs_nothing(scripted):
+    async def refused(call: ProviderCall, sink: FrameSink) -> CallOutcome:
+        raise ProviderError("network", "scripted: could not connect; nothing was sent")
+
+    record = asyncio.run(scripted(refused).run(request())).record
+    assert record.cost_usd == 0 and record.cost_source == "price table"
+
+
+def test_a_cancelled_call_in_flight_counts_as_possibly_billed(scripted):
+    pg = scripted(two_frames_then_hang)
+
+    async def go() -> None:
+        await cancel_at(asyncio.create_task(pg.run(request())), 0.3)
+
+    asyncio.run(go())
+    row = only_row(pg)
+    assert row["status"] == "cancelled" and row["images_billed"] == 2
+    assert row["cost_usd"] == pytest.approx(3 * 0.05) and row["cost_source"] == "possibly billed (estimate)"

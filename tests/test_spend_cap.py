@@ -133,3 +133,33 @@ def test_a_bad_cap_value_is_a_clear_error(data_dir):
     result = cli(["run", "--frames", "2", "--prompt", "a fox"], {"PLAYGROUND_MAX_USD_PER_DAY": "ten dollars"}, data_dir)
     assert result.code == 2 and "PLAYGROUND_MAX_USD_PER_DAY must be a number" in result.err
     assert "Traceback" not in result.err
+
+
+# -- calls that may have been billed count towards the caps ---------------------------------------------
+
+def test_a_call_that_may_have_been_billed_counts_towards_the_day_cap(emulator, data_dir):
+    """A 500 after the generation was sent: nothing came back, but the provider may bill it."""
+    pg = make_playground(emulator.env(), data_dir, PLAYGROUND_MAX_USD_PER_DAY="0.10")
+    emulator.set_fault("byteplus", "server", count=1)
+    record = run(pg, **TWO).record
+    assert record.status == "error" and record.frames_returned == 0
+    assert record.images_billed == 0  # none known to be billed...
+    assert record.cost_usd == pytest.approx(0.07) and record.cost_source == "possibly billed (estimate)"  # ...but may be
+    assert "may have been billed" in record.error and "$0.0700" in record.error
+    message = refused(pg, **TWO)  # $0.07 possibly spent + $0.07 passes $0.10
+    assert "PLAYGROUND_MAX_USD_PER_DAY" in message and "$0.0700" in message
+
+
+def test_a_call_refused_before_it_was_sent_costs_nothing(emulator, data_dir):
+    pg = make_playground(emulator.env(), data_dir)
+    emulator.set_fault("byteplus", "auth")
+    record = run(pg, **TWO).record
+    assert record.status == "error" and record.cost_usd == 0 and record.cost_source == "price table"
+
+
+def test_wavespeed_possibly_billed_call_counts_its_max_images(emulator, data_dir):
+    pg = make_playground(emulator.env(), data_dir)
+    emulator.set_fault("wavespeed", "server", count=1)
+    record = run(pg, provider="wavespeed", frames=3, size="256x256").record
+    assert record.cost_usd == pytest.approx(3 * record.price_per_image_usd)
+    assert record.cost_source == "possibly billed (estimate)"
