@@ -19,7 +19,8 @@ send undocumented fields. Keys starting with "invalid" are rejected (401).
 
 Faults, by `set_fault(provider | None, fault, count=None, on="create", **params)`, by an
 `X-Emulator-Fault: NAME` request header, or by `[fault:NAME]` in the prompt:
-    auth (401), forbidden (403), invalid (the provider's 400/422), rate_limit (429; params retry_after=seconds or None for no
+    auth (401), forbidden (403), invalid (the provider's 400/422), redirect (307 to /moved/...),
+    rate_limit (429; params retry_after=seconds or None for no
     header), server (500), reset (connection reset), malformed (truncated JSON), content
     (prompt refused, 400), quota (402/403 as the provider does), slow (params latency=S),
     body_error (HTTP 200 with {"code", "message", "data": null}, the WaveSpeed envelope; params

@@ -97,6 +97,8 @@ def answer_fault(req: Req, fault: Fault | None) -> bool:
         req.reset()
     elif name == "malformed":
         req.malformed()
+    elif name == "redirect":  # a gateway or a moved base URL: an HTML page pointing elsewhere
+        req.send(307, b"<html><body>Moved</body></html>", "text/html", {"Location": f"{req.emu.url}/moved{req.path}"})
     elif name == "body_error":  # WaveSpeed/AtlasCloud: an error in an HTTP 200 envelope
         req.json_response(200, {"code": int(fault.params.get("code", 500)), "data": None,
                                 "message": str(fault.params.get("message", "the prediction has expired"))})

@@ -290,3 +290,32 @@ def test_sse_parser():
     events = run(go())
     assert [(e.event, e.data) for e in events] == [("a", '{"x":\n1}'), ("message", "second"), ("message", "[DONE]")]
     assert events[1].id == "7"
+
+
+# -- redirects -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,on", [("openai", "create"), ("byteplus", "create"), ("evolink", "poll"),
+                                     ("fal", "create")])
+def test_a_redirect_is_reported_as_such_not_as_unreadable_json(emulator, make_provider, make_call, sink,
+                                                                name, on):
+    emulator.set_fault(name, "redirect", on=on)
+    p = make_provider(name)
+    call = make_call(p, size="1024x1024" if name == "openai" else "256x256")
+
+    async def go():
+        async with httpx.AsyncClient(timeout=10) as client:
+            await p.generate(call, client, sink)
+
+    with pytest.raises(ProviderError) as err:
+        run(go())
+    message = str(err.value)
+    assert "unexpected redirect (HTTP 307 to " in message and "/moved/" in message
+    assert p.base_url_env in message and "JSON" not in message
+    assert err.value.kind == "invalid" and err.value.status == 307
+    assert err.value.may_be_billed == (on == "poll")  # a job created before the redirected poll may run on
+    assert not any(r.path.startswith("/moved") for r in emulator.requests)  # never followed
+
+
+def test_error_context_leaves_our_wording_alone():
+    err = CTX.error("auth", "key rejected (HTTP 401): check TEST_KEY")
+    assert str(err) == "Test: key rejected (HTTP 401): check TEST_KEY"

@@ -176,9 +176,8 @@ class ErrorContext:
 
     def error(self, kind: str, detail: str, *, status: int | None = None, may_be_billed: bool = False,
               retry_after: float | None = None) -> ProviderError:
-        """`detail` is our own wording plus provider text already passed through `clean`. (The
-        whole message is not redacted again: errors.redact's bearer pattern would turn our own
-        "key rejected" into "key [redacted]".)"""
+        """`detail` is our own wording plus provider text already passed through `clean`, so the
+        whole message is not redacted a second time."""
         return ProviderError(kind, f"{self.label}: {detail}", status=status,
                              may_be_billed=may_be_billed, retry_after=retry_after)
 
@@ -447,11 +446,29 @@ class HttpProvider(Provider):
         return http_error(resp, self.ctx(call), may_be_billed=may_be_billed, refine=self.refine)
 
     async def request(self, client: httpx.AsyncClient, method: str, url: str, call: ProviderCall, *,
-                      repeatable: bool, stream: bool = False, **kwargs: Any) -> httpx.Response:
+                      repeatable: bool, stream: bool = False, job_exists: bool = False,
+                      **kwargs: Any) -> httpx.Response:
+        """Send with the retry policy; a 3xx is raised here (redirects are never followed: the key
+        would go along), so no caller mistakes a redirect page for an answer. `job_exists`: a
+        failure may be billed (a poll of a job already created)."""
         headers = {**self.headers(call), **kwargs.pop("headers", {})}
         req = client.build_request(method, url, headers=headers, **kwargs)
-        return await send(client, req, repeatable=repeatable, ctx=self.ctx(call), policy=self.retry_policy,
+        resp = await send(client, req, repeatable=repeatable, ctx=self.ctx(call), policy=self.retry_policy,
                           sleep=self.sleep, stream=stream)
+        if 300 <= resp.status_code < 400:
+            await resp.aclose()
+            raise self.redirect_error(resp, call, may_be_billed=job_exists)
+        return resp
+
+    def redirect_error(self, resp: httpx.Response, call: ProviderCall, *, may_be_billed: bool) -> ProviderError:
+        ctx = self.ctx(call)
+        location = resp.headers.get("location", "")
+        to = f" to {ctx.clean(location)[:200]}" if location else ""
+        where = f"check {self.base_url_env} ({ctx.clean(self.base_url)})" if self.base_url_env else "check the base URL"
+        # a redirect answers instead of the API: this request was not processed (a job created
+        # earlier may still run, hence may_be_billed from the caller)
+        return ctx.error("invalid", f"unexpected redirect (HTTP {resp.status_code}{to}), not followed: {where}",
+                         status=resp.status_code, may_be_billed=may_be_billed)
 
     async def create(self, client: httpx.AsyncClient, url: str, call: ProviderCall, body: Any) -> tuple[Any, httpx.Response]:
         """POST a job / generation (never re-sent once received); JSON answer or ProviderError."""
@@ -462,7 +479,7 @@ class HttpProvider(Provider):
 
     async def fetch(self, client: httpx.AsyncClient, url: str, call: ProviderCall) -> Any:
         """GET a status/result (retried); JSON answer or ProviderError (the job may exist: billed?)."""
-        resp = await self.request(client, "GET", url, call, repeatable=True)
+        resp = await self.request(client, "GET", url, call, repeatable=True, job_exists=True)
         if resp.status_code >= 400:
             raise self.error(resp, call, may_be_billed=True)
         return json_body(resp, self.ctx(call), may_be_billed=True)
