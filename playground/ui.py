@@ -182,6 +182,40 @@ def progress_text(progress: Progress, first_frame_s: float | None = None) -> str
     return " · ".join(parts)
 
 
+async def stream_progress(task: asyncio.Task[RunResult], queue: asyncio.Queue[Progress], frames: int,
+                          beats: list[str]) -> AsyncIterator[tuple[list[tuple[str, str]] | None, str]]:
+    """(gallery items, progress line) while the run is in flight: items when frames landed,
+    None when only the clock ticked (every TICK_S)."""
+    started = time.perf_counter()
+    latest, first_frame_s = Progress(0, frames, 0.0, []), None
+    getter: asyncio.Future[Progress] | None = None
+    try:
+        while not task.done():
+            getter = getter or asyncio.ensure_future(queue.get())
+            await asyncio.wait({task, getter}, timeout=TICK_S, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                latest, getter = getter.result(), None
+                while not queue.empty():  # frames that landed together: show the newest state once
+                    latest = queue.get_nowait()
+                if first_frame_s is None and latest.frames_done:
+                    first_frame_s = latest.elapsed_s
+                yield progress_items(latest, beats), progress_text(latest, first_frame_s)
+            elif not task.done():  # nothing new: tick the clock
+                ticking = Progress(latest.frames_done, latest.frames_requested,
+                                   time.perf_counter() - started, latest.frames, latest.note)
+                yield None, progress_text(ticking, first_frame_s)
+    finally:
+        if getter is not None:
+            getter.cancel()
+
+
+def refusal_text(exc: BaseException, shown_run: str = "") -> str:
+    """What the summary says when the core refused a run before sending it."""
+    kept = f" The frames shown are from run `{shown_run}`." if shown_run else ""
+    return (f"### Not sent\n\n**{exc}**\n\nNothing was sent to the provider; the attempt is logged as an error row "
+            f"(see History).{kept}")
+
+
 def gallery_items(result: RunResult) -> list[tuple[str, str]]:
     return [(str(p), c) for p, c in zip(result.previews, result.captions)]
 
@@ -281,44 +315,34 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                                  references=[Path(f) for f in files or []])
 
     def show_estimate(*values: Any) -> str:
-        *fields, state = values
+        *fields, _, state = values
         return estimate_text(playground, to_request(*fields), state)
 
     def show_reference_note(provider_name: str, model_id: str, files: list[str] | None) -> str:
         return reference_note(provider_name, model_id, len(files or []))
 
     async def on_generate(*values: Any) -> AsyncIterator[dict[Any, Any]]:
-        *fields, state = values
+        *fields, shown_run, state = values
         request = to_request(*fields)
         queue: asyncio.Queue[Progress] = asyncio.Queue()
-        started = time.perf_counter()
         task = asyncio.create_task(playground.run(request, state, on_progress=queue.put_nowait))
-        latest, first_frame_s = Progress(0, request.frames, 0.0, []), None
+        # The core checks input, key and spend caps before its first await (one turn of the loop):
+        # a refusal keeps the frames on screen and says why where it stays visible.
+        await asyncio.sleep(0)
+        if task.done() and isinstance(task.exception(), PlaygroundError):
+            yield {summary: refusal_text(task.exception(), shown_run), live: ""}  # type: ignore[arg-type]
+            raise gr.Error(str(task.exception()), print_exception=False)
         hidden = [gr.DownloadButton(visible=False)] * len(downloads)
-        yield {gallery: [], live: progress_text(latest), summary: "", **dict(zip(downloads, hidden))}
-        getter: asyncio.Future[Progress] | None = None
+        yield {gallery: [], live: progress_text(Progress(0, request.frames, 0.0, [])), summary: "",
+               **dict(zip(downloads, hidden))}
         try:
-            while not task.done():
-                getter = getter or asyncio.ensure_future(queue.get())
-                await asyncio.wait({task, getter}, timeout=TICK_S, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    latest, getter = getter.result(), None
-                    while not queue.empty():  # frames that landed together: show the newest state once
-                        latest = queue.get_nowait()
-                    if first_frame_s is None and latest.frames_done:
-                        first_frame_s = latest.elapsed_s
-                    yield {gallery: progress_items(latest, request.beats), live: progress_text(latest, first_frame_s)}
-                elif not task.done():  # nothing new: tick the clock
-                    ticking = Progress(latest.frames_done, latest.frames_requested,
-                                       time.perf_counter() - started, latest.frames, latest.note)
-                    yield {live: progress_text(ticking, first_frame_s)}
+            async for items, text in stream_progress(task, queue, request.frames, request.beats):
+                yield {live: text} if items is None else {gallery: items, live: text}
             result = task.result()
-        except (InputError, SpendCapError) as exc:
-            yield {live: ""}
+        except PlaygroundError as exc:  # refused after all (should the core ever await before checking)
+            yield {summary: refusal_text(exc), live: ""}
             raise gr.Error(str(exc), print_exception=False) from None
         finally:
-            if getter is not None:
-                getter.cancel()
             if not task.done():  # the user pressed Cancel: the core logs the run as cancelled
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -328,7 +352,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
             updates = await asyncio.to_thread(download_updates, playground, result.record.run_id)
             yield dict(zip(downloads, updates))
 
-    inputs = form + [session]
+    inputs = form + [last_run, session]
     outputs = [gallery, live, summary, last_run, *downloads]
     for component in (frames, provider, model, mode, size, references):
         component.change(show_estimate, inputs, estimate, api_visibility="private", show_progress="hidden")
@@ -339,10 +363,11 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                     provider, model, api_visibility="private")
     # One pool for both triggers, bounded by queue(default_concurrency_limit=...) in app.py:
     # a public app must not start unboundedly many paid runs at once (the rest wait in the queue).
-    run_event = generate.click(on_generate, inputs, outputs, api_name="generate", concurrency_limit="default",
-                               concurrency_id="runs")
-    submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", concurrency_limit="default",
-                                 concurrency_id="runs")
+    # Gradio's status (queue position, spinner, "Error" badge) only on the progress line: on the
+    # gallery and summary an error badge hid the frames and the reason of a refused run.
+    run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[live])
+    run_event = generate.click(on_generate, inputs, outputs, api_name="generate", **run_options)
+    submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", **run_options)
     cancel.click(lambda: ("", "**Cancelled.** The run is logged with status `cancelled` (see History); frames that "
                           "arrived are kept."), None, [live, summary], cancels=[run_event, submit_event],
                  api_visibility="private")

@@ -96,7 +96,7 @@ def test_cancel_mid_run_is_logged_as_cancelled(live, page) -> None:
     page.locator("#cancel-button").click()
     page.get_by_text("The run is logged with status").wait_for(timeout=10_000)
     row = newest_row(playground, status="cancelled")
-    assert 1 <= row["frames_returned"] < 4 and row["error"] == "cancelled by the user"
+    assert 1 <= row["frames_returned"] < 4 and row["error"].startswith("cancelled by the user")
     time.sleep(2.5)  # the frame that would have come next does not appear
     assert gallery_count(page) == row["frames_returned"]
     page.get_by_role("tab", name="History").click()
@@ -273,4 +273,23 @@ def test_out_of_range_frames_are_refused_as_typed(live, page, typed: str) -> Non
     assert message in row["error"]
     assert len(emulator.requests_for("byteplus", "POST")) == sent_before
     expect(box).to_have_value(typed)
+    assert console_errors(page.console_errors) == []
+
+
+def test_a_refused_run_keeps_the_frames_and_shows_why(live, page) -> None:
+    url, playground, _ = live
+    page.goto(url)
+    fill_story(page, frames=2)
+    page.locator("#generate-button").click()
+    page.get_by_text("ok: 2 of 2 frames").wait_for(timeout=20_000)
+    shown = newest_row(playground, status="ok")["run_id"]
+    page.get_by_label("Prompt").first.fill("   ")
+    page.locator("#generate-button").click()
+    summary = page.locator("#run-summary")
+    summary.get_by_text("the prompt is empty").wait_for(timeout=15_000)
+    page.locator(".toast-body", has_text="the prompt is empty").first.wait_for(timeout=5_000)
+    assert "Not sent" in summary.inner_text() and shown in summary.inner_text()
+    assert gallery_count(page) == 2 and page.locator("#sequence-gallery img").first.is_visible()
+    assert page.locator("#sequence-gallery .error, #run-summary .error").count() == 0  # no "Error" badge over them
+    assert newest_row(playground)["status"] == "error"
     assert console_errors(page.console_errors) == []

@@ -37,7 +37,7 @@ def by_id(outputs: list[Any]) -> dict[str, Any]:
 
 def form(prompt: str = "A fox courier. Flat style.", beats: str = "packs\nruns\nrests", frames: int = 3,
          provider: str = "local", model: str = "") -> list[Any]:
-    return [prompt, beats, frames, provider, model, "sequence", 7, "", None, Session()]
+    return [prompt, beats, frames, provider, model, "sequence", 7, "", None, "", Session()]
 
 
 # -- pure helpers --------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_cancelling_the_event_logs_a_cancelled_run_with_the_frames_so_far(emulat
 
     asyncio.run(scenario())
     row = playground.log.latest(1).iloc[0]
-    assert row["status"] == "cancelled" and row["error"] == "cancelled by the user"
+    assert row["status"] == "cancelled" and row["error"].startswith("cancelled by the user")
     assert 1 <= row["frames_returned"] < 4
 
 
@@ -164,6 +164,26 @@ def test_frames_reach_the_core_as_typed(playground: Playground, typed: float | N
     row = playground.log.latest(1).iloc[0]
     assert row["status"] == "error" and row["api_calls"] == 0 and row["frames_returned"] == 0
     assert str(2.5 if typed == 2.5 else int(typed or 0)) in row["error"]
+
+
+def test_a_refused_run_keeps_the_frames_on_screen_and_says_why(playground: Playground) -> None:
+    """Refused before sending: no update clears the gallery, the summary names the reason (the
+    toast is the gr.Error) and the run whose frames stay on screen."""
+    generate = handler(build_app(playground), "generate")
+    refused = form(prompt="  ")
+    refused[-2] = "20250101-000000-abcdef"  # the run shown before
+    updates: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        async for update in generate.fn(*refused):
+            updates.append({getattr(k, "elem_id", None) or type(k).__name__: v for k, v in update.items()})
+
+    with pytest.raises(gr.Error, match="the prompt is empty"):
+        asyncio.run(run())
+    assert updates and all("sequence-gallery" not in u for u in updates)
+    text = updates[-1]["run-summary"]
+    assert "Not sent" in text and "the prompt is empty" in text and "20250101-000000-abcdef" in text
+    assert playground.log.latest(1).iloc[0]["status"] == "error"
 
 
 def test_open_run_refuses_an_unknown_id(playground: Playground) -> None:
