@@ -11,6 +11,7 @@ import asyncio
 import importlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,26 @@ document.addEventListener("keydown", (event) => {
 
 
 # -- small pure helpers (tested without a browser) ---------------------------------------
+@dataclass
+class InFlight:
+    """Runs of this browser session between their start and their end (a gr.State, mutated in
+    place): Cancel says a run was cancelled only when there was one."""
+
+    runs: int = 0
+
+
+CANCELLED = "**Cancelled.** The run is logged with status `cancelled` (see History); frames that arrived are kept."
+
+
+def cancel_updates(in_flight: InFlight) -> tuple[Any, Any]:
+    """(progress line, summary) after Cancel: untouched when nothing was running."""
+    if in_flight.runs <= 0:
+        gr.Info("Nothing is running: there is nothing to cancel.", duration=4)
+        return gr.skip(), gr.skip()
+    in_flight.runs = 0  # the cancelled runs' generators stop without reaching their end
+    return "", CANCELLED
+
+
 def parse_beats(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
@@ -303,6 +324,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                                   elem_id="run-summary")
             downloads = build_downloads("run")
             last_run = gr.State("")
+            in_flight = gr.State(InFlight())
 
     form = [prompt, beats, frames, provider, model, mode, seed, size, references]
 
@@ -315,14 +337,14 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                                  references=[Path(f) for f in files or []])
 
     def show_estimate(*values: Any) -> str:
-        *fields, _, state = values
+        *fields, _, _, state = values
         return estimate_text(playground, to_request(*fields), state)
 
     def show_reference_note(provider_name: str, model_id: str, files: list[str] | None) -> str:
         return reference_note(provider_name, model_id, len(files or []))
 
     async def on_generate(*values: Any) -> AsyncIterator[dict[Any, Any]]:
-        *fields, shown_run, state = values
+        *fields, shown_run, running, state = values
         request = to_request(*fields)
         queue: asyncio.Queue[Progress] = asyncio.Queue()
         task = asyncio.create_task(playground.run(request, state, on_progress=queue.put_nowait))
@@ -333,6 +355,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
             yield {summary: refusal_text(task.exception(), shown_run), live: ""}  # type: ignore[arg-type]
             raise gr.Error(str(task.exception()), print_exception=False)
         hidden = [gr.DownloadButton(visible=False)] * len(downloads)
+        running.runs += 1
         yield {gallery: [], live: progress_text(Progress(0, request.frames, 0.0, [])), summary: "",
                **dict(zip(downloads, hidden))}
         try:
@@ -344,15 +367,17 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
             raise gr.Error(str(exc), print_exception=False) from None
         finally:
             if not task.done():  # the user pressed Cancel: the core logs the run as cancelled
-                task.cancel()
+                task.cancel()  # (and Cancel resets the count: it must still see this run)
                 await asyncio.gather(task, return_exceptions=True)
+            else:
+                running.runs = max(0, running.runs - 1)
         yield {gallery: gallery_items(result), live: "", summary: format_summary(result.record),
                last_run: result.record.run_id}
         if result.frames:  # exports take a moment: the frames and numbers are already on screen
             updates = await asyncio.to_thread(download_updates, playground, result.record.run_id)
             yield dict(zip(downloads, updates))
 
-    inputs = form + [last_run, session]
+    inputs = form + [last_run, in_flight, session]
     outputs = [gallery, live, summary, last_run, *downloads]
     for component in (frames, provider, model, mode, size, references):
         component.change(show_estimate, inputs, estimate, api_visibility="private", show_progress="hidden")
@@ -368,8 +393,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[live])
     run_event = generate.click(on_generate, inputs, outputs, api_name="generate", **run_options)
     submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", **run_options)
-    cancel.click(lambda: ("", "**Cancelled.** The run is logged with status `cancelled` (see History); frames that "
-                          "arrived are kept."), None, [live, summary], cancels=[run_event, submit_event],
+    cancel.click(cancel_updates, in_flight, [live, summary], cancels=[run_event, submit_event],
                  api_visibility="private")
 
     def fill_preset(title: str) -> tuple[Any, ...]:

@@ -293,3 +293,22 @@ def test_a_refused_run_keeps_the_frames_and_shows_why(live, page) -> None:
     assert page.locator("#sequence-gallery .error, #run-summary .error").count() == 0  # no "Error" badge over them
     assert newest_row(playground)["status"] == "error"
     assert console_errors(page.console_errors) == []
+
+
+def test_cancel_with_nothing_running_changes_nothing(live, page) -> None:
+    url, playground, _ = live
+    page.goto(url)
+    page.locator("#cancel-button").click()  # before any run
+    toast = page.locator(".toast-body", has_text="Nothing is running")
+    toast.first.wait_for(timeout=10_000)
+    toast.first.wait_for(state="detached", timeout=15_000)  # gone after its 4 s
+    fill_story(page, frames=2)
+    page.locator("#generate-button").click()
+    page.get_by_text("ok: 2 of 2 frames").wait_for(timeout=20_000)
+    rows = len(playground.log.read())
+    summary = page.locator("#run-summary").inner_text()
+    page.locator("#cancel-button").click()
+    toast.first.wait_for(timeout=10_000)
+    assert page.locator("#run-summary").inner_text() == summary and "Cancelled" not in summary
+    assert len(playground.log.read()) == rows and gallery_count(page) == 2
+    assert console_errors(page.console_errors) == []

@@ -14,7 +14,10 @@ from playground.config import Settings
 from playground.core import Playground, Progress, Session
 from playground.types import GenerationRequest, RunRecord
 from playground.ui import (
+    CANCELLED,
+    InFlight,
     build_app,
+    cancel_updates,
     download_updates,
     estimate_text,
     format_summary,
@@ -37,7 +40,7 @@ def by_id(outputs: list[Any]) -> dict[str, Any]:
 
 def form(prompt: str = "A fox courier. Flat style.", beats: str = "packs\nruns\nrests", frames: int = 3,
          provider: str = "local", model: str = "") -> list[Any]:
-    return [prompt, beats, frames, provider, model, "sequence", 7, "", None, "", Session()]
+    return [prompt, beats, frames, provider, model, "sequence", 7, "", None, "", InFlight(), Session()]
 
 
 # -- pure helpers --------------------------------------------------------------------------------
@@ -148,6 +151,27 @@ def test_cancelling_the_event_logs_a_cancelled_run_with_the_frames_so_far(emulat
     assert 1 <= row["frames_returned"] < 4
 
 
+def test_cancel_claims_a_cancelled_run_only_while_one_is_in_flight(playground: Playground) -> None:
+    in_flight = InFlight()
+    generate = handler(build_app(playground), "generate")
+    values = form()
+    values[-2] = in_flight
+
+    async def first_update_then_finish() -> int:
+        gen = generate.fn(*values)
+        await gen.__anext__()  # the run has started
+        during = in_flight.runs
+        async for _ in gen:
+            pass
+        return during
+
+    assert asyncio.run(first_update_then_finish()) == 1 and in_flight.runs == 0  # it ended by itself
+    updates = cancel_updates(in_flight)
+    assert all(isinstance(u, type(gr.skip())) for u in updates)  # the finished run's summary stays
+    in_flight.runs = 1  # a run in flight when Cancel is pressed
+    assert cancel_updates(in_flight) == ("", CANCELLED) and in_flight.runs == 0
+
+
 def test_bad_input_is_a_clear_error_and_a_logged_row(playground: Playground) -> None:
     generate = handler(build_app(playground), "generate")
     with pytest.raises(gr.Error, match="the prompt is empty"):
@@ -171,7 +195,7 @@ def test_a_refused_run_keeps_the_frames_on_screen_and_says_why(playground: Playg
     toast is the gr.Error) and the run whose frames stay on screen."""
     generate = handler(build_app(playground), "generate")
     refused = form(prompt="  ")
-    refused[-2] = "20250101-000000-abcdef"  # the run shown before
+    refused[-3] = "20250101-000000-abcdef"  # the run shown before
     updates: list[dict[str, Any]] = []
 
     async def run() -> None:
