@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import gradio as gr
 
 from playground.core import Playground, Progress, RunResult, Session
 from playground.errors import InputError, PlaygroundError, SpendCapError
-from playground.export import load_run, run_exports
+from playground.export import FRAME_NAME, load_run, run_exports
 from playground.presets import load_presets
 from playground.providers import provider_class, provider_names
 from playground.types import GenerationRequest, RunRecord
@@ -165,8 +166,12 @@ def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
         lines.append("Consistency needs at least 2 frames.")
     if record.metrics_note:
         lines.append(f"*{record.metrics_note}*")
-    if record.error:
-        lines.append(f"**Error:** {record.error}")
+    failures = frame_failures(record)
+    if failures:
+        lines.append("**Frames not returned**\n\n" + "\n".join(f"- {line}" for line in failures))
+    reasons = {line.split(": ", 1)[1] for line in failures}
+    if record.error and not set(record.error.split("; ")) <= reasons:  # said already, frame by frame
+        lines.append(f"**{'Note' if record.status == 'cancelled' else 'Error'}:** {record.error}")
     refs = f" · {record.ref_count} reference image(s)" if record.ref_count else ""
     folder = Path(record.image_dir or "")  # DATA_DIR/runs/<run_id>: the last two parts say where
     lines.append(f"<small>run `{record.run_id}` · {record.provider}/{record.model} · {record.mode}{refs} · "
@@ -237,19 +242,51 @@ def refusal_text(exc: BaseException, shown_run: str = "") -> str:
             f"(see History).{kept}")
 
 
+def frame_caption(number: int, beats: Sequence[str]) -> str:
+    """A gallery caption that carries its frame number, so a frame that did not come back shows as a gap."""
+    beat = beats[number - 1] if 0 < number <= len(beats) else ""
+    return f"{number}. {beat}" if beat else f"Frame {number}"
+
+
 def gallery_items(result: RunResult) -> list[tuple[str, str]]:
-    return [(str(p), c) for p, c in zip(result.previews, result.captions)]
+    beats = json.loads(result.record.beats or "[]")
+    numbers = [int(match.group(1)) if (match := FRAME_NAME.match(f.name)) else i + 1 for i, f in enumerate(result.frames)]
+    return [(str(p), frame_caption(n, beats)) for p, n in zip(result.previews, numbers)]
 
 
 def progress_items(progress: Progress, beats: list[str]) -> list[tuple[str, str]]:
-    return [(str(preview), beats[i] if i < len(beats) and beats[i] else f"Frame {i + 1}")
-            for i, _, preview in progress.frames]
+    return [(str(preview), frame_caption(i + 1, beats)) for i, _, preview in progress.frames]
+
+
+def frame_failures(record: RunRecord) -> list[str]:
+    """"Frame 2: <why>" for each frame that did not come back with a reason (frame_errors);
+    frames failing for one reason are named together."""
+    try:
+        errors = json.loads(record.frame_errors or "{}")
+    except json.JSONDecodeError:
+        return []
+    by_reason: dict[str, list[int]] = {}
+    for number, reason in sorted(((int(n), str(r)) for n, r in errors.items() if str(n).isdigit())):
+        by_reason.setdefault(reason, []).append(number)
+    return [f"Frame{'s' if len(numbers) > 1 else ''} {number_ranges(numbers)}: {reason}"
+            for reason, numbers in by_reason.items()]
+
+
+def number_ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1–3, 5" (sorted input)."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
 
 
 def run_frames(playground: Playground, run_id: str) -> tuple[list[tuple[str, str]], str]:
     """A past run's previews with captions, and its summary (History reopen)."""
     run = load_run(playground, run_id)
-    items = [(str(f.preview or f.path), run.caption(f.number)) for f in run.frames]
+    items = [(str(f.preview or f.path), frame_caption(f.number, run.beats)) for f in run.frames]
     return items, format_summary(run.record)
 
 

@@ -39,7 +39,16 @@ from playground.presets import load_presets
 from playground.prompts import Story
 from playground.providers import provider_class
 from playground.types import RunRecord
-from playground.ui import frames_box, frames_value, model_choices, parse_beats, progress_items, provider_choices
+from playground.ui import (
+    frame_failures,
+    frames_box,
+    frames_value,
+    gallery_items,
+    model_choices,
+    parse_beats,
+    progress_items,
+    provider_choices,
+)
 
 MAX_ROWS = MAX_ARMS * MAX_VARIANTS
 VARIANT_LABELS = ("A", "B", "C")[:MAX_VARIANTS]
@@ -104,7 +113,10 @@ def row_header(record: RunRecord, variant: str = "") -> str:
             f"{record.frames_returned}/{record.frames_requested} frames · ${record.cost_usd:.4f} · "
             f"{record.latency_s or 0:.2f} s")
     lines = [head + (f" · consistency: {shown}" if shown else "")]
-    if record.error:
+    failures = frame_failures(record)
+    if failures:
+        lines.append("**Not returned:** " + " · ".join(failures))
+    elif record.error:
         lines.append(f"**Why:** {record.error}")
     return "\n\n".join(lines)
 
@@ -117,9 +129,7 @@ def composed_prompts(record: RunRecord) -> str:
 
 
 def outcome_items(outcome: CellOutcome) -> list[tuple[str, str]]:
-    if outcome.result is None:
-        return []
-    return [(str(p), c) for p, c in zip(outcome.result.previews, outcome.result.captions)]
+    return [] if outcome.result is None else gallery_items(outcome.result)
 
 
 @dataclass

@@ -312,3 +312,19 @@ def test_cancel_with_nothing_running_changes_nothing(live, page) -> None:
     assert page.locator("#run-summary").inner_text() == summary and "Cancelled" not in summary
     assert len(playground.log.read()) == rows and gallery_count(page) == 2
     assert console_errors(page.console_errors) == []
+
+
+def test_a_refused_frame_is_named_and_leaves_a_numbered_gap(live, page) -> None:
+    url, playground, emulator = live
+    emulator.set_fault("byteplus", "refused")  # frame 2 refused for content
+    page.goto(url)
+    fill_story(page, frames=4)
+    page.locator("#generate-button").click()
+    summary = page.locator("#run-summary")
+    summary.get_by_text("partial: 3 of 4 frames").wait_for(timeout=20_000)
+    assert "Frame 2: OutputImageSensitiveContentDetected" in summary.inner_text()
+    captions = page.locator("#sequence-gallery .caption-label").all_inner_texts()
+    assert [c.split(".")[0] for c in captions] == ["1", "3", "4"], captions
+    shot(page, "refused_frame", full_page=False)
+    emulator.clear_faults()
+    assert console_errors(page.console_errors) == []

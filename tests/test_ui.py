@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,8 @@ def test_progress_text_counts_frames_time_and_first_frame(tmp_path: Path) -> Non
     assert "2 / 5 frames" in text and "▰▰▱▱▱" in text and "3.2 s elapsed" in text
     assert "first frame after 1.0 s" in text and "frame 4 of 5" in text
     assert "first frame" not in progress_text(Progress(0, 4, 0.4, []))
-    assert progress_items(p, ["packs", "runs", "rests"]) == [(str(tmp_path / "a.webp"), "packs"),
-                                                              (str(tmp_path / "c.webp"), "rests")]
+    assert progress_items(p, ["packs", "runs", "rests"]) == [(str(tmp_path / "a.webp"), "1. packs"),
+                                                              (str(tmp_path / "c.webp"), "3. rests")]
 
 
 def test_estimate_text_prices_a_request_or_says_why_not(playground: Playground) -> None:
@@ -70,13 +71,39 @@ def test_summary_shows_status_cost_timing_and_references() -> None:
     assert "2 reference image(s)" in text and "frame 4: refused" in text
 
 
+def test_summary_names_each_frame_that_did_not_come_back() -> None:
+    reason = "OutputImageSensitiveContentDetected: The output image may contain sensitive information."
+    record = RunRecord(run_id="r2", status="partial", frames_requested=4, frames_returned=3, error=reason,
+                       frame_errors=json.dumps({"2": reason}))
+    text = format_summary(record)
+    assert f"- Frame 2: {reason}" in text and text.count(reason) == 1  # not repeated as a bare "Error:"
+    both = RunRecord(status="error", frames_requested=3, error="server error; lost",
+                     frame_errors=json.dumps({"1": "server error", "2": "server error", "3": "lost"}))
+    assert "Frames 1–2: server error" in format_summary(both) and "Frame 3: lost" in format_summary(both)
+    other = RunRecord(status="partial", frames_requested=4, frames_returned=3, error="returned 1 frame fewer")
+    assert "**Error:** returned 1 frame fewer" in format_summary(other)
+
+
+def test_a_refused_frame_leaves_a_numbered_gap(emulator_env: dict[str, str], emulator, tmp_path: Path) -> None:
+    emulator.set_fault("byteplus", "refused")  # the second frame is refused for content
+    playground = Playground(Settings.from_env(env=emulator_env, data_dir=tmp_path / "data"))
+    generate = handler(build_app(playground), "generate")
+    updates = asyncio.run(collect(generate.fn(*form(provider="byteplus", beats="packs\nruns\nrests", frames=3))))
+    final = next(u for u in updates if u.get("run-summary"))
+    assert [c for _, c in final["sequence-gallery"]] == ["1. packs", "3. rests"]
+    assert "partial: 2 of 3 frames" in final["run-summary"]
+    assert "- Frame 2: OutputImageSensitiveContentDetected" in final["run-summary"]
+    items, summary = run_frames(playground, playground.log.latest(1).iloc[0]["run_id"])  # History: the same
+    assert [c for _, c in items] == ["1. packs", "3. rests"] and "- Frame 2: OutputImage" in summary
+
+
 def test_history_lists_newest_first_and_reopens_with_downloads(playground: Playground) -> None:
     ids = [asyncio.run(playground.run(GenerationRequest(prompt=f"fox {i}", frames=2, beats=["a", "b"]))).record.run_id
            for i in range(2)]
     table = history_table(playground)
     assert list(table["run_id"]) == ids[::-1] and list(table["frames"]) == ["2/2", "2/2"]
     items, summary = run_frames(playground, ids[0])
-    assert [caption for _, caption in items] == ["a", "b"] and all(p.endswith(".preview.webp") for p, _ in items)
+    assert [caption for _, caption in items] == ["1. a", "2. b"] and all(p.endswith(".preview.webp") for p, _ in items)
     assert "ok: 2 of 2 frames" in summary
     updates = download_updates(playground, ids[0])
     assert [u.visible for u in updates] == [True, True, True]
