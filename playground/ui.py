@@ -345,7 +345,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
             with gr.Row():
                 generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
                 cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
-            estimate = gr.Markdown(estimate_text(playground, start), elem_classes=["run-summary"])
+            estimate = gr.Markdown(estimate_text(playground, start), elem_classes=["run-summary"], elem_id="run-estimate")
             with gr.Accordion("Seed, size and reference images", open=False):
                 with gr.Row():
                     seed = gr.Number(value=7, precision=0, label="Seed", min_width=100)
@@ -416,8 +416,13 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
 
     inputs = form + [last_run, in_flight, session]
     outputs = [gallery, live, summary, last_run, *downloads]
-    for component in (frames, provider, model, mode, size, references):
-        component.change(show_estimate, inputs, estimate, api_visibility="private", show_progress="hidden")
+    # The estimate follows every field it depends on, presets included. A textbox's .change fires
+    # per keystroke (its .input sends the value from before the key in Gradio 6.31): always_last
+    # keeps at most one waiting, and no concurrency limit, so it never queues behind other
+    # sessions' estimates (it reads no more than the price table and today's spend).
+    quick = dict(api_visibility="private", show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
+    for component in (prompt, beats, frames, provider, model, mode, size, references):
+        component.change(show_estimate, inputs, estimate, **quick)
     for component in (model, references):
         component.change(show_reference_note, [provider, model, references], ref_note, api_visibility="private",
                          show_progress="hidden")

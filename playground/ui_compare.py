@@ -319,7 +319,8 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     form["back"].click(lambda: (gr.Group(visible=False), "Cancelled: nothing was sent."),
                        None, [form["confirm_box"], status], api_visibility="private")
     for component in fields:
-        component.change(show_estimate, inputs, form["estimate"], api_visibility="private", show_progress="hidden")
+        component.change(show_estimate, inputs, form["estimate"], api_visibility="private", show_progress="hidden",
+                         trigger_mode="always_last", concurrency_limit=None)  # per keystroke: see ui.py
     form["add_provider"].change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
                                 form["add_provider"], form["add_model"], api_visibility="private")
     form["add"].click(append_arm, [form["arms"], form["add_provider"], form["add_model"], form["add_mode"]],

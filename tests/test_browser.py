@@ -25,3 +25,20 @@ def test_generate_four_frames_then_history(app_url: str, page, playground) -> No
     page.get_by_role("tab", name="History").click()
     page.locator("#history-table span", has_text=run_id).first.wait_for(timeout=15_000)
     assert console_errors(page.console_errors) == []
+
+
+@pytest.mark.browser
+def test_the_estimate_follows_the_prompt_and_beats(app_url: str, page) -> None:
+    page.goto(app_url)
+    line = page.locator("#run-estimate")
+    line.get_by_text("Estimated cost").wait_for(timeout=15_000)
+    prompt = page.get_by_label("Prompt").first
+    prompt.fill("")
+    page.locator("#run-estimate", has_text="the prompt is empty").wait_for(timeout=10_000)
+    prompt.fill("A fox courier. Flat style.")
+    page.locator("#run-estimate", has_text="ready").wait_for(timeout=10_000)
+    fill_story(page, frames=2, beats=["a", "b"], prompt="A fox courier. Flat style.")
+    page.get_by_label("Frame beats").first.fill("a\nb\nc")  # three beats for two frames
+    page.locator("#run-estimate", has_text="3 beats for 2 frames").wait_for(timeout=10_000)
+    assert "ready" not in line.inner_text()
+    assert console_errors(page.console_errors) == []
