@@ -53,6 +53,7 @@ from playground.ui import (
 MAX_ROWS = MAX_ARMS * MAX_VARIANTS
 VARIANT_LABELS = ("A", "B", "C")[:MAX_VARIANTS]
 DEFAULT_ARMS = "local::sequence\nlocal::baseline"
+VOTE_CONTROLS = ("vote_left", "vote_tie", "vote_right", "left_score", "right_score")
 
 
 # -- pure helpers (tested without a browser) ----------------------------------------------
@@ -247,11 +248,12 @@ def _build_vote() -> dict[str, Any]:
                 v[side] = gr.Gallery(label=side.capitalize(), columns=3, height=280, object_fit="contain",
                                      preview=False, elem_id=f"vote-{side}")
                 v[f"{side}_score"] = gr.Radio(["1", "2", "3", "4", "5"], value=None, elem_id=f"vote-{side}-score",
+                                              interactive=False,
                                               label=f"Score {side} (optional, 5 = best)")
-    with gr.Row():
-        v["vote_left"] = gr.Button("Left better")
-        v["vote_tie"] = gr.Button("Tie")
-        v["vote_right"] = gr.Button("Right better")
+    with gr.Row():  # usable while a pair awaits its vote
+        v["vote_left"] = gr.Button("Left better", interactive=False, elem_id="vote-left-better")
+        v["vote_tie"] = gr.Button("Tie", interactive=False, elem_id="vote-tie")
+        v["vote_right"] = gr.Button("Right better", interactive=False, elem_id="vote-right-better")
         v["next"] = gr.Button("Another pair", variant="secondary")
     v["rater"] = gr.Textbox(label="Rater (optional)", placeholder="your name or initials", max_lines=1)
     v["reveal"] = gr.Markdown(elem_id="vote-reveal")
@@ -262,7 +264,7 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
           vote: dict[str, Any], status: gr.Markdown, pool: gr.State, presets: dict[str, Any]) -> None:
     fields = [form[k] for k in ("prompt_a", "prompt_b", "prompt_c", "beats", "frames", "seed", "arms")]
     row_outputs = [c for row in rows for c in row.values()]
-    vote_outputs = [vote[k] for k in ("info", "left", "right", "left_score", "right_score", "reveal")]
+    vote_outputs = [vote[k] for k in ("info", "left", "right", "reveal", *VOTE_CONTROLS)]
     run_outputs = [status, form["confirm_box"], form["confirm_text"], pool, *row_outputs, *vote_outputs]
     rng = random.Random()
 
@@ -274,15 +276,20 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
         *vals, state = values
         return estimate_markdown(playground, form_of(vals), state)
 
+    def voting(enabled: bool) -> dict[Any, Any]:
+        """The vote buttons and scores: usable only while a pair awaits its vote (a new pair starts unscored)."""
+        score = gr.Radio(value=None, interactive=True) if enabled else gr.Radio(interactive=False)
+        return {vote[k]: gr.Button(interactive=enabled) if k.startswith("vote_") else score for k in VOTE_CONTROLS}
+
     def pair_updates(current: VotePool | None) -> dict[Any, Any]:
         pair = current.draw(rng) if current else None
         if pair is None:
             return {vote["info"]: "Fewer than two sequences returned frames: nothing to vote on.",
-                    vote["left"]: [], vote["right"]: [], vote["reveal"]: "", pool: current}
+                    vote["left"]: [], vote["right"]: [], vote["reveal"]: "", pool: current, **voting(False)}
         return {vote["info"]: "Which sequence keeps the character and style more consistent, and tells the story "
                               "better? The arms are revealed after your vote.",
-                vote["left"]: current.items[pair[0]], vote["right"]: current.items[pair[1]],
-                vote["left_score"]: None, vote["right_score"]: None, vote["reveal"]: "", pool: current}
+                vote["left"]: current.items[pair[0]], vote["right"]: current.items[pair[1]], vote["reveal"]: "",
+                pool: current, **voting(True)}
 
     async def on_run(confirmed: bool, values: tuple[Any, ...]) -> AsyncIterator[dict[Any, Any]]:
         *vals, state = values
@@ -330,14 +337,16 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
 
     def on_vote(verdict: str, current: VotePool | None, left: str | None, right: str | None, rater: str) -> Any:
         try:
-            return {vote["reveal"]: cast_vote(playground, current, verdict, left, right, rater or ""), pool: current}
+            revealed = cast_vote(playground, current, verdict, left, right, rater or "")
         except PlaygroundError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
+        return {vote["reveal"]: revealed + " Press **Another pair** to vote again.", pool: current, **voting(False)}
 
     vote_inputs = [pool, vote["left_score"], vote["right_score"], vote["rater"]]
     for verdict in ("left", "tie", "right"):
         vote[f"vote_{verdict}"].click(lambda *v, verdict=verdict: on_vote(verdict, *v), vote_inputs,
-                                      [vote["reveal"], pool], api_visibility="private")
+                                      [vote["reveal"], pool, *(vote[k] for k in VOTE_CONTROLS)],
+                                      api_visibility="private")
     vote["next"].click(pair_updates, pool, vote_outputs + [pool], api_visibility="private")
 
 

@@ -11,6 +11,8 @@ from conftest import launch_app
 from playground.config import Settings
 from test_browser import shot
 
+expect = pytest.importorskip("playwright.sync_api").expect
+
 PROMPT = "Miko, a small red panda courier with a green scarf. Flat-colour webcomic panels."
 BEATS = "receives a parcel\nraces across rooftops\nshelters from rain\ndelivers the cake"
 
@@ -44,6 +46,11 @@ def test_offline_comparison_side_by_side_then_vote_reaches_analysis(app_url: str
     assert "local:procedural-v1:" in page.locator("#vote-reveal").inner_text()
     ratings = playground.log.read_ratings()
     assert list(ratings["verdict"]) == ["left"] and ratings.iloc[0]["experiment_id"] == log.iloc[0]["experiment_id"]
+    for name in ("Left better", "Tie", "Right better"):  # voted: no second vote on the same pair
+        expect(page.get_by_role("button", name=name, exact=True)).to_be_disabled()
+    page.get_by_role("button", name="Another pair").click()
+    expect(page.get_by_role("button", name="Tie", exact=True)).to_be_enabled()
+    assert page.locator("#vote-reveal").inner_text().strip() == ""
 
     page.get_by_role("tab", name="Analysis").click()
     page.locator("#analysis-notes", has_text="1 vote(s)").wait_for(timeout=15_000)
