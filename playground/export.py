@@ -100,7 +100,7 @@ def load_run(playground: Playground, run_id: str) -> StoredRun:
     run_id = (run_id or "").strip()
     row = playground.log.get(run_id) if run_id else None
     if row is None:
-        raise InputError(f"no run {run_id!r} in {playground.log.runs.path}")
+        raise InputError(f"no run {run_id!r} in the log")  # no path: the UI may be a public Space
     record = record_from_row(row)
     run_dir = Path(record.image_dir) if record.image_dir else playground.log.run_dir(run_id)
     return StoredRun(record, stored_frames(run_dir), _json_list(record.beats))
