@@ -433,7 +433,7 @@ class Playground:
             unsure_usd = pricing.run_cost(estimate.price, record.size, unsure_images)
             record.cost_usd, record.cost_source = round(record.cost_usd + unsure_usd, 6), POSSIBLY_BILLED
             state.billing_note = (f"cost_usd counts ${unsure_usd:.4f} for {unsure_images} image(s) that may have been "
-                                  "billed by call(s) that failed after they were sent")
+                                  "billed (calls sent, then failed or stopped)")
 
     async def _score(self, record: RunRecord, sink: RunSink) -> None:
         order = sorted(sink.frames)
