@@ -28,6 +28,7 @@ from playground.errors import InputError, PlaygroundError, ProviderError, SpendC
 from playground.frames import MAX_REFERENCES, load_reference
 from playground.providers import is_configured, provider_class, provider_names
 from playground.providers.base import Provider
+from playground.reservations import FINISH_MARGIN_S, DayReservations
 from playground.run_sink import Progress, ProgressCallback, RunSink  # noqa: F401  (Progress: ui, experiments import it from here)
 from playground.runlog import RunLog
 from playground.types import (
@@ -170,7 +171,7 @@ class Playground:
         self.settings = settings
         self.log = RunLog(settings.data_dir)
         self.price_overrides = pricing.load_overrides(settings.env.get("PLAYGROUND_PRICES", ""))
-        self._in_flight_usd = 0.0  # estimates of runs in flight in this process (daily cap)
+        self.reservations = DayReservations(settings.data_dir)  # runs in flight, for the day cap
 
     # -- providers ---------------------------------------------------------------------
     def provider(self, name: str) -> Provider:
@@ -221,8 +222,8 @@ class Playground:
         return Estimate(round(per_image * request.frames, 6), request.frames, price, per_image)
 
     def check_caps(self, estimate: Estimate, session: Session | None) -> None:
-        """Refuse a run whose estimate would pass a cap. Runs in flight count with their estimate
-        (concurrent runs of one process cannot slip past a cap together); the day is UTC."""
+        """Refuse a run whose estimate would pass a cap. Runs in flight count with their estimate:
+        the session's in this process, the day's in every process on this DATA_DIR."""
         s = self.settings
         if s.max_usd_per_run is not None and estimate.usd > s.max_usd_per_run:
             raise SpendCapError(f"estimated ${estimate.usd:.4f} passes PLAYGROUND_MAX_USD_PER_RUN (${s.max_usd_per_run:.2f})")
@@ -232,11 +233,27 @@ class Playground:
                                 f"${estimate.usd:.4f} more passes PLAYGROUND_MAX_USD_PER_SESSION "
                                 f"(${s.max_usd_per_session:.2f})")
         if s.max_usd_per_day is not None and estimate.usd > 0:
-            today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
-            spent = self.log.spent_since(today) + self._in_flight_usd
-            if spent + estimate.usd > s.max_usd_per_day:
-                raise SpendCapError(f"today's spend is ${spent:.4f}; ${estimate.usd:.4f} more passes "
-                                    f"PLAYGROUND_MAX_USD_PER_DAY (${s.max_usd_per_day:.2f})")
+            self._check_day(estimate, self.reservations.reserved_usd())
+
+    def _check_day(self, estimate: Estimate, in_flight_usd: float) -> None:
+        """The day cap (UTC day): the log's spend today plus the estimates of runs in flight in
+        every process on this DATA_DIR (reservations.py)."""
+        cap = self.settings.max_usd_per_day
+        today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
+        spent = self.log.spent_since(today) + in_flight_usd
+        if cap is not None and spent + estimate.usd > cap:
+            note = " (runs in flight included)" if in_flight_usd else ""
+            raise SpendCapError(f"today's spend is ${spent:.4f}{note}; ${estimate.usd:.4f} more passes "
+                                f"PLAYGROUND_MAX_USD_PER_DAY (${cap:.2f})")
+
+    def _reserve_day(self, run_id: str, estimate: Estimate) -> bool:
+        """Check the day cap again and reserve the estimate, atomically across processes; False
+        when there is nothing to reserve (no day cap, a free run)."""
+        if self.settings.max_usd_per_day is None or estimate.usd <= 0:
+            return False
+        self.reservations.reserve(run_id, estimate.usd, self.settings.run_deadline_s + FINISH_MARGIN_S,
+                                  lambda in_flight_usd: self._check_day(estimate, in_flight_usd))
+        return True
 
     def plan_calls(self, request: GenerationRequest, references: tuple[ReferenceImage, ...], api_key: str) -> list[ProviderCall]:
         """One call for a sequence, N single-frame calls for a baseline."""
@@ -278,21 +295,23 @@ class Playground:
             calls = self.plan_calls(request, references, self.settings.key(provider.key_env, session.keys))
             for call in calls:
                 provider.validate(call)
+            reserved_day = self._reserve_day(record.run_id, estimate)
         except Exception as exc:  # nothing was sent; the row says why, the caller gets the error
             record.error = str(exc) if isinstance(exc, PlaygroundError) else self._redact(
                 f"internal error before sending (nothing was sent): {type(exc).__name__}: {exc}", [])
             record.latency_s = 0.0
             self.log.append(record)
             raise
-        # no await since check_caps: the reservation is atomic with the check on this event loop
-        self._in_flight_usd += estimate.usd
+        # no await since check_caps: the session's reservation is atomic with its check on this event
+        # loop (the day's was made under the reservations' lock by _reserve_day)
         session.reserved_usd += estimate.usd
         try:
             return await self._execute(request, provider, calls, estimate, record, on_progress)
-        finally:  # _finish has filled record.cost_usd, also when the run was cancelled
-            self._in_flight_usd -= estimate.usd
+        finally:  # _finish has filled record.cost_usd and appended the row, also when the run was cancelled
             session.reserved_usd -= estimate.usd
             session.spent_usd += record.cost_usd
+            if reserved_day:
+                self.reservations.release(record.run_id)
 
     async def _execute(self, request: GenerationRequest, provider: Provider, calls: list[ProviderCall],
                        estimate: Estimate, record: RunRecord, on_progress: ProgressCallback | None) -> RunResult:

@@ -12,6 +12,9 @@ import asyncio
 import errno
 import json
 import math
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
@@ -22,10 +25,11 @@ import pytest
 from playground import core, frames, providers, run_sink
 from playground.config import Settings
 from playground.core import Playground, Session
-from playground.errors import ConfigError, ProviderError
+from playground.errors import ConfigError, ProviderError, SpendCapError
 from playground.providers.base import FrameSink, Provider
+from playground.reservations import DayReservations
 from playground.types import CallOutcome, GenerationRequest, ModelInfo, ProviderCall
-from test_faults_support import cli, frame_files, make_playground, rows, tiny_png
+from test_faults_support import REPO, cli, frame_files, make_playground, rows, tiny_png
 
 FAKE_KEY = "fake-key-0123456789abcdef"
 Script = Callable[[ProviderCall, FrameSink], Awaitable[CallOutcome]]
@@ -327,3 +331,59 @@ def test_a_cancelled_call_in_flight_counts_as_possibly_billed(scripted):
     row = only_row(pg)
     assert row["status"] == "cancelled" and row["images_billed"] == 2
     assert row["cost_usd"] == pytest.approx(3 * 0.05) and row["cost_source"] == "possibly billed (estimate)"
+
+
+# -- the day cap holds across processes on one DATA_DIR (defect 6) --------------------------------------
+
+DAY_CAP = {"PLAYGROUND_MAX_USD_PER_DAY": "0.15"}  # one run of 2 frames at $0.05 fits, two do not
+
+
+def test_two_playgrounds_on_one_data_dir_see_each_others_runs_in_flight(scripted, data_dir):
+    first, second = scripted(hang, **DAY_CAP), scripted(hang, **DAY_CAP)  # as two processes would
+
+    async def go() -> str:
+        in_flight = asyncio.create_task(first.run(request(frames=2)))
+        await asyncio.sleep(0.2)
+        try:
+            with pytest.raises(SpendCapError) as refused:  # (not let through to hang until the deadline)
+                await asyncio.wait_for(second.run(request(frames=2)), timeout=2)
+            return str(refused.value)
+        finally:
+            in_flight.cancel()
+            await asyncio.gather(in_flight, return_exceptions=True)
+
+    message = asyncio.run(go())
+    assert "PLAYGROUND_MAX_USD_PER_DAY" in message and "in flight" in message
+    assert [r["status"] for r in rows(first)] == ["error", "cancelled"]  # the refusal, then the cancelled run
+    assert DayReservations(data_dir).reserved_usd() == 0.0  # released once the row was written
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+from playground.reservations import DayReservations
+DayReservations(Path(sys.argv[1])).reserve("other-process-run", 0.10, 600, lambda in_flight: None)
+print("held", flush=True)
+sys.stdin.read()  # hold it until the test closes stdin or ends this process
+"""
+
+
+def test_a_reservation_of_another_process_counts_until_that_process_is_gone(scripted, data_dir):
+    pg = scripted(deliver_bytes, **DAY_CAP)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(data_dir)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(SpendCapError, match="PLAYGROUND_MAX_USD_PER_DAY"):
+            asyncio.run(pg.run(request(frames=2)))
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder died without releasing: its entry is stale and no longer counts
+    assert asyncio.run(pg.run(request(frames=2))).record.status == "ok"
+
+
+def test_an_expired_reservation_does_not_count(scripted, data_dir):
+    pg = scripted(deliver_bytes, **DAY_CAP)
+    DayReservations(data_dir).reserve("stuck-run", 0.10, -1.0, lambda in_flight: None)  # already expired
+    assert asyncio.run(pg.run(request(frames=2))).record.status == "ok"
