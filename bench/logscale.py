@@ -3,7 +3,8 @@
 A synthetic runs.csv is written in the real format (rows made by RunLog.append, then
 repeated with fresh run ids and times), then the operations the app and CLI do are timed:
 appending one row, History (ui.history_table, i.e. RunLog.latest(100)), reopening a run
-(RunLog.get), the daily spend cap (RunLog.spent_since) and the Analysis summary
+(RunLog.get), the daily spend cap (RunLog.spent_since), resuming an experiment
+(experiments.logged_ok) and the Analysis summary
 (playground.analysis.analyse, else a pandas groupby per arm), cold (a fresh process's
 first read) and warm (the app's second read, after one more run).
 """
@@ -81,16 +82,20 @@ def _clock(fn) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - started
 
 
-def _append_ms(data_dir: Path, n: int = 30) -> float:
-    """Median time of one RunLog.append, in ms."""
+def _append_ms(*data_dirs: Path, n: int = 60) -> list[float]:
+    """Median time of one RunLog.append per log, in ms. The logs take turns, so a burst of
+    other load on a shared machine falls on both sides of a comparison alike."""
     from playground.runlog import RunLog
     from playground.types import RunRecord
 
-    log = RunLog(data_dir)
+    logs = [RunLog(d) for d in data_dirs]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    times = [_clock(lambda i=i: log.append(RunRecord(run_id=f"bench-{i}", created_at=now, status="ok", cost_usd=0.1)))
-             for i in range(n)]
-    return _ms(statistics.median(times))
+    times: list[list[float]] = [[] for _ in logs]
+    for i in range(n):
+        for log, spent in zip(logs, times):
+            spent.append(_clock(lambda: log.append(RunRecord(run_id=f"bench-{i}", created_at=now, status="ok",
+                                                               cost_usd=0.1))))
+    return [_ms(statistics.median(spent)) for spent in times]
 
 
 def _analysis(playground: object) -> str:
@@ -108,6 +113,7 @@ def _analysis(playground: object) -> str:
 def measure(rows: int, work: Path) -> list[Row]:
     from playground.config import Settings
     from playground.core import Playground
+    from playground.experiments import logged_ok
     from playground.ui import history_table
 
     data = work / f"log-{rows}"
@@ -119,8 +125,7 @@ def measure(rows: int, work: Path) -> list[Row]:
         return Playground(Settings.from_env(env={}, data_dir=data))
 
     index_s = _clock(lambda: fresh().log.latest(1))  # first use builds runs.csv.idx
-    empty_ms = _append_ms(work / f"empty-{rows}")
-    append_ms = _append_ms(data)
+    empty_ms, append_ms = _append_ms(work / f"empty-{rows}", data)
     history_s = _clock(lambda: history_table(fresh()))
     recent = fresh().log.latest(1).iloc[0]["run_id"]
     oldest = f"{(datetime.now(timezone.utc) - timedelta(seconds=SPACING_S * rows)).strftime('%Y%m%d-%H%M%S-')}{0:06x}"
@@ -128,6 +133,7 @@ def measure(rows: int, work: Path) -> list[Row]:
     today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
     spend_s = _clock(lambda: fresh().log.spent_since(today))
     whole_s = _clock(lambda: fresh().log.read())
+    resume_s = _clock(lambda: logged_ok(fresh(), "cmp-007"))  # a resumed experiment skips the cells logged ok
     app = fresh()
     started = time.perf_counter()
     how = _analysis(app)
@@ -145,6 +151,8 @@ def measure(rows: int, work: Path) -> list[Row]:
         row(part, f"{label}: daily spend cap (RunLog.spent_since)", _ms(spend_s), "ms", "< 1000"),
         row(part, f"{label}: whole-CSV read (RunLog.read, all columns)", whole_s, "s", "",
             "what History, get and spent_since each cost before the index"),
+        row(part, f"{label}: resume an experiment (experiments.logged_ok), cold", resume_s, "s", "",
+            "a fresh process's read of the 6 columns it uses"),
         row(part, f"{label}: Analysis summary, cold", cold_s, "s", "< 1" if rows <= 100_000 else "",
             f"{how}: a process's first read parses the columns it needs"),
         row(part, f"{label}: Analysis summary, warm", warm_s, "s", "< 1" if rows <= 100_000 else "",

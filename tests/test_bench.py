@@ -29,7 +29,7 @@ EXPECTED = [  # (part, words every row of that kind has), one entry per row
     ("3 fan-out", "4-arm comparison"), ("3 fan-out", "baseline of 8 single-image calls"),
     ("3 fan-out", "4-arm comparison (4 frames each) at L="), ("3 fan-out", "baseline of 8 single-image calls at L="),
     *[("4 log scale", f"rows: {what}") for what in ("append one row", "append vs empty log", "History",
-                                                    "reopen a run", "daily spend cap", "whole-CSV read",
+                                                    "reopen a run", "daily spend cap", "whole-CSV read", "resume an experiment",
                                                     "Analysis summary, cold", "Analysis summary, warm")],
     ("5 start-up", "python app.py to first HTTP 200 / bare Gradio app"), ("5 start-up", "start-up work"),
     ("6 offline", "local provider at 1024x1024"), ("6 offline", "8 frames 2048x2048 JPEG"),
