@@ -26,10 +26,10 @@ from playground.providers import provider_class, provider_names
 from playground.types import GenerationRequest, RunRecord
 
 EXTRA_TABS = ("playground.ui_compare", "playground.ui_analysis")
-HISTORY_COLUMNS = {"created_at": "when (UTC)", "run_id": "run_id", "provider": "provider", "model": "model",
-                   "mode": "mode", "status": "status", "frames": "frames", "cost_usd": "cost $",
-                   "latency_s": "latency s", "subject_consistency": "subject",
-                   "prompt": "prompt", "error": "error"}
+# History: header -> width in px, sized for a 1400 px window (a phone scrolls the table sideways;
+# Gradio 6.31's pinned_columns did not stay put). Numbers are rounded text: no overflow, no jitter.
+HISTORY_COLUMNS = {"run_id": 164, "when (UTC)": 104, "provider": 80, "model": 142, "mode": 76, "status": 78,
+                   "frames": 72, "cost $": 64, "latency s": 84, "subject": 70, "prompt": 116, "error": 166}
 DOWNLOADS = {"zip": "Download ZIP", "sheet": "Storyboard sheet (PNG)", "gif": "Animated GIF"}
 TICK_S = 0.5  # how often the elapsed time of a run in flight is refreshed
 CSS = """
@@ -37,6 +37,9 @@ CSS = """
 /* Gradio keeps 450 px of gallery even for one row of frames: keep less, the frames decide */
 #sequence-gallery .fixed-height, #history-gallery .fixed-height {min-height: 280px}
 .run-summary {font-variant-numeric: tabular-nums}
+/* the table's monospace font cut every header and number at 1400 px: the UI font, a size smaller */
+#history-table th, #history-table th .text, #history-table .virtual-row, #history-table .virtual-row .text {
+  font-family: var(--font); font-size: 13px; font-variant-numeric: tabular-nums}
 #run-progress {font-variant-numeric: tabular-nums}
 #run-progress .bar {letter-spacing: 1px}
 @media (max-width: 640px) {
@@ -301,12 +304,24 @@ def download_updates(playground: Playground, run_id: str) -> list[Any]:
 
 
 def history_table(playground: Playground, n: int = 100) -> Any:
-    """The newest runs, newest first, with short headers; the full row stays in runs.csv."""
-    frame = playground.log.latest(n).copy()
-    frame["frames"] = [f"{r}/{q}" for r, q in zip(frame["frames_returned"], frame["frames_requested"])]
-    frame["created_at"] = frame["created_at"].astype(str).str.replace("T", " ").str.slice(0, 16)  # to the minute
-    frame["prompt"] = frame["prompt"].astype(str).str.slice(0, 80)
-    return frame[list(HISTORY_COLUMNS)].rename(columns=HISTORY_COLUMNS)
+    """The newest runs, newest first, as short text cells; the full row stays in runs.csv."""
+    import pandas as pd
+
+    frame = playground.log.latest(n)
+
+    def fixed(column: str, places: int) -> list[str]:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        return ["" if pd.isna(v) else f"{v:.{places}f}" for v in values]
+
+    table = pd.DataFrame({
+        "run_id": frame["run_id"],
+        "when (UTC)": frame["created_at"].astype(str).str.replace("T", " ").str.slice(5, 16),  # MM-DD HH:MM
+        "provider": frame["provider"], "model": frame["model"], "mode": frame["mode"],
+        "status": frame["status"],
+        "frames": [f"{r}/{q}" for r, q in zip(frame["frames_returned"], frame["frames_requested"])],
+        "cost $": fixed("cost_usd", 4), "latency s": fixed("latency_s", 2), "subject": fixed("subject_consistency", 3),
+        "prompt": frame["prompt"].astype(str).str.slice(0, 80), "error": frame["error"].astype(str)})
+    return table.reset_index(drop=True)
 
 
 # -- shared widgets ------------------------------------------------------------------------
@@ -457,9 +472,8 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
         run_id = gr.Textbox(label="Run ID", placeholder="click a row, or paste a run id", scale=3, min_width=200)
         reopen = gr.Button("Open run", size="sm", min_width=80)
     # Filled when the tab is selected: a callable value would add a public API endpoint.
-    table = gr.Dataframe(label="Runs (newest first)", interactive=False,
-                         wrap=False, max_height=420, elem_id="history-table",
-                         column_widths=["14%", "17%", "7%", "10%", "7%", "7%", "6%", "5%", "5%", "5%", "12%", "5%"])
+    table = gr.Dataframe(label="Runs (newest first)", interactive=False, wrap=False, max_height=420,
+                         elem_id="history-table", column_widths=[f"{w}px" for w in HISTORY_COLUMNS.values()])
     gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery")
     summary = gr.Markdown(elem_id="history-summary")
     downloads = build_downloads("history")

@@ -16,6 +16,7 @@ from playground.core import Playground, Progress, Session
 from playground.types import GenerationRequest, RunRecord
 from playground.ui import (
     CANCELLED,
+    HISTORY_COLUMNS,
     InFlight,
     build_app,
     cancel_updates,
@@ -102,6 +103,10 @@ def test_history_lists_newest_first_and_reopens_with_downloads(playground: Playg
            for i in range(2)]
     table = history_table(playground)
     assert list(table["run_id"]) == ids[::-1] and list(table["frames"]) == ["2/2", "2/2"]
+    assert list(table.columns) == list(HISTORY_COLUMNS)
+    row = table.iloc[0]
+    assert row["cost $"] == "0.0000" and len(row["latency s"].split(".")[1]) == 2
+    assert len(row["subject"].split(".")[1]) == 3 and len(row["when (UTC)"]) == len("11-26 11:43")
     items, summary = run_frames(playground, ids[0])
     assert [caption for _, caption in items] == ["1. a", "2. b"] and all(p.endswith(".preview.webp") for p, _ in items)
     assert "ok: 2 of 2 frames" in summary
