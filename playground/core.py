@@ -94,15 +94,17 @@ def new_run_id() -> str:
 _SIZE = re.compile(r"^(\d{2,5})[x*](\d{2,5})$")
 
 
-def check_size_shape(size: str, where: str) -> None:
-    """A size for a model without a fixed list: WxH (64..16384 a side), 1K..4K or auto."""
+def check_size_shape(size: str, where: str, presets: tuple[str, ...] = ()) -> None:
+    """A size for a model without a fixed list: WxH (64..16384 a side), 1K..4K, auto, or one of
+    the named sizes (`presets`) its provider declares."""
     match = _SIZE.match(size.lower())
     if match and all(64 <= int(side) <= 16384 for side in match.groups()):
         return
-    if size.upper() in ("1K", "2K", "3K", "4K") or size.lower() == "auto":
+    if size.upper() in ("1K", "2K", "3K", "4K") or size.lower() == "auto" or size in presets:
         return
+    named = f", one of {', '.join(presets)}" if presets else ""
     raise InputError(f"size {size!r} is not valid for {where}: use WxH (e.g. 2048x2048, 64 to 16384 a side), "
-                     "1K to 4K, or leave it empty for the model's default")
+                     f"1K to 4K{named}, or leave it empty for the model's default")
 
 
 def score_into(record: RunRecord, paths: list[Path], order: list[int] | None = None) -> None:
@@ -211,7 +213,7 @@ class Playground:
             raise InputError(f"{cls.name}/{model_id} has no native sequential mode: use mode baseline")
         size = (request.size or info.default_size).strip()
         if not info.sizes:  # a listed size is checked by Provider.validate; otherwise check its shape
-            check_size_shape(size, f"{cls.name}/{model_id}")
+            check_size_shape(size, f"{cls.name}/{model_id}", cls.size_presets)
         if len(request.references) > MAX_REFERENCES:
             raise InputError(f"{len(request.references)} reference images; the limit is {MAX_REFERENCES}")
         return GenerationRequest(**{**request.__dict__, "model": model_id, "size": size, "beats": beats})

@@ -25,10 +25,13 @@ import pytest
 from playground import core, frames, providers, run_sink
 from playground.config import Settings
 from playground.core import Playground, Session
-from playground.errors import ConfigError, ProviderError, SpendCapError
+from playground.errors import ConfigError, InputError, ProviderError, SpendCapError
+from playground.providers.atlascloud import AtlasCloudProvider
 from playground.providers.base import FrameSink, Provider
+from playground.providers.fal import FalProvider
+from playground.providers.wavespeed import WaveSpeedProvider
 from playground.reservations import DayReservations
-from playground.types import CallOutcome, GenerationRequest, ModelInfo, ProviderCall
+from playground.types import CallOutcome, GenerationRequest, ModelInfo, ProviderCall, ReferenceImage
 from test_faults_support import REPO, cli, frame_files, make_playground, rows, tiny_png
 
 FAKE_KEY = "fake-key-0123456789abcdef"
@@ -387,3 +390,40 @@ def test_an_expired_reservation_does_not_count(scripted, data_dir):
     pg = scripted(deliver_bytes, **DAY_CAP)
     DayReservations(data_dir).reserve("stuck-run", 0.10, -1.0, lambda in_flight: None)  # already expired
     assert asyncio.run(pg.run(request(frames=2))).record.status == "ok"
+
+
+# -- sizes a provider names, models a user types (defect 18) ---------------------------------------------
+
+def test_a_size_preset_the_provider_declares_is_accepted_and_other_names_are_not(scripted, monkeypatch):
+    pg = scripted(deliver_bytes)
+    monkeypatch.setattr(ScriptedProvider, "size_presets", ("square_hd", "landscape_16_9"), raising=False)
+    assert pg.resolve(GenerationRequest(prompt="a fox", provider="scripted", size="square_hd")).size == "square_hd"
+    landscape = GenerationRequest(prompt="a fox", provider="scripted", frames=1, size="landscape_16_9")
+    assert asyncio.run(pg.run(landscape)).record.status == "ok"
+    with pytest.raises(InputError) as refused:
+        pg.resolve(GenerationRequest(prompt="a fox", provider="scripted", size="squarehd"))
+    assert "square_hd" in str(refused.value)  # the message lists the presets it would take
+
+
+@pytest.mark.xfail(not getattr(FalProvider, "size_presets", ()), strict=False,
+                   reason="fal.py (owned by another engineer) has yet to declare size_presets = tuple(PRESETS)")
+def test_fal_presets_pass_the_core(playground):
+    request = GenerationRequest(prompt="a fox", provider="fal", mode="baseline", frames=1, size="square_hd")
+    assert playground.resolve(request).size == "square_hd"
+
+
+@pytest.mark.parametrize("provider_cls", [WaveSpeedProvider, AtlasCloudProvider])
+def test_a_typed_edit_sequential_model_takes_references_like_its_listed_kin(provider_cls):
+    typed = "bytedance/seedream-v5.1-lite/edit-sequential"  # not in the model list (ids change)
+    info = provider_cls.model(typed)
+    assert info.max_references == 10 and info.native_sequence and info.id == typed
+    reference = ReferenceImage(data=tiny_png(), mime="image/png", sha256="0" * 64, width=64, height=64)
+    call = ProviderCall(model=typed, prompt="a fox", frames=3, size="2048x2048", seed=None,
+                        references=(reference, reference))
+    provider_cls().validate(call)  # was: "accepts at most 0 reference image(s)"
+
+
+def test_a_typed_text_model_inherits_no_references_and_an_unmatched_id_the_providers_most():
+    assert WaveSpeedProvider.model("bytedance/seedream-v5.1-lite/sequential").max_references == 0
+    assert WaveSpeedProvider.model("bytedance/seedream-v6").max_references == 10  # nothing alike: the provider's max
+    assert WaveSpeedProvider.model("bytedance/seedream-v4/edit-sequential").label.startswith("Seedream 4.0")  # listed

@@ -10,6 +10,8 @@ logging are the core's job, not the provider's.
 from __future__ import annotations
 
 import abc
+import dataclasses
+import os
 from typing import ClassVar, Protocol
 
 import httpx
@@ -43,20 +45,29 @@ class Provider(abc.ABC):
     protocol: ClassVar[str] = ""  # one line for the README's provider table
     billing_rule: ClassVar[str] = ""
     accepts_custom_models: ClassVar[bool] = True  # model ids change: let users type new ones
+    size_presets: ClassVar[tuple[str, ...]] = ()  # named sizes the protocol takes as they are (fal: square_hd, ...)
 
     def __init__(self, base_url: str = "") -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
 
     @classmethod
     def model(cls, model_id: str) -> ModelInfo:
-        """The model's info; an id the table does not know gets a permissive entry (ids change)."""
+        """The model's info. An id the table does not know (ids change) takes the limits of its
+        closest listed kin: the model whose last path segment is the same (".../edit-sequential"
+        takes references like the listed edit-sequential models), the longest shared start
+        breaking ties; with no such kin, the first model's, with references up to the provider's
+        most (the provider has the last word on a model we cannot know)."""
         for info in cls.models:
             if info.id == model_id:
                 return info
-        return ModelInfo(id=model_id, label=f"{model_id} (not in the model list)",
-                         native_sequence=cls.models[0].native_sequence,
-                         max_frames=cls.models[0].max_frames, default_size=cls.models[0].default_size,
-                         max_references=cls.models[0].max_references)
+        kin = [m for m in cls.models if m.id.rsplit("/", 1)[-1] == model_id.rsplit("/", 1)[-1]]
+        if kin:
+            template = max(kin, key=lambda m: (not m.retired, len(os.path.commonprefix([m.id, model_id]))))
+            references = template.max_references
+        else:
+            template, references = cls.models[0], max(m.max_references for m in cls.models)
+        return dataclasses.replace(template, id=model_id, label=f"{model_id} (not in the model list)",
+                                   max_references=references, retired=False)
 
     @classmethod
     def default_model(cls) -> str:
@@ -67,7 +78,7 @@ class Provider(abc.ABC):
         info = self.model(call.model)
         if call.frames > info.max_frames:
             raise InputError(f"{self.name}/{call.model} returns at most {info.max_frames} frame(s) per call")
-        if info.sizes and call.size not in info.sizes:
+        if info.sizes and call.size not in info.sizes and call.size not in self.size_presets:
             raise InputError(f"size {call.size!r} is not allowed for {self.name}/{call.model}; "
                              f"allowed: {', '.join(info.sizes)}")
         if call.references and len(call.references) > info.max_references:
