@@ -131,14 +131,16 @@ class RunRecord:
     latency_s: float | None = None
     first_frame_s: float | None = None
     api_calls: int = 0
-    images_billed: int = 0
+    images_billed: int = 0  # images known to be billed (cost_usd may count more: see cost_source)
     price_per_image_usd: float | None = None
     cost_usd: float = 0.0
     status: str = ""
     error: str = ""
     image_dir: str = ""
     # -- provider detail (issue 8)
-    cost_source: str = ""  # "reported" or "price table"
+    # "reported", "price table", "possibly billed (estimate)" (cost_usd also counts calls that failed
+    # after they were sent, which images_billed leaves out) or "estimate (billing failed)"
+    cost_source: str = ""
     price_source: str = ""
     request_ids: str = ""  # JSON list
     seed_sent: int | None = None
