@@ -125,6 +125,15 @@ def test_fal_run_is_billed_on_the_megapixels_it_returned(emulator, tmp_path):
     assert record.estimate_usd == pytest.approx(3 * 1.048576 * 0.04, abs=1e-6)  # the estimate priced what was asked
 
 
+def test_fal_preset_size_runs_and_is_priced_by_its_pixels(emulator, tmp_path):
+    data_dir = tmp_path / "data"
+    record = run_core(emulator.env(), data_dir, provider="fal", mode="baseline", frames=2, size="landscape_16_9").record
+    assert record.status == "ok", record.error
+    assert emulator.requests_for("fal", "POST")[-1].json["image_size"] == "landscape_16_9"
+    assert record.estimate_usd == pytest.approx(2 * 1024 * 576 / 1e6 * 0.04, abs=1e-6)
+    assert record.cost_usd == pytest.approx(2 * 1024 * 576 / 1e6 * 0.04, abs=1e-6)  # the emulator's 1024x576 output
+
+
 def test_auth_failure_row_names_the_variable_not_the_key(emulator, tmp_path):
     env = {**emulator.env(), "ARK_API_KEY": "invalid-ark-key-123456789"}
     data_dir = tmp_path / "data"

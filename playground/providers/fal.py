@@ -66,6 +66,7 @@ class FalProvider(HttpProvider):
     base_url_env = "FAL_QUEUE_URL"
     default_base_url = "https://queue.fal.run"
     auth_scheme = "Key"
+    size_presets = tuple(PRESETS)  # sent by name; priced by their pixels (pricing.SIZE_PRESETS)
     models = (
         ModelInfo(id="fal-ai/flux-pro/v1.1", label="FLUX1.1 [pro] (fal)", **_FLUX),
         ModelInfo(id="fal-ai/flux-pro", label="FLUX.1 [pro] (fal)", **_FLUX),
