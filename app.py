@@ -9,7 +9,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no version check o
 
 from playground.config import Settings  # noqa: E402
 from playground.core import Playground  # noqa: E402
-from playground.ui import CSS, HEAD, build_app  # noqa: E402
+from playground.ui import build_app  # noqa: E402
+from playground.ui_page import CSS, HEAD  # noqa: E402
 
 
 def create_app(settings: Settings | None = None):

@@ -32,38 +32,6 @@ HISTORY_COLUMNS = {"run_id": 164, "when (UTC)": 104, "provider": 80, "model": 14
                    "frames": 72, "cost $": 64, "latency s": 84, "subject": 70, "prompt": 116, "error": 166}
 DOWNLOADS = {"zip": "Download ZIP", "sheet": "Storyboard sheet (PNG)", "gif": "Animated GIF"}
 TICK_S = 0.5  # how often the elapsed time of a run in flight is refreshed
-CSS = """
-#sequence-gallery {min-height: 320px}
-/* Gradio keeps 450 px of gallery even for one row of frames: keep less, the frames decide */
-#sequence-gallery .fixed-height, #history-gallery .fixed-height {min-height: 280px}
-.run-summary {font-variant-numeric: tabular-nums}
-/* the table's monospace font cut every header and number at 1400 px: the UI font, a size smaller */
-#history-table th, #history-table th .text, #history-table .virtual-row, #history-table .virtual-row .text {
-  font-family: var(--font); font-size: 13px; font-variant-numeric: tabular-nums}
-#run-progress {font-variant-numeric: tabular-nums}
-#run-progress .bar {letter-spacing: 1px}
-@media (max-width: 640px) {
-  #banner {font-size: 0.9em}
-  .gradio-container {padding-left: 6px !important; padding-right: 6px !important}
-  /* Gradio's grid keeps 100 px per column: 4 or 5 columns overflow a phone */
-  #sequence-gallery .grid-container, #history-gallery .grid-container {
-    grid-template-columns: repeat(2, minmax(0, 1fr)) !important}
-}
-"""
-# Ctrl+Enter (Cmd+Enter on a Mac) in any field of the Generate form starts a run; Gradio's own
-# Shift+Enter submit of the multi-line Prompt stays too.
-HEAD = """
-<script>
-document.addEventListener("keydown", (event) => {
-  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
-  const form = event.target.closest && event.target.closest("#generate-form");
-  const button = document.querySelector("#generate-button");
-  if (form && button) { event.preventDefault(); button.click(); }
-});
-</script>
-"""
-
-
 # -- small pure helpers (tested without a browser) ---------------------------------------
 @dataclass
 class InFlight:
@@ -350,7 +318,10 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                                 "Flat-colour webcomic style.'", info="Shift+Enter or Ctrl+Enter to generate")
             beats = gr.Textbox(label="Frame beats", lines=4, value="\n".join(start.beats),
                                placeholder="Optional, one per line: what happens in each frame")
-            frames = frames_box(start.frames)
+            with gr.Row():  # every input of a run in sight: nothing hides in a closed accordion
+                frames = frames_box(start.frames)
+                seed = gr.Number(value=7, precision=0, label="Seed", min_width=90)
+                size = gr.Textbox(label="Size", placeholder="model default", min_width=120, max_lines=1)
             with gr.Row():
                 provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider")
                 model = gr.Dropdown(choices=model_choices(default_provider), value=default_model, label="Model",
@@ -361,13 +332,9 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                 generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
                 cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
             estimate = gr.Markdown(estimate_text(playground, start), elem_classes=["run-summary"], elem_id="run-estimate")
-            with gr.Accordion("Seed, size and reference images", open=False):
-                with gr.Row():
-                    seed = gr.Number(value=7, precision=0, label="Seed", min_width=100)
-                    size = gr.Textbox(label="Size", placeholder="model default, e.g. 1024x1024 or 2K", min_width=160)
-                references = gr.File(label="Reference images", file_count="multiple", file_types=["image"],
-                                     type="filepath", height=140)
-                ref_note = gr.Markdown(reference_note(default_provider, default_model), elem_id="reference-note")
+            references = gr.File(label="Reference images", file_count="multiple", file_types=["image"],
+                                 type="filepath", height=130, elem_id="reference-images")
+            ref_note = gr.Markdown(reference_note(default_provider, default_model), elem_id="reference-note")
         with gr.Column(scale=3, min_width=300):
             gallery = gr.Gallery(label="Sequence", columns=4, height="auto", object_fit="contain",
                                  elem_id="sequence-gallery", preview=False)

@@ -27,7 +27,7 @@ def console_errors(messages: list[str]) -> list[str]:
 
 def fill_story(page, frames: int = 4, beats: list[str] = BEATS, prompt: str = PROMPT) -> None:
     """Prompt, one beat per frame, and the frame count typed into the Frames box."""
-    page.get_by_label("Prompt").fill(prompt)
+    page.get_by_label("Prompt", exact=True).first.fill(prompt)
     page.get_by_label("Frame beats").fill("\n".join(beats[:frames]))
     box = page.get_by_label("Frames", exact=True).first
     box.fill(str(frames))

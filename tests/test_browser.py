@@ -6,6 +6,8 @@ import pytest
 
 from browser_helpers import console_errors, fill_story, shot
 
+expect = pytest.importorskip("playwright.sync_api").expect
+
 
 @pytest.mark.browser
 def test_generate_four_frames_then_history(app_url: str, page, playground) -> None:
@@ -32,7 +34,7 @@ def test_the_estimate_follows_the_prompt_and_beats(app_url: str, page) -> None:
     page.goto(app_url)
     line = page.locator("#run-estimate")
     line.get_by_text("Estimated cost").wait_for(timeout=15_000)
-    prompt = page.get_by_label("Prompt").first
+    prompt = page.get_by_label("Prompt", exact=True).first
     prompt.fill("")
     page.locator("#run-estimate", has_text="the prompt is empty").wait_for(timeout=10_000)
     prompt.fill("A fox courier. Flat style.")
@@ -74,3 +76,24 @@ def test_history_headers_and_figures_are_not_cut(app_url: str, page, playground,
         .map(e => e.textContent.trim())""")
     long_text = {"A fox courier. Flat style.", "A fox courier.", "byteplus is not configured: set ARK_API_KEY"}
     assert set(cut) <= long_text, cut  # headers, ids and figures whole; only prompt and error may be cut
+
+
+@pytest.mark.browser
+def test_every_input_of_a_run_is_in_sight_under_its_exact_name(app_url: str, page) -> None:
+    """Labels as a screen reader (and Playwright) reads them: the info line is a description, a
+    radio group is named, the reference drop zone says what it takes; none hides in an accordion."""
+    page.goto(app_url)
+    page.locator("#generate-button").wait_for()
+    form = page.locator("#generate-form")
+    for name in ("Preset", "Prompt", "Frame beats", "Frames", "Seed", "Size", "Provider", "Model", "Reference images"):
+        control = form.get_by_label(name, exact=True)
+        expect(control).to_have_count(1)
+        if name != "Reference images":  # a file input is hidden behind its drop zone
+            expect(control).to_be_visible()
+    mode = form.get_by_role("radiogroup", name="Mode")
+    expect(mode).to_be_visible()
+    expect(mode.get_by_role("radio")).to_have_count(2)
+    expect(form.get_by_label("Prompt", exact=True)).to_have_accessible_description(
+        "Shift+Enter or Ctrl+Enter to generate")
+    expect(form.get_by_role("button", name="Reference images: click to upload or drop files")).to_be_visible()
+    assert console_errors(page.console_errors) == []

@@ -165,9 +165,8 @@ def test_uploaded_reference_is_sent_to_the_provider(live, page, tmp_path: Path) 
     Image.new("RGB", (128, 96), (200, 60, 30)).save(ref)
     page.goto(url)
     fill_story(page, frames=2)
-    page.get_by_text("Seed, size and reference images").click()
     assert "up to 14 reference image" in page.locator("#reference-note").inner_text()
-    page.locator("#generate-form input[type=file]").first.set_input_files(str(ref))
+    page.get_by_label("Reference images", exact=True).set_input_files(str(ref))
     page.locator("#generate-form td.filename[aria-label='miko.png']").wait_for(timeout=10_000)
     page.locator("#generate-button").click()
     page.get_by_text("ok: 2 of 2 frames").wait_for(timeout=20_000)
@@ -206,7 +205,7 @@ def test_ctrl_enter_in_the_prompt_starts_a_run(live, page) -> None:
     url, playground, _ = live
     page.goto(url)
     fill_story(page, frames=2)
-    page.get_by_label("Prompt").press("Control+Enter")
+    page.get_by_label("Prompt", exact=True).first.press("Control+Enter")
     page.get_by_text("ok: 2 of 2 frames").wait_for(timeout=20_000)
     assert newest_row(playground)["frames_returned"] == 2
     assert console_errors(page.console_errors) == []
@@ -283,7 +282,7 @@ def test_a_refused_run_keeps_the_frames_and_shows_why(live, page) -> None:
     page.locator("#generate-button").click()
     page.get_by_text("ok: 2 of 2 frames").wait_for(timeout=20_000)
     shown = newest_row(playground, status="ok")["run_id"]
-    page.get_by_label("Prompt").first.fill("   ")
+    page.get_by_label("Prompt", exact=True).first.fill("   ")
     page.locator("#generate-button").click()
     summary = page.locator("#run-summary")
     summary.get_by_text("the prompt is empty").wait_for(timeout=15_000)

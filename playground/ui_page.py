@@ -1,0 +1,65 @@
+"""The page's own style and script, passed to launch() by app.py (Gradio 6 takes css/head there)."""
+
+from __future__ import annotations
+
+CSS = """
+#sequence-gallery {min-height: 320px}
+/* Gradio keeps 450 px of gallery even for one row of frames: keep less, the frames decide */
+#sequence-gallery .fixed-height, #history-gallery .fixed-height {min-height: 280px}
+.run-summary {font-variant-numeric: tabular-nums}
+/* the table's monospace font cut every header and number at 1400 px: the UI font, a size smaller */
+#history-table th, #history-table th .text, #history-table .virtual-row, #history-table .virtual-row .text {
+  font-family: var(--font); font-size: 13px; font-variant-numeric: tabular-nums}
+#run-progress {font-variant-numeric: tabular-nums}
+#run-progress .bar {letter-spacing: 1px}
+@media (max-width: 640px) {
+  #banner {font-size: 0.9em}
+  .gradio-container {padding-left: 6px !important; padding-right: 6px !important}
+  /* Gradio's grid keeps 100 px per column: 4 or 5 columns overflow a phone */
+  #sequence-gallery .grid-container, #history-gallery .grid-container {
+    grid-template-columns: repeat(2, minmax(0, 1fr)) !important}
+}
+"""
+# Ctrl+Enter (Cmd+Enter on a Mac) in any field of the Generate form starts a run; Gradio's own
+# Shift+Enter submit of the multi-line Prompt stays too.
+HEAD = """
+<script>
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+  const form = event.target.closest && event.target.closest("#generate-form");
+  const button = document.querySelector("#generate-button");
+  if (form && button) { event.preventDefault(); button.click(); }
+});
+// Accessible names Gradio 6.31 leaves out or blurs: a radio group is a <fieldset> whose label is a
+// <span> (no name at all); a field's info line is part of its <label> (the name "Prompt" became
+// "Prompt Shift+Enter or ..."); a file drop zone and its input are "Click to upload" / "File upload".
+function nameControls() {
+  const text = (el) => el.textContent.replace(/\s+/g, " ").trim();
+  for (const group of document.querySelectorAll("fieldset")) {
+    const label = group.querySelector('[data-testid="block-info"]');
+    if (label && group.querySelector("input[type=radio]")) {
+      group.setAttribute("role", "radiogroup");
+      group.setAttribute("aria-label", text(label));
+    }
+  }
+  document.querySelectorAll("label .info-text").forEach((info, i) => {
+    const box = info.closest("label"), label = box.querySelector('[data-testid="block-info"]');
+    const control = box.querySelector("textarea, input");
+    if (!label || !control) return;
+    info.id = info.id || `field-info-${i}`;
+    control.setAttribute("aria-label", text(label));
+    control.setAttribute("aria-describedby", info.id);
+  });
+  for (const label of document.querySelectorAll('label[data-testid="block-label"]')) {
+    const input = label.parentElement.querySelector("input[type=file]");
+    if (!input) continue;
+    input.setAttribute("aria-label", text(label));
+    const zone = label.parentElement.querySelector("button.upload-container");
+    if (zone) zone.setAttribute("aria-label", `${text(label)}: click to upload or drop files`);
+  }
+}
+let naming = 0;  // one pass per animation frame, however many nodes Gradio adds
+new MutationObserver(() => { naming = naming || requestAnimationFrame(() => { naming = 0; nameControls(); }); })
+  .observe(document.documentElement, {childList: true, subtree: true});
+</script>
+"""
