@@ -10,7 +10,9 @@ What each figure is (so it can be judged):
 - latency_p50_s / latency_p95_s: percentiles (linear interpolation) over runs that returned frames.
 - <metric>_mean with <metric>_ci95_low/high: mean over runs that have the score, and a 95%
   Student t interval, mean +- t(0.975, n-1) * s / sqrt(n) (none for n < 2). dreamsim is a
-  distance (lower = more consistent); every other metric is higher = more consistent.
+  distance (lower = more consistent); every other metric is higher = more consistent. The
+  bounds stay raw here (and in the CSV and JSON); the table for people shows an interval that
+  passes what its metric can take (METRIC_BOUNDS: 0 to 1 for the default metrics) clipped.
 - votes, wins, losses, ties, win_rate = (wins + ties/2) / votes from blind pairwise votes.
 - bt_rating: Bradley-Terry strength fitted by the MM algorithm (Hunter 2004), a tie counted
   as half a win to each side, with a weak prior (one tie against a virtual opponent of
@@ -40,6 +42,13 @@ GROUP = ["arm", "variant"]
 COLUMNS = ["run_id", "experiment_id", "provider", "model", "mode", "status", "api_calls", "arm", "variant",
            "frames_requested", "frames_returned", "cost_usd", "latency_s", *METRIC_COLUMNS]
 CI_NOTE = "95% Student t interval: mean ± t(0.975, n−1)·s/√n (blank for fewer than 2 scored runs)"
+# The range each metric can take: an interval passing it (small n, large spread) is shown clipped
+METRIC_BOUNDS: dict[str, tuple[float, float]] = {
+    "palette_consistency": (0.0, 1.0), "structure_consistency": (0.0, 1.0), "subject_consistency": (0.0, 1.0),
+    "clip_i": (-1.0, 1.0), "dino_i": (-1.0, 1.0), "clip_t": (-1.0, 1.0), "dreamsim": (0.0, 2.0)}
+CLIP_NOTE = ("an interval that passes what its metric can take (0 to 1 for palette, structure and subject) is shown "
+             "clipped to it, as [low, high]: with so few runs it says little; the CSV and JSON keep the raw t bounds "
+             "(columns such as subject_consistency_ci95_low and _ci95_high)")
 RATING_NOTE = ("Bradley–Terry by MM, ties = half a win each, prior = one tie against a virtual opponent; "
                "Elo-like scale 1000 + 400·log10(strength)")
 
@@ -92,7 +101,10 @@ def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str
         return Analysis(frame, summary, pd.DataFrame(), 0)
     keys = [tuple(k) for k in summary[GROUP].itertuples(index=False)]
     summary = summary.join(vote_table(votes, keys), on=GROUP).join(score_table(frame, ratings), on=GROUP)
-    return Analysis(frame, summary.reset_index(drop=True), pairwise_table(votes, keys), len(votes))
+    result = Analysis(frame, summary.reset_index(drop=True), pairwise_table(votes, keys), len(votes))
+    if passes_bounds(result.summary):
+        result.notes.append(CLIP_NOTE)
+    return result
 
 
 # -- per-arm statistics -----------------------------------------------------------------------
@@ -238,45 +250,76 @@ def label(key: tuple[str, str]) -> str:
 
 
 # -- for people: a readable table, plot data, CSV export --------------------------------------
+# The metrics in the order people read them: subject (the character) first
+SHOWN_METRICS = ("subject_consistency", *(m for m in METRIC_COLUMNS if m != "subject_consistency"))
+
+
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary with short headers, rounded figures and mean ± half-width cells."""
+    """The summary with short headers, rounded figures and mean ± half-width cells; the columns
+    people compare arms by first (runs, success, votes, cost, latency, subject), the rest after."""
     import pandas as pd
 
     if summary.empty:
         return pd.DataFrame(columns=["arm", "runs"])
+
+    def text(column: str, form: str) -> pd.Series:
+        return summary[column].map(lambda v: "" if pd.isna(v) else form.format(v))
+
     out = pd.DataFrame({"arm": [label(k) for k in summary[GROUP].itertuples(index=False)], "runs": summary["runs"],
-                        "ok": summary["success_rate"].map("{:.0%}".format),
-                        "frames": summary["frames_ratio"].map("{:.0%}".format),
-                        "$/run": summary["cost_per_run"].round(4), "$/frame": summary["cost_per_frame"].round(4),
-                        "p50 s": summary["latency_p50_s"].round(2), "p95 s": summary["latency_p95_s"].round(2)})
-    for metric in METRIC_COLUMNS:
+                        "ok": text("success_rate", "{:.0%}"), "votes": summary["votes"],
+                        "win %": text("win_rate", "{:.0%}"), "BT": text("bt_rating", "{:.0f}"),
+                        "score": text("score_mean", "{:.2f}"), "$/run": text("cost_per_run", "{:.4f}"),
+                        "p50 s": text("latency_p50_s", "{:.2f}")})
+    for metric in SHOWN_METRICS:
         if f"{metric}_mean" in summary:
             out[metric.replace("_consistency", "")] = [
-                _pm(m, lo, hi) for m, lo, hi in zip(summary[f"{metric}_mean"], summary[f"{metric}_ci95_low"],
-                                                    summary[f"{metric}_ci95_high"])]
-    out["votes"] = summary["votes"]
-    out["win %"] = summary["win_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
-    out["BT"] = summary["bt_rating"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
-    out["score"] = summary["score_mean"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
+                _interval(m, lo, hi, METRIC_BOUNDS[metric]) for m, lo, hi in
+                zip(summary[f"{metric}_mean"], summary[f"{metric}_ci95_low"], summary[f"{metric}_ci95_high"])]
+    out["frames"] = text("frames_ratio", "{:.0%}")
+    out["$/frame"] = text("cost_per_frame", "{:.4f}")
+    out["p95 s"] = text("latency_p95_s", "{:.2f}")
     return out
 
 
-def _pm(mean: float, low: float, high: float) -> str:
+def _interval(mean: float, low: float, high: float, bounds: tuple[float, float]) -> str:
+    """"mean ± half-width", or "mean [low, high]" clipped to the metric's bounds when it passes them."""
     if math.isnan(mean):
         return ""
-    return f"{mean:.3f}" if math.isnan(low) else f"{mean:.3f} ± {(high - low) / 2:.3f}"
+    if math.isnan(low):
+        return f"{mean:.3f}"
+    if low >= bounds[0] and high <= bounds[1]:
+        return f"{mean:.3f} ± {(high - low) / 2:.3f}"
+    return f"{mean:.3f} [{max(low, bounds[0]):.2f}, {min(high, bounds[1]):.2f}]"
+
+
+def passes_bounds(summary: pd.DataFrame) -> bool:
+    """Whether any interval of the summary passes what its metric can take (shown clipped)."""
+    return any(((summary[f"{m}_ci95_low"] < low) | (summary[f"{m}_ci95_high"] > high)).any()
+               for m, (low, high) in METRIC_BOUNDS.items() if f"{m}_ci95_low" in summary)
 
 
 def cost_consistency_points(summary: pd.DataFrame, metric: str = "subject_consistency") -> pd.DataFrame:
-    """One point per arm: cost per run against mean consistency (the Analysis scatter plot)."""
+    """One point per arm: cost per run against mean consistency (the Analysis scatter plot),
+    coloured by a short arm name (a plot legend has room for six of those, not six model ids)."""
     import pandas as pd
 
     column = f"{metric}_mean"
     if summary.empty or column not in summary:
-        return pd.DataFrame(columns=["arm", "cost_per_run", metric])
-    points = pd.DataFrame({"arm": [label(k) for k in summary[GROUP].itertuples(index=False)],
+        return pd.DataFrame(columns=["arm", "short", "cost_per_run", metric])
+    keys = [tuple(k) for k in summary[GROUP].itertuples(index=False)]
+    points = pd.DataFrame({"arm": [label(k) for k in keys], "short": short_labels(keys),
                            "cost_per_run": summary["cost_per_run"], metric: summary[column]})
     return points.dropna()
+
+
+def short_labels(keys: list[tuple[str, str]]) -> list[str]:
+    """"provider:mode [variant]" for each arm, the full label where that would be ambiguous."""
+    def short(key: tuple[str, str]) -> str:
+        parts = key[0].split(":")
+        return label((f"{parts[0]}:{parts[-1]}" if len(parts) >= 3 else key[0], key[1]))
+
+    shorts = [short(k) for k in keys]
+    return [s if shorts.count(s) == 1 else label(k) for s, k in zip(shorts, keys)]
 
 
 def latency_points(runs: pd.DataFrame) -> pd.DataFrame:

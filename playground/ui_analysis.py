@@ -13,6 +13,21 @@ from playground import analysis
 from playground.core import Playground
 
 ALL = "(all runs)"
+# px per column of the table (a metric's "0.477 ± 0.090" takes METRIC_WIDTH); what does not fit
+# in the window scrolls sideways, after the columns arms are compared by
+WIDTHS = {"arm": 230, "runs": 56, "ok": 56, "votes": 62, "win %": 66, "BT": 56, "score": 62, "$/run": 72, "p50 s": 64,
+          "frames": 70, "$/frame": 76, "p95 s": 64}
+METRIC_WIDTH = 140
+
+
+def column_widths(columns: list[str]) -> list[str]:
+    return [f"{WIDTHS.get(c, METRIC_WIDTH)}px" for c in columns]
+
+
+def padded(values: Any) -> list[float]:
+    """An axis range with a margin, so points at $0 (the offline stand-in) are not cut in half."""
+    high = max(float(values.max()) if len(values) else 0.0, 0.001)
+    return [-0.06 * high, 1.06 * high]
 
 
 @dataclass
@@ -49,18 +64,23 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
             refresh = gr.Button("Refresh", size="sm", scale=1)
             download = gr.DownloadButton("Download table (CSV)", size="sm", scale=1, elem_id="analysis-download")
         notes = gr.Markdown(elem_id="analysis-notes")
-        table = gr.Dataframe(label="Per arm (consistency: mean ± 95% t half-width)", interactive=False, wrap=False,
+        # wrap: a long arm label takes two lines rather than the width the figures need
+        table = gr.Dataframe(label="Per arm (consistency: mean ± 95% t half-width, or [low, high] clipped to the "
+                                   "metric's range)", interactive=False, wrap=True,
                              elem_id="analysis-table")
-        with gr.Row():
-            cost = gr.ScatterPlot(x="cost_per_run", y="subject_consistency", color="arm",
-                                  title="Cost per run against subject consistency", x_title="$ per run",
-                                  y_title="subject consistency (mean)", height=320)
-            latency = gr.ScatterPlot(x="provider", y="latency_s", color="mode", title="Latency per provider (each run)",
-                                     y_title="latency (s)", height=320)
+        # one plot per row: the legend of six arms needs the width
+        cost = gr.ScatterPlot(x="cost_per_run", y="subject_consistency", color="short", color_title="arm",
+                              tooltip=["arm", "cost_per_run", "subject_consistency"],
+                              title="Cost per run against subject consistency", x_title="$ per run",
+                              y_title="subject consistency (mean)", height=320, elem_id="analysis-cost-plot")
+        latency = gr.ScatterPlot(x="provider", y="latency_s", color="mode", title="Latency per provider (each run)",
+                                 y_title="latency (s)", height=320, elem_id="analysis-latency-plot")
 
     def show(choice: str | None) -> dict[Any, Any]:
         view = analysis_view(playground, choice)
-        return {table: view.table, notes: view.notes, cost: view.cost_points, latency: view.latency_points,
+        return {table: gr.Dataframe(view.table, column_widths=column_widths(list(view.table.columns))),
+                notes: view.notes, cost: gr.ScatterPlot(view.cost_points, x_lim=padded(view.cost_points["cost_per_run"])),
+                latency: view.latency_points,
                 download: gr.DownloadButton(value=str(view.csv_path) if view.csv_path else None,
                                             interactive=view.csv_path is not None)}
 

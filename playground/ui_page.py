@@ -7,8 +7,8 @@ CSS = """
 /* Gradio keeps 450 px of gallery even for one row of frames: keep less, the frames decide */
 #sequence-gallery .fixed-height, #history-gallery .fixed-height {min-height: 280px}
 .run-summary {font-variant-numeric: tabular-nums}
-/* the table's monospace font cut every header and number at 1400 px: the UI font, a size smaller */
-#history-table th, #history-table th .text, #history-table .virtual-row, #history-table .virtual-row .text {
+/* the tables' monospace font cut every header and number at 1400 px: the UI font, a size smaller */
+:is(#history-table, #analysis-table) :is(th, th .text, .virtual-row, .virtual-row .text) {
   font-family: var(--font); font-size: 13px; font-variant-numeric: tabular-nums}
 #run-progress {font-variant-numeric: tabular-nums}
 #run-progress .bar {letter-spacing: 1px}

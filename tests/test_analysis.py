@@ -129,3 +129,35 @@ def test_analysis_tab_view_and_csv_export(playground: Playground) -> None:
     assert sorted(exported["arm"]) == sorted([SEQ.label, BASE.label]) and "subject_consistency_mean" in exported
     empty = analysis_view(playground, "nothing-here")
     assert empty.csv_path is None and empty.table.empty
+
+
+def test_intervals_past_a_metric_bounds_are_shown_clipped_and_kept_raw() -> None:
+    """n = 2 with a large spread: the t interval of a 0-to-1 metric passes 0 and 1."""
+    runs = frame_of(run_row(run_id="a", arm="x", palette_consistency=0.0, subject_consistency=0.70),
+                    run_row(run_id="b", arm="x", palette_consistency=0.95, subject_consistency=0.72))
+    result = analysis.analyse_frames(runs, no_ratings())
+    raw = result.summary.iloc[0]
+    assert raw["palette_consistency_ci95_low"] < 0 and raw["palette_consistency_ci95_high"] > 1  # raw, as computed
+    shown = analysis.display_table(result.summary).iloc[0]
+    assert shown["palette"] == "0.475 [0.00, 1.00]"
+    assert shown["subject"].startswith("0.710 ± ")  # inside [0, 1]: the usual ± form
+    assert analysis.CLIP_NOTE in result.notes
+    tight = analysis.analyse_frames(frame_of(run_row(run_id="a", arm="x", subject_consistency=0.7),
+                                             run_row(run_id="b", arm="x", subject_consistency=0.71)), no_ratings())
+    assert analysis.CLIP_NOTE not in tight.notes
+    assert analysis._interval(-0.2, -0.9, 0.5, (-1.0, 1.0)) == "-0.200 ± 0.700"  # a cosine may be negative
+
+
+def test_the_table_puts_what_arms_are_compared_by_first() -> None:
+    runs = frame_of(run_row(run_id="a", arm="x", subject_consistency=0.7, palette_consistency=0.5))
+    columns = list(analysis.display_table(analysis.analyse_frames(runs, no_ratings()).summary).columns)
+    assert columns[:10] == ["arm", "runs", "ok", "votes", "win %", "BT", "score", "$/run", "p50 s", "subject"]
+    assert columns[-3:] == ["frames", "$/frame", "p95 s"]
+
+
+def test_plot_labels_are_short_unless_that_is_ambiguous() -> None:
+    keys = [("byteplus:seedream-5-0-260128:sequence", ""), ("byteplus:seedream-5-0-260128:baseline", ""),
+            ("wavespeed:bytedance/seedream-v4.5/sequential:sequence", "B"),
+            ("fal:a:baseline", ""), ("fal:b:baseline", "")]
+    assert analysis.short_labels(keys) == ["byteplus:sequence", "byteplus:baseline", "wavespeed:sequence [B]",
+                                           "fal:a:baseline", "fal:b:baseline"]

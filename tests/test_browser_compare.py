@@ -84,3 +84,43 @@ def test_confirmation_above_the_threshold_sends_nothing_until_yes(page, data_dir
         assert (data_dir / "runs.csv").read_text().count("\n") == 3  # header + two runs
     finally:
         app.close()  # type: ignore[attr-defined]
+
+
+SIX_ARMS = ["local:procedural-v1:sequence", "local:procedural-v1:baseline", "byteplus:seedream-5-0-260128:sequence",
+            "byteplus:seedream-5-0-260128:baseline", "wavespeed:bytedance/seedream-v4.5/sequential:sequence",
+            "fal:fal-ai/flux-pro/v1.1:baseline"]
+
+
+@pytest.mark.browser
+def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(app_url: str, page,  # type: ignore[no-untyped-def]
+                                                                                 playground) -> None:
+    from playground.experiments import add_vote
+    from playground.types import RunRecord
+
+    for i, arm in enumerate(SIX_ARMS):
+        provider, mode = arm.split(":")[0], arm.split(":")[-1]
+        for repeat, subject in enumerate((0.05, 0.95) if i == 0 else (0.4 + i / 20, 0.42 + i / 20)):
+            playground.log.append(RunRecord(run_id=f"r{i}{repeat}", experiment_id="six", arm=arm, provider=provider,
+                                            model=arm.split(":", 1)[1].rsplit(":", 1)[0], mode=mode, status="ok",
+                                            frames_requested=3, frames_returned=3, api_calls=1, cost_usd=0.03 * i,
+                                            latency_s=2.0 + i / 10, subject_consistency=subject, repeat=repeat))
+    for i in range(1, 6):
+        add_vote(playground, "six", "r00", f"r{i}0", "left")
+    page.goto(app_url)
+    page.get_by_role("tab", name="Analysis").click()
+    page.locator("#analysis-notes", has_text="5 vote(s)").wait_for(timeout=15_000)
+    page.locator("#analysis-cost-plot svg").first.wait_for(timeout=15_000)
+    page.wait_for_timeout(500)  # the plot draws its legend after its axes
+    width = page.viewport_size["width"]
+    for header in ("votes", "win %", "BT", "score", "$/run", "subject"):
+        box = page.locator("#analysis-table th", has_text=header).filter(visible=True).first.bounding_box()
+        assert box and box["x"] + box["width"] <= width, header  # in sight without scrolling sideways
+    table = page.locator("#analysis-table").inner_text()
+    assert "[0.00, 1.00]" in table and "-0." not in table  # n = 2 spanning 0.05..0.95: clipped, not -0.6
+    plot = page.locator("#analysis-cost-plot").bounding_box()
+    for label in ("local:sequence", "local:baseline", "byteplus:sequence", "byteplus:baseline", "wavespeed:sequence",
+                  "fal:baseline"):  # drawn whole, inside the plot (six full model ids left room for three)
+        entry = page.locator("#analysis-cost-plot svg text", has_text=label).first.bounding_box()
+        assert entry and plot["x"] <= entry["x"] and entry["x"] + entry["width"] <= plot["x"] + plot["width"], label
+    shot(page, "analysis_six_arms")
+    assert not page.console_errors
