@@ -405,9 +405,8 @@ def test_a_size_preset_the_provider_declares_is_accepted_and_other_names_are_not
     assert "square_hd" in str(refused.value)  # the message lists the presets it would take
 
 
-@pytest.mark.xfail(not getattr(FalProvider, "size_presets", ()), strict=False,
-                   reason="fal.py (owned by another engineer) has yet to declare size_presets = tuple(PRESETS)")
 def test_fal_presets_pass_the_core(playground):
+    assert "square_hd" in FalProvider.size_presets
     request = GenerationRequest(prompt="a fox", provider="fal", mode="baseline", frames=1, size="square_hd")
     assert playground.resolve(request).size == "square_hd"
 
