@@ -178,7 +178,9 @@ class Playground:
     # -- providers ---------------------------------------------------------------------
     def provider(self, name: str) -> Provider:
         cls = provider_class(name)
-        return cls(base_url=self.settings.base_url(cls.base_url_env, cls.default_base_url))
+        provider = cls(base_url=self.settings.base_url(cls.base_url_env, cls.default_base_url))
+        provider.price_overrides = self.price_overrides  # adapters that compute a cost (fal) price as the core does
+        return provider
 
     def configured(self, name: str, session: Session | None = None) -> bool:
         return is_configured(name, self.settings.env, session.keys if session else None)

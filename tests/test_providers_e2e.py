@@ -125,6 +125,14 @@ def test_fal_run_is_billed_on_the_megapixels_it_returned(emulator, tmp_path):
     assert record.estimate_usd == pytest.approx(3 * 1.048576 * 0.04, abs=1e-6)  # the estimate priced what was asked
 
 
+def test_fal_reported_cost_follows_a_price_override(emulator, tmp_path):
+    """PLAYGROUND_PRICES reaches the adapters that compute a cost themselves, not only the estimate."""
+    env = {**emulator.env(), "PLAYGROUND_PRICES": '{"fal/fal-ai/flux-pro/v1.1": {"usd": 0.1, "unit": "megapixel"}}'}
+    record = run_core(env, tmp_path / "data", provider="fal", mode="baseline", frames=2, size="1000x500").record
+    assert record.status == "ok" and record.cost_source == "reported"
+    assert record.cost_usd == pytest.approx(2 * 0.5 * 0.1, abs=1e-6) == pytest.approx(record.estimate_usd, abs=1e-6)
+
+
 def test_fal_preset_size_runs_and_is_priced_by_its_pixels(emulator, tmp_path):
     data_dir = tmp_path / "data"
     record = run_core(emulator.env(), data_dir, provider="fal", mode="baseline", frames=2, size="landscape_16_9").record

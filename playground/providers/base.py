@@ -10,6 +10,7 @@ logging are the core's job, not the provider's.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 import dataclasses
 import os
 from typing import ClassVar, Protocol
@@ -17,6 +18,7 @@ from typing import ClassVar, Protocol
 import httpx
 
 from playground.errors import InputError
+from playground.pricing import Price
 from playground.types import CallOutcome, ModelInfo, ProviderCall
 
 
@@ -49,6 +51,9 @@ class Provider(abc.ABC):
 
     def __init__(self, base_url: str = "") -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
+        # PLAYGROUND_PRICES as the core parsed it, for adapters that compute a cost themselves
+        # (fal: megapixels of output); the core sets it, the default is the registered table.
+        self.price_overrides: Mapping[tuple[str, str], Price] = {}
 
     @classmethod
     def model(cls, model_id: str) -> ModelInfo:

@@ -422,9 +422,6 @@ class HttpProvider(Provider):
         super().__init__(base_url)
         self.sleep: Sleep = asyncio.sleep
         self.clock: Callable[[], float] = time.monotonic
-        # PLAYGROUND_PRICES as the core parsed it, for adapters that compute a cost themselves
-        # (fal: megapixels of output); the core sets it, the default is the registered table.
-        self.price_overrides: Mapping[tuple[str, str], Price] = {}
 
     def price(self, model: str) -> Price:
         return price_for(self.name, model, self.price_overrides)
