@@ -447,6 +447,8 @@ class Playground:
             else:
                 reported_cost += outcome.cost_usd
         record.images_billed = billed
+        said = [o.cost_rule for o in state.outcomes if o and o.cost_rule and o.cost_rule != provider.billing_rule]
+        record.billing_rule = "; ".join(r for r in dict.fromkeys([provider.billing_rule, *said]) if r)
         has_outcome = any(o is not None for o in state.outcomes)
         if has_outcome and reported:
             record.cost_usd, record.cost_source = round(reported_cost, 6), "reported"

@@ -165,6 +165,8 @@ class RunRecord:
     metrics_note: str = ""
     # -- experiments (issue 4): which story of the experiment this run belongs to
     story_id: str = ""
+    # -- the provider's billing rule applied to this run, and what the calls said about it (issue 8)
+    billing_rule: str = ""
 
     @classmethod
     def columns(cls) -> list[str]:

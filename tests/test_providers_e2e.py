@@ -164,3 +164,12 @@ def test_cli_run_against_the_emulator(emulator, tmp_path):
     assert out["cost_usd"] == pytest.approx(4 * 0.035)
     assert len(frames_on_disk(Path(out["image_dir"]))) == 4
     assert csv_rows(tmp_path / "data")[-1]["run_id"] == out["run_id"]
+
+
+@pytest.mark.parametrize("provider, rule", [("wavespeed", "max_images requested"), ("byteplus", "usage.generated_images"),
+                                            ("fal", "megapixel")])
+def test_the_row_records_the_billing_rule_it_applied(emulator, tmp_path, provider, rule):
+    mode = "baseline" if provider == "fal" else "sequence"
+    record = run_core(emulator.env(), tmp_path / "data", provider=provider, mode=mode, frames=2, size="1024x1024").record
+    assert record.status == "ok", record.error
+    assert rule in record.billing_rule and rule in csv_rows(tmp_path / "data")[-1]["billing_rule"]
