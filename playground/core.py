@@ -304,6 +304,7 @@ class Playground:
             record.error = str(exc) if isinstance(exc, PlaygroundError) else self._redact(
                 f"internal error before sending (nothing was sent): {type(exc).__name__}: {exc}", [])
             record.latency_s = 0.0
+            self._name_defaults(record)
             self.log.append(record)
             raise
         # no await since check_caps: the session's reservation is atomic with its check on this event
@@ -316,6 +317,16 @@ class Playground:
             session.spent_usd += record.cost_usd
             if reserved_day:
                 self.reservations.release(record.run_id)
+
+    @staticmethod
+    def _name_defaults(record: RunRecord) -> None:
+        """A refused row still names the model and size the run would have used."""
+        try:
+            cls = provider_class(record.provider)
+        except PlaygroundError:
+            return
+        record.model = record.model or cls.default_model()
+        record.size = record.size or cls.model(record.model).default_size
 
     async def _execute(self, request: GenerationRequest, provider: Provider, calls: list[ProviderCall],
                        estimate: Estimate, record: RunRecord, on_progress: ProgressCallback | None) -> RunResult:

@@ -104,3 +104,10 @@ def test_log_survives_restart_and_keeps_appending(data_dir: Path) -> None:
     again = Playground(Settings.from_env(env={}, data_dir=data_dir))
     run(again, frames=2)
     assert list(again.log.read()["frames_requested"]) == [4, 2]
+
+
+def test_a_refused_row_names_the_default_model_and_size(playground: Playground) -> None:
+    with pytest.raises(InputError):
+        run(playground, prompt=" ")
+    row = playground.log.read().iloc[-1]
+    assert row["model"] == "procedural-v1" and row["size"] == "1024x1024" and row["status"] == "error"
