@@ -15,6 +15,7 @@ scores go to the append-only ratings.csv (add_vote, add_score).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 import uuid
@@ -22,7 +23,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from playground.core import Estimate, Playground, Progress, RunResult, Session, utc_now
+from playground.core import Estimate, Playground, Progress, RunResult, Session, new_run_id, utc_now
 from playground.errors import InputError, PlaygroundError, SpendCapError
 from playground.prompts import Story
 from playground.providers import provider_class, provider_names
@@ -226,6 +227,11 @@ def logged_ok(playground: Playground, experiment_id: str) -> set[tuple[str, str,
             for r in done.itertuples()}
 
 
+def logged_runs(playground: Playground, experiment_id: str) -> int:
+    """How many rows of runs.csv belong to an experiment (after a refusal: the refused arms)."""
+    return int((playground.log.read(["experiment_id"])["experiment_id"] == experiment_id).sum())
+
+
 def pending_cells(playground: Playground, cells: Sequence[Cell], experiment_id: str) -> list[Cell]:
     done = logged_ok(playground, experiment_id)
     return [c for c in cells if c.key not in done]
@@ -237,6 +243,19 @@ def _error_record(cell: Cell, experiment_id: str, error: str) -> RunRecord:
                      mode=cell.arm.mode, prompt=cell.story.prompt(), frames_requested=cell.frame_count,
                      seed=cell.seed, status="error", error=error, arm=cell.arm.label, variant=cell.variant,
                      repeat=cell.repeat, story_id=cell.story_id, latency_s=0.0)
+
+
+def log_refusals(playground: Playground, refused: Sequence[tuple[Cell, str]], experiment_id: str) -> list[RunRecord]:
+    """One error row per cell refused before anything was sent (as `run` logs a refused run), so
+    the log says what failed; api_calls 0 keeps them out of the analysis."""
+    records = []
+    for cell, reason in refused:
+        record = _error_record(cell, experiment_id, reason)
+        record.run_id, record.created_at = new_run_id(), utc_now()
+        record.beats, record.size = json.dumps(list(cell.story.beats), ensure_ascii=False), cell.size
+        playground.log.append(record)
+        records.append(record)
+    return records
 
 
 async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment_id: str, *, concurrency: int = 4,
@@ -331,25 +350,35 @@ def comparison_cells(story: Story, arms: Sequence[Arm], *, variants: Mapping[str
 
 def plan_comparison(playground: Playground, story: Story, arms: Sequence[Arm], *,
                     variants: Mapping[str, str] | None = None, frames: int, seed: int | None, size: str = "",
-                    session: Session | None = None) -> list[CellPlan]:
+                    session: Session | None = None, experiment_id: str | None = None) -> list[CellPlan]:
     """The cells of a comparison with their estimates; InputError or SpendCapError when
-    anything would be refused (so callers can show the total and ask before sending)."""
+    anything would be refused (so callers can show the total and ask before sending).
+
+    With `experiment_id` (the comparison is being sent, not just estimated) a refusal also logs
+    an error row for each refused arm under that id: nothing is sent, the log says what failed."""
     cells = comparison_cells(story, arms, variants=variants, frames=frames, seed=seed, size=size)
     plans = plan_cells(playground, cells, session=session)
-    raise_problems(plans)
-    check_budget(playground, plans, session)
+    try:
+        raise_problems(plans)
+        check_budget(playground, plans, session)
+    except PlaygroundError as exc:
+        if experiment_id is not None:
+            refused = [(p.cell, p.problem) for p in plans if p.problem] or [(p.cell, str(exc)) for p in plans]
+            log_refusals(playground, refused, experiment_id)
+        raise
     return plans
 
 
 async def compare(playground: Playground, story: Story, arms: Sequence[Arm], *,
                   variants: Mapping[str, str] | None = None, frames: int, seed: int | None,
                   session: Session | None = None, on_progress: ProgressByCell | None = None,
-                  size: str = "") -> Comparison:
+                  size: str = "", experiment_id: str | None = None) -> Comparison:
     """All arms (x variants) at once; bad input or a spend cap refuses the whole comparison
-    before anything is sent, a failing arm only ends its own row."""
+    before anything is sent (each refused arm logged as an error row), a failing arm only ends
+    its own row."""
+    comparison = Comparison(experiment_id or new_experiment_id())
     cells = [p.cell for p in plan_comparison(playground, story, arms, variants=variants, frames=frames, seed=seed,
-                                             size=size, session=session)]
-    comparison = Comparison(new_experiment_id())
+                                             size=size, session=session, experiment_id=comparison.experiment_id)]
     started = time.perf_counter()
     # every cell at once: the per-provider bound in run_outcomes is the only queue
     comparison.outcomes = await run_outcomes(playground, cells, comparison.experiment_id, concurrency=len(cells),

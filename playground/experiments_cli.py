@@ -26,7 +26,9 @@ from playground.errors import InputError, PlaygroundError, SpendCapError
 from playground.experiments import (
     Cell,
     compare,
+    logged_runs,
     needs_confirmation,
+    new_experiment_id,
     parse_arms,
     pending_cells,
     plan_cells,
@@ -173,15 +175,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     playground = Playground(settings_from(args))
     session = Session()
     story = Story(character=args.prompt or "", beats=tuple(b for b in args.beat if b.strip()))
+    experiment_id = new_experiment_id()
     try:
         arms = parse_arms(args.arm)
         plans = plan_comparison(playground, story, arms, frames=args.frames, seed=args.seed, size=args.size,
-                                session=session)
+                                session=session, experiment_id=experiment_id)  # a refused arm: an error row
         confirm(total_usd(plans), playground, args.yes, asker(args.json))
         result = asyncio.run(compare(playground, story, arms, frames=args.frames, seed=args.seed, session=session,
-                                     size=args.size))
+                                     size=args.size, experiment_id=experiment_id))
     except PlaygroundError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        logged = logged_runs(playground, experiment_id)
+        if logged:
+            print(f"note: nothing was sent; {logged} refused run(s) logged as error rows of experiment "
+                  f"{experiment_id}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; runs in flight were logged as cancelled", file=sys.stderr)

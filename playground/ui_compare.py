@@ -30,7 +30,9 @@ from playground.experiments import (
     blind_pair,
     compare,
     comparison_cells,
+    logged_runs,
     needs_confirmation,
+    new_experiment_id,
     parse_arms,
     plan_comparison,
     total_usd,
@@ -67,10 +69,12 @@ class CompareForm:
     frames: int
     seed: int | None
 
-    def plans(self, playground: Playground, session: Session | None) -> list[CellPlan]:
-        """The cells with their estimates; raises what the comparison would be refused for."""
+    def plans(self, playground: Playground, session: Session | None, experiment_id: str | None = None
+              ) -> list[CellPlan]:
+        """The cells with their estimates; raises what the comparison would be refused for (and,
+        given the id of a comparison being sent, logs each refused arm as an error row)."""
         return plan_comparison(playground, self.story, self.arms(), variants=self.variants, frames=self.frames,
-                               seed=self.seed, session=session)
+                               seed=self.seed, session=session, experiment_id=experiment_id)
 
     def arms(self) -> list[Arm]:
         return parse_arms(self.arms_text.splitlines())
@@ -188,6 +192,7 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
             with gr.Column(scale=3, min_width=360):
                 status = gr.Markdown("Choose arms, then **Run comparison**. Every arm runs at the same time.",
                                      elem_id="compare-status")
+                form["activity"] = gr.Markdown(elem_id="compare-activity")  # where Gradio shows queue and errors
                 with gr.Tabs():
                     with gr.Tab("Side by side"):
                         rows = [_build_row(i) for i in range(MAX_ROWS)]
@@ -265,7 +270,8 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     fields = [form[k] for k in ("prompt_a", "prompt_b", "prompt_c", "beats", "frames", "seed", "arms")]
     row_outputs = [c for row in rows for c in row.values()]
     vote_outputs = [vote[k] for k in ("info", "left", "right", "reveal", *VOTE_CONTROLS)]
-    run_outputs = [status, form["confirm_box"], form["confirm_text"], pool, *row_outputs, *vote_outputs]
+    run_outputs = [status, form["activity"], form["confirm_box"], form["confirm_text"], pool, *row_outputs,
+                   *vote_outputs]
     rng = random.Random()
 
     def form_of(values: list[Any]) -> CompareForm:
@@ -294,9 +300,13 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     async def on_run(confirmed: bool, values: tuple[Any, ...]) -> AsyncIterator[dict[Any, Any]]:
         *vals, state = values
         form_values = form_of(vals)
+        experiment_id = new_experiment_id()
         try:
-            plans = form_values.plans(playground, state)
+            plans = form_values.plans(playground, state, experiment_id)
         except PlaygroundError as exc:
+            logged = logged_runs(playground, experiment_id)
+            note = f" {logged} refused run(s) logged as error rows of `{experiment_id}` (see History)." if logged else ""
+            yield {status: f"**Not sent:** {exc}.{note}"}
             raise gr.Error(str(exc), print_exception=False) from None
         usd = total_usd(plans)
         if needs_confirmation(playground, usd) and not confirmed:
@@ -305,7 +315,8 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
                                          f"(PLAYGROUND_CONFIRM_USD). Nothing has been sent. Run it?"}
             return
         done: list[Comparison] = []
-        async for update in _run_rows(playground, form_values, [p.cell for p in plans], state, rows, status, done):
+        async for update in _run_rows(playground, form_values, [p.cell for p in plans], state, rows, status, done,
+                                      experiment_id):
             yield {form["confirm_box"]: gr.Group(visible=False), **update}
         yield pair_updates(VotePool.of(done[0]))
 
@@ -319,10 +330,11 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
 
     inputs = fields + [session]
     # the Generate tab's pool ("runs", bounded in app.py): a comparison holds one slot while its arms run
-    form["run"].click(on_click, inputs, run_outputs, api_name="compare", concurrency_limit="default",
-                      concurrency_id="runs")
-    form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", concurrency_limit="default",
-                          concurrency_id="runs")
+    # Gradio's status (queue, timer, "Error" badge) on an empty line of its own: on the status
+    # line or the rows it hid the reason and the frames
+    run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[form["activity"]])
+    form["run"].click(on_click, inputs, run_outputs, api_name="compare", **run_options)
+    form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", **run_options)
     form["back"].click(lambda: (gr.Group(visible=False), "Cancelled: nothing was sent."),
                        None, [form["confirm_box"], status], api_visibility="private")
     for component in fields:
@@ -358,13 +370,13 @@ def _preset_values(presets: dict[str, Any], title: str) -> tuple[Any, ...]:
 
 
 async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell], state: Session,
-                    rows: list[dict[str, Any]], status: gr.Markdown, done: list[Comparison]
+                    rows: list[dict[str, Any]], status: gr.Markdown, done: list[Comparison], experiment_id: str
                     ) -> AsyncIterator[dict[Any, Any]]:
     """Run the comparison, streaming each arm's frames into its row; the result goes to `done`."""
     queue: asyncio.Queue[tuple[int, Progress]] = asyncio.Queue()
     task = asyncio.create_task(compare(playground, form.story, form.arms(),
                                        variants=form.variants, frames=form.frames, seed=form.seed, session=state,
-                                       on_progress=lambda i, p: queue.put_nowait((i, p))))
+                                       on_progress=lambda i, p: queue.put_nowait((i, p)), experiment_id=experiment_id))
     first: dict[Any, Any] = {status: f"Running {len(cells)} arm(s) at once…"}
     for i, row in enumerate(rows):
         cell = cells[i] if i < len(cells) else None

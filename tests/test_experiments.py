@@ -23,6 +23,7 @@ from playground.experiments import (
     comparison_cells,
     parse_arm,
     parse_arms,
+    plan_comparison,
     run_cells,
     run_outcomes,
 )
@@ -114,15 +115,26 @@ def test_compare_with_prompt_variants_labels_every_row(playground: Playground) -
 ])
 def test_compare_refuses_bad_input_before_sending_anything(playground: Playground, arms: list[Arm], message: str) -> None:
     with pytest.raises(InputError, match=message):
-        asyncio.run(compare(playground, STORY, arms, frames=3, seed=None))
-    assert playground.log.read().empty  # not even the good arm ran
+        asyncio.run(compare(playground, STORY, arms, frames=3, seed=None, experiment_id="cmp-bad"))
+    log = playground.log.read()  # not even the good arm ran; the refused one is an error row
+    assert list(log["arm"]) == [arms[-1].label] and list(log["status"]) == ["error"]
+    assert list(log["api_calls"]) == [0] and message in log.iloc[0]["error"] and log.iloc[0]["experiment_id"] == "cmp-bad"
+    assert log.iloc[0]["run_id"] and json.loads(log.iloc[0]["beats"]) == list(STORY.beats)
+
+
+def test_estimating_a_refused_comparison_logs_nothing(playground: Playground) -> None:
+    with pytest.raises(InputError):
+        plan_comparison(playground, STORY, [Arm("openai", "", "sequence")], frames=3, seed=None)
+    assert playground.log.read().empty  # the estimate line asks on every keystroke: no rows for that
 
 
 def test_compare_refuses_a_total_that_passes_the_session_cap(data_dir: Path) -> None:
     pg = priced(data_dir, PLAYGROUND_MAX_USD_PER_SESSION="0.5")  # each arm 0.30, both 0.60
     with pytest.raises(SpendCapError, match="PLAYGROUND_MAX_USD_PER_SESSION"):
         asyncio.run(compare(pg, STORY, [SEQ, BASE], frames=3, seed=None, session=Session()))
-    assert pg.log.read().empty
+    log = pg.log.read()  # nothing sent: each arm an error row naming the cap
+    assert sorted(log["arm"]) == sorted([SEQ.label, BASE.label]) and set(log["api_calls"]) == {0}
+    assert all("PLAYGROUND_MAX_USD_PER_SESSION" in e for e in log["error"])
 
 
 # -- many cells ---------------------------------------------------------------------------------

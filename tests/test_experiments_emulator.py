@@ -74,7 +74,12 @@ def test_compare_command_exit_codes(emulator, data_dir: Path) -> None:  # type: 
     emulator.image_size = (256, 256)
     base = ["compare", "--prompt", "a fox", "--frames", "2", "--json"]
     bad = cli(base + ["--arm", "byteplus::sequence", "--arm", "openai::sequence"], emulator.env(), data_dir)
-    assert bad.code == 2 and "no native sequential mode" in bad.err and not (data_dir / "runs.csv").exists()
+    assert bad.code == 2 and "no native sequential mode" in bad.err and "1 refused run(s) logged" in bad.err
+    refused_arm = rows(data_dir)  # the log says what failed, as `run` logs a refused run
+    assert [(r["arm"].split(":")[0], r["arm"].split(":")[-1], r["status"], r["api_calls"]) for r in refused_arm] == \
+        [("openai", "sequence", "error", "0")]
+    assert "no native sequential mode" in refused_arm[0]["error"] and refused_arm[0]["experiment_id"] in bad.err
+    assert emulator.requests == []  # nothing sent, not even the good arm
     emulator.set_fault(None, "auth")
     failed = cli(base + ["--arm", "byteplus::sequence", "--arm", "stability::baseline"], emulator.env(), data_dir)
     assert failed.code == 1 and [r["status"] for r in failed.json()["runs"]] == ["error", "error"]
@@ -82,7 +87,7 @@ def test_compare_command_exit_codes(emulator, data_dir: Path) -> None:  # type: 
     priced = {**emulator.env(), "PLAYGROUND_CONFIRM_USD": "0.01"}
     refused = cli(base + ["--arm", "byteplus::sequence"], priced, data_dir)
     assert refused.code == 2 and "PLAYGROUND_CONFIRM_USD" in refused.err and "--yes" in refused.err
-    assert len(rows(data_dir)) == 2  # the refused comparison sent and logged nothing
+    assert len(rows(data_dir)) == 3  # declined above PLAYGROUND_CONFIRM_USD: sent and logged nothing
     assert cli(base + ["--arm", "byteplus::sequence", "--yes"], priced, data_dir).code == 0
 
 

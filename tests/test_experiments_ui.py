@@ -102,3 +102,25 @@ def test_row_header_and_prompts_show_what_happened(playground: Playground) -> No
     assert "**Why:** key rejected" in row_header(record)
     record.status, record.frame_errors = "partial", '{"2": "refused for content"}'
     assert "**Not returned:** Frame 2: refused for content" in row_header(record)
+
+
+def test_a_refused_arm_in_the_compare_tab_is_an_error_row_and_says_so(playground: Playground) -> None:
+    import gradio as gr
+
+    from playground.core import Session
+    from playground.ui import build_app
+
+    compare_event = next(f for f in build_app(playground).fns.values() if f.api_name == "compare")
+    updates: list[dict[object, object]] = []
+
+    async def run() -> None:
+        async for update in compare_event.fn("A fox.", "", "", "a\nb", 2, 7, "local::sequence\nopenai::sequence",
+                                             Session()):
+            updates.append(update)
+
+    with pytest.raises(gr.Error, match="no native sequential mode"):
+        asyncio.run(run())
+    log = playground.log.read()
+    assert list(log["status"]) == ["error"] and log.iloc[0]["arm"].startswith("openai:")
+    status = next(v for u in updates for k, v in u.items() if getattr(k, "elem_id", "") == "compare-status")
+    assert "Not sent" in status and "1 refused run(s) logged" in status and log.iloc[0]["experiment_id"] in status
