@@ -191,7 +191,7 @@ class BytePlusProvider(HttpProvider):
                         next_index = index + 1
                         if await self._frame(index, payload, sink, call):
                             delivered += 1
-                            await sink.progress(min(1.0, delivered / call.frames), f"frame {index + 1} of {call.frames}")
+                            await sink.progress(min(1.0, delivered / call.frames), "streaming")  # the run counts frames itself
                     elif kind.endswith("partial_failed"):
                         index = _index(payload, next_index)
                         next_index = index + 1
