@@ -234,6 +234,11 @@ BYTEPLUS_FIELDS = {"model", "prompt", "image", "size", "sequential_image_generat
                    "stream", "response_format", "watermark", "output_format", "optimize_prompt_options", "tools"}
 
 
+# The ids providers.md lists (and the 5.0 Lite alias seen in the wild); others answer 404 as ModelArk does.
+BYTEPLUS_MODELS = frozenset({"seedream-5-0-260128", "seedream-5-0-lite-260128", "seedream-4-5-251128",
+                             "seedream-4-0-250828"})
+
+
 def byteplus(req: Req) -> None:
     if (req.method, req.path) != ("POST", "/images/generations"):
         return
@@ -243,7 +248,7 @@ def byteplus(req: Req) -> None:
     if answer_fault(req, fault):
         return
     body = check_fields(req.json, BYTEPLUS_FIELDS, ("model", "prompt"))
-    if not str(body["model"]).startswith("seedream-"):
+    if body["model"] not in BYTEPLUS_MODELS:
         raise Invalid("not_found", f"the model {body['model']} does not exist or is not activated", "model")
     refs = len(image_list(body["image"], "image", 1, 14)) if "image" in body else 0
     size = seedream_size(body.get("size", "2048x2048"))

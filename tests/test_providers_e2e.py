@@ -173,3 +173,10 @@ def test_the_row_records_the_billing_rule_it_applied(emulator, tmp_path, provide
     record = run_core(emulator.env(), tmp_path / "data", provider=provider, mode=mode, frames=2, size="1024x1024").record
     assert record.status == "ok", record.error
     assert rule in record.billing_rule and rule in csv_rows(tmp_path / "data")[-1]["billing_rule"]
+
+
+def test_an_unknown_byteplus_model_is_a_clear_not_found_row(emulator, tmp_path):
+    record = run_core(emulator.env(), tmp_path / "data", provider="byteplus", model="seedream-does-not-exist",
+                      mode="sequence", frames=2, size="1024x1024").record
+    assert record.status == "error" and "does not exist or is not activated" in record.error
+    assert record.frames_returned == 0 and record.cost_usd == 0
