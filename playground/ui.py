@@ -392,9 +392,6 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                 running.runs = max(0, running.runs - 1)
         yield {gallery: gallery_items(result), live: "", summary: format_summary(result.record),
                last_run: result.record.run_id}
-        if result.frames:  # exports take a moment: the frames and numbers are already on screen
-            updates = await asyncio.to_thread(download_updates, playground, result.record.run_id)
-            yield dict(zip(downloads, updates))
 
     inputs = form + [last_run, in_flight, session]
     outputs = [gallery, live, summary, last_run, *downloads]
@@ -417,6 +414,11 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[live])
     run_event = generate.click(on_generate, inputs, outputs, api_name="generate", **run_options)
     submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", **run_options)
+    # Exports take a moment: an event of their own after the run, so the run has ended (and
+    # Generate takes the next click) as soon as its frames and numbers are on screen.
+    for event in (run_event, submit_event):
+        event.success(lambda run_id: download_updates(playground, run_id), last_run, downloads,
+                      api_visibility="private", show_progress="hidden")
     cancel.click(cancel_updates, in_flight, [live, summary], cancels=[run_event, submit_event],
                  api_visibility="private")
 

@@ -135,7 +135,7 @@ def test_generate_streams_frames_one_by_one_then_offers_downloads(emulator_env: 
     assert any("0 / 3 frames" in t and "s elapsed" in t for t in texts)
     final = next(u for u in updates if u.get("run-summary"))
     assert "ok: 3 of 3 frames" in final["run-summary"]
-    assert [u for u in updates if "run-download-zip" in u][-1]["run-download-zip"].visible
+    assert not [u for u in updates if "run-download-zip" in u][-1]["run-download-zip"].visible  # hidden while running
     row = playground.log.latest(1).iloc[0]
     assert row["status"] == "ok" and 0 < row["first_frame_s"] < row["latency_s"]
 
