@@ -24,10 +24,14 @@ def column_widths(columns: list[str]) -> list[str]:
     return [f"{WIDTHS.get(c, METRIC_WIDTH)}px" for c in columns]
 
 
-def padded(values: Any) -> list[float]:
-    """An axis range with a margin, so points at $0 (the offline stand-in) are not cut in half."""
-    high = max(float(values.max()) if len(values) else 0.0, 0.001)
-    return [-0.06 * high, 1.06 * high]
+def padded(values: Any, least: float = 0.001) -> list[float] | None:
+    """An axis range with a margin: points on the edge of a tight range (the cheapest arm at $0,
+    the best score) were drawn cut in half. None (Gradio's own range) when there are no points."""
+    if not len(values):
+        return None
+    low, high = float(values.min()), float(values.max())
+    margin = max(high - low, least) * 0.08
+    return [low - margin, high + margin]
 
 
 @dataclass
@@ -79,8 +83,10 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
     def show(choice: str | None) -> dict[Any, Any]:
         view = analysis_view(playground, choice)
         return {table: gr.Dataframe(view.table, column_widths=column_widths(list(view.table.columns))),
-                notes: view.notes, cost: gr.ScatterPlot(view.cost_points, x_lim=padded(view.cost_points["cost_per_run"])),
-                latency: view.latency_points,
+                notes: view.notes,
+                cost: gr.ScatterPlot(view.cost_points, x_lim=padded(view.cost_points["cost_per_run"]),
+                                     y_lim=padded(view.cost_points["subject_consistency"], 0.01)),
+                latency: gr.ScatterPlot(view.latency_points, y_lim=padded(view.latency_points["latency_s"], 0.1)),
                 download: gr.DownloadButton(value=str(view.csv_path) if view.csv_path else None,
                                             interactive=view.csv_path is not None)}
 

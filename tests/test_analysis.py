@@ -161,3 +161,12 @@ def test_plot_labels_are_short_unless_that_is_ambiguous() -> None:
             ("fal:a:baseline", ""), ("fal:b:baseline", "")]
     assert analysis.short_labels(keys) == ["byteplus:sequence", "byteplus:baseline", "wavespeed:sequence [B]",
                                            "fal:a:baseline", "fal:b:baseline"]
+
+
+def test_plot_ranges_leave_a_margin_around_the_points() -> None:
+    from playground.ui_analysis import padded
+
+    low, high = padded(pd.Series([0.0, 0.15]))
+    assert low < 0.0 and high > 0.15 and high - 0.15 == pytest.approx(0.0 - low)
+    assert padded(pd.Series([0.0, 0.0]))[0] < 0 < padded(pd.Series([0.0, 0.0]))[1]  # one cost: still a range
+    assert padded(pd.Series([], dtype=float)) is None
