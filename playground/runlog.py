@@ -356,23 +356,22 @@ class CsvLog:
         if self._empty():
             return 0
         end = self._rows_end()
-        with open(self.path, "r+b") as f:
+        with open(self.path, "rb") as f:  # opened for writing only when there is something to mend
             size = f.seek(0, os.SEEK_END)
             f.seek(size - 1)
             if end == size and f.read(1) == b"\n":
                 return end
             f.seek(end)
             tail = f.read()
-            if self._whole_row(tail):
+        if self._whole_row(tail):
+            with open(self.path, "ab") as f:
                 f.write(b"\n")
-            elif set_aside_torn:
-                with open(self.path.with_name(self.path.name + ".torn"), "ab") as side:
-                    side.write(tail + b"\n")
-                f.truncate(end)
-                return end
-            else:
-                return end
-        return self._rows_end()
+            return self._rows_end()
+        if set_aside_torn:
+            with open(self.path.with_name(self.path.name + ".torn"), "ab") as side:
+                side.write(tail + b"\n")
+            os.truncate(self.path, end)
+        return end
 
     def _rows_end(self) -> int:
         """The offset just past the last whole row (newline included; the header is a row)."""
