@@ -10,7 +10,8 @@ import time
 from typing import Any
 
 from playground.emulator import PREFIXES, Req
-from playground.emulator_routes import Invalid, answer_fault, check_auth, check_fields, error, hang, int_field
+from playground.emulator_routes import (Invalid, answer_fault, check_auth, check_fields, error, hang, int_field,
+                                        polled_job)
 
 # -- OpenAI Images ------------------------------------------------------------------------------
 
@@ -198,14 +199,9 @@ def fal(req: Req) -> None:
 
 
 def _fal_request(req: Req, app: str, request_id: str, tail: str) -> None:
-    if not check_auth(req, "Key"):
-        return
     stage = "poll" if tail == "/status" else "result" if tail == "" else "cancel"
-    if answer_fault(req, req.fault(stage)):
-        return
-    job = req.emu.job(request_id, count_poll=(stage == "poll"))
-    if job is None or job.provider != "fal":
-        error(req, "not_found", "request not found")
+    job = polled_job(req, request_id, "request", scheme="Key", stage=stage)
+    if job is None:
         return
     base = f"{req.emu.url}{PREFIXES['fal'][1]}/{app}/requests/{job.id}"
     phase = job.phase()

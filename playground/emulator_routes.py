@@ -114,6 +114,17 @@ def check_auth(req: Req, scheme: str = "Bearer") -> bool:
     return True
 
 
+def polled_job(req: Req, job_id: str, what: str, *, scheme: str = "Bearer", stage: str = "poll") -> Job | None:
+    """Auth, the stage's fault, then this provider's job; None when an answer was already sent."""
+    if not check_auth(req, scheme) or answer_fault(req, req.fault(stage)):
+        return None
+    job = req.emu.job(job_id, count_poll=(stage == "poll"))
+    if job is None or job.provider != req.provider:
+        error(req, "not_found", f"{what} not found")
+        return None
+    return job
+
+
 def hang(req: Req) -> None:
     """A stuck synchronous call: no answer until stuck_s passes (or the server stops)."""
     if not req.emu.wait(req.emu.stuck_s):
@@ -393,13 +404,8 @@ def evolink(req: Req) -> None:
         return
     m = re.match(r"^/tasks/([\w.-]+)$", req.path)
     if req.method == "GET" and m:
-        if not check_auth(req):
-            return
-        if answer_fault(req, req.fault("poll")):
-            return
-        job = req.emu.job(m.group(1))
-        if job is None or job.provider != "evolink":
-            error(req, "not_found", "task not found")
+        job = polled_job(req, m.group(1), "task")
+        if job is None:
             return
         phase = job.phase()
         task: dict[str, Any] = {"created": int(time.time()), "id": job.id, "model": job.model,
@@ -493,13 +499,8 @@ def wavespeed(req: Req) -> None:
         return
     m = re.match(r"^/predictions/([\w.-]+)(/result)?$", req.path)
     if req.method == "GET" and m:
-        if not check_auth(req):
-            return
-        if answer_fault(req, req.fault("poll")):
-            return
-        job = req.emu.job(m.group(1))
-        if job is None or job.provider != "wavespeed":
-            error(req, "not_found", "prediction not found")
+        job = polled_job(req, m.group(1), "prediction")
+        if job is None:
             return
         req.json_response(200, _enveloped(req, _prediction(req, job, f"{base}/predictions/{job.id}/result")))
         return
@@ -525,13 +526,8 @@ def atlascloud(req: Req) -> None:
     base = f"{req.emu.url}{PREFIXES['atlascloud'][1]}"
     m = re.match(r"^/model/prediction/([\w.-]+)$", req.path)
     if req.method == "GET" and m:
-        if not check_auth(req):
-            return
-        if answer_fault(req, req.fault("poll")):
-            return
-        job = req.emu.job(m.group(1))
-        if job is None or job.provider != "atlascloud":
-            error(req, "not_found", "prediction not found")
+        job = polled_job(req, m.group(1), "prediction")
+        if job is None:
             return
         data = _prediction(req, job, f"{base}/model/prediction/{job.id}")
         if data["status"] == "created":
