@@ -10,8 +10,7 @@ import time
 from typing import Any
 
 from playground.emulator import PREFIXES, Req
-from playground.emulator_routes import (Invalid, answer_fault, check_auth, check_fields, error, hang, int_field,
-                                        polled_job)
+from playground.emulator_routes import Invalid, check_fields, create_gate, error, hang, int_field, polled_job
 
 # -- OpenAI Images ------------------------------------------------------------------------------
 
@@ -25,10 +24,8 @@ OPENAI_MODELS = {"gpt-image-1.5": GPT_SIZES, "gpt-image-1-mini": GPT_SIZES, "gpt
 def openai(req: Req) -> None:
     if (req.method, req.path) != ("POST", "/images/generations"):
         return
-    if not check_auth(req):
-        return
-    fault = req.fault("create")
-    if answer_fault(req, fault):
+    admitted, fault = create_gate(req)
+    if not admitted:
         return
     body = check_fields(req.json, OPENAI_FIELDS, ("prompt",))
     model = body.get("model", "dall-e-2")
@@ -95,10 +92,8 @@ def _aspect_dims(ratio: str) -> tuple[int, int]:
 def stability(req: Req) -> None:
     if (req.method, req.path) != ("POST", "/stable-image/generate/sd3"):
         return
-    if not check_auth(req):
-        return
-    fault = req.fault("create")
-    if answer_fault(req, fault):
+    admitted, fault = create_gate(req)
+    if not admitted:
         return
     if not req.content_type.startswith("multipart/form-data"):
         raise Invalid("invalid", "content-type: must be multipart/form-data")
@@ -171,10 +166,8 @@ def fal(req: Req) -> None:
         return
     if req.method != "POST":
         return
-    if not check_auth(req, "Key"):
-        return
-    fault = req.fault("create")
-    if answer_fault(req, fault):
+    admitted, fault = create_gate(req, "Key")
+    if not admitted:
         return
     model = req.path.lstrip("/")
     if model not in FAL_MODELS:

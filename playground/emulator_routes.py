@@ -114,6 +114,15 @@ def check_auth(req: Req, scheme: str = "Bearer") -> bool:
     return True
 
 
+def create_gate(req: Req, scheme: str = "Bearer") -> tuple[bool, Fault | None]:
+    """Auth and the create fault of a generation POST: (False, _) when an answer was already sent;
+    else the fault, which a job may still act on later (fewer frames, stuck, ...)."""
+    if not check_auth(req, scheme):
+        return False, None
+    fault = req.fault("create")
+    return not answer_fault(req, fault), fault
+
+
 def polled_job(req: Req, job_id: str, what: str, *, scheme: str = "Bearer", stage: str = "poll") -> Job | None:
     """Auth, the stage's fault, then this provider's job; None when an answer was already sent."""
     if not check_auth(req, scheme) or answer_fault(req, req.fault(stage)):
@@ -253,10 +262,8 @@ BYTEPLUS_MODELS = frozenset({"seedream-5-0-260128", "seedream-5-0-lite-260128", 
 def byteplus(req: Req) -> None:
     if (req.method, req.path) != ("POST", "/images/generations"):
         return
-    if not check_auth(req):
-        return
-    fault = req.fault("create")
-    if answer_fault(req, fault):
+    admitted, fault = create_gate(req)
+    if not admitted:
         return
     body = check_fields(req.json, BYTEPLUS_FIELDS, ("model", "prompt"))
     if body["model"] not in BYTEPLUS_MODELS:
@@ -376,10 +383,8 @@ EVOLINK_FIELDS = {"model", "prompt", "n", "size", "quality", "image_urls", "call
 
 def evolink(req: Req) -> None:
     if req.method == "POST" and req.path == "/images/generations":
-        if not check_auth(req):
-            return
-        fault = req.fault("create")
-        if answer_fault(req, fault):
+        admitted, fault = create_gate(req)
+        if not admitted:
             return
         body = check_fields(req.json, EVOLINK_FIELDS, ("model", "prompt"))
         if not str(body["model"]).startswith("doubao-seedream-"):
@@ -538,10 +543,8 @@ def atlascloud(req: Req) -> None:
         return
     if (req.method, req.path) != ("POST", "/model/generateImage"):
         return
-    if not check_auth(req):
-        return
-    fault = req.fault("create")
-    if answer_fault(req, fault):
+    admitted, fault = create_gate(req)
+    if not admitted:
         return
     body = check_fields(req.json, ATLAS_FIELDS, ("model", "prompt"))
     limit = 14 if str(body["model"]).startswith("bytedance/seedream-v4/") else 15
