@@ -9,7 +9,7 @@ import re
 import time
 from typing import Any
 
-from playground.emulator import PREFIXES, Req
+from playground.emulator import PREFIXES, Fault, Job, Req
 from playground.emulator_routes import Invalid, check_fields, create_gate, error, hang, int_field, polled_job
 
 # -- OpenAI Images ------------------------------------------------------------------------------
@@ -19,6 +19,15 @@ OPENAI_FIELDS = {"model", "prompt", "n", "size", "quality", "output_format", "ba
 GPT_SIZES = {"1024x1024", "1536x1024", "1024x1536", "auto"}
 OPENAI_MODELS = {"gpt-image-1.5": GPT_SIZES, "gpt-image-1-mini": GPT_SIZES, "gpt-image-1": GPT_SIZES,
                  "gpt-image-2": None, "dall-e-3": {"1024x1024", "1792x1024", "1024x1792"}}
+
+
+def answered_job(req: Req, provider: str, model: str, n: int, dims: tuple[int, int], fault: Fault | None) -> Job | None:
+    """A synchronous generation after its latency; None when it hangs (stuck) or the server stops."""
+    job = req.emu.new_job(provider, model, n, dims, fault)
+    if job.fault and job.fault.name == "stuck":
+        hang(req)
+        return None
+    return None if req.emu.wait(job.latency) else job
 
 
 def openai(req: Req) -> None:
@@ -47,14 +56,11 @@ def openai(req: Req) -> None:
         raise Invalid("invalid", f"Invalid value: '{size}'. Supported values are: {', '.join(sorted(allowed))}", "size")
     m = re.match(r"^(\d+)x(\d+)$", str(size))
     dims = (int(m.group(1)), int(m.group(2))) if m else (1024, 1024)
-    job = req.emu.new_job("openai", model, n, dims, fault)
+    job = answered_job(req, "openai", model, n, dims, fault)
+    if job is None:
+        return
     headers = {"x-request-id": f"req_{job.id}"}
     name = job.fault.name if job.fault else ""
-    if name == "stuck":
-        hang(req)
-        return
-    if req.emu.wait(job.latency):
-        return
     if name == "refused":
         error(req, "content", "Your request was rejected as a result of our safety system.", headers=headers)
         return
@@ -128,13 +134,10 @@ def stability(req: Req) -> None:
     accept = req.headers.get("accept", "image/*")
     if accept not in ("application/json", "image/*"):
         raise Invalid("invalid", "accept: must be image/* or application/json")
-    job = req.emu.new_job("stability", model, 1, dims, fault)
+    job = answered_job(req, "stability", model, 1, dims, fault)
+    if job is None:
+        return
     name = job.fault.name if job.fault else ""
-    if name == "stuck":
-        hang(req)
-        return
-    if req.emu.wait(job.latency):
-        return
     if name == "job_failed":
         error(req, "server", "An unexpected server error occurred, please try again.")
         return
