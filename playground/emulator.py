@@ -28,7 +28,10 @@ Faults, by `set_fault(provider | None, fault, count=None, on="create", **params)
     job faults, decided at create: job_failed, stuck (never finishes; sync providers hang),
     fewer (params n=frames to return), refused (one frame refused for content), lost_frame
     (frame `index`, default 1, is generated and billed but its URL answers 404), stream_error
-    (BytePlus stream: a top-level {"error": ...} event instead of frame `after`, default 1).
+    (BytePlus stream: a top-level {"error": ...} event instead of frame `after`, default 1),
+    job_ended (the job ends in another terminal state, param state=cancelled|timeout|deleted:
+    WaveSpeed/AtlasCloud report it as such, EvoLink as failed). job_failed on a BytePlus stream
+    takes hold=True: the connection then stays open after the failed frame.
 
 Answer shapes, by `emu.shapes = {...}` (several documented shapes of one answer):
     bare_prediction       WaveSpeed/AtlasCloud answers without the {"code","message","data"} envelope
@@ -36,8 +39,27 @@ Answer shapes, by `emu.shapes = {...}` (several documented shapes of one answer)
     sse_event_lines       BytePlus stream events also carry an `event: TYPE` line
     sse_type_in_event_only  the type only in the `event:` line, not in the JSON
     completed_then_hold   after `completed` no `data: [DONE]`, and the connection stays open
+    evolink_immediate     EvoLink answers the POST at once with {"created", "data": [{"url"}...]}
+                          (the seed guide's sample), per-item {"error"} for a refused frame
+    evolink_immediate_b64 the same with {"b64_json"} items
 `on` picks the request the fault hits: "create", "poll" (status GETs), "result" (fal's
-result GET) or "any". `count` = how many requests it hits (None: all).
+result GET), "upload" (WaveSpeed's upload POST), "storage" (the PUT of the bytes to the
+upload URL; set it with provider "storage") or "any". `count` = how many requests it hits
+(None: all).
+
+Request fields: `null` counts as absent (the BytePlus SDK sends every parameter, null when
+unset). A field the protocol does not know is recorded in `Recorded.unknown_fields`; with
+`strict_fields` (the default, and the tests') it is refused with the provider's 400, so
+contract tests catch adapters that send undocumented fields; with `strict_fields = False`
+it is accepted, as the real services are assumed to do [guess].
+
+WaveSpeed uploads: POST /media/uploads (JSON ticket) answers a PUT URL on this server's
+/storage/ path (another host in reality) and the download URL; the PUT must carry only the
+headers the ticket gave (an Authorization header is refused, as a presigned storage URL
+does). `wavespeed_upload_path` switches to the older documented multipart paths.
+WaveSpeed/AtlasCloud `enable_sync_mode` answers when the job is done, or after
+`sync_wait_s` with status "processing" and "Sync mode timed out" (the SDK's words);
+`enable_base64_output` answers outputs as naked base64 [doc wavespeed.ai/docs/base64-output].
 
     python -m playground.emulator [--port N] [--latency S] [--image-size 2048x2048] [--format png]
 """
@@ -75,11 +97,12 @@ PREFIXES = {
     "stability": ("STABILITY_BASE_URL", "/stability/v2beta", "STABILITY_API_KEY"),
     "fal": ("FAL_QUEUE_URL", "/fal", "FAL_KEY"),
 }
-JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused", "lost_frame", "stream_error"})
+JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused", "lost_frame", "stream_error", "job_ended"})
+ENDED_STATES = frozenset({"cancelled", "timeout", "deleted"})  # job_ended: terminal states besides failed
 # Documented answer shapes the emulator can switch to (Emulator.shapes), so contract tests run
 # over each over real HTTP: see the module docstring.
 SHAPES = frozenset({"bare_prediction", "created_at", "sse_event_lines", "sse_type_in_event_only",
-                    "completed_then_hold"})
+                    "completed_then_hold", "evolink_immediate", "evolink_immediate_b64"})
 _PROMPT_FAULT = re.compile(r"\[fault:([a-z_]+)\]")
 
 
@@ -133,6 +156,8 @@ class Recorded:
     form: dict[str, str] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     content_type: str = ""
+    unknown_fields: list[str] = field(default_factory=list)  # body fields the protocol does not know
+    body_size: int = 0
 
 
 @dataclass
@@ -152,7 +177,7 @@ class Job:
         return time.monotonic() - self.created
 
     def phase(self) -> str:
-        """queued -> processing -> done | failed | stuck | cancelled."""
+        """queued -> processing -> done | failed | stuck | cancelled | timeout | deleted."""
         if self.cancelled:
             return "cancelled"
         fault = self.fault.name if self.fault else ""
@@ -162,6 +187,9 @@ class Job:
             return "queued"
         if self.elapsed() < self.latency:
             return "processing"
+        if fault == "job_ended":
+            state = str(self.fault.params.get("state", "cancelled"))  # type: ignore[union-attr]
+            return state if state in ENDED_STATES else "cancelled"
         return "failed" if fault == "job_failed" else "done"
 
     def returned(self) -> int:
@@ -200,6 +228,8 @@ class Req:
         elif self.body and self.content_type.startswith("multipart/form-data"):
             self._parse_multipart()
         self.answered = False
+        self.reply_headers: dict[str, str] = {}  # sent with every answer (BytePlus echoes X-Client-Request-Id)
+        self.recorded: Recorded | None = None  # this request's entry in the log, once logged
 
     def _parse_multipart(self) -> None:
         raw = f"Content-Type: {self.content_type}\r\n\r\n".encode() + self.body
@@ -220,7 +250,7 @@ class Req:
             headers["authorization"] = headers["authorization"].split(" ", 1)[0] + " <redacted>"
         files = {k: {kk: vv for kk, vv in v.items() if kk != "data"} for k, v in self.files.items()}
         return Recorded(self.provider, self.method, self.path, self.query, headers, self.json,
-                        dict(self.form), files, self.content_type)
+                        dict(self.form), files, self.content_type, body_size=len(self.body))
 
     # -- auth --------------------------------------------------------------------------------
     def key(self, scheme: str = "Bearer") -> str | None:
@@ -238,7 +268,7 @@ class Req:
         h.send_response(status)
         h.send_header("Content-Type", ctype)
         h.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
+        for k, v in {**self.reply_headers, **(headers or {})}.items():
             h.send_header(k, v)
         h.end_headers()
         if self.method != "HEAD":
@@ -269,7 +299,7 @@ class Req:
         h.send_header("Content-Type", "text/event-stream")
         h.send_header("Cache-Control", "no-cache")
         h.send_header("Connection", "close")
-        for k, v in (headers or {}).items():
+        for k, v in {**self.reply_headers, **(headers or {})}.items():
             h.send_header(k, v)
         h.end_headers()
 
@@ -301,10 +331,14 @@ class Emulator:
         self.cancelled: list[str] = []
         self.jobs: dict[str, Job] = {}
         self.uploads: dict[str, tuple[str, bytes]] = {}  # id -> (content type, bytes)
-        # WaveSpeed's upload path: "/media/upload/binary" (-> data.download_url) or "/upload"
-        # (-> data.url), the two documented versions; the other one answers 404
-        self.wavespeed_upload_path = "/media/upload/binary"
+        self.upload_tickets: dict[str, dict[str, Any]] = {}  # id -> the ticket's content type and size
+        # WaveSpeed's upload path: "/media/uploads" (JSON ticket, then PUT; SDK >= 1.0.11), or one of
+        # the older documented ones, "/media/upload/binary" (multipart -> data.download_url, SDK
+        # <= 1.0.10) and "/upload" (-> data.url); the others answer 404
+        self.wavespeed_upload_path = "/media/uploads"
         self.shapes: set[str] = set()  # answer shapes from SHAPES
+        self.strict_fields = True  # refuse fields a protocol does not know (see the module docstring)
+        self.sync_wait_s = 30.0  # WaveSpeed/AtlasCloud enable_sync_mode: the longest a POST waits
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -381,6 +415,7 @@ class Emulator:
             self.cancelled.clear()
             self.jobs.clear()
             self.uploads.clear()
+            self.upload_tickets.clear()
             self.faults.clear()
 
     def set_fault(self, provider: str | None, fault: str, count: int | None = None, on: str = "create",

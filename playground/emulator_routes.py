@@ -160,6 +160,46 @@ def check_fields(body: Any, allowed: set[str], required: tuple[str, ...]) -> dic
     return body
 
 
+def accept_fields(req: Req, body: Any, allowed: set[str], required: tuple[str, ...]) -> dict[str, Any]:
+    """`check_fields` as the real services read a body: a `null` is an absent field (the BytePlus
+    SDK sends every parameter, null when unset [sdk byteplus-python-sdk-v2 3.0.63
+    byteplussdkarkruntime/resources/images/images.py]); a field the protocol does not know is
+    recorded in the request log and, with `strict_fields`, refused; else dropped [guess: the
+    services ignore it]. Required fields, types and ranges stay checked by the routes."""
+    if not isinstance(body, dict):
+        raise Invalid("invalid", "the body must be a JSON object")
+    body = {k: v for k, v in body.items() if v is not None}
+    unknown = sorted(set(body) - allowed)
+    if req.recorded is not None:
+        req.recorded.unknown_fields = unknown
+    if unknown and req.emu.strict_fields:
+        raise Invalid("invalid", f"unknown parameter(s): {', '.join(unknown)}", unknown[0])
+    body = {k: v for k, v in body.items() if k in allowed}
+    for name in required:
+        if name not in body or body[name] == "":
+            raise Invalid("missing", f"the parameter `{name}` is required", name)
+    if "prompt" in body and not isinstance(body["prompt"], str):
+        raise Invalid("invalid", "prompt must be a string", "prompt")
+    return body
+
+
+def bool_fields(body: dict[str, Any], *names: str) -> None:
+    for name in names:
+        if name in body and not isinstance(body[name], bool):
+            raise Invalid("invalid", f"{name} must be a boolean", name)
+
+
+def options_object(body: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
+    """A nested options object, its nulls absent like the top level's."""
+    value = body.get(name, {})
+    if not isinstance(value, dict):
+        raise Invalid("invalid", f"{name} must be an object", name)
+    value = {k: v for k, v in value.items() if v is not None}
+    if set(value) - allowed:
+        raise Invalid("invalid", f"{name} takes {', '.join(sorted(allowed))} only", name)
+    return value
+
+
 def int_field(body: dict[str, Any], name: str, lo: int, hi: int, default: int) -> int:
     value = body.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
@@ -230,13 +270,15 @@ def dispatch(emu: Emulator, handler: Any) -> None:
         if path.startswith("/files/"):
             serve_file(emu, handler, path)
             return
-        for name, (_, prefix, _) in PREFIXES.items():
+        places = [(name, prefix) for name, (_, prefix, _) in PREFIXES.items()] + [("storage", "/storage")]
+        for name, prefix in places:
             if path == prefix or path.startswith(prefix + "/"):
                 req = Req(emu, handler, name, path[len(prefix):])
+                req.recorded = req.record()
                 with emu._lock:
-                    emu.requests.append(req.record())
+                    emu.requests.append(req.recorded)
                 try:
-                    routes[name](req)
+                    (routes.get(name) or storage)(req)
                 except Invalid as exc:
                     if not req.answered:
                         error(req, exc.kind, exc.message, param=exc.param)
@@ -250,6 +292,8 @@ def dispatch(emu: Emulator, handler: Any) -> None:
 
 # -- BytePlus ModelArk --------------------------------------------------------------------------
 
+# The fields documented for Seedream 4.x/5.x. The SDK also knows seed, guidance_scale (Seedream
+# 3.0 only [doc]), optimize_prompt and layer_decomposition: it sends them as null when unset.
 BYTEPLUS_FIELDS = {"model", "prompt", "image", "size", "sequential_image_generation", "sequential_image_generation_options",
                    "stream", "response_format", "watermark", "output_format", "optimize_prompt_options", "tools"}
 
@@ -260,12 +304,15 @@ BYTEPLUS_MODELS = frozenset({"seedream-5-0-260128", "seedream-5-0-lite-260128", 
 
 
 def byteplus(req: Req) -> None:
+    client_id = req.headers.get("x-client-request-id")
+    if client_id:  # echoed: the SDK reads the request id of an answer from it [sdk byteplussdkarkruntime/_response.py]
+        req.reply_headers["X-Client-Request-Id"] = client_id
     if (req.method, req.path) != ("POST", "/images/generations"):
         return
     admitted, fault = create_gate(req)
     if not admitted:
         return
-    body = check_fields(req.json, BYTEPLUS_FIELDS, ("model", "prompt"))
+    body = accept_fields(req, req.json, BYTEPLUS_FIELDS, ("model", "prompt"))
     if body["model"] not in BYTEPLUS_MODELS:
         raise Invalid("not_found", f"the model {body['model']} does not exist or is not activated", "model")
     refs = len(image_list(body["image"], "image", 1, 14)) if "image" in body else 0
@@ -273,18 +320,21 @@ def byteplus(req: Req) -> None:
     mode = body.get("sequential_image_generation", "disabled")
     if mode not in ("auto", "disabled"):
         raise Invalid("invalid", "sequential_image_generation must be auto or disabled", "sequential_image_generation")
-    options = body.get("sequential_image_generation_options", {})
-    if not isinstance(options, dict) or set(options) - {"max_images"}:
-        raise Invalid("invalid", "sequential_image_generation_options takes max_images only", "sequential_image_generation_options")
+    options = options_object(body, "sequential_image_generation_options", {"max_images"})
     max_images = int_field(options, "max_images", 1, 15, 15)
     if mode == "auto" and refs + max_images > 15:
         raise Invalid("invalid", "reference images + max_images must be <= 15", "sequential_image_generation_options.max_images")
-    for flag in ("stream", "watermark"):
-        if flag in body and not isinstance(body[flag], bool):
-            raise Invalid("invalid", f"{flag} must be a boolean", flag)
+    bool_fields(body, "stream", "watermark")
     fmt = body.get("response_format", "url")
     if fmt not in ("url", "b64_json"):
         raise Invalid("invalid", "response_format must be url or b64_json", "response_format")
+    if body.get("output_format", "jpeg") not in ("png", "jpeg"):
+        raise Invalid("invalid", "output_format must be png or jpeg", "output_format")
+    if options_object(body, "optimize_prompt_options", {"mode", "thinking"}).get("mode", "standard") not in ("standard", "fast"):
+        raise Invalid("invalid", "optimize_prompt_options.mode must be standard or fast", "optimize_prompt_options")
+    tools = body.get("tools", [])
+    if not isinstance(tools, list) or any(not isinstance(t, dict) or t.get("type") != "web_search" for t in tools):
+        raise Invalid("invalid", 'tools takes [{"type": "web_search"}]', "tools")
     frames = max_images if mode == "auto" else 1
     job = req.emu.new_job("byteplus", body["model"], frames, size, fault, response_format=fmt)
     headers = {"x-request-id": job.id}
@@ -368,6 +418,9 @@ def _byteplus_stream(req: Req, job: Job, headers: dict[str, str]) -> None:
             event["type"] = "image_generation.partial_succeeded"
             generated += 1
         _byteplus_event(req, event)
+        if "error" in item and item["error"]["code"] == "InternalServiceError" and job.fault.params.get("hold"):  # type: ignore[union-attr]
+            emu.wait(emu.stuck_s)  # no more frames come [doc]; this server also leaves the connection open
+            return
     _byteplus_event(req, {"type": "image_generation.completed", "model": job.model, created: int(time.time()),
                           "usage": _byteplus_usage(generated)})
     if "completed_then_hold" in emu.shapes:  # a gateway that drops [DONE] and keeps the connection open
@@ -386,7 +439,7 @@ def evolink(req: Req) -> None:
         admitted, fault = create_gate(req)
         if not admitted:
             return
-        body = check_fields(req.json, EVOLINK_FIELDS, ("model", "prompt"))
+        body = accept_fields(req, req.json, EVOLINK_FIELDS, ("model", "prompt"))
         if not str(body["model"]).startswith("doubao-seedream-"):
             raise Invalid("invalid", f"unsupported model {body['model']}", "model")
         if len(body["prompt"]) > 2000:
@@ -402,6 +455,9 @@ def evolink(req: Req) -> None:
         else:
             dims = seedream_size(size, allow_k=False)
         job = req.emu.new_job("evolink", body["model"], min(n, 15 - refs), dims, fault)
+        if req.emu.shapes & {"evolink_immediate", "evolink_immediate_b64"}:
+            _evolink_immediate(req, job)
+            return
         req.json_response(200, {"created": int(time.time()), "id": job.id, "model": job.model,
                                 "object": "image.generation.task", "progress": 0, "status": "pending",
                                 "task_info": {"can_cancel": True, "estimated_time": 45}, "type": "image",
@@ -429,11 +485,42 @@ def evolink(req: Req) -> None:
         req.json_response(200, task)
 
 
+def _evolink_immediate(req: Req, job: Job) -> None:
+    """The answer the seed guide's sample reads: the frames at once in `data`, a `url` or a
+    `b64_json` per item, an `{"error"}` item for a refused frame [guess: the guide's shape, not
+    EvoLink's documented task]. Job faults act as on a synchronous API: stuck hangs, a failed
+    job is a 500."""
+    emu = req.emu
+    if job.fault and job.fault.name == "stuck":
+        hang(req)
+        return
+    if emu.wait(job.latency):
+        return
+    if job.fault and job.fault.name in ("job_failed", "job_ended"):
+        error(req, "server", "generation failed: internal error")
+        return
+    items: list[dict[str, Any]] = []
+    for i in range(job.returned()):
+        if i == job.refused_index():
+            items.append({"error": {"code": "content_policy_violation",
+                                    "message": "the output image was blocked by the content filter"}})
+        elif "evolink_immediate_b64" in emu.shapes:
+            items.append({"b64_json": base64.b64encode(emu.frame_bytes(job, i)).decode()})
+        else:
+            items.append({"url": emu.frame_url(job, i)})
+    req.json_response(200, {"created": int(time.time()), "data": items})
+
+
 # -- WaveSpeed / AtlasCloud ---------------------------------------------------------------------
 
 WAVESPEED_FIELDS = {"prompt", "size", "max_images", "images", "enable_base64_output", "enable_sync_mode", "output_format"}
 ATLAS_FIELDS = {"model", "prompt", "size", "max_images", "images", "enable_base64_output", "enable_sync_mode", "seed"}
 _SEEDREAM_MODELS = re.compile(r"^bytedance/seedream-v(5\.0-lite|4\.5|4)/(sequential|edit-sequential)$")
+# job phase -> WaveSpeed status: created, processing, completed, failed [doc], and the other terminal
+# states the SDK knows: cancelled, timeout, deleted [sdk wavespeed 2.0.5 wavespeed/api/client.py]
+_WAVESPEED_STATUS = {"queued": "created", "processing": "processing", "failed": "failed", "cancelled": "cancelled",
+                     "timeout": "timeout", "deleted": "deleted", "done": "completed"}
+SYNC_TIMEOUT_ERROR = "Sync mode timed out, the task is still processing"  # the words the SDK looks for [sdk]
 
 
 def _enveloped(req: Req, data: dict[str, Any]) -> dict[str, Any]:
@@ -443,14 +530,19 @@ def _enveloped(req: Req, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prediction(req: Req, job: Job, result_url: str) -> dict[str, Any]:
-    phase = job.phase()
-    status = {"queued": "created", "processing": "processing", "failed": "failed", "cancelled": "failed",
-              "done": "completed"}[phase]
-    outputs = [req.emu.frame_url(job, i) for i in range(job.returned()) if i != job.refused_index()] \
-        if status == "completed" else []
+    status = _WAVESPEED_STATUS[job.phase()]
+    outputs: list[str] = []
+    if status == "completed":
+        wanted = [i for i in range(job.returned()) if i != job.refused_index()]
+        if job.extra.get("base64"):  # naked base64, no data: prefix [doc wavespeed.ai/docs/base64-output]
+            outputs = [base64.b64encode(req.emu.frame_bytes(job, i)).decode() for i in wanted]
+        else:
+            outputs = [req.emu.frame_url(job, i) for i in wanted]
+    errors = {"failed": "generation failed: internal error", "timeout": "the prediction timed out",
+              "cancelled": "the prediction was cancelled", "deleted": "the prediction was deleted"}
     return {"id": job.id, "model": job.model, "status": status, "outputs": outputs,
             "urls": {"get": result_url}, "has_nsfw_contents": [False] * len(outputs),
-            "error": "generation failed: internal error" if status == "failed" else "",
+            "error": errors.get(status, ""),
             "timings": {"inference": int(job.latency * 1000)} if status == "completed" else {},
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}
 
@@ -461,6 +553,9 @@ def _submit_prediction(req: Req, body: dict[str, Any], model: str, fault: Fault 
         raise Invalid("not_found", f"model {model} not found", "model")
     size = seedream_size(body.get("size", "2048*2048"), _WSTAR, allow_k=False)
     max_images = int_field(body, "max_images", 1, max_frames, 1)
+    bool_fields(body, "enable_base64_output", "enable_sync_mode")
+    if body.get("output_format", "jpeg") not in ("jpeg", "png", "webp"):
+        raise Invalid("invalid", "output_format must be jpeg, png or webp", "output_format")
     if m.group(2) == "edit-sequential":
         if "images" not in body:
             raise Invalid("missing", "images is required", "images")
@@ -473,21 +568,55 @@ def _submit_prediction(req: Req, body: dict[str, Any], model: str, fault: Fault 
         raise Invalid("invalid", "this model takes no images", "images")
     if "seed" in body and not isinstance(body["seed"], int):
         raise Invalid("invalid", "seed must be an integer", "seed")
-    return req.emu.new_job(req.provider, model, max_images, size, fault)
+    return req.emu.new_job(req.provider, model, max_images, size, fault, base64=bool(body.get("enable_base64_output")))
+
+
+def _answer_submit(req: Req, body: dict[str, Any], job: Job, result_url: str, queued: dict[str, Any]) -> None:
+    """The submit answer: at once with the queued state, or with enable_sync_mode when the job
+    ends, or after `sync_wait_s` still processing with the SDK's "Sync mode timed out" [sdk]."""
+    emu = req.emu
+    if body.get("enable_sync_mode"):
+        stuck = job.fault is not None and job.fault.name == "stuck"
+        wait = emu.sync_wait_s if stuck else min(job.latency, emu.sync_wait_s)
+        if emu.wait(wait):
+            return
+        data = _prediction(req, job, result_url)
+        if data["status"] in ("created", "processing"):
+            data.update(status="processing", error=SYNC_TIMEOUT_ERROR)
+    else:
+        data = {**_prediction(req, job, result_url), "outputs": [], "has_nsfw_contents": [], "timings": {},
+                "error": "", **queued}
+    req.json_response(200, _enveloped(req, data))
 
 
 def _wavespeed_upload(req: Req) -> None:
-    """Multipart `file` -> a URL. The docs disagree: POST /media/upload/binary -> data.download_url
-    (the SDK, one page) or POST /upload -> data.url (another page); the emulator serves the one
-    path `Emulator.wavespeed_upload_path` names, the other is a 404."""
+    """The upload path `Emulator.wavespeed_upload_path` names (the others are 404):
+    POST /media/uploads {filename, size, content_type?} -> a ticket: data.upload {method PUT,
+    url, headers} and data.download_url [sdk wavespeed 2.0.5 wavespeed/api/client.py]; or the
+    older multipart `file` to /media/upload/binary -> data.download_url [sdk wavespeed 1.0.10]
+    or /upload -> data.url [doc]."""
     if not check_auth(req):
         return
     if answer_fault(req, req.fault("upload")):
         return
+    upload_id = uuid.uuid4().hex
+    if req.path == "/media/uploads":
+        ticket = accept_fields(req, req.json, {"filename", "size", "content_type"}, ("filename", "size"))
+        if not isinstance(ticket["filename"], str):
+            raise Invalid("invalid", "filename must be a string", "filename")
+        size = int_field(ticket, "size", 1, 200 * 1024 * 1024, 0)
+        ctype = ticket.get("content_type", "application/octet-stream")
+        if not isinstance(ctype, str):
+            raise Invalid("invalid", "content_type must be a string", "content_type")
+        req.emu.upload_tickets[upload_id] = {"content_type": ctype, "size": size}
+        req.json_response(200, _enveloped(req, {
+            "upload": {"method": "PUT", "url": f"{req.emu.url}/storage/{upload_id}?X-Signature=emu-{upload_id[:8]}",
+                       "headers": {"Content-Type": ctype}},
+            "download_url": f"{req.emu.url}/files/upload/{upload_id}", "filename": ticket["filename"]}))
+        return
     part = req.files.get("file")
     if not part or set(req.form) or set(req.files) != {"file"}:
         raise Invalid("invalid", "upload takes one multipart field: file", "file")
-    upload_id = uuid.uuid4().hex
     req.emu.uploads[upload_id] = (part["content_type"], part["data"])
     url = f"{req.emu.url}/files/upload/{upload_id}"
     if req.path == "/upload":
@@ -495,6 +624,28 @@ def _wavespeed_upload(req: Req) -> None:
     else:
         data = {"type": "image", "download_url": url, "filename": part["filename"], "size": part["size"]}
     req.json_response(200, _enveloped(req, data))
+
+
+def storage(req: Req) -> None:
+    """The PUT target of a WaveSpeed upload ticket: a presigned storage URL (another host in
+    reality). Like one, it refuses a request that brings its own Authorization header and
+    checks the signed Content-Type and the declared size [guess: S3-style presigned URLs]."""
+    ticket = req.emu.upload_tickets.get(req.path.strip("/"))
+    if req.method != "PUT" or ticket is None:
+        req.send(404, b"<Error><Code>NoSuchUpload</Code></Error>", "application/xml")
+        return
+    if answer_fault(req, req.fault("storage")):
+        return
+    if "authorization" in req.headers:
+        req.send(400, b"<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>",
+                 "application/xml")
+    elif req.content_type != ticket["content_type"]:
+        req.send(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", "application/xml")
+    elif len(req.body) != ticket["size"]:
+        req.send(400, b"<Error><Code>IncompleteBody</Code></Error>", "application/xml")
+    else:
+        req.emu.uploads[req.path.strip("/")] = (ticket["content_type"], req.body)
+        req.send(200, b"", "application/xml", {"ETag": f'"{uuid.uuid4().hex}"'})
 
 
 def wavespeed(req: Req) -> None:
@@ -513,18 +664,15 @@ def wavespeed(req: Req) -> None:
         return
     if not check_auth(req):
         return
-    if not _SEEDREAM_MODELS.match(req.path.lstrip("/")):  # e.g. the upload path this setting does not serve
+    if not _SEEDREAM_MODELS.match(req.path.lstrip("/")):  # e.g. an upload path this setting does not serve
         error(req, "not_found", f"no model or endpoint at {req.path}")
         return
     fault = req.fault("create")
     if answer_fault(req, fault):
         return
-    body = check_fields(req.json, WAVESPEED_FIELDS, ("prompt",))
+    body = accept_fields(req, req.json, WAVESPEED_FIELDS, ("prompt",))
     job = _submit_prediction(req, body, req.path.lstrip("/"), fault, 15)
-    data = _prediction(req, job, f"{base}/predictions/{job.id}/result")
-    if not body.get("enable_sync_mode"):
-        data.update(status="created", outputs=[], has_nsfw_contents=[], timings={})
-    req.json_response(200, _enveloped(req, data))
+    _answer_submit(req, body, job, f"{base}/predictions/{job.id}/result", {"status": "created"})
 
 
 def atlascloud(req: Req) -> None:
@@ -546,9 +694,7 @@ def atlascloud(req: Req) -> None:
     admitted, fault = create_gate(req)
     if not admitted:
         return
-    body = check_fields(req.json, ATLAS_FIELDS, ("model", "prompt"))
+    body = accept_fields(req, req.json, ATLAS_FIELDS, ("model", "prompt"))
     limit = 14 if str(body["model"]).startswith("bytedance/seedream-v4/") else 15
     job = _submit_prediction(req, body, str(body["model"]), fault, limit)
-    data = _prediction(req, job, f"{base}/model/prediction/{job.id}")
-    data.update(status="processing", outputs=[], has_nsfw_contents=[], timings={})
-    req.json_response(200, _enveloped(req, data))
+    _answer_submit(req, body, job, f"{base}/model/prediction/{job.id}", {"status": "processing"})

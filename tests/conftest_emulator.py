@@ -94,7 +94,9 @@ def emulator(emulator_server: Emulator):
     emulator_server.image_format = "png"
     emulator_server.file_delay_s = 0.0
     emulator_server.textured = False
-    emulator_server.wavespeed_upload_path = "/media/upload/binary"
+    emulator_server.wavespeed_upload_path = "/media/uploads"
+    emulator_server.strict_fields = True
+    emulator_server.sync_wait_s = 30.0
     emulator_server.shapes = set()
     yield emulator_server
     emulator_server.reset()

@@ -83,31 +83,42 @@ def test_prediction_contract(emulator, make_provider, make_call, sink, name, bar
 
 
 def test_wavespeed_uploads_references_then_sends_their_urls(emulator, make_provider, make_call, sink):
+    """The current upload flow [sdk wavespeed 2.0.5]: a JSON ticket, then the bytes PUT to the
+    storage URL it gives with only its headers (no API key), then download_url as the input."""
     p = make_provider("wavespeed")
     ref = reference()
     call = make_call(p, model=EDIT_MODEL["wavespeed"], frames=2, references=(ref, ref))
     outcome, images = run(generate(p, call, sink))
     posts = emulator.requests_for("wavespeed", "POST")
-    assert [r.path for r in posts] == ["/media/upload/binary", "/media/upload/binary",
-                                       "/bytedance/seedream-v4.5/edit-sequential"]
-    assert posts[0].files["file"]["size"] == len(ref.data) and posts[0].content_type.startswith("multipart/")
+    assert [r.path for r in posts] == ["/media/uploads", "/media/uploads", "/bytedance/seedream-v4.5/edit-sequential"]
+    assert posts[0].json == {"filename": "reference_1.png", "size": len(ref.data), "content_type": "image/png"}
+    puts = emulator.requests_for("storage", "PUT")
+    assert len(puts) == 2 and all("authorization" not in r.headers for r in puts)
+    assert puts[0].content_type == "image/png" and puts[0].body_size == len(ref.data)
     urls = posts[-1].json["images"]
     assert len(urls) == 2 and all(u.startswith(emulator.url + "/files/upload/") for u in urls)
-    assert httpx.get(urls[0]).content == ref.data  # the uploaded bytes, served back (data.download_url)
+    assert httpx.get(urls[0]).content == ref.data  # the bytes PUT, served at download_url
     assert outcome.sent_fields["images"] == urls and len(images) == 2
 
 
-def test_wavespeed_upload_falls_back_to_the_other_documented_path(emulator, make_provider, make_call, sink):
-    """A host serving only POST /upload -> data.url: one 404 on the SDK's path, then /upload for
-    every reference."""
-    emulator.wavespeed_upload_path = "/upload"
+@pytest.mark.parametrize("served,expected", [
+    ("/media/upload/binary", ["/media/uploads", "/media/upload/binary", "/media/upload/binary"]),
+    ("/upload", ["/media/uploads", "/media/upload/binary", "/upload", "/upload"]),
+])
+def test_wavespeed_upload_falls_back_to_the_older_documented_paths(emulator, make_provider, make_call, sink,
+                                                                    served, expected):
+    """A host without the ticket flow: the older multipart paths [sdk wavespeed 1.0.10, doc], each
+    tried after a 404, the one that worked kept for the other reference."""
+    emulator.wavespeed_upload_path = served
     p = make_provider("wavespeed")
     ref = reference()
     outcome, images = run(generate(p, make_call(p, model=EDIT_MODEL["wavespeed"], frames=2, references=(ref, ref)), sink))
-    paths = [r.path for r in emulator.requests_for("wavespeed", "POST")]
-    assert paths == ["/media/upload/binary", "/upload", "/upload", "/bytedance/seedream-v4.5/edit-sequential"]
-    urls = emulator.requests_for("wavespeed", "POST")[-1].json["images"]
+    posts = emulator.requests_for("wavespeed", "POST")
+    assert [r.path for r in posts] == [*expected, "/bytedance/seedream-v4.5/edit-sequential"]
+    assert posts[-2].files["file"]["size"] == len(ref.data) and posts[-2].content_type.startswith("multipart/")
+    urls = posts[-1].json["images"]
     assert len(urls) == 2 and httpx.get(urls[1]).content == ref.data and len(images) == 2
+    assert not emulator.requests_for("storage")
 
 
 def test_wavespeed_upload_error_in_the_body_is_reported(emulator, make_provider, make_call, sink):
@@ -116,15 +127,51 @@ def test_wavespeed_upload_error_in_the_body_is_reported(emulator, make_provider,
     with pytest.raises(ProviderError) as err:
         run(generate(p, make_call(p, model=EDIT_MODEL["wavespeed"], references=(reference(),)), sink))
     assert err.value.kind == "invalid" and "unsupported file type" in str(err.value)
-    assert [r.path for r in emulator.requests_for("wavespeed", "POST")] == ["/media/upload/binary"]  # nothing submitted
+    assert [r.path for r in emulator.requests_for("wavespeed", "POST")] == ["/media/uploads"]  # nothing submitted
 
 
-def test_wavespeed_upload_is_retried_but_submit_is_not(emulator, make_provider, make_call, sink):
-    emulator.set_fault("wavespeed", "server", count=1, on="upload")
+@pytest.mark.parametrize("stage", ["upload", "storage"])
+def test_wavespeed_upload_is_retried_but_submit_is_not(emulator, make_provider, make_call, sink, stage):
+    emulator.set_fault(stage if stage == "storage" else "wavespeed", "server", count=1, on=stage)
     p = make_provider("wavespeed")
     run(generate(p, make_call(p, model=EDIT_MODEL["wavespeed"], references=(reference(),)), sink))
     paths = [r.path for r in emulator.requests_for("wavespeed", "POST")]
-    assert paths.count("/media/upload/binary") == 2 and paths.count("/bytedance/seedream-v4.5/edit-sequential") == 1
+    assert paths.count("/media/uploads") == (2 if stage == "upload" else 1)
+    assert len(emulator.requests_for("storage", "PUT")) == (1 if stage == "upload" else 2)
+    assert paths.count("/bytedance/seedream-v4.5/edit-sequential") == 1
+
+
+def test_wavespeed_storage_refusal_is_reported(emulator, make_provider, make_call, sink):
+    """The storage host refuses the bytes (a ticket whose signed type does not match): a clear
+    error, nothing submitted."""
+    p = make_provider("wavespeed")
+    ref = reference()
+    ref = ReferenceImage(data=ref.data, mime="image/webp", sha256=ref.sha256, width=24, height=24)
+    emulator.set_fault("storage", "forbidden", count=1, on="storage")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, model=EDIT_MODEL["wavespeed"], references=(ref,)), sink))
+    assert err.value.kind == "invalid" and "upload URL failed (HTTP 403)" in str(err.value)
+    assert "WAVESPEED_API_KEY" not in str(err.value)  # a storage refusal is not a key problem
+    assert [r.path for r in emulator.requests_for("wavespeed", "POST")] == ["/media/uploads"]
+
+
+def test_wavespeed_ticket_asking_for_authorization_is_refused(make_provider, make_call, sink):
+    """A ticket whose headers name Authorization would make us hand our key to a storage host."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST", "nothing may be PUT"
+        return httpx.Response(200, json={"code": 200, "message": "success", "data": {
+            "upload": {"method": "PUT", "url": "https://storage.example/x", "headers": {"Authorization": "Bearer x"}},
+            "download_url": "https://cdn.example/x.png"}})
+
+    async def go():
+        p = make_provider("wavespeed")
+        p.base_url = "https://wavespeed.test/api/v3"
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await p.generate(make_call(p, model=EDIT_MODEL["wavespeed"], references=(reference(),)), client, sink)
+
+    with pytest.raises(ProviderError) as err:
+        run(go())
+    assert err.value.kind == "malformed" and "Authorization" in str(err.value)
 
 
 def test_atlascloud_edit_sequential_sends_data_urls(emulator, make_provider, make_call, sink):
@@ -338,3 +385,134 @@ def test_evolink_prompt_limit(make_provider, make_call):
     p.validate(make_call(p, prompt="x" * 2000))
     with pytest.raises(InputError, match="2000"):
         p.validate(make_call(p, prompt="x" * 2001))
+
+
+# -- terminal states, sync mode, base64 outputs (WaveSpeed, AtlasCloud) ----------------------
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+@pytest.mark.parametrize("state", ["cancelled", "timeout", "deleted"])
+def test_other_terminal_states_end_the_job_at_once(emulator, make_provider, make_call, sink, name, state):
+    """failed, cancelled, timeout and deleted are terminal [sdk wavespeed 2.0.5]: ended at the
+    first poll that says so, not polled until the deadline; possibly billed (only `failed` is
+    taken as not billed)."""
+    emulator.set_fault(name, "job_ended", state=state)
+    p = make_provider(name, deadline_s=30.0)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=2), sink))
+    assert err.value.kind == "job_failed" and f"ended {state}" in str(err.value) and err.value.may_be_billed
+    assert len(emulator.requests_for(name, "GET")) <= 3 and "did not finish" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+def test_sync_mode_answers_the_frames_in_the_post(emulator, make_provider, make_call, sink, name):
+    """enable_sync_mode [doc]: the POST answers `completed` with the outputs; nothing is polled."""
+    emulator.latency_s = 0.3
+    p = make_provider(name, sync_mode=True)
+    outcome, images = run(generate(p, make_call(p, frames=3), sink))
+    assert emulator.requests_for(name, "POST")[-1].json["enable_sync_mode"] is True
+    assert sorted(images) == [0, 1, 2] and not emulator.requests_for(name, "GET")
+    assert outcome.images_billed == 3
+
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+def test_sync_mode_that_runs_out_is_polled(emulator, make_provider, make_call, sink, name):
+    """A sync wait that ran out answers "processing" ("Sync mode timed out" [sdk]) with the id:
+    the prediction is polled like any other (the SDK gives up there)."""
+    emulator.latency_s, emulator.sync_wait_s = 0.6, 0.1
+    p = make_provider(name, sync_mode=True)
+    outcome, images = run(generate(p, make_call(p, frames=2), sink))
+    assert sorted(images) == [0, 1] and emulator.requests_for(name, "GET")
+
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+def test_sync_mode_failure_in_the_post_is_reported(emulator, make_provider, make_call, sink, name):
+    emulator.set_fault(name, "job_failed")
+    p = make_provider(name, sync_mode=True)
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=2), sink))
+    assert err.value.kind == "job_failed" and not err.value.may_be_billed and not emulator.requests_for(name, "GET")
+
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+@pytest.mark.parametrize("sync", [False, True])
+def test_base64_outputs_are_decoded(emulator, make_provider, make_call, sink, name, sync):
+    """enable_base64_output: outputs are naked base64 [doc wavespeed.ai/docs/base64-output], in
+    the polled answer and in the sync answer alike."""
+    p = make_provider(name, base64_output=True, sync_mode=sync)
+    outcome, images = run(generate(p, make_call(p, frames=2, size="96x64"), sink))
+    assert emulator.requests_for(name, "POST")[-1].json["enable_base64_output"] is True
+    assert sorted(sink.images) == [0, 1] and not sink.urls and images[1].size == (96, 64)
+
+
+def test_unreadable_output_is_a_failed_frame(make_provider, make_call, sink):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"code": 200, "message": "success", "data": {
+            "id": "p1", "status": "completed", "outputs": ["https://cdn.example/0.png", "not base64 !!",
+                                                            "data:image/png;base64,iVBORw0KGgo="]}})
+
+    async def go():
+        p = make_provider("wavespeed", sync_mode=True)
+        p.base_url = "https://wavespeed.test/api/v3"
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await p.generate(make_call(p, frames=3), client, sink)
+
+    run(go())
+    assert sink.urls == {0: "https://cdn.example/0.png"} and list(sink.failures) == [1] and list(sink.images) == [2]
+
+
+# -- EvoLink: the frames at once (the seed guide's shape) as well as the task ------------------
+
+@pytest.mark.parametrize("shape", ["evolink_immediate", "evolink_immediate_b64"])
+def test_evolink_immediate_answer(emulator, make_provider, make_call, sink, shape):
+    emulator.shapes = {shape}
+    p = make_provider("evolink")
+    outcome, images = run(generate(p, make_call(p, frames=4, size="128x96"), sink))
+    assert sorted(images) == [0, 1, 2, 3] and images[3].size == (128, 96)
+    assert (sorted(sink.images) if shape.endswith("b64") else sorted(sink.urls)) == [0, 1, 2, 3]
+    assert not emulator.requests_for("evolink", "GET")  # nothing to poll
+    assert outcome.images_billed == 4 and "immediate answer" in outcome.cost_rule
+
+
+def test_evolink_task_answer_says_so(emulator, make_provider, make_call, sink):
+    p = make_provider("evolink")
+    outcome, _ = run(generate(p, make_call(p, frames=2), sink))
+    assert "task" in outcome.cost_rule and emulator.requests_for("evolink", "GET")
+
+
+@pytest.mark.parametrize("shape", ["evolink_immediate", "evolink_immediate_b64"])
+def test_evolink_immediate_refused_item_is_a_failed_frame(emulator, make_provider, make_call, sink, shape):
+    emulator.shapes = {shape}
+    emulator.set_fault("evolink", "refused")
+    p = make_provider("evolink")
+    outcome, images = run(generate(p, make_call(p, frames=4), sink))
+    assert sorted(images) == [0, 2, 3] and "content_policy_violation" in sink.failures[1]
+    assert outcome.images_billed == 3  # settles on images generated
+
+
+@pytest.mark.parametrize("fault,kind,billed", [("job_failed", "server", True), ("content", "content", False),
+                                               ("quota", "quota", False), ("malformed", "malformed", True)])
+def test_evolink_immediate_faults(emulator, make_provider, make_call, sink, fault, kind, billed):
+    emulator.shapes = {"evolink_immediate"}
+    emulator.set_fault("evolink", fault)
+    p = make_provider("evolink")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=2), sink))
+    assert err.value.kind == kind and err.value.may_be_billed == billed
+    assert len(emulator.requests_for("evolink")) == 1
+
+
+def test_evolink_immediate_fewer_and_lost_frames(emulator, make_provider, make_call, sink):
+    emulator.shapes = {"evolink_immediate"}
+    emulator.set_fault("evolink", "fewer", n=3)
+    p = make_provider("evolink")
+    outcome, _ = run(generate(p, make_call(p, frames=4), sink))
+    assert sorted(sink.urls) == [0, 1, 2] and outcome.images_billed == 3
+
+
+def test_evolink_stuck_immediate_answer_times_out_as_possibly_billed(emulator, make_provider, make_call, sink):
+    emulator.shapes = {"evolink_immediate"}
+    emulator.set_fault("evolink", "stuck")
+    p = make_provider("evolink")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=2), sink, timeout=0.5))
+    assert err.value.kind == "timeout" and err.value.may_be_billed

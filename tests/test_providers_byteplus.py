@@ -113,6 +113,60 @@ def test_internal_error_stops_the_remaining_frames(emulator, make_provider, make
     assert outcome.images_billed == 1
 
 
+def test_an_internal_error_frame_ends_the_reading_at_once(emulator, make_provider, make_call, sink):
+    """No frame follows an internal service error [doc]: reading stops at that event (as the docs'
+    own sample does), so a server that then leaves the connection open (5 s here) does not hold
+    the call until a 1 s read timeout. The frame before it is kept and billed; the call is not an
+    error (the run is partial), unlike a bare `error` event."""
+    emulator.set_fault("byteplus", "job_failed", hold=True)
+    p = make_provider("byteplus")
+    p.read_timeout_s = None
+    outcome, images = run(generate(p, make_call(p, frames=4), sink, timeout=1.0))
+    assert sorted(images) == [0] and "InternalServiceError" in sink.failures[1]
+    assert outcome.images_billed == 1
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_b64_json_frames_over_http(emulator, make_provider, make_call, sink, stream):
+    """response_format b64_json [doc]: the frames come as base64 in the events / the data items."""
+    p = make_provider("byteplus", stream=stream, response_format="b64_json")
+    outcome, images = run(generate(p, make_call(p, frames=3, size="64x96"), sink))
+    assert emulator.requests_for("byteplus")[-1].json["response_format"] == "b64_json"
+    assert sorted(sink.images) == [0, 1, 2] and not sink.urls and images[2].size == (64, 96)
+    assert outcome.images_billed == 3
+
+
+def test_the_read_timeout_is_raised_for_one_json_answer(emulator, make_provider, make_call, sink):
+    """A JSON answer comes only once every frame is drawn (15 large frames: minutes): the
+    provider raises the client's read timeout to its own (the SDK's 600 s; 1.5 s here), so a
+    0.8 s silence passes a 0.3 s client timeout."""
+    emulator.latency_s = 0.8
+    p = make_provider("byteplus", stream=False)
+    p.read_timeout_s = 1.5
+    outcome, images = run(generate(p, make_call(p, frames=2), sink, timeout=0.3))
+    assert sorted(images) == [0, 1] and outcome.images_billed == 2
+
+
+def test_requests_carry_the_sdk_read_timeout_and_a_client_request_id(make_provider, make_call, sink):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": [{"url": "https://x.invalid/0.png"}], "usage": {"generated_images": 1}})
+
+    async def go():
+        p = make_provider("byteplus", stream=False)
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler),
+                                     timeout=httpx.Timeout(connect=10, read=180, write=60, pool=60)) as client:
+            return await p.generate(make_call(p), client, sink)
+
+    outcome = run(go())
+    assert seen[0].extensions["timeout"]["read"] == 600.0 and seen[0].extensions["timeout"]["connect"] == 10
+    client_id = seen[0].headers["x-client-request-id"]
+    assert len(client_id) == 34 and client_id[:14].isdigit() and client_id[14:].isalnum()
+    assert outcome.request_id == client_id  # no x-request-id in this answer: the row logs the client's id
+
+
 @pytest.mark.parametrize("created_at", [False, True])
 @pytest.mark.parametrize("fault", [None, "refused"])
 def test_non_stream_answer(emulator, make_provider, make_call, sink, fault, created_at):
@@ -144,6 +198,7 @@ def test_reading_stops_at_completed_when_done_never_comes(emulator, make_provide
     `completed`, well inside a 1 s read timeout, instead of failing as a stalled stream."""
     emulator.shapes = {"completed_then_hold"}
     p = make_provider("byteplus")
+    p.read_timeout_s = None  # the client's 1 s read timeout as it is
     outcome, images = run(generate(p, make_call(p, frames=3), sink, timeout=1.0))
     assert sorted(images) == [0, 1, 2] and outcome.images_billed == 3
 
@@ -209,6 +264,7 @@ def test_invalid_request_is_invalid(emulator, make_provider, make_call, sink):
 def test_stuck_call_times_out_as_possibly_billed(emulator, make_provider, make_call, sink):
     emulator.set_fault("byteplus", "stuck")
     p = make_provider("byteplus")
+    p.read_timeout_s = None  # the client's 0.5 s read timeout as it is
     with pytest.raises(ProviderError) as err:
         run(generate(p, make_call(p, frames=2), sink, timeout=0.5))
     assert err.value.kind == "timeout" and err.value.may_be_billed

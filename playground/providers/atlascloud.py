@@ -9,7 +9,10 @@ Wire protocol ([doc] atlascloud.ai docs, [guess] unconfirmed):
   the 4.5 pattern [guess].
 - The prediction id is data.id on most pages, a bare id on others: both read [doc].
 - Poll GET {base}/model/prediction/{id}: data.status processing|completed|succeeded|failed,
-  data.outputs, data.error [doc]. No cancel endpoint is documented.
+  data.outputs, data.error [doc https://atlascloud.ai/docs/en/predictions]. The other terminal
+  states WaveSpeed's SDK knows (cancelled, timeout, deleted) end the job too [guess: the same
+  prediction API family; no AtlasCloud SDK was found]. No cancel endpoint is documented.
+- enable_sync_mode / enable_base64_output [doc]: handled as WaveSpeed's (see wavespeed.py).
 - Billing: like WaveSpeed, max_images requested whatever comes back [guess].
 """
 
@@ -64,4 +67,4 @@ class AtlasCloudProvider(PredictionProvider):
         body["max_images"] = call.frames
         if call.references:  # data URLs [guess]: no upload endpoint was confirmed for AtlasCloud
             body["images"] = images if images is not None else [r.data_url() for r in call.references]
-        return body
+        return self.with_flags(body)

@@ -10,23 +10,38 @@ them, [guess] our reading, unconfirmed; see /work/shared/providers.md and docs/p
   Seedream 4.x/5.x document none [doc].
 - Stream: server-sent events whose JSON carries `type` [doc]:
   image_generation.partial_succeeded (image_index, url | b64_json, size) -> a frame;
-  image_generation.partial_failed (image_index, error) -> that frame failed, keep reading;
+  image_generation.partial_failed (image_index, error) -> that frame failed;
   image_generation.partial_image -> a preview, ignored; image_generation.completed (usage);
   then `data: [DONE]`. Reading stops at `completed`: a gateway that drops [DONE] and keeps
   the connection open must not hold the call until the read timeout. A null image_index
   means the frame after the last one seen [guess]. Whether the server also sends `event:` lines is not documented: the
   type is read from the JSON and the `event:` line is only a fallback [guess].
+- A failed frame [doc https://docs.byteplus.com/en/docs/ModelArk/1666945, `data` note]: refused
+  by the content filter -> the next frames are still generated, so reading goes on; an
+  internal service error -> no further frame is generated, so reading stops there, as the
+  docs' own stream sample does (`break` on InternalServiceError) [doc
+  https://docs.byteplus.com/en/docs/ModelArk/1824121]: the call ends with the frames it has,
+  billed as delivered. An event with a bare `error` and no frame type ends the call as failed.
+  The official SDK raises on every event carrying `error`, a refused frame included [sdk
+  byteplus-python-sdk-v2 3.0.63 byteplussdkarkruntime/_streaming.py]: the adapter departs from
+  it there (docs/providers.md).
 - Non-stream answer (a gateway may ignore stream): {"data": [{url|b64_json, size} |
-  {"error": {...}}], "usage": {"generated_images"}} [doc].
+  {"error": {...}}], "usage": {"generated_images"}} [doc]. It comes only when every frame is
+  drawn, so the read timeout is the SDK's 600 s [sdk byteplussdkarkruntime/_constants.py],
+  not the client's 180 s.
 - Billing: successful images only, usage.generated_images [doc].
-- Request id: the `x-request-id` response header [guess].
+- Request ids: each call sends its own `X-Client-Request-Id` (the SDK's format: a
+  YYYYmmddHHMMSS timestamp and 20 letters or digits [sdk byteplussdkarkruntime/_utils/_utils.py],
+  echoed by the server [sdk _response.py]); the row logs the `x-request-id` response header
+  [guess], else that client id.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+import random
+import string
+import time
 from contextlib import aclosing
 from typing import Any
 
@@ -36,7 +51,7 @@ from playground import pricing
 from playground.errors import ProviderError
 from playground.pricing import Price
 from playground.providers.base import FrameSink
-from playground.providers.http import HttpProvider, SSEEvent, iter_sse, json_body, scrub
+from playground.providers.http import HttpProvider, SSEEvent, deliver_item, item_reason, iter_sse, json_body, scrub
 from playground.types import CallOutcome, ModelInfo, ProviderCall
 
 # Seedream 4.0 / 4.5 / 5.0 Lite limits [doc]: up to 14 references, up to 15 images per call,
@@ -50,6 +65,16 @@ pricing.register_prices({
     ("byteplus", "seedream-4-0-250828"): Price(0.03, "BytePlus Seedream 4.0 $0.03/image [3p]"),
     ("byteplus", "*"): Price(0.04, "BytePlus Seedream fallback: the 4.5 price $0.04/image [3p]"),
 })
+
+
+def client_request_id() -> str:
+    """An X-Client-Request-Id as the SDK makes one: local time YYYYmmddHHMMSS + 20 letters/digits."""
+    return time.strftime("%Y%m%d%H%M%S") + "".join(random.choices(string.ascii_letters + string.digits, k=20))
+
+
+def _internal_error(error: Any) -> bool:
+    """A failed frame after which the service generates no more [doc: an internal service error]."""
+    return isinstance(error, dict) and str(error.get("code", "")).startswith("InternalServiceError")
 
 
 def seedream_body(call: ProviderCall) -> dict[str, Any]:
@@ -80,13 +105,6 @@ def _index(payload: dict[str, Any], default: int) -> int:
     return index if index >= 0 else default
 
 
-def _reason(error: Any) -> str:
-    if isinstance(error, dict):
-        code, message = error.get("code", ""), error.get("message", "")
-        return f"{code}: {message}".strip(": ") or "failed"
-    return str(error or "failed")
-
-
 class BytePlusProvider(HttpProvider):
     name = "byteplus"
     label = "BytePlus ModelArk"
@@ -103,11 +121,15 @@ class BytePlusProvider(HttpProvider):
     billing_rule = "successful images only: usage.generated_images [doc]"
 
     stream: bool = True  # ask for server-sent events (a gateway may answer plain JSON anyway)
+    response_format: str = "url"  # or "b64_json" [doc]
+    read_timeout_s = 600.0  # the SDK's read timeout [sdk byteplussdkarkruntime/_constants.py]: 15 frames in one JSON answer
 
-    def __init__(self, base_url: str = "", stream: bool | None = None) -> None:
+    def __init__(self, base_url: str = "", stream: bool | None = None, response_format: str | None = None) -> None:
         super().__init__(base_url)
         if stream is not None:
             self.stream = stream
+        if response_format is not None:
+            self.response_format = response_format
 
     def refine(self, status: int, code: str, message: str) -> str | None:
         if "SensitiveContent" in code:
@@ -120,6 +142,7 @@ class BytePlusProvider(HttpProvider):
 
     def body(self, call: ProviderCall) -> dict[str, Any]:
         body = seedream_body(call)
+        body["response_format"] = self.response_format
         body["stream"] = self.stream
         return body
 
@@ -131,11 +154,12 @@ class BytePlusProvider(HttpProvider):
         outcome = CallOutcome(cost_rule="usage.generated_images x price per image", seed_sent=None,
                               sent_fields=scrub(body))
         url = f"{self.base_url}/images/generations"
-        headers = {"Accept": "text/event-stream"} if self.stream else {}
+        client_id = client_request_id()
+        headers = {"X-Client-Request-Id": client_id, **({"Accept": "text/event-stream"} if self.stream else {})}
         resp = await self.request(client, "POST", url, call, repeatable=False, stream=True, json=body,
                                   headers=headers)
         try:
-            outcome.request_id = resp.headers.get("x-request-id", "")
+            outcome.request_id = resp.headers.get("x-request-id", "") or client_id
             if resp.status_code >= 400:
                 raise self.error(resp, call, may_be_billed=resp.status_code >= 500)
             if "text/event-stream" in resp.headers.get("content-type", ""):
@@ -148,29 +172,15 @@ class BytePlusProvider(HttpProvider):
             await resp.aclose()
         return outcome
 
-    async def _frame(self, index: int, item: dict[str, Any], sink: FrameSink, call: ProviderCall) -> bool:
-        if item.get("url"):
-            await sink.url(index, item["url"])
-            return True
-        if item.get("b64_json"):
-            try:
-                await sink.image(index, base64.b64decode(item["b64_json"], validate=True))
-                return True
-            except (binascii.Error, ValueError):
-                await sink.failed(index, "provider sent an unreadable base64 image")
-                return False
-        await sink.failed(index, self.ctx(call).clean(_reason(item.get("error"))))
-        return False
-
     async def _deliver_json(self, data: Any, call: ProviderCall, sink: FrameSink) -> int | None:
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
             if isinstance(data, dict) and data.get("error"):
                 err = data["error"]
-                raise self.ctx(call).error("job_failed", f"generation failed: {self.ctx(call).clean(_reason(err))}",
+                raise self.ctx(call).error("job_failed", f"generation failed: {self.ctx(call).clean(item_reason(err))}",
                                            may_be_billed=True)
             raise self.ctx(call).error("malformed", "answer has no data list", may_be_billed=True)
         for i, item in enumerate(data["data"]):
-            await self._frame(i, item if isinstance(item, dict) else {}, sink, call)
+            await deliver_item(i, item if isinstance(item, dict) else {}, sink, self.ctx(call))
         usage = data.get("usage") or {}
         billed = usage.get("generated_images")
         return int(billed) if isinstance(billed, (int, float)) else None
@@ -189,13 +199,15 @@ class BytePlusProvider(HttpProvider):
                     if kind.endswith("partial_succeeded"):
                         index = _index(payload, next_index)
                         next_index = index + 1
-                        if await self._frame(index, payload, sink, call):
+                        if await deliver_item(index, payload, sink, ctx):
                             delivered += 1
                             await sink.progress(min(1.0, delivered / call.frames), "streaming")  # the run counts frames itself
                     elif kind.endswith("partial_failed"):
                         index = _index(payload, next_index)
                         next_index = index + 1
-                        await sink.failed(index, ctx.clean(_reason(payload.get("error"))))
+                        await sink.failed(index, ctx.clean(item_reason(payload.get("error"))))
+                        if _internal_error(payload.get("error")):
+                            return delivered  # no further frame comes [doc]: billed as delivered
                     elif kind.endswith("partial_image"):
                         continue  # a preview of a frame still being drawn, not a frame
                     elif kind.endswith("completed"):
@@ -205,7 +217,7 @@ class BytePlusProvider(HttpProvider):
                         code = str(payload["error"].get("code", "")) if isinstance(payload["error"], dict) else ""
                         kind_ = "content" if "Sensitive" in code else "job_failed"
                         raise ctx.error(kind_, f"stream error after {delivered} frame(s): "
-                                        f"{ctx.clean(_reason(payload['error']))}", may_be_billed=True)
+                                        f"{ctx.clean(item_reason(payload['error']))}", may_be_billed=True)
         except httpx.TimeoutException:
             raise ctx.error("timeout", f"stream stalled after {delivered} frame(s); the call may be billed",
                             may_be_billed=True) from None

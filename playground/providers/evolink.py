@@ -1,4 +1,4 @@
-"""`evolink`: Seedream through EvoLink (an aggregator), as an async task.
+"""`evolink`: Seedream through EvoLink (an aggregator): an async task, or frames at once.
 
 Wire protocol ([doc] docs.evolink.ai, [guess] unconfirmed):
 - POST {EVOLINK_BASE_URL}/images/generations, `Authorization: Bearer EVOLINK_API_KEY` [doc].
@@ -8,6 +8,11 @@ Wire protocol ([doc] docs.evolink.ai, [guess] unconfirmed):
   "2K" [guess, from "ratio with quality"]; "WxH" goes as is [doc].
 - Answer at once: {"id": "task-unified-...", "status": "pending", "task_info": {"can_cancel"},
   "usage": {"billing_rule", "credits_reserved"}} [doc].
+- Or the frames themselves, as the seed guide's own sample reads them: {"created", "data":
+  [{"url"} | {"b64_json"} | {"error": {code, message}}, ...]} (the guide: the async workflow
+  "may require a follow-up GET" when a job id comes back instead) [guess: the guide's shape;
+  EvoLink's pages show only the task]. Each item is a frame, a failed item a failed frame.
+  The row's billing_rule says which shape came back.
 - Poll GET {base}/tasks/{id}: status pending|processing|completed|failed, progress 0..100,
   results = list of URLs when completed, error {code, message} when failed [doc].
 - No cancel endpoint was found in the docs, so a stuck task is abandoned, not cancelled.
@@ -25,7 +30,7 @@ from playground.errors import InputError
 from playground.pricing import Price
 from playground.providers.base import FrameSink
 from playground.providers.byteplus import SEEDREAM
-from playground.providers.http import HttpProvider, k_size_px, scrub, texts
+from playground.providers.http import HttpProvider, deliver_item, k_size_px, scrub
 from playground.types import CallOutcome, ModelInfo, ProviderCall
 
 pricing.register_prices({
@@ -34,6 +39,10 @@ pricing.register_prices({
     ("evolink", "doubao-seedream-4.0"): Price(0.03, "EvoLink Seedream 4.0: BytePlus price $0.03/image [guess]"),
     ("evolink", "*"): Price(0.04, "EvoLink fallback $0.04/image [guess]"),
 })
+
+GENERATED = "images generated x price per image"
+IMMEDIATE = "immediate answer: frames in `data`"
+TASK = "task: `results` polled"
 
 # task error codes [doc] -> our kinds
 _TASK_ERRORS = {
@@ -61,7 +70,8 @@ class EvoLinkProvider(HttpProvider):
         ModelInfo(id="doubao-seedream-4.0", label="Seedream 4.0 (EvoLink)", **SEEDREAM),
     )
     max_concurrency = 4
-    protocol = "POST /images/generations -> task id; poll GET /tasks/{id} until completed (results = URLs)"
+    protocol = ("POST /images/generations -> task id, poll GET /tasks/{id} until completed (results = URLs); "
+                "or the frames at once in `data` (url or b64_json)")
     billing_rule = "pre-charges n, settles on images generated [doc]"
 
     def validate(self, call: ProviderCall) -> None:
@@ -85,13 +95,34 @@ class EvoLinkProvider(HttpProvider):
 
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
         body = self.body(call)
-        outcome = CallOutcome(cost_rule="images generated x price per image (n pre-charged, settled)",
-                              sent_fields=scrub(body))
-        task, _ = await self.create(client, f"{self.base_url}/images/generations", call, body)
-        task_id = str(task.get("id", "")) if isinstance(task, dict) else ""
+        outcome = CallOutcome(sent_fields=scrub(body))
+        answer, _ = await self.create(client, f"{self.base_url}/images/generations", call, body)
+        if isinstance(answer, dict) and isinstance(answer.get("data"), list):
+            outcome.cost_rule = f"{GENERATED} ({IMMEDIATE})"
+            outcome.request_id = str(answer.get("id") or "")
+            outcome.images_billed = await self._deliver(answer["data"], call, sink)
+            return outcome
+        task_id = str(answer.get("id", "")) if isinstance(answer, dict) else ""
         if not task_id:
-            raise self.ctx(call).error("malformed", "no task id in the answer", may_be_billed=True)
+            raise self.ctx(call).error("malformed", "neither a task id nor a `data` list of frames in the answer",
+                                       may_be_billed=True)
+        outcome.cost_rule = f"{GENERATED} ({TASK})"
         outcome.request_id = task_id
+        state = await self._wait(client, call, sink, task_id)
+        results = state.get("results")
+        outcome.images_billed = await self._deliver(results if isinstance(results, list) else [], call, sink)
+        return outcome
+
+    async def _deliver(self, items: list[Any], call: ProviderCall, sink: FrameSink) -> int:
+        """Each item a frame (a URL string as `results` holds [doc], or a {"url"|"b64_json"|"error"}
+        object as `data` does); the number of frames generated."""
+        generated = 0
+        for i, item in enumerate(items):
+            item = {"url": item} if isinstance(item, str) else item if isinstance(item, dict) else {}
+            generated += await deliver_item(i, item, sink, self.ctx(call))
+        return generated
+
+    async def _wait(self, client: httpx.AsyncClient, call: ProviderCall, sink: FrameSink, task_id: str) -> dict[str, Any]:
         url = f"{self.base_url}/tasks/{task_id}"
 
         async def fetch() -> dict[str, Any]:
@@ -109,13 +140,7 @@ class EvoLinkProvider(HttpProvider):
                 self._raise_failed(state, call)
             return status == "completed"
 
-        state = await self.poll(fetch, done, call, job=task_id)
-        results = state.get("results")
-        urls = texts(results if isinstance(results, list) else [])
-        for i, frame_url in enumerate(urls):
-            await sink.url(i, frame_url)
-        outcome.images_billed = len(urls)
-        return outcome
+        return await self.poll(fetch, done, call, job=task_id)
 
     def _raise_failed(self, state: dict[str, Any], call: ProviderCall) -> None:
         error = state.get("error") or {}

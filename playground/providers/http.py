@@ -37,6 +37,8 @@ provider, the HTTP status and the provider's own code, passes the provider's tex
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import email.utils
 import json
 import random
@@ -417,6 +419,10 @@ class HttpProvider(Provider):
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
     poll_policy: ClassVar[PollPolicy] = PollPolicy()
     auth_scheme: ClassVar[str] = "Bearer"
+    # The longest silence a request of this provider may legitimately keep (one JSON answer that
+    # comes only when every frame is drawn): the client's read timeout is raised to it. None:
+    # the client's timeout as it is.
+    read_timeout_s: float | None = None
 
     def __init__(self, base_url: str = "") -> None:
         super().__init__(base_url)
@@ -449,6 +455,8 @@ class HttpProvider(Provider):
         would go along), so no caller mistakes a redirect page for an answer. `job_exists`: a
         failure may be billed (a poll of a job already created)."""
         headers = {**self.headers(call), **kwargs.pop("headers", {})}
+        if self.read_timeout_s is not None and "timeout" not in kwargs:
+            kwargs["timeout"] = longer_read(client.timeout, self.read_timeout_s)
         req = client.build_request(method, url, headers=headers, **kwargs)
         resp = await send(client, req, repeatable=repeatable, ctx=self.ctx(call), policy=self.retry_policy,
                           sleep=self.sleep, stream=stream)
@@ -485,6 +493,50 @@ class HttpProvider(Provider):
                    cancel: Callable[[], Awaitable[Any]] | None = None, job: str = "") -> T:
         return await poll_job(fetch, is_done, policy=self.poll_policy, sleep=self.sleep, clock=self.clock,
                               cancel=cancel, ctx=self.ctx(call), job=job)
+
+
+def longer_read(timeout: httpx.Timeout, read_s: float) -> httpx.Timeout:
+    """`timeout` with its read limit raised to at least `read_s` (an unlimited read stays so)."""
+    read = None if timeout.read is None else max(timeout.read, read_s)
+    return httpx.Timeout(connect=timeout.connect, read=read, write=timeout.write, pool=timeout.pool)
+
+
+def item_reason(error: Any) -> str:
+    """A failed item's or event's `error` ({"code", "message"} or text) as one line."""
+    if isinstance(error, Mapping):
+        code, message = error.get("code", ""), error.get("message", "")
+        return f"{code}: {message}".strip(": ") or "failed"
+    return str(error or "failed")
+
+
+async def deliver_item(index: int, item: Mapping[str, Any], sink: Any, ctx: ErrorContext) -> bool:
+    """One answer item as a frame: {"url"} -> a URL the core downloads, {"b64_json"} -> bytes,
+    anything else (an {"error"} item, an unreadable base64) -> that frame failed. True for a frame.
+    The shape BytePlus answers [doc] and the seed guide's EvoLink sample reads."""
+    url = item.get("url")
+    if isinstance(url, str) and url:
+        await sink.url(index, url)
+        return True
+    b64 = item.get("b64_json")
+    if isinstance(b64, str) and b64:
+        data = decode_base64(b64)
+        if data is None:
+            await sink.failed(index, "provider sent an unreadable base64 image")
+            return False
+        await sink.image(index, data)
+        return True
+    await sink.failed(index, ctx.clean(item_reason(item.get("error"))))
+    return False
+
+
+def decode_base64(text: str) -> bytes | None:
+    """Naked base64 or a data: URL's payload; None when unreadable."""
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    try:
+        return base64.b64decode(text, validate=True) or None
+    except (binascii.Error, ValueError):
+        return None
 
 
 def first(mapping: Mapping[str, Any], *keys: str, default: Any = None) -> Any:

@@ -1,27 +1,39 @@
 """`wavespeed`: Seedream sequential models on WaveSpeedAI, as an async prediction.
 
-Wire protocol ([doc] wavespeed.ai docs / llms.txt, [sdk] wavespeed 2.0.5, [guess] unconfirmed):
+Wire protocol ([doc] wavespeed.ai docs / llms.txt, [sdk NAME VERSION FILE] the official SDK,
+[guess] unconfirmed):
 - POST {WAVESPEED_BASE_URL}/{model_id}, `Authorization: Bearer WAVESPEED_API_KEY` [doc].
   Model ids bytedance/seedream-v5.0-lite|v4.5|v4/sequential and .../edit-sequential [doc].
 - Body: prompt, size "W*H" (asterisk) [doc], max_images = frames (1..15) [doc]; the
-  edit-sequential models require `images` (1..10 URLs) [doc]; references are uploaded
-  first (multipart `file`) to POST {base}/media/upload/binary -> data.download_url, the path
-  of the official SDK's Client.upload [sdk] and of one docs page [doc]; another version of
-  that page says POST {base}/upload -> data.url [doc]. Which one the live API serves is
-  unconfirmed [guess]: the SDK's path is tried first, /upload on a 404, and either field is
-  read. No seed in these schemas [doc]. enable_base64_output and enable_sync_mode are left
-  at their defaults (false).
+  edit-sequential models require `images` (1..10 URLs) [doc]. No seed in these schemas [doc].
+  `enable_sync_mode` and `enable_base64_output` are off unless the provider is built with
+  sync_mode / base64_output (both documented [doc https://wavespeed.ai/docs/sync-mode,
+  https://wavespeed.ai/docs/base64-output]).
+- References are uploaded first, the current flow [sdk wavespeed 2.0.5 wavespeed/api/client.py
+  Client.upload, the same since 1.0.11]: POST {base}/media/uploads with JSON {filename, size,
+  content_type} -> data.upload {method "PUT", url, headers} and data.download_url; the bytes
+  go by PUT to that URL (a storage host) with only the headers given, never the API key; the
+  download_url is the model input. Only on a 404 of that path, the older flows: multipart
+  `file` to POST {base}/media/upload/binary -> data.download_url [sdk wavespeed 1.0.10
+  wavespeed/api/client.py], then POST {base}/upload -> data.url [doc, one version of a page].
 - Answer: {"code": 200, "message": "success", "data": {"id", "status": "created",
   "urls": {"get": RESULT_URL}, "outputs": [], ...}}; newer pages show the inner object
-  bare: both accepted [doc].
+  bare: both accepted [doc]. In sync mode the answer already holds status completed and the
+  outputs [doc, sdk]; a sync wait that ran out answers status "processing" ("Sync mode timed
+  out" [sdk]), and the prediction is then polled like any other.
 - Poll GET data.urls.get (only when it is on the configured host, so the key never leaves
-  it), else {base}/predictions/{id}/result [doc] until status completed (outputs = URLs) or
-  failed (error text, still HTTP 200) [doc]. No cancel endpoint is documented.
-- Billing: unit price x max_images **requested**, whatever comes back [doc].
+  it), else {base}/predictions/{id}/result [doc] until status completed (outputs) or a
+  terminal failure: failed, cancelled, timeout, deleted [sdk wavespeed 2.0.5
+  wavespeed/api/client.py Client._wait] (error text, still HTTP 200). No cancel endpoint is
+  documented.
+- outputs: URLs, or naked base64 strings with enable_base64_output [doc]; a data: URL is read too.
+- Billing: unit price x max_images **requested**, whatever comes back [doc]; a `failed`
+  prediction is taken as not billed, the other terminal failures as possibly billed [guess].
 """
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -37,15 +49,17 @@ from playground.providers.http import (
     HttpProvider,
     asterisk_size,
     body_error,
+    decode_base64,
     envelope,
     first,
     json_body,
     same_origin,
     scrub,
-    texts,
+    send,
 )
 from playground.types import CallOutcome, ModelInfo, ProviderCall, ReferenceImage
 
+TICKET_PATH = "/media/uploads"  # the current upload flow [sdk wavespeed 2.0.5]
 T2I = {**SEEDREAM, "max_references": 0, "frames_plus_references_max": None}
 EDIT = {**SEEDREAM, "max_references": 10}
 
@@ -64,6 +78,23 @@ class PredictionProvider(HttpProvider):
     """WaveSpeed-shaped async predictions (WaveSpeed, AtlasCloud)."""
 
     done_states: ClassVar[frozenset[str]] = frozenset({"completed"})
+    # terminal failures [sdk wavespeed 2.0.5 wavespeed/api/client.py Client._wait]; only `failed`
+    # is taken as not billed
+    failed_states: ClassVar[frozenset[str]] = frozenset({"failed", "cancelled", "timeout", "deleted"})
+    sync_mode: bool = False  # enable_sync_mode: the POST answers when the prediction is done
+    base64_output: bool = False  # enable_base64_output: outputs as base64, not URLs
+
+    def __init__(self, base_url: str = "", sync_mode: bool | None = None, base64_output: bool | None = None) -> None:
+        super().__init__(base_url)
+        if sync_mode is not None:
+            self.sync_mode = sync_mode
+        if base64_output is not None:
+            self.base64_output = base64_output
+
+    @property
+    def read_timeout_s(self) -> float | None:  # type: ignore[override]
+        """A sync-mode POST stays open until the prediction is done (the SDK sets no read limit)."""
+        return 600.0 if self.sync_mode else None
 
     def submit_url(self, call: ProviderCall) -> str:
         raise NotImplementedError
@@ -78,6 +109,13 @@ class PredictionProvider(HttpProvider):
         body["max_images"] = call.frames
         if call.references:
             body["images"] = images if images is not None else [r.data_url() for r in call.references]
+        return self.with_flags(body)
+
+    def with_flags(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.sync_mode:
+            body["enable_sync_mode"] = True
+        if self.base64_output:
+            body["enable_base64_output"] = True
         return body
 
     async def reference_urls(self, client: httpx.AsyncClient, call: ProviderCall) -> list[str]:
@@ -104,6 +142,17 @@ class PredictionProvider(HttpProvider):
     def billed_images(self, call: ProviderCall, outcome: CallOutcome, frames_returned: int) -> int:
         return call.frames  # max_images requested, whatever comes back
 
+    def finished(self, state: Mapping[str, Any], call: ProviderCall, pred_id: str) -> bool:
+        """True when the prediction is done; raises for a terminal failure."""
+        status = str(state.get("status", "")).lower()
+        if status in self.failed_states:
+            message = self.ctx(call).clean(str(state.get("error") or "no error text"))
+            kind = "content" if any(w in message.lower() for w in CONTENT_WORDS) else "job_failed"
+            billed = "" if status == "failed" else "; it may still have been billed"
+            raise self.ctx(call).error(kind, f"prediction {pred_id} ended {status}: {message}{billed}",
+                                       may_be_billed=status != "failed")
+        return status in self.done_states
+
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
         images = await self.reference_urls(client, call) if call.references else None
         body = self.body(call, images)
@@ -117,29 +166,29 @@ class PredictionProvider(HttpProvider):
         get_url = (pred.get("urls") or {}).get("get") if isinstance(pred.get("urls"), dict) else None
         url = get_url if isinstance(get_url, str) and same_origin(get_url, self.base_url) else self.result_url(pred_id)
 
-        if str(pred.get("status", "")).lower() in self.done_states and pred.get("outputs"):
-            state: dict[str, Any] = dict(pred)  # sync mode or an instant answer
-        else:
-            async def fetch() -> dict[str, Any]:
+        state: Mapping[str, Any] = pred
+        if not self.finished(pred, call, pred_id):  # else: sync mode, or an instant answer
+            async def fetch() -> Mapping[str, Any]:
                 got = self.unwrap(await self.fetch(client, url, call), call, may_be_billed=True)
                 status = str(got.get("status", "")).lower()
                 await sink.progress(0.5 if status == "processing" else 0.1, status)
-                return dict(got)
+                return got
 
-            def done(got: dict[str, Any]) -> bool:
-                status = str(got.get("status", "")).lower()
-                if status == "failed":
-                    message = self.ctx(call).clean(str(got.get("error") or "no error text"))
-                    kind = "content" if any(w in message.lower() for w in CONTENT_WORDS) else "job_failed"
-                    raise self.ctx(call).error(kind, f"prediction {pred_id} failed: {message}", may_be_billed=False)
-                return status in self.done_states
-
-            state = await self.poll(fetch, done, call, job=pred_id)
+            state = await self.poll(fetch, lambda got: self.finished(got, call, pred_id), call, job=pred_id)
         outputs = state.get("outputs")
-        for i, frame_url in enumerate(texts(outputs if isinstance(outputs, list) else [])):
-            await sink.url(i, frame_url)
+        await self.deliver_outputs(outputs if isinstance(outputs, list) else [], sink)
         outcome.images_billed = call.frames
         return outcome
+
+    async def deliver_outputs(self, outputs: list[Any], sink: FrameSink) -> None:
+        """URLs to download, or base64 (naked [doc], or a data: URL) decoded here."""
+        for i, output in enumerate(o for o in outputs if isinstance(o, str) and o):
+            if output.startswith(("https://", "http://")):
+                await sink.url(i, output)
+            elif (data := decode_base64(output)) is not None:
+                await sink.image(i, data)
+            else:
+                await sink.failed(i, "output is neither a URL nor readable base64")
 
 
 class WaveSpeedProvider(PredictionProvider):
@@ -160,41 +209,74 @@ class WaveSpeedProvider(PredictionProvider):
     protocol = "POST /{model_id} -> prediction id; poll GET /predictions/{id}/result (size as W*H)"
     billing_rule = "unit price x max_images requested, whatever comes back [doc]"
 
-    # [sdk] wavespeed-python Client.upload first, then the path one docs page shows [doc]
-    upload_paths: tuple[str, ...] = ("/media/upload/binary", "/upload")
+    # the current upload flow first, then the older documented ones (see the module docstring)
+    upload_paths: tuple[str, ...] = (TICKET_PATH, "/media/upload/binary", "/upload")
 
     def submit_url(self, call: ProviderCall) -> str:
         return f"{self.base_url}/{call.model}"
 
     async def reference_urls(self, client: httpx.AsyncClient, call: ProviderCall) -> list[str]:
-        """Upload each reference (multipart `file`) and use the returned URL: the edit models take
-        image URLs. An upload bills nothing, so it is retried like a GET."""
+        """Upload each reference and use its download URL: the edit models take image URLs. An
+        upload bills nothing, so it is retried like a GET."""
         return [await self._upload(client, call, i, ref) for i, ref in enumerate(call.references)]
 
     async def _upload(self, client: httpx.AsyncClient, call: ProviderCall, index: int, ref: ReferenceImage) -> str:
-        """POST the file to the first upload path that exists. The official SDK posts to
-        /media/upload/binary and reads data.download_url [sdk]; one version of the docs page says
-        /upload and data.url [doc]: a 404 on one path moves on to the next, and either field is read."""
-        ext = ref.mime.split("/")[-1]
+        """The first upload path this host serves: a 404 moves on to the next; the path that
+        worked is kept for the run's other references."""
+        filename = f"reference_{index + 1}{mimetypes.guess_extension(ref.mime) or '.bin'}"
         for path in self.upload_paths:
-            resp = await self.request(client, "POST", f"{self.base_url}{path}", call, repeatable=True,
-                                      files={"file": (f"reference_{index + 1}.{ext}", ref.data, ref.mime)})
+            if path == TICKET_PATH:
+                resp = await self.request(client, "POST", f"{self.base_url}{path}", call, repeatable=True,
+                                          json={"filename": filename, "size": len(ref.data), "content_type": ref.mime})
+            else:
+                resp = await self.request(client, "POST", f"{self.base_url}{path}", call, repeatable=True,
+                                          files={"file": (filename, ref.data, ref.mime)})
             if resp.status_code == 404 and path != self.upload_paths[-1]:
                 continue
             if resp.status_code >= 400:
                 raise self.error(resp, call)
-            self.upload_paths = (path,)  # this host has it: later references go straight there
-            answer = json_body(resp, self.ctx(call), may_be_billed=False)
-            err = body_error(answer, self.ctx(call), may_be_billed=False, refine=self.refine)
-            if err is not None:
-                raise err
-            data = answer.get("data") if isinstance(answer, Mapping) else None
-            data = data if isinstance(data, Mapping) else answer if isinstance(answer, Mapping) else {}
-            url = first(data, "download_url", "url", default="")
-            if not isinstance(url, str) or not url.startswith("http"):
-                raise self.ctx(call).error("malformed", "the upload answer has no data.download_url or data.url")
-            return url
+            self.upload_paths = (path,)
+            data = self._upload_answer(resp, call)
+            if path == TICKET_PATH:
+                await self._put_bytes(client, call, data, ref)
+            return self._url_in(data, ("download_url",) if path == TICKET_PATH else ("download_url", "url"), call)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _upload_answer(self, resp: httpx.Response, call: ProviderCall) -> Mapping[str, Any]:
+        answer = json_body(resp, self.ctx(call), may_be_billed=False)
+        err = body_error(answer, self.ctx(call), may_be_billed=False, refine=self.refine)
+        if err is not None:
+            raise err
+        data = answer.get("data") if isinstance(answer, Mapping) else None
+        return data if isinstance(data, Mapping) else answer if isinstance(answer, Mapping) else {}
+
+    def _url_in(self, data: Mapping[str, Any], keys: tuple[str, ...], call: ProviderCall) -> str:
+        url = first(data, *keys, default="")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise self.ctx(call).error("malformed", f"the upload answer has no {' or '.join('data.' + k for k in keys)}")
+        return url
+
+    async def _put_bytes(self, client: httpx.AsyncClient, call: ProviderCall, ticket: Mapping[str, Any],
+                         ref: ReferenceImage) -> None:
+        """PUT the bytes where the ticket says, with only the headers it gives: the URL is a
+        storage host's, so the API key never goes along [sdk wavespeed 2.0.5 Client.upload]."""
+        ctx = self.ctx(call)
+        upload = ticket.get("upload")
+        upload = upload if isinstance(upload, Mapping) else {}
+        put_url = upload.get("url")
+        if str(upload.get("method", "")).upper() != "PUT" or not isinstance(put_url, str) \
+                or not put_url.startswith(("https://", "http://")):
+            raise ctx.error("malformed", "the upload ticket has no PUT instruction (data.upload.method/url)")
+        given = upload.get("headers")
+        headers = {str(k): str(v) for k, v in given.items()} if isinstance(given, Mapping) else {}
+        if any(k.lower() == "authorization" for k in headers):  # the one header of ours it must never carry
+            raise ctx.error("malformed", "the upload ticket asks for an Authorization header: refused")
+        request = client.build_request("PUT", put_url, headers=headers, content=ref.data)
+        resp = await send(client, request, repeatable=True, ctx=ctx, policy=self.retry_policy, sleep=self.sleep)
+        if resp.status_code >= 300:
+            kind = "server" if resp.status_code >= 500 else "invalid"
+            raise ctx.error(kind, f"storing the reference at the upload URL failed (HTTP {resp.status_code}): "
+                            f"{ctx.clean(resp.text[:200])}", status=resp.status_code)
 
     def result_url(self, prediction_id: str) -> str:
         return f"{self.base_url}/predictions/{prediction_id}/result"
