@@ -477,8 +477,10 @@ def evolink(req: Req) -> None:
             task.update(status="processing", progress=min(95, int(100 * job.elapsed() / max(job.latency, 1e-6))))
         elif phase == "failed":
             task.update(status="failed", progress=0, error={"code": "service_error", "message": "internal service error"})
-        elif phase == "cancelled":
-            task.update(status="failed", progress=0, error={"code": "request_cancelled", "message": "cancelled"})
+        elif phase in ("cancelled", "deleted"):
+            task.update(status="failed", progress=0, error={"code": "request_cancelled", "message": phase})
+        elif phase == "timeout":  # EvoLink's states are pending|processing|completed|failed [doc]
+            task.update(status="failed", progress=0, error={"code": "generation_timeout", "message": "timed out"})
         else:
             urls = [req.emu.frame_url(job, i) for i in range(job.returned()) if i != job.refused_index()]
             task.update(status="completed", progress=100, results=urls)

@@ -501,12 +501,20 @@ def test_evolink_immediate_faults(emulator, make_provider, make_call, sink, faul
     assert len(emulator.requests_for("evolink")) == 1
 
 
-def test_evolink_immediate_fewer_and_lost_frames(emulator, make_provider, make_call, sink):
+def test_evolink_immediate_fewer_frames(emulator, make_provider, make_call, sink):
     emulator.shapes = {"evolink_immediate"}
     emulator.set_fault("evolink", "fewer", n=3)
     p = make_provider("evolink")
     outcome, _ = run(generate(p, make_call(p, frames=4), sink))
     assert sorted(sink.urls) == [0, 1, 2] and outcome.images_billed == 3
+
+
+def test_evolink_immediate_rate_limit_is_retried(emulator, make_provider, make_call, sink):
+    emulator.shapes = {"evolink_immediate"}
+    emulator.set_fault("evolink", "rate_limit", count=1, retry_after=2)
+    p = make_provider("evolink")
+    outcome, images = run(generate(p, make_call(p, frames=2), sink))
+    assert p.sleeps == [2] and len(images) == 2 and len(emulator.requests_for("evolink", "POST")) == 2
 
 
 def test_evolink_stuck_immediate_answer_times_out_as_possibly_billed(emulator, make_provider, make_call, sink):
@@ -516,3 +524,11 @@ def test_evolink_stuck_immediate_answer_times_out_as_possibly_billed(emulator, m
     with pytest.raises(ProviderError) as err:
         run(generate(p, make_call(p, frames=2), sink, timeout=0.5))
     assert err.value.kind == "timeout" and err.value.may_be_billed
+
+
+def test_evolink_timeout_state_is_a_failed_task_with_its_code(emulator, make_provider, make_call, sink):
+    emulator.set_fault("evolink", "job_ended", state="timeout")
+    p = make_provider("evolink")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p, frames=2), sink))
+    assert err.value.kind == "timeout" and "generation_timeout" in str(err.value)
