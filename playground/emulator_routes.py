@@ -305,7 +305,7 @@ BYTEPLUS_MODELS = frozenset({"seedream-5-0-260128", "seedream-5-0-lite-260128", 
 
 def byteplus(req: Req) -> None:
     client_id = req.headers.get("x-client-request-id")
-    if client_id:  # echoed: the SDK reads the request id of an answer from it [sdk byteplussdkarkruntime/_response.py]
+    if client_id:  # echoed: the SDK reads the request id of an answer from it [sdk byteplus-python-sdk-v2 3.0.63 byteplussdkarkruntime/_response.py]
         req.reply_headers["X-Client-Request-Id"] = client_id
     if (req.method, req.path) != ("POST", "/images/generations"):
         return
@@ -522,7 +522,7 @@ _SEEDREAM_MODELS = re.compile(r"^bytedance/seedream-v(5\.0-lite|4\.5|4)/(sequent
 # states the SDK knows: cancelled, timeout, deleted [sdk wavespeed 2.0.5 wavespeed/api/client.py]
 _WAVESPEED_STATUS = {"queued": "created", "processing": "processing", "failed": "failed", "cancelled": "cancelled",
                      "timeout": "timeout", "deleted": "deleted", "done": "completed"}
-SYNC_TIMEOUT_ERROR = "Sync mode timed out, the task is still processing"  # the words the SDK looks for [sdk]
+SYNC_TIMEOUT_ERROR = "Sync mode timed out, the task is still processing"  # the words the SDK looks for [sdk wavespeed 2.0.5 wavespeed/api/client.py]
 
 
 def _enveloped(req: Req, data: dict[str, Any]) -> dict[str, Any]:
@@ -575,7 +575,7 @@ def _submit_prediction(req: Req, body: dict[str, Any], model: str, fault: Fault 
 
 def _answer_submit(req: Req, body: dict[str, Any], job: Job, result_url: str, queued: dict[str, Any]) -> None:
     """The submit answer: at once with the queued state, or with enable_sync_mode when the job
-    ends, or after `sync_wait_s` still processing with the SDK's "Sync mode timed out" [sdk]."""
+    ends, or after `sync_wait_s` still processing with the SDK's "Sync mode timed out" [sdk wavespeed 2.0.5]."""
     emu = req.emu
     if body.get("enable_sync_mode"):
         stuck = job.fault is not None and job.fault.name == "stuck"

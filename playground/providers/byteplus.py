@@ -1,8 +1,10 @@
 """`byteplus`: Seedream on BytePlus ModelArk (the official API), streamed.
 
-Wire protocol (marks: [doc] BytePlus docs, [sdk] byteplus-python-sdk-v2, [3p] a mirror of
-them, [guess] our reading, unconfirmed; see /work/shared/providers.md and docs/providers.md):
-- POST {ARK_BASE_URL}/images/generations, `Authorization: Bearer ARK_API_KEY` [sdk].
+Wire protocol (marks: [doc] BytePlus docs, [sdk NAME VERSION FILE] the official SDK,
+byteplus-python-sdk-v2 3.0.63 here, [3p] a mirror of them, [guess] our reading, unconfirmed;
+see docs/providers.md):
+- POST {ARK_BASE_URL}/images/generations, `Authorization: Bearer ARK_API_KEY`
+  [sdk byteplus-python-sdk-v2 3.0.63 byteplussdkarkruntime/resources/images/images.py].
 - Body: model, prompt, size ("2K" or "WxH", passed through), response_format "url",
   watermark false (the default is true) [doc]; sequential_image_generation "auto" with
   sequential_image_generation_options.max_images = frames when frames > 1, else "disabled"
@@ -27,12 +29,13 @@ them, [guess] our reading, unconfirmed; see /work/shared/providers.md and docs/p
   it there (docs/providers.md).
 - Non-stream answer (a gateway may ignore stream): {"data": [{url|b64_json, size} |
   {"error": {...}}], "usage": {"generated_images"}} [doc]. It comes only when every frame is
-  drawn, so the read timeout is the SDK's 600 s [sdk byteplussdkarkruntime/_constants.py],
-  not the client's 180 s.
+  drawn, so the read timeout is the SDK's 600 s, not the client's 180 s
+  [sdk byteplus-python-sdk-v2 3.0.63 byteplussdkarkruntime/_constants.py].
 - Billing: successful images only, usage.generated_images [doc].
-- Request ids: each call sends its own `X-Client-Request-Id` (the SDK's format: a
-  YYYYmmddHHMMSS timestamp and 20 letters or digits [sdk byteplussdkarkruntime/_utils/_utils.py],
-  echoed by the server [sdk _response.py]); the row logs the `x-request-id` response header
+- Request ids: each call sends its own `X-Client-Request-Id` in the SDK's format, a
+  YYYYmmddHHMMSS timestamp and 20 letters or digits [sdk byteplus-python-sdk-v2 3.0.63
+  byteplussdkarkruntime/_utils/_utils.py], which the server echoes [sdk
+  byteplus-python-sdk-v2 3.0.63 byteplussdkarkruntime/_response.py]; the row logs the `x-request-id` response header
   [guess], else that client id.
 """
 
@@ -122,7 +125,9 @@ class BytePlusProvider(HttpProvider):
 
     stream: bool = True  # ask for server-sent events (a gateway may answer plain JSON anyway)
     response_format: str = "url"  # or "b64_json" [doc]
-    read_timeout_s = 600.0  # the SDK's read timeout [sdk byteplussdkarkruntime/_constants.py]: 15 frames in one JSON answer
+    # 15 frames in one JSON answer take minutes: the SDK's read timeout
+    # [sdk byteplus-python-sdk-v2 3.0.63 byteplussdkarkruntime/_constants.py]
+    read_timeout_s = 600.0
 
     def __init__(self, base_url: str = "", stream: bool | None = None, response_format: str | None = None) -> None:
         super().__init__(base_url)

@@ -20,7 +20,7 @@ Wire protocol ([doc] wavespeed.ai docs / llms.txt, [sdk NAME VERSION FILE] the o
   "urls": {"get": RESULT_URL}, "outputs": [], ...}}; newer pages show the inner object
   bare: both accepted [doc]. In sync mode the answer already holds status completed and the
   outputs [doc, sdk]; a sync wait that ran out answers status "processing" ("Sync mode timed
-  out" [sdk]), and the prediction is then polled like any other.
+  out" [sdk wavespeed 2.0.5 wavespeed/api/client.py]), and the prediction is then polled like any other.
 - Poll GET data.urls.get (only when it is on the configured host, so the key never leaves
   it), else {base}/predictions/{id}/result [doc] until status completed (outputs) or a
   terminal failure: failed, cancelled, timeout, deleted [sdk wavespeed 2.0.5
