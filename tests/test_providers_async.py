@@ -418,7 +418,7 @@ def test_sync_mode_answers_the_frames_in_the_post(emulator, make_provider, make_
 def test_sync_mode_that_runs_out_is_polled(emulator, make_provider, make_call, sink, name):
     """A sync wait that ran out answers "processing" ("Sync mode timed out" [sdk]) with the id:
     the prediction is polled like any other (the SDK gives up there)."""
-    emulator.latency_s, emulator.sync_wait_s = 0.6, 0.1
+    emulator.latency_s, emulator.sync_wait_s = 2.0, 0.1  # the job outlasts the sync wait by far
     p = make_provider(name, sync_mode=True)
     outcome, images = run(generate(p, make_call(p, frames=2), sink))
     assert sorted(images) == [0, 1] and emulator.requests_for(name, "GET")

@@ -66,13 +66,13 @@ def test_sync_mode_that_runs_out_gives_the_task_id_and_get_result_fetches_it(emu
     """The SDK's sync-timeout reading: status "processing" with "Sync mode timed out" -> an error
     naming the task id and result URL (run) / status "processing" (run_no_throw); get_result then
     fetches the finished prediction."""
-    emulator.latency_s, emulator.sync_wait_s = 0.5, 0.05
+    emulator.latency_s, emulator.sync_wait_s = 1.5, 0.05  # the job outlasts the sync wait by far
     with pytest.raises(RuntimeError, match=r"Sync mode timed out \(task_id: wav-\w+\).*Query the result later"):
         run(emulator, enable_sync_mode=True)
     no_throw = client(emulator).run_no_throw(T2I, {"prompt": "p", "size": "64*64", "max_images": 1},
                                              enable_sync_mode=True)
     assert no_throw["status"] == "processing" and no_throw["task_id"].startswith("wav-")
-    for _ in range(200):  # the job ends 0.5 s after it was created
+    for _ in range(1000):  # the job ends 1.5 s after it was created
         result = client(emulator).get_result(no_throw["task_id"])
         if result["data"]["status"] == "completed":
             break
