@@ -47,7 +47,9 @@ def test_openai_contract_and_token_cost(emulator, make_provider, make_call, sink
         "model": "gpt-image-1.5", "prompt": call.prompt, "n": 1, "size": "1024x1024"}
     assert list(images) == [0] and images[0].size == (1024, 1024) and 0 in sink.images  # b64, not a URL
     text = max(1, len(call.prompt) // 4)
-    assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0) / 1e6)
+    # 1056 image output tokens at $32/M and 96 text output tokens at $10/M (output_tokens_details)
+    assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0 + 96 * 10.0) / 1e6)
+    assert outcome.cost_rule == "usage tokens x token rates (text in, image in, image out, text out)"
     assert outcome.images_billed == 1 and outcome.request_id.startswith("req_") and outcome.seed_sent is None
 
 
@@ -72,7 +74,7 @@ def test_openai_dated_snapshot_is_billed_with_its_base_models_token_rates(emulat
     outcome, images = run(generate(p, call, sink))
     assert emulator.requests_for("openai")[-1].json["model"] == "gpt-image-1.5-2025-12-16" and len(images) == 1
     text = max(1, len(call.prompt) // 4)
-    assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0) / 1e6)
+    assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0 + 96 * 10.0) / 1e6)
     assert "usage tokens" in outcome.cost_rule and "gpt-image-1.5's rates" in outcome.cost_rule
     price = pricing.price_for("openai", "gpt-image-1.5-2025-12-16")
     assert price.usd == 0.034 and not price.estimated and "snapshot of gpt-image-1.5" in price.source
@@ -324,7 +326,7 @@ def test_fal_ignores_foreign_urls_via_mock_transport(make_provider, make_call, s
 
     run(go())
     assert sink.urls == {0: "https://cdn.example/x.jpg"}
-    assert seen[1:] == ["GET https://queue.test/fal-ai/flux-pro/requests/r1/status",
+    assert seen[1:] == ["GET https://queue.test/fal-ai/flux-pro/requests/r1/status?logs=false",
                         "GET https://queue.test/fal-ai/flux-pro/requests/r1"]
 
 

@@ -24,6 +24,8 @@ Wire protocol ([doc] docs.fal.ai queue page, [sdk] fal-client 1.0.3, [3p], [gues
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 import httpx
@@ -31,7 +33,9 @@ import httpx
 from playground import pricing
 from playground.pricing import Price
 from playground.providers.base import FrameSink
-from playground.providers.http import HttpProvider, same_origin, scrub
+from playground.errors import ProviderError
+from playground.providers.http import (HttpProvider, coded_error, extract_error, parse_retry_after, same_origin,
+                                        scrub)
 from playground.types import CallOutcome, ModelInfo, ProviderCall
 
 # fal's named sizes and their pixels [doc: fal image_size enum; the emulator serves the same]
@@ -100,7 +104,9 @@ class FalProvider(HttpProvider):
             raise self.ctx(call).error("malformed", "no request_id in the answer", may_be_billed=True)
         outcome.request_id = request_id
         base = self._app_url(call.model, request_id)
-        status_url = self._url(answer, "status_url", f"{base}/status")
+        # logs off, as the official client asks by default [sdk fal-client 1.0.3 `status(with_logs=False)`]
+        status_url = str(httpx.URL(self._url(answer, "status_url", f"{base}/status")).copy_merge_params(
+            {"logs": "false"}))
         response_url = self._url(answer, "response_url", base)
         cancel_url = self._url(answer, "cancel_url", f"{base}/cancel")
 
@@ -114,38 +120,84 @@ class FalProvider(HttpProvider):
                 await sink.progress(0.5, "in progress")
             return state
 
-        def done(state: dict[str, Any]) -> bool:
-            status = str(state.get("status", ""))
-            if status in ("FAILED", "CANCELED", "CANCELLED") or (status == "COMPLETED" and state.get("error")):
-                raise self.ctx(call).error("job_failed", f"request {request_id} "
-                                           f"{'failed' if status == 'COMPLETED' else status.lower()}: "
-                                           f"{self.ctx(call).clean(str(state.get('error') or 'no error text'))}",
-                                           may_be_billed=False)
-            return status == "COMPLETED"
-
         async def cancel() -> None:
             resp = await self.request(client, "PUT", cancel_url, call, repeatable=True)
             await resp.aclose()
             if resp.status_code >= 300:  # e.g. 400 ALREADY_COMPLETED: the poller says "could not cancel it"
                 raise self.error(resp, call, may_be_billed=True)
 
-        await self.poll(fetch, done, call, cancel=cancel, job=request_id)
+        await self.poll(fetch, lambda state: self.finished(state, call, request_id), call, cancel=cancel,
+                        job=request_id)
         result = await self.fetch(client, response_url, call)
         images = result.get("images") if isinstance(result, dict) else None
         if not isinstance(images, list):
             raise self.ctx(call).error("malformed", "result has no images list", may_be_billed=True)
-        flags = result.get("has_nsfw_concepts") or []
+        await self.deliver(images, result.get("has_nsfw_concepts") or [], sink)
+        outcome.images_billed = len(images)
+        outcome.cost_usd, outcome.cost_rule = self.output_cost(call, images)
+        return outcome
+
+    def finished(self, state: dict[str, Any], call: ProviderCall, request_id: str) -> bool:
+        """The queue's states [sdk fal-client 1.0.3 fal_client/client.py `_parse_status`]: IN_QUEUE and
+        IN_PROGRESS wait, COMPLETED is done unless it carries `error` (with `error_type`, e.g.
+        `client_cancelled` when someone cancelled it [doc request-errors]). FAILED / CANCELED, seen in
+        a third-party schema only [3p], are failures too. Any other state is raised as the official
+        client raises it ("Unknown status"): nothing says the job stopped, so it may be billed."""
+        status = str(state.get("status", ""))
+        ctx = self.ctx(call)
+        if status in ("IN_QUEUE", "IN_PROGRESS"):
+            return False
+        if status in ("FAILED", "CANCELED", "CANCELLED") or (status == "COMPLETED" and state.get("error")):
+            kind = f" ({ctx.clean(str(state['error_type']))})" if state.get("error_type") else ""
+            what = "failed" if status == "COMPLETED" else status.lower()
+            raise ctx.error("job_failed", f"request {request_id} {what}{kind}: "
+                            f"{ctx.clean(str(state.get('error') or 'no error text'))}", may_be_billed=False)
+        if status == "COMPLETED":
+            return True
+        raise ctx.error("malformed", f"request {request_id}: unknown queue status {ctx.clean(status)[:40]!r}",
+                        may_be_billed=True)
+
+    @staticmethod
+    async def deliver(images: list[Any], flags: list[Any], sink: FrameSink) -> None:
+        """Each result image: its `url`, or its bytes when the url is a data URI (what `sync_mode`
+        answers [doc]); a flagged image (has_nsfw_concepts) is a failed frame."""
         for i, image in enumerate(images):
             url = image.get("url") if isinstance(image, dict) else None
             if i < len(flags) and flags[i]:
                 await sink.failed(i, "flagged by the provider's safety checker (has_nsfw_concepts)")
+            elif isinstance(url, str) and url.startswith("data:"):
+                data = data_uri_bytes(url)
+                await (sink.image(i, data) if data else sink.failed(i, "unreadable data URI in the result"))
             elif url:
                 await sink.url(i, url)
             else:
                 await sink.failed(i, "no image URL in the result")
-        outcome.images_billed = len(images)
-        outcome.cost_usd, outcome.cost_rule = self.output_cost(call, images)
-        return outcome
+
+    def refine(self, status: int, code: str, message: str) -> str | None:
+        """fal's request error types [doc fal.ai/docs/documentation/model-apis/request-errors]."""
+        if code in ("request_timeout", "startup_timeout"):
+            return "timeout"
+        if code.startswith("runner_") or code == "internal_error":
+            return "server"
+        if code == "bad_request":
+            return "invalid"
+        return None
+
+    def error(self, resp: httpx.Response, call: ProviderCall, *, may_be_billed: bool = False) -> ProviderError:
+        """A request error names its type in `error_type` or only in the X-Fal-Error-Type header
+        [doc; sdk fal-client 1.0.3 `_raise_for_status` reads both]: it becomes the error's code."""
+        error_type = fal_error_type(resp)
+        if not error_type:
+            return super().error(resp, call, may_be_billed=may_be_billed)
+        try:
+            body: Any = resp.json()
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        _, message = extract_error(body, resp.text if body is None else "")
+        ctx = self.ctx(call)
+        return coded_error(ctx, resp.status_code, error_type, message,
+                           where=f"HTTP {resp.status_code}, {ctx.clean(error_type)}", may_be_billed=may_be_billed,
+                           refine=self.refine, retry_after=parse_retry_after(resp.headers.get("retry-after")))
 
     def output_cost(self, call: ProviderCall, images: list[Any]) -> tuple[float, str]:
         """fal bills per megapixel of OUTPUT [doc]: each returned image's width x height x the
@@ -167,3 +219,24 @@ class FalProvider(HttpProvider):
         if guessed:
             rule += f"; {guessed} image(s) without dimensions counted at the requested size"
         return round(total_mp * per_mp, 6), rule
+
+
+def fal_error_type(resp: httpx.Response) -> str:
+    """A request error's type: the body's `error_type`, else the X-Fal-Error-Type header."""
+    try:
+        body = resp.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    value = body.get("error_type") if isinstance(body, dict) else None
+    return str(value or resp.headers.get("x-fal-error-type", ""))
+
+
+def data_uri_bytes(url: str) -> bytes | None:
+    """The bytes of a base64 `data:image/...;base64,...` URI; None when it is not one."""
+    head, _, payload = url.partition(",")
+    if not head.startswith("data:image/") or not head.endswith(";base64"):
+        return None
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return None
