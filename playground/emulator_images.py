@@ -139,6 +139,9 @@ def _openai_rules(body: dict[str, Any], family: str) -> None:
                           "quality")
         if body.get("quality") in ("xhigh", "max") and not family.startswith("gpt-image-2.5"):
             raise Invalid("invalid", f"quality '{body['quality']}' is supported by gpt-image-2.5 models only.", "quality")
+        fidelity = body.get("input_fidelity")  # [sdk openai 3.57.0 image_edit_params.py `input_fidelity`]
+        if fidelity and (family == "gpt-image-2" or (family == "gpt-image-1-mini" and fidelity != "low")):
+            raise Invalid("invalid", f"input_fidelity '{fidelity}' is not supported by {family}.", "input_fidelity")
     else:
         used = [name for name in _GPT_ONLY if name in body]
         if used:
