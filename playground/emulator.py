@@ -36,6 +36,7 @@ Answer shapes, by `emu.shapes = {...}` (several documented shapes of one answer)
     sse_event_lines       BytePlus stream events also carry an `event: TYPE` line
     sse_type_in_event_only  the type only in the `event:` line, not in the JSON
     completed_then_hold   after `completed` no `data: [DONE]`, and the connection stays open
+    (OpenAI's and fal's shapes are listed in emulator_images.py: OPENAI_SHAPES, FAL_SHAPES)
 `on` picks the request the fault hits: "create", "poll" (status GETs), "result" (fal's
 result GET) or "any". `count` = how many requests it hits (None: all).
 

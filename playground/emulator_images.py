@@ -48,6 +48,9 @@ OPENAI_MODELS: dict[str, set[str] | None] = {
     "gpt-image-2": None, "gpt-image-2.5-sunburst": None, "gpt-image-2.5-flare": None,
     "dall-e-3": {"1024x1024", "1792x1024", "1024x1792"}, "dall-e-2": {"256x256", "512x512", "1024x1024"},
 }
+# Answer shapes (Emulator.shapes) besides the default: openai_usage_without_output_details, a
+# usage block without output_tokens_details (the SDK types it Optional: older answers) [sdk]
+OPENAI_SHAPES = frozenset({"openai_usage_without_output_details"})
 _GPT_ONLY = ("output_format", "output_compression", "background", "moderation", "partial_images", "stream",
              "complexity", "input_fidelity")
 
@@ -224,8 +227,11 @@ def openai(req: Req) -> None:
     if gpt:
         fmt = body.get("output_format", "png")
         data = [{"b64_json": base64.b64encode(req.emu.frame_bytes(job, i, fmt)).decode()} for i in range(count)]
+        usage = _openai_usage(family, body["prompt"], count, dims, input_images)
+        if "openai_usage_without_output_details" in req.emu.shapes:
+            usage.pop("output_tokens_details")
         answer: dict[str, Any] = {"created": int(time.time()), "data": data, **_openai_settings(body, dims),
-                                  "usage": _openai_usage(family, body["prompt"], count, dims, input_images)}
+                                  "usage": usage}
     elif body.get("response_format") == "b64_json":
         answer = {"created": int(time.time()), "data": [
             {"b64_json": base64.b64encode(req.emu.frame_bytes(job, i, "png")).decode(), "revised_prompt": body["prompt"]}
@@ -357,14 +363,14 @@ def stability(req: Req) -> None:
         return
     finish = "CONTENT_FILTERED" if name == "refused" else "SUCCESS"
     used_seed = int(seed) or random.randint(1, 4294967294)
-    image = req.emu.frame_bytes(job, 0)
+    fmt = form.get("output_format", "png")
+    image = req.emu.frame_bytes(job, 0, fmt)
     headers = {"x-request-id": job.id}
     if accept == "application/json":
         req.json_response(200, {"image": base64.b64encode(image).decode(), "finish_reason": finish,
                                 "seed": used_seed}, headers)
     else:
-        req.send(200, image, f"image/{req.emu.image_format}",
-                 {**headers, "finish-reason": finish, "seed": str(used_seed)})
+        req.send(200, image, f"image/{fmt}", {**headers, "finish-reason": finish, "seed": str(used_seed)})
 
 
 # -- fal queue ----------------------------------------------------------------------------------
