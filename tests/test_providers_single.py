@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import io
 
@@ -34,6 +35,12 @@ def png(size=(40, 30)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, (1, 2, 3)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def reference(size=(40, 30)) -> ReferenceImage:
+    data = png(size)
+    return ReferenceImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=size[0],
+                          height=size[1])
 
 
 # -- OpenAI ----------------------------------------------------------------------------------
@@ -224,7 +231,7 @@ def test_stability_image_bytes_answer_via_mock_transport(make_provider, make_cal
 # -- fal -------------------------------------------------------------------------------------
 
 def test_fal_contract_queue_flow(emulator, make_provider, make_call, sink):
-    emulator.latency_s = 0.3
+    emulator.latency_s = 1.5  # queued for 0.45 s: the first poll (at once after the submit) sees IN_QUEUE even under load
     p = make_provider("fal")
     call = make_call(p, size="512x384", seed=77)
     outcome, images = run(generate(p, call, sink))
@@ -393,8 +400,7 @@ def test_openai_out_of_quota_429_is_not_retried(emulator, make_provider, make_ca
 # -- answer shapes: every documented shape of an answer is accepted, over HTTP -----------------------
 
 def test_openai_references_go_through_the_edits_endpoint(emulator, make_provider, make_call, sink):
-    data = png()
-    ref = ReferenceImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=40, height=30)
+    ref = reference()
     p = make_provider("openai")
     outcome, images = run(generate(p, make_call(p, size="1024x1024", references=(ref, ref)), sink))
     sent = emulator.requests_for("openai")[-1]
@@ -530,3 +536,21 @@ def test_fal_unknown_status_is_raised_as_the_sdk_raises_it(make_provider, make_c
         run(go())
     assert err.value.kind == "malformed" and "unknown queue status 'PAUSED'" in str(err.value)
     assert err.value.may_be_billed
+
+
+def test_openai_waits_as_long_as_the_sdk_for_an_image(make_provider, make_call, sink):
+    """600 s read timeout per generation [sdk openai 3.57.0 openai/_constants.py], not the core's 180 s."""
+    timeouts: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        timeouts.append(request.extensions["timeout"])
+        return httpx.Response(200, json={"created": 1, "data": [{"b64_json": base64.b64encode(png()).decode()}]})
+
+    async def go():
+        p = make_provider("openai")
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler), timeout=180) as client:
+            await p.generate(make_call(p), client, sink)
+            await p.generate(make_call(p, references=(reference(),)), client, sink)
+
+    run(go())
+    assert [t["read"] for t in timeouts] == [600.0, 600.0]

@@ -1,21 +1,34 @@
 """`fal`: FLUX Pro on fal.ai's queue (one image per call).
 
-Wire protocol ([doc] docs.fal.ai queue page, [sdk] fal-client 1.0.3, [3p], [guess]):
-- POST {FAL_QUEUE_URL}/{model_id}, `Authorization: Key FAL_KEY` [sdk, doc].
-- Body: prompt, num_images (= frames = 1), image_size {"width", "height"} (a preset name
-  such as "square_hd" passes through; "2K" becomes 2048x2048, ours), seed when the run has
-  one [doc]. output_format / safety options stay at their defaults.
+Wire protocol. Checked by the official client against the emulator (tests/conformance/
+test_fal_sdk.py), marked [sdk fal-client 1.0.3 fal_client/client.py]; otherwise [doc]
+docs.fal.ai, [3p] or [guess]:
+- POST {FAL_QUEUE_URL}/{model_id}, `Authorization: Key FAL_KEY` [sdk, doc]. Body: prompt,
+  num_images (= frames = 1), image_size {"width", "height"} (a preset name such as
+  "square_hd" passes through; "2K" becomes 2048x2048, ours), seed when the run has one [doc]:
+  the same JSON the SDK sends for the same arguments (compared field by field).
 - Answer: {"request_id", "status_url", "response_url", "cancel_url"}: **use the returned
-  URLs** [doc] (only when they are on the configured host, so the key never leaves it;
-  otherwise they are rebuilt as {base}/{owner}/{app}/requests/{id}[/status|/cancel], the
-  model's subpath dropped [doc]).
-- Status GET: IN_QUEUE (queue_position), IN_PROGRESS, COMPLETED (may carry `error`) [doc];
-  FAILED / CANCELED appear in a published schema [3p] and are read as failures.
+  URLs**, as the SDK does [sdk, doc] (only when they are on the configured host, so the key
+  never leaves it; otherwise they are rebuilt as {base}/{owner}/{app}/requests/{id}
+  [/status|/cancel], the model's subpath dropped [doc]).
+- Status GET status_url?logs=false (the SDK's default; logs=true|1 adds runner log lines):
+  IN_QUEUE (queue_position), IN_PROGRESS (logs), COMPLETED (logs, metrics, and error +
+  error_type when the request failed or was cancelled) [sdk `_parse_status`]; the SDK raises
+  on any other state, and so does the adapter (malformed, may be billed). FAILED / CANCELED,
+  seen in a third-party schema only [3p], are read as failures.
 - Result GET response_url: {"images": [{"url", "width", "height", "content_type"}], "seed",
-  "has_nsfw_concepts", "timings"} [doc]. An image flagged in has_nsfw_concepts is reported
-  as a failed frame (the safety checker blanks it) [guess], still billed [guess].
-- Cancel PUT cancel_url (works while queued) [doc]: sent when the deadline passes.
-- Errors {"detail": "..." | [{"loc", "msg", "type"}]} [sdk, doc].
+  "has_nsfw_concepts", "timings"} [doc]; an image url may be a data URI (what `sync_mode`
+  answers [doc]): decoded here. An image flagged in has_nsfw_concepts is reported as a failed
+  frame (the safety checker blanks it) [guess], still billed [guess].
+- Cancel PUT cancel_url [sdk, doc]: 202 CANCELLATION_REQUESTED, or 400 ALREADY_COMPLETED;
+  sent when the deadline passes or the run is stopped.
+- Errors: a model's validation error is 422 {"detail": [{"loc", "msg", "type"}]}; a request
+  error is {"detail": "...", "error_type": "..."} with the type also (or only) in the
+  X-Fal-Error-Type header [sdk `_raise_for_status`, doc request-errors]: the type becomes the
+  error's code and picks its kind (request_timeout: timeout, runner_*: server, ...).
+- Retries: unlike the SDK (up to 10 tries of any request on 408/409/429 and on 502/503/504
+  without x-fal-request-id, submits included [sdk `_maybe_retry_request`]), a submit is never
+  re-sent after a 5xx or a timeout: it may have been billed.
 - Billing: per megapixel of output [doc]; the price table unit is "megapixel". The call's
   cost is reported from the result's images[].width x height (CallOutcome.cost_usd); the
   estimate prices the size sent ("2K" = 2048x2048, a preset by its pixels [guess: the

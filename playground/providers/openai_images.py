@@ -1,20 +1,39 @@
 """`openai`: OpenAI Images, single-image baselines (GPT image models bill tokens).
 
-Wire protocol ([sdk] openai-python 3.57.0 types, [3p] pricing pages, [guess] unconfirmed):
-- POST {OPENAI_BASE_URL}/images/generations, `Authorization: Bearer OPENAI_API_KEY` [sdk].
-- Body: model, prompt, n (= frames = 1: one image per call, the core runs N calls), size
-  [sdk]. Nothing else: quality stays "auto", GPT image models always answer b64_json and take
-  no response_format [sdk]; dall-e-3 answers a URL by default (the core downloads it).
+Wire protocol. Checked by the official SDK against the emulator (tests/conformance/
+test_openai_sdk.py), marked [sdk openai 3.57.0 FILE]; otherwise [doc], [3p] or [guess]:
+- POST {OPENAI_BASE_URL}/images/generations (JSON), `Authorization: Bearer OPENAI_API_KEY`
+  [sdk openai 3.57.0 openai/resources/images.py]. Body: model, prompt, n (= frames = 1: one
+  image per call, the core runs N calls), size: the same four fields the SDK sends for the same
+  call (compared field by field). Nothing else: quality stays "auto", output_format png.
+- With reference images: POST {base}/images/edits, multipart, each image an `image[]` part
+  (as the SDK sends a list of images), the other fields as form values; up to 16 images for
+  the GPT image models [sdk openai/types/image_edit_params.py].
 - Answer: {"created", "data": [{"b64_json"} | {"url"}], "usage": {"input_tokens",
-  "input_tokens_details": {"text_tokens", "image_tokens"}, "output_tokens", "total_tokens"}}
-  [sdk]. The cost is computed from usage with the token rates below [3p]; dall-e-3 reports no
-  usage, so the price table applies.
-- Sizes: 1024x1024, 1536x1024, 1024x1536, auto; gpt-image-2 any WxH in multiples of 16 [sdk];
-  dall-e-3 1024x1024, 1792x1024, 1024x1792 [sdk].
-- dall-e-3 was retired 2026-05-12 and gpt-image-1 shuts down 2026-10-23 [sdk]: listed for
-  gateways that still serve them (OPENAI_BASE_URL), never the default.
-- Errors {"error": {"message", "type", "param", "code"}}; moderation refusals are 400 [sdk].
-- Request id: the `x-request-id` response header [sdk].
+  "input_tokens_details": {"text_tokens", "image_tokens"}, "output_tokens",
+  "output_tokens_details": {"image_tokens", "text_tokens"}, "total_tokens"}} [sdk
+  openai/types/images_response.py, image.py]. GPT image models answer b64_json; dall-e answers
+  a URL unless response_format b64_json: both are read. The cost is computed from usage, each
+  count at its rate (text in, image in, text out, image out [3p]); without
+  output_tokens_details (older answers: the SDK types it Optional) all output is image output.
+  dall-e-3 reports no usage, so the price table applies.
+- No streaming, on purpose: `stream: true` answers server-sent events with partial images
+  [sdk openai/types/image_gen_stream_event.py], but (1) the completed event's usage has no
+  output_tokens_details [sdk openai/types/image_gen_completed_event.py], so the text/image
+  split of the cost would be lost; (2) partial images are previews, not frames, and a call is
+  one image, so the frame comes no sooner; (3) partial images cost extra output tokens [guess:
+  OpenAI's guide is said to put it at 100 tokens each].
+- Sizes: 1024x1024, 1536x1024, 1024x1536, auto; gpt-image-2 any WxH in multiples of 16, ratio
+  1:3..3:1, at most 3840x2160; dall-e-3 1024x1024, 1792x1024, 1024x1792 [sdk
+  openai/types/image_generate_params.py].
+- dall-e-3 was retired 2026-05-12 and gpt-image-1 shut down 2026-10-23 [sdk
+  openai/types/image_model.py]: listed for gateways that still serve them, never the default.
+- Errors {"error": {"message", "type", "param", "code"}}; moderation refusals are 400 [sdk
+  openai/_client.py `_make_status_error`, openai/_exceptions.py]. Request id: the
+  `x-request-id` response header [sdk openai/_exceptions.py].
+- Read timeout 600 s, the SDK's [sdk openai/_constants.py]. Unlike the SDK (2 retries of any
+  request on 408/409/429/5xx), a generation is never re-sent after a 5xx or a timeout: it may
+  have been billed.
 """
 
 from __future__ import annotations
@@ -140,6 +159,10 @@ def cost_from_usage(model: str, usage: Any) -> tuple[float | None, str]:
 # GPT image models take up to 16 reference images through /images/edits [sdk openai 3.57.0
 # openai/types/image_edit_params.py `image`]
 _EDITS = 16
+# One image is one long request: wait for the answer as long as the official client does (600 s
+# read, 5 s connect [sdk openai 3.57.0 openai/_constants.py DEFAULT_TIMEOUT]), not the core's 180 s
+# (the run deadline still applies).
+GENERATION_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=60.0)
 
 
 class OpenAIImagesProvider(HttpProvider):
@@ -184,7 +207,9 @@ class OpenAIImagesProvider(HttpProvider):
         if call.references:
             data, resp = await self.edit(client, call, body, outcome)
         else:
-            data, resp = await self.create(client, f"{self.base_url}/images/generations", call, body)
+            resp = await self.request(client, "POST", f"{self.base_url}/images/generations", call, repeatable=False,
+                                      json=body, timeout=GENERATION_TIMEOUT)
+            data = self.answer(resp, call)
         outcome.request_id = resp.headers.get("x-request-id", "")
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
@@ -205,10 +230,14 @@ class OpenAIImagesProvider(HttpProvider):
         outcome.sent_fields = {**outcome.sent_fields, "image[]": [
             f"<{ref.mime}, {len(ref.data)} bytes, sha256 {ref.sha256[:12]}>" for ref in call.references]}
         resp = await self.request(client, "POST", f"{self.base_url}/images/edits", call, repeatable=False,
-                                  files=files, data={k: str(v) for k, v in body.items()})
+                                  files=files, data={k: str(v) for k, v in body.items()}, timeout=GENERATION_TIMEOUT)
+        return self.answer(resp, call), resp
+
+    def answer(self, resp: httpx.Response, call: ProviderCall) -> Any:
+        """The JSON answer of a generation or edit, or its error (a 5xx may have been billed)."""
         if resp.status_code >= 400:
             raise self.error(resp, call, may_be_billed=resp.status_code >= 500)
-        return json_body(resp, self.ctx(call), may_be_billed=True), resp
+        return json_body(resp, self.ctx(call), may_be_billed=True)
 
     @staticmethod
     async def deliver(index: int, item: dict[str, Any], sink: FrameSink) -> None:
