@@ -8,7 +8,8 @@ test_openai_sdk.py), marked [sdk openai 3.57.0 FILE]; otherwise [doc], [3p] or [
   call (compared field by field). Nothing else: quality stays "auto", output_format png.
 - With reference images: POST {base}/images/edits, multipart, each image an `image[]` part
   (as the SDK sends a list of images), the other fields as form values; up to 16 images for
-  the GPT image models [sdk openai/types/image_edit_params.py].
+  the GPT image models [sdk openai/types/image_edit_params.py]. Not reachable from a run yet
+  (see EDIT_REFERENCES_MAX): the estimate does not price input images.
 - Answer: {"created", "data": [{"b64_json"} | {"url"}], "usage": {"input_tokens",
   "input_tokens_details": {"text_tokens", "image_tokens"}, "output_tokens",
   "output_tokens_details": {"image_tokens", "text_tokens"}, "total_tokens"}} [sdk
@@ -157,8 +158,13 @@ def cost_from_usage(model: str, usage: Any) -> tuple[float | None, str]:
 
 
 # GPT image models take up to 16 reference images through /images/edits [sdk openai 3.57.0
-# openai/types/image_edit_params.py `image`]
-_EDITS = 16
+# openai/types/image_edit_params.py `image`]. The adapter sends them (`edit`, tested against the
+# SDK's own request), but the models still declare max_references 0, so a run with references is
+# refused before sending: input images are billed as image input tokens [sdk openai 3.57.0
+# openai/types/images_response.py input_tokens_details.image_tokens], which the pre-send
+# estimate (what the spend caps check) does not price yet. The chain mode opens this together
+# with an estimate that does.
+EDIT_REFERENCES_MAX = 16
 # One image is one long request: wait for the answer as long as the official client does (600 s
 # read, 5 s connect [sdk openai 3.57.0 openai/_constants.py DEFAULT_TIMEOUT]), not the core's 180 s
 # (the run deadline still applies).
@@ -172,12 +178,11 @@ class OpenAIImagesProvider(HttpProvider):
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = "https://api.openai.com/v1"
     models = (
-        ModelInfo(id="gpt-image-1.5", label="GPT Image 1.5", sizes=GPT_SIZES, max_references=_EDITS),
-        ModelInfo(id="gpt-image-2", label="GPT Image 2 (WxH in multiples of 16)", max_references=_EDITS),
-        ModelInfo(id="gpt-image-1-mini", label="GPT Image 1 mini", sizes=GPT_SIZES, max_references=_EDITS),
+        ModelInfo(id="gpt-image-1.5", label="GPT Image 1.5", sizes=GPT_SIZES),
+        ModelInfo(id="gpt-image-2", label="GPT Image 2 (WxH in multiples of 16)"),
+        ModelInfo(id="gpt-image-1-mini", label="GPT Image 1 mini", sizes=GPT_SIZES),
         ModelInfo(id="dall-e-3", label="DALL-E 3 (retired 2026-05-12)", sizes=DALLE3_SIZES, retired=True),
-        ModelInfo(id="gpt-image-1", label="GPT Image 1 (retired 2026-10-23)", sizes=GPT_SIZES, retired=True,
-                  max_references=_EDITS),
+        ModelInfo(id="gpt-image-1", label="GPT Image 1 (retired 2026-10-23)", sizes=GPT_SIZES, retired=True),
     )
     max_concurrency = 4
     protocol = ("POST /images/generations (JSON), one image per call, b64_json back; with references "
