@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import io
 
@@ -533,20 +532,3 @@ def test_fal_unknown_status_is_raised_as_the_sdk_raises_it(make_provider, make_c
     assert err.value.kind == "malformed" and "unknown queue status 'PAUSED'" in str(err.value)
     assert err.value.may_be_billed
 
-
-def test_openai_waits_as_long_as_the_sdk_for_an_image(make_provider, make_call, sink):
-    """600 s read timeout per generation [sdk openai 3.57.0 openai/_constants.py], not the core's 180 s."""
-    timeouts: list[dict] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        timeouts.append(request.extensions["timeout"])
-        return httpx.Response(200, json={"created": 1, "data": [{"b64_json": base64.b64encode(png()).decode()}]})
-
-    async def go():
-        p = make_provider("openai")
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler), timeout=180) as client:
-            await p.generate(make_call(p), client, sink)
-            await p.generate(make_call(p, references=(reference(),)), client, sink)
-
-    run(go())
-    assert [t["read"] for t in timeouts] == [600.0, 600.0]

@@ -32,9 +32,10 @@ test_openai_sdk.py), marked [sdk openai 3.57.0 FILE]; otherwise [doc], [3p] or [
 - Errors {"error": {"message", "type", "param", "code"}}; moderation refusals are 400 [sdk
   openai/_client.py `_make_status_error`, openai/_exceptions.py]. Request id: the
   `x-request-id` response header [sdk openai/_exceptions.py].
-- Read timeout 600 s, the SDK's [sdk openai/_constants.py]. Unlike the SDK (2 retries of any
-  request on 408/409/429/5xx), a generation is never re-sent after a 5xx or a timeout: it may
-  have been billed.
+- The SDK waits 600 s for an answer [sdk openai/_constants.py]; the core's client waits 180 s
+  (one timeout for every provider, in core.py). Unlike the SDK (2 retries of any request on
+  408/409/429/5xx), a generation is never re-sent after a 5xx or a timeout: it may have been
+  billed.
 """
 
 from __future__ import annotations
@@ -165,10 +166,6 @@ def cost_from_usage(model: str, usage: Any) -> tuple[float | None, str]:
 # estimate (what the spend caps check) does not price yet. The chain mode opens this together
 # with an estimate that does.
 EDIT_REFERENCES_MAX = 16
-# One image is one long request: wait for the answer as long as the official client does (600 s
-# read, 5 s connect [sdk openai 3.57.0 openai/_constants.py DEFAULT_TIMEOUT]), not the core's 180 s
-# (the run deadline still applies).
-GENERATION_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=60.0)
 
 
 class OpenAIImagesProvider(HttpProvider):
@@ -213,7 +210,7 @@ class OpenAIImagesProvider(HttpProvider):
             data, resp = await self.edit(client, call, body, outcome)
         else:
             resp = await self.request(client, "POST", f"{self.base_url}/images/generations", call, repeatable=False,
-                                      json=body, timeout=GENERATION_TIMEOUT)
+                                      json=body)
             data = self.answer(resp, call)
         outcome.request_id = resp.headers.get("x-request-id", "")
         items = data.get("data") if isinstance(data, dict) else None
@@ -235,7 +232,7 @@ class OpenAIImagesProvider(HttpProvider):
         outcome.sent_fields = {**outcome.sent_fields, "image[]": [
             f"<{ref.mime}, {len(ref.data)} bytes, sha256 {ref.sha256[:12]}>" for ref in call.references]}
         resp = await self.request(client, "POST", f"{self.base_url}/images/edits", call, repeatable=False,
-                                  files=files, data={k: str(v) for k, v in body.items()}, timeout=GENERATION_TIMEOUT)
+                                  files=files, data={k: str(v) for k, v in body.items()})
         return self.answer(resp, call), resp
 
     def answer(self, resp: httpx.Response, call: ProviderCall) -> Any:
