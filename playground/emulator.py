@@ -42,6 +42,7 @@ Answer shapes, by `emu.shapes = {...}` (several documented shapes of one answer)
     evolink_immediate     EvoLink answers the POST at once with {"created", "data": [{"url"}...]}
                           (the seed guide's sample), per-item {"error"} for a refused frame
     evolink_immediate_b64 the same with {"b64_json"} items
+    (OpenAI's and fal's shapes are listed in emulator_images.py: OPENAI_SHAPES, FAL_SHAPES)
 `on` picks the request the fault hits: "create", "poll" (status GETs), "result" (fal's
 result GET), "upload" (WaveSpeed's upload POST), "storage" (the PUT of the bytes to the
 upload URL; set it with provider "storage") or "any". `count` = how many requests it hits
@@ -124,6 +125,8 @@ def render_image(width: int, height: int, fmt: str, variant: int) -> bytes:
     buffer = io.BytesIO()
     if fmt == "jpeg":
         image.save(buffer, format="JPEG", quality=85)
+    elif fmt == "webp":  # OpenAI's output_format webp
+        image.save(buffer, format="WEBP", quality=80)
     else:
         image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
@@ -156,6 +159,9 @@ class Recorded:
     form: dict[str, str] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     content_type: str = ""
+    # every file part in order, (field name, metadata): `files` keeps only the last part of a
+    # repeated name such as OpenAI's `image[]`
+    parts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     unknown_fields: list[str] = field(default_factory=list)  # body fields the protocol does not know
     body_size: int = 0
 
@@ -220,6 +226,7 @@ class Req:
         self.json_error = False
         self.form: dict[str, str] = {}
         self.files: dict[str, dict[str, Any]] = {}
+        self.parts: list[tuple[str, dict[str, Any]]] = []  # all file parts, repeated names kept
         if self.body and self.content_type.startswith("application/json"):
             try:
                 self.json = json.loads(self.body)
@@ -241,6 +248,7 @@ class Req:
             if filename is not None:
                 self.files[str(name)] = {"filename": filename, "content_type": part.get_content_type(),
                                          "size": len(payload), "data": payload}
+                self.parts.append((str(name), self.files[str(name)]))
             else:
                 self.form[str(name)] = payload.decode("utf-8", "replace")
 
@@ -248,9 +256,13 @@ class Req:
         headers = dict(self.headers)
         if "authorization" in headers:
             headers["authorization"] = headers["authorization"].split(" ", 1)[0] + " <redacted>"
-        files = {k: {kk: vv for kk, vv in v.items() if kk != "data"} for k, v in self.files.items()}
+        def meta(part: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in part.items() if k != "data"}
+
+        files = {k: meta(v) for k, v in self.files.items()}
         return Recorded(self.provider, self.method, self.path, self.query, headers, self.json,
-                        dict(self.form), files, self.content_type, body_size=len(self.body))
+                        dict(self.form), files, self.content_type, [(k, meta(v)) for k, v in self.parts],
+                        body_size=len(self.body))
 
     # -- auth --------------------------------------------------------------------------------
     def key(self, scheme: str = "Bearer") -> str | None:
@@ -496,9 +508,10 @@ class Emulator:
         w, h = job.size
         return f"{self.url}/files/{w}x{h}/{self.frame_variant(job, index)}.{self.image_format}"
 
-    def frame_bytes(self, job: Job, index: int) -> bytes:
+    def frame_bytes(self, job: Job, index: int, fmt: str | None = None) -> bytes:
+        """The frame's bytes, in `fmt` when the request chose a format (OpenAI output_format)."""
         w, h = job.size
-        return render_image(w, h, self.image_format, self.frame_variant(job, index))
+        return render_image(w, h, fmt or self.image_format, self.frame_variant(job, index))
 
     def wait(self, seconds: float) -> bool:
         """Sleep, waking early when the server stops; True when it stopped."""

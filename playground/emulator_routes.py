@@ -63,15 +63,15 @@ def error(req: Req, kind: str, message: str = "", *, param: str = "", headers: d
     elif p == "openai":
         status, code, typ = _OPENAI_CODES[kind]
         body = {"error": {"message": message, "type": typ, "param": param or None, "code": code}}
+        headers = {"x-request-id": f"req_{uuid.uuid4().hex[:24]}", **(headers or {})}  # on every answer [sdk]
     elif p == "stability":
         status = 403 if kind == "content" else _STATUS[kind]
         body = {"id": uuid.uuid4().hex, "name": _STABILITY_NAMES[kind], "errors": [message]}
-    elif p == "fal":
-        status = {"invalid": 422, "missing": 422, "content": 422, "quota": 403}.get(kind, _STATUS[kind])
-        if kind in ("invalid", "missing", "content"):
-            body = {"detail": [{"loc": ["body", param or "prompt"], "msg": message, "type": f"{kind}_error"}]}
-        else:
-            body = {"detail": message}
+    elif p == "fal":  # model errors and request errors have two shapes: emulator_images.fal_error
+        from playground.emulator_images import fal_error
+
+        fal_error(req, kind, message, param, headers)
+        return
     else:  # wavespeed, atlascloud: {"code", "message"} with the HTTP status repeated
         status = _STATUS[kind]
         body = {"code": status, "message": message, "data": None}

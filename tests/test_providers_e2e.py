@@ -84,7 +84,8 @@ def test_run_through_the_core(emulator, tmp_path, provider, mode):
     elif provider == "openai":
         assert row["cost_source"] == "reported"
         prompts_sent = [r.json["prompt"] for r in emulator.requests_for("openai", "POST")]
-        expected = sum((max(1, len(p) // 4) * 5.0 + 1056 * 32.0) / 1e6 for p in prompts_sent)  # the emulator's usage
+        # the emulator's usage: 1056 image output tokens at $32/M, 96 text output tokens at $10/M
+        expected = sum((max(1, len(p) // 4) * 5.0 + 1056 * 32.0 + 96 * 10.0) / 1e6 for p in prompts_sent)
         assert float(row["cost_usd"]) == pytest.approx(expected, abs=1e-6)
     else:
         assert row["cost_source"] == "price table"

@@ -36,6 +36,12 @@ def png(size=(40, 30)) -> bytes:
     return buf.getvalue()
 
 
+def reference(size=(40, 30)) -> ReferenceImage:
+    data = png(size)
+    return ReferenceImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=size[0],
+                          height=size[1])
+
+
 # -- OpenAI ----------------------------------------------------------------------------------
 
 def test_openai_contract_and_token_cost(emulator, make_provider, make_call, sink):
@@ -47,7 +53,9 @@ def test_openai_contract_and_token_cost(emulator, make_provider, make_call, sink
         "model": "gpt-image-1.5", "prompt": call.prompt, "n": 1, "size": "1024x1024"}
     assert list(images) == [0] and images[0].size == (1024, 1024) and 0 in sink.images  # b64, not a URL
     text = max(1, len(call.prompt) // 4)
-    assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0) / 1e6)
+    # 1056 image output tokens at $32/M and 96 text output tokens at $10/M (output_tokens_details)
+    assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0 + 96 * 10.0) / 1e6)
+    assert outcome.cost_rule == "usage tokens x token rates (text in, image in, image out, text out)"
     assert outcome.images_billed == 1 and outcome.request_id.startswith("req_") and outcome.seed_sent is None
 
 
@@ -72,7 +80,7 @@ def test_openai_dated_snapshot_is_billed_with_its_base_models_token_rates(emulat
     outcome, images = run(generate(p, call, sink))
     assert emulator.requests_for("openai")[-1].json["model"] == "gpt-image-1.5-2025-12-16" and len(images) == 1
     text = max(1, len(call.prompt) // 4)
-    assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0) / 1e6)
+    assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0 + 96 * 10.0) / 1e6)
     assert "usage tokens" in outcome.cost_rule and "gpt-image-1.5's rates" in outcome.cost_rule
     price = pricing.price_for("openai", "gpt-image-1.5-2025-12-16")
     assert price.usd == 0.034 and not price.estimated and "snapshot of gpt-image-1.5" in price.source
@@ -222,7 +230,7 @@ def test_stability_image_bytes_answer_via_mock_transport(make_provider, make_cal
 # -- fal -------------------------------------------------------------------------------------
 
 def test_fal_contract_queue_flow(emulator, make_provider, make_call, sink):
-    emulator.latency_s = 0.3
+    emulator.latency_s = 1.5  # queued for 0.45 s: the first poll (at once after the submit) sees IN_QUEUE even under load
     p = make_provider("fal")
     call = make_call(p, size="512x384", seed=77)
     outcome, images = run(generate(p, call, sink))
@@ -283,6 +291,7 @@ def test_fal_completed_with_error_is_job_failed(emulator, make_provider, make_ca
     with pytest.raises(ProviderError) as err:
         run(generate(p, make_call(p), sink))
     assert err.value.kind == "job_failed" and "Internal server error" in str(err.value)
+    assert "failed (runner_server_error)" in str(err.value) and not err.value.may_be_billed  # the error_type named
 
 
 def test_fal_result_get_is_retried(emulator, make_provider, make_call, sink):
@@ -324,7 +333,7 @@ def test_fal_ignores_foreign_urls_via_mock_transport(make_provider, make_call, s
 
     run(go())
     assert sink.urls == {0: "https://cdn.example/x.jpg"}
-    assert seen[1:] == ["GET https://queue.test/fal-ai/flux-pro/requests/r1/status",
+    assert seen[1:] == ["GET https://queue.test/fal-ai/flux-pro/requests/r1/status?logs=false",
                         "GET https://queue.test/fal-ai/flux-pro/requests/r1"]
 
 
@@ -386,3 +395,140 @@ def test_openai_out_of_quota_429_is_not_retried(emulator, make_provider, make_ca
         run(generate(p, make_call(p, size="1024x1024"), sink))
     assert err.value.kind == "quota"
     assert len(emulator.requests_for("openai", "POST")) == 1 and p.sleeps == []
+
+
+# -- answer shapes: every documented shape of an answer is accepted, over HTTP -----------------------
+
+def test_openai_references_go_through_the_edits_endpoint(emulator, make_provider, make_call, sink):
+    """The adapter's edit path (for the chain mode); a run cannot reach it yet: the estimate does
+    not price input images, so validate() refuses references before anything is sent."""
+    ref = reference()
+    p = make_provider("openai")
+    with pytest.raises(InputError, match="takes no reference images"):
+        p.validate(make_call(p, size="1024x1024", references=(ref,)))
+    outcome, images = run(generate(p, make_call(p, size="1024x1024", references=(ref, ref)), sink))
+    sent = emulator.requests_for("openai")[-1]
+    assert sent.path == "/images/edits" and [name for name, _ in sent.parts] == ["image[]", "image[]"]
+    assert sent.form == {"model": "gpt-image-1.5", "prompt": make_call(p).prompt, "n": "1", "size": "1024x1024"}
+    assert images[0].size == (1024, 1024) and outcome.sent_fields["image[]"][0].startswith("<image/png, ")
+    # the input images are billed as image input tokens ($8/M for gpt-image-1.5)
+    text = max(1, len(make_call(p).prompt) // 4)
+    assert outcome.cost_usd == pytest.approx((text * 5.0 + 2 * 323 * 8.0 + 1056 * 32.0 + 96 * 10.0) / 1e6)
+
+
+@pytest.mark.parametrize("size,ok", [("3840x2160", True), ("2160x3840", True), ("1536x512", True),
+                                     ("1600x512", False), ("3840x2176", False), ("1000x704", False)])
+def test_openai_gpt_image_2_sizes_follow_the_sdk_docs(make_provider, make_call, size, ok):
+    p = make_provider("openai")
+    call = make_call(p, model="gpt-image-2", size=size)
+    if ok:
+        p.validate(call)
+    else:
+        with pytest.raises(InputError, match="openai/gpt-image-2 takes"):
+            p.validate(call)
+
+
+def test_openai_usage_without_output_details_prices_all_output_as_image(emulator, make_provider, make_call, sink):
+    emulator.shapes = {"openai_usage_without_output_details"}
+    p = make_provider("openai")
+    call = make_call(p, size="1024x1024")
+    outcome, images = run(generate(p, call, sink))
+    text = max(1, len(call.prompt) // 4)
+    assert len(images) == 1 and outcome.cost_usd == pytest.approx((text * 5.0 + (1056 + 96) * 32.0) / 1e6)
+    assert "no output_tokens_details, all output tokens at the image rate" in outcome.cost_rule
+
+
+def test_openai_text_output_without_a_known_price_is_charged_at_the_image_rate():
+    usage = {"input_tokens": 10, "input_tokens_details": {"text_tokens": 10, "image_tokens": 0},
+             "output_tokens": 1100, "output_tokens_details": {"image_tokens": 1000, "text_tokens": 100}}
+    cost, rule = cost_from_usage("gpt-image-1-mini", usage)
+    assert cost == pytest.approx((10 * 2.0 + 1100 * 8.0) / 1e6) and "no text output price known" in rule
+    assert token_cost("gpt-image-2", usage) == pytest.approx((10 * 5.0 + 1000 * 30.0 + 100 * 10.0) / 1e6)
+
+
+@pytest.mark.parametrize("model,shape", [("gpt-image-1.5", "b64_json"), ("dall-e-3", "url")])
+def test_openai_b64_json_and_url_answers(emulator, make_provider, make_call, sink, model, shape):
+    p = make_provider("openai")
+    size = "1024x1024"
+    outcome, images = run(generate(p, make_call(p, model=model, size=size), sink))
+    assert images[0].size == (1024, 1024) and outcome.images_billed == 1
+    assert (0 in sink.images, 0 in sink.urls) == (shape == "b64_json", shape == "url")
+
+
+@pytest.mark.parametrize("accept", ["application/json", "image/*"])
+@pytest.mark.parametrize("filtered", [False, True])
+def test_stability_json_and_image_bytes_answers(emulator, make_provider, make_call, sink, accept, filtered):
+    if filtered:
+        emulator.set_fault("stability", "refused")
+    p = make_provider("stability")
+    p.accept = accept
+    call = make_call(p, size="1024x1024")
+    outcome, images = run(generate(p, call, sink))
+    assert emulator.requests_for("stability")[-1].headers["accept"] == accept
+    if filtered:
+        assert images == {} and "CONTENT_FILTERED" in sink.failures[0]
+    else:
+        assert images[0].size == (1024, 1024) and images[0].format == "PNG" and sink.failures == {}
+    assert outcome.images_billed == 1 and p.billed_images(call, outcome, len(images)) == 1
+
+
+def test_fal_legacy_completed_without_metrics(emulator, make_provider, make_call, sink):
+    emulator.shapes = {"fal_legacy_completed"}
+    p = make_provider("fal")
+    outcome, images = run(generate(p, make_call(p, size="512x384"), sink))
+    assert images[0].size == (512, 384) and outcome.images_billed == 1
+
+
+def test_fal_sync_mode_data_uri_result_is_decoded(emulator, make_provider, make_call, sink):
+    emulator.shapes = {"fal_sync_data_uri"}
+    p = make_provider("fal")
+    outcome, images = run(generate(p, make_call(p, size="512x384"), sink))
+    assert sink.urls == {} and images[0].size == (512, 384)
+    assert outcome.cost_usd == pytest.approx(512 * 384 / 1e6 * 0.04, abs=1e-6)
+
+
+@pytest.mark.parametrize("shapes", [set(), {"fal_error_type_header_only"}])
+def test_fal_request_error_type_from_body_or_header(emulator, make_provider, make_call, sink, shapes):
+    emulator.shapes = shapes
+    emulator.set_fault("fal", "server", count=1)  # the submit: never re-sent after a 5xx
+    p = make_provider("fal")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p), sink))
+    assert (err.value.kind, err.value.status) == ("server", 500) and err.value.may_be_billed
+    assert "HTTP 500, runner_server_error" in str(err.value)
+
+
+def test_fal_request_cancelled_elsewhere_is_a_failed_job(emulator, make_provider, make_call, sink):
+    """Someone cancels the request while it is queued (the sink's first progress note does it):
+    the status is COMPLETED with error_type client_cancelled, as fal-client parses it."""
+    emulator.latency_s = 30.0
+
+    async def cancel_on_first_note(fraction: float, note: str = "") -> None:
+        for job in emulator.jobs.values():
+            job.cancelled = True
+
+    sink.progress = cancel_on_first_note
+    p = make_provider("fal")
+    with pytest.raises(ProviderError) as err:
+        run(generate(p, make_call(p), sink))
+    assert err.value.kind == "job_failed" and "(client_cancelled)" in str(err.value)
+    assert len(emulator.requests_for("fal", "GET")) == 2  # two status polls, no result fetch
+
+
+def test_fal_unknown_status_is_raised_as_the_sdk_raises_it(make_provider, make_call, sink):
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(200, json={"request_id": "r1"})
+        return httpx.Response(200, json={"status": "PAUSED"})
+
+    async def go():
+        p = make_provider("fal")
+        p.base_url = "https://queue.test"
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await p.generate(make_call(p), client, sink)
+
+    with pytest.raises(ProviderError) as err:
+        run(go())
+    assert err.value.kind == "malformed" and "unknown queue status 'PAUSED'" in str(err.value)
+    assert err.value.may_be_billed
+

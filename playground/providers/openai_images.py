@@ -1,26 +1,48 @@
 """`openai`: OpenAI Images, single-image baselines (GPT image models bill tokens).
 
-Wire protocol ([sdk] openai-python 3.57.0 types, [3p] pricing pages, [guess] unconfirmed):
-- POST {OPENAI_BASE_URL}/images/generations, `Authorization: Bearer OPENAI_API_KEY` [sdk].
-- Body: model, prompt, n (= frames = 1: one image per call, the core runs N calls), size
-  [sdk]. Nothing else: quality stays "auto", GPT image models always answer b64_json and take
-  no response_format [sdk]; dall-e-3 answers a URL by default (the core downloads it).
+Wire protocol. Checked by the official SDK against the emulator (tests/conformance/
+test_openai_sdk.py), marked [sdk openai 3.57.0 FILE]; otherwise [doc], [3p] or [guess]:
+- POST {OPENAI_BASE_URL}/images/generations (JSON), `Authorization: Bearer OPENAI_API_KEY`
+  [sdk openai 3.57.0 openai/resources/images.py]. Body: model, prompt, n (= frames = 1: one
+  image per call, the core runs N calls), size: the same four fields the SDK sends for the same
+  call (compared field by field). Nothing else: quality stays "auto", output_format png.
+- With reference images: POST {base}/images/edits, multipart, each image an `image[]` part
+  (as the SDK sends a list of images), the other fields as form values; up to 16 images for
+  the GPT image models [sdk openai/types/image_edit_params.py]. Not reachable from a run yet
+  (see EDIT_REFERENCES_MAX): the estimate does not price input images.
 - Answer: {"created", "data": [{"b64_json"} | {"url"}], "usage": {"input_tokens",
-  "input_tokens_details": {"text_tokens", "image_tokens"}, "output_tokens", "total_tokens"}}
-  [sdk]. The cost is computed from usage with the token rates below [3p]; dall-e-3 reports no
-  usage, so the price table applies.
-- Sizes: 1024x1024, 1536x1024, 1024x1536, auto; gpt-image-2 any WxH in multiples of 16 [sdk];
-  dall-e-3 1024x1024, 1792x1024, 1024x1792 [sdk].
-- dall-e-3 was retired 2026-05-12 and gpt-image-1 shuts down 2026-10-23 [sdk]: listed for
-  gateways that still serve them (OPENAI_BASE_URL), never the default.
-- Errors {"error": {"message", "type", "param", "code"}}; moderation refusals are 400 [sdk].
-- Request id: the `x-request-id` response header [sdk].
+  "input_tokens_details": {"text_tokens", "image_tokens"}, "output_tokens",
+  "output_tokens_details": {"image_tokens", "text_tokens"}, "total_tokens"}} [sdk
+  openai/types/images_response.py, image.py]. GPT image models answer b64_json; dall-e answers
+  a URL unless response_format b64_json: both are read. The cost is computed from usage, each
+  count at its rate (text in, image in, text out, image out [3p]); without
+  output_tokens_details (older answers: the SDK types it Optional) all output is image output.
+  dall-e-3 reports no usage, so the price table applies.
+- No streaming, on purpose: `stream: true` answers server-sent events with partial images
+  [sdk openai/types/image_gen_stream_event.py], but (1) the completed event's usage has no
+  output_tokens_details [sdk openai/types/image_gen_completed_event.py], so the text/image
+  split of the cost would be lost; (2) partial images are previews, not frames, and a call is
+  one image, so the frame comes no sooner; (3) partial images cost extra output tokens [guess:
+  OpenAI's guide is said to put it at 100 tokens each].
+- Sizes: 1024x1024, 1536x1024, 1024x1536, auto; gpt-image-2 any WxH in multiples of 16, ratio
+  1:3..3:1, at most 3840x2160; dall-e-3 1024x1024, 1792x1024, 1024x1792 [sdk
+  openai/types/image_generate_params.py].
+- dall-e-3 was retired 2026-05-12 and gpt-image-1 shut down 2026-10-23 [sdk
+  openai/types/image_model.py]: listed for gateways that still serve them, never the default.
+- Errors {"error": {"message", "type", "param", "code"}}; moderation refusals are 400 [sdk
+  openai/_client.py `_make_status_error`, openai/_exceptions.py]. Request id: the
+  `x-request-id` response header [sdk openai/_exceptions.py].
+- The SDK waits 600 s for an answer [sdk openai/_constants.py]; the core's client waits 180 s
+  (one timeout for every provider, in core.py). Unlike the SDK (2 retries of any request on
+  408/409/429/5xx), a generation is never re-sent after a 5xx or a timeout: it may have been
+  billed.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,18 +51,31 @@ from playground import pricing
 from playground.errors import InputError
 from playground.pricing import Price
 from playground.providers.base import FrameSink
-from playground.providers.http import HttpProvider, parse_wh, scrub
+from playground.providers.http import HttpProvider, json_body, parse_wh, scrub
 from playground.types import CallOutcome, ModelInfo, ProviderCall
 
 GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 DALLE3_SIZES = ("1024x1024", "1792x1024", "1024x1792")
 
-# USD per 1M tokens: (text input, image input, image output)
-TOKEN_RATES: dict[str, tuple[float, float, float]] = {
-    "gpt-image-1.5": (5.0, 8.0, 32.0),  # [3p] llmreference.com, OpenAI price page mirrors
-    "gpt-image-2": (5.0, 8.0, 30.0),  # [3p] providers.md
-    "gpt-image-1-mini": (2.0, 2.5, 8.0),  # [3p]
-    "gpt-image-1": (5.0, 10.0, 40.0),  # [3p]
+
+
+@dataclass(frozen=True)
+class TokenRates:
+    """USD per 1M tokens. `text_out` None: no text output price found for the model."""
+
+    text_in: float
+    image_in: float
+    text_out: float | None
+    image_out: float
+
+
+TOKEN_RATES: dict[str, TokenRates] = {
+    # [3p] llmreference.com and OpenAI price page mirrors; text out $10 [3p robotsatlas.com citing openai.com/api/pricing]
+    "gpt-image-1.5": TokenRates(5.0, 8.0, 10.0, 32.0),
+    "gpt-image-2": TokenRates(5.0, 8.0, 10.0, 30.0),  # [3p] robotsatlas.com citing openai.com/api/pricing
+    # the model pages list text as input only [doc developers.openai.com/api/docs/models/gpt-image-1-mini]
+    "gpt-image-1-mini": TokenRates(2.0, 2.5, None, 8.0),
+    "gpt-image-1": TokenRates(5.0, 10.0, None, 40.0),  # [3p]
 }
 
 # Estimates: the medium-quality 1024x1024 price, scaled by area for the other listed sizes (the
@@ -63,7 +98,7 @@ pricing.register_prices({
 })
 
 
-def token_rates(model: str) -> tuple[float, float, float] | None:
+def token_rates(model: str) -> TokenRates | None:
     """The model's token rates; a dated snapshot (gpt-image-1.5-2025-12-16) has its base model's."""
     base = pricing.snapshot_base(model)
     return TOKEN_RATES.get(model) or (TOKEN_RATES.get(base) if base else None)
@@ -74,33 +109,63 @@ def _count(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
+def _split(total: Any, details: Any, part: str) -> tuple[float, float]:
+    """(`part` tokens, the rest) of a usage total: from its details block when there is one
+    (a null count in it counts 0, a null or absent `text_tokens` as "the total minus `part`")."""
+    details = details if isinstance(details, dict) else {}
+    whole, first = _count(total), _count(details.get(part))
+    other = "text_tokens" if part == "image_tokens" else "image_tokens"
+    rest = details.get(other)
+    return first, (_count(rest) if isinstance(rest, (int, float)) else max(0.0, whole - first))
+
+
 def token_cost(model: str, usage: Any) -> float | None:
-    """USD from a GPT image `usage` block; None when the model's rates or the usage are unknown."""
+    """USD from a GPT image `usage` block; None when the model's rates or the usage are unknown.
+    Output tokens are split into image and text tokens by `output_tokens_details` [sdk openai
+    3.57.0 openai/types/images_response.py UsageOutputTokensDetails], each at its own rate;
+    without the details block (older answers, stream events) all output tokens are image tokens.
+    Text output of a model with no known text output price is charged at the image output rate
+    (the higher one: the cost is never understated)."""
     rates = token_rates(model)
     if rates is None or not isinstance(usage, dict):
         return None
-    text_rate, image_in_rate, out_rate = rates
-    inp = _count(usage.get("input_tokens"))
-    details = usage.get("input_tokens_details")
-    details = details if isinstance(details, dict) else {}
-    image_in = _count(details.get("image_tokens"))
-    text = details.get("text_tokens")  # null or absent: the input tokens that are not image tokens
-    text_in = _count(text) if isinstance(text, (int, float)) else max(0.0, inp - image_in)
-    out = _count(usage.get("output_tokens"))
-    cost = (text_in * text_rate + image_in * image_in_rate + out * out_rate) / 1_000_000
-    return round(cost, 6)
+    image_in, text_in = _split(usage.get("input_tokens"), usage.get("input_tokens_details"), "image_tokens")
+    out_details = usage.get("output_tokens_details")
+    if isinstance(out_details, dict):
+        text_out, image_out = _split(usage.get("output_tokens"), out_details, "text_tokens")
+    else:
+        text_out, image_out = 0.0, _count(usage.get("output_tokens"))
+    text_out_rate = rates.image_out if rates.text_out is None else rates.text_out
+    cost = text_in * rates.text_in + image_in * rates.image_in + text_out * text_out_rate + image_out * rates.image_out
+    return round(cost / 1_000_000, 6)
 
 
 def cost_from_usage(model: str, usage: Any) -> tuple[float | None, str]:
     """(cost, cost_rule): from the tokens when it can be, else why the price table applies."""
     cost = token_cost(model, usage)
-    if cost is not None:
-        base = pricing.snapshot_base(model) if model not in TOKEN_RATES else None
-        rates = f" ({base}'s rates: {model} is a dated snapshot)" if base else ""
-        return cost, f"usage tokens x token rates (text in, image in, image out){rates}"
-    if not isinstance(usage, dict):
-        return None, "images x price per image (no usage reported)"
-    return None, f"images x price per image (usage reported, but no token rates known for {model})"
+    if cost is None:
+        if not isinstance(usage, dict):
+            return None, "images x price per image (no usage reported)"
+        return None, f"images x price per image (usage reported, but no token rates known for {model})"
+    base = pricing.snapshot_base(model) if model not in TOKEN_RATES else None
+    if not isinstance(usage.get("output_tokens_details"), dict):
+        output = "image out: no output_tokens_details, all output tokens at the image rate"
+    elif token_rates(model).text_out is None:  # type: ignore[union-attr]  (cost is known: so are the rates)
+        output = "image out, text out at the image rate: no text output price known"
+    else:
+        output = "image out, text out"
+    snapshot = f" ({base}'s rates: {model} is a dated snapshot)" if base else ""
+    return cost, f"usage tokens x token rates (text in, image in, {output}){snapshot}"
+
+
+# GPT image models take up to 16 reference images through /images/edits [sdk openai 3.57.0
+# openai/types/image_edit_params.py `image`]. The adapter sends them (`edit`, tested against the
+# SDK's own request), but the models still declare max_references 0, so a run with references is
+# refused before sending: input images are billed as image input tokens [sdk openai 3.57.0
+# openai/types/images_response.py input_tokens_details.image_tokens], which the pre-send
+# estimate (what the spend caps check) does not price yet. The chain mode opens this together
+# with an estimate that does.
+EDIT_REFERENCES_MAX = 16
 
 
 class OpenAIImagesProvider(HttpProvider):
@@ -117,15 +182,16 @@ class OpenAIImagesProvider(HttpProvider):
         ModelInfo(id="gpt-image-1", label="GPT Image 1 (retired 2026-10-23)", sizes=GPT_SIZES, retired=True),
     )
     max_concurrency = 4
-    protocol = "POST /images/generations (JSON), one image per call, b64_json back"
+    protocol = ("POST /images/generations (JSON), one image per call, b64_json back; with references "
+                "POST /images/edits (multipart image[])")
     billing_rule = "tokens from the response's usage (dall-e-3: per image) [sdk]"
 
     def validate(self, call: ProviderCall) -> None:
         super().validate(call)
         if call.model == "gpt-image-2" and call.size != "auto":
-            wh = parse_wh(call.size)
-            if not wh or wh[0] % 16 or wh[1] % 16:
-                raise InputError(f"openai/gpt-image-2 takes WxH in multiples of 16 or 'auto', not {call.size!r}")
+            problem = gpt_image_2_size_problem(call.size)
+            if problem:
+                raise InputError(f"openai/gpt-image-2 takes {problem}, not {call.size!r}")
 
     def refine(self, status: int, code: str, message: str) -> str | None:
         if code in ("moderation_blocked", "content_policy_violation"):
@@ -140,25 +206,65 @@ class OpenAIImagesProvider(HttpProvider):
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
         body = self.body(call)
         outcome = CallOutcome(sent_fields=scrub(body))
-        data, resp = await self.create(client, f"{self.base_url}/images/generations", call, body)
+        if call.references:
+            data, resp = await self.edit(client, call, body, outcome)
+        else:
+            resp = await self.request(client, "POST", f"{self.base_url}/images/generations", call, repeatable=False,
+                                      json=body)
+            data = self.answer(resp, call)
         outcome.request_id = resp.headers.get("x-request-id", "")
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise self.ctx(call).error("malformed", "answer has no data list", may_be_billed=True)
-        returned = 0
         for i, item in enumerate(items):
-            item = item if isinstance(item, dict) else {}
-            if item.get("b64_json"):
-                try:
-                    await sink.image(i, base64.b64decode(item["b64_json"], validate=True))
-                    returned += 1
-                except (binascii.Error, ValueError):
-                    await sink.failed(i, "provider sent an unreadable base64 image")
-            elif item.get("url"):
-                await sink.url(i, item["url"])
-                returned += 1
-            else:
-                await sink.failed(i, "no image in the answer")
+            await self.deliver(i, item if isinstance(item, dict) else {}, sink)
         outcome.images_billed = len(items)
         outcome.cost_usd, outcome.cost_rule = cost_from_usage(call.model, data.get("usage"))
         return outcome
+
+    async def edit(self, client: httpx.AsyncClient, call: ProviderCall, body: dict[str, Any],
+                   outcome: CallOutcome) -> tuple[Any, httpx.Response]:
+        """The references as `image[]` file parts of a multipart POST /images/edits, the other
+        fields as form values, as the official SDK sends a list of images [sdk openai 3.57.0
+        openai/resources/images.py `edit`]."""
+        files = [("image[]", (f"reference-{i + 1}.{ref.mime.split('/')[-1]}", ref.data, ref.mime))
+                 for i, ref in enumerate(call.references)]
+        outcome.sent_fields = {**outcome.sent_fields, "image[]": [
+            f"<{ref.mime}, {len(ref.data)} bytes, sha256 {ref.sha256[:12]}>" for ref in call.references]}
+        resp = await self.request(client, "POST", f"{self.base_url}/images/edits", call, repeatable=False,
+                                  files=files, data={k: str(v) for k, v in body.items()})
+        return self.answer(resp, call), resp
+
+    def answer(self, resp: httpx.Response, call: ProviderCall) -> Any:
+        """The JSON answer of a generation or edit, or its error (a 5xx may have been billed)."""
+        if resp.status_code >= 400:
+            raise self.error(resp, call, may_be_billed=resp.status_code >= 500)
+        return json_body(resp, self.ctx(call), may_be_billed=True)
+
+    @staticmethod
+    async def deliver(index: int, item: dict[str, Any], sink: FrameSink) -> None:
+        """One `data` item: `b64_json` (GPT image models; dall-e with response_format b64_json) or
+        `url` (dall-e by default) [sdk openai 3.57.0 openai/types/image.py]."""
+        if item.get("b64_json"):
+            try:
+                await sink.image(index, base64.b64decode(item["b64_json"], validate=True))
+            except (binascii.Error, ValueError):
+                await sink.failed(index, "provider sent an unreadable base64 image")
+        elif item.get("url"):
+            await sink.url(index, item["url"])
+        else:
+            await sink.failed(index, "no image in the answer")
+
+
+def gpt_image_2_size_problem(size: str) -> str:
+    """What is wrong with a gpt-image-2 WxH ("" when nothing): multiples of 16, ratio between 1:3
+    and 3:1, at most 3840x2160 [sdk openai 3.57.0 openai/types/image_generate_params.py `size`]."""
+    wh = parse_wh(size)
+    if not wh or wh[0] % 16 or wh[1] % 16:
+        return "WxH in multiples of 16 or 'auto'"
+    w, h = wh
+    if not 1 / 3 <= w / h <= 3:
+        return "an aspect ratio between 1:3 and 3:1"
+    if max(w, h) > 3840 or w * h > 3840 * 2160:
+        return "at most 3840x2160"
+    return ""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -71,6 +71,9 @@ class StabilityProvider(HttpProvider):
         ModelInfo(id="sd3.5-medium", label="Stable Diffusion 3.5 Medium", **_SD),
     )
     max_concurrency = 4
+    # Both answers are documented and read: JSON (base64 image, finish_reason and seed in the body)
+    # or, with `image/*`, the image bytes with finish-reason and seed headers [doc/3p]
+    accept: ClassVar[str] = "application/json"
     protocol = "POST /stable-image/generate/sd3 (multipart/form-data), size mapped to aspect_ratio"
     billing_rule = "credits per call, 1 credit = $0.01 [3p]"
 
@@ -107,7 +110,7 @@ class StabilityProvider(HttpProvider):
                               seed_sent=call.seed, sent_fields=sent)
         url = f"{self.base_url}/stable-image/generate/sd3"
         resp = await self.request(client, "POST", url, call, repeatable=False, files=files,
-                                  headers={"Accept": "application/json"})
+                                  headers={"Accept": self.accept})
         if resp.status_code >= 400:
             raise self.error(resp, call, may_be_billed=resp.status_code >= 500)
         outcome.request_id = resp.headers.get("x-request-id", "") or resp.headers.get("request-id", "")
