@@ -188,7 +188,10 @@ def test_connect_timeout(emulator, data_dir, monkeypatch):
 
 
 def test_read_timeout_on_a_generation_is_not_resent(pg, emulator, monkeypatch):
+    from playground.providers.openai_images import OpenAIImagesProvider
+
     monkeypatch.setattr(core, "HTTP_TIMEOUT", httpx.Timeout(connect=2.0, read=0.4, write=2.0, pool=2.0))
+    monkeypatch.setattr(OpenAIImagesProvider, "read_timeout_s", 0.4)  # the adapter's own bound (600 s, as the SDK)
     emulator.set_fault("openai", "slow", count=1, latency=3.0)
     record = run(pg, provider="openai", frames=1, mode="baseline", size="1024x1024").record
     assert record.status == "error" and "ReadTimeout" in record.error and "billed" in record.error

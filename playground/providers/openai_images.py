@@ -182,6 +182,9 @@ class OpenAIImagesProvider(HttpProvider):
         ModelInfo(id="gpt-image-1", label="GPT Image 1 (retired 2026-10-23)", sizes=GPT_SIZES, retired=True),
     )
     max_concurrency = 4
+    # One JSON answer that comes only when the image is drawn: the SDK waits up to 600 s
+    # [sdk openai 3.57.0 openai/_constants.py DEFAULT_TIMEOUT]
+    read_timeout_s = 600.0
     protocol = ("POST /images/generations (JSON), one image per call, b64_json back; with references "
                 "POST /images/edits (multipart image[])")
     billing_rule = "tokens from the response's usage (dall-e-3: per image) [sdk]"
