@@ -258,9 +258,7 @@ class HubSync:
             return self._changed.wait_for(lambda: predicate(self.status), timeout)
 
     def _error(self, exc: BaseException) -> str:
-        """One redacted line: the library's messages span lines (URL, request id, server text)."""
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        return redact(text, self.secrets)[:300]
+        return error_line(exc, self.secrets)
 
     def _failed(self, exc: BaseException, waiting: list[str] | None = None) -> HubSyncError:
         message = self._error(exc)
@@ -415,6 +413,19 @@ class HubSync:
         return waiting
 
 
+def error_line(exc: BaseException, secrets: list[str]) -> str:
+    """One short redacted line. The library's HTTP errors span lines (URL, a link to HTTP status
+    docs, request id): the status, the endpoint and the Hub's own message say it all."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        where = exc.response.request.url.path.rsplit("/", 2)[-2] if exc.response.request else ""
+        text = f"HTTP {exc.response.status_code} from the Hub ({where}): {exc.server_message or exc.response.reason_phrase}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return redact(" ".join(text.split()), secrets)[:300]
+
+
 def pull_dataset(settings: Settings, repo_id: str, config: HubConfig | None = None,
                  secrets: list[str] | None = None) -> Snapshot:
     """snapshot_download of a synced dataset into DATA_DIR/hub/<owner>--<name>; HubSyncError if it failed."""
@@ -426,8 +437,8 @@ def pull_dataset(settings: Settings, repo_id: str, config: HubConfig | None = No
                                  endpoint=config.endpoint, token=config.token,
                                  allow_patterns=pull_patterns(config.include))
     except Exception as exc:
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        raise HubSyncError(redact(f"could not pull dataset {repo_id}: {text}", secrets or [config.token or ""])[:400]) from None
+        raise HubSyncError(f"could not pull dataset {repo_id}: "
+                           f"{error_line(exc, secrets or [config.token or ''])}") from None
     return Snapshot(Path(path))
 
 

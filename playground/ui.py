@@ -34,6 +34,8 @@ EXTRA_TABS = ("playground.ui_compare", "playground.ui_analysis")
 # Gradio 6.31's pinned_columns did not stay put). Numbers are rounded text: no overflow, no jitter.
 HISTORY_COLUMNS = {"run_id": 164, "when (UTC)": 104, "provider": 80, "model": 142, "mode": 76, "status": 78,
                    "frames": 72, "cost $": 64, "latency s": 84, "subject": 70, "prompt": 116, "error": 166}
+# With the Hub sync on, a writer column (merged_log.py), in the same 1216 px
+HISTORY_COLUMNS_SYNCED = {**HISTORY_COLUMNS, "model": 120, "latency s": 80, "prompt": 98, "error": 96, "writer": 114}
 DOWNLOADS = {"zip": "Download ZIP", "sheet": "Storyboard sheet (PNG)", "gif": "Animated GIF"}
 TICK_S = 0.5  # how often the elapsed time of a run in flight is refreshed
 # -- small pure helpers (tested without a browser) ---------------------------------------
@@ -450,8 +452,9 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
         run_id = gr.Textbox(label="Run ID", placeholder="click a row, or paste a run id", scale=3, min_width=200)
         reopen = gr.Button("Open run", size="sm", min_width=80)
     # Filled when the tab is selected: a callable value would add a public API endpoint.
+    widths = HISTORY_COLUMNS_SYNCED if playground.settings.hub_dataset else HISTORY_COLUMNS
     table = gr.Dataframe(label="Runs (newest first)", interactive=False, wrap=False, max_height=420,
-                         elem_id="history-table", column_widths=[f"{w}px" for w in HISTORY_COLUMNS.values()])
+                         elem_id="history-table", column_widths=[f"{w}px" for w in widths.values()])
     gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery")
     summary = gr.Markdown(elem_id="history-summary")
     downloads = build_downloads("history")
@@ -507,9 +510,9 @@ def build_app(playground: Playground, hub: HubSync | None = None) -> gr.Blocks:
             generate = build_generate_tab(playground, session)
             build_keys(playground, session)
         with gr.Tab("History") as history_tab:
+            hub_status = ui_hub.build_status(hub)
             history = build_history_tab(playground)
             imported = build_import(playground, history)
-            hub_status = ui_hub.build_status(hub)
         for module_name in EXTRA_TABS:
             importlib.import_module(module_name).build_tab(playground, session)
         refresh = dict(fn=history["refresh"], inputs=None, outputs=history["table"], api_visibility="private")

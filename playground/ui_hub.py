@@ -16,7 +16,8 @@ def banner_note(settings: Settings) -> str:
     """Where the data goes and who can see it, when PLAYGROUND_HUB_DATASET is set ("" otherwise)."""
     if not settings.hub_dataset:
         return ""
-    parts = ", ".join(["runs (prompts, costs, scores)", "votes", *settings.hub_include])
+    *first, last = ["runs (prompts, costs, scores)", "votes", *settings.hub_include]
+    parts = f"{', '.join(first)} and {last}"
     return (f" **Synced to the Hugging Face dataset `{settings.hub_dataset}`**: {parts} are copied there every "
             f"{settings.hub_every_min:g} min. A new dataset is created private; whoever can read it on the Hub "
             f"sees them, and History here shows the runs of every writer to it.")

@@ -49,6 +49,18 @@ REPO_TYPES = {"datasets": "dataset", "models": "model", "spaces": "space"}
 GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"
 
 
+def point_library_at(url: str, monkeypatch: Any) -> None:
+    """In a process that imported huggingface_hub before HF_ENDPOINT was set, set the two
+    constants the library derives from HF_ENDPOINT at import as that import would have: one
+    request of the library goes to constants.ENDPOINT whatever endpoint= says (agent
+    detection), and hf_hub_url only swaps in an endpoint= that differs from constants.ENDPOINT,
+    so ENDPOINT alone would send downloads to the URL template's host."""
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "ENDPOINT", url)
+    monkeypatch.setattr(hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
+
+
 def git_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_standin import HubStandIn
+from hub_standin import HubStandIn, point_library_at
 from playground import hub_sync, merged_log
 from playground.config import Settings
 from playground.core import Playground
@@ -31,16 +31,9 @@ WAIT_S = 60.0  # an upper bound for events on a loaded machine, never a sleep
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch):
-    """The stand-in. In this process huggingface_hub was imported long before HF_ENDPOINT is set,
-    and one request of the library goes to constants.ENDPOINT whatever endpoint= says (agent
-    detection): both constants the library derives from HF_ENDPOINT at import are set as that
-    import would have set them. (ENDPOINT alone is not enough: hf_hub_url only swaps in an
-    endpoint= that differs from it, so the URL template must follow.)"""
-    import huggingface_hub.constants as hf_constants
-
+    """The stand-in, with the library's import-time endpoint constants pointed at it."""
     with HubStandIn() as server:
-        monkeypatch.setattr(hf_constants, "ENDPOINT", server.url)
-        monkeypatch.setattr(hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
+        point_library_at(server.url, monkeypatch)
         yield server
 
 
@@ -281,3 +274,85 @@ def test_a_hostile_snapshot_cannot_duplicate_runs_or_point_outside_it(tmp_path):
     assert merged_log.get(pg, "../../escape") is None
     assert [w for w, _ in merged_log.Snapshot(root).run_files()] == ["other"]
     assert json.loads(json.dumps(merged_log.writers(merged))) == {"local": 1, "other": 1}
+
+
+def test_the_banner_says_where_the_data_goes_and_who_sees_it(tmp_path):
+    from playground.ui import banner
+
+    synced = banner(Playground(Settings.from_env(env={"PLAYGROUND_HUB_DATASET": REPO_ID, "PLAYGROUND_HUB_INCLUDE":
+                                                      "frames", "HF_TOKEN": "hf_secret_0123456789abcdef"},
+                                                 data_dir=tmp_path / "a")))
+    assert f"`{REPO_ID}`" in synced and "frames" in synced and "every 5 min" in synced
+    assert "created private" in synced and "whoever can read it" in synced and "hf_secret" not in synced
+    assert "dataset" not in banner(Playground(Settings.from_env(env={}, data_dir=tmp_path / "b")))
+    status = hub_sync.SyncStatus(REPO_ID, "local-1234abcd", 5.0, private=False, state="ok")
+    assert "**public: anyone can read it**" in hub_sync.status_text(status)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width, height", [(1400, 900), (390, 844)])
+def test_history_shows_every_writer_and_a_failing_sync(hub, tmp_path, page, width, height):
+    from browser_helpers import console_errors, shot
+    from conftest import launch_app
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = hub_env(hub, tmp_path, PLAYGROUND_HUB_EVERY_MIN="0.01")
+    other, data = tmp_path / "other-writer", tmp_path / "data"
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
+        theirs = pool.submit(local_runs, make_playground(env, other), 1, "theirs").result()[0]
+        mine = pool.submit(local_runs, make_playground(env, data), 1, "mine").result()[0]
+    hub_sync.HubSync(make_playground(env, other).settings).push()
+    hub.fail("commit", times=1000)  # from now on every commit fails
+    app, url = launch_app(Settings.from_env(env=env, data_dir=data))
+    sync = hub_sync.running(data)
+    try:
+        assert sync.wait_for(lambda s: s.pulled_runs == 1 and s.failures >= 1, WAIT_S), sync.status
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(url)
+        page.locator("#banner", has_text=f"Synced to the Hugging Face dataset {REPO_ID}").wait_for(timeout=15_000)
+        page.get_by_role("tab", name="History").click()
+        for run_id in (mine, theirs):
+            page.locator("#history-table span", has_text=run_id).first.wait_for(timeout=15_000)
+        status = page.locator("#hub-sync-status")
+        status.get_by_text("upload failing").wait_for(timeout=15_000)
+        assert sync.writer in status.inner_text() and "private" in status.inner_text()
+        assert hub.token not in page.content()
+        shot(page, f"hub-sync-history-{width}")
+        assert console_errors(page.console_errors) == []
+    finally:
+        app.close()
+        sync.close(timeout=1)
+
+
+def test_bench_story_reads_the_newest_run_of_each_cell_from_every_writer(hub, tmp_path, capsys, monkeypatch):
+    """The experiment id follows the file, arms and stories, so two writers running the same
+    benchmark share it; the table keeps one run per cell, the newest that was sent: with --hub,
+    the newest of every writer's."""
+    from playground.cli import main
+
+    story = tmp_path / "one_story.yaml"
+    story.write_text("animals:\n- concept_token: fox\n  style: A watercolour painting of\n"
+                     "  subject: A red fox with a blue scarf\n  settings: [crossing a river, sleeping in a log]\n")
+    for key, value in hub_env(hub, tmp_path).items():  # the CLI reads its settings from the environment
+        monkeypatch.setenv(key, value)
+
+    def bench(data: Path, *extra: str) -> dict:
+        capsys.readouterr()
+        code = main(["bench-story", str(story), "--arm", "local::sequence", "--json", "--data-dir", str(data), *extra])
+        assert code == 0
+        return json.loads(capsys.readouterr().out)
+
+    def palette(result: dict) -> float:
+        return result["table"][0]["palette_consistency_mean"]
+
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    own = palette(bench(mine, "--seed", "2"))
+    newer = bench(theirs, "--seed", "1")  # the same cell, later, drawn from another seed
+    assert newer["experiment_id"] == bench(mine)["experiment_id"] and palette(newer) != own
+    hub_sync.HubSync(Settings.from_env(data_dir=theirs)).push()
+    merged = bench(mine, "--hub", REPO_ID)  # pulls the dataset, then tabulates
+    assert merged["sent"] == 0 and merged["table"][0]["runs"] == 1 and palette(merged) == palette(newer)
+    assert palette(bench(mine)) == palette(newer)  # the pulled copy of $PLAYGROUND_HUB_DATASET is the default
+    monkeypatch.delenv("PLAYGROUND_HUB_DATASET")
+    assert palette(bench(mine)) == own  # without a dataset: this writer's own run
