@@ -56,6 +56,7 @@ logger = logging.getLogger("playground.hub_sync")
 MAX_FILES_PER_COMMIT = 500  # more wait for the next commit (the status says how many)
 SCANNED_SUFFIXES = (".csv", ".json", ".txt")  # text files: refused if a key is found in them
 FRAME_PREFIX = "frame_"
+HUB_STEPS = ("create", "preupload", "commit", "tree", "resolve", "revision", "lfs", "xet")  # named in errors
 _RUNNING: list[HubSync] = []  # started in this process (the app's), newest last
 
 
@@ -311,6 +312,7 @@ class HubSync:
         files take the LFS/Xet path) never hold the log back."""
         with self._push_lock:
             self._update(attempts=self.status.attempts + 1)
+            self.ensure_repo()  # also when nothing changed: a wrong token or dataset id shows at once
             todo = plan_uploads(self.data_dir, self.writer, self.config.include, self._uploaded())
             held = [u.repo_path for u in todo if u.repo_path.endswith(SCANNED_SUFFIXES) and self._leaks(u)]
             logs = [u for u in todo if u.data is not None and u.repo_path not in held]
@@ -321,7 +323,6 @@ class HubSync:
             for batch in (logs, files[:MAX_FILES_PER_COMMIT]):
                 if not batch:
                     continue
-                self.ensure_repo()
                 try:
                     info = self.api.create_commit(
                         self.config.repo_id, [CommitOperationAdd(path_in_repo=u.repo_path, path_or_fileobj=u.content())
@@ -419,8 +420,12 @@ def error_line(exc: BaseException, secrets: list[str]) -> str:
     from huggingface_hub.errors import HfHubHTTPError
 
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        where = exc.response.request.url.path.rsplit("/", 2)[-2] if exc.response.request else ""
-        text = f"HTTP {exc.response.status_code} from the Hub ({where}): {exc.server_message or exc.response.reason_phrase}"
+        path = exc.response.request.url.path if exc.response.request else ""
+        where = next((step for step in HUB_STEPS if f"/{step}" in path), "request")
+        status = exc.response.status_code
+        text = f"HTTP {status} from the Hub ({where}): {exc.server_message or exc.response.reason_phrase}"
+        if status in (401, 403):
+            text += " (HF_TOKEN must be a token with write access to the dataset)"
     else:
         text = str(exc) or type(exc).__name__
     return redact(" ".join(text.split()), secrets)[:300]

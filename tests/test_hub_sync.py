@@ -356,3 +356,10 @@ def test_bench_story_reads_the_newest_run_of_each_cell_from_every_writer(hub, tm
     assert palette(bench(mine)) == palette(newer)  # the pulled copy of $PLAYGROUND_HUB_DATASET is the default
     monkeypatch.delenv("PLAYGROUND_HUB_DATASET")
     assert palette(bench(mine)) == own  # without a dataset: this writer's own run
+
+
+def test_a_wrong_token_is_a_clear_one_line_error_that_does_not_show_it(hub, tmp_path):
+    wrong = "hf_wrongtoken0123456789abcdefXYZ"
+    result = cli(["sync"], hub_env(hub, tmp_path, HF_TOKEN=wrong), tmp_path / "data")
+    assert result.code == 1 and "HTTP 401" in result.err and "HF_TOKEN" in result.err
+    assert wrong not in result.err + result.out and "Traceback" not in result.err
