@@ -17,7 +17,12 @@ def create_app(settings: Settings | None = None):
     """Build the Blocks app and the launch options (tests launch it the same way)."""
     playground = Playground(settings or Settings.from_env())
     playground.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(playground)
+    hub = None
+    if playground.settings.hub_dataset:  # opt-in: commits DATA_DIR to a Hub dataset in the background
+        from playground import hub_sync
+
+        hub = hub_sync.start(playground.settings)
+    app = build_app(playground, hub)
     # Runs need more than Gradio's default of one at a time; the bound keeps a public demo sane.
     app.queue(default_concurrency_limit=8, max_size=64)
     # ssr_mode off: a Space with Node would otherwise render server-side, a path the tests never take.
@@ -27,5 +32,10 @@ def create_app(settings: Settings | None = None):
 
 
 if __name__ == "__main__":
+    import signal
+
+    # A stopping Space gets SIGTERM [guess]: as Ctrl+C, so Gradio closes and the Hub sync's exit
+    # handler makes its last commit and logs what was not uploaded (SIGTERM's default skips it).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     demo, options = create_app()
     demo.launch(**options)

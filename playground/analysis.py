@@ -29,11 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from playground import merged_log
 from playground.experiments import SCORE_VERDICT, VERDICTS
 from playground.metrics import METRIC_COLUMNS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
+
+    from playground.merged_log import Snapshot
 
     from playground.core import Playground
 
@@ -78,15 +83,18 @@ def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None) -> pd.DataF
     return frame.reset_index(drop=True)
 
 
-def experiments(playground: Playground) -> list[str]:
-    """Experiment ids in the log, newest first."""
-    frame = playground.log.read(["experiment_id"])
+def experiments(playground: Playground, snapshots: Sequence[Snapshot] | None = None) -> list[str]:
+    """Experiment ids in the log (merged with a synced dataset, merged_log.py), newest first."""
+    frame = merged_log.runs(playground, ["experiment_id"], snapshots)
     ids = frame.loc[frame["experiment_id"].astype(str) != "", "experiment_id"].astype(str)
     return list(dict.fromkeys(reversed(ids.tolist())))
 
 
-def analyse(playground: Playground, experiment_id: str | None = None) -> Analysis:
-    return analyse_frames(playground.log.read(COLUMNS), playground.log.read_ratings(), experiment_id)
+def analyse(playground: Playground, experiment_id: str | None = None,
+            snapshots: Sequence[Snapshot] | None = None) -> Analysis:
+    """Every writer's runs and votes when a synced dataset was pulled (merged_log.py)."""
+    return analyse_frames(merged_log.runs(playground, COLUMNS, snapshots), merged_log.ratings(playground, snapshots),
+                          experiment_id)
 
 
 def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str | None = None) -> Analysis:
@@ -346,5 +354,8 @@ def report_json(result: Analysis, experiment_id: str | None) -> dict[str, Any]:
 
     arms = [{k: clean(v) for k, v in row.items()} for row in result.summary.to_dict(orient="records")]
     pairwise = {r: {c: clean(v) for c, v in cols.items()} for r, cols in result.pairwise.to_dict(orient="index").items()}
-    return {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes, "arms": arms,
-            "pairwise_win_rate": pairwise, "notes": result.notes}
+    out = {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes, "arms": arms,
+           "pairwise_win_rate": pairwise, "notes": result.notes}
+    if merged_log.WRITER_COLUMN in result.runs:  # merged with a synced dataset: runs per writer
+        out["writers"] = merged_log.writers(result.runs)
+    return out

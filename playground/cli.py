@@ -30,6 +30,7 @@ EXTRA_COMMANDS: dict[str, str] = {
     "import": "playground.importer",
     "bench": "playground.bench",
     "bench-story": "playground.consistory",
+    "sync": "playground.hub_cli",
 }
 
 RUN_JSON_KEYS = ("run_id", "status", "frames_requested", "frames_returned", "cost_usd", "latency_s",

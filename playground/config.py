@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,14 @@ ENV_VARS: dict[str, str] = {
     "GRADIO_SERVER_PORT": "Port of the web app (Gradio's own variable, default 7860)",
     "GRADIO_SERVER_NAME": "Interface of the web app (Gradio's own variable, default 127.0.0.1)",
     "SPACE_ID": "Set by Hugging Face Spaces; turns on the default spend caps (SPACE_DEFAULT_CAPS) for caps left unset",
+    "PLAYGROUND_HUB_DATASET": "owner/name of a Hugging Face dataset to sync the log and votes to (unset = no sync)",
+    "PLAYGROUND_HUB_EVERY_MIN": "Minutes between the app's background commits to the dataset (default 5, fractions allowed)",
+    "PLAYGROUND_HUB_INCLUDE": "Also sync `frames` and/or `exports` (comma-separated; default: log and votes only)",
+    "HF_TOKEN": "Hugging Face token with write access to PLAYGROUND_HUB_DATASET (a Space secret)",
+    "HF_ENDPOINT": "Hub URL, as huggingface_hub reads it (default https://huggingface.co)",
 }
+HUB_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+HUB_INCLUDES = ("frames", "exports")
 
 # On a Space anyone can spend the owner's keys through the UI and the API, so a cap left unset
 # gets these defaults there (set a cap to `inf` to lift it). See docs/reliability.md.
@@ -65,6 +73,21 @@ def _limit_env(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _hub_dataset(env: Mapping[str, str]) -> str:
+    repo_id = env.get("PLAYGROUND_HUB_DATASET", "").strip()
+    if repo_id and not HUB_DATASET.match(repo_id):
+        raise ConfigError(f"PLAYGROUND_HUB_DATASET must be a dataset id like owner/name, got {repo_id!r}")
+    return repo_id
+
+
+def _hub_include(env: Mapping[str, str]) -> tuple[str, ...]:
+    parts = [p.strip().lower() for p in env.get("PLAYGROUND_HUB_INCLUDE", "").split(",") if p.strip()]
+    unknown = [p for p in parts if p not in HUB_INCLUDES]
+    if unknown:
+        raise ConfigError(f"PLAYGROUND_HUB_INCLUDE takes {' and/or '.join(HUB_INCLUDES)}, got {', '.join(unknown)}")
+    return tuple(p for p in HUB_INCLUDES if p in parts)
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     """--data-dir wins (handled by callers), then PLAYGROUND_DATA_DIR, then /data on a Space
     with persistent storage, then ./data."""
@@ -87,6 +110,9 @@ class Settings:
     max_download_bytes: int = 40 * 1024 * 1024
     run_deadline_s: float = 600.0
     default_provider: str = "local"
+    hub_dataset: str = ""  # sync to this dataset repo (hub_sync.py); "" = no sync
+    hub_every_min: float = 5.0
+    hub_include: tuple[str, ...] = ()  # besides the log and votes: "frames", "exports"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, data_dir: Path | str | None = None) -> Settings:
@@ -102,6 +128,9 @@ class Settings:
             max_download_bytes=int(_limit_env(env, "PLAYGROUND_MAX_DOWNLOAD_MB", 40.0) * 1024 * 1024),
             run_deadline_s=_limit_env(env, "PLAYGROUND_RUN_DEADLINE_S", 600.0),
             default_provider=env.get("PLAYGROUND_DEFAULT_PROVIDER", "") or "local",
+            hub_dataset=_hub_dataset(env),
+            hub_every_min=_limit_env(env, "PLAYGROUND_HUB_EVERY_MIN", 5.0),
+            hub_include=_hub_include(env),
         )
 
     def key(self, env_var: str | None, session_keys: Mapping[str, str] | None = None) -> str:

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from playground import merged_log
 from playground.cli import add_data_dir, settings_from
 from playground.core import Playground, Session
-from playground.errors import InputError, SpendCapError
+from playground.errors import InputError, PlaygroundError, SpendCapError
 from playground.experiments import (Arm, Cell, check_budget, parse_arms, pending_cells, plan_cells, raise_problems,
                                     run_cells, total_usd)
 from playground.prompts import Story
@@ -42,6 +43,8 @@ from playground.types import MAX_FRAMES, RunRecord
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from playground.merged_log import Snapshot
 
 FIELDS = ("style", "subject", "concept_token", "settings")
 
@@ -213,13 +216,14 @@ def check_bench_budget(playground: Playground, plan: BenchPlan, max_usd: float |
     check_budget(playground, plan_cells(playground, plan.pending, plan.experiment_id, session), session)
 
 
-def experiment_runs(playground: Playground, plan: BenchPlan) -> pd.DataFrame:
-    """The rows of this plan's cells (of any earlier invocation too: that is the resume)."""
+def experiment_runs(playground: Playground, plan: BenchPlan, snapshots: Sequence[Snapshot] | None = None) -> pd.DataFrame:
+    """The rows of this plan's cells (of any earlier invocation too: that is the resume), with
+    other writers' runs of the same experiment when a synced dataset was pulled (merged_log.py)."""
     import pandas as pd
 
     from playground.analysis import COLUMNS  # what the summary uses (analysis.runs_frame), plus the cell keys
 
-    runs = playground.log.read([*COLUMNS, "created_at", "story_id", "repeat"])
+    runs = merged_log.runs(playground, [*COLUMNS, "created_at", "story_id", "repeat"], snapshots)
     runs = runs[runs["experiment_id"] == plan.experiment_id]
     wanted = {c.key for c in plan.cells}
     keys = zip(runs["arm"].astype(str), runs["variant"].astype(str),
@@ -281,6 +285,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="where the table and plot go (default: DATA_DIR/bench/EXPERIMENT_ID)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    merged_log.add_hub_arg(p)
     add_data_dir(p)
     p.set_defaults(func=cmd_bench_story)
 
@@ -319,7 +324,12 @@ def cmd_bench_story(args: argparse.Namespace) -> int:
 def _report(playground: Playground, plan: BenchPlan, records: Sequence[RunRecord], args: argparse.Namespace) -> int:
     from playground import consistory_table as table
 
-    overall, per_category = table.summarise_experiment(experiment_runs(playground, plan), plan.categories,
+    try:
+        snapshots = merged_log.snapshots_from(args, playground.settings)
+    except PlaygroundError as exc:  # --hub OWNER/NAME could not be pulled: the table of this writer alone
+        print(f"error: {exc}", file=sys.stderr)
+        snapshots = []
+    overall, per_category = table.summarise_experiment(experiment_runs(playground, plan, snapshots), plan.categories,
                                                        [a.label for a in plan.arms])
     out_dir = args.out or playground.settings.data_dir / "bench" / plan.experiment_id
     title = f"ConsiStory+ ({len(plan.stories)} stories), experiment {plan.experiment_id}"

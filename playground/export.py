@@ -98,7 +98,9 @@ def stored_frames(run_dir: Path) -> list[StoredFrame]:
 
 def load_run(playground: Playground, run_id: str) -> StoredRun:
     run_id = (run_id or "").strip()
-    row = playground.log.get(run_id) if run_id else None
+    from playground import merged_log  # a run of another writer, from a pulled Hub dataset, opens too
+
+    row = merged_log.get(playground, run_id) if run_id else None
     if row is None:
         raise InputError(f"no run {run_id!r} in the log")  # no path: the UI may be a public Space
     record = record_from_row(row)

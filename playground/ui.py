@@ -14,10 +14,11 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from playground import ui_hub
 from playground.core import Playground, Progress, RunResult, Session
 from playground.errors import InputError, PlaygroundError, SpendCapError
 from playground.export import FRAME_NAME, load_run, run_exports
@@ -25,11 +26,16 @@ from playground.presets import load_presets
 from playground.providers import provider_class, provider_names
 from playground.types import GenerationRequest, RunRecord
 
+if TYPE_CHECKING:
+    from playground.hub_sync import HubSync
+
 EXTRA_TABS = ("playground.ui_compare", "playground.ui_analysis")
 # History: header -> width in px, sized for a 1400 px window (a phone scrolls the table sideways;
 # Gradio 6.31's pinned_columns did not stay put). Numbers are rounded text: no overflow, no jitter.
 HISTORY_COLUMNS = {"run_id": 164, "when (UTC)": 104, "provider": 80, "model": 142, "mode": 76, "status": 78,
                    "frames": 72, "cost $": 64, "latency s": 84, "subject": 70, "prompt": 116, "error": 166}
+# With the Hub sync on, a writer column (merged_log.py), in the same 1216 px
+HISTORY_COLUMNS_SYNCED = {**HISTORY_COLUMNS, "model": 120, "latency s": 80, "prompt": 98, "error": 96, "writer": 114}
 DOWNLOADS = {"zip": "Download ZIP", "sheet": "Storyboard sheet (PNG)", "gif": "Animated GIF"}
 TICK_S = 0.5  # how often the elapsed time of a run in flight is refreshed
 # -- small pure helpers (tested without a browser) ---------------------------------------
@@ -118,7 +124,7 @@ def banner(playground: Playground) -> str:
     spend = f"Spend caps: {', '.join(caps)}." if caps else ("**No spend cap is set.**" if live else "")
     return (f"**Sequential image playground** · Live providers: {providers} · `local` is an offline stand-in "
             f"that draws frames procedurally (not a model). **Every run is logged** with its prompt, frames and cost "
-            f"(`{s.data_dir.name}/runs.csv`) and shows in History to everyone using this app. {spend}")
+            f"(`{s.data_dir.name}/runs.csv`) and shows in History to everyone using this app.{ui_hub.banner_note(s)} {spend}")
 
 
 def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
@@ -272,10 +278,13 @@ def download_updates(playground: Playground, run_id: str) -> list[Any]:
 
 
 def history_table(playground: Playground, n: int = 100) -> Any:
-    """The newest runs, newest first, as short text cells; the full row stays in runs.csv."""
+    """The newest runs, newest first, as short text cells; the full row stays in runs.csv.
+    With a pulled Hub dataset, every writer's runs, each once, and a `writer` column (merged_log.py)."""
     import pandas as pd
 
-    frame = playground.log.latest(n)
+    from playground import merged_log
+
+    frame = merged_log.latest(playground, n)
 
     def fixed(column: str, places: int) -> list[str]:
         values = pd.to_numeric(frame[column], errors="coerce")
@@ -289,6 +298,8 @@ def history_table(playground: Playground, n: int = 100) -> Any:
         "frames": [f"{r}/{q}" for r, q in zip(frame["frames_returned"], frame["frames_requested"])],
         "cost $": fixed("cost_usd", 4), "latency s": fixed("latency_s", 2), "subject": fixed("subject_consistency", 3),
         "prompt": frame["prompt"].astype(str).str.slice(0, 80), "error": frame["error"].astype(str)})
+    if merged_log.WRITER_COLUMN in frame:
+        table[merged_log.WRITER_COLUMN] = frame[merged_log.WRITER_COLUMN].astype(str).to_numpy()
     return table.reset_index(drop=True)
 
 
@@ -441,8 +452,9 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
         run_id = gr.Textbox(label="Run ID", placeholder="click a row, or paste a run id", scale=3, min_width=200)
         reopen = gr.Button("Open run", size="sm", min_width=80)
     # Filled when the tab is selected: a callable value would add a public API endpoint.
+    widths = HISTORY_COLUMNS_SYNCED if playground.settings.hub_dataset else HISTORY_COLUMNS
     table = gr.Dataframe(label="Runs (newest first)", interactive=False, wrap=False, max_height=420,
-                         elem_id="history-table", column_widths=[f"{w}px" for w in HISTORY_COLUMNS.values()])
+                         elem_id="history-table", column_widths=[f"{w}px" for w in widths.values()])
     gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery")
     summary = gr.Markdown(elem_id="history-summary")
     downloads = build_downloads("history")
@@ -486,7 +498,8 @@ def build_keys(playground: Playground, session: gr.State) -> None:
             box.change(store, [box, session], session, api_visibility="private", show_progress="hidden")
 
 
-def build_app(playground: Playground) -> gr.Blocks:
+def build_app(playground: Playground, hub: HubSync | None = None) -> gr.Blocks:
+    """`hub`: the running Hub sync (hub_sync.start), whose state History shows."""
     from playground.ui_import import build_import
 
     # delete_cache: download buttons copy exports into Gradio's cache; sweep day-old files hourly
@@ -497,6 +510,7 @@ def build_app(playground: Playground) -> gr.Blocks:
             generate = build_generate_tab(playground, session)
             build_keys(playground, session)
         with gr.Tab("History") as history_tab:
+            hub_status = ui_hub.build_status(hub)
             history = build_history_tab(playground)
             imported = build_import(playground, history)
         for module_name in EXTRA_TABS:
@@ -505,4 +519,6 @@ def build_app(playground: Playground) -> gr.Blocks:
         history_tab.select(**refresh)
         for event in (generate["run_event"], generate["submit_event"], imported):
             event.then(**refresh)
+        if hub_status:
+            history_tab.select(hub_status[1], None, hub_status[0], api_visibility="private", show_progress="hidden")
     return app

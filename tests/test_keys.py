@@ -172,3 +172,77 @@ def test_gradio_client_sees_no_key_parameter(keyed_app):
     assert "/generate" in api["named_endpoints"]
     assert "api_key" not in text.lower() and "password" not in text.lower()
     assert find_secrets(list(keys.values()), {"view_api": text}) == []
+
+
+# -- the synced Hub dataset (playground/hub_sync.py) ---------------------------------------------------------
+
+def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator, data_dir, tmp_path, caplog,
+                                                                         monkeypatch):
+    """The fault matrix with env and typed keys, frames and exports synced to a stand-in Hub whose
+    first commit fails with an error echoing the HF token; then every file the Hub holds (LFS
+    objects too), every commit payload, a pulled copy, the status line and the logs are scanned."""
+    import huggingface_hub.constants as hf_constants
+
+    from hub_standin import HubStandIn, point_library_at
+    from playground import hub_sync
+    from playground.experiments import add_vote
+    from playground.export import run_exports
+
+    caplog.set_level(logging.DEBUG)
+    env_keys, typed_keys = fake_keys("SYNCENVKEY"), fake_keys("SYNCTYPEDKEY")
+    with HubStandIn(token=f"hf_SYNCTOKEN{uuid.uuid4().hex}") as hub:
+        point_library_at(hub.url, monkeypatch)
+        monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_XET", True)  # frames over LFS: the stand-in has no Xet
+        hub_env = {"PLAYGROUND_HUB_DATASET": "team/keys", "HF_TOKEN": hub.token, "HF_ENDPOINT": hub.url,
+                   "PLAYGROUND_HUB_INCLUDE": "frames,exports"}
+        env = {**emulator.base_urls(), **env_keys, **hub_env, "PLAYGROUND_RUN_DEADLINE_S": "1"}
+        pg = make_playground(env, data_dir)
+        errors: list[str] = []
+        asyncio.run(matrix(pg, emulator, None, errors, faults=["auth", "server", "malformed", "job_failed", None]))
+        asyncio.run(matrix(pg, emulator, Session(keys=typed_keys), errors, faults=["auth", None]))
+        done = pg.log.read()
+        done = done[done["status"] == "ok"]["run_id"].tolist()
+        assert len(done) >= 2
+        run_exports(pg, done[0])
+        add_vote(pg, "", done[0], done[1], "tie")
+
+        sync = hub_sync.HubSync(pg.settings)
+        hub.fail("commit", times=1)  # the error body echoes "Bearer <HF token>"
+        with pytest.raises(hub_sync.HubSyncError):
+            sync.push()
+        failing = hub_sync.status_text(sync.status)
+        pushed = sync.push()
+        assert any("/exports/" in p for p in pushed.uploaded) and any(p.endswith(".png") for p in pushed.uploaded)
+        pulled = hub_sync.pull_dataset(make_playground({**hub_env, "PLAYGROUND_HUB_INCLUDE": "frames,exports"},
+                                                       tmp_path / "reader").settings, "team/keys")
+        stored = hub.files("team/keys")
+        assert f"runs/{sync.writer}.csv" in stored and f"ratings/{sync.writer}.csv" in stored
+
+    secrets = [*env_keys.values(), *typed_keys.values(), hub.token]
+    texts: dict[str, str | bytes] = {f"hub:{p}": data for p, data in stored.items()}
+    texts.update({f"lfs:{oid}": data for oid, data in hub.lfs_store.items()})
+    texts["commit payloads"] = json.dumps(hub.commit_bodies)
+    texts.update({str(p): p.read_bytes() for p in files_under(pulled.root)})
+    texts.update(status=failing + hub_sync.status_text(sync.status),
+                 logs="\n".join(r.getMessage() + str(r.exc_info or "") + str(r.args) for r in caplog.records))
+    assert "stand-in fault on commit" in texts["status"]
+    assert find_secrets(secrets + [s[-16:] for s in secrets], texts) == []
+
+
+def test_a_log_with_a_key_in_it_is_held_back_not_uploaded(data_dir, tmp_path, monkeypatch):
+    """Belt and braces: should a key ever reach runs.csv, the sync refuses to upload that file and says so."""
+    from hub_standin import HubStandIn, point_library_at
+    from playground import hub_sync
+    from playground.types import RunRecord
+
+    keys = fake_keys("LEAKEDKEY")
+    with HubStandIn() as hub:
+        point_library_at(hub.url, monkeypatch)
+        env = {**keys, "PLAYGROUND_HUB_DATASET": "team/leak", "HF_TOKEN": hub.token or "", "HF_ENDPOINT": hub.url}
+        pg = make_playground(env, data_dir)
+        pg.log.append(RunRecord(run_id="leaky", provider="local", prompt=f"oops {keys['ARK_API_KEY']}"))
+        sync = hub_sync.HubSync(pg.settings)
+        with pytest.raises(hub_sync.HubSyncError, match="a key was found"):
+            sync.push()
+        assert sync.status.state == "failing" and f"runs/{sync.writer}.csv" in sync.status.waiting
+        assert not any(body for body in hub.commit_bodies)  # nothing was committed at all
