@@ -9,14 +9,21 @@ import argparse
 import json
 import sys
 
-from playground.cli import add_data_dir, settings_from
+from playground.cli import add_data_dir, settings_from, warn_damaged
 from playground.core import Playground
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    playground = Playground(settings_from(args))
+    try:
+        return _report(playground, args)
+    finally:
+        warn_damaged(playground)
+
+
+def _report(playground: Playground, args: argparse.Namespace) -> int:
     from playground import analysis
 
-    playground = Playground(settings_from(args))
     if args.experiment and args.experiment not in analysis.experiments(playground):
         known = analysis.experiments(playground)[:10]
         print(f"error: no experiment {args.experiment!r} in {playground.log.runs.path}"
