@@ -58,7 +58,8 @@ def check_fields(model: str, cost_usd: float, prompt: str, beats: list[str], mod
         raise InputError("the model name is empty: say which tool and model made the frames, e.g. midjourney-v7")
     if isinstance(cost_usd, bool) or not isinstance(cost_usd, (int, float)) or not math.isfinite(cost_usd) \
             or not 0 <= cost_usd <= MAX_IMPORT_USD:
-        raise InputError(f"the cost must be a number of US dollars from 0 to {MAX_IMPORT_USD:g}, got {cost_usd!r}")
+        raise InputError(f"the cost must be a number of US dollars, 0 or more and at most {MAX_IMPORT_USD:g} "
+                         f"(what the frames cost elsewhere), got {cost_usd!r}")
     if not prompt or not prompt.strip():
         raise InputError("the prompt is empty: give the prompt the frames were made from")
     if len(prompt) > MAX_PROMPT_CHARS:

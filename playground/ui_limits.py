@@ -74,19 +74,25 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > limit:
             await _refuse(send, limit)
             return
-        received, started = 0, False
+        received, over, started = 0, False, False
 
         async def counted() -> Message:
-            nonlocal received
+            nonlocal received, over
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    over = True
                     raise _TooLarge
             return message
 
         async def watched(message: Message) -> None:
             nonlocal started
+            if over:  # the app's answer to a body cut off (FastAPI makes it a 400): ours instead
+                if not started and message["type"] == "http.response.start":
+                    started = True
+                    await _refuse(send, limit)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 

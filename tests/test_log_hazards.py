@@ -104,14 +104,22 @@ def write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> byt
     return path.read_bytes()
 
 
-def test_a_log_whose_last_row_has_a_field_over_the_csv_limit_is_still_read(data_dir: Path) -> None:
-    # an older version logged a refused 200,000-character prompt whole, as the last row
-    write_csv(data_dir / "runs.csv", RUN_COLUMNS, [old_row("earlier", "a fox"), old_row("long", "y" * 200_000)])
-    done = cli(["run", "--frames", "2", "--prompt", "a fox after", "--json"], SPACE, data_dir)
+def test_a_log_with_a_field_over_the_csv_limit_is_still_read(data_dir: Path) -> None:
+    # an older version (fewer columns) logged a refused 200,000-character prompt whole, as its last row
+    old = RUN_COLUMNS[:21]
+    write_csv(data_dir / "runs.csv", old, [old_row("earlier", "a fox", old), old_row("long", "y" * 200_000, old)])
+    done = cli(["run", "--frames", "2", "--prompt", "a fox after", "--json"], SPACE, data_dir)  # migrates it
     assert done.code == 0, done.err
-    assert cli(["report", "--json"], SPACE, data_dir).code == 0
+    long_last = data_dir / "long.csv"
+    write_csv(long_last, RUN_COLUMNS, [old_row("long-2", "z" * 200_000)])
+    with open(data_dir / "runs.csv", "ab") as f:  # another tool adds a row: the index learns of it on a read
+        f.write(long_last.read_bytes().split(b"\n", 1)[1])
+    report = cli(["report", "--json"], SPACE, data_dir)
+    assert report.code == 0, report.err
+    assert cli(["run", "--frames", "2", "--prompt", "a fox at last"], SPACE, data_dir).code == 0
     logged = RunLog(data_dir).read()
-    assert list(logged["run_id"][:2]) == ["earlier", "long"] and logged["prompt"][1] == "y" * 200_000
+    assert list(logged["run_id"])[:2] == ["earlier", "long"] and list(logged["run_id"])[3] == "long-2"
+    assert logged["prompt"][1] == "y" * 200_000 and logged["prompt"][3] == "z" * 200_000
 
 
 # -- finding 5: lone surrogates never lose the row -----------------------------------------------------
