@@ -11,7 +11,7 @@ Guarantees (tested in tests/test_runlog.py and tests/test_runlog_scale.py):
 - every text cell round-trips whatever it holds: a cell with a comma, a quote, LF or a bare CR
   is quoted (rows end in LF), a lone surrogate (not encodable as UTF-8) is written as its
   escape `\\udXXX` (the one change), NUL and any other character as it is; a cell over its
-  limit (MAX_CELL_CHARS; for the prompt and beats of a refused run, what a run may take) is
+  limit (MAX_CELL_CHARS; for a refused run, what a run may take: REFUSED_LIMITS) is
   logged as its first SHORTENED_KEEP characters and its length ("... [200000 characters]"),
   so a refused prompt of any size adds about a kilobyte;
 - `pandas.read_csv(path)` reads the file with no options;
@@ -65,10 +65,11 @@ _TEXT_COLUMNS = {f.name for f in fields(RunRecord) if f.type in ("str", str)}
 _CHUNK = 16 * 1024 * 1024  # bytes scanned at a time when (re)building an index
 MAX_CELL_CHARS = 100_000  # any text cell: below the csv module's default field limit (131072)
 SHORTENED_KEEP = 1000  # characters kept of a cell over its limit
-# The inputs of a refused run (status error) are logged up to what a run may take: a longer
-# prompt was refused for its length, and beats are a JSON list of at most MAX_PROMPT_CHARS
-# characters of beats (with quotes and escapes), so a 20 MB refusal adds about 1 KB.
-REFUSED_LIMITS = {"prompt": MAX_PROMPT_CHARS, "beats": 8 * MAX_PROMPT_CHARS}
+# The text cells of a refused run (status error, nothing sent) are logged up to what a run may
+# take: MAX_PROMPT_CHARS each (a longer prompt was refused for its length; a model id or size
+# is far shorter), beats as a JSON list of at most MAX_PROMPT_CHARS characters of beats (with
+# quotes and escapes). So a refusal of any size adds a few kilobytes at most.
+REFUSED_LIMITS = {"beats": 8 * MAX_PROMPT_CHARS}
 DAMAGED = 1 << 40  # index key flag: the row cannot be read as a row of its file (see _damaged_rows)
 _CR_STAND_INS = [chr(c) for c in range(0xFDD0, 0xFDF0)]  # Unicode noncharacters: stand-ins for a bare CR
 log = logging.getLogger(__name__)
@@ -762,9 +763,9 @@ class RunLog:
 
     def append(self, record: RunRecord) -> None:
         row = record.as_row()
-        if record.status == "error":  # a refusal: its inputs may be any size (see REFUSED_LIMITS)
-            row.update({c: shorten(loggable(row[c]), limit) for c, limit in REFUSED_LIMITS.items()
-                        if isinstance(row[c], str)})
+        if record.status == "error" and not record.api_calls:  # refused: its inputs may be any size
+            row.update({c: shorten(loggable(v), REFUSED_LIMITS.get(c, MAX_PROMPT_CHARS)) for c, v in row.items()
+                        if isinstance(v, str)})
         self.runs.append(row)
 
     def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -821,7 +822,9 @@ class RunLog:
 
     def damage_note(self) -> str:
         """A warning when runs.csv or ratings.csv holds damaged rows; "" when none do."""
-        self._records()  # the index in sync: damaged rows appended by anything else are found
+        if not self.runs._empty():
+            with self.runs.lock:  # the index in sync: damaged rows appended by anything else are found
+                self.runs.settle_tail()
         counts = [(log.path.name, log.aside_path.name, log.damaged_count()) for log in (self.runs, self.ratings)]
         parts = [f"{name} has {n} damaged row(s) (bytes that are not UTF-8, or the wrong number of cells)"
                  f", copied to {aside}" for name, aside, n in counts if n]

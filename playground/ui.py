@@ -461,7 +461,7 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
     def refreshed() -> Any:
         note = playground.log.damage_note()  # damaged rows are left out of the table: say so
         if note:
-            gr.Warning(note, duration=None)
+            gr.Warning(note, duration=20)
         return history_table(playground)
 
     shown = [gallery, summary, *downloads]

@@ -83,9 +83,14 @@ def test_a_refused_200000_character_prompt_is_logged_short_and_reads_go_on(space
     assert (data_dir / "runs.csv").stat().st_size - size_before < 5_000  # about 1 KB, not 200 KB
     row = RunLog(data_dir).latest(1).iloc[0]
     assert row["status"] == "error" and row["prompt"] == "x" * 1000 + "... [200000 characters]"
+    size_before = (data_dir / "runs.csv").stat().st_size
+    odd_model = raw_generate_inputs("a fox")
+    odd_model[4] = "m" * 200_000  # any refused input: the model id is echoed in the error too
+    assert not call(space_app, "generate", odd_model).success
+    assert (data_dir / "runs.csv").stat().st_size - size_before < 5_000
     assert "ok: 2 of 2 frames" in generate(space_app, "a fox after")  # the refusal as last row breaks nothing
     rows, _ = history(space_app)
-    assert [r["prompt"][:12] for r in rows] == ["a fox after", "x" * 12, "a fox before"]
+    assert [r["prompt"][:12] for r in rows] == ["a fox after", "a fox", "x" * 12, "a fox before"]
 
 
 def old_row(run_id: str, prompt: str, columns: list[str] = RUN_COLUMNS) -> dict[str, str]:
