@@ -44,7 +44,7 @@ import re
 import struct
 import sys
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -187,7 +187,8 @@ class RowIndex:
     MAGIC = b"PGRIDX2\0"  # 2: spend leaves imports out, damaged rows are flagged (older indexes are rebuilt)
     HEADER = struct.Struct("<8sQQQ")
 
-    def __init__(self, csv_path: Path, spec: IndexSpec, set_aside: Any = None) -> None:
+    def __init__(self, csv_path: Path, spec: IndexSpec,
+                 set_aside: Callable[[list[tuple[int, bytes, str]]], None] | None = None) -> None:
         self.csv_path, self.spec = csv_path, spec
         self.path = csv_path.with_name(csv_path.name + ".idx")
         self.set_aside = set_aside  # called with the damaged rows each (re)indexing finds
@@ -354,16 +355,19 @@ def _damaged_rows(chunk: bytes, ends: np.ndarray, width: int) -> dict[int, str]:
     import numpy as np
 
     data = np.frombuffer(chunk, np.uint8)
-    quotes = np.flatnonzero(data == 34)
-    commas = np.flatnonzero(data == 44)
-    commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
-    cells = np.bincount(np.searchsorted(ends, commas), minlength=len(ends) + 1)[: len(ends)] + 1
+    stop = int(ends[-1]) + 1 if len(ends) else 0
+    quotes = np.flatnonzero(data[:stop] == 34)  # in pairs: each quoted stretch lies within one row
+    commas = np.flatnonzero(data[:stop] == 44)
+    inside = np.searchsorted(commas, quotes[1::2]) - np.searchsorted(commas, quotes[0::2])
+    per_row = np.diff(np.searchsorted(commas, ends), prepend=0)
+    per_row -= np.bincount(np.searchsorted(ends, quotes[0::2]), weights=inside, minlength=len(ends)).astype(np.int64)
+    cells = per_row + 1  # commas outside quotes, plus one
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
     sizes = ends - starts  # without the newline
     blank = (sizes == 0) | ((sizes == 1) & (data[np.minimum(starts, len(data) - 1)] == 13))
     reasons = {int(i): f"{int(cells[i])} cells where the header has {width}"
                for i in np.flatnonzero((cells != width) & ~blank)}
-    view, position, stop = memoryview(chunk), 0, int(ends[-1]) + 1 if len(ends) else 0
+    view, position = memoryview(chunk), 0
     while position < stop:
         try:
             str(view[position:stop], "utf-8")
@@ -397,7 +401,9 @@ def _records(header: bytes, chunk: bytes, ends: np.ndarray, base: int,
     out["offset"], out["length"] = starts + base, ends - starts + 1
     out["key"][rows] = [id_hash(restore(k)) for k in keys]
     out["time"][rows] = _epochs(times)
-    out["amount"][rows] = [spec.spend(a, s) for a, s in zip(_amounts(amounts), sources)]
+    spend = _amounts(amounts)
+    spend[(spend < 0) | (np.asarray(sources, dtype=object) == spec.not_spend)] = 0.0  # as IndexSpec.spend
+    out["amount"][rows] = spend
     aside = []
     for i, why in sorted(damaged.items()):
         raw = chunk[int(starts[i]): int(ends[i]) + 1]

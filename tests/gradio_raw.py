@@ -6,11 +6,29 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+
+SPACE = {"SPACE_ID": "owner/playground"}  # the Space defaults: spend caps on
+
+
+@pytest.fixture
+def space_app(data_dir: Path) -> Iterator[str]:
+    """The app launched as on a public Space (SPACE_ID set), on the test's DATA_DIR; its URL."""
+    from conftest import launch_app
+
+    from playground.config import Settings
+
+    app, url = launch_app(Settings.from_env(env=SPACE, data_dir=data_dir))
+    try:
+        yield url
+    finally:
+        app.close()
 
 
 @dataclass

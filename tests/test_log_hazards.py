@@ -9,34 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gradio_raw import call
+from gradio_raw import SPACE, call, space_app  # noqa: F401 (space_app: a fixture)
 from playground.config import Settings
 from playground.runlog import RunLog
 from playground.types import RUN_COLUMNS, RunRecord
 from test_faults_support import cli
 
 pytest_plugins = ["conftest_emulator"]
-
-SPACE = {"SPACE_ID": "owner/playground"}  # the Space defaults: spend caps on
-
-
-@pytest.fixture
-def space_app(data_dir: Path) -> Iterator[str]:
-    from conftest import launch_app
-
-    app, url = launch_app(Settings.from_env(env=SPACE, data_dir=data_dir))
-    try:
-        yield url
-    finally:
-        app.close()
-
 
 def generate(url: str, prompt: str, beats: str = "") -> str:
     """Press Generate through the public API (the offline `local` provider, 2 frames)."""

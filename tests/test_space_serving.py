@@ -10,26 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from gradio_raw import fn_index, join
+from gradio_raw import SPACE, fn_index, join, space_app  # noqa: F401 (space_app: a fixture)
 from playground.config import Settings
 from playground.runlog import RunLog
 from playground.ui_limits import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
-
-SPACE = {"SPACE_ID": "owner/playground"}
-
-
-@pytest.fixture
-def space_app(data_dir: Path) -> Iterator[str]:
-    from conftest import launch_app
-
-    app, url = launch_app(Settings.from_env(env=SPACE, data_dir=data_dir))
-    try:
-        yield url
-    finally:
-        app.close()
-
 
 def fetch(url: str, path: Path | str) -> httpx.Response:
     return httpx.get(f"{url}gradio_api/file={path}", timeout=30)
