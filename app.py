@@ -7,9 +7,12 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no version check or telemetry: works offline
 
+from starlette.middleware import Middleware  # noqa: E402
+
 from playground.config import Settings  # noqa: E402
 from playground.core import Playground  # noqa: E402
 from playground.ui import build_app  # noqa: E402
+from playground.ui_limits import MAX_UPLOAD_BYTES, BodyLimit, blocked_paths, served_paths  # noqa: E402
 from playground.ui_page import CSS, HEAD  # noqa: E402
 
 
@@ -26,8 +29,13 @@ def create_app(settings: Settings | None = None):
     # Runs need more than Gradio's default of one at a time; the bound keeps a public demo sane.
     app.queue(default_concurrency_limit=8, max_size=64)
     # ssr_mode off: a Space with Node would otherwise render server-side, a path the tests never take.
-    launch = dict(allowed_paths=[str(playground.settings.data_dir.resolve())], run_history=False, css=CSS, head=HEAD,
-                  footer_links=["api", "gradio"], show_error=True, ssr_mode=False)
+    # Served: frames, previews and exports only (never runs.csv and its side files); uploads and
+    # request bodies bounded (playground/ui_limits.py).
+    data_dir = playground.settings.data_dir
+    launch = dict(allowed_paths=served_paths(data_dir), blocked_paths=blocked_paths(data_dir),
+                  max_file_size=MAX_UPLOAD_BYTES, app_kwargs={"middleware": [Middleware(BodyLimit)]},
+                  run_history=False, css=CSS, head=HEAD, footer_links=["api", "gradio"], show_error=True,
+                  ssr_mode=False)
     return app, launch
 
 

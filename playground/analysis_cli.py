@@ -10,15 +10,22 @@ import json
 import sys
 
 from playground import merged_log
-from playground.cli import add_data_dir, settings_from
+from playground.cli import add_data_dir, settings_from, warn_damaged
 from playground.core import Playground
 from playground.errors import PlaygroundError
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    playground = Playground(settings_from(args))
+    try:
+        return _report(playground, args)
+    finally:
+        warn_damaged(playground)
+
+
+def _report(playground: Playground, args: argparse.Namespace) -> int:
     from playground import analysis
 
-    playground = Playground(settings_from(args))
     try:
         snapshots = merged_log.snapshots_from(args, playground.settings)
     except PlaygroundError as exc:  # --hub OWNER/NAME could not be pulled

@@ -90,8 +90,22 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def warn_damaged(playground: Playground) -> None:
+    """One line on stderr while the log holds damaged rows (set aside: the command went on)."""
+    note = playground.log.damage_note()
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     playground = Playground(settings_from(args))
+    try:
+        return _run_one(playground, args)
+    finally:
+        warn_damaged(playground)
+
+
+def _run_one(playground: Playground, args: argparse.Namespace) -> int:
     request = GenerationRequest(prompt=args.prompt, frames=args.frames, mode=args.mode,
                                 provider=args.provider or playground.settings.default_provider, model=args.model,
                                 beats=args.beat, size=args.size, seed=args.seed, references=args.ref)
@@ -213,6 +227,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Text from argv or a provider may hold lone surrogates (undecodable bytes in argv arrive as
+    # such): printed as escapes, never a crash after the run was logged.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     if argv[:1] == ["emulator"]:  # its own parser: argparse's REMAINDER rejects leading options
         return int(importlib.import_module("playground.emulator").main(argv[1:]) or 0)
     command = next((a for a in argv if not a.startswith("-")), None)

@@ -24,7 +24,7 @@ import httpx
 
 from playground import pricing, prompts
 from playground.config import Settings
-from playground.errors import InputError, PlaygroundError, ProviderError, SpendCapError, redact
+from playground.errors import InputError, PlaygroundError, ProviderError, SpendCapError, loggable, redact
 from playground.frames import MAX_REFERENCES, load_reference
 from playground.providers import is_configured, provider_class, provider_names
 from playground.providers.base import Provider
@@ -180,6 +180,7 @@ class Playground:
         cls = provider_class(name)
         provider = cls(base_url=self.settings.base_url(cls.base_url_env, cls.default_base_url))
         provider.price_overrides = self.price_overrides  # adapters that compute a cost (fal) price as the core does
+        provider.max_frame_bytes = self.settings.max_download_bytes  # bounds answers too (providers/http.py)
         return provider
 
     def configured(self, name: str, session: Session | None = None) -> bool:
@@ -197,7 +198,7 @@ class Playground:
             raise InputError(f"the prompt is {len(request.prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
         if not isinstance(request.frames, int) or not MIN_FRAMES <= request.frames <= MAX_FRAMES:
             raise InputError(f"frames must be between {MIN_FRAMES} and {MAX_FRAMES}, got {request.frames}")
-        beats = [b.strip() for b in request.beats if b and b.strip()]
+        beats = [loggable(b.strip()) for b in request.beats if b and b.strip()]
         if len(beats) > request.frames:
             raise InputError(f"{len(beats)} beats for {request.frames} frames: give at most one beat per frame")
         total = len(request.prompt) + sum(map(len, beats))
@@ -218,7 +219,9 @@ class Playground:
             check_size_shape(size, f"{cls.name}/{model_id}", cls.size_presets)
         if len(request.references) > MAX_REFERENCES:
             raise InputError(f"{len(request.references)} reference images; the limit is {MAX_REFERENCES}")
-        return GenerationRequest(**{**request.__dict__, "model": model_id, "size": size, "beats": beats})
+        # lone surrogates (undecodable argv bytes, JSON's "\ud800") as their escapes: sent as logged
+        return GenerationRequest(**{**request.__dict__, "prompt": loggable(request.prompt), "model": model_id,
+                                    "size": size, "beats": beats})
 
     def estimate(self, request: GenerationRequest) -> Estimate:
         price = pricing.price_for(request.provider, request.model, self.price_overrides)

@@ -8,7 +8,8 @@
           kinds: auth, rate_limit, content, invalid, quota, timeout, server, network,
                  malformed, job_failed, cancelled
 
-Messages never contain an API key: `redact()` is applied to anything a provider echoed.
+Messages never contain an API key: `redact()` is applied to anything a provider echoed. They
+never hold a lone surrogate either (`loggable`): it could not be logged, printed or sent.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ class ProviderError(PlaygroundError):
 _TOKEN = r"(?=[A-Za-z0-9._\-:]*\d)[A-Za-z0-9._\-:]{12,}"
 _AUTH_VALUE = re.compile(rf"(?i)\b(bearer|key|token|api[_-]?key)(\s*[:=]?\s*['\"]?)({_TOKEN})")
 _KEY_SHAPES = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{16,}")  # OpenAI-style keys anywhere in text
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loggable(text: str) -> str:
+    """`text` with each lone surrogate (which no UTF-8 file, JSON answer or HTTP body can hold;
+    JSON's "\\ud800" and undecodable argv bytes make them) as its escape `\\udXXX`, as
+    Python's backslashreplace writes it. Any other text is returned as it is."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _SURROGATE.search(text) else text
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -57,4 +66,4 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, "[redacted]")
     text = _AUTH_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
-    return _KEY_SHAPES.sub("[redacted]", text)
+    return loggable(_KEY_SHAPES.sub("[redacted]", text))

@@ -6,8 +6,9 @@
 Each file is decoded as an image before anything is written; the frames are copied as
 DATA_DIR/runs/<run_id>/frame_NN.<ext> with a preview, scored with the same metrics as a
 generated run, and logged as one ordinary row (provider "import", cost_source "user":
-the cost is what the user typed). A rejected import writes nothing and logs nothing:
-there was no run.
+the cost is what the user typed, from 0 to MAX_IMPORT_USD). An imported run was paid
+elsewhere: it is not this app's spend, so the spend caps never count it. A rejected import
+writes nothing and logs nothing: there was no run.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from playground import prompts
 from playground.core import Playground, new_run_id, score_into, utc_now
 from playground.errors import InputError
 from playground.frames import check_image, make_preview, save_frame
-from playground.types import MAX_FRAMES, MAX_PROMPT_CHARS, MODES, RunRecord
-
-IMPORT_PROVIDER = "import"
+from playground.types import IMPORT_PROVIDER, MAX_FRAMES, MAX_PROMPT_CHARS, MODES, RunRecord
 MAX_IMPORT_BYTES = 64 * 1024 * 1024  # per frame: well above any real export, below a memory problem
+MAX_IMPORT_USD = 1000.0  # a run of at most MAX_FRAMES frames made elsewhere: far above any real price
 
 
 def read_frames(frames: list[Path]) -> list[bytes]:
@@ -56,8 +56,10 @@ def read_frames(frames: list[Path]) -> list[bytes]:
 def check_fields(model: str, cost_usd: float, prompt: str, beats: list[str], mode: str, frames: int) -> None:
     if not model or not model.strip():
         raise InputError("the model name is empty: say which tool and model made the frames, e.g. midjourney-v7")
-    if not isinstance(cost_usd, (int, float)) or not math.isfinite(cost_usd) or cost_usd < 0:
-        raise InputError(f"the cost must be a number of US dollars, 0 or more, got {cost_usd!r}")
+    if isinstance(cost_usd, bool) or not isinstance(cost_usd, (int, float)) or not math.isfinite(cost_usd) \
+            or not 0 <= cost_usd <= MAX_IMPORT_USD:
+        raise InputError(f"the cost must be a number of US dollars, 0 or more and at most {MAX_IMPORT_USD:g} "
+                         f"(what the frames cost elsewhere), got {cost_usd!r}")
     if not prompt or not prompt.strip():
         raise InputError("the prompt is empty: give the prompt the frames were made from")
     if len(prompt) > MAX_PROMPT_CHARS:
@@ -128,12 +130,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from playground.cli import report_run, settings_from
+    from playground.cli import report_run, settings_from, warn_damaged
 
+    playground = Playground(settings_from(args))
     try:
-        record = import_run(Playground(settings_from(args)), args.frames, args.model, args.cost, args.prompt,
+        record = import_run(playground, args.frames, args.model, args.cost, args.prompt,
                             args.beat, args.mode, args.experiment, args.arm, args.variant)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        warn_damaged(playground)
     return report_run(record, args.json)

@@ -64,6 +64,10 @@ class RunSink:
         return CallSink(self, first)
 
     async def store(self, index: int, data: bytes) -> None:
+        if len(data) > self.max_download_bytes:  # a frame sent inline is held to the download cap
+            self.errors[index] = (f"frame {index + 1}: {len(data)} bytes passes the {self.max_download_bytes}-byte "
+                                  "cap (PLAYGROUND_MAX_DOWNLOAD_MB); not saved")
+            return
         try:
             frame = await asyncio.to_thread(save_frame, self.run_dir, index + 1, data)
             await self._add(index, frame)

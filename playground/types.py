@@ -26,6 +26,7 @@ Status = Literal["ok", "partial", "error", "cancelled"]
 MIN_FRAMES = 1
 MAX_FRAMES = 15
 MAX_PROMPT_CHARS = 4000
+IMPORT_PROVIDER = "import"  # the provider of runs made elsewhere and imported: not this app's spend
 
 
 @dataclass(frozen=True)

@@ -470,12 +470,18 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
             raise gr.Error(str(exc), print_exception=False) from None
         return [items, text, *download_updates(playground, rid.strip())]
 
+    def refreshed() -> Any:
+        note = playground.log.damage_note()  # damaged rows are left out of the table: say so
+        if note:
+            gr.Warning(note, duration=20)
+        return history_table(playground)
+
     shown = [gallery, summary, *downloads]
-    refresh.click(lambda: history_table(playground), None, table, api_visibility="private")
+    refresh.click(refreshed, None, table, api_visibility="private")
     reopen.click(open_run, run_id, shown, api_name="open_run")  # first, so the public name is exactly open_run
     table.select(pick, table, run_id, api_visibility="private").then(open_run, run_id, shown, api_visibility="private")
     run_id.submit(open_run, run_id, shown, api_visibility="private")
-    return {"table": table, "refresh": lambda: history_table(playground), "run_id": run_id, "open": open_run,
+    return {"table": table, "refresh": refreshed, "run_id": run_id, "open": open_run,
             "shown": shown}
 
 

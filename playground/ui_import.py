@@ -13,7 +13,7 @@ import gradio as gr
 
 from playground.core import Playground
 from playground.errors import InputError
-from playground.importer import import_run
+from playground.importer import MAX_IMPORT_USD, import_run
 
 
 def parse_cost(value: float | None) -> float:
@@ -33,8 +33,8 @@ def build_import(playground: Playground, history: dict[str, Any]) -> Any:
                         height=140)
         with gr.Row():
             model = gr.Textbox(label="Model", placeholder="e.g. midjourney-v7 or comfyui-flux-dev", min_width=200)
-            cost = gr.Number(label="Cost (USD)", value=0.0, minimum=0, min_width=120,
-                             info="what the frames cost, typed by you")
+            cost = gr.Number(label="Cost (USD)", value=0.0, minimum=0, maximum=MAX_IMPORT_USD, min_width=120,
+                             info="what the frames cost, typed by you (not counted by this app's spend caps)")
         prompt = gr.Textbox(label="Prompt the frames were made from", lines=2)
         beats = gr.Textbox(label="Beats", lines=3, placeholder="Optional, one per line")
         button = gr.Button("Import as a run", variant="secondary")

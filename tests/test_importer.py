@@ -15,6 +15,8 @@ from playground.core import Playground
 from playground.errors import InputError
 from playground.importer import import_run
 
+pytest_plugins = ["conftest_emulator"]
+
 
 def make_frames(folder: Path, count: int, fmt: str = "PNG", size: tuple[int, int] = (320, 240)) -> list[Path]:
     """Same figure on a shifting background: a tiny consistent 'sequence'."""
@@ -93,3 +95,61 @@ def test_cli_import_json_and_exit_codes(data_dir: Path, tmp_path: Path, capsys: 
 def test_run_with_provider_import_points_to_the_import_command(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--provider", "import", "--frames", "2", "--prompt", "x", "--data-dir", str(data_dir)]) == 2
     assert "use `python -m playground import" in capsys.readouterr().err
+
+
+# -- issue 13: an imported run is not this app's spend, and its typed cost is bounded ---------------
+
+SPACE = {"SPACE_ID": "owner/playground"}  # the Space defaults: $25 a day
+
+
+@pytest.mark.parametrize("cost", ["1e300", "1001", "inf", "nan", "-0.01"])
+def test_cli_refuses_an_import_cost_out_of_bounds_and_logs_nothing(data_dir: Path, tmp_path: Path,
+                                                                    cost: str) -> None:
+    from test_faults_support import cli
+
+    frames = [str(p) for p in make_frames(tmp_path, 2)]
+    done = cli(["import", *frames, "--model", "mj", "--cost", cost, "--prompt", "a fox"], SPACE, data_dir)
+    assert done.code == 2 and "0 or more and at most 1000" in done.err
+    assert not (data_dir / "runs.csv").exists()
+
+
+def test_cli_imported_costs_never_shut_paid_runs_off(emulator, data_dir: Path, tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from test_faults_support import cli
+
+    env = {**emulator.env(), **SPACE}
+    frames = [str(p) for p in make_frames(tmp_path, 2)]
+    assert cli(["import", *frames, "--model", "mj", "--cost", "1000", "--prompt", "a fox"], env, data_dir).code == 0
+    done = cli(["run", "--provider", "byteplus", "--frames", "2", "--size", "256x256", "--prompt", "a fox", "--json"],
+               env, data_dir)
+    assert done.code == 0, done.err
+    paid = done.json()["cost_usd"]
+    from playground.runlog import RunLog
+
+    today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
+    assert 0 < paid < 25 and RunLog(data_dir).spent_since(today) == pytest.approx(paid)
+
+
+def test_api_import_is_bounded_and_not_counted_by_the_day_cap(emulator, data_dir: Path, tmp_path: Path) -> None:
+    from conftest import launch_app
+    from gradio_client import Client
+    from gradio_raw import call, upload
+
+    from playground.config import Settings
+    from playground.runlog import RunLog
+
+    app, url = launch_app(Settings.from_env(env={**emulator.env(), **SPACE}, data_dir=data_dir))
+    try:
+        files = upload(url, make_frames(tmp_path, 2))
+        refused = call(url, "do_import", [files, "mj", 1e300, "a fox", ""])
+        assert not refused.success and "1000" in refused.error
+        assert not (data_dir / "runs.csv").exists()
+        assert call(url, "do_import", [files, "mj", 1000, "a fox", ""]).success
+        job = Client(url, verbose=False).submit("a fox", "", 2, "byteplus", "seedream-5-0-260128", "sequence", 7,
+                                                "256x256", [], api_name="/generate")
+        job.result()
+        assert "ok: 2 of 2 frames" in str(job.outputs())
+    finally:
+        app.close()
+    assert list(RunLog(data_dir).read()["provider"]) == ["import", "byteplus"]

@@ -60,7 +60,9 @@ def test_app_builds_without_data_and_keeps_its_files_in_dot_data(tmp_path: Path,
     settings = Settings.from_env(env={})
     app, options = create_app(settings)
     assert settings.data_dir == real_path("data") and (tmp_path / "data").is_dir()
-    assert options["allowed_paths"] == [str((tmp_path / "data").resolve())]
+    data = (tmp_path / "data").resolve()  # frames, previews and exports are served; the log never is
+    assert options["allowed_paths"] == [str(data / "runs"), str(data / "exports")]
+    assert str(data / "runs.csv") in options["blocked_paths"] and str(data / "reservations.json") in options["blocked_paths"]
     assert options["run_history"] is False  # no inputs (nor typed keys) stored in visitors' browsers
     assert app.config["title"] == "Sequential image playground"
 

@@ -54,7 +54,8 @@ from playground import pricing
 from playground.errors import ProviderError
 from playground.pricing import Price
 from playground.providers.base import FrameSink
-from playground.providers.http import HttpProvider, SSEEvent, deliver_item, item_reason, iter_sse, json_body, scrub
+from playground.providers.http import (HttpProvider, SSEEvent, bounded_lines, deliver_item, item_reason, iter_sse,
+                                     json_body, read_body, scrub)
 from playground.types import CallOutcome, ModelInfo, ProviderCall
 
 # Seedream 4.0 / 4.5 / 5.0 Lite limits [doc]: up to 14 references, up to 15 images per call,
@@ -170,7 +171,7 @@ class BytePlusProvider(HttpProvider):
             if "text/event-stream" in resp.headers.get("content-type", ""):
                 outcome.images_billed = await self._read_stream(resp, call, sink)
             else:
-                await resp.aread()
+                await read_body(resp, self.answer_limit(call), self.ctx(call), may_be_billed=True)
                 data = json_body(resp, self.ctx(call), may_be_billed=True)
                 outcome.images_billed = await self._deliver_json(data, call, sink)
         finally:
@@ -195,7 +196,7 @@ class BytePlusProvider(HttpProvider):
         delivered, next_index = 0, 0
         usage: dict[str, Any] | None = None
         try:
-            async with aclosing(iter_sse(resp.aiter_lines())) as events:
+            async with aclosing(iter_sse(bounded_lines(resp, self.answer_limit(call), ctx))) as events:
                 async for event in events:
                     if event.data.strip() == "[DONE]":
                         break

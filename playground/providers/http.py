@@ -28,6 +28,14 @@ length, at about one poll a second or fewer (see docs/benchmarks.md). It stops a
 overall deadline, asks the provider to cancel where the protocol allows it, and raises
 ProviderError("timeout", may_be_billed=True).
 
+Answer size: every answer is read streamed and bounded. A 2xx answer may have at most
+`answer_limit(frames, frame cap)` bytes (each frame inline as base64 at the download cap,
+PLAYGROUND_MAX_DOWNLOAD_MB, plus 1 MB), counted after decompression; past it the read stops
+and the call fails with ProviderError("malformed") (may be billed: the provider answered). An
+error answer is read up to 1 MB (its message is at the start), an event stream up to the same
+bound as a whole. A frame that arrives inline is held to the download cap like a download
+(run_sink.RunSink.store).
+
 Error mapping: `http_error` turns a non-2xx response into ProviderError with a kind
 (auth, rate_limit, content, invalid, quota, server, ...) and a message that names the
 provider, the HTTP status and the provider's own code, passes the provider's text through
@@ -39,9 +47,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import codecs
 import email.utils
 import json
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -60,6 +70,74 @@ Sleep = Callable[[float], Awaitable[None]]
 
 RETRYABLE_GET_STATUSES = frozenset({429, 500, 502, 503, 504})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+DEFAULT_FRAME_BYTES = 40 * 1024 * 1024  # Settings.max_download_bytes' default (PLAYGROUND_MAX_DOWNLOAD_MB)
+ANSWER_SLACK_BYTES = 1024 * 1024  # an answer's JSON around its frames: ids, usage, URLs
+ERROR_BODY_BYTES = 1024 * 1024  # an error answer is read this far
+_LINE_BREAK = re.compile("\r\n|\r|\n")
+
+
+def answer_limit(frames: int, frame_bytes: int = DEFAULT_FRAME_BYTES) -> int:
+    """The most bytes an answer for `frames` frames may have: each frame inline as base64 (4/3 of
+    the per-frame cap) plus ANSWER_SLACK_BYTES."""
+    return max(1, frames) * frame_bytes * 4 // 3 + ANSWER_SLACK_BYTES
+
+
+def _too_large(resp: httpx.Response, limit: int, ctx: ErrorContext, may_be_billed: bool) -> ProviderError:
+    return ctx.error("malformed", f"the answer passed {limit} bytes (HTTP {resp.status_code}) and was not read "
+                     "further (bounded by PLAYGROUND_MAX_DOWNLOAD_MB per frame)", status=resp.status_code,
+                     may_be_billed=may_be_billed)
+
+
+async def read_body(resp: httpx.Response, limit: int, ctx: ErrorContext, *, may_be_billed: bool) -> bytes:
+    """A streamed answer's whole body (decompressed), or ProviderError("malformed") once it passes
+    `limit` bytes; afterwards .content, .text and .json() work as after aread()."""
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        await resp.aclose()
+        raise _too_large(resp, limit, ctx, may_be_billed)
+    chunks, size = [], 0
+    async for chunk in resp.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            await resp.aclose()
+            raise _too_large(resp, limit, ctx, may_be_billed)
+        chunks.append(chunk)
+    resp._content = b"".join(chunks)  # what Response.aread() stores
+    return resp._content
+
+
+async def read_head(resp: httpx.Response, limit: int = ERROR_BODY_BYTES) -> bytes:
+    """The first `limit` bytes of a streamed answer (an error's message is at its start); the
+    rest is never read. .content, .text and .json() then see those bytes."""
+    chunks, size = [], 0
+    async for chunk in resp.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    resp._content = b"".join(chunks)[:limit]
+    await resp.aclose()
+    return resp._content
+
+
+async def bounded_lines(resp: httpx.Response, limit: int, ctx: ErrorContext) -> AsyncIterator[str]:
+    """The lines of a streamed answer (CRLF, CR or LF), or ProviderError("malformed", may be billed)
+    once the stream passes `limit` bytes: a line without end cannot grow without bound."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    held, size = "", 0
+    async for chunk in resp.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(resp, limit, ctx, True)
+        text = held + decoder.decode(chunk)
+        cut = len(text) - 1 if text.endswith("\r") else len(text)  # a CR may be half of a CRLF
+        *lines, rest = _LINE_BREAK.split(text[:cut])
+        held = rest + text[cut:]
+        for line in lines:
+            yield line
+    held += decoder.decode(b"", final=True)
+    for line in _LINE_BREAK.split(held) if held else []:
+        yield line
 
 
 @dataclass(frozen=True)
@@ -243,13 +321,16 @@ def coded_error(ctx: ErrorContext, status: int, code: str, message: str, *, wher
 
 async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable: bool, ctx: ErrorContext,
                policy: RetryPolicy = RetryPolicy(), sleep: Sleep = asyncio.sleep,
-               stream: bool = False) -> httpx.Response:
-    """Send with the retry policy above. Returns the final response whatever its status (read
-    unless `stream`; a streamed error response is read before it is returned)."""
+               stream: bool = False, max_bytes: int = answer_limit(1),
+               may_be_billed: bool | None = None) -> httpx.Response:
+    """Send with the retry policy above. Returns the final response whatever its status: a 2xx
+    read whole up to `max_bytes` unless `stream` (past it: ProviderError, may be billed unless
+    `may_be_billed` says otherwise, by default when not `repeatable`), an error's first
+    ERROR_BODY_BYTES read in either case."""
     for attempt in range(policy.attempts):
         last = attempt + 1 >= policy.attempts
         try:
-            resp = await client.send(request, stream=stream)
+            resp = await client.send(request, stream=True)
         except _NOT_SENT as exc:  # nothing reached the provider: always safe to try again
             if not last:
                 await sleep(policy.backoff(attempt))
@@ -278,8 +359,11 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable:
                 await resp.aclose()
                 await sleep(retry_after if retry_after is not None else policy.backoff(attempt))
                 continue
-        if stream and status >= 400:
-            await resp.aread()
+        if status >= 400:
+            await read_head(resp)
+        elif not stream:
+            billed = not repeatable if may_be_billed is None else may_be_billed
+            await read_body(resp, max_bytes, ctx, may_be_billed=billed)
         return resp
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -288,7 +372,7 @@ async def _out_of_quota(resp: httpx.Response) -> bool:
     """A 429 that means 'out of quota or credit' (OpenAI's insufficient_quota): waiting won't help."""
     if resp.status_code != 429:
         return False
-    body = (await resp.aread()).decode("utf-8", "replace").lower()
+    body = (await read_head(resp)).decode("utf-8", "replace").lower()
     return any(word in body for word in ("insufficient_quota", "quota exceeded", "insufficient balance"))
 
 
@@ -428,6 +512,11 @@ class HttpProvider(Provider):
         super().__init__(base_url)
         self.sleep: Sleep = asyncio.sleep
         self.clock: Callable[[], float] = time.monotonic
+        self.max_frame_bytes = DEFAULT_FRAME_BYTES  # the core sets Settings.max_download_bytes
+
+    def answer_limit(self, call: ProviderCall) -> int:
+        """The most bytes an answer to `call` may have (see the module docstring)."""
+        return answer_limit(call.frames, self.max_frame_bytes)
 
     def price(self, model: str) -> Price:
         return price_for(self.name, model, self.price_overrides)
@@ -459,7 +548,8 @@ class HttpProvider(Provider):
             kwargs["timeout"] = longer_read(client.timeout, self.read_timeout_s)
         req = client.build_request(method, url, headers=headers, **kwargs)
         resp = await send(client, req, repeatable=repeatable, ctx=self.ctx(call), policy=self.retry_policy,
-                          sleep=self.sleep, stream=stream)
+                          sleep=self.sleep, stream=stream, max_bytes=self.answer_limit(call),
+                          may_be_billed=job_exists or not repeatable)
         if 300 <= resp.status_code < 400:
             await resp.aclose()
             raise self.redirect_error(resp, call, may_be_billed=job_exists)
