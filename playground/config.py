@@ -26,7 +26,10 @@ ENV_VARS: dict[str, str] = {
     "PLAYGROUND_DEFAULT_PROVIDER": "Provider preselected in the UI and CLI (default: local)",
     "GRADIO_SERVER_PORT": "Port of the web app (Gradio's own variable, default 7860)",
     "GRADIO_SERVER_NAME": "Interface of the web app (Gradio's own variable, default 127.0.0.1)",
-    "SPACE_ID": "Set by Hugging Face Spaces; turns on the default spend caps (SPACE_DEFAULT_CAPS) for caps left unset",
+    "SPACE_ID": "Set by Hugging Face Spaces; turns on the default spend caps (SPACE_DEFAULT_CAPS) for caps left unset, "
+                "shares the session cap by visitor address and refuses model ids not in the model list",
+    "PLAYGROUND_ALLOWED_MODELS": "Model ids beyond the listed ones that may run, comma-separated provider:model or "
+                                 "provider:* (default: any off a Space, none on a Space)",
 }
 
 # On a Space anyone can spend the owner's keys through the UI and the API, so a cap left unset
@@ -65,6 +68,35 @@ def _limit_env(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def parse_allowed_models(env: Mapping[str, str]) -> frozenset[tuple[str, str]] | None:
+    """PLAYGROUND_ALLOWED_MODELS: comma-separated `provider:model` or `provider:*` entries; None
+    when unset (then any well-formed id runs off a Space and none on a Space). Model ids are
+    checked by their shape (`core.check_model_id`) here too, so a typo fails at start."""
+    raw = env.get("PLAYGROUND_ALLOWED_MODELS", "").strip()
+    if not raw:
+        return None
+    from playground.core import check_model_id  # the one shape check (imports stay lazy)
+    from playground.errors import InputError
+    from playground.providers import provider_class, provider_names
+
+    entries = set()
+    for entry in (e.strip() for e in raw.replace("\n", ",").split(",")):
+        provider, sep, model = entry.partition(":")
+        provider, model = provider.strip(), model.strip()
+        problem = ("is not provider:model or provider:*" if not entry or not sep or not model
+                   else f"names no provider (one of {', '.join(provider_names())})" if provider not in provider_names()
+                   else "")
+        if not problem and model != "*":
+            try:
+                check_model_id(provider_class(provider), model)
+            except InputError as exc:
+                problem = str(exc)
+        if problem:
+            raise ConfigError(f"PLAYGROUND_ALLOWED_MODELS entry {entry!r}: {problem}")
+        entries.add((provider, model))
+    return frozenset(entries)
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     """--data-dir wins (handled by callers), then PLAYGROUND_DATA_DIR, then /data on a Space
     with persistent storage, then ./data."""
@@ -87,6 +119,8 @@ class Settings:
     max_download_bytes: int = 40 * 1024 * 1024
     run_deadline_s: float = 600.0
     default_provider: str = "local"
+    on_space: bool = False  # SPACE_ID is set: a public Space, strangers included
+    allowed_models: frozenset[tuple[str, str]] | None = None  # PLAYGROUND_ALLOWED_MODELS; None = unset
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, data_dir: Path | str | None = None) -> Settings:
@@ -102,7 +136,15 @@ class Settings:
             max_download_bytes=int(_limit_env(env, "PLAYGROUND_MAX_DOWNLOAD_MB", 40.0) * 1024 * 1024),
             run_deadline_s=_limit_env(env, "PLAYGROUND_RUN_DEADLINE_S", 600.0),
             default_provider=env.get("PLAYGROUND_DEFAULT_PROVIDER", "") or "local",
+            on_space=bool(env.get("SPACE_ID")),
+            allowed_models=parse_allowed_models(env),
         )
+
+    def allows_model(self, provider: str, model: str) -> bool:
+        """Whether an id outside the provider's model list may run (PLAYGROUND_ALLOWED_MODELS)."""
+        if self.allowed_models is None:
+            return not self.on_space
+        return (provider, "*") in self.allowed_models or (provider, model) in self.allowed_models
 
     def key(self, env_var: str | None, session_keys: Mapping[str, str] | None = None) -> str:
         """The key for a provider: a per-session key typed in the UI wins over the environment."""

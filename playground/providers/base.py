@@ -48,6 +48,7 @@ class Provider(abc.ABC):
     billing_rule: ClassVar[str] = ""
     accepts_custom_models: ClassVar[bool] = True  # model ids change: let users type new ones
     size_presets: ClassVar[tuple[str, ...]] = ()  # named sizes the protocol takes as they are (fal: square_hd, ...)
+    model_id_segments: ClassVar[int] = 1  # '/'-separated segments a model id may have (core.check_model_id)
 
     def __init__(self, base_url: str = "") -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")

@@ -159,6 +159,7 @@ class WaveSpeedProvider(PredictionProvider):
     max_concurrency = 4
     protocol = "POST /{model_id} -> prediction id; poll GET /predictions/{id}/result (size as W*H)"
     billing_rule = "unit price x max_images requested, whatever comes back [doc]"
+    model_id_segments = 4  # owner/model/variant, e.g. bytedance/seedream-v4/sequential [doc]; one spare
 
     # [sdk] wavespeed-python Client.upload first, then the path one docs page shows [doc]
     upload_paths: tuple[str, ...] = ("/media/upload/binary", "/upload")
