@@ -51,7 +51,7 @@ class RunSink:
         self.progress_error = ""
         # frames a call handed over (saved, or being downloaded): the first one of an index stays
         self.claimed: set[int] = set()
-        self.outside: list[int] = []  # call-local indexes a call was not asked for (ignored)
+        self.outside: list[int] = []  # frame numbers (call-local, from 1) a call was not asked for: ignored
         self.duplicates: list[int] = []  # run indexes handed over twice (the later ones ignored)
 
     async def stop_downloads(self) -> None:
@@ -72,7 +72,7 @@ class RunSink:
         not ask for or one it handed over already, so no more frames land than were asked for
         and two answers never race for one file."""
         if not 0 <= index < frames:
-            self.outside.append(index)
+            self.outside.append(index + 1)
             return None
         if first + index in self.claimed:
             self.duplicates.append(first + index)
@@ -84,8 +84,8 @@ class RunSink:
         """What was ignored of what the provider handed over (empty when nothing was)."""
         notes = []
         if self.outside:
-            notes.append(f"ignored {len(self.outside)} frame(s) outside what was asked for (the provider sent "
-                         f"frame indexes {_listed(self.outside)})")
+            notes.append(f"ignored {len(self.outside)} frame(s) outside those asked for (frame {_listed(self.outside)} "
+                         "of a call)")
         if self.duplicates:
             notes.append(f"ignored {len(self.duplicates)} duplicate frame(s) (frame {_listed([i + 1 for i in self.duplicates])} "
                          "sent again; the first one was kept)")

@@ -5,9 +5,9 @@
     visitor_key    who a request comes from: its network address (a /64 for IPv6)
     RunSlots       at most MAX_RUNS_IN_FLIGHT runs at once in one process, whoever started them
 
-The app binds each browser session's Spend to its visitor's (`Playground.bind_visitor`), so a
-stranger cannot reset the session cap by opening a new client: every session from one address
-shares it for the UTC day. An address is not an identity: a stranger with many addresses (a
+On a Space the app binds each browser session's Spend to its visitor's (`Playground.bind_visitor`),
+so a stranger cannot reset the session cap by opening a new client: every session from one
+address shares it for the UTC day (elsewhere each browser session keeps its own). An address is not an identity: a stranger with many addresses (a
 proxy pool, an IPv6 range wider than a /64) gets a budget per address, and several visitors
 behind one address share one. The day cap (PLAYGROUND_MAX_USD_PER_DAY) is the bound that holds
 whatever the addresses. Nothing here is written to disk: a restart starts every visitor at $0.

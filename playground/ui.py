@@ -170,9 +170,10 @@ def estimate_text(playground: Playground, request: GenerationRequest, session: S
 
 
 def visitor_session(playground: Playground, session: Session, request: gr.Request | None) -> Session:
-    """The browser session with its spend bound to its visitor's (spend.py): a new client from
-    the same address does not start a new session budget."""
-    if request is None:  # called as a plain function (tests)
+    """On a Space, the browser session with its spend bound to its visitor's (spend.py): a new
+    client from the same address does not start a new session budget. Elsewhere (a researcher's
+    own machine) each browser session keeps its own."""
+    if request is None or not playground.settings.on_space:  # request None: called as a plain function (tests)
         return session
     peer = request.client.host if request.client else None
     visitor = visitor_key(dict(request.headers or {}), peer, playground.settings.on_space)
