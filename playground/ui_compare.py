@@ -350,22 +350,20 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
             yield {form["confirm_box"]: gr.Group(visible=False), **update}
         yield pair_updates(VotePool.of(done[0]))
 
-    # Explicit parameters: Gradio passes gr.Request only to a named positional parameter.
-    async def on_click(a: str, b: str, c: str, beats: str, frames: float | None, seed: float | None, arms: str,
-                       state: Session, asked: PendingConfirmation | None = None, http: gr.Request | None = None
-                       ) -> AsyncIterator[dict[Any, Any]]:
-        state = visitor_session(playground, state, http)
-        form_values = (a, b, c, beats, frames, seed, arms)
-        async for update in on_run(False, form_values, state, asked or PendingConfirmation()):
-            yield update
+    def run_handler(confirmed: bool, name: str) -> Any:
+        # Explicit parameters: Gradio passes gr.Request only to a named positional parameter.
+        async def handler(a: str, b: str, c: str, beats: str, frames: float | None, seed: float | None, arms: str,
+                          state: Session, asked: PendingConfirmation | None = None, http: gr.Request | None = None
+                          ) -> AsyncIterator[dict[Any, Any]]:
+            state = visitor_session(playground, state, http)
+            async for update in on_run(confirmed, (a, b, c, beats, frames, seed, arms), state,
+                                       asked or PendingConfirmation()):
+                yield update
 
-    async def on_confirm(a: str, b: str, c: str, beats: str, frames: float | None, seed: float | None, arms: str,
-                         state: Session, asked: PendingConfirmation | None = None, http: gr.Request | None = None
-                         ) -> AsyncIterator[dict[Any, Any]]:
-        state = visitor_session(playground, state, http)
-        form_values = (a, b, c, beats, frames, seed, arms)
-        async for update in on_run(True, form_values, state, asked or PendingConfirmation()):
-            yield update
+        handler.__name__ = name  # Gradio names an event after its function
+        return handler
+
+    on_click, on_confirm = run_handler(False, "on_click"), run_handler(True, "on_confirm")
 
     def on_back(asked: PendingConfirmation) -> tuple[Any, str]:
         asked.take()

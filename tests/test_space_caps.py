@@ -23,7 +23,7 @@ from playground.core import Playground, Session
 from playground.errors import ConfigError, InputError
 from playground.spend import MAX_RUNS_IN_FLIGHT, visitor_key
 from playground.types import GenerationRequest
-from test_faults_support import cli, make_playground, rows, run
+from test_faults_support import cli, make_playground, peak_overlap, rows, run
 
 pytest_plugins = ["conftest_emulator"]
 
@@ -242,15 +242,6 @@ def test_a_confirmation_runs_exactly_the_comparison_it_was_asked_for(launch, emu
     assert not again["success"] and len(emulator.requests_for("byteplus", "POST")) == 6
     stranger = raw_call(url, "on_confirm", compare_data(), uuid.uuid4().hex)  # another session's is not yours
     assert not stranger["success"] and len(emulator.requests_for("byteplus", "POST")) == 6
-
-
-def peak_overlap(spans: list[tuple[float, float]]) -> int:
-    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
-    peak = current = 0
-    for _, step in events:
-        current += step
-        peak = max(peak, current)
-    return peak
 
 
 def test_comparisons_share_the_apps_bound_on_runs_in_flight(launch, emulator):
