@@ -11,6 +11,7 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from playground.config import Settings  # noqa: E402
 from playground.core import Playground  # noqa: E402
+from playground.spend import MAX_RUNS_IN_FLIGHT  # noqa: E402
 from playground.ui import build_app  # noqa: E402
 from playground.ui_limits import MAX_UPLOAD_BYTES, BodyLimit, blocked_paths, served_paths  # noqa: E402
 from playground.ui_page import CSS, HEAD  # noqa: E402
@@ -26,8 +27,9 @@ def create_app(settings: Settings | None = None):
 
         hub = hub_sync.start(playground.settings)
     app = build_app(playground, hub)
-    # Runs need more than Gradio's default of one at a time; the bound keeps a public demo sane.
-    app.queue(default_concurrency_limit=8, max_size=64)
+    # Events need more than Gradio's default of one at a time: as many as runs may be in flight
+    # (the runs themselves are bounded by the core's RUN_SLOTS, whichever event started them).
+    app.queue(default_concurrency_limit=MAX_RUNS_IN_FLIGHT, max_size=64)
     # ssr_mode off: a Space with Node would otherwise render server-side, a path the tests never take.
     # Served: frames, previews and exports only (never runs.csv and its side files); uploads and
     # request bodies bounded (playground/ui_limits.py).

@@ -35,7 +35,7 @@ EXTRA_COMMANDS: dict[str, str] = {
 
 RUN_JSON_KEYS = ("run_id", "status", "frames_requested", "frames_returned", "cost_usd", "latency_s",
                  "first_frame_s", "images_billed", "api_calls", "provider", "model", "mode", "error", "image_dir",
-                 "palette_consistency", "structure_consistency", "subject_consistency")
+                 "palette_consistency", "structure_consistency", "subject_consistency", "estimate_usd", "max_cost_usd")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -27,12 +27,15 @@ ENV_VARS: dict[str, str] = {
     "PLAYGROUND_DEFAULT_PROVIDER": "Provider preselected in the UI and CLI (default: local)",
     "GRADIO_SERVER_PORT": "Port of the web app (Gradio's own variable, default 7860)",
     "GRADIO_SERVER_NAME": "Interface of the web app (Gradio's own variable, default 127.0.0.1)",
-    "SPACE_ID": "Set by Hugging Face Spaces; turns on the default spend caps (SPACE_DEFAULT_CAPS) for caps left unset",
     "PLAYGROUND_HUB_DATASET": "owner/name of a Hugging Face dataset to sync the log and votes to (unset = no sync)",
     "PLAYGROUND_HUB_EVERY_MIN": "Minutes between the app's background commits to the dataset (default 5, fractions allowed)",
     "PLAYGROUND_HUB_INCLUDE": "Also sync `frames` and/or `exports` (comma-separated; default: log and votes only)",
     "HF_TOKEN": "Hugging Face token with write access to PLAYGROUND_HUB_DATASET (a Space secret)",
     "HF_ENDPOINT": "Hub URL, as huggingface_hub reads it (default https://huggingface.co)",
+    "SPACE_ID": "Set by Hugging Face Spaces; turns on the default spend caps (SPACE_DEFAULT_CAPS) for caps left unset, "
+                "shares the session cap by visitor address and refuses model ids not in the model list",
+    "PLAYGROUND_ALLOWED_MODELS": "Model ids beyond the listed ones that may run, comma-separated provider:model or "
+                                 "provider:* (default: any off a Space, none on a Space)",
 }
 HUB_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 HUB_INCLUDES = ("frames", "exports")
@@ -88,6 +91,35 @@ def _hub_include(env: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(p for p in HUB_INCLUDES if p in parts)
 
 
+def parse_allowed_models(env: Mapping[str, str]) -> frozenset[tuple[str, str]] | None:
+    """PLAYGROUND_ALLOWED_MODELS: comma-separated `provider:model` or `provider:*` entries; None
+    when unset (then any well-formed id runs off a Space and none on a Space). Model ids are
+    checked by their shape (`core.check_model_id`) here too, so a typo fails at start."""
+    raw = env.get("PLAYGROUND_ALLOWED_MODELS", "").strip()
+    if not raw:
+        return None
+    from playground.core import check_model_id  # the one shape check (imports stay lazy)
+    from playground.errors import InputError
+    from playground.providers import provider_class, provider_names
+
+    entries = set()
+    for entry in (e.strip() for e in raw.replace("\n", ",").split(",")):
+        provider, sep, model = entry.partition(":")
+        provider, model = provider.strip(), model.strip()
+        problem = ("is not provider:model or provider:*" if not entry or not sep or not model
+                   else f"names no provider (one of {', '.join(provider_names())})" if provider not in provider_names()
+                   else "")
+        if not problem and model != "*":
+            try:
+                check_model_id(provider_class(provider), model)
+            except InputError as exc:
+                problem = str(exc)
+        if problem:
+            raise ConfigError(f"PLAYGROUND_ALLOWED_MODELS entry {entry!r}: {problem}")
+        entries.add((provider, model))
+    return frozenset(entries)
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     """--data-dir wins (handled by callers), then PLAYGROUND_DATA_DIR, then /data on a Space
     with persistent storage, then ./data."""
@@ -113,6 +145,8 @@ class Settings:
     hub_dataset: str = ""  # sync to this dataset repo (hub_sync.py); "" = no sync
     hub_every_min: float = 5.0
     hub_include: tuple[str, ...] = ()  # besides the log and votes: "frames", "exports"
+    on_space: bool = False  # SPACE_ID is set: a public Space, strangers included
+    allowed_models: frozenset[tuple[str, str]] | None = None  # PLAYGROUND_ALLOWED_MODELS; None = unset
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, data_dir: Path | str | None = None) -> Settings:
@@ -131,7 +165,15 @@ class Settings:
             hub_dataset=_hub_dataset(env),
             hub_every_min=_limit_env(env, "PLAYGROUND_HUB_EVERY_MIN", 5.0),
             hub_include=_hub_include(env),
+            on_space=bool(env.get("SPACE_ID")),
+            allowed_models=parse_allowed_models(env),
         )
+
+    def allows_model(self, provider: str, model: str) -> bool:
+        """Whether an id outside the provider's model list may run (PLAYGROUND_ALLOWED_MODELS)."""
+        if self.allowed_models is None:
+            return not self.on_space
+        return (provider, "*") in self.allowed_models or (provider, model) in self.allowed_models
 
     def key(self, env_var: str | None, session_keys: Mapping[str, str] | None = None) -> str:
         """The key for a provider: a per-session key typed in the UI wins over the environment."""

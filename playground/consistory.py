@@ -37,7 +37,7 @@ from playground.cli import add_data_dir, settings_from
 from playground.core import Playground, Session
 from playground.errors import InputError, PlaygroundError, SpendCapError
 from playground.experiments import (Arm, Cell, check_budget, parse_arms, pending_cells, plan_cells, raise_problems,
-                                    run_cells, total_usd)
+                                    run_cells, total_max_usd, total_usd)
 from playground.prompts import Story
 from playground.types import MAX_FRAMES, RunRecord
 
@@ -176,7 +176,8 @@ class BenchPlan:
     arms: list[Arm]
     cells: list[Cell]  # every cell of the experiment
     pending: list[Cell]  # those not yet logged ok (a rerun resumes with these)
-    estimate_usd: float  # of the pending cells
+    estimate_usd: float  # of the pending cells, typical
+    max_usd: float = 0.0  # of the pending cells, the worst case: what --max-usd checks
 
     @property
     def categories(self) -> dict[str, str]:
@@ -204,14 +205,15 @@ def plan_bench(playground: Playground, path: Path, arm_texts: Sequence[str], *, 
     pending = pending_cells(playground, cells, experiment_id)
     plans = plan_cells(playground, pending, experiment_id, session)
     raise_problems(plans)
-    return BenchPlan(experiment_id, stories, arms, cells, pending, total_usd(plans))
+    return BenchPlan(experiment_id, stories, arms, cells, pending, total_usd(plans), total_max_usd(plans))
 
 
 def check_bench_budget(playground: Playground, plan: BenchPlan, max_usd: float | None,
                        session: Session | None = None) -> None:
     """Refuse before anything is sent: --max-usd, then the settings' caps (per run/session/day)."""
-    if max_usd is not None and plan.estimate_usd > max_usd + 1e-9:
-        raise SpendCapError(f"estimated ${plan.estimate_usd:.4f} for {len(plan.pending)} runs passes --max-usd "
+    if max_usd is not None and plan.max_usd > max_usd + 1e-9:
+        raise SpendCapError(f"at most ${plan.max_usd:.4f} (typical ${plan.estimate_usd:.4f}) for {len(plan.pending)} "
+                            f"runs passes --max-usd "
                             f"${max_usd:.2f}: nothing was sent (narrow the subset or raise the cap)")
     check_budget(playground, plan_cells(playground, plan.pending, plan.experiment_id, session), session)
 
@@ -304,7 +306,7 @@ def cmd_bench_story(args: argparse.Namespace) -> int:
         done = len(plan.cells) - len(plan.pending)
         print(f"experiment {plan.experiment_id}: {len(plan.stories)} stories x {len(plan.arms)} arms x "
               f"{args.repeats} repeat(s) = {len(plan.cells)} runs; {done} already done, {len(plan.pending)} to run; "
-              f"estimated cost ${plan.estimate_usd:.4f}", file=sys.stderr)
+              f"estimated cost ${plan.estimate_usd:.4f} (at most ${plan.max_usd:.4f})", file=sys.stderr)
         check_bench_budget(playground, plan, args.max_usd, session)
     except (InputError, SpendCapError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,36 +1,42 @@
 """The one entry point the UI, the CLI, the batch runner and the tests share: `Playground.run`.
 
-    validate request -> estimate + spend caps -> provider calls (one for `sequence`,
-    N concurrent for `baseline`) -> frames to disk as they arrive -> metrics -> one log row
+    validate request -> estimate (typical and worst case) + spend caps -> a run slot (at most
+    MAX_RUNS_IN_FLIGHT in the process) -> provider calls (one for `sequence`, N concurrent for
+    `baseline`) -> frames to disk as they arrive -> checked billing -> metrics -> one log row
 
 Every run ends as exactly one row in runs.csv, whatever happened (bad input included),
-and nothing is sent when validation or a spend cap says no.
+and nothing is sent when validation or a spend cap says no. The caps check the most a run
+could cost (`Estimate.max_usd`), and what providers report is checked (`audit`) before it is
+logged or counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import re
 import ssl
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 
-from playground import pricing, prompts
+from playground import audit, pricing, prompts
 from playground.config import Settings
 from playground.errors import InputError, PlaygroundError, ProviderError, SpendCapError, loggable, redact
 from playground.frames import MAX_REFERENCES, load_reference
 from playground.providers import is_configured, provider_class, provider_names
-from playground.providers.base import Provider
+from playground.providers.base import Provider, check_size_limits
 from playground.reservations import FINISH_MARGIN_S, DayReservations
 from playground.run_sink import Progress, ProgressCallback, RunSink  # noqa: F401  (Progress: ui, experiments import it from here)
 from playground.runlog import RunLog
+from playground.spend import RUN_SLOTS, Spend, VisitorLedger
 from playground.types import (
     MAX_FRAMES,
     MAX_PROMPT_CHARS,
@@ -38,6 +44,7 @@ from playground.types import (
     MODES,
     CallOutcome,
     GenerationRequest,
+    ModelInfo,
     ProviderCall,
     ReferenceImage,
     RunRecord,
@@ -46,11 +53,27 @@ from playground.types import (
 
 @dataclass
 class Session:
-    """Per-browser-session (or per-CLI-process) state: typed keys and spend, memory only."""
+    """Per-browser-session (or per-CLI-process) state: typed keys and spend, memory only. On the
+    app, `spend` is the visitor's, shared by all their sessions (Playground.bind_visitor)."""
 
     keys: dict[str, str] = field(default_factory=dict, repr=False)  # never in repr(), logs or tracebacks
-    spent_usd: float = 0.0
-    reserved_usd: float = 0.0  # estimates of this session's runs in flight (counted by the caps)
+    spend: Spend = field(default_factory=Spend)  # spent, and the worst cases of runs in flight (the caps count both)
+
+    @property
+    def spent_usd(self) -> float:
+        return self.spend.spent_usd
+
+    @spent_usd.setter
+    def spent_usd(self, value: float) -> None:
+        self.spend.spent_usd = value
+
+    @property
+    def reserved_usd(self) -> float:
+        return self.spend.reserved_usd
+
+    @reserved_usd.setter
+    def reserved_usd(self, value: float) -> None:
+        self.spend.reserved_usd = value
 
 
 @dataclass
@@ -63,10 +86,11 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Estimate:
-    usd: float
+    usd: float  # typical: what the run should cost
     images: int
     price: pricing.Price
     per_image_usd: float
+    max_usd: float  # the most it could cost (billing rule, size, frames, prompt): the caps check this
 
 
 POSSIBLY_BILLED = "possibly billed (estimate)"  # cost_source when cost_usd counts calls that may have been billed
@@ -92,6 +116,22 @@ def new_run_id() -> str:
 
 
 _SIZE = re.compile(r"^(\d{2,5})[x*](\d{2,5})$")
+# A model id segment: letters, digits, `.`, `_`, `-`, starting with a letter or digit; segments
+# joined by single `/` up to the provider's declared depth. Nothing URL-significant (`?`, `#`,
+# `%`, `:`, `@`, spaces, `\`) and no `..`: an id is sent in a URL path by some adapters.
+_ID_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_MODEL_ID_CHARS = 160
+
+
+def check_model_id(cls: type[Provider], model_id: str) -> None:
+    """Refuse a model id that is not shaped like one of this provider's ids (before anything is
+    sent: WaveSpeed and fal put the id in the URL path)."""
+    segments = model_id.split("/")
+    if (len(model_id) > MAX_MODEL_ID_CHARS or ".." in model_id or len(segments) > cls.model_id_segments
+            or not all(_ID_SEGMENT.match(part) for part in segments)):
+        depth = "one segment" if cls.model_id_segments == 1 else f"up to {cls.model_id_segments} segments joined by '/'"
+        raise InputError(f"model id {model_id[:80]!r} is not a {cls.name} model id: letters, digits, '.', '_' and '-', "
+                         f"{depth}, no '..' (at most {MAX_MODEL_ID_CHARS} characters)")
 
 
 def check_size_shape(size: str, where: str, presets: tuple[str, ...] = ()) -> None:
@@ -158,12 +198,26 @@ def _status(returned: int, requested: int) -> str:
 
 def _note_finish_failure(record: RunRecord, estimate: Estimate, what: str) -> None:
     """Filling the row failed half-way: say so in it and, if billing did not finish, count the
-    run's estimate as its cost, so the spend caps never miss money that may have been spent."""
+    most the run could cost, so the spend caps never miss money that may have been spent."""
     if record.status != "cancelled":
         record.status = "error"
     record.error = "; ".join(filter(None, [record.error, f"internal error while finishing the run ({what})"]))
     if not record.cost_source:
-        record.cost_usd, record.cost_source = estimate.usd, "estimate (billing failed)"
+        record.cost_usd, record.cost_source = estimate.max_usd, "estimate (billing failed)"
+
+
+WORST_CASE = "worst case (the provider reported values out of range)"  # cost_source of such a row
+
+
+def _price_source(price: pricing.Price) -> str:
+    return price.source + (f"; worst case: {price.most_source}" if price.most_source else "")
+
+
+def _cost_words(estimate: Estimate) -> str:
+    """How a cap refusal names the amount: the worst case, with the typical figure when they differ."""
+    if estimate.max_usd > estimate.usd + 1e-9:
+        return f"at most ${estimate.max_usd:.4f} (typical ${estimate.usd:.4f})"
+    return f"estimated ${estimate.max_usd:.4f}"
 
 
 class Playground:
@@ -174,6 +228,14 @@ class Playground:
         self.log = RunLog(settings.data_dir)
         self.price_overrides = pricing.load_overrides(settings.env.get("PLAYGROUND_PRICES", ""))
         self.reservations = DayReservations(settings.data_dir)  # runs in flight, for the day cap
+        self.run_slots = RUN_SLOTS  # the process's bound on runs in flight
+        self.visitors = VisitorLedger()  # on the app: the session cap's spend per visitor and UTC day
+
+    def bind_visitor(self, session: Session, visitor: str) -> Session:
+        """Make the session count its spend with every other session of this visitor today, so a
+        new client does not start a new session budget (spend.py says what a visitor is)."""
+        session.spend = self.visitors.spend(visitor)
+        return session
 
     # -- providers ---------------------------------------------------------------------
     def provider(self, name: str) -> Provider:
@@ -207,58 +269,79 @@ class Playground:
         if request.mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {request.mode!r}")
         cls = provider_class(request.provider)
-        model_id = request.model or cls.default_model()
-        if not any(m.id == model_id for m in cls.models) and not cls.accepts_custom_models:
-            raise InputError(f"unknown model {model_id!r} for {cls.name}; choose one of: "
-                             f"{', '.join(m.id for m in cls.models)}")
+        model_id = (request.model or "").strip() or cls.default_model()
+        self.check_model(cls, model_id)
         info = cls.model(model_id)
         if request.mode == "sequence" and not info.native_sequence and request.frames > 1:
             raise InputError(f"{cls.name}/{model_id} has no native sequential mode: use mode baseline")
         size = (request.size or info.default_size).strip()
         if not info.sizes:  # a listed size is checked by Provider.validate; otherwise check its shape
             check_size_shape(size, f"{cls.name}/{model_id}", cls.size_presets)
+            check_size_limits(size, info, f"{cls.name}/{model_id}")
         if len(request.references) > MAX_REFERENCES:
             raise InputError(f"{len(request.references)} reference images; the limit is {MAX_REFERENCES}")
         # lone surrogates (undecodable argv bytes, JSON's "\ud800") as their escapes: sent as logged
         return GenerationRequest(**{**request.__dict__, "prompt": loggable(request.prompt), "model": model_id,
                                     "size": size, "beats": beats})
 
+    def check_model(self, cls: type[Provider], model_id: str) -> None:
+        """An id shaped like the provider's ids; one outside its model list only where allowed
+        (PLAYGROUND_ALLOWED_MODELS; on a Space none by default). A dated snapshot of a listed
+        model ("gpt-image-1.5-2025-12-16") counts as listed: it is priced like it."""
+        check_model_id(cls, model_id)
+        listed = [m.id for m in cls.models]
+        if model_id in listed or pricing.snapshot_base(model_id) in listed:
+            return
+        if not cls.accepts_custom_models:
+            raise InputError(f"unknown model {model_id!r} for {cls.name}; choose one of: {', '.join(listed)}")
+        if not self.settings.allows_model(cls.name, model_id):
+            where = "on a public Space (SPACE_ID is set)" if self.settings.on_space else "here"
+            raise InputError(f"model id {model_id!r} is not in {cls.name}'s model list, and other ids are not allowed "
+                             f"{where}: choose one of {', '.join(listed)}, or the owner allows it with "
+                             f"PLAYGROUND_ALLOWED_MODELS (e.g. {cls.name}:{model_id} or {cls.name}:*)")
+
     def estimate(self, request: GenerationRequest) -> Estimate:
+        """The typical cost and the most the run could cost: every frame asked for billed (the
+        most any billing rule bills: WaveSpeed's max_images, EvoLink's pre-charged n) at the
+        worst price of its size, plus each call's prompt for token-billed models."""
         price = pricing.price_for(request.provider, request.model, self.price_overrides)
         per_image = price.per_image(request.size)
-        return Estimate(round(per_image * request.frames, 6), request.frames, price, per_image)
+        most = sum(pricing.most_cost(price, request.size, call.frames, call.prompt)
+                   for call in self.plan_calls(request, (), ""))
+        return Estimate(round(per_image * request.frames, 6), request.frames, price, per_image, round(most, 6))
 
     def check_caps(self, estimate: Estimate, session: Session | None) -> None:
-        """Refuse a run whose estimate would pass a cap. Runs in flight count with their estimate:
-        the session's in this process, the day's in every process on this DATA_DIR."""
-        s = self.settings
-        if s.max_usd_per_run is not None and estimate.usd > s.max_usd_per_run:
-            raise SpendCapError(f"estimated ${estimate.usd:.4f} passes PLAYGROUND_MAX_USD_PER_RUN (${s.max_usd_per_run:.2f})")
-        session_spent = session.spent_usd + session.reserved_usd if session else 0.0
-        if session and s.max_usd_per_session is not None and session_spent + estimate.usd > s.max_usd_per_session:
+        """Refuse a run whose worst case would pass a cap. Runs in flight count with their worst
+        case: the session's (the visitor's, on the app) in this process, the day's in every
+        process on this DATA_DIR."""
+        s, most = self.settings, estimate.max_usd
+        said = _cost_words(estimate)
+        if s.max_usd_per_run is not None and most > s.max_usd_per_run:
+            raise SpendCapError(f"{said} passes PLAYGROUND_MAX_USD_PER_RUN (${s.max_usd_per_run:.2f})")
+        session_spent = session.spend.total_usd if session else 0.0
+        if session and s.max_usd_per_session is not None and session_spent + most > s.max_usd_per_session:
             raise SpendCapError(f"this session has spent ${session_spent:.4f} (runs in flight included); "
-                                f"${estimate.usd:.4f} more passes PLAYGROUND_MAX_USD_PER_SESSION "
-                                f"(${s.max_usd_per_session:.2f})")
-        if s.max_usd_per_day is not None and estimate.usd > 0:
+                                f"{said} more passes PLAYGROUND_MAX_USD_PER_SESSION (${s.max_usd_per_session:.2f})")
+        if s.max_usd_per_day is not None and most > 0:
             self._check_day(estimate, self.reservations.reserved_usd())
 
     def _check_day(self, estimate: Estimate, in_flight_usd: float) -> None:
-        """The day cap (UTC day): the log's spend today plus the estimates of runs in flight in
+        """The day cap (UTC day): the log's spend today plus the worst cases of runs in flight in
         every process on this DATA_DIR (reservations.py)."""
         cap = self.settings.max_usd_per_day
         today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
         spent = self.log.spent_since(today) + in_flight_usd
-        if cap is not None and spent + estimate.usd > cap:
+        if cap is not None and spent + estimate.max_usd > cap:
             note = " (runs in flight included)" if in_flight_usd else ""
-            raise SpendCapError(f"today's spend is ${spent:.4f}{note}; ${estimate.usd:.4f} more passes "
+            raise SpendCapError(f"today's spend is ${spent:.4f}{note}; {_cost_words(estimate)} more passes "
                                 f"PLAYGROUND_MAX_USD_PER_DAY (${cap:.2f})")
 
     def _reserve_day(self, run_id: str, estimate: Estimate) -> bool:
-        """Check the day cap again and reserve the estimate, atomically across processes; False
+        """Check the day cap again and reserve the worst case, atomically across processes; False
         when there is nothing to reserve (no day cap, a free run)."""
-        if self.settings.max_usd_per_day is None or estimate.usd <= 0:
+        if self.settings.max_usd_per_day is None or estimate.max_usd <= 0:
             return False
-        self.reservations.reserve(run_id, estimate.usd, self.settings.run_deadline_s + FINISH_MARGIN_S,
+        self.reservations.reserve(run_id, estimate.max_usd, self.settings.run_deadline_s + FINISH_MARGIN_S,
                                   lambda in_flight_usd: self._check_day(estimate, in_flight_usd))
         return True
 
@@ -281,6 +364,7 @@ class Playground:
         ours) ends as the returned, logged row, not an exception. A cancel is raised after the
         row of the cancelled run is logged."""
         session = session or Session()
+        spend = session.spend  # the object this run reserves on and releases from, whatever rebinds the session
         record = RunRecord(run_id=new_run_id(), experiment_id=request.experiment_id, created_at=utc_now(),
                            provider=request.provider, model=request.model, mode=request.mode, prompt=request.prompt,
                            beats=json.dumps(request.beats, ensure_ascii=False), frames_requested=request.frames,
@@ -294,32 +378,65 @@ class Playground:
             record.ref_count, record.ref_hashes = len(references), json.dumps([r.sha256 for r in references])
             estimate = self.estimate(request)
             record.estimate_usd, record.price_per_image_usd = estimate.usd, estimate.per_image_usd
-            record.price_source = estimate.price.source
-            self.check_caps(estimate, session)
+            record.max_cost_usd, record.price_source = estimate.max_usd, _price_source(estimate.price)
+            self.check_caps(estimate, session)  # at once: a refusal need not wait for a slot
             provider = self.provider(request.provider)
             if provider.key_env and not self.configured(request.provider, session):
                 raise InputError(f"{request.provider} is not configured: set {provider.key_env}")
             calls = self.plan_calls(request, references, self.settings.key(provider.key_env, session.keys))
             for call in calls:
                 provider.validate(call)
-            reserved_day = self._reserve_day(record.run_id, estimate)
         except Exception as exc:  # nothing was sent; the row says why, the caller gets the error
-            record.error = str(exc) if isinstance(exc, PlaygroundError) else self._redact(
-                f"internal error before sending (nothing was sent): {type(exc).__name__}: {exc}", [])
+            self._refused(record, exc)
+            raise
+        async with self._slot(record, request, on_progress):
+            try:  # again: what was spent while this run waited for its slot counts
+                self.check_caps(estimate, session)
+                reserved_day = self._reserve_day(record.run_id, estimate)
+            except Exception as exc:
+                self._refused(record, exc)
+                raise
+            # no await since check_caps: the session's reservation is atomic with its check on this event
+            # loop (the day's was made under the reservations' lock by _reserve_day)
+            spend.reserved_usd += estimate.max_usd
+            try:
+                return await self._execute(request, provider, calls, estimate, record, on_progress)
+            finally:  # _finish has filled record.cost_usd and appended the row, also when the run was cancelled
+                spend.reserved_usd -= estimate.max_usd
+                spend.spent_usd += record.cost_usd
+                if reserved_day:
+                    self.reservations.release(record.run_id)
+
+    def _refused(self, record: RunRecord, exc: BaseException) -> None:
+        """Log the row of a run refused before anything was sent (the caller raises)."""
+        record.error = str(exc) if isinstance(exc, PlaygroundError) else self._redact(
+            f"internal error before sending (nothing was sent): {type(exc).__name__}: {exc}", [])
+        record.latency_s = 0.0
+        self._name_defaults(record)
+        self.log.append(record)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, record: RunRecord, request: GenerationRequest,
+                    on_progress: ProgressCallback | None) -> AsyncIterator[None]:
+        """One of the process's MAX_RUNS_IN_FLIGHT slots for the run. A run cancelled while it
+        waits is logged as cancelled, with nothing sent."""
+        if self.run_slots.full() and on_progress is not None:
+            with contextlib.suppress(Exception):  # a live view's failure never stops a run
+                on_progress(Progress(0, request.frames, 0.0, [],
+                                     f"waiting: {self.run_slots.size} runs are in flight (the app runs at most "
+                                     f"{self.run_slots.size} at once)"))
+        slots = self.run_slots.semaphore()
+        try:
+            await slots.acquire()  # a free slot is taken without yielding to the event loop
+        except asyncio.CancelledError:
+            record.status, record.error = "cancelled", "cancelled by the user while waiting for a free run slot; nothing was sent"
             record.latency_s = 0.0
-            self._name_defaults(record)
             self.log.append(record)
             raise
-        # no await since check_caps: the session's reservation is atomic with its check on this event
-        # loop (the day's was made under the reservations' lock by _reserve_day)
-        session.reserved_usd += estimate.usd
         try:
-            return await self._execute(request, provider, calls, estimate, record, on_progress)
-        finally:  # _finish has filled record.cost_usd and appended the row, also when the run was cancelled
-            session.reserved_usd -= estimate.usd
-            session.spent_usd += record.cost_usd
-            if reserved_day:
-                self.reservations.release(record.run_id)
+            yield
+        finally:
+            slots.release()
 
     @staticmethod
     def _name_defaults(record: RunRecord) -> None:
@@ -375,17 +492,18 @@ class Playground:
         async with gate:
             state.in_flight.add(i)  # stays there if the deadline or a cancel stops the call
             try:
-                state.outcomes[i] = await provider.generate(call, client, sink.for_call(call.first_frame))
+                state.outcomes[i] = await provider.generate(call, client, sink.for_call(call))
             except ProviderError as exc:
                 message = self._redact(str(exc), [call])
                 state.failures.append(message + (" (the call may have been billed)" if exc.may_be_billed else ""))
                 sink.call_failed(call, message)
                 if exc.may_be_billed:
                     state.said_maybe_billed.add(i)
-            except Exception as exc:  # an adapter bug must end as a logged row, not a crash
+            except Exception as exc:  # an adapter bug (or an answer it could not read) ends as a logged row
                 message = self._redact(f"{provider.name}: unexpected {type(exc).__name__}: {exc}", [call])
-                state.failures.append(message)
+                state.failures.append(message + " (the call may have been billed)")
                 sink.call_failed(call, message)
+                state.said_maybe_billed.add(i)  # it may have failed after the provider took the call
             state.in_flight.discard(i)
 
     def _redact(self, text: str, calls: list[ProviderCall]) -> str:
@@ -436,43 +554,69 @@ class Playground:
                 reasons = [r for r in (state.internal_error, state.deadline_note) if r] + state.failures or list(lost.values())
                 missing = record.frames_requested - record.frames_returned
                 record.error = "; ".join(dict.fromkeys(reasons)) or f"the provider returned {missing} frame(s) fewer than asked"
-        record.error = "; ".join(filter(None, [record.error, state.billing_note, sink.progress_error]))
+        record.error = "; ".join(filter(None, [record.error, state.billing_note, sink.delivery_note(),
+                                               sink.progress_error]))
 
     def _bill(self, record: RunRecord, provider: Provider, state: _CallState, sink: RunSink, estimate: Estimate) -> None:
         """images_billed counts the images known to be billed: the provider's rule for a call that
         answered, the frames a failed call delivered first. cost_usd adds what a call that failed
         after it was sent (may_be_billed, or stopped in flight by the deadline or a cancel) may
-        cost: the provider's rule as if every frame it asked for had come back (providers.md:
-        treat a client-side timeout as possibly billed; WaveSpeed bills max_images once the job
-        exists). The spend caps sum cost_usd, so they count it; cost_source says it is an estimate."""
-        billed, unsure_images, reported_cost, reported = 0, 0, 0.0, True
+        cost: the most the provider's rule can bill for it, at the worst price of its size
+        (providers.md: treat a client-side timeout as possibly billed; WaveSpeed bills max_images
+        once the job exists). A call whose answer holds values out of range (audit.problems: a
+        negative or infinite count or cost, more billed images than asked for) is counted at its
+        worst case too, and the row's error names the values. The spend caps sum cost_usd, so
+        they count all of it; cost_source says when it is an estimate."""
+        price, size = estimate.price, record.size
+        billed, unsure_images, table_images, reported_cost, worst_cost = 0, 0, 0, 0.0, 0.0
+        reported, notes, over = True, [], []
         for i, (call, outcome) in enumerate(zip(state.calls, state.outcomes)):
             returned = sum(1 for j in range(call.frames) if call.first_frame + j in sink.frames)
             if outcome is None:  # the call failed; frames it delivered first are billed all the same
                 billed += returned
+                table_images += returned
                 reported = reported and returned == 0
                 if state.may_be_billed(i):
                     most = provider.billed_images(call, CallOutcome(images_billed=None), call.frames)
-                    unsure_images += max(0, most - returned)
+                    unsure_images += max(0, min(most, call.frames) - returned)
                 continue
-            billed += provider.billed_images(call, outcome, returned)
+            call_most = pricing.most_cost(price, size, call.frames, call.prompt)
+            problems = audit.problems(call, outcome, returned)
+            if problems:
+                billed += call.frames
+                worst_cost += call_most
+                notes.append(f"{'call ' + str(i + 1) + ': ' if len(state.calls) > 1 else ''}{'; '.join(problems)}")
+                continue
+            images = provider.billed_images(call, outcome, returned)
+            billed += images
             if outcome.cost_usd is None:
-                reported = False
+                reported, table_images = False, table_images + images
             else:
                 reported_cost += outcome.cost_usd
+                if outcome.cost_usd > call_most + 1e-6:
+                    over.append(f"${outcome.cost_usd:.4f} reported, above the worst case ${call_most:.4f}")
         record.images_billed = billed
         said = [o.cost_rule for o in state.outcomes if o and o.cost_rule and o.cost_rule != provider.billing_rule]
         record.billing_rule = "; ".join(r for r in dict.fromkeys([provider.billing_rule, *said]) if r)
-        has_outcome = any(o is not None for o in state.outcomes)
-        if has_outcome and reported:
-            record.cost_usd, record.cost_source = round(reported_cost, 6), "reported"
+        answered = any(o is not None for o in state.outcomes)
+        if answered and reported:
+            record.cost_usd, record.cost_source = round(reported_cost + worst_cost, 6), "reported"
         else:
-            record.cost_usd, record.cost_source = pricing.run_cost(estimate.price, record.size, billed), "price table"
+            record.cost_usd = round(reported_cost + worst_cost + pricing.run_cost(price, size, table_images), 6)
+            record.cost_source = "price table"
+        if worst_cost:
+            record.cost_source = WORST_CASE
         if unsure_images:
-            unsure_usd = pricing.run_cost(estimate.price, record.size, unsure_images)
-            record.cost_usd, record.cost_source = round(record.cost_usd + unsure_usd, 6), POSSIBLY_BILLED
-            state.billing_note = (f"cost_usd counts ${unsure_usd:.4f} for {unsure_images} image(s) that may have been "
-                                  "billed (calls sent, then failed or stopped)")
+            unsure_usd = round(unsure_images * price.most_per_image(size), 6)
+            record.cost_usd = round(record.cost_usd + unsure_usd, 6)
+            record.cost_source = record.cost_source if worst_cost else POSSIBLY_BILLED
+            notes.append(f"cost_usd counts ${unsure_usd:.4f} for {unsure_images} image(s) that may have been billed "
+                         "(calls sent, then failed or stopped)")
+        if worst_cost:
+            notes.append(f"cost_usd counts ${worst_cost:.4f}, the worst case of the call(s) whose answer held values "
+                         "out of range")
+        notes += [f"check the price table: {o}" for o in over]  # counted as reported: the caps see more, not less
+        state.billing_note = "; ".join(notes)
 
     async def _score(self, record: RunRecord, sink: RunSink) -> None:
         order = sorted(sink.frames)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from playground.core import Estimate, Playground, Progress, RunResult, Session, new_run_id, utc_now
+from playground.spend import Spend
 from playground.errors import InputError, PlaygroundError, SpendCapError
 from playground.prompts import Story
 from playground.providers import provider_class, provider_names
@@ -134,6 +135,11 @@ class CellPlan:
     def usd(self) -> float:
         return self.estimate.usd if self.estimate else 0.0
 
+    @property
+    def max_usd(self) -> float:
+        """The most the cell could cost: what caps, budgets and confirmations check."""
+        return self.estimate.max_usd if self.estimate else 0.0
+
 
 def plan_cell(playground: Playground, cell: Cell, experiment_id: str = "", session: Session | None = None) -> CellPlan:
     try:
@@ -155,7 +161,13 @@ def plan_cells(playground: Playground, cells: Sequence[Cell], experiment_id: str
 
 
 def total_usd(plans: Sequence[CellPlan]) -> float:
+    """The typical total (shown beside the worst case)."""
     return round(sum(p.usd for p in plans), 6)
+
+
+def total_max_usd(plans: Sequence[CellPlan]) -> float:
+    """The most the cells could cost together: what the caps and PLAYGROUND_CONFIRM_USD check."""
+    return round(sum(p.max_usd for p in plans), 6)
 
 
 def raise_problems(plans: Sequence[CellPlan]) -> None:
@@ -168,17 +180,17 @@ def raise_problems(plans: Sequence[CellPlan]) -> None:
 def check_budget(playground: Playground, plans: Sequence[CellPlan], session: Session | None) -> None:
     """Every spend cap of the settings, applied to the cells as a whole, before anything is sent
     (core.run checks each run again when it is sent, so a cap is never passed either way)."""
-    spent = session.spent_usd + session.reserved_usd if session else 0.0
+    spent = session.spend.total_usd if session else 0.0
     for plan in plans:
         if plan.estimate is not None:
             # a session holding the cells before this one: the session cap sees the running total
-            playground.check_caps(plan.estimate, Session(spent_usd=spent) if session else None)
-            spent += plan.usd
-    cap, total = playground.settings.max_usd_per_day, total_usd(plans)
+            playground.check_caps(plan.estimate, Session(spend=Spend(spent_usd=spent)) if session else None)
+            spent += plan.max_usd
+    cap, total = playground.settings.max_usd_per_day, total_max_usd(plans)
     if cap is not None and total > 0:
         today = playground.log.spent_since(datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z"))
         if today + total > cap:
-            raise SpendCapError(f"today's spend is ${today:.4f}; these runs (${total:.4f}) would pass "
+            raise SpendCapError(f"today's spend is ${today:.4f}; these runs (at most ${total:.4f}) would pass "
                                 f"PLAYGROUND_MAX_USD_PER_DAY (${cap:.2f})")
 
 
@@ -198,7 +210,7 @@ class CellOutcome:
 
 @dataclass
 class _Budget:
-    """The cost cap of a set of cells: reserve each cell's estimate before sending it."""
+    """The cost cap of a set of cells: reserve each cell's worst case before sending it."""
 
     max_usd: float | None
     spent: float = 0.0
@@ -274,7 +286,7 @@ async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment
     async def one(index: int, cell: Cell) -> None:
         async with gates[cell.arm.provider], overall:
             plan = plan_cell(playground, cell, experiment_id, session)
-            if not budget.admit(plan.usd):
+            if not budget.admit(plan.max_usd):
                 outcomes[index] = CellOutcome(cell)
             else:
                 outcomes[index] = await _send(playground, cell, experiment_id, plan, budget, session,
@@ -301,7 +313,7 @@ async def _send(playground: Playground, cell: Cell, experiment_id: str, plan: Ce
     except Exception as exc:  # a bug in one arm must not take the others down
         outcome.record = _error_record(cell, experiment_id, f"unexpected {type(exc).__name__}: {exc}")
     finally:
-        budget.settle(plan.usd, outcome.record.cost_usd if outcome.record else 0.0)
+        budget.settle(plan.max_usd, outcome.record.cost_usd if outcome.record else 0.0)
     return outcome
 
 
@@ -437,5 +449,6 @@ def blind_pair(records: Sequence[RunRecord], rng: random.Random, shown: Collecti
 
 
 def needs_confirmation(playground: Playground, usd: float) -> bool:
-    """Whether an estimated total asks the user first (Settings.confirm_usd, PLAYGROUND_CONFIRM_USD)."""
+    """Whether a total (the worst case: total_max_usd) asks the user first (Settings.confirm_usd,
+    PLAYGROUND_CONFIRM_USD)."""
     return usd > playground.settings.confirm_usd

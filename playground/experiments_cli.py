@@ -35,12 +35,13 @@ from playground.experiments import (
     plan_comparison,
     raise_problems,
     run_cells,
+    total_max_usd,
     total_usd,
     variant_story,
 )
 from playground.presets import PRESET_DIR, Preset, load_presets
 from playground.prompts import Story
-from playground.types import RunRecord
+from playground.types import MAX_FRAMES, MIN_FRAMES, RunRecord
 
 FILE_KEYS = {"id", "title", "description", "arms", "variants", "stories", "repeats", "seed", "size", "frames",
              "concurrency", "max_usd"}
@@ -79,14 +80,32 @@ def load_story(entry: dict[str, Any], presets: dict[str, Preset]) -> tuple[str, 
     if "preset" in entry:
         preset = find_preset(str(entry["preset"]), presets)
         story_id = str(entry.get("id") or preset.key.split("_", 1)[-1])
-        return story_id, preset.story, int(entry.get("frames", preset.frames))
+        return story_id, preset.story, frames_of(entry.get("frames", preset.frames), f"story {story_id!r}")
     if not entry.get("id") or not entry.get("character"):
         raise InputError("an inline story needs `id` and `character` (and usually `style` and `beats`)")
     beats = entry.get("beats", [])
     if not isinstance(beats, list) or not all(isinstance(b, str) for b in beats):
         raise InputError(f"story {entry['id']!r}: beats must be a list of strings")
     story = Story(character=str(entry["character"]), style=str(entry.get("style", "")), beats=tuple(beats))
-    return str(entry["id"]), story, int(entry.get("frames", len(beats) or 4))
+    return str(entry["id"]), story, frames_of(entry.get("frames", len(beats) or 4), f"story {entry['id']!r}")
+
+
+def frames_of(value: object, where: str) -> int:
+    """A `frames` value as TOML gave it: a whole number (its range, 1 to 15, is the core's, so an
+    out-of-range cell is logged like any refused run). `inf`, `nan` or 2.5 are refused here."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InputError(f"{where}: `frames` must be a whole number from {MIN_FRAMES} to {MAX_FRAMES}, got {value!r}")
+    return value
+
+
+def cap_of(value: object) -> float | None:
+    """`max_usd`: dollars, 0 or more (`inf` lifts it). NaN compares false with everything and
+    would pass every cell, so it is refused like a negative value or a boolean."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise InputError(f"`max_usd` must be a number of dollars, 0 or more (inf lifts it), got {value!r}")
+    return float(value)
 
 
 def _whole(data: dict[str, Any], key: str, default: int, low: int) -> int:
@@ -130,28 +149,28 @@ def _batch_from(path: Path, data: dict[str, Any], content: bytes) -> BatchFile:
     repeats, seed = _whole(data, "repeats", 1, 1), data.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise InputError(f"`seed` must be a whole number, got {seed!r}")
-    default_frames = data.get("frames")
+    default_frames = None if data.get("frames") is None else frames_of(data["frames"], "the file")
     cells = [Cell(story=variant_story(story, text) if label else story, arm=arm, variant=label, repeat=r,
-                  frames=int(default_frames or frames), seed=None if seed is None else seed + r,
+                  frames=default_frames or frames, seed=None if seed is None else seed + r,
                   story_id=story_id, size=str(data.get("size", "")))
              for story_id, story, frames in stories for label, text in (variants.items() or [("", "")])
              for r in range(repeats) for arm in arms]
-    max_usd = data.get("max_usd")
     return BatchFile(file_experiment_id(path, data, content), cells, _whole(data, "concurrency", 4, 1),
-                     None if max_usd is None else float(max_usd))
+                     cap_of(data.get("max_usd")))
 
 
 # -- shared by both commands -------------------------------------------------------------------
 def confirm(usd: float, playground: Playground, yes: bool, ask: Callable[[str], str] | None) -> None:
-    """Above PLAYGROUND_CONFIRM_USD: ask on a terminal, else refuse unless --yes (nothing is sent)."""
+    """Above PLAYGROUND_CONFIRM_USD (`usd` is the worst case): ask on a terminal, else refuse
+    unless --yes (nothing is sent)."""
     if yes or not needs_confirmation(playground, usd):
         return
     limit = playground.settings.confirm_usd
     if ask is not None:
-        answer = ask(f"estimated ${usd:.4f} passes PLAYGROUND_CONFIRM_USD (${limit:.2f}); run it? [y/N] ")
+        answer = ask(f"at most ${usd:.4f} passes PLAYGROUND_CONFIRM_USD (${limit:.2f}); run it? [y/N] ")
         if answer.strip().lower() in ("y", "yes"):
             return
-    raise SpendCapError(f"estimated ${usd:.4f} passes PLAYGROUND_CONFIRM_USD (${limit:.2f}): nothing was sent; "
+    raise SpendCapError(f"at most ${usd:.4f} passes PLAYGROUND_CONFIRM_USD (${limit:.2f}): nothing was sent; "
                         f"pass --yes to run it")
 
 
@@ -180,7 +199,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         arms = parse_arms(args.arm)
         plans = plan_comparison(playground, story, arms, frames=args.frames, seed=args.seed, size=args.size,
                                 session=session, experiment_id=experiment_id)  # a refused arm: an error row
-        confirm(total_usd(plans), playground, args.yes, asker(args.json))
+        confirm(total_max_usd(plans), playground, args.yes, asker(args.json))
         result = asyncio.run(compare(playground, story, arms, frames=args.frames, seed=args.seed, session=session,
                                      size=args.size, experiment_id=experiment_id))
     except PlaygroundError as exc:
@@ -215,18 +234,20 @@ def cmd_batch(args: argparse.Namespace) -> int:
         batch = load_batch(args.file)
         if args.concurrency is not None and args.concurrency < 1:
             raise InputError(f"--concurrency must be at least 1, got {args.concurrency}")
-        if args.max_usd is not None and args.max_usd < 0:
-            raise InputError(f"--max-usd must not be negative, got {args.max_usd}")
+        if args.max_usd is not None:
+            cap_of(args.max_usd)  # --max-usd nan would lift the cap as the file's would
         raise_problems(plan_cells(playground, batch.cells, batch.experiment_id))
         todo = pending_cells(playground, batch.cells, batch.experiment_id)
-        estimate = total_usd(plan_cells(playground, todo, batch.experiment_id))
-        confirm(estimate, playground, args.yes, asker(args.json))
+        todo_plans = plan_cells(playground, todo, batch.experiment_id)
+        estimate, most = total_usd(todo_plans), total_max_usd(todo_plans)
+        confirm(most, playground, args.yes, asker(args.json))
     except PlaygroundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     max_usd = args.max_usd if args.max_usd is not None else batch.max_usd
     print(f"experiment {batch.experiment_id}: {len(batch.cells)} cells, {len(batch.cells) - len(todo)} already ok, "
-          f"{len(todo)} to run, estimated ${estimate:.4f}" + (f", cap ${max_usd:.2f}" if max_usd is not None else ""),
+          f"{len(todo)} to run, estimated ${estimate:.4f} (at most ${most:.4f})"
+          + (f", cap ${max_usd:.2f}" if max_usd is not None else ""),
           file=sys.stderr)
     tally: Counter[str] = Counter()
     bar = _progress_bar(len(batch.cells), len(batch.cells) - len(todo), args.json)

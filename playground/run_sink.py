@@ -49,6 +49,10 @@ class RunSink:
         self.first_frame_s: float | None = None
         self.downloads: list[asyncio.Task[None]] = []
         self.progress_error = ""
+        # frames a call handed over (saved, or being downloaded): the first one of an index stays
+        self.claimed: set[int] = set()
+        self.outside: list[int] = []  # frame numbers (call-local, from 1) a call was not asked for: ignored
+        self.duplicates: list[int] = []  # run indexes handed over twice (the later ones ignored)
 
     async def stop_downloads(self) -> None:
         for task in self.downloads:
@@ -60,8 +64,32 @@ class RunSink:
         for j in range(call.frames):
             self.errors.setdefault(call.first_frame + j, reason)
 
-    def for_call(self, first: int) -> CallSink:
-        return CallSink(self, first)
+    def for_call(self, call: ProviderCall) -> CallSink:
+        return CallSink(self, call.first_frame, call.frames)
+
+    def claim(self, index: int, frames: int, first: int) -> int | None:
+        """The run index of a call's frame `index`, once: None (noted) for an index the call did
+        not ask for or one it handed over already, so no more frames land than were asked for
+        and two answers never race for one file."""
+        if not 0 <= index < frames:
+            self.outside.append(index + 1)
+            return None
+        if first + index in self.claimed:
+            self.duplicates.append(first + index)
+            return None
+        self.claimed.add(first + index)
+        return first + index
+
+    def delivery_note(self) -> str:
+        """What was ignored of what the provider handed over (empty when nothing was)."""
+        notes = []
+        if self.outside:
+            notes.append(f"ignored {len(self.outside)} frame(s) outside those asked for (frame {_listed(self.outside)} "
+                         "of a call)")
+        if self.duplicates:
+            notes.append(f"ignored {len(self.duplicates)} duplicate frame(s) (frame {_listed([i + 1 for i in self.duplicates])} "
+                         "sent again; the first one was kept)")
+        return "; ".join(notes)
 
     async def store(self, index: int, data: bytes) -> None:
         if len(data) > self.max_download_bytes:  # a frame sent inline is held to the download cap
@@ -106,25 +134,36 @@ class RunSink:
                 f"the live progress view failed ({type(exc).__name__}: {exc}); the run went on without it")
 
 
+def _listed(numbers: list[int], most: int = 5) -> str:
+    shown = ", ".join(str(n) for n in sorted(set(numbers))[:most])
+    return shown + (", …" if len(set(numbers)) > most else "")
+
+
 def _not_saved(index: int, exc: Exception) -> str:
     """A frame lost to something other than the provider: a full disk, a bug of ours."""
     return f"frame {index + 1}: could not be saved ({type(exc).__name__}: {exc})"
 
 
 class CallSink:
-    """The FrameSink one provider call sees: call-local indices mapped to run indices."""
+    """The FrameSink one provider call sees: call-local indices mapped to run indices, each index
+    taken once and only within the frames the call asked for (RunSink.claim)."""
 
-    def __init__(self, run: RunSink, first: int) -> None:
-        self.run, self.first = run, first
+    def __init__(self, run: RunSink, first: int, frames: int) -> None:
+        self.run, self.first, self.frames = run, first, frames
 
     async def image(self, index: int, data: bytes) -> None:
-        await self.run.store(self.first + index, data)
+        target = self.run.claim(index, self.frames, self.first)
+        if target is not None:
+            await self.run.store(target, data)
 
     async def url(self, index: int, url: str) -> None:
-        self.run.downloads.append(asyncio.create_task(self.run.fetch(self.first + index, url)))
+        target = self.run.claim(index, self.frames, self.first)
+        if target is not None:
+            self.run.downloads.append(asyncio.create_task(self.run.fetch(target, url)))
 
     async def failed(self, index: int, reason: str) -> None:
-        self.run.errors[self.first + index] = reason
+        if 0 <= index < self.frames and self.first + index not in self.run.claimed:
+            self.run.errors[self.first + index] = reason
 
     async def progress(self, fraction: float, note: str = "") -> None:
         self.run.notify(note)

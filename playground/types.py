@@ -43,6 +43,10 @@ class ModelInfo:
     takes_seed: bool = False  # whether the documented request has a seed field
     retired: bool = False  # kept only for gateways that still serve it; never a default
     frames_plus_references_max: int | None = None  # e.g. 15 for Seedream
+    # size limits of a model that takes any WxH (checked by the core before sending)
+    max_side: int | None = None  # pixels on the longer side
+    max_pixels: int | None = None  # width x height
+    max_aspect: float | None = None  # longer side / shorter side
 
 
 @dataclass
@@ -111,6 +115,7 @@ class CallOutcome:
     cost_rule: str = ""  # human-readable billing rule applied, e.g. "usage.generated_images"
     seed_sent: int | None = None
     sent_fields: dict[str, object] = field(default_factory=dict)  # request body without the key
+    usage: object = None  # the provider's usage block as it came (counts the core checks before trusting a cost)
 
 
 @dataclass
@@ -168,6 +173,8 @@ class RunRecord:
     story_id: str = ""
     # -- the provider's billing rule applied to this run, and what the calls said about it (issue 8)
     billing_rule: str = ""
+    # -- the most the run could cost (issue 13): what the spend caps checked; estimate_usd is the typical figure
+    max_cost_usd: float | None = None
 
     @classmethod
     def columns(cls) -> list[str]:

@@ -24,6 +24,7 @@ from playground.errors import InputError, PlaygroundError, SpendCapError
 from playground.export import FRAME_NAME, load_run, run_exports
 from playground.presets import load_presets
 from playground.providers import provider_class, provider_names
+from playground.spend import visitor_key
 from playground.types import GenerationRequest, RunRecord
 
 if TYPE_CHECKING:
@@ -128,9 +129,10 @@ def banner(playground: Playground) -> str:
 
 
 def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
+    most = f", at most ${record.max_cost_usd:.4f}" if isinstance(record.max_cost_usd, float) else ""
     lines = [f"### {record.status}: {record.frames_returned} of {record.frames_requested} frames",
              f"**Cost** ${record.cost_usd or 0:.4f} ({record.cost_source}; estimate "
-             f"${(record.estimate_usd if estimate_usd is None else estimate_usd) or 0:.4f}) · "
+             f"${(record.estimate_usd if estimate_usd is None else estimate_usd) or 0:.4f}{most}) · "
              f"**Latency** {record.latency_s or 0:.2f} s · **First frame** "
              f"{'—' if record.first_frame_s is None else f'{record.first_frame_s:.2f} s'} · "
              f"**Calls** {record.api_calls} · **Billed images** {record.images_billed}"]
@@ -169,7 +171,19 @@ def estimate_text(playground: Playground, request: GenerationRequest, session: S
         playground.check_caps(est, session)
     except SpendCapError as exc:
         state = f"would be refused: {exc}"
-    return f"**Estimated cost** ${est.usd:.4f} = {est.images} × ${est.per_image_usd:.4f}{note} · {state}"
+    return (f"**Estimated cost** ${est.usd:.4f} = {est.images} × ${est.per_image_usd:.4f}{note} · **at most** "
+            f"${est.max_usd:.4f} (the spend caps check this) · {state}")
+
+
+def visitor_session(playground: Playground, session: Session, request: gr.Request | None) -> Session:
+    """On a Space, the browser session with its spend bound to its visitor's (spend.py): a new
+    client from the same address does not start a new session budget. Elsewhere (a researcher's
+    own machine) each browser session keeps its own."""
+    if request is None or not playground.settings.on_space:  # request None: called as a plain function (tests)
+        return session
+    peer = request.client.host if request.client else None
+    visitor = visitor_key(dict(request.headers or {}), peer, playground.settings.on_space)
+    return playground.bind_visitor(session, visitor)
 
 
 def progress_text(progress: Progress, first_frame_s: float | None = None) -> str:
@@ -366,16 +380,20 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                                  seed=None if seed_value is None else int(seed_value),
                                  references=[Path(f) for f in files or []])
 
-    def show_estimate(*values: Any) -> str:
+    def show_estimate(*values: Any) -> str:  # the session's spend is its visitor's once it has run (on_generate)
         *fields, _, _, state = values
         return estimate_text(playground, to_request(*fields), state)
 
     def show_reference_note(provider_name: str, model_id: str, files: list[str] | None) -> str:
         return reference_note(provider_name, model_id, len(files or []))
 
-    async def on_generate(*values: Any) -> AsyncIterator[dict[Any, Any]]:
-        *fields, shown_run, running, state = values
-        request = to_request(*fields)
+    async def on_generate(prompt_text: str, beats_text: str, n: float | None, provider_name: str, model_id: str,
+                          mode_name: str, seed_value: float | None, size_text: str, files: list[str] | None,
+                          shown_run: str, running: InFlight, state: Session, http: gr.Request | None = None
+                          ) -> AsyncIterator[dict[Any, Any]]:
+        state = visitor_session(playground, state, http)  # gr.Request: Gradio passes it, it is no API input
+        request = to_request(prompt_text, beats_text, n, provider_name, model_id, mode_name, seed_value, size_text,
+                             files)
         queue: asyncio.Queue[Progress] = asyncio.Queue()
         task = asyncio.create_task(playground.run(request, state, on_progress=queue.put_nowait))
         # The core checks input, key and spend caps before its first await (one turn of the loop):

@@ -35,6 +35,7 @@ from playground.experiments import (
     new_experiment_id,
     parse_arms,
     plan_comparison,
+    total_max_usd,
     total_usd,
 )
 from playground.presets import load_presets
@@ -50,6 +51,7 @@ from playground.ui import (
     parse_beats,
     progress_items,
     provider_choices,
+    visitor_session,
 )
 
 MAX_ROWS = MAX_ARMS * MAX_VARIANTS
@@ -59,6 +61,25 @@ VOTE_CONTROLS = ("vote_left", "vote_tie", "vote_right", "left_score", "right_sco
 
 
 # -- pure helpers (tested without a browser) ----------------------------------------------
+@dataclass
+class PendingConfirmation:
+    """The comparison this session was asked to confirm, held on the server (a gr.State, mutated
+    in place): "Yes, run it" runs that comparison once and nothing else, so calling the private
+    confirm event directly cannot skip the question."""
+
+    form: CompareForm | None = None
+    max_usd: float = 0.0  # the worst case shown when asking
+
+    def take(self) -> tuple[CompareForm | None, float]:
+        """What was asked, forgotten at once: a confirmation is used once."""
+        asked, self.form = self.form, None
+        return asked, self.max_usd
+
+
+NOTHING_TO_CONFIRM = ("nothing to confirm: press Run comparison first; a confirmation runs only the comparison this "
+                      "page was asked about, once")
+
+
 @dataclass(frozen=True)
 class CompareForm:
     """The Compare form's values, as a plan the core can check and run."""
@@ -96,11 +117,11 @@ def estimate_markdown(playground: Playground, form: CompareForm, session: Sessio
         plans = form.plans(playground, session)
     except PlaygroundError as exc:
         return f"*{exc}*"
-    usd = total_usd(plans)
+    usd, most = total_usd(plans), total_max_usd(plans)
     images = sum(p.estimate.images for p in plans if p.estimate)
     note = (f" — above ${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD): you will be asked to confirm"
-            if needs_confirmation(playground, usd) else "")
-    return f"**Estimated total** ${usd:.4f} for {len(plans)} run(s), {images} image(s){note}"
+            if needs_confirmation(playground, most) else "")
+    return f"**Estimated total** ${usd:.4f} for {len(plans)} run(s), {images} image(s), **at most** ${most:.4f}{note}"
 
 
 def append_arm(text: str, provider: str, model: str, mode: str) -> str:
@@ -199,7 +220,8 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
                     with gr.Tab("Blind vote"):
                         vote = _build_vote()
         pool = gr.State(None)
-        _wire(playground, session, form, rows, vote, status, pool, presets)
+        pending = gr.State(PendingConfirmation())
+        _wire(playground, session, form, rows, vote, status, pool, presets, pending)
     return {"status": status, "rows": rows, "pool": pool}
 
 
@@ -266,7 +288,8 @@ def _build_vote() -> dict[str, Any]:
 
 
 def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows: list[dict[str, Any]],
-          vote: dict[str, Any], status: gr.Markdown, pool: gr.State, presets: dict[str, Any]) -> None:
+          vote: dict[str, Any], status: gr.Markdown, pool: gr.State, presets: dict[str, Any],
+          pending: gr.State) -> None:
     fields = [form[k] for k in ("prompt_a", "prompt_b", "prompt_c", "beats", "frames", "seed", "arms")]
     row_outputs = [c for row in rows for c in row.values()]
     vote_outputs = [vote[k] for k in ("info", "left", "right", "reveal", *VOTE_CONTROLS)]
@@ -279,7 +302,7 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
         return read_form([a, b, c], beats, frames, seed, arms)
 
     def show_estimate(*values: Any) -> str:
-        *vals, state = values
+        *vals, state, _ = values  # the form, the session, the pending confirmation
         return estimate_markdown(playground, form_of(vals), state)
 
     def voting(enabled: bool) -> dict[Any, Any]:
@@ -297,9 +320,13 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
                 vote["left"]: current.items[pair[0]], vote["right"]: current.items[pair[1]], vote["reveal"]: "",
                 pool: current, **voting(True)}
 
-    async def on_run(confirmed: bool, values: tuple[Any, ...]) -> AsyncIterator[dict[Any, Any]]:
-        *vals, state = values
-        form_values = form_of(vals)
+    async def on_run(confirmed: bool, values: tuple[Any, ...], state: Session, asked: PendingConfirmation
+                     ) -> AsyncIterator[dict[Any, Any]]:
+        form_values = form_of(list(values))
+        shown, shown_usd = asked.take()  # before any await: two confirmations cannot both use it
+        if confirmed and shown != form_values:
+            yield {status: f"**Not sent:** {NOTHING_TO_CONFIRM}.", form["confirm_box"]: gr.Group(visible=False)}
+            raise gr.Error(NOTHING_TO_CONFIRM, print_exception=False)
         experiment_id = new_experiment_id()
         try:
             plans = form_values.plans(playground, state, experiment_id)
@@ -308,11 +335,14 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
             note = f" {logged} refused run(s) logged as error rows of `{experiment_id}` (see History)." if logged else ""
             yield {status: f"**Not sent:** {exc}.{note}"}
             raise gr.Error(str(exc), print_exception=False) from None
-        usd = total_usd(plans)
-        if needs_confirmation(playground, usd) and not confirmed:
+        usd, most = total_usd(plans), total_max_usd(plans)
+        # ask, unless this is the answer to the same question (a worst case that grew since asks again)
+        if needs_confirmation(playground, most) and not (confirmed and most <= shown_usd + 1e-9):
+            asked.form, asked.max_usd = form_values, most
             yield {form["confirm_box"]: gr.Group(visible=True),
-                   form["confirm_text"]: f"**Estimated ${usd:.4f}**, above ${playground.settings.confirm_usd:.2f} "
-                                         f"(PLAYGROUND_CONFIRM_USD). Nothing has been sent. Run it?"}
+                   form["confirm_text"]: f"**At most ${most:.4f}** (typical ${usd:.4f}), above "
+                                         f"${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD). "
+                                         f"Nothing has been sent. Run it?"}
             return
         done: list[Comparison] = []
         async for update in _run_rows(playground, form_values, [p.cell for p in plans], state, rows, status, done,
@@ -320,23 +350,33 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
             yield {form["confirm_box"]: gr.Group(visible=False), **update}
         yield pair_updates(VotePool.of(done[0]))
 
-    async def on_click(*values: Any) -> AsyncIterator[dict[Any, Any]]:
-        async for update in on_run(False, values):
-            yield update
+    def run_handler(confirmed: bool, name: str) -> Any:
+        # Explicit parameters: Gradio passes gr.Request only to a named positional parameter.
+        async def handler(a: str, b: str, c: str, beats: str, frames: float | None, seed: float | None, arms: str,
+                          state: Session, asked: PendingConfirmation | None = None, http: gr.Request | None = None
+                          ) -> AsyncIterator[dict[Any, Any]]:
+            state = visitor_session(playground, state, http)
+            async for update in on_run(confirmed, (a, b, c, beats, frames, seed, arms), state,
+                                       asked or PendingConfirmation()):
+                yield update
 
-    async def on_confirm(*values: Any) -> AsyncIterator[dict[Any, Any]]:
-        async for update in on_run(True, values):
-            yield update
+        handler.__name__ = name  # Gradio names an event after its function
+        return handler
 
-    inputs = fields + [session]
+    on_click, on_confirm = run_handler(False, "on_click"), run_handler(True, "on_confirm")
+
+    def on_back(asked: PendingConfirmation) -> tuple[Any, str]:
+        asked.take()
+        return gr.Group(visible=False), "Cancelled: nothing was sent."
+
+    inputs = fields + [session, pending]
     # the Generate tab's pool ("runs", bounded in app.py): a comparison holds one slot while its arms run
     # Gradio's status (queue, timer, "Error" badge) on an empty line of its own: on the status
     # line or the rows it hid the reason and the frames
     run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[form["activity"]])
     form["run"].click(on_click, inputs, run_outputs, api_name="compare", **run_options)
     form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", **run_options)
-    form["back"].click(lambda: (gr.Group(visible=False), "Cancelled: nothing was sent."),
-                       None, [form["confirm_box"], status], api_visibility="private")
+    form["back"].click(on_back, pending, [form["confirm_box"], status], api_visibility="private")
     for component in fields:
         component.change(show_estimate, inputs, form["estimate"], api_visibility="private", show_progress="hidden",
                          trigger_mode="always_last", concurrency_limit=None)  # per keystroke: see ui.py

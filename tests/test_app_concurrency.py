@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from playground.config import Settings
+from test_faults_support import peak_overlap
 
 pytest_plugins = ["conftest_emulator"]
 
@@ -39,15 +40,6 @@ def generate(client, prompt: str, **kwargs: object) -> str:
     job = client.submit(*generate_args(prompt, **kwargs), api_name="/generate")
     job.result()
     return str(job.outputs())
-
-
-def peak_overlap(spans: list[tuple[float, float]]) -> int:
-    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
-    peak = current = 0
-    for _, step in events:
-        current += step
-        peak = max(peak, current)
-    return peak
 
 
 def test_twenty_simultaneous_runs_complete_with_twenty_intact_rows(app_on_emulator, emulator, data_dir):

@@ -63,6 +63,16 @@ def cli(args: list[str], env: Mapping[str, str], data_dir: Path, timeout: float 
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def peak_overlap(spans: list[tuple[float, float]]) -> int:
+    """The most (start, end) spans open at one moment: e.g. generations the emulator ran at once."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    peak = current = 0
+    for _, step in events:
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
 # -- hostile images -------------------------------------------------------------------------------
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -92,16 +92,19 @@ def test_openai_cost_rule_says_why_the_price_table_applies():
     assert cost is None and "usage reported, but no token rates known for gpt-image-9" in rule
 
 
-@pytest.mark.parametrize("model,size,per_image", [
-    ("gpt-image-1.5", "1024x1024", 0.034), ("gpt-image-1.5", "1536x1024", 0.051), ("gpt-image-1.5", "auto", 0.034),
-    ("gpt-image-1-mini", "1024x1536", 0.0165), ("gpt-image-2", "2048x2048", 0.04),
+@pytest.mark.parametrize("model,size,per_image,most", [
+    ("gpt-image-1.5", "1024x1024", 0.034, 0.133), ("gpt-image-1.5", "1536x1024", 0.05, 0.20),
+    ("gpt-image-1.5", "auto", 0.05, 0.20),  # the model picks the size: the dearest listed one
+    ("gpt-image-1-mini", "1024x1536", 0.015, 0.052), ("gpt-image-2", "2048x2048", 0.212, 0.844),
+    ("gpt-image-2", "512x512", 0.01325, 0.211),  # the worst case never shrinks below the 1024x1024 figure
+    ("gpt-image-2", "auto", 0.053, 0.211 * 3840 * 2160 / 1024 ** 2),  # auto: bounded at the largest size
+    ("dall-e-3", "1792x1024", 0.08, 0.08),
 ])
-def test_openai_estimate_scales_with_size_where_published(make_provider, model, size, per_image):
+def test_openai_prices_by_size_typical_and_worst(make_provider, model, size, per_image, most):
     make_provider("openai")  # registers the prices
     price = pricing.price_for("openai", model)
     assert price.per_image(size) == pytest.approx(per_image)
-    if model == "gpt-image-2":
-        assert "not scaled by size" in price.source
+    assert price.most_per_image(size) == pytest.approx(most, abs=1e-6)
 
 
 def test_openai_dalle3_url_answer_and_table_price(emulator, make_provider, make_call, sink):
@@ -424,7 +427,7 @@ def test_openai_gpt_image_2_sizes_follow_the_sdk_docs(make_provider, make_call, 
     if ok:
         p.validate(call)
     else:
-        with pytest.raises(InputError, match="openai/gpt-image-2 takes"):
+        with pytest.raises(InputError, match="openai/gpt-image-2 takes|too large for openai/gpt-image-2"):
             p.validate(call)
 
 

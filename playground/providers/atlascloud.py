@@ -53,6 +53,7 @@ class AtlasCloudProvider(PredictionProvider):
     protocol = "POST /model/generateImage -> prediction id; poll GET /model/prediction/{id} (size as W*H)"
     billing_rule = "max_images requested, like WaveSpeed [guess]"
     done_states = frozenset({"completed", "succeeded"})
+    model_id_segments = 4  # owner/model/variant, as WaveSpeed's [doc]; one spare
 
     def submit_url(self, call: ProviderCall) -> str:
         return f"{self.base_url}/model/generateImage"

@@ -17,9 +17,24 @@ from typing import ClassVar, Protocol
 
 import httpx
 
+from playground import pricing
 from playground.errors import InputError
 from playground.pricing import Price
 from playground.types import CallOutcome, ModelInfo, ProviderCall
+
+
+def check_size_limits(size: str, info: ModelInfo, where: str) -> None:
+    """A WxH within the model's declared side, pixel and aspect limits (gpt-image-2)."""
+    dims = pricing.dimensions(size)
+    if dims is None or not (info.max_side or info.max_pixels or info.max_aspect):
+        return
+    w, h = dims
+    if ((info.max_side and max(w, h) > info.max_side) or (info.max_pixels and w * h > info.max_pixels)
+            or (info.max_aspect and max(w, h) > info.max_aspect * min(w, h))):
+        limits = [f"at most {info.max_side} px a side" if info.max_side else "",
+                  f"{info.max_pixels:,} pixels" if info.max_pixels else "",
+                  f"a ratio up to {info.max_aspect:g}:1" if info.max_aspect else ""]
+        raise InputError(f"size {size!r} is too large for {where}: {', '.join(x for x in limits if x)}")
 
 
 class FrameSink(Protocol):
@@ -48,6 +63,7 @@ class Provider(abc.ABC):
     billing_rule: ClassVar[str] = ""
     accepts_custom_models: ClassVar[bool] = True  # model ids change: let users type new ones
     size_presets: ClassVar[tuple[str, ...]] = ()  # named sizes the protocol takes as they are (fal: square_hd, ...)
+    model_id_segments: ClassVar[int] = 1  # '/'-separated segments a model id may have (core.check_model_id)
 
     def __init__(self, base_url: str = "") -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
@@ -83,6 +99,7 @@ class Provider(abc.ABC):
         info = self.model(call.model)
         if call.frames > info.max_frames:
             raise InputError(f"{self.name}/{call.model} returns at most {info.max_frames} frame(s) per call")
+        check_size_limits(call.size, info, f"{self.name}/{call.model}")
         if info.sizes and call.size not in info.sizes and call.size not in self.size_presets:
             raise InputError(f"size {call.size!r} is not allowed for {self.name}/{call.model}; "
                              f"allowed: {', '.join(info.sizes)}")

@@ -169,16 +169,20 @@ class BytePlusProvider(HttpProvider):
             if resp.status_code >= 400:
                 raise self.error(resp, call, may_be_billed=resp.status_code >= 500)
             if "text/event-stream" in resp.headers.get("content-type", ""):
-                outcome.images_billed = await self._read_stream(resp, call, sink)
+                outcome.usage = await self._read_stream(resp, call, sink)
             else:
                 await read_body(resp, self.answer_limit(call), self.ctx(call), may_be_billed=True)
                 data = json_body(resp, self.ctx(call), may_be_billed=True)
-                outcome.images_billed = await self._deliver_json(data, call, sink)
+                outcome.usage = await self._deliver_json(data, call, sink)
         finally:
             await resp.aclose()
+        billed = outcome.usage.get("generated_images") if isinstance(outcome.usage, dict) else None
+        # a whole number as it came (the core checks its range and the rest of usage); else not reported
+        outcome.images_billed = billed if isinstance(billed, int) and not isinstance(billed, bool) else None
         return outcome
 
-    async def _deliver_json(self, data: Any, call: ProviderCall, sink: FrameSink) -> int | None:
+    async def _deliver_json(self, data: Any, call: ProviderCall, sink: FrameSink) -> dict[str, Any] | None:
+        """Hand the answer's frames to the sink; its `usage` block."""
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
             if isinstance(data, dict) and data.get("error"):
                 err = data["error"]
@@ -187,11 +191,11 @@ class BytePlusProvider(HttpProvider):
             raise self.ctx(call).error("malformed", "answer has no data list", may_be_billed=True)
         for i, item in enumerate(data["data"]):
             await deliver_item(i, item if isinstance(item, dict) else {}, sink, self.ctx(call))
-        usage = data.get("usage") or {}
-        billed = usage.get("generated_images")
-        return int(billed) if isinstance(billed, (int, float)) else None
+        usage = data.get("usage")
+        return usage if isinstance(usage, dict) else None
 
-    async def _read_stream(self, resp: httpx.Response, call: ProviderCall, sink: FrameSink) -> int | None:
+    async def _read_stream(self, resp: httpx.Response, call: ProviderCall, sink: FrameSink) -> dict[str, Any] | None:
+        """Hand the stream's frames to the sink; the `usage` of its completed event."""
         ctx = self.ctx(call)
         delivered, next_index = 0, 0
         usage: dict[str, Any] | None = None
@@ -230,12 +234,9 @@ class BytePlusProvider(HttpProvider):
         except httpx.TransportError as exc:
             raise ctx.error("network", f"stream broke after {delivered} frame(s) ({type(exc).__name__}); "
                             "the call may be billed", may_be_billed=True) from None
-        if usage is None:
-            if delivered == 0:
-                raise ctx.error("malformed", "stream ended without frames or a completed event", may_be_billed=True)
-            return None  # no usage: the core falls back to frames returned
-        billed = usage.get("generated_images")
-        return int(billed) if isinstance(billed, (int, float)) else None
+        if usage is None and delivered == 0:
+            raise ctx.error("malformed", "stream ended without frames or a completed event", may_be_billed=True)
+        return usage  # None (no usage): the core falls back to frames returned
 
     def _event_json(self, event: SSEEvent, call: ProviderCall) -> dict[str, Any]:
         try:

@@ -59,7 +59,9 @@ PRESETS: dict[str, tuple[int, int]] = {
 pricing.register_size_presets(PRESETS)
 
 pricing.register_prices({
-    ("fal", "fal-ai/flux-pro/v1.1"): Price(0.04, "fal FLUX1.1 [pro] $0.04/megapixel (sources say $0.04 or $0.055) [3p]", "megapixel"),
+    # worst case: the higher of the two published figures, megapixels rounded up [guess]
+    ("fal", "fal-ai/flux-pro/v1.1"): Price(0.04, "fal FLUX1.1 [pro] $0.04/megapixel (sources say $0.04 or $0.055) [3p]",
+                                           "megapixel", most=0.055, most_source="$0.055/megapixel, the higher source [3p]"),
     ("fal", "fal-ai/flux-pro"): Price(0.05, "fal FLUX.1 [pro] $0.05/megapixel [guess]", "megapixel"),
     ("fal", "*"): Price(0.04, "fal fallback $0.04/megapixel [3p]", "megapixel"),
 })
@@ -91,6 +93,7 @@ class FalProvider(HttpProvider):
     max_concurrency = 4
     protocol = "queue: POST /{model_id} -> status_url / response_url / cancel_url; poll status, GET result"
     billing_rule = "per megapixel of output [doc]"
+    model_id_segments = 6  # owner/app[/path...], e.g. fal-ai/bytedance/seedream/v4/text-to-image [doc]
 
     def body(self, call: ProviderCall) -> dict[str, Any]:
         body: dict[str, Any] = {"prompt": call.prompt, "num_images": call.frames}

@@ -78,23 +78,45 @@ TOKEN_RATES: dict[str, TokenRates] = {
     "gpt-image-1": TokenRates(5.0, 10.0, None, 40.0),  # [3p]
 }
 
-# Estimates: the medium-quality 1024x1024 price, scaled by area for the other listed sizes (the
-# published size tables price 1024x1536 / 1536x1024 at about 1.5x the square [3p]). gpt-image-2
-# takes any WxH and no formula is published (a calculator seen in a forum gives 7024 output tokens
-# at 1024x1024 but 5488 at 1536x1024 [3p]), so its estimate is NOT scaled by size: large sizes
-# are underestimated until the usage tokens give the actual cost.
-_SQUARE = (1024, 1024)
+# Prices per image, by size and quality [3p: the per-image tables OpenAI's pricing page shows,
+# mirrored by fal's gpt-image-1 page and docs.apiyi.com]. The typical estimate is medium quality;
+# the worst case is high quality, because the adapter sends no `quality` and `auto` may pick
+# high. A size not in a table ("auto") costs its dearest entry. dall-e-3 is sent without
+# `quality`, so standard: its table is both. The actual cost comes from the usage tokens.
+# gpt-image-2 takes any WxH (multiples of 16, up to 3840x2160, ratio 1:3 to 3:1 [sdk 3.57.0
+# image_generate_params.py]) and no per-size table is published: its typical price is the
+# medium 1024x1024 figure ($0.053 [3p]) scaled by area, its worst case the high one ($0.211,
+# about 7024 output tokens at $30/M [3p]) scaled up by area and never down. The calculator
+# figures seen (7024 tokens at 1024x1024, 5488 at 1536x1024, 12329 at 3584x2048 [3p]) grow
+# less than the area, so this bound is safe for them and about 4x high at the largest size
+# [guess: no formula is published]; "auto" is bounded at the largest size.
+_PORTRAIT, _LANDSCAPE = "1024x1536", "1536x1024"
+
+
+def _table(square: float, other: float) -> tuple[tuple[str, float], ...]:
+    return (("1024x1024", square), (_PORTRAIT, other), (_LANDSCAPE, other))
+
+
+_GPT_SOURCE = "(actual cost from usage tokens) [3p]"
 pricing.register_prices({
-    ("openai", "gpt-image-1.5"): Price(0.034, "gpt-image-1.5 1024x1024 medium $0.034, scaled by area "
-                                       "(actual cost from usage tokens) [3p]", quoted_for=_SQUARE),
-    ("openai", "gpt-image-2"): Price(0.04, "gpt-image-2 per-image estimate $0.04, not scaled by size: no published "
-                                     "formula (actual cost from usage tokens) [guess]"),
-    ("openai", "gpt-image-1-mini"): Price(0.011, "gpt-image-1-mini 1024x1024 medium $0.011, scaled by area "
-                                          "(actual from tokens) [3p]", quoted_for=_SQUARE),
-    ("openai", "gpt-image-1"): Price(0.042, "gpt-image-1 1024x1024 medium $0.042, scaled by area "
-                                     "(retired 2026-10-23) [3p]", quoted_for=_SQUARE),
-    ("openai", "dall-e-3"): Price(0.04, "DALL-E 3 standard 1024x1024 $0.04 (retired 2026-05-12) [seed figure]"),
-    ("openai", "*"): Price(0.04, "OpenAI fallback $0.04/image [guess]"),
+    ("openai", "gpt-image-1.5"): Price(0.034, f"gpt-image-1.5 medium: $0.034 at 1024x1024, $0.05 other sizes {_GPT_SOURCE}",
+                                       by_size=_table(0.034, 0.05), most_by_size=_table(0.133, 0.20),
+                                       most_source="high quality: $0.133 / $0.20 [3p]", text_in_per_mtok=5.0),
+    ("openai", "gpt-image-2"): Price(0.053, f"gpt-image-2 medium 1024x1024 $0.053, scaled by area {_GPT_SOURCE}",
+                                     quoted_for=(1024, 1024), most=0.211, most_for_unknown=(3840, 2160),
+                                     most_source="high quality 1024x1024 $0.211, scaled up by area [3p, bound guessed]",
+                                     text_in_per_mtok=5.0),
+    ("openai", "gpt-image-1-mini"): Price(0.011, f"gpt-image-1-mini medium: $0.011 / $0.015 {_GPT_SOURCE}",
+                                          by_size=_table(0.011, 0.015), most_by_size=_table(0.036, 0.052),
+                                          most_source="high quality: $0.036 / $0.052 [3p]", text_in_per_mtok=2.0),
+    ("openai", "gpt-image-1"): Price(0.042, f"gpt-image-1 medium: $0.042 / $0.063 (retired 2026-10-23) {_GPT_SOURCE}",
+                                     by_size=_table(0.042, 0.063), most_by_size=_table(0.167, 0.25),
+                                     most_source="high quality: $0.167 / $0.25 [3p]", text_in_per_mtok=5.0),
+    ("openai", "dall-e-3"): Price(0.04, "DALL-E 3 standard: $0.04 at 1024x1024, $0.08 at 1792x1024 / 1024x1792 "
+                                  "(retired 2026-05-12) [seed figure, 3p]",
+                                  by_size=(("1024x1024", 0.04), ("1792x1024", 0.08), ("1024x1792", 0.08))),
+    ("openai", "*"): Price(0.053, "OpenAI fallback: the gpt-image-2 figures [guess]", quoted_for=(1024, 1024),
+                           most=0.211, most_for_unknown=(3840, 2160), text_in_per_mtok=5.0),
 })
 
 
@@ -176,7 +198,8 @@ class OpenAIImagesProvider(HttpProvider):
     default_base_url = "https://api.openai.com/v1"
     models = (
         ModelInfo(id="gpt-image-1.5", label="GPT Image 1.5", sizes=GPT_SIZES),
-        ModelInfo(id="gpt-image-2", label="GPT Image 2 (WxH in multiples of 16)"),
+        ModelInfo(id="gpt-image-2", label="GPT Image 2 (WxH in multiples of 16)", max_side=3840,
+                  max_pixels=3840 * 2160, max_aspect=3.0),  # [sdk 3.57.0 image_generate_params.py]
         ModelInfo(id="gpt-image-1-mini", label="GPT Image 1 mini", sizes=GPT_SIZES),
         ModelInfo(id="dall-e-3", label="DALL-E 3 (retired 2026-05-12)", sizes=DALLE3_SIZES, retired=True),
         ModelInfo(id="gpt-image-1", label="GPT Image 1 (retired 2026-10-23)", sizes=GPT_SIZES, retired=True),
@@ -222,6 +245,7 @@ class OpenAIImagesProvider(HttpProvider):
         for i, item in enumerate(items):
             await self.deliver(i, item if isinstance(item, dict) else {}, sink)
         outcome.images_billed = len(items)
+        outcome.usage = data.get("usage")  # the core checks every count in it before the cost is trusted
         outcome.cost_usd, outcome.cost_rule = cost_from_usage(call.model, data.get("usage"))
         return outcome
 
@@ -260,14 +284,10 @@ class OpenAIImagesProvider(HttpProvider):
 
 
 def gpt_image_2_size_problem(size: str) -> str:
-    """What is wrong with a gpt-image-2 WxH ("" when nothing): multiples of 16, ratio between 1:3
-    and 3:1, at most 3840x2160 [sdk openai 3.57.0 openai/types/image_generate_params.py `size`]."""
+    """What is wrong with a gpt-image-2 WxH ("" when nothing): sides in multiples of 16 [sdk openai
+    3.57.0 openai/types/image_generate_params.py `size`]. Its side, pixel and ratio limits are the
+    model's declared limits (ModelInfo.max_side, max_pixels, max_aspect), checked by the core."""
     wh = parse_wh(size)
     if not wh or wh[0] % 16 or wh[1] % 16:
         return "WxH in multiples of 16 or 'auto'"
-    w, h = wh
-    if not 1 / 3 <= w / h <= 3:
-        return "an aspect ratio between 1:3 and 3:1"
-    if max(w, h) > 3840 or w * h > 3840 * 2160:
-        return "at most 3840x2160"
     return ""

@@ -208,6 +208,7 @@ class WaveSpeedProvider(PredictionProvider):
     max_concurrency = 4
     protocol = "POST /{model_id} -> prediction id; poll GET /predictions/{id}/result (size as W*H)"
     billing_rule = "unit price x max_images requested, whatever comes back [doc]"
+    model_id_segments = 4  # owner/model/variant, e.g. bytedance/seedream-v4/sequential [doc]; one spare
 
     # the current upload flow first, then the older documented ones (see the module docstring)
     upload_paths: tuple[str, ...] = (TICKET_PATH, "/media/upload/binary", "/upload")
