@@ -217,7 +217,8 @@ class BytePlusProvider(HttpProvider):
                         next_index = index + 1
                         await sink.failed(index, ctx.clean(item_reason(payload.get("error"))))
                         if _internal_error(payload.get("error")):
-                            return delivered  # no further frame comes [doc]: billed as delivered
+                            # no further frame nor a completed event comes [doc]: billed as delivered
+                            return {"generated_images": delivered}
                     elif kind.endswith("partial_image"):
                         continue  # a preview of a frame still being drawn, not a frame
                     elif kind.endswith("completed"):
