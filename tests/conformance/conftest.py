@@ -1,66 +1,7 @@
 """The official SDKs against the project's emulator, over real HTTP on 127.0.0.1.
 
-Each test module imports its SDK with `pytest.importorskip`, so the suite is skipped (with
-the reason) where an SDK is not installed; scripts/test.sh installs them all from
-tests/conformance/requirements.txt, and under CI=true a missing SDK fails instead.
+Each test module imports its SDK with `support.sdk.sdk` (which skips, or fails under CI=true,
+when it is missing), so the suite is skipped with the reason where an SDK is not installed;
+scripts/test.sh installs them all from tests/conformance/requirements.txt. The emulator's
+fixtures come from the root conftest's plugin; the helpers live in tests/support/sdk.py.
 """
-
-from __future__ import annotations
-
-import importlib
-import os
-
-import pytest
-
-# the emulator fixtures (a subfolder conftest may not use pytest_plugins)
-from conftest_emulator import emulator, emulator_env, emulator_server, make_call, make_provider, sink  # noqa: E402,F401
-
-
-def sdk(module: str):
-    """Import an official SDK, or skip (fail under CI=true, where requirements are installed)."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but the SDK module {module!r} is missing: {exc}")
-        pytest.skip(f"official SDK {module!r} not installed (pip install -r tests/conformance/requirements.txt)",
-                    allow_module_level=True)  # called at import time by the test modules
-
-
-# -- shared helpers of the SDK tests (the Seedream family's; others may use them) --------------
-
-def png_bytes(colour: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (32, 24)) -> bytes:
-    """A small real PNG (a reference image)."""
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", size, colour).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def fetched_image(url: str):
-    """The image a frame URL serves, decoded (raises when it is not an image)."""
-    import io
-
-    import httpx
-    from PIL import Image
-
-    resp = httpx.get(url, timeout=10)
-    resp.raise_for_status()
-    image = Image.open(io.BytesIO(resp.content))
-    image.load()
-    return image
-
-
-def body_differences(adapter: dict, sdk: dict) -> dict[str, tuple]:
-    """Field by field: {field: (adapter's value, SDK's value)} for every field whose value or JSON
-    type differs, a field one side leaves out counting as `<absent>`."""
-    absent = "<absent>"
-    out: dict[str, tuple] = {}
-    for name in sorted(set(adapter) | set(sdk)):
-        a, s = adapter.get(name, absent), sdk.get(name, absent)
-        if a != s or type(a) is not type(s):
-            out[name] = (a, s)
-    return out

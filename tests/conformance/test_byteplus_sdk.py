@@ -16,8 +16,8 @@ import re
 import httpx
 import pytest
 from PIL import Image
+from support.sdk import body_differences, fetched_image, png_bytes, sdk
 
-from conformance.conftest import body_differences, fetched_image, png_bytes, sdk
 from playground.providers.byteplus import BytePlusProvider
 from playground.types import ReferenceImage
 
@@ -32,7 +32,9 @@ from byteplussdkarkruntime._exceptions import (  # noqa: E402
     ArkRateLimitError,
 )
 from byteplussdkarkruntime.types.images import ImagesResponse  # noqa: E402
-from byteplussdkarkruntime.types.images.image_gen_generating_event import ImageGenGeneratingEvent  # noqa: E402
+from byteplussdkarkruntime.types.images.image_gen_generating_event import (
+    ImageGenGeneratingEvent,  # noqa: E402
+)
 from byteplussdkarkruntime.types.images.images import SequentialImageGenerationOptions  # noqa: E402
 
 MODEL = "seedream-5-0-260128"

@@ -15,8 +15,7 @@ import time
 
 import httpx
 import pytest
-
-from conformance.conftest import sdk
+from support.sdk import sdk
 
 APP = "fal-ai/flux-pro/v1.1"
 ARGS = {"prompt": "a red fox in a blue scarf", "num_images": 1, "image_size": {"width": 512, "height": 384},

@@ -16,8 +16,8 @@ import io
 import httpx
 import pytest
 from PIL import Image
+from support.sdk import sdk
 
-from conformance.conftest import sdk
 from playground.providers.openai_images import token_cost
 from playground.types import ReferenceImage
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from support.sdk import body_differences, fetched_image, png_bytes, sdk
 
-from conformance.conftest import body_differences, fetched_image, png_bytes, sdk
 from playground.types import ReferenceImage
 
 wavespeed = sdk("wavespeed")

@@ -1,0 +1,1 @@
+"""Helpers and fixture plugins shared by the tests of every layer (no tests here)."""
