@@ -43,6 +43,11 @@ Answer shapes, by `emu.shapes = {...}` (several documented shapes of one answer)
                           (the seed guide's sample), per-item {"error"} for a refused frame
     evolink_immediate_b64 the same with {"b64_json"} items
     (OpenAI's and fal's shapes are listed in emulator_images.py: OPENAI_SHAPES, FAL_SHAPES)
+Holds, by `hold(provider, after=0)`: the create requests of a provider beyond the first `after`
+wait at the emulator (after auth and the fault check) until `Hold.release()` or the server
+stops; `Hold.arrived` is set when the first one waits. Tests use it to act while a request is
+known to be in flight, instead of hoping a latency is long enough.
+
 `on` picks the request the fault hits: "create", "poll" (status GETs), "result" (fal's
 result GET), "upload" (WaveSpeed's upload POST), "storage" (the PUT of the bytes to the
 upload URL; set it with provider "storage") or "any". `count` = how many requests it hits
@@ -144,6 +149,20 @@ class Fault:
     count: int | None = None
     on: str = "create"
     params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Hold:
+    """Create requests of `provider` beyond the first `after` wait until released (Emulator.hold)."""
+
+    provider: str
+    after: int = 0
+    seen: int = 0  # create requests of the provider that reached the hold
+    arrived: threading.Event = field(default_factory=threading.Event)  # set when one waits
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @dataclass
@@ -352,6 +371,7 @@ class Emulator:
         self.strict_fields = True  # refuse fields a protocol does not know (see the module docstring)
         self.sync_wait_s = 30.0  # WaveSpeed/AtlasCloud enable_sync_mode: the longest a POST waits
         self.faults: list[Fault] = []
+        self.holds: list[Hold] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -392,6 +412,7 @@ class Emulator:
 
     def stop(self) -> None:
         self._stop.set()
+        self.release_holds()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -429,6 +450,7 @@ class Emulator:
             self.uploads.clear()
             self.upload_tickets.clear()
             self.faults.clear()
+        self.release_holds()
 
     def set_fault(self, provider: str | None, fault: str, count: int | None = None, on: str = "create",
                   **params: Any) -> Fault:
@@ -436,6 +458,19 @@ class Emulator:
         with self._lock:
             self.faults.append(item)
         return item
+
+    def hold(self, provider: str, after: int = 0) -> Hold:
+        """Hold the create requests of `provider` beyond the first `after` (see the module docstring)."""
+        item = Hold(provider, after)
+        with self._lock:
+            self.holds.append(item)
+        return item
+
+    def release_holds(self) -> None:
+        with self._lock:
+            holds, self.holds = self.holds, []
+        for item in holds:
+            item.release()
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -475,6 +510,19 @@ class Emulator:
             if match:
                 return Fault(match.group(1), req.provider, 1, on, {})
         return None
+
+    def held(self, req: Req) -> bool:
+        """Wait while a hold covers this create request; True when the server stopped meanwhile."""
+        with self._lock:
+            hold = next((h for h in self.holds if h.provider == req.provider and not h.released.is_set()), None)
+            if hold is None:
+                return False
+            hold.seen += 1
+            if hold.seen <= hold.after:
+                return False
+        hold.arrived.set()
+        hold.released.wait()
+        return self._stop.is_set()
 
     def new_job(self, provider: str, model: str, frames: int, size: tuple[int, int],
                 fault: Fault | None, **extra: Any) -> Job:

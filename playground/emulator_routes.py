@@ -120,7 +120,9 @@ def create_gate(req: Req, scheme: str = "Bearer") -> tuple[bool, Fault | None]:
     if not check_auth(req, scheme):
         return False, None
     fault = req.fault("create")
-    return not answer_fault(req, fault), fault
+    if answer_fault(req, fault) or req.emu.held(req):  # held: the server stopped while it waited
+        return False, fault
+    return True, fault
 
 
 def polled_job(req: Req, job_id: str, what: str, *, scheme: str = "Bearer", stage: str = "poll") -> Job | None:
@@ -670,7 +672,7 @@ def wavespeed(req: Req) -> None:
         error(req, "not_found", f"no model or endpoint at {req.path}")
         return
     fault = req.fault("create")
-    if answer_fault(req, fault):
+    if answer_fault(req, fault) or req.emu.held(req):
         return
     body = accept_fields(req, req.json, WAVESPEED_FIELDS, ("prompt",))
     job = _submit_prediction(req, body, req.path.lstrip("/"), fault, 15)
