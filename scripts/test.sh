@@ -9,5 +9,5 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "warning: could not install chromium; browser tests will be skipped" >&2
 fi
-python -m pip install -q -r requirements-dev.txt -r tests/conformance/requirements.txt
+python -m pip install -q -r requirements.txt -r requirements-dev.txt -r tests/conformance/requirements.txt
 python -m pytest -q "$@"
