@@ -9,9 +9,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no version check o
 
 from starlette.middleware import Middleware  # noqa: E402
 
-from playground.config import Settings  # noqa: E402
+from playground.base.config import Settings  # noqa: E402
 from playground.core import Playground  # noqa: E402
-from playground.spend import MAX_RUNS_IN_FLIGHT  # noqa: E402
+from playground.core.spend import MAX_RUNS_IN_FLIGHT  # noqa: E402
 from playground.ui import build_app  # noqa: E402
 from playground.ui_limits import MAX_UPLOAD_BYTES, BodyLimit, blocked_paths, served_paths  # noqa: E402
 from playground.ui_page import CSS, HEAD  # noqa: E402
@@ -23,9 +23,9 @@ def create_app(settings: Settings | None = None):
     playground.settings.data_dir.mkdir(parents=True, exist_ok=True)
     hub = None
     if playground.settings.hub_dataset:  # opt-in: commits DATA_DIR to a Hub dataset in the background
-        from playground import hub_sync
+        from playground.store import hub_sync
 
-        hub = hub_sync.start(playground.settings)
+        hub = hub_sync.start(playground.settings, playground.secrets())
     app = build_app(playground, hub)
     # Events need more than Gradio's default of one at a time: as many as runs may be in flight
     # (the runs themselves are bounded by the core's RUN_SLOTS, whichever event started them).

@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playground.config import Settings  # noqa: E402
+from playground.base.config import Settings  # noqa: E402
+from playground.base.prompts import Story  # noqa: E402
 from playground.core import Playground  # noqa: E402
 from playground.emulator import Emulator  # noqa: E402
 from playground.experiments import compare, parse_arms  # noqa: E402
-from playground.prompts import Story  # noqa: E402
 
 ARMS = ["byteplus::sequence", "evolink::sequence", "wavespeed::sequence", "atlascloud::sequence",
         "openai::baseline", "fal::baseline"]

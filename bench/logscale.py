@@ -28,8 +28,8 @@ SPACING_S = 30  # one run every 30 s, ending now: 1M rows span about a year
 
 def _templates(work: Path) -> tuple[str, list[str]]:
     """The header and TEMPLATES real rows (written by RunLog.append) with RID/CAT placeholders."""
-    from playground.runlog import RunLog
-    from playground.types import RunRecord
+    from playground.base.types import RunRecord
+    from playground.store.runlog import RunLog
 
     rng = random.Random(7)
     log = RunLog(work / "templates")
@@ -85,8 +85,8 @@ def _clock(fn) -> float:  # type: ignore[no-untyped-def]
 def _append_ms(*data_dirs: Path, n: int = 60) -> list[float]:
     """Median time of one RunLog.append per log, in ms. The logs take turns, so a burst of
     other load on a shared machine falls on both sides of a comparison alike."""
-    from playground.runlog import RunLog
-    from playground.types import RunRecord
+    from playground.base.types import RunRecord
+    from playground.store.runlog import RunLog
 
     logs = [RunLog(d) for d in data_dirs]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -111,7 +111,7 @@ def _analysis(playground: object) -> str:
 
 
 def measure(rows: int, work: Path) -> list[Row]:
-    from playground.config import Settings
+    from playground.base.config import Settings
     from playground.core import Playground
     from playground.experiments import logged_ok
     from playground.ui import history_table

@@ -37,8 +37,8 @@ def _local_fps(frames: int, size: str = "1024x1024") -> float:
     """Frames per second of the local provider alone (one sequence call, as the core sends it)."""
     import httpx
 
+    from playground.base.types import ProviderCall
     from playground.providers.local import LocalProvider
-    from playground.types import ProviderCall
 
     provider = LocalProvider()
     call = ProviderCall(model=provider.default_model(), prompt=PROMPT, frames=frames, size=size, seed=7,
@@ -57,8 +57,8 @@ def _local_fps(frames: int, size: str = "1024x1024") -> float:
 
 def _score_seconds(fmt: str, repeats: int) -> float:
     """Seconds for metrics.score_frames on 8 frames at 2048x2048 (grainy, about real file size)."""
-    from playground import metrics
     from playground.emulator import render_image
+    from playground.metrics.score import score_frames
 
     with tempfile.TemporaryDirectory(prefix="pg-bench-score-") as work:
         paths = []
@@ -69,7 +69,7 @@ def _score_seconds(fmt: str, repeats: int) -> float:
         best = float("inf")
         for _ in range(repeats):
             started = time.perf_counter()
-            metrics.score_frames(paths, deep=False)
+            score_frames(paths, deep=False)
             best = min(best, time.perf_counter() - started)
     return best
 
@@ -95,7 +95,7 @@ def delivery(work: Path) -> list[Row]:
     import gradio as gr
 
     from bench.remote import playground_for
-    from playground.types import GenerationRequest
+    from playground.base.types import GenerationRequest
     from playground.ui import gallery_items
 
     with emulator_process(0.2, draw_first=False) as emu:  # sizes are measured here, not times

@@ -54,7 +54,7 @@ class Settings:
 
 
 def playground_for(env: dict[str, str], data_dir: Path):  # -> Playground
-    from playground.config import Settings as PgSettings
+    from playground.base.config import Settings as PgSettings
     from playground.core import Playground
 
     return Playground(PgSettings.from_env(env=env, data_dir=data_dir))
@@ -71,7 +71,7 @@ def _clocked(fn: Callable[[], object]) -> tuple[Timing, object]:
 
 def core_run(env: dict[str, str], data_dir: Path, style: Style, frames: int) -> Timing:
     """One in-process `Playground.run` (what the UI and the CLI call)."""
-    from playground.types import GenerationRequest
+    from playground.base.types import GenerationRequest
 
     playground = playground_for(env, data_dir)
     request = GenerationRequest(prompt=PROMPT, frames=frames, mode=style.mode, provider=style.provider,  # type: ignore[arg-type]
@@ -209,7 +209,7 @@ async def _notice(provider_name: str, latency_s: float, work: Path) -> tuple[flo
     """(seconds from the job's completion to the playground noticing it, polls, polls per second)."""
     import httpx
 
-    from playground.types import ProviderCall
+    from playground.base.types import ProviderCall
 
     with emulator(latency_s) as emu:
         env = emu.env()
@@ -291,10 +291,10 @@ ARMS = ("byteplus:seedream-5-0-260128:sequence", "byteplus:seedream-4-5-251128:s
 async def _four_arms(playground: object, frames: int) -> tuple[str, list[str]]:
     """A 4-arm comparison: playground.experiments.compare, else core.run calls gathered."""
     try:
+        from playground.base.prompts import Story
         from playground.experiments import compare, parse_arm
-        from playground.prompts import Story
     except ImportError:
-        from playground.types import GenerationRequest
+        from playground.base.types import GenerationRequest
 
         requests = [GenerationRequest(prompt=PROMPT, frames=frames, provider=a.split(":")[0], model=a.split(":")[1],
                                       mode=a.split(":")[2], beats=BEATS[:frames]) for a in ARMS]  # type: ignore[arg-type]
@@ -316,7 +316,7 @@ def fanout(cfg: Settings) -> list[Row]:
 
 
 def _fanout_rows(playground: object, latency: float, repeats: int, cfg: Settings) -> list[Row]:
-    from playground.types import GenerationRequest
+    from playground.base.types import GenerationRequest
 
     at = "" if latency == cfg.latency_s else f" at L={latency:g} s"
     walls, how, statuses = [], "", []

@@ -33,8 +33,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from playground.metrics import (DEFAULT_METRICS, default_scores, load_frame, mean_pairwise,  # noqa: E402
-                                palette_descriptor, srgb_to_lab)
+from playground.metrics import DEFAULT_METRICS
+from playground.metrics.classic import default_scores, mean_pairwise, palette_descriptor
+from playground.metrics.image import load_frame, srgb_to_lab
 
 FRAME_SIDE = 256
 FRAMES = 4

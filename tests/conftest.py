@@ -12,10 +12,9 @@ import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from support.app import launch_app  # noqa: E402
-
-from playground.config import Settings  # noqa: E402
+from playground.base.config import Settings  # noqa: E402
 from playground.core import Playground  # noqa: E402
+from support.app import launch_app  # noqa: E402
 
 pytest_plugins = ["support.emulator", "support.browser"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from playground.errors import InputError
+from playground.base.errors import InputError
 from playground.providers.base import Provider
 
 # name -> "module:Class", imported on first use so start-up stays fast.

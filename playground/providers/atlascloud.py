@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from playground import pricing
-from playground.pricing import Price
+from playground.base import pricing
+from playground.base.pricing import Price
+from playground.base.types import ModelInfo, ProviderCall
 from playground.providers.http import asterisk_size
 from playground.providers.wavespeed import EDIT, T2I, PredictionProvider
-from playground.types import ModelInfo, ProviderCall
 
 pricing.register_prices({
     ("atlascloud", "bytedance/seedream-v4.5/sequential"): Price(0.036, "AtlasCloud v4.5 sequential $0.036/image [doc]"),

@@ -10,17 +10,17 @@ logging are the core's job, not the provider's.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
 import dataclasses
 import os
+from collections.abc import Mapping
 from typing import ClassVar, Protocol
 
 import httpx
 
-from playground import pricing
-from playground.errors import InputError
-from playground.pricing import Price
-from playground.types import CallOutcome, ModelInfo, ProviderCall
+from playground.base import pricing
+from playground.base.errors import InputError
+from playground.base.pricing import Price
+from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 
 
 def check_size_limits(size: str, info: ModelInfo, where: str) -> None:

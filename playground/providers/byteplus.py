@@ -50,13 +50,22 @@ from typing import Any
 
 import httpx
 
-from playground import pricing
-from playground.errors import ProviderError
-from playground.pricing import Price
+from playground.base import pricing
+from playground.base.errors import ProviderError
+from playground.base.pricing import Price
+from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
-from playground.providers.http import (HttpProvider, SSEEvent, bounded_lines, deliver_item, item_reason, iter_sse,
-                                     json_body, read_body, scrub)
-from playground.types import CallOutcome, ModelInfo, ProviderCall
+from playground.providers.http import (
+    HttpProvider,
+    SSEEvent,
+    bounded_lines,
+    deliver_item,
+    item_reason,
+    iter_sse,
+    json_body,
+    read_body,
+    scrub,
+)
 
 # Seedream 4.0 / 4.5 / 5.0 Lite limits [doc]: up to 14 references, up to 15 images per call,
 # references + generated <= 15. No seed.

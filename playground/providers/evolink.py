@@ -25,13 +25,13 @@ from typing import Any
 
 import httpx
 
-from playground import pricing
-from playground.errors import InputError
-from playground.pricing import Price
+from playground.base import pricing
+from playground.base.errors import InputError
+from playground.base.pricing import Price
+from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
 from playground.providers.byteplus import SEEDREAM
 from playground.providers.http import HttpProvider, deliver_item, k_size_px, scrub
-from playground.types import CallOutcome, ModelInfo, ProviderCall
 
 pricing.register_prices({
     ("evolink", "doubao-seedream-5.0-lite"): Price(0.032, "EvoLink Seedream 5.0 Lite about $0.032/image [doc]"),

@@ -43,13 +43,12 @@ from typing import Any
 
 import httpx
 
-from playground import pricing
-from playground.pricing import Price
+from playground.base import pricing
+from playground.base.errors import ProviderError
+from playground.base.pricing import Price
+from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
-from playground.errors import ProviderError
-from playground.providers.http import (HttpProvider, coded_error, extract_error, parse_retry_after, same_origin,
-                                        scrub)
-from playground.types import CallOutcome, ModelInfo, ProviderCall
+from playground.providers.http import HttpProvider, coded_error, extract_error, parse_retry_after, same_origin, scrub
 
 # fal's named sizes and their pixels [doc: fal image_size enum; the emulator serves the same]
 PRESETS: dict[str, tuple[int, int]] = {

@@ -34,7 +34,7 @@ PLAYGROUND_MAX_DOWNLOAD_MB, plus 1 MB), counted after decompression; past it the
 and the call fails with ProviderError("malformed") (may be billed: the provider answered). An
 error answer is read up to 1 MB (its message is at the start), an event stream up to the same
 bound as a whole. A frame that arrives inline is held to the download cap like a download
-(run_sink.RunSink.store).
+(core.sink.RunSink.store).
 
 Error mapping: `http_error` turns a non-2xx response into ProviderError with a kind
 (auth, rate_limit, content, invalid, quota, server, ...) and a message that names the
@@ -60,10 +60,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from playground.errors import ProviderError, redact
-from playground.pricing import Price, k_size_px, parse_wh, price_for  # size parsing lives in pricing, re-exported
+from playground.base.errors import ProviderError, redact
+from playground.base.pricing import Price, k_size_px, parse_wh, price_for  # size parsing lives in pricing, re-exported
+from playground.base.types import ProviderCall
 from playground.providers.base import Provider
-from playground.types import ProviderCall
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]

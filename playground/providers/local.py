@@ -22,8 +22,8 @@ from functools import lru_cache
 import httpx
 from PIL import Image, ImageDraw, ImageFont
 
+from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink, Provider
-from playground.types import CallOutcome, ModelInfo, ProviderCall
 
 SIZES = ("512x512", "768x768", "1024x1024", "1536x1024", "1024x1536", "2048x2048")
 

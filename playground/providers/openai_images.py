@@ -47,12 +47,12 @@ from typing import Any
 
 import httpx
 
-from playground import pricing
-from playground.errors import InputError
-from playground.pricing import Price
+from playground.base import pricing
+from playground.base.errors import InputError
+from playground.base.pricing import Price
+from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
 from playground.providers.http import HttpProvider, json_body, parse_wh, scrub
-from playground.types import CallOutcome, ModelInfo, ProviderCall
 
 GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 DALLE3_SIZES = ("1024x1024", "1792x1024", "1024x1792")

@@ -39,9 +39,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from playground import pricing
-from playground.errors import InputError
-from playground.pricing import Price
+from playground.base import pricing
+from playground.base.errors import InputError
+from playground.base.pricing import Price
+from playground.base.types import CallOutcome, ModelInfo, ProviderCall, ReferenceImage
 from playground.providers.base import FrameSink
 from playground.providers.byteplus import SEEDREAM
 from playground.providers.http import (
@@ -57,7 +58,6 @@ from playground.providers.http import (
     scrub,
     send,
 )
-from playground.types import CallOutcome, ModelInfo, ProviderCall, ReferenceImage
 
 TICKET_PATH = "/media/uploads"  # the current upload flow [sdk wavespeed 2.0.5]
 T2I = {**SEEDREAM, "max_references": 0, "frames_plus_references_max": None}

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support.paths import REPO
 
 from bench import logscale, remote  # noqa: E402
-from playground.runlog import RunLog  # noqa: E402
-from playground.types import RUN_COLUMNS  # noqa: E402
+from playground.base.types import RUN_COLUMNS  # noqa: E402
+from playground.store.runlog import RunLog  # noqa: E402
+from support.paths import REPO
 
 EXPECTED = [  # (part, words every row of that kind has), one entry per row
     *[("1 single run", f"{style.label}{at}: {what}") for at in ("", " at L=0.6 s") for style in remote.STYLES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from support.browser import console_errors, fill_story, shot
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -51,7 +52,7 @@ def test_history_headers_and_figures_are_not_cut(app_url: str, page, playground,
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    from playground.types import GenerationRequest
+    from playground.base.types import GenerationRequest
 
     async def runs() -> None:
         await playground.run(GenerationRequest(prompt="A fox courier. Flat style.", frames=3, beats=["a", "b", "c"]))

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from playground.base.config import Settings
 from support.app import launch_app
 from support.browser import shot
-
-from playground.config import Settings
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -94,8 +94,8 @@ SIX_ARMS = ["local:procedural-v1:sequence", "local:procedural-v1:baseline", "byt
 @pytest.mark.browser
 def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(app_url: str, page,  # type: ignore[no-untyped-def]
                                                                                  playground) -> None:
+    from playground.base.types import RunRecord
     from playground.experiments import add_vote
-    from playground.types import RunRecord
 
     for i, arm in enumerate(SIX_ARMS):
         provider, mode = arm.split(":")[0], arm.split(":")[-1]

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from playground.base.config import Settings
+from playground.core import Playground
 from support.app import launch_app
 from support.browser import BEATS, SHOTS, console_errors, fill_story, shot
-
-from playground.config import Settings
-from playground.core import Playground
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = pytest.mark.browser
@@ -132,7 +132,7 @@ def test_history_reopens_a_run_with_its_downloads(live, page) -> None:
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    from playground.types import GenerationRequest
+    from playground.base.types import GenerationRequest
 
     url, playground, _ = live
     request = GenerationRequest(prompt="Miko, a red panda courier. Flat webcomic style.", frames=4, beats=BEATS,

@@ -4,9 +4,9 @@ key ends as a clear summary (never the key), a spend cap as an error toast namin
 from __future__ import annotations
 
 import pytest
-from support.browser import console_errors, fill_story, shot
 
-from playground.config import Settings
+from playground.base.config import Settings
+from support.browser import console_errors, fill_story, shot
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+
 from support.paths import REPO
 
 ROOT = REPO

@@ -8,6 +8,7 @@ import csv
 import json
 
 import pytest
+
 from support.faults import cli
 
 RUN = ["run", "--provider", "byteplus", "--frames", "3", "--size", "256x256", "--prompt", "a fox courier", "--json"]

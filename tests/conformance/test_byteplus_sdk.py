@@ -16,10 +16,10 @@ import re
 import httpx
 import pytest
 from PIL import Image
-from support.sdk import body_differences, fetched_image, png_bytes, sdk
 
+from playground.base.types import ReferenceImage
 from playground.providers.byteplus import BytePlusProvider
-from playground.types import ReferenceImage
+from support.sdk import body_differences, fetched_image, png_bytes, sdk
 
 ark = sdk("byteplussdkarkruntime")
 from byteplussdkarkruntime._constants import DEFAULT_TIMEOUT_SECONDS  # noqa: E402

@@ -15,6 +15,7 @@ import time
 
 import httpx
 import pytest
+
 from support.sdk import sdk
 
 APP = "fal-ai/flux-pro/v1.1"

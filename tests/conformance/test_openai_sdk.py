@@ -16,10 +16,10 @@ import io
 import httpx
 import pytest
 from PIL import Image
-from support.sdk import sdk
 
+from playground.base.types import ReferenceImage
 from playground.providers.openai_images import token_cost
-from playground.types import ReferenceImage
+from support.sdk import sdk
 
 PROMPT = "a red fox in a blue scarf, watercolour"
 

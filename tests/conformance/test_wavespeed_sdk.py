@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from support.sdk import body_differences, fetched_image, png_bytes, sdk
 
-from playground.types import ReferenceImage
+from playground.base.types import ReferenceImage
+from support.sdk import body_differences, fetched_image, png_bytes, sdk
 
 wavespeed = sdk("wavespeed")
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from playground.config import Settings
+from playground.base.config import Settings
+from playground.base.errors import InputError
+from playground.base.types import RUN_COLUMNS, GenerationRequest
 from playground.core import Playground
-from playground.errors import InputError
-from playground.types import RUN_COLUMNS, GenerationRequest
 
 STORY = "A red panda courier with a green scarf. Flat webcomic style."
 BEATS = ["gets a parcel", "runs over roofs", "hides from rain", "delivers it"]

@@ -21,24 +21,22 @@ from typing import ClassVar
 
 import httpx
 import pytest
-from support.faults import REPO, cli, frame_files, make_playground, rows, tiny_png
 
-from playground import core, frames, providers, run_sink
-from playground.config import Settings
-from playground.core import Playground, Session
-from playground.errors import ConfigError, InputError, ProviderError, SpendCapError
+from playground import providers
+from playground.base.config import Settings
+from playground.base.errors import ConfigError, InputError, ProviderError, SpendCapError
+from playground.base.types import CallOutcome, GenerationRequest, ModelInfo, ProviderCall, ReferenceImage
+from playground.core import Playground, Session, download
+from playground.core import playground as core_playground
+from playground.core import sink as run_sink
+from playground.core.sink import Progress
 from playground.providers.atlascloud import AtlasCloudProvider
 from playground.providers.base import FrameSink, Provider
 from playground.providers.fal import FalProvider
 from playground.providers.wavespeed import WaveSpeedProvider
-from playground.reservations import DayReservations
-from playground.types import (
-    CallOutcome,
-    GenerationRequest,
-    ModelInfo,
-    ProviderCall,
-    ReferenceImage,
-)
+from playground.store import rundir
+from playground.store.reservations import DayReservations
+from support.faults import REPO, cli, frame_files, make_playground, rows, tiny_png
 
 FAKE_KEY = "fake-key-0123456789abcdef"
 Script = Callable[[ProviderCall, FrameSink], Awaitable[CallOutcome]]
@@ -95,10 +93,10 @@ async def deliver_bytes(call: ProviderCall, sink: FrameSink) -> CallOutcome:
 
 
 async def fake_download(client: httpx.AsyncClient, url: str, run_dir, number: int, max_bytes: int):
-    """core.download_frame without a network: frame 2 meets a full disk."""
+    """download_frame without a network: frame 2 meets a full disk."""
     if number == 2:
         _disk_full()
-    return await asyncio.to_thread(frames.save_frame, run_dir, number, tiny_png())
+    return await asyncio.to_thread(rundir.save_frame, run_dir, number, tiny_png())
 
 
 def only_row(pg: Playground) -> dict:
@@ -130,7 +128,7 @@ def test_a_progress_callback_that_raises_loses_no_frame_and_no_row(scripted, mon
     pg = scripted(deliver)
     monkeypatch.setattr(run_sink, "download_frame", lambda *a: frames_ok(*a))
 
-    def broken_view(progress: core.Progress) -> None:
+    def broken_view(progress: Progress) -> None:
         raise RuntimeError("the browser went away")
 
     record = asyncio.run(pg.run(request(), on_progress=broken_view)).record
@@ -140,7 +138,7 @@ def test_a_progress_callback_that_raises_loses_no_frame_and_no_row(scripted, mon
 
 
 async def frames_ok(client, url, run_dir, number, max_bytes):
-    return await asyncio.to_thread(frames.save_frame, run_dir, number, tiny_png())
+    return await asyncio.to_thread(rundir.save_frame, run_dir, number, tiny_png())
 
 
 def test_an_unexpected_error_in_the_run_still_logs_one_row(scripted, tmp_path, monkeypatch):
@@ -206,27 +204,27 @@ def test_the_cli_prints_the_one_line_for_a_nan_cap(data_dir):
 # -- a failed write leaves no file behind (defect 20) ------------------------------------------------
 
 def test_save_frame_removes_its_part_file_when_the_write_fails(tmp_path, monkeypatch):
-    monkeypatch.setattr(frames.os, "replace", _disk_full)
+    monkeypatch.setattr(rundir.os, "replace", _disk_full)
     with pytest.raises(OSError, match="No space left"):
-        frames.save_frame(tmp_path, 1, tiny_png())
+        rundir.save_frame(tmp_path, 1, tiny_png())
     assert frame_files(tmp_path) == []
 
 
 def test_save_frame_removes_the_frame_when_its_preview_cannot_be_written(tmp_path, monkeypatch):
-    monkeypatch.setattr(frames, "_write_preview", _disk_full)
+    monkeypatch.setattr(rundir, "write_preview", _disk_full)
     with pytest.raises(OSError, match="No space left"):
-        frames.save_frame(tmp_path, 1, tiny_png())
+        rundir.save_frame(tmp_path, 1, tiny_png())
     assert frame_files(tmp_path) == []  # a frame without its preview is not a frame of the run
 
 
 def test_a_download_whose_preview_cannot_be_written_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(frames, "_write_preview", _disk_full)
+    monkeypatch.setattr(rundir, "write_preview", _disk_full)
     png = tiny_png()
 
     async def go() -> None:
         transport = httpx.MockTransport(lambda request: httpx.Response(200, content=png))
         async with httpx.AsyncClient(transport=transport) as client:
-            await frames.download_frame(client, "http://files.test/1.png", tmp_path, 1, 10**6)
+            await download.download_frame(client, "http://files.test/1.png", tmp_path, 1, 10**6)
 
     with pytest.raises(OSError, match="No space left"):
         asyncio.run(go())
@@ -250,7 +248,7 @@ def test_an_unexpected_error_before_sending_is_raised_after_its_row(scripted, mo
 
 def slow_scoring(monkeypatch) -> None:
     """Scoring (in a thread, while the row is being finished) takes 0.6 s."""
-    monkeypatch.setattr(core, "score_into", lambda record, paths, order=None: time.sleep(0.6))
+    monkeypatch.setattr(core_playground, "score_into", lambda record, paths, order=None: time.sleep(0.6))
 
 
 async def two_frames_then_hang(call: ProviderCall, sink: FrameSink) -> CallOutcome:
@@ -370,7 +368,7 @@ def test_two_playgrounds_on_one_data_dir_see_each_others_runs_in_flight(scripted
 HOLDER = """
 import sys
 from pathlib import Path
-from playground.reservations import DayReservations
+from playground.store.reservations import DayReservations
 DayReservations(Path(sys.argv[1])).reserve("other-process-run", 0.10, 600, lambda in_flight: None)
 print("held", flush=True)
 sys.stdin.read()  # hold it until the test closes stdin or ends this process

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from playground import pricing
-from playground.config import Settings
+from playground.base import pricing
+from playground.base.config import Settings
+from playground.base.errors import SpendCapError
+from playground.base.types import GenerationRequest
 from playground.core import Playground
-from playground.errors import SpendCapError
-from playground.types import GenerationRequest
 
 
 def test_run_cost_is_images_billed_times_price() -> None:

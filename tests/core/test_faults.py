@@ -14,10 +14,10 @@ import time
 
 import httpx
 import pytest
-from support.faults import make_playground, rows, run
 
-from playground import core
+from playground.core import playground as core
 from playground.providers.http import HttpProvider, RetryPolicy
+from support.faults import make_playground, rows, run
 
 SEQ = dict(provider="byteplus", frames=3, size="256x256")
 
@@ -352,7 +352,7 @@ def test_a_stream_cut_after_one_frame_keeps_that_frame(emulator, data_dir, cut_s
 # -- the user stops a run ----------------------------------------------------------------------------------------
 
 def test_a_cancelled_run_is_logged_and_its_job_cancelled(pg, emulator):
-    from playground.types import GenerationRequest
+    from playground.base.types import GenerationRequest
 
     emulator.set_fault("fal", "stuck")
 

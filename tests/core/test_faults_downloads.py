@@ -10,6 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from playground.base.errors import ProviderError
+from playground.base.images import check_image
+from playground.core.download import download_frame
 from support.faults import (
     FileServer,
     frame_files,
@@ -18,9 +22,6 @@ from support.faults import (
     run,
     tiny_png,
 )
-
-from playground.errors import ProviderError
-from playground.frames import check_image, download_frame
 
 CAP = 200_000  # bytes
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from support.faults import make_playground, png_header_only, rows, run
 
-from playground.errors import InputError
-from playground.frames import load_reference
-from playground.types import MAX_PROMPT_CHARS
+from playground.base.errors import InputError
+from playground.base.types import MAX_PROMPT_CHARS
+from playground.core.references import load_reference
+from support.faults import make_playground, png_header_only, rows, run
 
 
 @pytest.fixture
@@ -136,14 +136,14 @@ def test_exif_orientation_is_applied_and_metadata_dropped_before_upload(pg, emul
 
 
 def test_a_heavy_reference_falls_back_to_jpeg_or_is_refused(tmp_path, monkeypatch):
-    from playground import frames
+    from playground.core import references
 
     noisy = Image.frombytes("RGB", (300, 300), os.urandom(300 * 300 * 3))  # ~270 KB as PNG
     path = tmp_path / "noisy.png"
     noisy.save(path, format="PNG")
-    monkeypatch.setattr(frames, "MAX_REFERENCE_BYTES", 200_000)
+    monkeypatch.setattr(references, "MAX_REFERENCE_BYTES", 200_000)
     ref = load_reference(path)
     assert ref.mime == "image/jpeg" and len(ref.data) <= 200_000 and (ref.width, ref.height) == (300, 300)
-    monkeypatch.setattr(frames, "MAX_REFERENCE_BYTES", 20_000)
+    monkeypatch.setattr(references, "MAX_REFERENCE_BYTES", 20_000)
     with pytest.raises(InputError, match="still over"):
         load_reference(path)

@@ -12,12 +12,12 @@ import urllib.request
 import uuid
 
 import pytest
-from support.faults import cli, files_under, find_secrets, make_playground
 
+from playground.base.errors import PlaygroundError, redact
+from playground.base.types import GenerationRequest
 from playground.core import Session
-from playground.errors import PlaygroundError, redact
 from playground.providers import provider_class
-from playground.types import GenerationRequest
+from support.faults import cli, files_under, find_secrets, make_playground
 
 # provider -> (mode, frames, size) that it accepts
 SHAPES = {
@@ -128,9 +128,8 @@ def test_redact_removes_known_keys_and_key_shapes_but_keeps_our_words():
 
 @pytest.fixture
 def keyed_app(emulator, data_dir, monkeypatch):
+    from playground.base.config import Settings
     from support.app import launch_app
-
-    from playground.config import Settings
 
     keys = fake_keys("APPKEY")
     settings = Settings.from_env(env={**emulator.base_urls(), **keys}, data_dir=data_dir)
@@ -173,7 +172,7 @@ def test_gradio_client_sees_no_key_parameter(keyed_app):
     assert find_secrets(list(keys.values()), {"view_api": text}) == []
 
 
-# -- the synced Hub dataset (playground/hub_sync.py) ---------------------------------------------------------
+# -- the synced Hub dataset (playground/store/hub_sync.py) ---------------------------------------------------------
 
 def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator, data_dir, tmp_path, caplog,
                                                                          monkeypatch):
@@ -181,11 +180,11 @@ def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator,
     first commit fails with an error echoing the HF token; then every file the Hub holds (LFS
     objects too), every commit payload, a pulled copy, the status line and the logs are scanned."""
     import huggingface_hub.constants as hf_constants
-    from support.hub_standin import HubStandIn, point_library_at
 
-    from playground import hub_sync
     from playground.experiments import add_vote
     from playground.export import run_exports
+    from playground.store import hub_sync
+    from support.hub_standin import HubStandIn, point_library_at
 
     caplog.set_level(logging.DEBUG)
     env_keys, typed_keys = fake_keys("SYNCENVKEY"), fake_keys("SYNCTYPEDKEY")
@@ -205,7 +204,7 @@ def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator,
         run_exports(pg, done[0])
         add_vote(pg, "", done[0], done[1], "tie")
 
-        sync = hub_sync.HubSync(pg.settings)
+        sync = hub_sync.HubSync(pg.settings, pg.secrets())
         hub.fail("commit", times=1)  # the error body echoes "Bearer <HF token>"
         with pytest.raises(hub_sync.HubSyncError):
             sync.push()
@@ -230,10 +229,9 @@ def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator,
 
 def test_a_log_with_a_key_in_it_is_held_back_not_uploaded(data_dir, tmp_path, monkeypatch):
     """Belt and braces: should a key ever reach runs.csv, the sync refuses to upload that file and says so."""
+    from playground.base.types import RunRecord
+    from playground.store import hub_sync
     from support.hub_standin import HubStandIn, point_library_at
-
-    from playground import hub_sync
-    from playground.types import RunRecord
 
     keys = fake_keys("LEAKEDKEY")
     with HubStandIn() as hub:
@@ -241,7 +239,7 @@ def test_a_log_with_a_key_in_it_is_held_back_not_uploaded(data_dir, tmp_path, mo
         env = {**keys, "PLAYGROUND_HUB_DATASET": "team/leak", "HF_TOKEN": hub.token or "", "HF_ENDPOINT": hub.url}
         pg = make_playground(env, data_dir)
         pg.log.append(RunRecord(run_id="leaky", provider="local", prompt=f"oops {keys['ARK_API_KEY']}"))
-        sync = hub_sync.HubSync(pg.settings)
+        sync = hub_sync.HubSync(pg.settings, pg.secrets())
         with pytest.raises(hub_sync.HubSyncError, match="a key was found"):
             sync.push()
         assert sync.status.state == "failing" and f"runs/{sync.writer}.csv" in sync.status.waiting

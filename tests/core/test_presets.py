@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from playground.base.presets import load_presets
+from playground.base.types import GenerationRequest
 from playground.core import Playground
-from playground.presets import load_presets
-from playground.types import GenerationRequest
 
 
 def test_five_use_cases_with_beats_for_every_frame() -> None:

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from support.faults import cli, frame_files, make_playground, rows, run
 
-from playground.errors import SpendCapError
+from playground.base.errors import SpendCapError
+from support.faults import cli, frame_files, make_playground, rows, run
 
 KEY = "hostile-test-key-0123456789"
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from support.faults import cli, make_playground, peak_overlap, rows, run
 
-from playground.config import Settings
+from playground.base.config import Settings
+from playground.base.errors import ConfigError, InputError
+from playground.base.types import GenerationRequest
 from playground.core import Playground, Session
-from playground.errors import ConfigError, InputError
-from playground.spend import MAX_RUNS_IN_FLIGHT, visitor_key
-from playground.types import GenerationRequest
+from playground.core.spend import MAX_RUNS_IN_FLIGHT, visitor_key
+from support.faults import cli, make_playground, peak_overlap, rows, run
 
 SPACE = {"SPACE_ID": "someone/playground"}
 
@@ -126,8 +126,10 @@ def test_the_owner_allows_other_model_ids(emulator, data_dir):
 
 @pytest.mark.parametrize("value", ["fal", "nope:x", "fal:", "fal:../x", "fal:a b"])
 def test_a_bad_allowed_models_value_is_a_clear_error(data_dir, value):
+    """Refused when the app or a command starts: the entries' form by the settings, provider names
+    and id shapes by the Playground made from them."""
     with pytest.raises(ConfigError, match="PLAYGROUND_ALLOWED_MODELS"):
-        Settings.from_env(env={"PLAYGROUND_ALLOWED_MODELS": value}, data_dir=data_dir)
+        Playground(Settings.from_env(env={"PLAYGROUND_ALLOWED_MODELS": value}, data_dir=data_dir))
 
 
 def test_a_dated_snapshot_of_a_listed_model_is_allowed_on_a_space(emulator, data_dir):

@@ -7,12 +7,12 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from support.faults import cli, make_playground, rows, run
 
-from playground.config import SPACE_DEFAULT_CAPS, Settings
+from playground.base.config import SPACE_DEFAULT_CAPS, Settings
+from playground.base.errors import SpendCapError
+from playground.base.types import GenerationRequest, RunRecord
 from playground.core import Session
-from playground.errors import SpendCapError
-from playground.types import GenerationRequest, RunRecord
+from support.faults import cli, make_playground, rows, run
 
 # byteplus seedream-5-0-260128 is $0.035 an image in the price table
 TWO = dict(provider="byteplus", frames=2, size="256x256")  # estimate $0.07

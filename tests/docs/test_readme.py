@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from support.paths import REPO
-
-from playground.config import ENV_VARS
+from playground.base.config import ENV_VARS
 from playground.providers import provider_class, provider_names
+from support.paths import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 

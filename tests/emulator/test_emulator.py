@@ -10,9 +10,9 @@ import time
 import httpx
 import pytest
 from PIL import Image
-from support.paths import REPO
 
 from playground.emulator import Emulator, render_image
+from support.paths import REPO
 
 ROOT = REPO
 

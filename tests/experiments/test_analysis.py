@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from playground import analysis
+from playground.base.prompts import Story
+from playground.base.types import RunRecord
 from playground.cli import main
 from playground.core import Playground
 from playground.experiments import Arm, add_score, add_vote, compare
-from playground.prompts import Story
-from playground.runlog import RATING_COLUMNS
-from playground.types import RunRecord
+from playground.store.runlog import RATING_COLUMNS
 from playground.ui_analysis import ALL, analysis_view, experiment_choices
 
 SEQ, BASE = Arm("local", "", "sequence"), Arm("local", "", "baseline")

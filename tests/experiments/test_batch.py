@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from support.paths import REPO
 
+from playground.base.config import Settings
+from playground.base.errors import InputError
 from playground.cli import main
-from playground.config import Settings
 from playground.core import Playground
-from playground.errors import InputError
 from playground.experiments import parse_arm, plan_cells
 from playground.experiments_cli import load_batch
+from support.paths import REPO
 
 EXAMPLES = sorted((REPO / "experiments").glob("*.toml"))
 INLINE = ('arms = ["local::sequence", "local::baseline"]\nrepeats = 2\nseed = 10\nsize = "512x512"\n'

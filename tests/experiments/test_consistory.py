@@ -14,13 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from support.paths import REPO
 
 from playground import consistory
+from playground.base.config import Settings
+from playground.base.errors import InputError
 from playground.cli import main
-from playground.config import Settings
 from playground.core import Playground
-from playground.errors import InputError
+from support.paths import REPO
 
 SHARED_FILE = REPO.parent / "shared" / "benchmarks" / "consistory_plus.yaml"
 ARMS = ["--arm", "local::sequence", "--arm", "local::baseline"]
@@ -284,7 +284,7 @@ def test_a_failed_run_is_retried_by_the_next_invocation_and_only_it(
 def test_progress_bar_counts_statuses_and_survives_a_closed_stream() -> None:
     import io
 
-    from playground.types import RunRecord
+    from playground.base.types import RunRecord
 
     stream = io.StringIO()
     bar = consistory.ProgressBar(40, stream)

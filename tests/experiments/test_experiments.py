@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from playground.config import Settings
+from playground.base.config import Settings
+from playground.base.errors import InputError, SpendCapError
+from playground.base.prompts import Story
+from playground.base.types import RunRecord
 from playground.core import Playground, Session
-from playground.errors import InputError, SpendCapError
 from playground.experiments import (
     Arm,
     Cell,
@@ -27,9 +29,7 @@ from playground.experiments import (
     run_cells,
     run_outcomes,
 )
-from playground.prompts import Story
 from playground.providers.local import LocalProvider
-from playground.types import RunRecord
 
 STORY = Story(character="A red fox courier with a blue scarf", style="flat webcomic style",
               beats=("gets a parcel", "runs over roofs", "delivers it"))

@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 
 from playground import export
+from playground.base.config import Settings
+from playground.base.errors import InputError
+from playground.base.types import GenerationRequest
 from playground.cli import main
-from playground.config import Settings
 from playground.core import Playground
-from playground.errors import InputError
-from playground.types import GenerationRequest
 
 BEATS = ["gets a parcel", "runs over roofs", "hides from rain", "delivers it"]
 

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from playground import export
+from playground.base.errors import InputError
 from playground.cli import main
 from playground.core import Playground
-from playground.errors import InputError
 from playground.importer import import_run
 
 
@@ -123,7 +123,7 @@ def test_cli_imported_costs_never_shut_paid_runs_off(emulator, data_dir: Path, t
                env, data_dir)
     assert done.code == 0, done.err
     paid = done.json()["cost_usd"]
-    from playground.runlog import RunLog
+    from playground.store.runlog import RunLog
 
     today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
     assert 0 < paid < 25 and RunLog(data_dir).spent_since(today) == pytest.approx(paid)
@@ -131,11 +131,11 @@ def test_cli_imported_costs_never_shut_paid_runs_off(emulator, data_dir: Path, t
 
 def test_api_import_is_bounded_and_not_counted_by_the_day_cap(emulator, data_dir: Path, tmp_path: Path) -> None:
     from gradio_client import Client
+
+    from playground.base.config import Settings
+    from playground.store.runlog import RunLog
     from support.app import launch_app
     from support.gradio_raw import call, upload
-
-    from playground.config import Settings
-    from playground.runlog import RunLog
 
     app, url = launch_app(Settings.from_env(env={**emulator.env(), **SPACE}, data_dir=data_dir))
     try:

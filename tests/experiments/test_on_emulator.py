@@ -11,13 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.faults import REPO, cli
-
+from playground.base.config import Settings
+from playground.base.prompts import Story
 from playground.cli import RUN_JSON_KEYS
-from playground.config import Settings
 from playground.core import Playground
 from playground.experiments import compare, parse_arms
-from playground.prompts import Story
+from support.faults import REPO, cli
 
 STORY = Story(character="a fox courier with a blue scarf", style="flat colours", beats=("a parcel", "a roof", "a door"))
 ARMS = ["byteplus::sequence", "evolink::sequence", "openai::baseline", "fal::baseline", "local::baseline"]

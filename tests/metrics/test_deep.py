@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playground import deep_metrics
-from playground.metrics import METRIC_COLUMNS, score_frames
+from playground.metrics import METRIC_COLUMNS
+from playground.metrics import deep as deep_metrics
+from playground.metrics.score import score_frames
 
 HAS_DEEP_STACK = all(importlib.util.find_spec(name) for name in ("torch", "transformers"))
 

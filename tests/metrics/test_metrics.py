@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from support.paths import REPO
 
-from playground import metrics
-from playground.metrics import DEFAULT_METRICS, METRIC_COLUMNS, score_frames
+from playground.metrics import DEFAULT_METRICS, METRIC_COLUMNS, classic
+from playground.metrics.image import srgb_to_lab
+from playground.metrics.score import score_frames
+from support.paths import REPO
 
 
 def _scene(background: tuple[int, int, int], subject: tuple[int, int, int], *, x: int = 60, size: int = 90,
@@ -86,12 +87,12 @@ def test_odd_modes_and_sizes_load() -> None:
 
 def test_mean_pairwise_uses_every_pair_once() -> None:
     similarity = np.array([[1.0, 0.2, 0.4], [0.2, 1.0, 0.6], [0.4, 0.6, 1.0]])
-    assert metrics.mean_pairwise(similarity) == pytest.approx(0.4)
+    assert classic.mean_pairwise(similarity) == pytest.approx(0.4)
 
 
 def test_lab_conversion_matches_reference_values() -> None:
     # sRGB white, black and pure red in CIELAB (D65)
-    lab = metrics.srgb_to_lab(np.array([[[255, 255, 255], [0, 0, 0], [255, 0, 0]]], dtype=np.uint8))[0]
+    lab = srgb_to_lab(np.array([[[255, 255, 255], [0, 0, 0], [255, 0, 0]]], dtype=np.uint8))[0]
     assert lab[0] == pytest.approx([100.0, 0.0, 0.0], abs=0.05)
     assert lab[1] == pytest.approx([0.0, 0.0, 0.0], abs=0.05)
     assert lab[2] == pytest.approx([53.24, 80.09, 67.20], abs=0.1)
@@ -140,7 +141,7 @@ def test_subject_looks_past_a_changed_background() -> None:
 
 def test_foreground_weights_find_the_subject() -> None:
     frame = np.asarray(_scene((30, 160, 60), (200, 40, 120), x=50, size=30, side=96))
-    weights = metrics.foreground_weights(metrics.srgb_to_lab(frame))
+    weights = classic.foreground_weights(srgb_to_lab(frame))
     inside, outside = weights[48, 65], weights[48, 20]
     assert inside > 0.8 and outside < 0.1
 
@@ -148,7 +149,7 @@ def test_foreground_weights_find_the_subject() -> None:
 # ---------------------------------------------------------------- cost
 
 def test_import_does_not_pull_heavy_modules() -> None:
-    code = ("import sys, playground.metrics; "
+    code = ("import sys, playground.metrics.classic, playground.metrics.score; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('skimage', 'scipy', 'torch', 'transformers')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=REPO)
@@ -169,8 +170,8 @@ def test_eight_large_frames_score_fast() -> None:
 def _local_frames(mode: str, prompt: str, beats: list[str], seed: int = 7) -> list[Image.Image]:
     """Frames from the offline `local` provider: one call for a sequence, one call per
     frame (each its own character draw) for a baseline, as the core plans them."""
+    from playground.base.types import ProviderCall
     from playground.providers.local import LocalProvider
-    from playground.types import ProviderCall
 
     class Collect:
         def __init__(self) -> None:

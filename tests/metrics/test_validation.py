@@ -8,6 +8,7 @@ import sys
 from types import ModuleType
 
 import pytest
+
 from support.paths import REPO
 
 pytest.importorskip("skimage")  # the photographs come from scikit-image's data module

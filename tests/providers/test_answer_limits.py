@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from support.faults import cli
 
 from playground.providers.http import answer_limit
-from playground.runlog import RunLog
+from playground.store.runlog import RunLog
+from support.faults import cli
 
 MB = 1024 * 1024
 ENDLESS = 200 * MB  # what the server would send if nobody stopped reading

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from playground.errors import InputError, ProviderError
-from playground.types import CallOutcome, ReferenceImage
+from playground.base.errors import InputError, ProviderError
+from playground.base.types import CallOutcome, ReferenceImage
 
 ASYNC = ("evolink", "wavespeed", "atlascloud")
 EDIT_MODEL = {"wavespeed": "bytedance/seedream-v4.5/edit-sequential", "atlascloud": "bytedance/seedream-v4.5/edit-sequential"}

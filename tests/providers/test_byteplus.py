@@ -12,8 +12,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from playground.errors import ProviderError
-from playground.types import CallOutcome, ReferenceImage
+from playground.base.errors import ProviderError
+from playground.base.types import CallOutcome, ReferenceImage
 
 
 def run(coro):

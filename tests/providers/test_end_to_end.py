@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from support.paths import REPO
 
-from playground import pricing
-from playground.config import Settings
+from playground.base import pricing
+from playground.base.config import Settings
+from playground.base.types import GenerationRequest
 from playground.core import Playground
-from playground.types import GenerationRequest
+from support.paths import REPO
 
 ROOT = REPO
 

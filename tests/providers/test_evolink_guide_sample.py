@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+
 from support.paths import REPO
 
 ROOT = REPO

@@ -9,7 +9,7 @@ import socket
 import httpx
 import pytest
 
-from playground.errors import ProviderError
+from playground.base.errors import ProviderError
 from playground.providers.http import (
     ErrorContext,
     PollPolicy,

@@ -4,10 +4,10 @@ model lists, prices with a fallback each, and docs/providers.md kept in step."""
 from __future__ import annotations
 
 import pytest
-from support.paths import REPO
 
-from playground import pricing
+from playground.base import pricing
 from playground.providers import provider_class, provider_names
+from support.paths import REPO
 
 ROOT = REPO
 

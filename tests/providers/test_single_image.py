@@ -10,11 +10,11 @@ import httpx
 import pytest
 from PIL import Image
 
-from playground import pricing
-from playground.errors import InputError, ProviderError
+from playground.base import pricing
+from playground.base.errors import InputError, ProviderError
+from playground.base.types import CallOutcome, ReferenceImage
 from playground.providers.openai_images import cost_from_usage, token_cost
 from playground.providers.stability import aspect_ratio
-from playground.types import CallOutcome, ReferenceImage
 
 
 def run(coro):

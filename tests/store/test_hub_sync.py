@@ -1,4 +1,4 @@
-"""Sync of DATA_DIR to a Hugging Face dataset (playground/hub_sync.py), with huggingface_hub's
+"""Sync of DATA_DIR to a Hugging Face dataset (playground/store/hub_sync.py), with huggingface_hub's
 own code running over HTTP against a stand-in of the Hub on 127.0.0.1 (tests/hub_standin.py).
 
 Several writers (separate processes and data directories), a restart that pulls its history
@@ -15,15 +15,16 @@ import logging
 from pathlib import Path
 
 import pytest
+
+from playground.base.config import Settings
+from playground.base.errors import ConfigError
+from playground.base.types import RUN_COLUMNS
+from playground.core import Playground
+from playground.experiments import add_vote
+from playground.store import hub_sync
+from playground.store import merged as merged_log
 from support.faults import cli, make_playground, run
 from support.hub_standin import HubStandIn, point_library_at
-
-from playground import hub_sync, merged_log
-from playground.config import Settings
-from playground.core import Playground
-from playground.errors import ConfigError
-from playground.experiments import add_vote
-from playground.types import RUN_COLUMNS
 
 REPO_ID = "team/playground-runs"
 WAIT_S = 60.0  # an upper bound for events on a loaded machine, never a sleep
@@ -145,7 +146,7 @@ def test_a_failed_upload_is_retried_and_reported_without_showing_the_token(hub, 
     pg = make_playground(env, tmp_path / "data")
     local_runs(pg, 2, "retry")
     hub.fail("commit", times=2, status=500)  # its error body echoes the Authorization header
-    sync = hub_sync.HubSync(pg.settings).start()
+    sync = hub_sync.HubSync(pg.settings, pg.secrets()).start()
     try:
         assert sync.wait_for(lambda s: s.failures >= 1, WAIT_S), sync.status
         failing = hub_sync.status_text(sync.status)
@@ -162,6 +163,7 @@ def test_a_failed_upload_is_retried_and_reported_without_showing_the_token(hub, 
 
 def test_a_hanging_hub_never_blocks_a_run_and_shutdown_says_what_was_not_uploaded(hub, tmp_path, caplog):
     from gradio_client import Client
+
     from support.app import launch_app
 
     caplog.set_level(logging.INFO, logger="playground.hub_sync")
@@ -207,7 +209,7 @@ def test_frames_go_through_lfs_and_come_back_with_the_pull(hub, tmp_path):
     assert all(line["key"] == "lfsFile" for line in hub.commit_bodies[-1][1:])
 
     assert cli(["sync", "--pull"], env, reader_dir).code == 0
-    from playground.export import load_run
+    from playground.store.merged import load_run
 
     opened = load_run(make_playground(env, reader_dir), run_id)  # History's "Open run" of another writer's run
     assert [f.path.read_bytes() for f in opened.frames] == \
@@ -219,7 +221,7 @@ def test_nothing_changed_means_no_request_and_a_torn_tail_is_not_uploaded(hub, t
     env = hub_env(hub, tmp_path)
     pg = make_playground(env, tmp_path / "data")
     local_runs(pg, 1, "once")
-    sync = hub_sync.HubSync(pg.settings)
+    sync = hub_sync.HubSync(pg.settings, pg.secrets())
     assert sync.push().uploaded == [f"runs/{sync.writer}.csv"]
     asked = len(hub.requests)
     assert sync.push().uploaded == [] and len(hub.requests) == asked  # nothing to send, nothing asked
@@ -302,7 +304,8 @@ def test_history_shows_every_writer_and_a_failing_sync(hub, tmp_path, page, widt
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
         theirs = pool.submit(local_runs, make_playground(env, other), 1, "theirs").result()[0]
         mine = pool.submit(local_runs, make_playground(env, data), 1, "mine").result()[0]
-    hub_sync.HubSync(make_playground(env, other).settings).push()
+    other_pg = make_playground(env, other)
+    hub_sync.HubSync(other_pg.settings, other_pg.secrets()).push()
     hub.fail("commit", times=1000)  # from now on every commit fails
     app, url = launch_app(Settings.from_env(env=env, data_dir=data))
     sync = hub_sync.running(data)
@@ -350,7 +353,7 @@ def test_bench_story_reads_the_newest_run_of_each_cell_from_every_writer(hub, tm
     own = palette(bench(mine, "--seed", "2"))
     newer = bench(theirs, "--seed", "1")  # the same cell, later, drawn from another seed
     assert newer["experiment_id"] == bench(mine)["experiment_id"] and palette(newer) != own
-    hub_sync.HubSync(Settings.from_env(data_dir=theirs)).push()
+    hub_sync.HubSync(Settings.from_env(data_dir=theirs), []).push()
     merged = bench(mine, "--hub", REPO_ID)  # pulls the dataset, then tabulates
     assert merged["sent"] == 0 and merged["table"][0]["runs"] == 1 and palette(merged) == palette(newer)
     assert palette(bench(mine)) == palette(newer)  # the pulled copy of $PLAYGROUND_HUB_DATASET is the default

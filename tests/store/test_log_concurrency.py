@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from playground.base.types import RUN_COLUMNS, GenerationRequest, RunRecord
+from playground.store.runlog import RunLog
 from support.faults import (
     REPO,
     check_tricky_rows,
@@ -24,9 +27,6 @@ from support.faults import (
     tricky_record,
     tricky_text,
 )
-
-from playground.runlog import RunLog
-from playground.types import RUN_COLUMNS, GenerationRequest, RunRecord
 
 TEXT_COLUMNS = [c for c in RUN_COLUMNS if isinstance(getattr(RunRecord(), c), str)]
 
@@ -41,7 +41,7 @@ def writer_script(data_dir: Path, writer: str, count: int | None, pad: int = 0) 
     code = textwrap.dedent(f"""
         import itertools, sys
         sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]
-        from playground.runlog import RunLog
+        from playground.store.runlog import RunLog
         from support.faults import tricky_record
         log = RunLog({str(data_dir)!r})
         for i in itertools.count() if {count!r} is None else range({count!r}):
@@ -167,9 +167,9 @@ def test_a_process_killed_mid_run_keeps_every_earlier_row(emulator, data_dir):
     code = textwrap.dedent(f"""
         import asyncio, sys
         sys.path[:0] = [{str(REPO)!r}]
-        from playground.config import Settings
+        from playground.base.config import Settings
         from playground.core import Playground
-        from playground.types import GenerationRequest
+        from playground.base.types import GenerationRequest
         pg = Playground(Settings.from_env(data_dir={str(data_dir)!r}))
         i = 0
         while True:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from playground.base.config import Settings
+from playground.base.types import RUN_COLUMNS, RunRecord
+from playground.store.runlog import RunLog
 from support.faults import cli
 from support.gradio_raw import SPACE, call, space_app  # noqa: F401 (space_app: a fixture)
-
-from playground.config import Settings
-from playground.runlog import RunLog
-from playground.types import RUN_COLUMNS, RunRecord
 
 
 def generate(url: str, prompt: str, beats: str = "") -> str:

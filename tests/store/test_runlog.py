@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from playground.runlog import RunLog
-from playground.types import RUN_COLUMNS, RunRecord
+from playground.base.types import RUN_COLUMNS, RunRecord
+from playground.store.runlog import RunLog
 
 
 def test_tricky_text_round_trips_and_formulas_are_neutralised(data_dir: Path) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from playground.runlog import RowIndex, RunLog
-from playground.types import RUN_COLUMNS, RunRecord
+from playground.base.types import RUN_COLUMNS, RunRecord
+from playground.store.runlog import RowIndex, RunLog
 
 TRICKY = ["line one\nline two, \"quoted\"", "=SUM(A1)", "-5 degrees", "plain", "'own apostrophe", "café ☕\r\nnext"]
 

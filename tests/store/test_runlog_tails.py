@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from playground.runlog import RATING_COLUMNS, RowIndex, RunLog
-from playground.types import RUN_COLUMNS, RunRecord
+from playground.base.types import RUN_COLUMNS, RunRecord
+from playground.store.runlog import RATING_COLUMNS, RowIndex, RunLog
 
 
 def _fill(log: RunLog, n: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from playground.config import Settings
+from playground.base.config import Settings
 
 
 def free_port() -> int:

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from playground.base.types import ProviderCall
 from playground.emulator import Emulator
 from playground.providers import provider_class
 from playground.providers.http import PollPolicy
-from playground.types import ProviderCall
 from support.sinks import CollectingSink
 
 

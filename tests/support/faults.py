@@ -19,9 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from playground.config import Settings
+from playground.base.config import Settings
+from playground.base.types import GenerationRequest
 from playground.core import Playground, RunResult, Session
-from playground.types import GenerationRequest
 from support.paths import REPO  # noqa: E402  (re-exported: the tests' REPO)
 
 
@@ -243,7 +243,7 @@ def tricky_text(writer: str, index: int, pad: int = 0) -> str:
 
 
 def tricky_record(writer: str, index: int, pad: int = 0) -> Any:
-    from playground.types import RunRecord
+    from playground.base.types import RunRecord
 
     return RunRecord(run_id=f"{writer}-{index:05d}", provider="local", model="=cmd|' /C calc'!A0",
                      prompt=tricky_text(writer, index, pad), beats=json.dumps([f"+beat {index}", "@x"]),

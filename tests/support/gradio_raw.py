@@ -20,7 +20,7 @@ SPACE = {"SPACE_ID": "owner/playground"}  # the Space defaults: spend caps on
 @pytest.fixture
 def space_app(data_dir: Path) -> Iterator[str]:
     """The app launched as on a public Space (SPACE_ID set), on the test's DATA_DIR; its URL."""
-    from playground.config import Settings
+    from playground.base.config import Settings
     from support.app import launch_app
 
     app, url = launch_app(Settings.from_env(env=SPACE, data_dir=data_dir))

@@ -9,9 +9,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from support.faults import peak_overlap
 
-from playground.config import Settings
+from playground.base.config import Settings
+from support.faults import peak_overlap
 
 QUEUE_LIMIT = 8  # app.py: queue(default_concurrency_limit=8, max_size=64)
 
@@ -56,7 +56,7 @@ def test_twenty_simultaneous_runs_complete_with_twenty_intact_rows(app_on_emulat
         rows = list(csv.DictReader(f))
     assert len(rows) == 20 and {r["status"] for r in rows} == {"ok"}
     assert len({r["run_id"] for r in rows}) == 20
-    from playground.runlog import RunLog
+    from playground.store.runlog import RunLog
 
     assert sorted(RunLog(data_dir).read()["prompt"]) == sorted(prompts)  # whole rows, text exact
     assert len(emulator.requests_for("byteplus", "POST")) == 20

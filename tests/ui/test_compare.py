@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from playground.config import Settings
+from playground.base.config import Settings
+from playground.base.errors import PlaygroundError
+from playground.base.prompts import Story
 from playground.core import Playground
-from playground.errors import PlaygroundError
 from playground.experiments import Arm, compare
-from playground.prompts import Story
 from playground.ui_compare import (
     VotePool,
     append_arm,
@@ -79,8 +79,8 @@ def test_blind_vote_is_logged_then_revealed(playground: Playground) -> None:
 
 
 def test_vote_pool_shows_every_pair_once_before_repeating() -> None:
+    from playground.base.types import RunRecord
     from playground.experiments import Comparison
-    from playground.types import RunRecord
 
     pool = VotePool("e", [RunRecord(run_id=f"r{i}", frames_returned=2) for i in range(4)], {})
     rng = random.Random(3)

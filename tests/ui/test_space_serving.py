@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from support.gradio_raw import SPACE, fn_index, join, space_app  # noqa: F401 (space_app: a fixture)
 
-from playground.config import Settings
-from playground.runlog import RunLog
+from playground.base.config import Settings
+from playground.store.runlog import RunLog
 from playground.ui_limits import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
+from support.gradio_raw import SPACE, fn_index, join, space_app  # noqa: F401 (space_app: a fixture)
 
 
 def fetch(url: str, path: Path | str) -> httpx.Response:

@@ -8,12 +8,12 @@ from pathlib import Path
 import gradio
 import pytest
 import yaml
-from support.paths import REPO
 
-from playground import config
-from playground.config import Settings
+from playground.base import config
+from playground.base.config import Settings
 from playground.core import Playground
 from playground.ui import banner
+from support.paths import REPO
 
 ROOT = REPO
 

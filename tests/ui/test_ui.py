@@ -11,9 +11,9 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from playground.config import Settings
+from playground.base.config import Settings
+from playground.base.types import GenerationRequest, RunRecord
 from playground.core import Playground, Progress, Session
-from playground.types import GenerationRequest, RunRecord
 from playground.ui import (
     CANCELLED,
     HISTORY_COLUMNS,

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from playground.config import Settings
+from playground.base.config import Settings
+from playground.base.errors import InputError
+from playground.base.types import GenerationRequest
 from playground.core import Playground
-from playground.errors import InputError
-from playground.types import GenerationRequest
 from playground.ui import reference_note
 
 

@@ -1,0 +1,192 @@
+"""Price table, estimates and actual cost.
+
+One table, per provider and model, in USD per billing unit (an image, or a megapixel of
+output for fal). Users override it with PLAYGROUND_PRICES: a path to a JSON file, or
+inline JSON, shaped {"provider/model": 0.03} or {"provider/model": {"usd": 0.03, "unit":
+"megapixel"}}. A model id missing from the table gets the provider's default price,
+clearly marked as an estimate.
+
+Cost of a run = images billed x price (per-megapixel prices x megapixels of each image);
+a baseline run costs the sum of its calls. Providers that report a cost (OpenAI bills
+tokens) override the table for the actual cost; the estimate still comes from here.
+
+Two figures per image: `per_image` (typical: what the estimate shows) and `most_per_image`
+(the most one image can cost at that size: what the spend caps and confirmations check).
+They differ where a parameter we do not send decides the price (GPT image models choose
+their quality, `auto`, and high costs 4x medium) or where billing rounds up (fal's
+megapixels [guess]). A token-billed model also declares its text input rate: the worst case
+counts every UTF-8 byte of the prompt as one input token (a token covers at least one byte).
+An override in PLAYGROUND_PRICES is the owner's figure for both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+SizeTable = tuple[tuple[str, float], ...]  # ("WxH", USD per image) pairs, from a provider's price page
+
+# The largest size the shape check lets through (16384 a side): the worst case of a
+# per-megapixel price when the size names no pixels ("auto", an unknown preset).
+LARGEST_PIXELS = 16384 * 16384
+
+
+@dataclass(frozen=True)
+class Price:
+    usd: float  # per unit, typical
+    source: str  # where the figure comes from
+    unit: str = "image"  # "image" or "megapixel"
+    estimated: bool = False  # True when the model is not in the table
+    # An "image" price quoted for this size and scaled by area for other sizes (token-billed
+    # models whose published per-image prices grow with the pixels); None = one price any size.
+    quoted_for: tuple[int, int] | None = None
+    by_size: SizeTable = ()  # typical price per listed size (a size not listed: the dearest one)
+    # -- the worst case (None / empty: the typical figures are also the most an image costs)
+    most: float | None = None  # the most per unit; with `quoted_for` it grows with the area, never shrinks
+    most_by_size: SizeTable = ()  # the most per listed size (a size not listed: the dearest one)
+    most_for_unknown: tuple[int, int] | None = None  # the pixels a size without pixels ("auto") may get
+    most_source: str = ""
+    text_in_per_mtok: float = 0.0  # USD per million input text tokens (token-billed models)
+
+    def per_image(self, size: str) -> float:
+        if self.unit == "megapixel":
+            return round(self.usd * megapixels(size), 6)
+        if self.by_size:
+            return _table(self.by_size, size)
+        dims = dimensions(size) if self.quoted_for else None
+        if dims and self.quoted_for:
+            return round(self.usd * dims[0] * dims[1] / (self.quoted_for[0] * self.quoted_for[1]), 6)
+        return self.usd
+
+    def most_per_image(self, size: str) -> float:
+        """The most one image of this size can cost: never less than the typical price."""
+        typical = self.per_image(size)
+        if self.unit == "megapixel":
+            dims = dimensions(size)
+            pixels = dims[0] * dims[1] if dims else LARGEST_PIXELS
+            return max(typical, round((self.most or self.usd) * math.ceil(pixels / 1_000_000 - 1e-9), 6))
+        if self.most_by_size:
+            return max(typical, _table(self.most_by_size, size))
+        if self.most is None:
+            return typical
+        if not self.quoted_for:
+            return max(typical, self.most)
+        dims = dimensions(size) or self.most_for_unknown or self.quoted_for
+        area = dims[0] * dims[1] / (self.quoted_for[0] * self.quoted_for[1])
+        return max(typical, round(self.most * max(1.0, area), 6))
+
+
+def _table(table: SizeTable, size: str) -> float:
+    """The table's price for `size`; a size it does not list ("auto", another WxH) costs the dearest."""
+    return dict(table).get(size.lower(), max(usd for _, usd in table))
+
+
+# (provider, model) -> Price. ("provider", "*") is that provider's fallback for unknown ids.
+PRICES: dict[tuple[str, str], Price] = {
+    ("local", "*"): Price(0.0, "offline stand-in, free"),
+    ("local", "procedural-v1"): Price(0.0, "offline stand-in, free"),
+}
+
+
+def register_prices(entries: Mapping[tuple[str, str], Price]) -> None:
+    """Provider modules add their entries here at import, so the table lives beside the protocol."""
+    PRICES.update(entries)
+
+
+# Named sizes a provider sends as they are (fal's "square_hd", ...) -> their pixel dimensions.
+SIZE_PRESETS: dict[str, tuple[int, int]] = {}
+
+
+def register_size_presets(presets: Mapping[str, tuple[int, int]]) -> None:
+    """Provider modules name their preset sizes here, so estimates price them by their pixels."""
+    SIZE_PRESETS.update(presets)
+
+
+def parse_wh(size: str) -> tuple[int, int] | None:
+    """(w, h) from "WxH" / "W*H"; None for "2K", "auto", presets."""
+    w, sep, h = size.lower().replace("*", "x").partition("x")
+    if not sep:
+        return None
+    try:
+        return int(w), int(h)
+    except ValueError:
+        return None
+
+
+def k_size_px(size: str) -> int | None:
+    """"1K".."4K" -> 1024..4096 (square); None otherwise."""
+    s = size.strip().upper()
+    if len(s) == 2 and s[0] in "1234" and s[1] == "K":
+        return int(s[0]) * 1024
+    return None
+
+
+def dimensions(size: str) -> tuple[int, int] | None:
+    """The pixels a size string asks for, read as the adapters send it: "WxH"/"W*H", "nK" ->
+    (n x 1024) squared, a registered preset -> its dimensions; None for "auto" and unknowns."""
+    if size in SIZE_PRESETS:
+        return SIZE_PRESETS[size]
+    k = k_size_px(size)
+    return (k, k) if k else parse_wh(size)
+
+
+def megapixels(size: str) -> float:
+    dims = dimensions(size)
+    if dims is None:
+        return 1.0  # "auto" or a size we cannot read: assume about one megapixel per image
+    return dims[0] * dims[1] / 1_000_000
+
+
+def load_overrides(spec: str) -> dict[tuple[str, str], Price]:
+    """Parse PLAYGROUND_PRICES (a path or inline JSON)."""
+    if not spec.strip():
+        return {}
+    text = spec if spec.lstrip().startswith("{") else Path(spec).read_text(encoding="utf-8")
+    raw = json.loads(text)
+    out: dict[tuple[str, str], Price] = {}
+    for key, value in raw.items():
+        provider, _, model = key.partition("/")
+        if isinstance(value, Mapping):
+            out[(provider, model or "*")] = Price(float(value["usd"]), "user override", value.get("unit", "image"))
+        else:
+            out[(provider, model or "*")] = Price(float(value), "user override")
+    return out
+
+
+_SNAPSHOT = re.compile(r"^(.+)-(\d{4}-\d{2}-\d{2})$")
+
+
+def snapshot_base(model: str) -> str | None:
+    """"gpt-image-1.5-2025-12-16" -> "gpt-image-1.5": a dated snapshot of a listed model is
+    priced like it; None when the id carries no date suffix."""
+    match = _SNAPSHOT.match(model)
+    return match.group(1) if match else None
+
+
+def price_for(provider: str, model: str, overrides: Mapping[tuple[str, str], Price] | None = None) -> Price:
+    table = {**PRICES, **(overrides or {})}
+    if (provider, model) in table:
+        return table[(provider, model)]
+    base = snapshot_base(model)
+    if base and (provider, base) in table:
+        price = table[(provider, base)]
+        return replace(price, source=f"{model} is a dated snapshot of {base}: {price.source}")
+    fallback = table.get((provider, "*"))
+    if fallback is None:
+        return Price(0.0, f"no price known for {provider}/{model}: cost shown as 0", estimated=True)
+    return replace(fallback, source=f"estimate: {model} not in the price table; {fallback.source}", estimated=True)
+
+
+def run_cost(price: Price, size: str, images_billed: int) -> float:
+    return round(images_billed * price.per_image(size), 6)
+
+
+def most_cost(price: Price, size: str, images: int, prompt: str = "") -> float:
+    """The most one call can cost: `images` at the worst price of their size, plus the prompt's
+    input tokens at most (one per UTF-8 byte) for a token-billed model."""
+    prompt_usd = len(prompt.encode("utf-8", "surrogatepass")) * price.text_in_per_mtok / 1_000_000
+    return round(images * price.most_per_image(size) + prompt_usd, 6)

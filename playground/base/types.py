@@ -1,0 +1,195 @@
+"""Plain data shapes shared by the core, the providers, the CLI and the UI.
+
+Nothing here imports Gradio or httpx: these are the nouns of the playground.
+
+    GenerationRequest  what the user asked for (one run)
+    ProviderCall       one HTTP call's worth of work, derived from a request by the core
+                       (a `sequence` run is one call for N frames, a `baseline` run N calls for 1)
+    CallOutcome        what one call reports back besides its frames (ids, billing)
+    RunRecord          one row of runs.csv: field order is column order, new fields go last
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Mode = Literal["sequence", "baseline"]
+MODES: tuple[Mode, ...] = ("sequence", "baseline")
+
+# ok: every frame asked for came back; partial: some did; error: none did or the run failed
+# before any frame; cancelled: the user stopped it in flight.
+Status = Literal["ok", "partial", "error", "cancelled"]
+
+MIN_FRAMES = 1
+MAX_FRAMES = 15
+MAX_PROMPT_CHARS = 4000
+IMPORT_PROVIDER = "import"  # the provider of runs made elsewhere and imported: not this app's spend
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the playground needs to know about one model of one provider."""
+
+    id: str
+    label: str
+    native_sequence: bool = False  # one call can return a series of frames (Seedream)
+    max_frames: int = 1  # frames one call may return
+    sizes: tuple[str, ...] = ()  # allowed size strings; empty = any WxH the provider decides on
+    default_size: str = "1024x1024"
+    max_references: int = 0  # reference images one call accepts (0 = none)
+    takes_seed: bool = False  # whether the documented request has a seed field
+    retired: bool = False  # kept only for gateways that still serve it; never a default
+    frames_plus_references_max: int | None = None  # e.g. 15 for Seedream
+    # size limits of a model that takes any WxH (checked by the core before sending)
+    max_side: int | None = None  # pixels on the longer side
+    max_pixels: int | None = None  # width x height
+    max_aspect: float | None = None  # longer side / shorter side
+
+
+@dataclass
+class GenerationRequest:
+    """One run as the user asked for it (UI form, CLI flags or a batch cell)."""
+
+    prompt: str
+    frames: int = 4
+    mode: Mode = "sequence"
+    provider: str = "local"
+    model: str = ""  # "" = the provider's default model
+    beats: list[str] = field(default_factory=list)  # optional, one per frame
+    size: str = ""  # "" = the model's default size
+    seed: int | None = None
+    references: list[Path] = field(default_factory=list)
+    experiment_id: str = ""
+    arm: str = ""
+    variant: str = ""
+    repeat: int = 0
+    story_id: str = ""  # which story of an experiment (batch files, benchmarks)
+
+    def beat(self, index: int) -> str:
+        """The beat of frame `index` (0-based), or "" when the user gave fewer beats."""
+        return self.beats[index] if index < len(self.beats) else ""
+
+
+@dataclass(frozen=True)
+class ReferenceImage:
+    """A reference image checked, oriented and re-encoded by the core before upload."""
+
+    data: bytes  # PNG or JPEG bytes
+    mime: str
+    sha256: str
+    width: int
+    height: int
+
+    def data_url(self) -> str:
+        import base64
+
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """One provider call: the core composes the prompt; providers only map fields to the wire."""
+
+    model: str
+    prompt: str  # the composed prompt actually sent
+    frames: int  # frames this call asks for (1 for a baseline call)
+    size: str
+    seed: int | None
+    references: tuple[ReferenceImage, ...] = ()
+    beats: tuple[str, ...] = ()  # captions for the frames of this call (the local stand-in draws them)
+    first_frame: int = 0  # index in the run of this call's first frame
+    call_index: int = 0  # which call of the run this is (baseline: 0..N-1)
+    api_key: str = field(default="", repr=False)  # never logged (RunRecord has no field for it), never in repr()
+
+
+@dataclass
+class CallOutcome:
+    """What a provider call reports besides the frames it delivered to the sink."""
+
+    request_id: str = ""
+    images_billed: int | None = None  # as the provider reports it; None = not reported
+    cost_usd: float | None = None  # when the provider reports a cost (OpenAI tokens, ...)
+    cost_rule: str = ""  # human-readable billing rule applied, e.g. "usage.generated_images"
+    seed_sent: int | None = None
+    sent_fields: dict[str, object] = field(default_factory=dict)  # request body without the key
+    usage: object = None  # the provider's usage block as it came (counts the core checks before trusting a cost)
+
+
+@dataclass
+class RunRecord:
+    """One row of runs.csv. Field order is the column order; add new fields at the end only."""
+
+    run_id: str = ""
+    experiment_id: str = ""
+    created_at: str = ""  # UTC ISO 8601
+    provider: str = ""
+    model: str = ""
+    mode: str = ""
+    prompt: str = ""
+    beats: str = ""  # JSON list
+    frames_requested: int = 0
+    frames_returned: int = 0
+    size: str = ""
+    seed: int | None = None
+    latency_s: float | None = None
+    first_frame_s: float | None = None
+    api_calls: int = 0
+    images_billed: int = 0  # images known to be billed (cost_usd may count more: see cost_source)
+    price_per_image_usd: float | None = None
+    cost_usd: float = 0.0
+    status: str = ""
+    error: str = ""
+    image_dir: str = ""
+    # -- provider detail (issue 8)
+    # "reported", "price table", "possibly billed (estimate)" (cost_usd also counts calls that failed
+    # after they were sent, which images_billed leaves out) or "estimate (billing failed)"
+    cost_source: str = ""
+    price_source: str = ""
+    request_ids: str = ""  # JSON list
+    seed_sent: int | None = None
+    frame_errors: str = ""  # JSON object {frame number: reason}
+    estimate_usd: float | None = None
+    # -- experiments (issue 4)
+    arm: str = ""
+    variant: str = ""
+    repeat: int = 0
+    composed_prompts: str = ""  # JSON list of the prompt(s) actually sent
+    # -- references (issue 6)
+    ref_count: int = 0
+    ref_hashes: str = ""  # JSON list of sha256
+    # -- metrics (issue 3)
+    palette_consistency: float | None = None
+    structure_consistency: float | None = None
+    subject_consistency: float | None = None
+    clip_i: float | None = None
+    dino_i: float | None = None
+    clip_t: float | None = None
+    dreamsim: float | None = None
+    metrics_note: str = ""
+    # -- experiments (issue 4): which story of the experiment this run belongs to
+    story_id: str = ""
+    # -- the provider's billing rule applied to this run, and what the calls said about it (issue 8)
+    billing_rule: str = ""
+    # -- the most the run could cost (issue 13): what the spend caps checked; estimate_usd is the typical figure
+    max_cost_usd: float | None = None
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def as_row(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+RUN_COLUMNS: list[str] = RunRecord.columns()
+
+
+@dataclass
+class RunResult:
+    record: RunRecord
+    frames: list[Path]  # originals, in frame order
+    previews: list[Path]
+    captions: list[str]

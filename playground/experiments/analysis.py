@@ -1,0 +1,360 @@
+"""Per-arm analysis of runs.csv and ratings.csv: the one pandas code behind the Analysis tab
+and `python -m playground report`.
+
+What each figure is (so it can be judged):
+- runs: runs that were sent (rows refused before sending, api_calls 0, and runs the user
+  cancelled are left out). An arm is `provider:model:mode` (the `arm` column, or built
+  from provider/model/mode for runs made outside an experiment), split by prompt variant.
+- success_rate: share of runs with status ok. frames_ratio: mean frames_returned / frames_requested.
+- cost_per_run: mean cost_usd; cost_per_frame: total cost / total frames returned.
+- latency_p50_s / latency_p95_s: percentiles (linear interpolation) over runs that returned frames.
+- <metric>_mean with <metric>_ci95_low/high: mean over runs that have the score, and a 95%
+  Student t interval, mean +- t(0.975, n-1) * s / sqrt(n) (none for n < 2). dreamsim is a
+  distance (lower = more consistent); every other metric is higher = more consistent. The
+  bounds stay raw here (and in the CSV and JSON); the table for people shows an interval that
+  passes what its metric can take (METRIC_BOUNDS: 0 to 1 for the default metrics) clipped.
+- votes, wins, losses, ties, win_rate = (wins + ties/2) / votes from blind pairwise votes.
+- bt_rating: Bradley-Terry strength fitted by the MM algorithm (Hunter 2004), a tie counted
+  as half a win to each side, with a weak prior (one tie against a virtual opponent of
+  strength 1) so an arm that never lost stays finite; shown on an Elo-like scale,
+  1000 + 400 * log10(strength): 1000 = the virtual average opponent, +400 = 10:1 odds.
+- score_mean: mean of the optional 1 to 5 scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from playground.experiments import SCORE_VERDICT, VERDICTS
+from playground.metrics import METRIC_COLUMNS
+from playground.store import merged
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pandas as pd
+
+    from playground.core.playground import Playground
+    from playground.store.merged import Snapshot
+
+GROUP = ["arm", "variant"]
+# the runs.csv columns the analysis reads: on a 100k-row log, parsing only these is much faster
+COLUMNS = ["run_id", "experiment_id", "provider", "model", "mode", "status", "api_calls", "arm", "variant",
+           "frames_requested", "frames_returned", "cost_usd", "latency_s", *METRIC_COLUMNS]
+CI_NOTE = "95% Student t interval: mean ± t(0.975, n−1)·s/√n (blank for fewer than 2 scored runs)"
+# The range each metric can take: an interval passing it (small n, large spread) is shown clipped
+METRIC_BOUNDS: dict[str, tuple[float, float]] = {
+    "palette_consistency": (0.0, 1.0), "structure_consistency": (0.0, 1.0), "subject_consistency": (0.0, 1.0),
+    "clip_i": (-1.0, 1.0), "dino_i": (-1.0, 1.0), "clip_t": (-1.0, 1.0), "dreamsim": (0.0, 2.0)}
+CLIP_NOTE = ("an interval that passes what its metric can take (0 to 1 for palette, structure and subject) is shown "
+             "clipped to it, as [low, high]: with so few runs it says little; the CSV and JSON keep the raw t bounds "
+             "(columns such as subject_consistency_ci95_low and _ci95_high)")
+RATING_NOTE = ("Bradley–Terry by MM, ties = half a win each, prior = one tie against a virtual opponent; "
+               "Elo-like scale 1000 + 400·log10(strength)")
+
+
+@dataclass
+class Analysis:
+    runs: pd.DataFrame  # the runs analysed, one row per run, with `arm` filled in
+    summary: pd.DataFrame  # one row per arm and variant
+    pairwise: pd.DataFrame  # win share of the row arm against the column arm
+    votes: int
+    notes: list[str] = field(default_factory=lambda: [CI_NOTE, RATING_NOTE])
+
+
+# -- loading ----------------------------------------------------------------------------------
+def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None) -> pd.DataFrame:
+    """The runs that count, with `arm` filled in for runs made outside an experiment."""
+    import pandas as pd
+
+    frame = runs if not experiment_id else runs[runs["experiment_id"] == experiment_id]
+    calls = pd.to_numeric(frame["api_calls"], errors="coerce").fillna(0)
+    frame = frame[(calls > 0) & (frame["status"] != "cancelled")].copy()
+    built = frame["provider"].astype(str) + ":" + frame["model"].astype(str) + ":" + frame["mode"].astype(str)
+    frame["arm"] = frame["arm"].where(frame["arm"].astype(str) != "", built)
+    frame["variant"] = frame["variant"].fillna("").astype(str)
+    for column in ["frames_requested", "frames_returned", "cost_usd", "latency_s", *METRIC_COLUMNS]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame.reset_index(drop=True)
+
+
+def experiments(playground: Playground, snapshots: Sequence[Snapshot] | None = None) -> list[str]:
+    """Experiment ids in the log (merged with a synced dataset, merged.py), newest first."""
+    frame = merged.runs(playground, ["experiment_id"], snapshots)
+    ids = frame.loc[frame["experiment_id"].astype(str) != "", "experiment_id"].astype(str)
+    return list(dict.fromkeys(reversed(ids.tolist())))
+
+
+def analyse(playground: Playground, experiment_id: str | None = None,
+            snapshots: Sequence[Snapshot] | None = None) -> Analysis:
+    """Every writer's runs and votes when a synced dataset was pulled (merged.py)."""
+    return analyse_frames(merged.runs(playground, COLUMNS, snapshots), merged.ratings(playground, snapshots),
+                          experiment_id)
+
+
+def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str | None = None) -> Analysis:
+    import pandas as pd
+
+    frame = runs_frame(runs, experiment_id)
+    if experiment_id:
+        ratings = ratings[ratings["experiment_id"] == experiment_id]
+    votes = vote_frame(frame, ratings)
+    summary = arm_table(frame)
+    if summary.empty:
+        return Analysis(frame, summary, pd.DataFrame(), 0)
+    keys = [tuple(k) for k in summary[GROUP].itertuples(index=False)]
+    summary = summary.join(vote_table(votes, keys), on=GROUP).join(score_table(frame, ratings), on=GROUP)
+    result = Analysis(frame, summary.reset_index(drop=True), pairwise_table(votes, keys), len(votes))
+    if passes_bounds(result.summary):
+        result.notes.append(CLIP_NOTE)
+    return result
+
+
+# -- per-arm statistics -----------------------------------------------------------------------
+def t_interval(values: pd.Series) -> tuple[float, float, float]:
+    """(mean, low, high) of a 95% Student t interval; NaN bounds for fewer than 2 values."""
+    from scipy.special import stdtrit  # the t quantile, without importing all of scipy.stats
+
+    clean = values.dropna().astype(float)
+    n = len(clean)
+    if n == 0:
+        return (math.nan, math.nan, math.nan)
+    mean = float(clean.mean())
+    if n < 2:
+        return (mean, math.nan, math.nan)
+    half = float(stdtrit(n - 1, 0.975)) * float(clean.std(ddof=1)) / math.sqrt(n)
+    return (mean, mean - half, mean + half)
+
+
+def _arm_row(group: pd.DataFrame) -> dict[str, Any]:
+    returned = group[group["frames_returned"] > 0]
+    frames = float(group["frames_returned"].sum())
+    requested = group["frames_requested"].where(group["frames_requested"] > 0)
+    row: dict[str, Any] = {
+        "runs": len(group),
+        "success_rate": float((group["status"] == "ok").mean()),
+        "frames_ratio": float((group["frames_returned"] / requested).mean()),
+        "cost_per_run": float(group["cost_usd"].fillna(0).mean()),
+        "cost_per_frame": float(group["cost_usd"].fillna(0).sum()) / frames if frames else math.nan,
+        "latency_p50_s": float(returned["latency_s"].quantile(0.5)) if len(returned) else math.nan,
+        "latency_p95_s": float(returned["latency_s"].quantile(0.95)) if len(returned) else math.nan,
+    }
+    for metric in METRIC_COLUMNS:
+        if group[metric].notna().any():
+            row[f"{metric}_mean"], row[f"{metric}_ci95_low"], row[f"{metric}_ci95_high"] = t_interval(group[metric])
+    return row
+
+
+def arm_table(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    if frame.empty:
+        return pd.DataFrame(columns=GROUP)
+    rows = [{"arm": arm, "variant": variant, **_arm_row(group)}
+            for (arm, variant), group in frame.groupby(GROUP, sort=True)]
+    return pd.DataFrame(rows)
+
+
+# -- votes and scores -------------------------------------------------------------------------
+def vote_frame(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
+    """One row per pairwise vote whose runs are known: left/right group keys and the verdict."""
+    import pandas as pd
+
+    votes = ratings[ratings["verdict"].isin(VERDICTS)]
+    voted = runs[runs["run_id"].isin(set(votes["run_id"]) | set(votes["other_run_id"]))]  # not every run: 100k+ rows
+    group_of = {r.run_id: (r.arm, r.variant) for r in voted[["run_id", *GROUP]].itertuples(index=False)}
+    rows = [{"left": group_of[v.run_id], "right": group_of[v.other_run_id], "verdict": v.verdict}
+            for v in votes.itertuples(index=False) if v.run_id in group_of and v.other_run_id in group_of]
+    return pd.DataFrame(rows, columns=["left", "right", "verdict"])
+
+
+def win_counts(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> list[list[float]]:
+    """wins[i][j]: votes of key i over key j, a tie counting half to each."""
+    index = {k: i for i, k in enumerate(keys)}
+    wins = [[0.0] * len(keys) for _ in keys]
+    for v in votes.itertuples(index=False):
+        a, b = index[v.left], index[v.right]
+        if v.verdict == "left":
+            wins[a][b] += 1
+        elif v.verdict == "right":
+            wins[b][a] += 1
+        else:
+            wins[a][b] += 0.5
+            wins[b][a] += 0.5
+    return wins
+
+
+def bradley_terry(wins: list[list[float]], prior: float = 1.0, rounds: int = 2000) -> list[float]:
+    """Strengths by Hunter's MM updates; `prior` ties against a virtual opponent of strength 1."""
+    n = len(wins)
+    strength = [1.0] * n
+    for _ in range(rounds):
+        updated = []
+        for i in range(n):
+            won = sum(wins[i]) + prior / 2
+            games = sum((wins[i][j] + wins[j][i]) / (strength[i] + strength[j]) for j in range(n) if j != i)
+            updated.append(won / (games + prior / (strength[i] + 1.0)))
+        change = max(abs(a - b) for a, b in zip(updated, strength)) if n else 0.0
+        strength = updated
+        if change < 1e-10:
+            break
+    return strength
+
+
+def vote_table(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> pd.DataFrame:
+    import pandas as pd
+
+    tally = {k: Counter() for k in keys}
+    for v in votes.itertuples(index=False):
+        if v.verdict == "tie":
+            tally[v.left]["ties"] += 1
+            tally[v.right]["ties"] += 1
+        else:
+            winner, loser = (v.left, v.right) if v.verdict == "left" else (v.right, v.left)
+            tally[winner]["wins"] += 1
+            tally[loser]["losses"] += 1
+    strength = bradley_terry(win_counts(votes, keys))
+    rows = []
+    for key, s in zip(keys, strength):
+        count = tally[key]
+        played = count["wins"] + count["losses"] + count["ties"]
+        rows.append({"arm": key[0], "variant": key[1], "votes": played, "wins": count["wins"],
+                     "losses": count["losses"], "ties": count["ties"],
+                     "win_rate": (count["wins"] + count["ties"] / 2) / played if played else math.nan,
+                     "bt_rating": 1000 + 400 * math.log10(s) if played else math.nan})
+    return pd.DataFrame(rows).set_index(GROUP)
+
+
+def pairwise_table(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> pd.DataFrame:
+    """Share of votes the row arm won against the column arm (ties half); blank where none."""
+    import pandas as pd
+
+    wins = win_counts(votes, keys)
+    names = [label(k) for k in keys]
+    cells = [[wins[i][j] / (wins[i][j] + wins[j][i]) if wins[i][j] + wins[j][i] else math.nan
+              for j in range(len(keys))] for i in range(len(keys))]
+    return pd.DataFrame(cells, index=names, columns=names)
+
+
+def score_table(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    scores = ratings[ratings["verdict"] == SCORE_VERDICT][["run_id", "score"]]
+    scored = scores.merge(runs[["run_id", *GROUP]], on="run_id")
+    scored["score"] = pd.to_numeric(scored["score"], errors="coerce")
+    table = scored.groupby(GROUP)["score"].agg(["mean", "count"]).rename(columns={"mean": "score_mean",
+                                                                                 "count": "scores"})
+    return table if not table.empty else pd.DataFrame(columns=["score_mean", "scores"],
+                                                       index=pd.MultiIndex.from_tuples([], names=GROUP))
+
+
+def label(key: tuple[str, str]) -> str:
+    return key[0] + (f" [{key[1]}]" if key[1] else "")
+
+
+# -- for people: a readable table, plot data, CSV export --------------------------------------
+# The metrics in the order people read them: subject (the character) first
+SHOWN_METRICS = ("subject_consistency", *(m for m in METRIC_COLUMNS if m != "subject_consistency"))
+
+
+def display_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary with short headers, rounded figures and mean ± half-width cells; the columns
+    people compare arms by first (runs, success, votes, cost, latency, subject), the rest after."""
+    import pandas as pd
+
+    if summary.empty:
+        return pd.DataFrame(columns=["arm", "runs"])
+
+    def text(column: str, form: str) -> pd.Series:
+        return summary[column].map(lambda v: "" if pd.isna(v) else form.format(v))
+
+    out = pd.DataFrame({"arm": [label(k) for k in summary[GROUP].itertuples(index=False)], "runs": summary["runs"],
+                        "ok": text("success_rate", "{:.0%}"), "votes": summary["votes"],
+                        "win %": text("win_rate", "{:.0%}"), "BT": text("bt_rating", "{:.0f}"),
+                        "score": text("score_mean", "{:.2f}"), "$/run": text("cost_per_run", "{:.4f}"),
+                        "p50 s": text("latency_p50_s", "{:.2f}")})
+    for metric in SHOWN_METRICS:
+        if f"{metric}_mean" in summary:
+            out[metric.replace("_consistency", "")] = [
+                _interval(m, lo, hi, METRIC_BOUNDS[metric]) for m, lo, hi in
+                zip(summary[f"{metric}_mean"], summary[f"{metric}_ci95_low"], summary[f"{metric}_ci95_high"])]
+    out["frames"] = text("frames_ratio", "{:.0%}")
+    out["$/frame"] = text("cost_per_frame", "{:.4f}")
+    out["p95 s"] = text("latency_p95_s", "{:.2f}")
+    return out
+
+
+def _interval(mean: float, low: float, high: float, bounds: tuple[float, float]) -> str:
+    """"mean ± half-width", or "mean [low, high]" clipped to the metric's bounds when it passes them."""
+    if math.isnan(mean):
+        return ""
+    if math.isnan(low):
+        return f"{mean:.3f}"
+    if low >= bounds[0] and high <= bounds[1]:
+        return f"{mean:.3f} ± {(high - low) / 2:.3f}"
+    return f"{mean:.3f} [{max(low, bounds[0]):.2f}, {min(high, bounds[1]):.2f}]"
+
+
+def passes_bounds(summary: pd.DataFrame) -> bool:
+    """Whether any interval of the summary passes what its metric can take (shown clipped)."""
+    return any(((summary[f"{m}_ci95_low"] < low) | (summary[f"{m}_ci95_high"] > high)).any()
+               for m, (low, high) in METRIC_BOUNDS.items() if f"{m}_ci95_low" in summary)
+
+
+def cost_consistency_points(summary: pd.DataFrame, metric: str = "subject_consistency") -> pd.DataFrame:
+    """One point per arm: cost per run against mean consistency (the Analysis scatter plot),
+    coloured by a short arm name (a plot legend has room for six of those, not six model ids)."""
+    import pandas as pd
+
+    column = f"{metric}_mean"
+    if summary.empty or column not in summary:
+        return pd.DataFrame(columns=["arm", "short", "cost_per_run", metric])
+    keys = [tuple(k) for k in summary[GROUP].itertuples(index=False)]
+    points = pd.DataFrame({"arm": [label(k) for k in keys], "short": short_labels(keys),
+                           "cost_per_run": summary["cost_per_run"], metric: summary[column]})
+    return points.dropna()
+
+
+def short_labels(keys: list[tuple[str, str]]) -> list[str]:
+    """"provider:mode [variant]" for each arm, the full label where that would be ambiguous."""
+    def short(key: tuple[str, str]) -> str:
+        parts = key[0].split(":")
+        return label((f"{parts[0]}:{parts[-1]}" if len(parts) >= 3 else key[0], key[1]))
+
+    shorts = [short(k) for k in keys]
+    return [s if shorts.count(s) == 1 else label(k) for s, k in zip(shorts, keys)]
+
+
+def latency_points(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every run that returned frames: provider, mode and latency (the distribution plot)."""
+    sent = runs[runs["frames_returned"] > 0]
+    return sent[["provider", "mode", "latency_s"]].dropna().reset_index(drop=True)
+
+
+def export_csv(summary: pd.DataFrame, directory: Path, experiment_id: str | None) -> Path:
+    """Write the (filtered) per-arm table to DATA_DIR/exports/ and return the file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in (experiment_id or "all-runs"))
+    path = directory / f"analysis-{name}.csv"
+    summary.to_csv(path, index=False)
+    return path
+
+
+def report_json(result: Analysis, experiment_id: str | None) -> dict[str, Any]:
+    """The report as plain JSON values (NaN becomes null)."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        return value.item() if hasattr(value, "item") else value
+
+    arms = [{k: clean(v) for k, v in row.items()} for row in result.summary.to_dict(orient="records")]
+    pairwise = {r: {c: clean(v) for c, v in cols.items()} for r, cols in result.pairwise.to_dict(orient="index").items()}
+    out = {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes, "arms": arms,
+           "pairwise_win_rate": pairwise, "notes": result.notes}
+    if merged.WRITER_COLUMN in result.runs:  # merged with a synced dataset: runs per writer
+        out["writers"] = merged.writers(result.runs)
+    return out

@@ -1,0 +1,458 @@
+"""A/B experiments: arms, cells, concurrent comparisons, batches with a cost cap and resume.
+
+    Arm         provider + model + mode ("local::baseline": an empty model = the provider's default)
+    Cell        one run of an experiment: story x arm x prompt variant x repeat
+    plan_cells  every cell checked (input, key, estimate) before anything is sent
+    run_cells   many cells at once: bounded overall and per provider, the cost cap checked
+                before each cell is sent, resume skips cells already logged `ok`
+    compare     one story across up to MAX_ARMS arms (x prompt variants), all concurrently
+
+Each cell is one ordinary `Playground.run`, so every run is a normal runs.csv row carrying
+experiment_id, arm (= Arm.label), variant, repeat and story_id. Blind votes and 1 to 5
+scores go to the append-only ratings.csv (add_vote, add_score).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from playground.base.errors import InputError, PlaygroundError, SpendCapError
+from playground.base.ids import new_run_id, utc_now
+from playground.base.prompts import Story
+from playground.base.types import MODES, GenerationRequest, RunRecord, RunResult
+from playground.core.plan import Estimate
+from playground.core.playground import Playground
+from playground.core.session import Session
+from playground.core.sink import Progress
+from playground.core.spend import Spend
+from playground.providers import provider_class, provider_names
+
+MAX_ARMS = 6  # arms of one comparison (the Compare tab has one row per arm and variant)
+MAX_VARIANTS = 3  # prompt variants of one comparison
+
+CellCallback = Callable[["Cell", RunRecord | None], None]
+ProgressByCell = Callable[[int, Progress], None]  # (index of the cell, its progress)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """What is being compared: a provider, a model and a mode."""
+
+    provider: str
+    model: str
+    mode: str
+
+    @property
+    def model_id(self) -> str:
+        return self.model or provider_class(self.provider).default_model()
+
+    @property
+    def label(self) -> str:
+        """"provider:model:mode" with the resolved model id (the `arm` column of runs.csv)."""
+        return f"{self.provider}:{self.model_id}:{self.mode}"
+
+
+def parse_arm(text: str) -> Arm:
+    """"PROVIDER:MODEL:MODE"; MODEL may be empty (the provider's default) or contain colons."""
+    parts = (text or "").strip().split(":")
+    example = "e.g. local::baseline or byteplus:seedream-5-0-260128:sequence"
+    if len(parts) < 3:
+        raise InputError(f"arm {text!r} must look like PROVIDER:MODEL:MODE ({example}; an empty MODEL means the "
+                         f"provider's default)")
+    provider, model, mode = parts[0].strip(), ":".join(parts[1:-1]).strip(), parts[-1].strip()
+    if provider not in provider_names():
+        raise InputError(f"arm {text!r}: unknown provider {provider!r}; choose one of: {', '.join(provider_names())}")
+    if mode not in MODES:
+        raise InputError(f"arm {text!r}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return Arm(provider, model, mode)
+
+
+def parse_arms(lines: Sequence[str]) -> list[Arm]:
+    """Arm specs (blank lines and `#` comments skipped), without duplicates, at least one."""
+    arms: list[Arm] = []
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        if text:
+            arm = parse_arm(text)
+            if arm.label in (a.label for a in arms):
+                raise InputError(f"arm {arm.label} is listed twice")
+            arms.append(arm)
+    if not arms:
+        raise InputError("give at least one arm, e.g. local::sequence")
+    return arms
+
+
+def variant_story(story: Story, text: str) -> Story:
+    """The story with its shared text replaced by a prompt variant; `{character}` and `{style}`
+    in the variant stand for the story's own (so one variant serves many stories)."""
+    prompt = text.replace("{character}", story.character.strip().rstrip(".")).replace(
+        "{style}", story.style.strip().rstrip("."))
+    return Story(character=prompt.strip(), style="", beats=story.beats)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of an experiment."""
+
+    story: Story
+    arm: Arm
+    variant: str = ""
+    repeat: int = 0
+    frames: int | None = None  # None = one frame per beat; anything else goes to the core as given
+    seed: int | None = None
+    story_id: str = ""
+    size: str = ""  # "" = the model's default size
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.story.beats) if self.frames is None else self.frames
+
+    @property
+    def key(self) -> tuple[str, str, int, str]:
+        """What identifies the cell within its experiment (resume compares these)."""
+        return (self.arm.label, self.variant, self.repeat, self.story_id)
+
+    def request(self, experiment_id: str) -> GenerationRequest:
+        return GenerationRequest(prompt=self.story.prompt(), frames=self.frame_count,
+                                 mode=self.arm.mode, provider=self.arm.provider, model=self.arm.model,  # type: ignore[arg-type]
+                                 beats=list(self.story.beats), size=self.size, seed=self.seed,
+                                 experiment_id=experiment_id, arm=self.arm.label, variant=self.variant,
+                                 repeat=self.repeat, story_id=self.story_id)
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """A cell checked before sending: its resolved request and estimate, or what is wrong."""
+
+    cell: Cell
+    estimate: Estimate | None
+    problem: str = ""
+
+    @property
+    def usd(self) -> float:
+        return self.estimate.usd if self.estimate else 0.0
+
+    @property
+    def max_usd(self) -> float:
+        """The most the cell could cost: what caps, budgets and confirmations check."""
+        return self.estimate.max_usd if self.estimate else 0.0
+
+
+def plan_cell(playground: Playground, cell: Cell, experiment_id: str = "", session: Session | None = None) -> CellPlan:
+    try:
+        request = playground.resolve(cell.request(experiment_id))
+        provider = playground.provider(request.provider)
+        for call in playground.plan_calls(request, (), ""):  # the model's limits: sizes, frames per call
+            provider.validate(call)
+    except PlaygroundError as exc:
+        return CellPlan(cell, None, f"{cell.arm.label}: {exc}")
+    key_env = provider_class(request.provider).key_env
+    if key_env and not playground.configured(request.provider, session):
+        return CellPlan(cell, None, f"{cell.arm.label}: {request.provider} is not configured: set {key_env}")
+    return CellPlan(cell, playground.estimate(request))
+
+
+def plan_cells(playground: Playground, cells: Sequence[Cell], experiment_id: str = "",
+               session: Session | None = None) -> list[CellPlan]:
+    return [plan_cell(playground, c, experiment_id, session) for c in cells]
+
+
+def total_usd(plans: Sequence[CellPlan]) -> float:
+    """The typical total (shown beside the worst case)."""
+    return round(sum(p.usd for p in plans), 6)
+
+
+def total_max_usd(plans: Sequence[CellPlan]) -> float:
+    """The most the cells could cost together: what the caps and PLAYGROUND_CONFIRM_USD check."""
+    return round(sum(p.max_usd for p in plans), 6)
+
+
+def raise_problems(plans: Sequence[CellPlan]) -> None:
+    """One InputError naming every distinct problem (nothing is sent when there is one)."""
+    problems = list(dict.fromkeys(p.problem for p in plans if p.problem))
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def check_budget(playground: Playground, plans: Sequence[CellPlan], session: Session | None) -> None:
+    """Every spend cap of the settings, applied to the cells as a whole, before anything is sent
+    (core.run checks each run again when it is sent, so a cap is never passed either way)."""
+    spent = session.spend.total_usd if session else 0.0
+    for plan in plans:
+        if plan.estimate is not None:
+            # a session holding the cells before this one: the session cap sees the running total
+            playground.check_caps(plan.estimate, Session(spend=Spend(spent_usd=spent)) if session else None)
+            spent += plan.max_usd
+    cap, total = playground.settings.max_usd_per_day, total_max_usd(plans)
+    if cap is not None and total > 0:
+        today = playground.log.spent_since(datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z"))
+        if today + total > cap:
+            raise SpendCapError(f"today's spend is ${today:.4f}; these runs (at most ${total:.4f}) would pass "
+                                f"PLAYGROUND_MAX_USD_PER_DAY (${cap:.2f})")
+
+
+# -- running many cells ----------------------------------------------------------------------
+@dataclass
+class CellOutcome:
+    """What became of one cell: its logged row and frames, or why it was not sent."""
+
+    cell: Cell
+    record: RunRecord | None = None  # None: refused by the cost cap (nothing sent)
+    result: RunResult | None = None  # frames (None when the run stopped before sending)
+
+    @property
+    def refused(self) -> bool:
+        return self.record is None
+
+
+@dataclass
+class _Budget:
+    """The cost cap of a set of cells: reserve each cell's worst case before sending it."""
+
+    max_usd: float | None
+    spent: float = 0.0
+    reserved: float = 0.0
+    stopped: bool = False
+
+    def admit(self, usd: float) -> bool:
+        if self.stopped:
+            return False
+        if self.max_usd is not None and self.spent + self.reserved + usd > self.max_usd + 1e-9:
+            self.stopped = True  # stop here: later cells would pass the cap too, or jump the queue
+            return False
+        self.reserved += usd
+        return True
+
+    def settle(self, reserved: float, spent: float) -> None:
+        self.reserved -= reserved
+        self.spent += spent
+
+
+def logged_ok(playground: Playground, experiment_id: str) -> set[tuple[str, str, int, str]]:
+    """Keys of the cells of an experiment already logged with status ok."""
+    frame = playground.log.read(["experiment_id", "status", "arm", "variant", "repeat", "story_id"])
+    done = frame[(frame["experiment_id"] == experiment_id) & (frame["status"] == "ok")]
+    return {(str(r.arm), str(r.variant), int(r.repeat if r.repeat == r.repeat else 0), str(r.story_id))
+            for r in done.itertuples()}
+
+
+def logged_runs(playground: Playground, experiment_id: str) -> int:
+    """How many rows of runs.csv belong to an experiment (after a refusal: the refused arms)."""
+    return int((playground.log.read(["experiment_id"])["experiment_id"] == experiment_id).sum())
+
+
+def pending_cells(playground: Playground, cells: Sequence[Cell], experiment_id: str) -> list[Cell]:
+    done = logged_ok(playground, experiment_id)
+    return [c for c in cells if c.key not in done]
+
+
+def _error_record(cell: Cell, experiment_id: str, error: str) -> RunRecord:
+    """What a cell refused by the core shows (the core has already logged its own row)."""
+    return RunRecord(experiment_id=experiment_id, provider=cell.arm.provider, model=cell.arm.model_id,
+                     mode=cell.arm.mode, prompt=cell.story.prompt(), frames_requested=cell.frame_count,
+                     seed=cell.seed, status="error", error=error, arm=cell.arm.label, variant=cell.variant,
+                     repeat=cell.repeat, story_id=cell.story_id, latency_s=0.0)
+
+
+def log_refusals(playground: Playground, refused: Sequence[tuple[Cell, str]], experiment_id: str) -> list[RunRecord]:
+    """One error row per cell refused before anything was sent (as `run` logs a refused run), so
+    the log says what failed; api_calls 0 keeps them out of the analysis."""
+    records = []
+    for cell, reason in refused:
+        record = _error_record(cell, experiment_id, reason)
+        record.run_id, record.created_at = new_run_id(), utc_now()
+        record.beats, record.size = json.dumps(list(cell.story.beats), ensure_ascii=False), cell.size
+        playground.log.append(record)
+        records.append(record)
+    return records
+
+
+async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment_id: str, *, concurrency: int = 4,
+                       max_usd: float | None = None, session: Session | None = None,
+                       on_done: CellCallback | None = None, on_progress: ProgressByCell | None = None,
+                       resume: bool = True) -> list[CellOutcome]:
+    """Run the cells concurrently; the outcomes of the cells that were sent or refused, in cell order."""
+    if concurrency < 1:
+        raise InputError(f"concurrency must be at least 1, got {concurrency}")
+    todo = pending_cells(playground, cells, experiment_id) if resume else list(cells)
+    overall = asyncio.Semaphore(concurrency)
+    gates = {name: asyncio.Semaphore(provider_class(name).max_concurrency) for name in {c.arm.provider for c in todo}}
+    budget = _Budget(max_usd)
+    outcomes: list[CellOutcome | None] = [None] * len(todo)
+
+    async def one(index: int, cell: Cell) -> None:
+        async with gates[cell.arm.provider], overall:
+            plan = plan_cell(playground, cell, experiment_id, session)
+            if not budget.admit(plan.max_usd):
+                outcomes[index] = CellOutcome(cell)
+            else:
+                outcomes[index] = await _send(playground, cell, experiment_id, plan, budget, session,
+                                              None if on_progress is None else lambda p: on_progress(index, p))
+        if on_done is not None:
+            on_done(cell, outcomes[index].record)  # type: ignore[union-attr]
+
+    await asyncio.gather(*(one(i, c) for i, c in enumerate(todo)))
+    return [o for o in outcomes if o is not None]
+
+
+async def _send(playground: Playground, cell: Cell, experiment_id: str, plan: CellPlan, budget: _Budget,
+                session: Session | None, on_progress: Callable[[Progress], None] | None) -> CellOutcome:
+    """One cell through the core; a failure becomes this cell's error row, never the others'."""
+    outcome = CellOutcome(cell)
+    try:
+        outcome.result = await playground.run(cell.request(experiment_id), session, on_progress=on_progress)
+        outcome.record = outcome.result.record
+    except SpendCapError as exc:  # a settings cap (per run/session/day): later cells would hit it too
+        budget.stopped = True
+        outcome.record = _error_record(cell, experiment_id, str(exc))
+    except PlaygroundError as exc:
+        outcome.record = _error_record(cell, experiment_id, str(exc))
+    except Exception as exc:  # a bug in one arm must not take the others down
+        outcome.record = _error_record(cell, experiment_id, f"unexpected {type(exc).__name__}: {exc}")
+    finally:
+        budget.settle(plan.max_usd, outcome.record.cost_usd if outcome.record else 0.0)
+    return outcome
+
+
+async def run_cells(playground: Playground, cells: Sequence[Cell], experiment_id: str, *, concurrency: int = 4,
+                    max_usd: float | None = None, session: Session | None = None,
+                    on_done: CellCallback | None = None, resume: bool = True) -> list[RunRecord]:
+    """The rows of the cells that were sent (refused and resumed-over cells have none)."""
+    outcomes = await run_outcomes(playground, cells, experiment_id, concurrency=concurrency, max_usd=max_usd,
+                                  session=session, on_done=on_done, resume=resume)
+    return [o.record for o in outcomes if o.record is not None]
+
+
+# -- one comparison ---------------------------------------------------------------------------
+@dataclass
+class Comparison:
+    experiment_id: str
+    outcomes: list[CellOutcome] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def records(self) -> list[RunRecord]:
+        return [o.record for o in self.outcomes if o.record is not None]
+
+
+def new_experiment_id(prefix: str = "cmp") -> str:
+    return f"{prefix}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def comparison_cells(story: Story, arms: Sequence[Arm], *, variants: Mapping[str, str] | None = None,
+                     frames: int, seed: int | None, size: str = "") -> list[Cell]:
+    """Arms x prompt variants of one story, each arm with the same seed (fair comparison)."""
+    if not arms:
+        raise InputError("give at least one arm, e.g. local::sequence")
+    if len(arms) > MAX_ARMS:
+        raise InputError(f"{len(arms)} arms: a comparison takes at most {MAX_ARMS}")
+    labels = [a.label for a in arms]
+    if len(set(labels)) < len(labels):
+        raise InputError("an arm is listed twice: " + ", ".join(sorted({x for x in labels if labels.count(x) > 1})))
+    chosen = {k: v for k, v in (variants or {}).items() if v and v.strip()}
+    if len(chosen) > MAX_VARIANTS:
+        raise InputError(f"{len(chosen)} prompt variants: a comparison takes at most {MAX_VARIANTS}")
+    stories = {label: variant_story(story, text) for label, text in chosen.items()} or {"": story}
+    return [Cell(story=s, arm=arm, variant=label, frames=frames, seed=seed, size=size)
+            for label, s in stories.items() for arm in arms]
+
+
+def plan_comparison(playground: Playground, story: Story, arms: Sequence[Arm], *,
+                    variants: Mapping[str, str] | None = None, frames: int, seed: int | None, size: str = "",
+                    session: Session | None = None, experiment_id: str | None = None) -> list[CellPlan]:
+    """The cells of a comparison with their estimates; InputError or SpendCapError when
+    anything would be refused (so callers can show the total and ask before sending).
+
+    With `experiment_id` (the comparison is being sent, not just estimated) a refusal also logs
+    an error row for each refused arm under that id: nothing is sent, the log says what failed."""
+    cells = comparison_cells(story, arms, variants=variants, frames=frames, seed=seed, size=size)
+    plans = plan_cells(playground, cells, session=session)
+    try:
+        raise_problems(plans)
+        check_budget(playground, plans, session)
+    except PlaygroundError as exc:
+        if experiment_id is not None:
+            refused = [(p.cell, p.problem) for p in plans if p.problem] or [(p.cell, str(exc)) for p in plans]
+            log_refusals(playground, refused, experiment_id)
+        raise
+    return plans
+
+
+async def compare(playground: Playground, story: Story, arms: Sequence[Arm], *,
+                  variants: Mapping[str, str] | None = None, frames: int, seed: int | None,
+                  session: Session | None = None, on_progress: ProgressByCell | None = None,
+                  size: str = "", experiment_id: str | None = None) -> Comparison:
+    """All arms (x variants) at once; bad input or a spend cap refuses the whole comparison
+    before anything is sent (each refused arm logged as an error row), a failing arm only ends
+    its own row."""
+    comparison = Comparison(experiment_id or new_experiment_id())
+    cells = [p.cell for p in plan_comparison(playground, story, arms, variants=variants, frames=frames, seed=seed,
+                                             size=size, session=session, experiment_id=comparison.experiment_id)]
+    started = time.perf_counter()
+    # every cell at once: the per-provider bound in run_outcomes is the only queue
+    comparison.outcomes = await run_outcomes(playground, cells, comparison.experiment_id, concurrency=len(cells),
+                                             session=session, on_progress=on_progress, resume=False)
+    comparison.wall_s = round(time.perf_counter() - started, 4)
+    return comparison
+
+
+# -- votes and scores (append-only ratings.csv) ------------------------------------------------
+VERDICTS = ("left", "right", "tie")  # of a blind pairwise vote; run_id is the left sequence
+SCORE_VERDICT = "score"  # a 1 to 5 score of one sequence (run_id), other_run_id empty
+
+
+def _score_value(score: object) -> int:
+    try:
+        value = int(score)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise InputError(f"a score is a whole number from 1 to 5, got {score!r}") from None
+    if not 1 <= value <= 5 or value != score and str(value) != str(score).strip():
+        raise InputError(f"a score is a whole number from 1 to 5, got {score!r}")
+    return value
+
+
+def add_vote(playground: Playground, experiment_id: str, left_run_id: str, right_run_id: str, verdict: str,
+             rater: str = "") -> None:
+    """Log a blind pairwise vote between two sequences: left better, right better or tie."""
+    if verdict not in VERDICTS:
+        raise InputError(f"a vote is one of {', '.join(VERDICTS)}, got {verdict!r}")
+    if not left_run_id or not right_run_id or left_run_id == right_run_id:
+        raise InputError("a vote needs two different runs")
+    playground.log.add_rating({"rated_at": utc_now(), "experiment_id": experiment_id, "run_id": left_run_id,
+                               "other_run_id": right_run_id, "verdict": verdict, "score": None,
+                               "rater": rater.strip() or "anonymous"})
+
+
+def add_score(playground: Playground, experiment_id: str, run_id: str, score: object, rater: str = "") -> None:
+    """Log a 1 to 5 score of one sequence."""
+    if not run_id:
+        raise InputError("a score needs a run")
+    playground.log.add_rating({"rated_at": utc_now(), "experiment_id": experiment_id, "run_id": run_id,
+                               "other_run_id": "", "verdict": SCORE_VERDICT, "score": _score_value(score),
+                               "rater": rater.strip() or "anonymous"})
+
+
+def blind_pair(records: Sequence[RunRecord], rng: random.Random, shown: Collection[frozenset[str]] = ()
+               ) -> tuple[RunRecord, RunRecord] | None:
+    """Two sequences with frames, in random order, for a blind vote: a pair not `shown` yet
+    while there is one. None when fewer than two runs returned frames."""
+    rated = [r for r in records if r.frames_returned > 0 and r.run_id]
+    pairs = [(a, b) for i, a in enumerate(rated) for b in rated[i + 1:]]
+    fresh = [p for p in pairs if frozenset((p[0].run_id, p[1].run_id)) not in shown] or pairs
+    if not fresh:
+        return None
+    left, right = rng.choice(fresh)
+    return (left, right) if rng.random() < 0.5 else (right, left)
+
+
+def needs_confirmation(playground: Playground, usd: float) -> bool:
+    """Whether a total (the worst case: total_max_usd) asks the user first (Settings.confirm_usd,
+    PLAYGROUND_CONFIRM_USD)."""
+    return usd > playground.settings.confirm_usd

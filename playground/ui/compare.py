@@ -1,0 +1,464 @@
+"""The Compare tab: one story across up to 6 arms at once, side by side, then a blind vote.
+
+Layout and callbacks only: every callback calls playground.experiments (the functions the
+`compare` command and the tests call too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from playground.base.errors import PlaygroundError
+from playground.base.presets import load_presets
+from playground.base.prompts import Story
+from playground.base.types import RunRecord
+from playground.core.playground import Playground
+from playground.core.session import Session
+from playground.core.sink import Progress
+from playground.experiments import (
+    MAX_ARMS,
+    MAX_VARIANTS,
+    Arm,
+    Cell,
+    CellOutcome,
+    CellPlan,
+    Comparison,
+    add_score,
+    add_vote,
+    blind_pair,
+    compare,
+    comparison_cells,
+    logged_runs,
+    needs_confirmation,
+    new_experiment_id,
+    parse_arms,
+    plan_comparison,
+    total_max_usd,
+    total_usd,
+)
+from playground.providers import provider_class
+from playground.ui import (
+    frame_failures,
+    frames_box,
+    frames_value,
+    gallery_items,
+    model_choices,
+    parse_beats,
+    progress_items,
+    provider_choices,
+    visitor_session,
+)
+
+MAX_ROWS = MAX_ARMS * MAX_VARIANTS
+VARIANT_LABELS = ("A", "B", "C")[:MAX_VARIANTS]
+DEFAULT_ARMS = "local::sequence\nlocal::baseline"
+VOTE_CONTROLS = ("vote_left", "vote_tie", "vote_right", "left_score", "right_score")
+
+
+# -- pure helpers (tested without a browser) ----------------------------------------------
+@dataclass
+class PendingConfirmation:
+    """The comparison this session was asked to confirm, held on the server (a gr.State, mutated
+    in place): "Yes, run it" runs that comparison once and nothing else, so calling the private
+    confirm event directly cannot skip the question."""
+
+    form: CompareForm | None = None
+    max_usd: float = 0.0  # the worst case shown when asking
+
+    def take(self) -> tuple[CompareForm | None, float]:
+        """What was asked, forgotten at once: a confirmation is used once."""
+        asked, self.form = self.form, None
+        return asked, self.max_usd
+
+
+NOTHING_TO_CONFIRM = ("nothing to confirm: press Run comparison first; a confirmation runs only the comparison this "
+                      "page was asked about, once")
+
+
+@dataclass(frozen=True)
+class CompareForm:
+    """The Compare form's values, as a plan the core can check and run."""
+
+    story: Story
+    arms_text: str
+    variants: dict[str, str] | None
+    frames: int
+    seed: int | None
+
+    def plans(self, playground: Playground, session: Session | None, experiment_id: str | None = None
+              ) -> list[CellPlan]:
+        """The cells with their estimates; raises what the comparison would be refused for (and,
+        given the id of a comparison being sent, logs each refused arm as an error row)."""
+        return plan_comparison(playground, self.story, self.arms(), variants=self.variants, frames=self.frames,
+                               seed=self.seed, session=session, experiment_id=experiment_id)
+
+    def arms(self) -> list[Arm]:
+        return parse_arms(self.arms_text.splitlines())
+
+    def cells(self) -> list[Cell]:
+        return comparison_cells(self.story, self.arms(), variants=self.variants, frames=self.frames, seed=self.seed)
+
+
+def read_form(prompts: list[str], beats_text: str, frames: float | None, seed: float | None, arms_text: str) -> CompareForm:
+    """Prompt A alone: no variants; B (and C) filled in: variants A, B (, C) of the same story."""
+    texts = [(p or "").strip() for p in prompts]
+    variants = {label: text for label, text in zip(VARIANT_LABELS, texts) if text} if any(texts[1:]) else None
+    return CompareForm(story=Story(character=texts[0], beats=tuple(parse_beats(beats_text))), arms_text=arms_text or "",
+                       variants=variants, frames=frames_value(frames), seed=None if seed is None else int(seed))
+
+
+def estimate_markdown(playground: Playground, form: CompareForm, session: Session | None) -> str:
+    try:
+        plans = form.plans(playground, session)
+    except PlaygroundError as exc:
+        return f"*{exc}*"
+    usd, most = total_usd(plans), total_max_usd(plans)
+    images = sum(p.estimate.images for p in plans if p.estimate)
+    note = (f" — above ${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD): you will be asked to confirm"
+            if needs_confirmation(playground, most) else "")
+    return f"**Estimated total** ${usd:.4f} for {len(plans)} run(s), {images} image(s), **at most** ${most:.4f}{note}"
+
+
+def append_arm(text: str, provider: str, model: str, mode: str) -> str:
+    """The arms box with one more line, `provider:model:mode`."""
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    return "\n".join(lines + [f"{provider}:{model or ''}:{mode}"])
+
+
+def row_header(record: RunRecord, variant: str = "") -> str:
+    """One arm's line above its gallery: status, frames, cost, latency, consistency."""
+    scores = [(n.replace("_consistency", ""), getattr(record, n)) for n in
+              ("subject_consistency", "palette_consistency", "structure_consistency")]
+    shown = " · ".join(f"{n} {v:.3f}" for n, v in scores if isinstance(v, float))
+    head = (f"**{record.arm}**{f' · variant {variant}' if variant else ''} — **{record.status}** · "
+            f"{record.frames_returned}/{record.frames_requested} frames · ${record.cost_usd:.4f} · "
+            f"{record.latency_s or 0:.2f} s")
+    lines = [head + (f" · consistency: {shown}" if shown else "")]
+    failures = frame_failures(record)
+    if failures:
+        lines.append("**Not returned:** " + " · ".join(failures))
+    elif record.error:
+        lines.append(f"**Why:** {record.error}")
+    return "\n\n".join(lines)
+
+
+def composed_prompts(record: RunRecord) -> str:
+    sent = json.loads(record.composed_prompts or "[]")
+    if not sent:
+        return "(nothing was sent)"
+    return "\n\n".join(f"[call {i + 1}] {text}" for i, text in enumerate(sent)) if len(sent) > 1 else sent[0]
+
+
+def outcome_items(outcome: CellOutcome) -> list[tuple[str, str]]:
+    return [] if outcome.result is None else gallery_items(outcome.result)
+
+
+@dataclass
+class VotePool:
+    """The sequences of the last comparison a blind pair is drawn from (small: ids and paths)."""
+
+    experiment_id: str
+    records: list[RunRecord]
+    items: dict[str, list[tuple[str, str]]]
+    pair: tuple[str, str] | None = None  # (left run id, right run id) awaiting a vote
+    shown: set[frozenset[str]] = field(default_factory=set)  # pairs already drawn: each pair once first
+
+    @classmethod
+    def of(cls, comparison: Comparison) -> VotePool:
+        done = [o for o in comparison.outcomes if o.record is not None and o.result is not None]
+        return cls(comparison.experiment_id, [o.record for o in done],  # type: ignore[misc]
+                   {o.record.run_id: outcome_items(o) for o in done})  # type: ignore[union-attr]
+
+    def label(self, run_id: str) -> str:
+        record = next(r for r in self.records if r.run_id == run_id)
+        return record.arm + (f" (variant {record.variant})" if record.variant else "")
+
+    def draw(self, rng: random.Random) -> tuple[str, str] | None:
+        if len(self.shown) == len(self.records) * (len(self.records) - 1) // 2:
+            self.shown.clear()  # every pair has been shown: start another round
+        pair = blind_pair(self.records, rng, self.shown)
+        self.pair = None if pair is None else (pair[0].run_id, pair[1].run_id)
+        if self.pair:
+            self.shown.add(frozenset(self.pair))
+        return self.pair
+
+
+def cast_vote(playground: Playground, pool: VotePool | None, verdict: str, left_score: str | None,
+              right_score: str | None, rater: str) -> str:
+    """Log the vote (and any scores), then reveal which arm was which."""
+    if pool is None or pool.pair is None:
+        raise PlaygroundError("no pair to vote on: run a comparison, then press Another pair")
+    left, right = pool.pair
+    add_vote(playground, pool.experiment_id, left, right, verdict, rater)
+    for run_id, score in ((left, left_score), (right, right_score)):
+        if score:
+            add_score(playground, pool.experiment_id, run_id, score, rater)
+    pool.pair = None
+    said = {"left": "left better", "right": "right better", "tie": "a tie"}[verdict]
+    return f"Saved ({said}). **Left** was `{pool.label(left)}`, **right** was `{pool.label(right)}`."
+
+
+# -- the tab --------------------------------------------------------------------------------
+def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
+    presets = load_presets()
+    with gr.Tab("Compare"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=320):
+                form = _build_form(playground, presets)
+            with gr.Column(scale=3, min_width=360):
+                status = gr.Markdown("Choose arms, then **Run comparison**. Every arm runs at the same time.",
+                                     elem_id="compare-status")
+                form["activity"] = gr.Markdown(elem_id="compare-activity")  # where Gradio shows queue and errors
+                with gr.Tabs():
+                    with gr.Tab("Side by side"):
+                        rows = [_build_row(i) for i in range(MAX_ROWS)]
+                    with gr.Tab("Blind vote"):
+                        vote = _build_vote()
+        pool = gr.State(None)
+        pending = gr.State(PendingConfirmation())
+        _wire(playground, session, form, rows, vote, status, pool, presets, pending)
+    return {"status": status, "rows": rows, "pool": pool}
+
+
+def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, Any]:
+    c: dict[str, Any] = {}
+    c["preset"] = gr.Dropdown(choices=["(none)"] + list(presets), value="(none)", label="Preset")
+    c["prompt_a"] = gr.Textbox(label="Prompt", lines=3, elem_id="compare-prompt",
+                               placeholder="Character and style, shared by every frame")
+    with gr.Accordion("Prompt variants (optional A/B test of the wording)", open=False):
+        c["prompt_b"] = gr.Textbox(label="Prompt variant B", lines=2, placeholder="Filled in: the prompt above is A")
+        c["prompt_c"] = gr.Textbox(label="Prompt variant C", lines=2)
+    c["beats"] = gr.Textbox(label="Frame beats", lines=4, placeholder="One per line: what happens in each frame")
+    with gr.Row():
+        c["frames"] = frames_box(4)
+        c["seed"] = gr.Number(value=7, precision=0, label="Seed (same for every arm)")
+    c["arms"] = gr.Textbox(label="Arms", lines=4, value=DEFAULT_ARMS, elem_id="compare-arms",
+                           info=f"One per line, provider:model:mode (empty model = default), up to {MAX_ARMS}")
+    with gr.Row():
+        default = playground.settings.default_provider
+        c["add_provider"] = gr.Dropdown(choices=provider_choices(playground), value=default, label="Provider", scale=2)
+        c["add_model"] = gr.Dropdown(choices=model_choices(default), value=provider_class(default).default_model(),
+                                     label="Model", allow_custom_value=True, scale=2)
+        c["add_mode"] = gr.Radio(["sequence", "baseline"], value="baseline", label="Mode", scale=2)
+    c["add"] = gr.Button("Add arm", size="sm")
+    c["estimate"] = gr.Markdown(elem_id="compare-estimate")
+    c["run"] = gr.Button("Run comparison", variant="primary")
+    with gr.Group(visible=False) as c["confirm_box"]:
+        c["confirm_text"] = gr.Markdown()
+        with gr.Row():
+            c["confirm"] = gr.Button("Yes, run it", variant="stop")
+            c["back"] = gr.Button("No")
+    return c
+
+
+def _build_row(i: int) -> dict[str, Any]:
+    with gr.Group(visible=False) as box:
+        header = gr.Markdown(elem_classes=["run-summary"])
+        gallery = gr.Gallery(show_label=False, columns=6, height=170, object_fit="contain", preview=False,
+                             elem_id=f"compare-gallery-{i}")
+        with gr.Accordion("Composed prompt(s) sent", open=False):
+            prompts = gr.Textbox(show_label=False, lines=3, max_lines=12, interactive=False)
+    return {"box": box, "header": header, "gallery": gallery, "prompts": prompts}
+
+
+def _build_vote() -> dict[str, Any]:
+    v: dict[str, Any] = {}
+    v["info"] = gr.Markdown("Run a comparison: two of its sequences appear here without their arm names.")
+    with gr.Row(equal_height=False):
+        for side in ("left", "right"):
+            with gr.Column():
+                v[side] = gr.Gallery(label=side.capitalize(), columns=3, height=280, object_fit="contain",
+                                     preview=False, elem_id=f"vote-{side}")
+                v[f"{side}_score"] = gr.Radio(["1", "2", "3", "4", "5"], value=None, elem_id=f"vote-{side}-score",
+                                              interactive=False,
+                                              label=f"Score {side} (optional, 5 = best)")
+    with gr.Row():  # usable while a pair awaits its vote
+        v["vote_left"] = gr.Button("Left better", interactive=False, elem_id="vote-left-better")
+        v["vote_tie"] = gr.Button("Tie", interactive=False, elem_id="vote-tie")
+        v["vote_right"] = gr.Button("Right better", interactive=False, elem_id="vote-right-better")
+        v["next"] = gr.Button("Another pair", variant="secondary")
+    v["rater"] = gr.Textbox(label="Rater (optional)", placeholder="your name or initials", max_lines=1)
+    v["reveal"] = gr.Markdown(elem_id="vote-reveal")
+    return v
+
+
+def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows: list[dict[str, Any]],
+          vote: dict[str, Any], status: gr.Markdown, pool: gr.State, presets: dict[str, Any],
+          pending: gr.State) -> None:
+    fields = [form[k] for k in ("prompt_a", "prompt_b", "prompt_c", "beats", "frames", "seed", "arms")]
+    row_outputs = [c for row in rows for c in row.values()]
+    vote_outputs = [vote[k] for k in ("info", "left", "right", "reveal", *VOTE_CONTROLS)]
+    run_outputs = [status, form["activity"], form["confirm_box"], form["confirm_text"], pool, *row_outputs,
+                   *vote_outputs]
+    rng = random.Random()
+
+    def form_of(values: list[Any]) -> CompareForm:
+        a, b, c, beats, frames, seed, arms = values
+        return read_form([a, b, c], beats, frames, seed, arms)
+
+    def show_estimate(*values: Any) -> str:
+        *vals, state, _ = values  # the form, the session, the pending confirmation
+        return estimate_markdown(playground, form_of(vals), state)
+
+    def voting(enabled: bool) -> dict[Any, Any]:
+        """The vote buttons and scores: usable only while a pair awaits its vote (a new pair starts unscored)."""
+        score = gr.Radio(value=None, interactive=True) if enabled else gr.Radio(interactive=False)
+        return {vote[k]: gr.Button(interactive=enabled) if k.startswith("vote_") else score for k in VOTE_CONTROLS}
+
+    def pair_updates(current: VotePool | None) -> dict[Any, Any]:
+        pair = current.draw(rng) if current else None
+        if pair is None:
+            return {vote["info"]: "Fewer than two sequences returned frames: nothing to vote on.",
+                    vote["left"]: [], vote["right"]: [], vote["reveal"]: "", pool: current, **voting(False)}
+        return {vote["info"]: "Which sequence keeps the character and style more consistent, and tells the story "
+                              "better? The arms are revealed after your vote.",
+                vote["left"]: current.items[pair[0]], vote["right"]: current.items[pair[1]], vote["reveal"]: "",
+                pool: current, **voting(True)}
+
+    async def on_run(confirmed: bool, values: tuple[Any, ...], state: Session, asked: PendingConfirmation
+                     ) -> AsyncIterator[dict[Any, Any]]:
+        form_values = form_of(list(values))
+        shown, shown_usd = asked.take()  # before any await: two confirmations cannot both use it
+        if confirmed and shown != form_values:
+            yield {status: f"**Not sent:** {NOTHING_TO_CONFIRM}.", form["confirm_box"]: gr.Group(visible=False)}
+            raise gr.Error(NOTHING_TO_CONFIRM, print_exception=False)
+        experiment_id = new_experiment_id()
+        try:
+            plans = form_values.plans(playground, state, experiment_id)
+        except PlaygroundError as exc:
+            logged = logged_runs(playground, experiment_id)
+            note = f" {logged} refused run(s) logged as error rows of `{experiment_id}` (see History)." if logged else ""
+            yield {status: f"**Not sent:** {exc}.{note}"}
+            raise gr.Error(str(exc), print_exception=False) from None
+        usd, most = total_usd(plans), total_max_usd(plans)
+        # ask, unless this is the answer to the same question (a worst case that grew since asks again)
+        if needs_confirmation(playground, most) and not (confirmed and most <= shown_usd + 1e-9):
+            asked.form, asked.max_usd = form_values, most
+            yield {form["confirm_box"]: gr.Group(visible=True),
+                   form["confirm_text"]: f"**At most ${most:.4f}** (typical ${usd:.4f}), above "
+                                         f"${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD). "
+                                         f"Nothing has been sent. Run it?"}
+            return
+        done: list[Comparison] = []
+        async for update in _run_rows(playground, form_values, [p.cell for p in plans], state, rows, status, done,
+                                      experiment_id):
+            yield {form["confirm_box"]: gr.Group(visible=False), **update}
+        yield pair_updates(VotePool.of(done[0]))
+
+    def run_handler(confirmed: bool, name: str) -> Any:
+        # Explicit parameters: Gradio passes gr.Request only to a named positional parameter.
+        async def handler(a: str, b: str, c: str, beats: str, frames: float | None, seed: float | None, arms: str,
+                          state: Session, asked: PendingConfirmation | None = None, http: gr.Request | None = None
+                          ) -> AsyncIterator[dict[Any, Any]]:
+            state = visitor_session(playground, state, http)
+            async for update in on_run(confirmed, (a, b, c, beats, frames, seed, arms), state,
+                                       asked or PendingConfirmation()):
+                yield update
+
+        handler.__name__ = name  # Gradio names an event after its function
+        return handler
+
+    on_click, on_confirm = run_handler(False, "on_click"), run_handler(True, "on_confirm")
+
+    def on_back(asked: PendingConfirmation) -> tuple[Any, str]:
+        asked.take()
+        return gr.Group(visible=False), "Cancelled: nothing was sent."
+
+    inputs = fields + [session, pending]
+    # the Generate tab's pool ("runs", bounded in app.py): a comparison holds one slot while its arms run
+    # Gradio's status (queue, timer, "Error" badge) on an empty line of its own: on the status
+    # line or the rows it hid the reason and the frames
+    run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[form["activity"]])
+    form["run"].click(on_click, inputs, run_outputs, api_name="compare", **run_options)
+    form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", **run_options)
+    form["back"].click(on_back, pending, [form["confirm_box"], status], api_visibility="private")
+    for component in fields:
+        component.change(show_estimate, inputs, form["estimate"], api_visibility="private", show_progress="hidden",
+                         trigger_mode="always_last", concurrency_limit=None)  # per keystroke: see ui.py
+    form["add_provider"].change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
+                                form["add_provider"], form["add_model"], api_visibility="private")
+    form["add"].click(append_arm, [form["arms"], form["add_provider"], form["add_model"], form["add_mode"]],
+                      form["arms"], api_visibility="private")
+    form["preset"].change(lambda t: _preset_values(presets, t), form["preset"],
+                          [form["prompt_a"], form["beats"], form["frames"]], api_visibility="private")
+
+    def on_vote(verdict: str, current: VotePool | None, left: str | None, right: str | None, rater: str) -> Any:
+        try:
+            revealed = cast_vote(playground, current, verdict, left, right, rater or "")
+        except PlaygroundError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return {vote["reveal"]: revealed + " Press **Another pair** to vote again.", pool: current, **voting(False)}
+
+    vote_inputs = [pool, vote["left_score"], vote["right_score"], vote["rater"]]
+    for verdict in ("left", "tie", "right"):
+        vote[f"vote_{verdict}"].click(lambda *v, verdict=verdict: on_vote(verdict, *v), vote_inputs,
+                                      [vote["reveal"], pool, *(vote[k] for k in VOTE_CONTROLS)],
+                                      api_visibility="private")
+    vote["next"].click(pair_updates, pool, vote_outputs + [pool], api_visibility="private")
+
+
+def _preset_values(presets: dict[str, Any], title: str) -> tuple[Any, ...]:
+    chosen = presets.get(title)
+    if chosen is None:
+        return gr.skip(), gr.skip(), gr.skip()
+    return chosen.prompt, "\n".join(chosen.story.beats), chosen.frames
+
+
+async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell], state: Session,
+                    rows: list[dict[str, Any]], status: gr.Markdown, done: list[Comparison], experiment_id: str
+                    ) -> AsyncIterator[dict[Any, Any]]:
+    """Run the comparison, streaming each arm's frames into its row; the result goes to `done`."""
+    queue: asyncio.Queue[tuple[int, Progress]] = asyncio.Queue()
+    task = asyncio.create_task(compare(playground, form.story, form.arms(),
+                                       variants=form.variants, frames=form.frames, seed=form.seed, session=state,
+                                       on_progress=lambda i, p: queue.put_nowait((i, p)), experiment_id=experiment_id))
+    first: dict[Any, Any] = {status: f"Running {len(cells)} arm(s) at once…"}
+    for i, row in enumerate(rows):
+        cell = cells[i] if i < len(cells) else None
+        first[row["box"]] = gr.Group(visible=cell is not None)
+        if cell is not None:
+            first[row["header"]] = f"**{cell.arm.label}**{f' · variant {cell.variant}' if cell.variant else ''} — running…"
+            first[row["gallery"]], first[row["prompts"]] = [], ""
+    yield first
+    try:
+        while not task.done():
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                i, p = getter.result()
+                yield {rows[i]["gallery"]: progress_items(p, list(cells[i].story.beats)),
+                       rows[i]["header"]: f"**{cells[i].arm.label}** — running… {p.frames_done}/{p.frames_requested} "
+                                          f"frames · {p.elapsed_s:.1f} s"}
+            else:
+                getter.cancel()
+        comparison = task.result()
+    except PlaygroundError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+    finally:
+        if not task.done():  # the page went away: the core logs in-flight runs as cancelled
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    done.append(comparison)
+    final: dict[Any, Any] = {status: _status_line(comparison)}
+    for i, outcome in enumerate(comparison.outcomes):
+        if outcome.record is not None:
+            final[rows[i]["header"]] = row_header(outcome.record, outcome.cell.variant)
+            final[rows[i]["gallery"]] = outcome_items(outcome)
+            final[rows[i]["prompts"]] = composed_prompts(outcome.record)
+    yield final
+
+
+def _status_line(comparison: Comparison) -> str:
+    records = comparison.records
+    ok = sum(r.status == "ok" for r in records)
+    slowest = max((r.latency_s or 0 for r in records), default=0.0)
+    return (f"Experiment `{comparison.experiment_id}`: {ok}/{len(records)} arm(s) ok · wall time "
+            f"{comparison.wall_s:.2f} s (slowest arm {slowest:.2f} s) · cost "
+            f"${sum(r.cost_usd for r in records):.4f}. Vote in **Blind vote**; figures in **Analysis**.")
