@@ -12,9 +12,9 @@ from starlette.middleware import Middleware  # noqa: E402
 from playground.base.config import Settings  # noqa: E402
 from playground.core import Playground  # noqa: E402
 from playground.core.spend import MAX_RUNS_IN_FLIGHT  # noqa: E402
-from playground.ui import build_app  # noqa: E402
-from playground.ui_limits import MAX_UPLOAD_BYTES, BodyLimit, blocked_paths, served_paths  # noqa: E402
-from playground.ui_page import CSS, HEAD  # noqa: E402
+from playground.ui.app import build_app  # noqa: E402
+from playground.ui.limits import MAX_UPLOAD_BYTES, BodyLimit, blocked_paths, served_paths  # noqa: E402
+from playground.ui.page import CSS, HEAD  # noqa: E402
 
 
 def create_app(settings: Settings | None = None):
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None):
     app.queue(default_concurrency_limit=MAX_RUNS_IN_FLIGHT, max_size=64)
     # ssr_mode off: a Space with Node would otherwise render server-side, a path the tests never take.
     # Served: frames, previews and exports only (never runs.csv and its side files); uploads and
-    # request bodies bounded (playground/ui_limits.py).
+    # request bodies bounded (playground/ui/limits.py).
     data_dir = playground.settings.data_dir
     launch = dict(allowed_paths=served_paths(data_dir), blocked_paths=blocked_paths(data_dir),
                   max_file_size=MAX_UPLOAD_BYTES, app_kwargs={"middleware": [Middleware(BodyLimit)]},

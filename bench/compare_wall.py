@@ -23,7 +23,8 @@ from playground.base.config import Settings  # noqa: E402
 from playground.base.prompts import Story  # noqa: E402
 from playground.core import Playground  # noqa: E402
 from playground.emulator import Emulator  # noqa: E402
-from playground.experiments import compare, parse_arms  # noqa: E402
+from playground.experiments.compare import compare
+from playground.experiments.cells import parse_arms  # noqa: E402
 
 ARMS = ["byteplus::sequence", "evolink::sequence", "wavespeed::sequence", "atlascloud::sequence",
         "openai::baseline", "fal::baseline"]

@@ -101,7 +101,7 @@ def _append_ms(*data_dirs: Path, n: int = 60) -> list[float]:
 def _analysis(playground: object) -> str:
     """The Analysis tab's summary (playground.analysis.analyse if present, else a groupby)."""
     try:
-        from playground import analysis
+        from playground.experiments import analysis
     except ImportError:
         frame = playground.log.read()  # type: ignore[attr-defined]
         frame.groupby("arm")[["cost_usd", "latency_s", "subject_consistency"]].mean()
@@ -113,8 +113,8 @@ def _analysis(playground: object) -> str:
 def measure(rows: int, work: Path) -> list[Row]:
     from playground.base.config import Settings
     from playground.core import Playground
-    from playground.experiments import logged_ok
-    from playground.ui import history_table
+    from playground.experiments.cells import logged_ok
+    from playground.present.runs import history_table
 
     data = work / f"log-{rows}"
     label = f"{rows // 1000}k rows" if rows < 1_000_000 else f"{rows / 1_000_000:g}M rows"

@@ -96,7 +96,7 @@ def delivery(work: Path) -> list[Row]:
 
     from bench.remote import playground_for
     from playground.base.types import GenerationRequest
-    from playground.ui import gallery_items
+    from playground.present.runs import gallery_items
 
     with emulator_process(0.2, draw_first=False) as emu:  # sizes are measured here, not times
         playground = playground_for(emu.env, work / "delivery")

@@ -10,7 +10,7 @@ import json
 import sys
 
 from playground.base.errors import PlaygroundError
-from playground.cli import add_data_dir, settings_from, warn_damaged
+from playground.cli.common import add_data_dir, add_hub_arg, settings_from, snapshots_from, warn_damaged
 from playground.core.playground import Playground
 from playground.store import merged
 
@@ -24,10 +24,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _report(playground: Playground, args: argparse.Namespace) -> int:
-    from playground import analysis
+    from playground.experiments import analysis
 
     try:
-        snapshots = merged.snapshots_from(args, playground.settings)
+        snapshots = snapshots_from(args, playground.settings)
     except PlaygroundError as exc:  # --hub OWNER/NAME could not be pulled
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -58,6 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="per-arm summary of runs and votes (success, cost, latency, consistency, ratings)")
     p.add_argument("--experiment", default=None, help="one experiment id (default: every run in the log)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
-    merged.add_hub_arg(p)
+    add_hub_arg(p)
     add_data_dir(p)
     p.set_defaults(func=cmd_report)

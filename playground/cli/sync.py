@@ -11,7 +11,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from playground.cli import add_data_dir, settings_from
+from playground.cli.common import add_data_dir, settings_from
 from playground.core import Playground
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from playground.experiments import SCORE_VERDICT, VERDICTS
+from playground.experiments.votes import SCORE_VERDICT, VERDICTS
 from playground.metrics import METRIC_COLUMNS
 from playground.store import merged
 

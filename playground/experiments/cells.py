@@ -1,26 +1,22 @@
-"""A/B experiments: arms, cells, concurrent comparisons, batches with a cost cap and resume.
+"""A/B experiments: arms, cells, and many cells at once with a cost cap and resume.
 
     Arm         provider + model + mode ("local::baseline": an empty model = the provider's default)
     Cell        one run of an experiment: story x arm x prompt variant x repeat
     plan_cells  every cell checked (input, key, estimate) before anything is sent
     run_cells   many cells at once: bounded overall and per provider, the cost cap checked
                 before each cell is sent, resume skips cells already logged `ok`
-    compare     one story across up to MAX_ARMS arms (x prompt variants), all concurrently
 
 Each cell is one ordinary `Playground.run`, so every run is a normal runs.csv row carrying
-experiment_id, arm (= Arm.label), variant, repeat and story_id. Blind votes and 1 to 5
-scores go to the append-only ratings.csv (add_vote, add_score).
+experiment_id, arm (= Arm.label), variant, repeat and story_id. One comparison of a story
+across arms is experiments.compare; votes and scores are experiments.votes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
-import time
-import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
@@ -33,9 +29,6 @@ from playground.core.session import Session
 from playground.core.sink import Progress
 from playground.core.spend import Spend
 from playground.providers import provider_class, provider_names
-
-MAX_ARMS = 6  # arms of one comparison (the Compare tab has one row per arm and variant)
-MAX_VARIANTS = 3  # prompt variants of one comparison
 
 CellCallback = Callable[["Cell", RunRecord | None], None]
 ProgressByCell = Callable[[int, Progress], None]  # (index of the cell, its progress)
@@ -330,129 +323,3 @@ async def run_cells(playground: Playground, cells: Sequence[Cell], experiment_id
     return [o.record for o in outcomes if o.record is not None]
 
 
-# -- one comparison ---------------------------------------------------------------------------
-@dataclass
-class Comparison:
-    experiment_id: str
-    outcomes: list[CellOutcome] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    @property
-    def records(self) -> list[RunRecord]:
-        return [o.record for o in self.outcomes if o.record is not None]
-
-
-def new_experiment_id(prefix: str = "cmp") -> str:
-    return f"{prefix}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-
-
-def comparison_cells(story: Story, arms: Sequence[Arm], *, variants: Mapping[str, str] | None = None,
-                     frames: int, seed: int | None, size: str = "") -> list[Cell]:
-    """Arms x prompt variants of one story, each arm with the same seed (fair comparison)."""
-    if not arms:
-        raise InputError("give at least one arm, e.g. local::sequence")
-    if len(arms) > MAX_ARMS:
-        raise InputError(f"{len(arms)} arms: a comparison takes at most {MAX_ARMS}")
-    labels = [a.label for a in arms]
-    if len(set(labels)) < len(labels):
-        raise InputError("an arm is listed twice: " + ", ".join(sorted({x for x in labels if labels.count(x) > 1})))
-    chosen = {k: v for k, v in (variants or {}).items() if v and v.strip()}
-    if len(chosen) > MAX_VARIANTS:
-        raise InputError(f"{len(chosen)} prompt variants: a comparison takes at most {MAX_VARIANTS}")
-    stories = {label: variant_story(story, text) for label, text in chosen.items()} or {"": story}
-    return [Cell(story=s, arm=arm, variant=label, frames=frames, seed=seed, size=size)
-            for label, s in stories.items() for arm in arms]
-
-
-def plan_comparison(playground: Playground, story: Story, arms: Sequence[Arm], *,
-                    variants: Mapping[str, str] | None = None, frames: int, seed: int | None, size: str = "",
-                    session: Session | None = None, experiment_id: str | None = None) -> list[CellPlan]:
-    """The cells of a comparison with their estimates; InputError or SpendCapError when
-    anything would be refused (so callers can show the total and ask before sending).
-
-    With `experiment_id` (the comparison is being sent, not just estimated) a refusal also logs
-    an error row for each refused arm under that id: nothing is sent, the log says what failed."""
-    cells = comparison_cells(story, arms, variants=variants, frames=frames, seed=seed, size=size)
-    plans = plan_cells(playground, cells, session=session)
-    try:
-        raise_problems(plans)
-        check_budget(playground, plans, session)
-    except PlaygroundError as exc:
-        if experiment_id is not None:
-            refused = [(p.cell, p.problem) for p in plans if p.problem] or [(p.cell, str(exc)) for p in plans]
-            log_refusals(playground, refused, experiment_id)
-        raise
-    return plans
-
-
-async def compare(playground: Playground, story: Story, arms: Sequence[Arm], *,
-                  variants: Mapping[str, str] | None = None, frames: int, seed: int | None,
-                  session: Session | None = None, on_progress: ProgressByCell | None = None,
-                  size: str = "", experiment_id: str | None = None) -> Comparison:
-    """All arms (x variants) at once; bad input or a spend cap refuses the whole comparison
-    before anything is sent (each refused arm logged as an error row), a failing arm only ends
-    its own row."""
-    comparison = Comparison(experiment_id or new_experiment_id())
-    cells = [p.cell for p in plan_comparison(playground, story, arms, variants=variants, frames=frames, seed=seed,
-                                             size=size, session=session, experiment_id=comparison.experiment_id)]
-    started = time.perf_counter()
-    # every cell at once: the per-provider bound in run_outcomes is the only queue
-    comparison.outcomes = await run_outcomes(playground, cells, comparison.experiment_id, concurrency=len(cells),
-                                             session=session, on_progress=on_progress, resume=False)
-    comparison.wall_s = round(time.perf_counter() - started, 4)
-    return comparison
-
-
-# -- votes and scores (append-only ratings.csv) ------------------------------------------------
-VERDICTS = ("left", "right", "tie")  # of a blind pairwise vote; run_id is the left sequence
-SCORE_VERDICT = "score"  # a 1 to 5 score of one sequence (run_id), other_run_id empty
-
-
-def _score_value(score: object) -> int:
-    try:
-        value = int(score)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise InputError(f"a score is a whole number from 1 to 5, got {score!r}") from None
-    if not 1 <= value <= 5 or value != score and str(value) != str(score).strip():
-        raise InputError(f"a score is a whole number from 1 to 5, got {score!r}")
-    return value
-
-
-def add_vote(playground: Playground, experiment_id: str, left_run_id: str, right_run_id: str, verdict: str,
-             rater: str = "") -> None:
-    """Log a blind pairwise vote between two sequences: left better, right better or tie."""
-    if verdict not in VERDICTS:
-        raise InputError(f"a vote is one of {', '.join(VERDICTS)}, got {verdict!r}")
-    if not left_run_id or not right_run_id or left_run_id == right_run_id:
-        raise InputError("a vote needs two different runs")
-    playground.log.add_rating({"rated_at": utc_now(), "experiment_id": experiment_id, "run_id": left_run_id,
-                               "other_run_id": right_run_id, "verdict": verdict, "score": None,
-                               "rater": rater.strip() or "anonymous"})
-
-
-def add_score(playground: Playground, experiment_id: str, run_id: str, score: object, rater: str = "") -> None:
-    """Log a 1 to 5 score of one sequence."""
-    if not run_id:
-        raise InputError("a score needs a run")
-    playground.log.add_rating({"rated_at": utc_now(), "experiment_id": experiment_id, "run_id": run_id,
-                               "other_run_id": "", "verdict": SCORE_VERDICT, "score": _score_value(score),
-                               "rater": rater.strip() or "anonymous"})
-
-
-def blind_pair(records: Sequence[RunRecord], rng: random.Random, shown: Collection[frozenset[str]] = ()
-               ) -> tuple[RunRecord, RunRecord] | None:
-    """Two sequences with frames, in random order, for a blind vote: a pair not `shown` yet
-    while there is one. None when fewer than two runs returned frames."""
-    rated = [r for r in records if r.frames_returned > 0 and r.run_id]
-    pairs = [(a, b) for i, a in enumerate(rated) for b in rated[i + 1:]]
-    fresh = [p for p in pairs if frozenset((p[0].run_id, p[1].run_id)) not in shown] or pairs
-    if not fresh:
-        return None
-    left, right = rng.choice(fresh)
-    return (left, right) if rng.random() < 0.5 else (right, left)
-
-
-def needs_confirmation(playground: Playground, usd: float) -> bool:
-    """Whether a total (the worst case: total_max_usd) asks the user first (Settings.confirm_usd,
-    PLAYGROUND_CONFIRM_USD)."""
-    return usd > playground.settings.confirm_usd

@@ -15,30 +15,25 @@ phrase without its trailing "of" is the style, and every setting is one beat, so
 
 `python -m playground bench-story FILE --arm PROVIDER:MODEL:MODE ...` runs every selected
 story under every arm as one experiment (ids deterministic, so a rerun resumes) and
-writes the table of playground.consistory_table.
+writes the table of playground.experiments.consistory_table (the command: cli/bench_story.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import hashlib
 import json
 import random
-import sys
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
-from playground.base.errors import InputError, PlaygroundError, SpendCapError
+from playground.base.errors import InputError, SpendCapError
 from playground.base.prompts import Story
-from playground.base.types import MAX_FRAMES, RunRecord
-from playground.cli import add_data_dir, settings_from
+from playground.base.types import MAX_FRAMES
 from playground.core.playground import Playground
 from playground.core.session import Session
-from playground.experiments import (
+from playground.experiments.cells import (
     Arm,
     Cell,
     check_budget,
@@ -46,7 +41,6 @@ from playground.experiments import (
     pending_cells,
     plan_cells,
     raise_problems,
-    run_cells,
     total_max_usd,
     total_usd,
 )
@@ -234,7 +228,9 @@ def experiment_runs(playground: Playground, plan: BenchPlan, snapshots: Sequence
     other writers' runs of the same experiment when a synced dataset was pulled (merged.py)."""
     import pandas as pd
 
-    from playground.analysis import COLUMNS  # what the summary uses (analysis.runs_frame), plus the cell keys
+    from playground.experiments.analysis import (
+        COLUMNS,  # what the summary uses (analysis.runs_frame), plus the cell keys
+    )
 
     runs = merged.runs(playground, [*COLUMNS, "created_at", "story_id", "repeat"], snapshots)
     runs = runs[runs["experiment_id"] == plan.experiment_id]
@@ -244,125 +240,6 @@ def experiment_runs(playground: Playground, plan: BenchPlan, snapshots: Sequence
     return runs[[key in wanted for key in keys]]
 
 
-class ProgressBar:
-    """A one-line bar on stderr (redrawn in place on a terminal, a line every 5% otherwise)."""
-
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.done, self.spent = total, 0, 0.0
-        self.stream: TextIO | None = stream
-        self.status: Counter[str] = Counter()
-        self.tty = stream.isatty()
-
-    def __call__(self, cell: Cell, record: RunRecord | None) -> None:
-        self.done += 1
-        self.status[record.status if record else "not sent (cap)"] += 1
-        self.spent += record.cost_usd if record else 0.0
-        if self.stream and (self.tty or self.done == self.total or self.done % max(1, self.total // 20) == 0):
-            try:
-                self.stream.write(("\r" if self.tty else "") + self.line() + ("" if self.tty else "\n"))
-                self.stream.flush()
-            except OSError:  # a closed pipe (`| head`) must not stop a paid benchmark: stop drawing instead
-                self.stream = None
-
-    def line(self) -> str:
-        width = 30
-        filled = round(width * self.done / self.total) if self.total else width
-        counts = " ".join(f"{k} {v}" for k, v in sorted(self.status.items()))
-        return f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs  ${self.spent:.4f}  {counts}"
-
-    def close(self) -> None:
-        if self.stream and self.tty and self.done:
-            self.stream.write("\n")
-
-
 # ---------------------------------------------------------------- the command
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("bench-story", help="run the ConsiStory+ benchmark (every story x arm) and tabulate it",
-                              description="Run ConsiStory+ prompt sets as one resumable experiment and write "
-                                          "the results table (Markdown, CSV, plot). See docs/consistory.md.")
-    p.add_argument("file", type=Path, metavar="FILE", help="ConsiStory+ YAML (consistory_plus.yaml)")
-    p.add_argument("--arm", action="append", default=[], required=True, metavar="PROVIDER:MODEL:MODE",
-                   help="an arm, e.g. local::sequence (repeatable; empty MODEL = the provider's default)")
-    p.add_argument("--categories", nargs="+", default=[], metavar="CATEGORY",
-                   help="only these categories (space- or comma-separated)")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N stories (after the other filters)")
-    p.add_argument("--sample", type=int, default=None, metavar="N", help="a random sample of N stories")
-    p.add_argument("--sample-seed", type=int, default=0, metavar="S", help="seed of --sample (default 0)")
-    p.add_argument("--max-usd", type=float, default=None, metavar="X",
-                   help="refuse when the estimate passes X; stop sending once spend would pass X")
-    p.add_argument("--repeats", type=int, default=1, metavar="R", help="runs per story and arm (default 1)")
-    p.add_argument("--seed", type=int, default=None, help="seed of repeat 0 (repeat r uses seed + r); default: none")
-    p.add_argument("--size", default="", help="image size, e.g. 512x512 (default: each model's default)")
-    p.add_argument("--concurrency", type=int, default=4, help="runs in flight at once (default 4)")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="where the table and plot go (default: DATA_DIR/bench/EXPERIMENT_ID)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    merged.add_hub_arg(p)
-    add_data_dir(p)
-    p.set_defaults(func=cmd_bench_story)
 
-
-def _categories(values: Sequence[str]) -> list[str]:
-    return [c.strip() for v in values for c in v.split(",") if c.strip()]
-
-
-def cmd_bench_story(args: argparse.Namespace) -> int:
-    playground = Playground(settings_from(args))
-    session = Session()
-    try:
-        plan = plan_bench(playground, args.file, args.arm, categories=_categories(args.categories), limit=args.limit,
-                          sample=args.sample, sample_seed=args.sample_seed, repeats=args.repeats, seed=args.seed,
-                          size=args.size, session=session)
-        done = len(plan.cells) - len(plan.pending)
-        print(f"experiment {plan.experiment_id}: {len(plan.stories)} stories x {len(plan.arms)} arms x "
-              f"{args.repeats} repeat(s) = {len(plan.cells)} runs; {done} already done, {len(plan.pending)} to run; "
-              f"estimated cost ${plan.estimate_usd:.4f} (at most ${plan.max_usd:.4f})", file=sys.stderr)
-        check_bench_budget(playground, plan, args.max_usd, session)
-    except (InputError, SpendCapError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    bar = ProgressBar(len(plan.pending))
-    try:
-        records = asyncio.run(run_cells(playground, plan.pending, plan.experiment_id, concurrency=args.concurrency,
-                                        max_usd=args.max_usd, session=session, on_done=bar))
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"error: interrupted; rerun the same command to resume experiment {plan.experiment_id}", file=sys.stderr)
-        return 1
-    bar.close()
-    return _report(playground, plan, records, args)
-
-
-def _report(playground: Playground, plan: BenchPlan, records: Sequence[RunRecord], args: argparse.Namespace) -> int:
-    from playground import consistory_table as table
-
-    try:
-        snapshots = merged.snapshots_from(args, playground.settings)
-    except PlaygroundError as exc:  # --hub OWNER/NAME could not be pulled: the table of this writer alone
-        print(f"error: {exc}", file=sys.stderr)
-        snapshots = []
-    overall, per_category = table.summarise_experiment(experiment_runs(playground, plan, snapshots), plan.categories,
-                                                       [a.label for a in plan.arms])
-    out_dir = args.out or playground.settings.data_dir / "bench" / plan.experiment_id
-    title = f"ConsiStory+ ({len(plan.stories)} stories), experiment {plan.experiment_id}"
-    paths = table.write_outputs(out_dir, overall, per_category, title)
-    not_sent = len(plan.pending) - len(records)
-    errors = sum(1 for r in records if r.status in ("error", "cancelled"))
-    if args.json:
-        rows = table.csv_rows(overall, []).astype(object).where(lambda f: f.notna(), None)
-        print(json.dumps({"experiment_id": plan.experiment_id, "stories": len(plan.stories),
-                          "arms": [a.label for a in plan.arms], "runs": len(plan.cells), "sent": len(records),
-                          "not_sent": not_sent, "errors": errors, "estimate_usd": plan.estimate_usd,
-                          "spent_usd": round(sum(r.cost_usd for r in records), 6),
-                          "outputs": {k: str(v) for k, v in paths.items()},
-                          "table": rows.to_dict(orient="records")}, ensure_ascii=False))
-    else:
-        print(paths["markdown"].read_text(encoding="utf-8"))
-        print(f"written: {', '.join(str(p) for p in paths.values())}")
-    if not_sent:
-        print(f"error: the --max-usd cap stopped {not_sent} run(s) before sending; rerun with a higher cap to "
-              f"continue experiment {plan.experiment_id}", file=sys.stderr)
-    elif errors:
-        print(f"error: {errors} run(s) ended in error; rerun the same command to retry them", file=sys.stderr)
-    return 1 if not_sent or errors else 0

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from playground.analysis import runs_frame, t_interval
+from playground.experiments.analysis import runs_frame, t_interval
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,9 @@ no key reaches an exported file.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
-import sys
 import textwrap
 import uuid
 import zipfile
@@ -207,31 +205,6 @@ def run_exports(playground: Playground, run_id: str) -> dict[str, Path]:
         path = default_path(run_id, fmt, run_dir / "exports")
         exports[fmt] = path if path.exists() else export_run(playground, run_id, fmt, path)
     return exports
-
-
-# -- CLI ---------------------------------------------------------------------------------------
-def register(subparsers: argparse._SubParsersAction) -> None:
-    from playground.cli import add_data_dir
-
-    p = subparsers.add_parser("export", help="export a run as a ZIP, a storyboard sheet or an animated GIF")
-    p.add_argument("run_id", metavar="RUN_ID")
-    p.add_argument("--format", choices=FORMATS, default="zip",
-                   help="zip: frames + manifest.json; sheet: one PNG grid with captions; gif/webp: animation")
-    p.add_argument("--out", type=Path, default=None, help="file, or directory (a path without a suffix); default: ./RUN_ID.zip, ./RUN_ID-sheet.png, ./RUN_ID.gif")
-    add_data_dir(p)
-    p.set_defaults(func=cmd_export)
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from playground.cli import settings_from
-
-    try:
-        path = export_run(Playground(settings_from(args)), args.run_id, args.format, args.out)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(path)
-    return 0
 
 
 def manifest_from_zip(data: bytes) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def provider_names() -> list[str]:
 
 
 def provider_class(name: str) -> type[Provider]:
-    if name == "import":  # imported runs (playground/importer.py) have nothing to call
+    if name == "import":  # imported runs (playground/experiments/importer.py) have nothing to call
         raise InputError("`import` is not a provider you can run: to log frames made elsewhere, use "
                          "`python -m playground import FRAME... --model NAME --cost USD --prompt TEXT`")
     if name not in _REGISTRY:

@@ -18,7 +18,6 @@ Nothing here writes to a snapshot or imports huggingface_hub.
 
 from __future__ import annotations
 
-import argparse
 import re
 import threading
 from collections.abc import Sequence
@@ -205,25 +204,6 @@ def ratings(playground: LogSource, snapshots: Sequence[Snapshot] | None = None) 
         return local
     parts = [local] + [_read(path, RATING_COLUMNS, RATING_COLUMNS) for s in sources for _, path in s.rating_files()]
     return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
-
-
-# -- the CLI's --hub ----------------------------------------------------------------------------
-def add_hub_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hub", default=None, metavar="DIR|OWNER/NAME",
-                        help="merge a synced dataset: a pulled folder, or a dataset id to pull first "
-                             "(default: the pulled copy of $PLAYGROUND_HUB_DATASET, if any)")
-
-
-def snapshots_from(args: argparse.Namespace, settings: Settings) -> list[Snapshot] | None:
-    """--hub as snapshots (None: the default). A dataset id is pulled into DATA_DIR/hub first."""
-    source = getattr(args, "hub", None)
-    if not source:
-        return None
-    if Path(source).is_dir():
-        return [Snapshot(Path(source))]
-    from playground.store.hub_sync import pull_dataset  # only now: it imports huggingface_hub
-
-    return [Snapshot(pull_dataset(settings, source).root)]
 
 
 @dataclass

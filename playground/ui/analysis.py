@@ -1,63 +1,14 @@
 """The Analysis tab: the per-arm table, the two plots and a CSV export, all from
-playground.analysis (the code behind `python -m playground report`)."""
+playground.experiments.analysis (the code behind `python -m playground report`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from playground import analysis
 from playground.core.playground import Playground
-
-ALL = "(all runs)"
-# px per column of the table (a metric's "0.477 ± 0.090" takes METRIC_WIDTH); what does not fit
-# in the window scrolls sideways, after the columns arms are compared by
-WIDTHS = {"arm": 230, "runs": 56, "ok": 56, "votes": 62, "win %": 66, "BT": 56, "score": 62, "$/run": 72, "p50 s": 64,
-          "frames": 70, "$/frame": 76, "p95 s": 64}
-METRIC_WIDTH = 140
-
-
-def column_widths(columns: list[str]) -> list[str]:
-    return [f"{WIDTHS.get(c, METRIC_WIDTH)}px" for c in columns]
-
-
-def padded(values: Any, least: float = 0.001) -> list[float] | None:
-    """An axis range with a margin: points on the edge of a tight range (the cheapest arm at $0,
-    the best score) were drawn cut in half. None (Gradio's own range) when there are no points."""
-    if not len(values):
-        return None
-    low, high = float(values.min()), float(values.max())
-    margin = max(high - low, least) * 0.08
-    return [low - margin, high + margin]
-
-
-@dataclass
-class AnalysisView:
-    """Everything the tab shows for one choice of experiment."""
-
-    table: Any  # pandas DataFrame for people
-    notes: str
-    cost_points: Any
-    latency_points: Any
-    csv_path: Path | None
-
-
-def analysis_view(playground: Playground, choice: str | None) -> AnalysisView:
-    experiment_id = None if not choice or choice == ALL else choice
-    result = analysis.analyse(playground, experiment_id)
-    csv_path = analysis.export_csv(result.summary, playground.settings.data_dir / "exports", experiment_id) \
-        if not result.summary.empty else None
-    head = f"**{experiment_id or 'All runs'}**: {len(result.runs)} run(s), {result.votes} vote(s)."
-    notes = "\n\n".join([head] + [f"<small>{n}</small>" for n in result.notes])
-    return AnalysisView(analysis.display_table(result.summary), notes, analysis.cost_consistency_points(result.summary),
-                        analysis.latency_points(result.runs), csv_path)
-
-
-def experiment_choices(playground: Playground) -> list[str]:
-    return [ALL] + analysis.experiments(playground)
+from playground.present.analysis import ALL, analysis_view, column_widths, experiment_choices, padded
 
 
 def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:

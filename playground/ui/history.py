@@ -1,11 +1,8 @@
-"""The "Import frames" accordion of the History tab: frames made with a tool that has no API
-(Midjourney, a local ComfyUI) become a run with provider `import`. The callback calls
-`importer.import_run`, the same function as `python -m playground import`.
-"""
+"""The History tab: the newest runs of every writer, a run reopened with its frames and
+downloads, and the accordion that imports frames made elsewhere."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +10,63 @@ import gradio as gr
 
 from playground.base.errors import InputError
 from playground.core.playground import Playground
-from playground.importer import MAX_IMPORT_USD, import_run
+from playground.experiments.importer import MAX_IMPORT_USD, import_run
+from playground.present.forms import parse_beats, parse_cost
+from playground.present.runs import history_table, run_frames
+from playground.ui.shared import build_downloads, download_updates
+
+# History: header -> width in px, sized for a 1400 px window (a phone scrolls the table sideways;
+# Gradio 6.31's pinned_columns did not stay put). Numbers are rounded text: no overflow, no jitter.
+HISTORY_COLUMNS = {"run_id": 164, "when (UTC)": 104, "provider": 80, "model": 142, "mode": 76, "status": 78,
+                   "frames": 72, "cost $": 64, "latency s": 84, "subject": 70, "prompt": 116, "error": 166}
+# With the Hub sync on, a writer column (merged.py), in the same 1216 px
+HISTORY_COLUMNS_SYNCED = {**HISTORY_COLUMNS, "model": 120, "latency s": 80, "prompt": 98, "error": 96, "writer": 114}
 
 
-def parse_cost(value: float | None) -> float:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        raise InputError("type what the frames cost in US dollars (0 if they were free)")
-    return float(value)
+def build_history_tab(playground: Playground) -> dict[str, Any]:
+    with gr.Row():
+        refresh = gr.Button("Refresh", size="sm", min_width=80)
+        run_id = gr.Textbox(label="Run ID", placeholder="click a row, or paste a run id", scale=3, min_width=200)
+        reopen = gr.Button("Open run", size="sm", min_width=80)
+    # Filled when the tab is selected: a callable value would add a public API endpoint.
+    widths = HISTORY_COLUMNS_SYNCED if playground.settings.hub_dataset else HISTORY_COLUMNS
+    table = gr.Dataframe(label="Runs (newest first)", interactive=False, wrap=False, max_height=420,
+                         elem_id="history-table", column_widths=[f"{w}px" for w in widths.values()])
+    gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery")
+    summary = gr.Markdown(elem_id="history-summary")
+    downloads = build_downloads("history")
+
+    def pick(evt: gr.SelectData, frame: Any) -> str:
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        return str(frame.iloc[row]["run_id"])
+
+    def open_run(rid: str) -> list[Any]:
+        try:
+            items, text = run_frames(playground, rid.strip())
+        except InputError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return [items, text, *download_updates(playground, rid.strip())]
+
+    def refreshed() -> Any:
+        note = playground.log.damage_note()  # damaged rows are left out of the table: say so
+        if note:
+            gr.Warning(note, duration=20)
+        return history_table(playground)
+
+    shown = [gallery, summary, *downloads]
+    refresh.click(refreshed, None, table, api_visibility="private")
+    reopen.click(open_run, run_id, shown, api_name="open_run")  # first, so the public name is exactly open_run
+    table.select(pick, table, run_id, api_visibility="private").then(open_run, run_id, shown, api_visibility="private")
+    run_id.submit(open_run, run_id, shown, api_visibility="private")
+    return {"table": table, "refresh": refreshed, "run_id": run_id, "open": open_run,
+            "shown": shown}
 
 
 def build_import(playground: Playground, history: dict[str, Any]) -> Any:
-    """The accordion; returns the event that ends with the imported run opened in History."""
-    from playground.ui import parse_beats
-
+    """The "Import frames made elsewhere" accordion: frames made with a tool that has no API
+    (Midjourney, a local ComfyUI) become a run with provider `import`, through `import_run`, the
+    function of `python -m playground import`. Returns the event that ends with the imported run
+    opened in History."""
     with gr.Accordion("Import frames made elsewhere", open=False, elem_id="import-frames"):
         gr.Markdown("Frames from a tool with no API (Midjourney, a local ComfyUI…) become a run with provider "
                     "`import`: they are scored like any run and take part in comparisons. Nothing is sent anywhere.")

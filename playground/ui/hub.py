@@ -1,4 +1,4 @@
-"""The Hub sync in the web UI: a sentence of the banner and a status line in History."""
+"""The Hub sync in the web UI: its status line in History (the banner's sentence: present.providers)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import gradio as gr
 
-    from playground.base.config import Settings
     from playground.store.hub_sync import HubSync
-
-
-def banner_note(settings: Settings) -> str:
-    """Where the data goes and who can see it, when PLAYGROUND_HUB_DATASET is set ("" otherwise)."""
-    if not settings.hub_dataset:
-        return ""
-    *first, last = ["runs (prompts, costs, scores)", "votes", *settings.hub_include]
-    parts = f"{', '.join(first)} and {last}"
-    return (f" **Synced to the Hugging Face dataset `{settings.hub_dataset}`**: {parts} are copied there every "
-            f"{settings.hub_every_min:g} min. A new dataset is created private; whoever can read it on the Hub "
-            f"sees them, and History here shows the runs of every writer to it.")
 
 
 def build_status(sync: HubSync | None) -> tuple[gr.Markdown, Callable[[], str]] | None:

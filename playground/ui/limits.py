@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.core.references import MAX_REFERENCE_FILE_BYTES
-from playground.importer import MAX_IMPORT_BYTES
+from playground.experiments.importer import MAX_IMPORT_BYTES
 
 MAX_UPLOAD_BYTES = max(MAX_IMPORT_BYTES, MAX_REFERENCE_FILE_BYTES)  # one file: the largest the app takes
 MAX_UPLOAD_REQUEST_BYTES = 256 * 1024 * 1024  # one upload request (the files of one widget)

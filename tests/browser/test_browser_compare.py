@@ -95,7 +95,7 @@ SIX_ARMS = ["local:procedural-v1:sequence", "local:procedural-v1:baseline", "byt
 def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(app_url: str, page,  # type: ignore[no-untyped-def]
                                                                                  playground) -> None:
     from playground.base.types import RunRecord
-    from playground.experiments import add_vote
+    from playground.experiments.votes import add_vote
 
     for i, arm in enumerate(SIX_ARMS):
         provider, mode = arm.split(":")[0], arm.split(":")[-1]

@@ -81,7 +81,7 @@ def test_no_key_reaches_files_output_logs_or_errors(emulator, data_dir, capsys, 
     # keys the providers reject for real (no fault injected): the emulator echoes them back
     rejected = {k: f"invalid-{v}" for k, v in env_keys.items()}
     runs += asyncio.run(matrix(make_playground({**env, **rejected}, data_dir), emulator, None, errors, faults=[None]))
-    from playground.ui import history_table
+    from playground.present.runs import history_table
 
     logged = pg.log.read()
     assert len(logged) == runs + 2
@@ -181,8 +181,8 @@ def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator,
     objects too), every commit payload, a pulled copy, the status line and the logs are scanned."""
     import huggingface_hub.constants as hf_constants
 
-    from playground.experiments import add_vote
-    from playground.export import run_exports
+    from playground.experiments.votes import add_vote
+    from playground.experiments.export import run_exports
     from playground.store import hub_sync
     from support.hub_standin import HubStandIn, point_library_at
 

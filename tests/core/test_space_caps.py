@@ -179,7 +179,7 @@ def test_an_owner_price_override_sets_the_worst_case_too(data_dir):
 
 
 def test_the_estimate_shows_the_typical_and_the_worst_case(data_dir):
-    from playground.ui import estimate_text
+    from playground.present.estimate import estimate_text
 
     pg = Playground(Settings.from_env(env=SPACE, data_dir=data_dir))
     text = estimate_text(pg, GenerationRequest(prompt="x", provider="openai", model="gpt-image-2", frames=5,

@@ -10,14 +10,16 @@ import math
 import pandas as pd
 import pytest
 
-from playground import analysis
+from playground.experiments import analysis
 from playground.base.prompts import Story
 from playground.base.types import RunRecord
-from playground.cli import main
+from playground.cli.main import main
 from playground.core import Playground
-from playground.experiments import Arm, add_score, add_vote, compare
+from playground.experiments.cells import Arm
+from playground.experiments.votes import add_score, add_vote
+from playground.experiments.compare import compare
 from playground.store.runlog import RATING_COLUMNS
-from playground.ui_analysis import ALL, analysis_view, experiment_choices
+from playground.present.analysis import ALL, analysis_view, experiment_choices
 
 SEQ, BASE = Arm("local", "", "sequence"), Arm("local", "", "baseline")
 
@@ -164,7 +166,7 @@ def test_plot_labels_are_short_unless_that_is_ambiguous() -> None:
 
 
 def test_plot_ranges_leave_a_margin_around_the_points() -> None:
-    from playground.ui_analysis import padded
+    from playground.present.analysis import padded
 
     low, high = padded(pd.Series([0.0, 0.15]))
     assert low < 0.0 and high > 0.15 and high - 0.15 == pytest.approx(0.0 - low)

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from playground import consistory
+from playground.experiments import consistory
 from playground.base.config import Settings
 from playground.base.errors import InputError
-from playground.cli import main
+from playground.cli.main import main
 from playground.core import Playground
 from support.paths import REPO
 
@@ -285,9 +285,10 @@ def test_progress_bar_counts_statuses_and_survives_a_closed_stream() -> None:
     import io
 
     from playground.base.types import RunRecord
+    from playground.cli.bench_story import ProgressBar
 
     stream = io.StringIO()
-    bar = consistory.ProgressBar(40, stream)
+    bar = ProgressBar(40, stream)
     for i in range(40):
         bar(None, RunRecord(status="ok" if i % 10 else "error", cost_usd=0.01) if i < 39 else None)
     lines = stream.getvalue().splitlines()
@@ -299,7 +300,7 @@ def test_progress_bar_counts_statuses_and_survives_a_closed_stream() -> None:
         def write(self, text: str) -> int:
             raise BrokenPipeError(32, "Broken pipe")
 
-    broken = consistory.ProgressBar(2, Closed())
+    broken = ProgressBar(2, Closed())
     broken(None, RunRecord(status="ok"))
     broken(None, RunRecord(status="ok"))
     assert broken.done == 2

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from playground import consistory_table as table
+from playground.experiments import consistory_table as table
 from playground.base.types import RunRecord
 
 CATEGORIES = {"animals-000-fox": "animals", "animals-001-owl": "animals", "foods-000-tart": "foods"}

@@ -15,20 +15,9 @@ from playground.base.errors import InputError, SpendCapError
 from playground.base.prompts import Story
 from playground.base.types import RunRecord
 from playground.core import Playground, Session
-from playground.experiments import (
-    Arm,
-    Cell,
-    add_score,
-    add_vote,
-    blind_pair,
-    compare,
-    comparison_cells,
-    parse_arm,
-    parse_arms,
-    plan_comparison,
-    run_cells,
-    run_outcomes,
-)
+from playground.experiments.cells import Arm, Cell, parse_arm, parse_arms, run_cells, run_outcomes
+from playground.experiments.votes import add_score, add_vote, blind_pair
+from playground.experiments.compare import compare, comparison_cells, plan_comparison
 from playground.providers.local import LocalProvider
 
 STORY = Story(character="A red fox courier with a blue scarf", style="flat webcomic style",

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from playground import export
+from playground.experiments import export
 from playground.base.errors import InputError
-from playground.cli import main
+from playground.cli.main import main
 from playground.core import Playground
-from playground.importer import import_run
+from playground.experiments.importer import import_run
 
 
 def make_frames(folder: Path, count: int, fmt: str = "PNG", size: tuple[int, int] = (320, 240)) -> list[Path]:

@@ -20,7 +20,7 @@ from playground.base.config import Settings
 from playground.base.errors import ConfigError
 from playground.base.types import RUN_COLUMNS
 from playground.core import Playground
-from playground.experiments import add_vote
+from playground.experiments.votes import add_vote
 from playground.store import hub_sync
 from playground.store import merged as merged_log
 from support.faults import cli, make_playground, run
@@ -93,7 +93,7 @@ def test_two_writers_and_a_third_that_pulls_end_with_one_merged_history(hub, tmp
     assert sorted(merged["run_id"]) == sorted(ids["a"] + ids["b"] + ids["c"])
     assert dict(zip(merged["run_id"], merged["writer"])) == {
         **{r: writers["a"] for r in ids["a"]}, **{r: writers["b"] for r in ids["b"]}, **{r: writers["c"] for r in ids["c"]}}
-    from playground.ui import history_table
+    from playground.present.runs import history_table
 
     table = history_table(pgs["c"])
     assert len(table) == 7 and table["run_id"].is_unique and set(table["writer"]) == set(writers.values())
@@ -125,7 +125,7 @@ def test_a_restarted_space_starts_with_its_history_back(hub, tmp_path):
         second = hub_sync.running(after)
         assert second is not None and second.writer.startswith("team--demo-") and second.writer != sync.writer
         assert second.wait_for(lambda s: s.pulled_runs == 2, WAIT_S), second.status
-        from playground.ui import history_table
+        from playground.present.runs import history_table
 
         table = history_table(make_playground(env, after))
         assert sorted(table["run_id"]) == sorted(earlier) and set(table["writer"]) == {sync.writer}
@@ -279,7 +279,7 @@ def test_a_hostile_snapshot_cannot_duplicate_runs_or_point_outside_it(tmp_path):
 
 
 def test_the_banner_says_where_the_data_goes_and_who_sees_it(tmp_path):
-    from playground.ui import banner
+    from playground.present.providers import banner
 
     synced = banner(Playground(Settings.from_env(env={"PLAYGROUND_HUB_DATASET": REPO_ID, "PLAYGROUND_HUB_INCLUDE":
                                                       "frames", "HF_TOKEN": "hf_secret_0123456789abcdef"},
@@ -332,7 +332,7 @@ def test_bench_story_reads_the_newest_run_of_each_cell_from_every_writer(hub, tm
     """The experiment id follows the file, arms and stories, so two writers running the same
     benchmark share it; the table keeps one run per cell, the newest that was sent: with --hub,
     the newest of every writer's."""
-    from playground.cli import main
+    from playground.cli.main import main
 
     story = tmp_path / "one_story.yaml"
     story.write_text("animals:\n- concept_token: fox\n  style: A watercolour painting of\n"

@@ -66,7 +66,7 @@ def test_hazardous_text_round_trips_and_is_neutralised_in_the_raw_file(data_dir)
 
 
 def test_the_history_view_shows_the_text_as_typed(data_dir):
-    from playground.ui import history_table
+    from playground.present.runs import history_table
 
     pg = make_playground({}, data_dir)
     for i in range(8):

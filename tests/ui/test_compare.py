@@ -13,16 +13,9 @@ from playground.base.config import Settings
 from playground.base.errors import PlaygroundError
 from playground.base.prompts import Story
 from playground.core import Playground
-from playground.experiments import Arm, compare
-from playground.ui_compare import (
-    VotePool,
-    append_arm,
-    cast_vote,
-    composed_prompts,
-    estimate_markdown,
-    read_form,
-    row_header,
-)
+from playground.experiments.cells import Arm
+from playground.experiments.compare import compare
+from playground.present.compare import VotePool, append_arm, cast_vote, composed_prompts, estimate_markdown, read_form, row_header
 
 ARMS = "local::sequence\nlocal::baseline"
 
@@ -80,7 +73,7 @@ def test_blind_vote_is_logged_then_revealed(playground: Playground) -> None:
 
 def test_vote_pool_shows_every_pair_once_before_repeating() -> None:
     from playground.base.types import RunRecord
-    from playground.experiments import Comparison
+    from playground.experiments.compare import Comparison
 
     pool = VotePool("e", [RunRecord(run_id=f"r{i}", frames_returned=2) for i in range(4)], {})
     rng = random.Random(3)
@@ -108,7 +101,7 @@ def test_a_refused_arm_in_the_compare_tab_is_an_error_row_and_says_so(playground
     import gradio as gr
 
     from playground.core import Session
-    from playground.ui import build_app
+    from playground.ui.app import build_app
 
     compare_event = next(f for f in build_app(playground).fns.values() if f.api_name == "compare")
     updates: list[dict[object, object]] = []

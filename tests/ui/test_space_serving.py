@@ -13,7 +13,7 @@ import httpx
 
 from playground.base.config import Settings
 from playground.store.runlog import RunLog
-from playground.ui_limits import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
+from playground.ui.limits import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from support.gradio_raw import SPACE, fn_index, join, space_app  # noqa: F401 (space_app: a fixture)
 
 
@@ -29,7 +29,7 @@ def test_data_files_are_not_served_and_frames_previews_and_exports_are(space_app
     job.result()
     run_dir = Path(RunLog(data_dir).latest(1).iloc[0]["image_dir"])
     from playground.core import Playground
-    from playground.export import run_exports
+    from playground.experiments.export import run_exports
 
     exports = run_exports(Playground(Settings.from_env(env=SPACE, data_dir=data_dir)), run_dir.name)
     (data_dir / "reservations.json").write_text('{"r": {"usd": 1.0}}')

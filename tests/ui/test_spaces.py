@@ -12,7 +12,7 @@ import yaml
 from playground.base import config
 from playground.base.config import Settings
 from playground.core import Playground
-from playground.ui import banner
+from playground.present.providers import banner
 from support.paths import REPO
 
 ROOT = REPO

@@ -14,20 +14,11 @@ import pytest
 from playground.base.config import Settings
 from playground.base.types import GenerationRequest, RunRecord
 from playground.core import Playground, Progress, Session
-from playground.ui import (
-    CANCELLED,
-    HISTORY_COLUMNS,
-    InFlight,
-    build_app,
-    cancel_updates,
-    download_updates,
-    estimate_text,
-    format_summary,
-    history_table,
-    progress_items,
-    progress_text,
-    run_frames,
-)
+from playground.ui.generate import CANCELLED, InFlight, cancel_updates
+from playground.ui.history import HISTORY_COLUMNS, download_updates, run_frames
+from playground.ui.app import build_app
+from playground.present.estimate import estimate_text
+from playground.present.runs import format_summary, history_table, progress_items, progress_text
 
 
 def handler(app: gr.Blocks, api_name: str) -> Any:

@@ -16,7 +16,7 @@ from playground.base.config import Settings
 from playground.base.errors import InputError
 from playground.base.types import GenerationRequest
 from playground.core import Playground
-from playground.ui import reference_note
+from playground.present.providers import reference_note
 
 
 def reference(folder: Path, name: str = "hero.png", colour: tuple[int, int, int] = (200, 40, 40)) -> Path:

@@ -1,0 +1,25 @@
+"""Form values read as the core takes them: beats one per line, the Frames box as typed, a cost."""
+
+from __future__ import annotations
+
+import math
+
+from playground.base.errors import InputError
+
+
+def parse_beats(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def frames_value(value: float | None) -> int | float:
+    """The Frames box exactly as typed: no clamping or rounding here, so a value outside 1..15
+    (or not whole) reaches the core, which refuses it (a logged error row, nothing sent)."""
+    if value is None:  # an emptied box
+        return 0
+    return int(value) if float(value).is_integer() else value
+
+
+def parse_cost(value: float | None) -> float:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise InputError("type what the frames cost in US dollars (0 if they were free)")
+    return float(value)

@@ -1,0 +1,156 @@
+"""A run as the UI and the CLI show it, without gradio: summary, progress line, refusal, frame
+captions and gallery items, frame failures, the History table, and the CLI's JSON and summary line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from playground.base.types import RunRecord, RunResult
+from playground.core.playground import Playground
+from playground.core.sink import Progress
+from playground.store import merged
+from playground.store.merged import load_run
+from playground.store.rundir import FRAME_NAME
+
+RUN_JSON_KEYS = ("run_id", "status", "frames_requested", "frames_returned", "cost_usd", "latency_s",
+                 "first_frame_s", "images_billed", "api_calls", "provider", "model", "mode", "error", "image_dir",
+                 "palette_consistency", "structure_consistency", "subject_consistency", "estimate_usd", "max_cost_usd")
+
+
+def record_json(record: RunRecord) -> dict[str, object]:
+    row = record.as_row()
+    return {key: row[key] for key in RUN_JSON_KEYS}
+
+
+def summary_line(record: RunRecord) -> str:
+    line = (f"{record.status.upper()}  {record.frames_returned}/{record.frames_requested} frames  "
+            f"${record.cost_usd:.4f}  {record.latency_s or 0:.2f}s  {record.provider}/{record.model} ({record.mode})")
+    if record.subject_consistency is not None:
+        line += (f"  consistency: subject {record.subject_consistency:.3f}, palette {record.palette_consistency:.3f},"
+                 f" structure {record.structure_consistency:.3f}")
+    return line
+
+
+def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
+    most = f", at most ${record.max_cost_usd:.4f}" if isinstance(record.max_cost_usd, float) else ""
+    lines = [f"### {record.status}: {record.frames_returned} of {record.frames_requested} frames",
+             f"**Cost** ${record.cost_usd or 0:.4f} ({record.cost_source}; estimate "
+             f"${(record.estimate_usd if estimate_usd is None else estimate_usd) or 0:.4f}{most}) · "
+             f"**Latency** {record.latency_s or 0:.2f} s · **First frame** "
+             f"{'—' if record.first_frame_s is None else f'{record.first_frame_s:.2f} s'} · "
+             f"**Calls** {record.api_calls} · **Billed images** {record.images_billed}"]
+    scores = [(n, getattr(record, n)) for n in ("subject_consistency", "palette_consistency", "structure_consistency",
+                                                "clip_i", "dino_i", "clip_t", "dreamsim")]
+    shown = [f"{n.replace('_consistency', '')} {v:.3f}" for n, v in scores if isinstance(v, float)]
+    if shown:
+        lines.append("**Consistency** " + " · ".join(shown))
+    elif record.frames_returned < 2 and record.status != "error":
+        lines.append("Consistency needs at least 2 frames.")
+    if record.metrics_note:
+        lines.append(f"*{record.metrics_note}*")
+    failures = frame_failures(record)
+    if failures:
+        lines.append("**Frames not returned**\n\n" + "\n".join(f"- {line}" for line in failures))
+    reasons = {line.split(": ", 1)[1] for line in failures}
+    if record.error and not set(record.error.split("; ")) <= reasons:  # said already, frame by frame
+        lines.append(f"**{'Note' if record.status == 'cancelled' else 'Error'}:** {record.error}")
+    refs = f" · {record.ref_count} reference image(s)" if record.ref_count else ""
+    folder = Path(record.image_dir or "")  # DATA_DIR/runs/<run_id>: the last two parts say where
+    lines.append(f"<small>run `{record.run_id}` · {record.provider}/{record.model} · {record.mode}{refs} · "
+                 f"frames in `{folder.parent.name}/{folder.name}`</small>")
+    return "\n\n".join(lines)
+
+
+def progress_text(progress: Progress, first_frame_s: float | None = None) -> str:
+    """Frames done / requested, a bar, elapsed time and time to first frame of a run in flight."""
+    done, wanted = progress.frames_done, max(int(progress.frames_requested), 1)
+    bar = "▰" * done + "▱" * max(0, wanted - done)
+    parts = [f"**Running… {done} / {progress.frames_requested} frames** <span class='bar'>{bar}</span>",
+             f"{progress.elapsed_s:.1f} s elapsed"]
+    if first_frame_s is not None:
+        parts.append(f"first frame after {first_frame_s:.1f} s")
+    if progress.note:
+        parts.append(progress.note)
+    return " · ".join(parts)
+
+
+def refusal_text(exc: BaseException, shown_run: str = "") -> str:
+    """What the summary says when the core refused a run before sending it."""
+    kept = f" The frames shown are from run `{shown_run}`." if shown_run else ""
+    return (f"### Not sent\n\n**{exc}**\n\nNothing was sent to the provider; the attempt is logged as an error row "
+            f"(see History).{kept}")
+
+
+def frame_caption(number: int, beats: Sequence[str]) -> str:
+    """A gallery caption that carries its frame number, so a frame that did not come back shows as a gap."""
+    beat = beats[number - 1] if 0 < number <= len(beats) else ""
+    return f"{number}. {beat}" if beat else f"Frame {number}"
+
+
+def gallery_items(result: RunResult) -> list[tuple[str, str]]:
+    beats = json.loads(result.record.beats or "[]")
+    numbers = [int(match.group(1)) if (match := FRAME_NAME.match(f.name)) else i + 1 for i, f in enumerate(result.frames)]
+    return [(str(p), frame_caption(n, beats)) for p, n in zip(result.previews, numbers)]
+
+
+def progress_items(progress: Progress, beats: list[str]) -> list[tuple[str, str]]:
+    return [(str(preview), frame_caption(i + 1, beats)) for i, _, preview in progress.frames]
+
+
+def frame_failures(record: RunRecord) -> list[str]:
+    """"Frame 2: <why>" for each frame that did not come back with a reason (frame_errors);
+    frames failing for one reason are named together."""
+    try:
+        errors = json.loads(record.frame_errors or "{}")
+    except json.JSONDecodeError:
+        return []
+    by_reason: dict[str, list[int]] = {}
+    for number, reason in sorted(((int(n), str(r)) for n, r in errors.items() if str(n).isdigit())):
+        by_reason.setdefault(reason, []).append(number)
+    return [f"Frame{'s' if len(numbers) > 1 else ''} {number_ranges(numbers)}: {reason}"
+            for reason, numbers in by_reason.items()]
+
+
+def number_ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1–3, 5" (sorted input)."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+
+
+def history_table(playground: Playground, n: int = 100) -> Any:
+    """The newest runs, newest first, as short text cells; the full row stays in runs.csv.
+    With a pulled Hub dataset, every writer's runs, each once, and a `writer` column (merged.py)."""
+    import pandas as pd
+
+    frame = merged.latest(playground, n)
+
+    def fixed(column: str, places: int) -> list[str]:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        return ["" if pd.isna(v) else f"{v:.{places}f}" for v in values]
+
+    table = pd.DataFrame({
+        "run_id": frame["run_id"],
+        "when (UTC)": frame["created_at"].astype(str).str.replace("T", " ").str.slice(5, 16),  # MM-DD HH:MM
+        "provider": frame["provider"], "model": frame["model"], "mode": frame["mode"],
+        "status": frame["status"],
+        "frames": [f"{r}/{q}" for r, q in zip(frame["frames_returned"], frame["frames_requested"])],
+        "cost $": fixed("cost_usd", 4), "latency s": fixed("latency_s", 2), "subject": fixed("subject_consistency", 3),
+        "prompt": frame["prompt"].astype(str).str.slice(0, 80), "error": frame["error"].astype(str)})
+    if merged.WRITER_COLUMN in frame:
+        table[merged.WRITER_COLUMN] = frame[merged.WRITER_COLUMN].astype(str).to_numpy()
+    return table.reset_index(drop=True)
+
+
+def run_frames(playground: Playground, run_id: str) -> tuple[list[tuple[str, str]], str]:
+    """A past run's previews with captions, and its summary (History reopen)."""
+    run = load_run(playground, run_id)
+    items = [(str(f.preview or f.path), frame_caption(f.number, run.beats)) for f in run.frames]
+    return items, format_summary(run.record)
