@@ -7,14 +7,14 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no version check or telemetry: works offline
 
-from starlette.middleware import Middleware  # noqa: E402
+from starlette.middleware import Middleware
 
-from playground.base.config import Settings  # noqa: E402
-from playground.core import Playground  # noqa: E402
-from playground.core.spend import MAX_RUNS_IN_FLIGHT  # noqa: E402
-from playground.ui.app import build_app  # noqa: E402
-from playground.ui.limits import MAX_UPLOAD_BYTES, BodyLimit, blocked_paths, served_paths  # noqa: E402
-from playground.ui.page import CSS, HEAD  # noqa: E402
+from playground.base.config import Settings
+from playground.core import Playground
+from playground.core.spend import MAX_RUNS_IN_FLIGHT
+from playground.ui.app import build_app
+from playground.ui.limits import MAX_UPLOAD_BYTES, BodyLimit, blocked_paths, served_paths
+from playground.ui.page import CSS, HEAD
 
 
 def create_app(settings: Settings | None = None):

@@ -1,1 +1,4 @@
-"""Benchmarks of the playground (run them with `python -m playground bench`)."""
+"""Benchmarks of the playground (`python -m playground bench`, or `python -m bench` from a
+checkout): a development tool beside the product, never imported by it."""
+
+__playground_tool__ = "bench"  # what playground.cli.tools looks for before running it

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.story import BEATS, PROMPT  # noqa: F401  (re-exported for the parts)
+from emulator.cli import READY
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,7 +78,7 @@ def best_of(fn: Callable[[], object], repeats: int) -> float:
 @contextmanager
 def emulator(latency_s: float, size: str = "512x512") -> Iterator[object]:
     """A loopback emulator in this process (its job table and poll counts can be read)."""
-    from playground.emulator import Emulator
+    from emulator import Emulator
 
     emu = Emulator(latency_s=latency_s, image_size=size, image_format="jpeg").start()
     try:
@@ -98,7 +99,7 @@ class EmulatorProcess:
 @contextmanager
 def emulator_process(latency_s: float, file_delay_s: float = 0.0, size: str = "2048x2048", fmt: str = "jpeg",
                      draw_first: bool = True) -> Iterator[EmulatorProcess]:
-    args = [sys.executable, "-m", "playground.emulator", "--port", "0", "--latency", str(latency_s),
+    args = [sys.executable, "-m", "emulator", "--port", "0", "--latency", str(latency_s),
             "--image-size", size, "--format", fmt, "--file-delay", str(file_delay_s), "--textured"]
     child = subprocess.Popen(args, cwd=REPO, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True)
@@ -106,8 +107,8 @@ def emulator_process(latency_s: float, file_delay_s: float = 0.0, size: str = "2
         assert child.stdout is not None
         url = child.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
         env = {}
-        while len(env) < 14:  # base URL and key of each of the seven providers
-            name, _, value = child.stdout.readline().strip().removeprefix("export ").partition("=")
+        while (line := child.stdout.readline().strip()) != READY:  # base URL and key of every provider
+            name, _, value = line.removeprefix("export ").partition("=")
             if not name:
                 raise RuntimeError("the emulator stopped before printing its settings")
             env[name] = value
@@ -166,7 +167,8 @@ def machine() -> str:
 def load() -> str:
     """The load average (other jobs on a shared machine slow the CPU-bound rows)."""
     try:
-        return "load average %.1f %.1f %.1f (1, 5, 15 min)" % os.getloadavg()
+        one, five, fifteen = os.getloadavg()
+        return f"load average {one:.1f} {five:.1f} {fifteen:.1f} (1, 5, 15 min)"
     except OSError:
         return "load average unknown"
 

@@ -1,7 +1,7 @@
 """Wall time of a comparison of k arms against the loopback emulator: close to the slowest
 arm (arms run concurrently), far from the sum (arms run one after another).
 
-    python bench/compare_wall.py [--latency 1.0] [--frames 4] [--repeats 3]
+    python -m bench.compare_wall [--latency 1.0] [--frames 4] [--repeats 3]
 
 Prints, per repeat, the sum of the arms run one by one, the slowest arm and the wall time
 of `experiments.compare` with every arm at once, then the ratios wall/slowest and wall/sum.
@@ -12,19 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from playground.base.config import Settings  # noqa: E402
-from playground.base.prompts import Story  # noqa: E402
-from playground.core import Playground  # noqa: E402
-from playground.emulator import Emulator  # noqa: E402
+from emulator import Emulator
+from playground.base.config import Settings
+from playground.base.prompts import Story
+from playground.core import Playground
+from playground.experiments.cells import parse_arms
 from playground.experiments.compare import compare
-from playground.experiments.cells import parse_arms  # noqa: E402
 
 ARMS = ["byteplus::sequence", "evolink::sequence", "wavespeed::sequence", "atlascloud::sequence",
         "openai::baseline", "fal::baseline"]

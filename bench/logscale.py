@@ -17,7 +17,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import Row, row
@@ -57,7 +57,7 @@ def _templates(work: Path) -> tuple[str, list[str]]:
 def write_log(path: Path, rows: int, work: Path) -> None:
     """A runs.csv of `rows` rows ending now, in the real format."""
     header, templates = _templates(work)
-    start = datetime.now(timezone.utc) - timedelta(seconds=SPACING_S * rows)
+    start = datetime.now(UTC) - timedelta(seconds=SPACING_S * rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write(header)
@@ -89,12 +89,12 @@ def _append_ms(*data_dirs: Path, n: int = 60) -> list[float]:
     from playground.store.runlog import RunLog
 
     logs = [RunLog(d) for d in data_dirs]
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     times: list[list[float]] = [[] for _ in logs]
     for i in range(n):
         for log, spent in zip(logs, times):
-            spent.append(_clock(lambda: log.append(RunRecord(run_id=f"bench-{i}", created_at=now, status="ok",
-                                                               cost_usd=0.1))))
+            spent.append(_clock(lambda log=log, i=i: log.append(RunRecord(run_id=f"bench-{i}", created_at=now,
+                                                                          status="ok", cost_usd=0.1))))
     return [_ms(statistics.median(spent)) for spent in times]
 
 
@@ -128,9 +128,9 @@ def measure(rows: int, work: Path) -> list[Row]:
     empty_ms, append_ms = _append_ms(work / f"empty-{rows}", data)
     history_s = _clock(lambda: history_table(fresh()))
     recent = fresh().log.latest(1).iloc[0]["run_id"]
-    oldest = f"{(datetime.now(timezone.utc) - timedelta(seconds=SPACING_S * rows)).strftime('%Y%m%d-%H%M%S-')}{0:06x}"
+    oldest = f"{(datetime.now(UTC) - timedelta(seconds=SPACING_S * rows)).strftime('%Y%m%d-%H%M%S-')}{0:06x}"
     get_s = max(_clock(lambda: fresh().log.get(recent)), _clock(lambda: fresh().log.get(oldest)))
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
+    today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z")
     spend_s = _clock(lambda: fresh().log.spent_since(today))
     whole_s = _clock(lambda: fresh().log.read())
     resume_s = _clock(lambda: logged_ok(fresh(), "cmp-007"))  # a resumed experiment skips the cells logged ok

@@ -57,7 +57,7 @@ def _local_fps(frames: int, size: str = "1024x1024") -> float:
 
 def _score_seconds(fmt: str, repeats: int) -> float:
     """Seconds for metrics.score_frames on 8 frames at 2048x2048 (grainy, about real file size)."""
-    from playground.emulator import render_image
+    from emulator.images import render_image
     from playground.metrics.score import score_frames
 
     with tempfile.TemporaryDirectory(prefix="pg-bench-score-") as work:

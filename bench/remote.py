@@ -292,8 +292,8 @@ async def _four_arms(playground: object, frames: int) -> tuple[str, list[str]]:
     """A 4-arm comparison: playground.experiments.compare, else core.run calls gathered."""
     try:
         from playground.base.prompts import Story
-        from playground.experiments.compare import compare
         from playground.experiments.cells import parse_arm
+        from playground.experiments.compare import compare
     except ImportError:
         from playground.base.types import GenerationRequest
 

@@ -85,7 +85,7 @@ def run(repeats: int) -> list[Row]:
         row("5 start-up", "app's own start-up work after `import gradio`", probe["seconds"], "s", "",
             "import app + create_app(); heavy packages it adds: " + (", ".join(heavy) or "none")
             + f"; provider modules: {len(providers)} (for the model lists), emulator: "
-            + ("loaded" if "playground.emulator" in probe["added"] else "not loaded")),
+            + ("loaded" if "emulator" in probe["added"] else "not loaded")),
     ]
 
 

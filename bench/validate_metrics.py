@@ -17,7 +17,7 @@ positive and negative sequences of FRAMES frames, from a seeded RNG:
 For each metric, ROC AUC = P(score of a random positive > score of a random negative),
 computed with the Mann-Whitney statistic (ties count one half).
 
-    python bench/validate_metrics.py [--sequences 120] [--seed 0] [--out table.md]
+    python -m bench.validate_metrics [--sequences 120] [--seed 0] [--out table.md]
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from playground.metrics import DEFAULT_METRICS
 from playground.metrics.classic import default_scores, mean_pairwise, palette_descriptor
 from playground.metrics.image import load_frame, srgb_to_lab

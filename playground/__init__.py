@@ -25,7 +25,8 @@ _EXPORTS = {
     "InputError": "playground.base.errors", "SpendCapError": "playground.base.errors",
     "ProviderError": "playground.base.errors",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = ["GenerationRequest", "InputError", "Playground", "PlaygroundError", "ProviderError", "RunRecord",
+           "RunResult", "Session", "SpendCapError"]
 
 
 def __getattr__(name: str) -> Any:

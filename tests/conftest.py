@@ -1,6 +1,7 @@
 """Fixtures of every layer: an isolated DATA_DIR, a Playground on it, and the launched app.
-The emulator's fixtures (support/emulator.py) and the browser's (support/browser.py) are
-plugins registered here, the one place pytest allows it."""
+The emulator's fixtures (support/emulator.py), the browser's (support/browser.py) and the app
+launched as a Space (support/gradio_raw.py: space_app) are plugins registered here, the one
+place pytest allows it."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from playground.base.config import Settings  # noqa: E402
-from playground.core import Playground  # noqa: E402
-from support.app import launch_app  # noqa: E402
+from playground.base.config import Settings
+from playground.core import Playground
+from support.app import launch_app
 
-pytest_plugins = ["support.emulator", "support.browser"]
+pytest_plugins = ["support.emulator", "support.browser", "support.gradio_raw"]
 
 
 @pytest.fixture

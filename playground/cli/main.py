@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from playground.base.errors import ConfigError
+from playground.cli import tools
 from playground.cli.common import Parser
 
 # command name -> module whose `register(subparsers)` adds it
@@ -22,35 +23,25 @@ COMMANDS: dict[str, str] = {
     "run": "playground.cli.run",
     "providers": "playground.cli.run",
     "score": "playground.cli.run",
+    "emulator": "playground.cli.tools",
+    "bench": "playground.cli.tools",
     "compare": "playground.cli.experiments",
     "batch": "playground.cli.experiments",
     "report": "playground.cli.report",
     "export": "playground.cli.export",
     "import": "playground.cli.importing",
-    "bench": "playground.bench",
     "bench-story": "playground.cli.bench_story",
     "sync": "playground.cli.sync",
 }
-
-
-def _register_emulator(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("emulator", help="serve every provider's protocol on 127.0.0.1 (demos without keys)",
-                       add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=lambda args: importlib.import_module("playground.emulator").main(args.rest))
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `command` given, only that command's module is imported (fast start)."""
     parser = Parser(prog="python -m playground", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    wanted = [COMMANDS[command]] if command in COMMANDS else [] if command == "emulator" else list(COMMANDS.values())
+    wanted = [COMMANDS[command]] if command in COMMANDS else list(COMMANDS.values())
     for module_name in dict.fromkeys(wanted):
         importlib.import_module(module_name).register(sub)
-        if module_name == COMMANDS["score"]:
-            _register_emulator(sub)  # listed where it always was: after the core's own commands
-    if command == "emulator":
-        _register_emulator(sub)
     return parser
 
 
@@ -61,8 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    if argv[:1] == ["emulator"]:  # its own parser: argparse's REMAINDER rejects leading options
-        return int(importlib.import_module("playground.emulator").main(argv[1:]) or 0)
+    if argv[:1] in (["emulator"], ["bench"]):  # their own parsers: argparse's REMAINDER rejects leading options
+        return tools.run_tool(argv[0], argv[1:])
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command).parse_args(argv)
     try:

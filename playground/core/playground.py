@@ -20,7 +20,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -231,7 +231,7 @@ class Playground:
         """The day cap (UTC day): the log's spend today plus the worst cases of runs in flight in
         every process on this DATA_DIR (reservations.py)."""
         cap = self.settings.max_usd_per_day
-        today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
+        today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z")
         spent = self.log.spent_since(today) + in_flight_usd
         if cap is not None and spent + estimate.max_usd > cap:
             note = " (runs in flight included)" if in_flight_usd else ""

@@ -21,7 +21,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 MAX_RUNS_IN_FLIGHT = 8  # the README's promise: Generate, Compare and batch share it
 MAX_VISITORS = 65_536  # visitors remembered per day; the oldest idle ones are forgotten first
@@ -53,7 +53,7 @@ class VisitorLedger:
         self._spend: OrderedDict[str, Spend] = OrderedDict()
 
     def spend(self, visitor: str) -> Spend:
-        today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
         if today != self._day:  # runs still in flight keep the Spend object they hold
             self._day, self._spend = today, OrderedDict()
         spend = self._spend.get(visitor)

@@ -17,7 +17,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.ids import new_run_id, utc_now
@@ -185,7 +185,7 @@ def check_budget(playground: Playground, plans: Sequence[CellPlan], session: Ses
             spent += plan.max_usd
     cap, total = playground.settings.max_usd_per_day, total_max_usd(plans)
     if cap is not None and total > 0:
-        today = playground.log.spent_since(datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z"))
+        today = playground.log.spent_since(datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z"))
         if today + total > cap:
             raise SpendCapError(f"today's spend is ${today:.4f}; these runs (at most ${total:.4f}) would pass "
                                 f"PLAYGROUND_MAX_USD_PER_DAY (${cap:.2f})")

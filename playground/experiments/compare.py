@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from playground.base.errors import InputError, PlaygroundError
 from playground.base.prompts import Story
@@ -47,7 +47,7 @@ class Comparison:
 
 
 def new_experiment_id(prefix: str = "cmp") -> str:
-    return f"{prefix}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    return f"{prefix}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def comparison_cells(story: Story, arms: Sequence[Arm], *, variants: Mapping[str, str] | None = None,

@@ -240,7 +240,7 @@ def markdown(overall: Sequence[Summary], per_category: Sequence[Summary], title:
     rows = [_row(s, metrics, [f"**{s.method}** (ours)"]) for s in overall]
     rows += [_reference_row(r, metrics, [f"*{r.method}* (reference)"]) for r in REFERENCE_ROWS]
     lines = [f"### {title or 'ConsiStory+ results'}", ""] + _table(_header(metrics, ["Method"]), rows)
-    lines += ["", f"Mean over stories ± half-width of the 95% confidence interval (Student t, per-story means). "
+    lines += ["", "Mean over stories ± half-width of the 95% confidence interval (Student t, per-story means). "
               + metrics_note(overall), "",
               f"Reference rows: {_P1S}. {NOT_COMPARABLE}"]
     if per_category:

@@ -25,9 +25,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image

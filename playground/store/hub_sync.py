@@ -39,7 +39,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,7 @@ class SyncStatus:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def visibility_text(private: bool | None) -> str:
@@ -378,7 +378,7 @@ class HubSync:
                 self.push()
             except PlaygroundError:
                 pass  # in the status and the log; retried at the next tick
-            except Exception as exc:  # noqa: BLE001 - a bug must not end the thread silently
+            except Exception as exc:
                 self._failed(exc)
             if stopping:
                 return
@@ -388,7 +388,7 @@ class HubSync:
     def _pull_quietly(self) -> None:
         try:
             self.pull()
-        except Exception as exc:  # noqa: BLE001 - no history back is not a reason to stop syncing
+        except Exception as exc:
             logger.warning("hub sync: could not pull %s: %s", self.config.repo_id, self._error(exc))
 
     def close(self, timeout: float = 30.0) -> list[str]:

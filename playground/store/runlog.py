@@ -46,7 +46,7 @@ import sys
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -131,7 +131,7 @@ def epoch(iso_time: object) -> float:
     except ValueError:
         return math.nan
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc).timestamp()
+        return moment.replace(tzinfo=UTC).timestamp()
     return moment.timestamp()
 
 
@@ -620,7 +620,7 @@ class CsvLog:
             new = [(o, raw, why) for o, raw, why in rows if zlib.crc32(raw) not in known]
             if not new:
                 return
-            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+            stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             with open(self.aside_path, "ab") as f:
                 for offset, raw, why in new:
                     note = f"# {self.path.name} row at byte {offset} (crc {zlib.crc32(raw):08x}): {why}; set aside {stamp}\n"

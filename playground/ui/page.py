@@ -22,7 +22,7 @@ CSS = """
 """
 # Ctrl+Enter (Cmd+Enter on a Mac) in any field of the Generate form starts a run; Gradio's own
 # Shift+Enter submit of the multi-line Prompt stays too.
-HEAD = """
+HEAD = r"""
 <script>
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import logscale, remote  # noqa: E402
-from playground.base.types import RUN_COLUMNS  # noqa: E402
-from playground.store.runlog import RunLog  # noqa: E402
+from bench import logscale, remote
+from playground.base.types import RUN_COLUMNS
+from playground.store.runlog import RunLog
 from support.paths import REPO
 
 EXPECTED = [  # (part, words every row of that kind has), one entry per row

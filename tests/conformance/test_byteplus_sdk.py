@@ -32,9 +32,7 @@ from byteplussdkarkruntime._exceptions import (  # noqa: E402
     ArkRateLimitError,
 )
 from byteplussdkarkruntime.types.images import ImagesResponse  # noqa: E402
-from byteplussdkarkruntime.types.images.image_gen_generating_event import (
-    ImageGenGeneratingEvent,  # noqa: E402
-)
+from byteplussdkarkruntime.types.images.image_gen_generating_event import ImageGenGeneratingEvent  # noqa: E402
 from byteplussdkarkruntime.types.images.images import SequentialImageGenerationOptions  # noqa: E402
 
 MODEL = "seedream-5-0-260128"

@@ -181,8 +181,8 @@ def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator,
     objects too), every commit payload, a pulled copy, the status line and the logs are scanned."""
     import huggingface_hub.constants as hf_constants
 
-    from playground.experiments.votes import add_vote
     from playground.experiments.export import run_exports
+    from playground.experiments.votes import add_vote
     from playground.store import hub_sync
     from support.hub_standin import HubStandIn, point_library_at
 

@@ -50,7 +50,7 @@ class HostileProvider:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.path.startswith("/frame/"):
                     n = int(self.path.split("/")[-1].split(".")[0])
                     self._send("image/png", png(COLOURS[n % len(COLOURS)]))
@@ -59,7 +59,7 @@ class HostileProvider:
                 else:
                     self._send("text/plain", b"not found", 404)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 provider.posts.append(self.path)

@@ -4,7 +4,7 @@ emulator's request log proves nothing went out. The daily cap is per DATA_DIR, f
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -63,7 +63,7 @@ def test_per_day_cap_is_shared_by_every_process_on_the_data_dir(emulator, data_d
 
 def test_yesterdays_spend_does_not_count(emulator, data_dir):
     pg = make_playground(emulator.env(), data_dir, PLAYGROUND_MAX_USD_PER_DAY="0.10")
-    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%dT23:59:59Z")
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT23:59:59Z")
     pg.log.append(RunRecord(run_id="old", created_at=yesterday, provider="byteplus", cost_usd=50.0, status="ok"))
     assert run(pg, **TWO).record.status == "ok"
 

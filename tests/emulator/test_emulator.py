@@ -11,7 +11,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from playground.emulator import Emulator, render_image
+from emulator import Emulator
+from emulator.images import render_image
 from support.paths import REPO
 
 ROOT = REPO
@@ -118,7 +119,7 @@ def test_image_size_override_for_benchmarks():
 
 
 def test_cli_prints_exports():
-    proc = subprocess.Popen([sys.executable, "-m", "playground.emulator", "--port", "0", "--latency", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", "--latency", "0"],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         lines = [proc.stdout.readline() for _ in range(15)]

@@ -10,16 +10,16 @@ import math
 import pandas as pd
 import pytest
 
-from playground.experiments import analysis
 from playground.base.prompts import Story
 from playground.base.types import RunRecord
 from playground.cli.main import main
 from playground.core import Playground
+from playground.experiments import analysis
 from playground.experiments.cells import Arm
-from playground.experiments.votes import add_score, add_vote
 from playground.experiments.compare import compare
-from playground.store.runlog import RATING_COLUMNS
+from playground.experiments.votes import add_score, add_vote
 from playground.present.analysis import ALL, analysis_view, experiment_choices
+from playground.store.runlog import RATING_COLUMNS
 
 SEQ, BASE = Arm("local", "", "sequence"), Arm("local", "", "baseline")
 

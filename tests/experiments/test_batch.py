@@ -12,8 +12,8 @@ from playground.base.config import Settings
 from playground.base.errors import InputError
 from playground.cli.main import main
 from playground.core import Playground
-from playground.experiments.cells import parse_arm, plan_cells
 from playground.experiments.batchfile import load_batch
+from playground.experiments.cells import parse_arm, plan_cells
 from support.paths import REPO
 
 EXAMPLES = sorted((REPO / "experiments").glob("*.toml"))

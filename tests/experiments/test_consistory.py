@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from playground.experiments import consistory
 from playground.base.config import Settings
 from playground.base.errors import InputError
 from playground.cli.main import main
 from playground.core import Playground
+from playground.experiments import consistory
 from support.paths import REPO
 
 SHARED_FILE = REPO.parent / "shared" / "benchmarks" / "consistory_plus.yaml"

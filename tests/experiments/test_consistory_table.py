@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from playground.experiments import consistory_table as table
 from playground.base.types import RunRecord
+from playground.experiments import consistory_table as table
 
 CATEGORIES = {"animals-000-fox": "animals", "animals-001-owl": "animals", "foods-000-tart": "foods"}
 

@@ -16,8 +16,8 @@ from playground.base.prompts import Story
 from playground.base.types import RunRecord
 from playground.core import Playground, Session
 from playground.experiments.cells import Arm, Cell, parse_arm, parse_arms, run_cells, run_outcomes
-from playground.experiments.votes import add_score, add_vote, blind_pair
 from playground.experiments.compare import compare, comparison_cells, plan_comparison
+from playground.experiments.votes import add_score, add_vote, blind_pair
 from playground.providers.local import LocalProvider
 
 STORY = Story(character="A red fox courier with a blue scarf", style="flat webcomic style",

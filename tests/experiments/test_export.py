@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from playground.experiments import export
 from playground.base.config import Settings
 from playground.base.errors import InputError
 from playground.base.types import GenerationRequest
 from playground.cli.main import main
 from playground.core import Playground
+from playground.experiments import export
 
 BEATS = ["gets a parcel", "runs over roofs", "hides from rain", "delivers it"]
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
-from playground.experiments import export
 from playground.base.errors import InputError
 from playground.cli.main import main
 from playground.core import Playground
+from playground.experiments import export
 from playground.experiments.importer import import_run
 
 
@@ -112,7 +113,7 @@ def test_cli_refuses_an_import_cost_out_of_bounds_and_logs_nothing(data_dir: Pat
 
 
 def test_cli_imported_costs_never_shut_paid_runs_off(emulator, data_dir: Path, tmp_path: Path) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from support.faults import cli
 
@@ -125,7 +126,7 @@ def test_cli_imported_costs_never_shut_paid_runs_off(emulator, data_dir: Path, t
     paid = done.json()["cost_usd"]
     from playground.store.runlog import RunLog
 
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
+    today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z")
     assert 0 < paid < 25 and RunLog(data_dir).spent_since(today) == pytest.approx(paid)
 
 

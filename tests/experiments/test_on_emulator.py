@@ -13,10 +13,10 @@ from pathlib import Path
 
 from playground.base.config import Settings
 from playground.base.prompts import Story
-from playground.present.runs import RUN_JSON_KEYS
 from playground.core import Playground
-from playground.experiments.compare import compare
 from playground.experiments.cells import parse_arms
+from playground.experiments.compare import compare
+from playground.present.runs import RUN_JSON_KEYS
 from support.faults import REPO, cli
 
 STORY = Story(character="a fox courier with a blue scarf", style="flat colours", beats=("a parcel", "a roof", "a door"))

@@ -3,31 +3,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from types import ModuleType
-
 import pytest
-
-from support.paths import REPO
 
 pytest.importorskip("skimage")  # the photographs come from scikit-image's data module
 
-BENCH = REPO / "bench" / "validate_metrics.py"
+from bench import validate_metrics as bench
+
 SEED = 11
 SEQUENCES = 30  # positives and as many negatives in the identity set
 SMALL = 20  # in the other sets, whose floors have more headroom
 
 
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("validate_metrics", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-bench = _load_bench()
 
 
 def test_roc_auc_by_mann_whitney() -> None:

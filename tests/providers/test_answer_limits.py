@@ -49,7 +49,7 @@ class HostileProvider:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length", "0") or 0))
                 mode = self.path.strip("/").split("/")[0]
                 try:

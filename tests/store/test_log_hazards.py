@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from playground.base.config import Settings
 from playground.base.types import RUN_COLUMNS, RunRecord
 from playground.store.runlog import RunLog
 from support.faults import cli
-from support.gradio_raw import SPACE, call, space_app  # noqa: F401 (space_app: a fixture)
+from support.gradio_raw import SPACE, call
 
 
 def generate(url: str, prompt: str, beats: str = "") -> str:
@@ -78,7 +78,7 @@ def test_a_refused_200000_character_prompt_is_logged_short_and_reads_go_on(space
 
 
 def old_row(run_id: str, prompt: str, columns: list[str] = RUN_COLUMNS) -> dict[str, str]:
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%dT01:00:00Z")
+    today = datetime.now(UTC).strftime("%Y-%m-%dT01:00:00Z")
     return {**{c: "" for c in columns}, "run_id": run_id, "created_at": today, "provider": "local",
             "model": "procedural-v1", "mode": "sequence", "prompt": prompt, "status": "error"}
 
@@ -142,7 +142,7 @@ def test_a_lone_surrogate_in_a_provider_error_keeps_the_possibly_billed_row(emul
     row = logged.iloc[0]
     assert row["status"] == "error" and "upstream \\ud800 broke" in row["error"]
     assert row["cost_source"] == "possibly billed (estimate)" and row["cost_usd"] > 0
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%dT00:00:00Z")
+    today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z")
     assert log.spent_since(today) == pytest.approx(row["cost_usd"])  # the caps see it
 
 

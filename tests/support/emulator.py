@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from emulator import Emulator
 from playground.base.types import ProviderCall
-from playground.emulator import Emulator
 from playground.providers import provider_class
 from playground.providers.http import PollPolicy
 from support.sinks import CollectingSink

@@ -22,7 +22,7 @@ from typing import Any
 from playground.base.config import Settings
 from playground.base.types import GenerationRequest
 from playground.core import Playground, RunResult, Session
-from support.paths import REPO  # noqa: E402  (re-exported: the tests' REPO)
+from support.paths import REPO
 
 
 def make_playground(env: Mapping[str, str], data_dir: Path, **extra_env: str) -> Playground:
@@ -118,14 +118,14 @@ class FileServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server.hits.append(self.path)
                 try:
                     server.answer(self)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 server.hits.append(self.path)
                 self.rfile.read(int(self.headers.get("content-length", "0") or 0))
                 try:

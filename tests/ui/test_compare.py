@@ -15,7 +15,15 @@ from playground.base.prompts import Story
 from playground.core import Playground
 from playground.experiments.cells import Arm
 from playground.experiments.compare import compare
-from playground.present.compare import VotePool, append_arm, cast_vote, composed_prompts, estimate_markdown, read_form, row_header
+from playground.present.compare import (
+    VotePool,
+    append_arm,
+    cast_vote,
+    composed_prompts,
+    estimate_markdown,
+    read_form,
+    row_header,
+)
 
 ARMS = "local::sequence\nlocal::baseline"
 

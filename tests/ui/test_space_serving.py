@@ -14,7 +14,7 @@ import httpx
 from playground.base.config import Settings
 from playground.store.runlog import RunLog
 from playground.ui.limits import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
-from support.gradio_raw import SPACE, fn_index, join, space_app  # noqa: F401 (space_app: a fixture)
+from support.gradio_raw import SPACE, fn_index, join
 
 
 def fetch(url: str, path: Path | str) -> httpx.Response:

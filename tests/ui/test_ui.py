@@ -14,11 +14,11 @@ import pytest
 from playground.base.config import Settings
 from playground.base.types import GenerationRequest, RunRecord
 from playground.core import Playground, Progress, Session
-from playground.ui.generate import CANCELLED, InFlight, cancel_updates
-from playground.ui.history import HISTORY_COLUMNS, download_updates, run_frames
-from playground.ui.app import build_app
 from playground.present.estimate import estimate_text
 from playground.present.runs import format_summary, history_table, progress_items, progress_text
+from playground.ui.app import build_app
+from playground.ui.generate import CANCELLED, InFlight, cancel_updates
+from playground.ui.history import HISTORY_COLUMNS, download_updates, run_frames
 
 
 def handler(app: gr.Blocks, api_name: str) -> Any:

@@ -7,11 +7,9 @@ offline demos. A real HTTP server on 127.0.0.1 (stdlib ThreadingHTTPServer in a 
         ...
         emu.requests_for("byteplus")[-1].json # exactly what the adapter sent
 
-Routes (prefix -> base URL env var): /byteplus/api/v3 ARK_BASE_URL, /evolink/v1
-EVOLINK_BASE_URL, /wavespeed/api/v3 WAVESPEED_BASE_URL, /atlascloud/api/v1
-ATLASCLOUD_BASE_URL, /openai/v1 OPENAI_BASE_URL, /stability/v2beta STABILITY_BASE_URL, /fal
-FAL_QUEUE_URL; frames are served from /files/WxH/VARIANT.png|jpeg (real images drawn with
-Pillow, cached).
+Routes: one module per provider in emulator/providers, served under its PREFIX (e.g.
+/byteplus/api/v3; `env()` names each base URL by the adapter's variable, ARK_BASE_URL); frames
+are served from /files/WxH/VARIANT.png|jpeg (real images drawn with Pillow, cached).
 
 Validation is stricter than the real services on purpose: a field a protocol does not
 document is refused with the provider's 400 body, so contract tests catch adapters that
@@ -42,7 +40,8 @@ Answer shapes, by `emu.shapes = {...}` (several documented shapes of one answer)
     evolink_immediate     EvoLink answers the POST at once with {"created", "data": [{"url"}...]}
                           (the seed guide's sample), per-item {"error"} for a refused frame
     evolink_immediate_b64 the same with {"b64_json"} items
-    (OpenAI's and fal's shapes are listed in emulator_images.py: OPENAI_SHAPES, FAL_SHAPES)
+    (OpenAI's and fal's shapes are listed in their modules: providers/openai.py, providers/fal.py)
+
 Holds, by `hold(provider, after=0)`: the create requests of a provider beyond the first `after`
 wait at the emulator (after auth and the fault check) until `Hold.release()` or the server
 stops; `Hold.arrived` is set when the first one waits. Tests use it to act while a request is
@@ -67,280 +66,58 @@ WaveSpeed/AtlasCloud `enable_sync_mode` answers when the job is done, or after
 `sync_wait_s` with status "processing" and "Sync mode timed out" (the SDK's words);
 `enable_base64_output` answers outputs as naked base64 [doc wavespeed.ai/docs/base64-output].
 
-    python -m playground.emulator [--port N] [--latency S] [--image-size 2048x2048] [--format png]
+    python -m playground emulator [--port N] [--latency S] [--image-size 2048x2048] [--format png]
 """
+
 
 from __future__ import annotations
 
-import argparse
-import colorsys
-import email.parser
-import email.policy
-import io
-import json
+import functools
+import importlib
+import pkgutil
 import re
 import socket
-import struct
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from PIL import Image, ImageDraw
-
-PREFIXES = {
-    "byteplus": ("ARK_BASE_URL", "/byteplus/api/v3", "ARK_API_KEY"),
-    "evolink": ("EVOLINK_BASE_URL", "/evolink/v1", "EVOLINK_API_KEY"),
-    "wavespeed": ("WAVESPEED_BASE_URL", "/wavespeed/api/v3", "WAVESPEED_API_KEY"),
-    "atlascloud": ("ATLASCLOUD_BASE_URL", "/atlascloud/api/v1", "ATLASCLOUD_API_KEY"),
-    "openai": ("OPENAI_BASE_URL", "/openai/v1", "OPENAI_API_KEY"),
-    "stability": ("STABILITY_BASE_URL", "/stability/v2beta", "STABILITY_API_KEY"),
-    "fal": ("FAL_QUEUE_URL", "/fal", "FAL_KEY"),
-}
-JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused", "lost_frame", "stream_error", "job_ended"})
-ENDED_STATES = frozenset({"cancelled", "timeout", "deleted"})  # job_ended: terminal states besides failed
-# Documented answer shapes the emulator can switch to (Emulator.shapes), so contract tests run
-# over each over real HTTP: see the module docstring.
-SHAPES = frozenset({"bare_prediction", "created_at", "sse_event_lines", "sse_type_in_event_only",
-                    "completed_then_hold", "evolink_immediate", "evolink_immediate_b64"})
-_PROMPT_FAULT = re.compile(r"\[fault:([a-z_]+)\]")
+import emulator.providers
+from emulator.faults import JOB_FAULTS, PROMPT_FAULT, Fault
+from emulator.images import render_image
+from emulator.routes import Invalid, error
+from emulator.wire import Hold, Job, Recorded, Req
+from playground.providers import provider_class, provider_names
 
 
-@lru_cache(maxsize=96)
-def render_image(width: int, height: int, fmt: str, variant: int) -> bytes:
-    """A cheap real image: flat colour, a rectangle, a circle; `variant` changes colours/placement.
-    Variants 64 and up add photo-like grain, so files weigh what real 2K frames weigh (benchmarks)."""
-    hue = (variant * 0.137) % 1.0
-    bg = tuple(int(c * 255) for c in colorsys.hsv_to_rgb(hue, 0.45, 0.9))
-    fg = tuple(int(c * 255) for c in colorsys.hsv_to_rgb((hue + 0.5) % 1.0, 0.8, 0.6))
-    image = Image.new("RGB", (width, height), bg)
-    draw = ImageDraw.Draw(image)
-    u = min(width, height)
-    x = int(width * (0.15 + 0.1 * (variant % 5)))
-    draw.rectangle((x, height // 2, x + u // 4, height // 2 + u // 3), fill=fg)
-    draw.ellipse((width // 2, u // 10, width // 2 + u // 4, u // 10 + u // 4), fill=(250, 250, 250))
-    if variant >= 64:
-        image = Image.blend(image, Image.effect_noise((width, height), 60).convert("RGB"), 0.3)
-    buffer = io.BytesIO()
-    if fmt == "jpeg":
-        image.save(buffer, format="JPEG", quality=85)
-    elif fmt == "webp":  # OpenAI's output_format webp
-        image.save(buffer, format="WEBP", quality=80)
-    else:
-        image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+@functools.cache
+def provider_modules() -> dict[str, ModuleType]:
+    """Every module of emulator/providers by provider name, in the product's listing order (a
+    module the product has no adapter for comes last)."""
+    found = {info.name: importlib.import_module(f"emulator.providers.{info.name}")
+             for info in pkgutil.iter_modules(emulator.providers.__path__)}
+    order = provider_names()
+    return dict(sorted(found.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+
+
+def places() -> list[tuple[str, str, Callable[[Req], None], ModuleType]]:
+    """(name, path prefix, route, module) of everything served besides /files/."""
+    out = []
+    for name, module in provider_modules().items():
+        out.append((name, module.PREFIX, module.route, module))
+        for extra, (prefix, route) in getattr(module, "EXTRA_PLACES", {}).items():
+            out.append((extra, prefix, route, module))
+    return out
 
 
 class _Server(ThreadingHTTPServer):
     # The stdlib's listen backlog of 5 drops (resets) connections when 20+ runs start at once.
     request_queue_size = 256
-
-
-@dataclass
-class Fault:
-    name: str
-    provider: str | None = None
-    count: int | None = None
-    on: str = "create"
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Hold:
-    """Create requests of `provider` beyond the first `after` wait until released (Emulator.hold)."""
-
-    provider: str
-    after: int = 0
-    seen: int = 0  # create requests of the provider that reached the hold
-    arrived: threading.Event = field(default_factory=threading.Event)  # set when one waits
-    released: threading.Event = field(default_factory=threading.Event)
-
-    def release(self) -> None:
-        self.released.set()
-
-
-@dataclass
-class Recorded:
-    """One request as the emulator saw it (the auth header's value is reduced to its scheme)."""
-
-    provider: str
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    json: Any = None
-    form: dict[str, str] = field(default_factory=dict)
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)
-    content_type: str = ""
-    # every file part in order, (field name, metadata): `files` keeps only the last part of a
-    # repeated name such as OpenAI's `image[]`
-    parts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    unknown_fields: list[str] = field(default_factory=list)  # body fields the protocol does not know
-    body_size: int = 0
-
-
-@dataclass
-class Job:
-    id: str
-    provider: str
-    model: str
-    frames: int  # frames it will return (before faults)
-    size: tuple[int, int]
-    created: float
-    latency: float
-    fault: Fault | None = None
-    cancelled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.created
-
-    def phase(self) -> str:
-        """queued -> processing -> done | failed | stuck | cancelled | timeout | deleted."""
-        if self.cancelled:
-            return "cancelled"
-        fault = self.fault.name if self.fault else ""
-        if fault == "stuck":
-            return "queued" if self.elapsed() < self.latency * 0.3 else "processing"
-        if self.elapsed() < self.latency * 0.3:
-            return "queued"
-        if self.elapsed() < self.latency:
-            return "processing"
-        if fault == "job_ended":
-            state = str(self.fault.params.get("state", "cancelled"))  # type: ignore[union-attr]
-            return state if state in ENDED_STATES else "cancelled"
-        return "failed" if fault == "job_failed" else "done"
-
-    def returned(self) -> int:
-        """How many frames come back (fewer/refused faults)."""
-        if self.fault and self.fault.name == "fewer":
-            return max(0, min(self.frames, int(self.fault.params.get("n", max(1, self.frames - 1)))))
-        return self.frames
-
-    def refused_index(self) -> int | None:
-        if self.fault and self.fault.name == "refused":
-            return min(1, self.returned() - 1)
-        return None
-
-
-class Req:
-    """One incoming request, parsed, with helpers to answer it."""
-
-    def __init__(self, emu: Emulator, handler: BaseHTTPRequestHandler, provider: str, path: str) -> None:
-        self.emu, self.h, self.provider, self.path = emu, handler, provider, path
-        parts = urlsplit(handler.path)
-        self.query = parse_qs(parts.query)
-        self.method = handler.command
-        self.headers = {k.lower(): v for k, v in handler.headers.items()}
-        length = int(self.headers.get("content-length", "0") or 0)
-        self.body = handler.rfile.read(length) if length else b""
-        self.content_type = self.headers.get("content-type", "")
-        self.json: Any = None
-        self.json_error = False
-        self.form: dict[str, str] = {}
-        self.files: dict[str, dict[str, Any]] = {}
-        self.parts: list[tuple[str, dict[str, Any]]] = []  # all file parts, repeated names kept
-        if self.body and self.content_type.startswith("application/json"):
-            try:
-                self.json = json.loads(self.body)
-            except ValueError:
-                self.json_error = True
-        elif self.body and self.content_type.startswith("multipart/form-data"):
-            self._parse_multipart()
-        self.answered = False
-        self.reply_headers: dict[str, str] = {}  # sent with every answer (BytePlus echoes X-Client-Request-Id)
-        self.recorded: Recorded | None = None  # this request's entry in the log, once logged
-
-    def _parse_multipart(self) -> None:
-        raw = f"Content-Type: {self.content_type}\r\n\r\n".encode() + self.body
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            filename = part.get_param("filename", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
-            if filename is not None:
-                self.files[str(name)] = {"filename": filename, "content_type": part.get_content_type(),
-                                         "size": len(payload), "data": payload}
-                self.parts.append((str(name), self.files[str(name)]))
-            else:
-                self.form[str(name)] = payload.decode("utf-8", "replace")
-
-    def record(self) -> Recorded:
-        headers = dict(self.headers)
-        if "authorization" in headers:
-            headers["authorization"] = headers["authorization"].split(" ", 1)[0] + " <redacted>"
-        def meta(part: dict[str, Any]) -> dict[str, Any]:
-            return {k: v for k, v in part.items() if k != "data"}
-
-        files = {k: meta(v) for k, v in self.files.items()}
-        return Recorded(self.provider, self.method, self.path, self.query, headers, self.json,
-                        dict(self.form), files, self.content_type, [(k, meta(v)) for k, v in self.parts],
-                        body_size=len(self.body))
-
-    # -- auth --------------------------------------------------------------------------------
-    def key(self, scheme: str = "Bearer") -> str | None:
-        value = self.headers.get("authorization", "")
-        prefix = f"{scheme} "
-        if not value.startswith(prefix) or not value[len(prefix):].strip():
-            return None
-        key = value[len(prefix):].strip()
-        return None if key.startswith("invalid") else key
-
-    # -- answers -----------------------------------------------------------------------------
-    def send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
-        self.answered = True
-        h = self.h
-        h.send_response(status)
-        h.send_header("Content-Type", ctype)
-        h.send_header("Content-Length", str(len(body)))
-        for k, v in {**self.reply_headers, **(headers or {})}.items():
-            h.send_header(k, v)
-        h.end_headers()
-        if self.method != "HEAD":
-            h.wfile.write(body)
-
-    def json_response(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        self.send(status, json.dumps(obj).encode(), "application/json", headers)
-
-    def malformed(self) -> None:
-        body = b'{"id": "x", "data": [{"url": "http://127.0.0.1/tr'
-        self.send(200, body, "application/json")
-
-    def reset(self) -> None:
-        """Close the connection with RST and no answer."""
-        self.answered = True
-        self.h.close_connection = True
-        try:
-            self.h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.h.connection.close()
-        except OSError:
-            pass
-
-    def start_sse(self, headers: dict[str, str] | None = None) -> None:
-        self.answered = True
-        h = self.h
-        h.close_connection = True
-        h.send_response(200)
-        h.send_header("Content-Type", "text/event-stream")
-        h.send_header("Cache-Control", "no-cache")
-        h.send_header("Connection", "close")
-        for k, v in {**self.reply_headers, **(headers or {})}.items():
-            h.send_header(k, v)
-        h.end_headers()
-
-    def sse(self, data: str, event: str | None = None) -> None:
-        chunk = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
-        self.h.wfile.write(chunk.encode())
-        self.h.wfile.flush()
-
-    def fault(self, on: str) -> Fault | None:
-        return self.emu.take_fault(self, on)
 
 
 class Emulator:
@@ -379,8 +156,6 @@ class Emulator:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> Emulator:
-        from playground import emulator_routes
-
         emu = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -396,7 +171,7 @@ class Emulator:
             def _dispatch(self) -> None:
                 if emu.file_delay_s and self.path.startswith("/files/"):
                     emu.wait(emu.file_delay_s)
-                emulator_routes.dispatch(emu, self)
+                dispatch(emu, self)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
 
@@ -433,11 +208,14 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     def base_urls(self) -> dict[str, str]:
-        return {env: f"{self.url}{prefix}" for env, prefix, _ in PREFIXES.values()}
+        """Each provider's base URL variable (the adapter's) -> where the emulator serves it."""
+        return {provider_class(name).base_url_env: f"{self.url}{module.PREFIX}"  # type: ignore[misc]
+                for name, module in provider_modules().items()}
 
     def env(self, key_prefix: str = "emu") -> dict[str, str]:
         """Base URLs and a fake key for every provider."""
-        keys = {key_env: f"{key_prefix}-{name}-key-0123456789" for name, (_, _, key_env) in PREFIXES.items()}
+        keys = {provider_class(name).key_env: f"{key_prefix}-{name}-key-0123456789"  # type: ignore[misc]
+                for name in provider_modules()}
         return {**self.base_urls(), **keys}
 
     # -- state for tests -----------------------------------------------------------------------
@@ -506,7 +284,7 @@ class Emulator:
             if isinstance(req.json, dict):
                 prompt = str(req.json.get("prompt", ""))
             prompt = prompt or req.form.get("prompt", "")
-            match = _PROMPT_FAULT.search(prompt)
+            match = PROMPT_FAULT.search(prompt)
             if match:
                 return Fault(match.group(1), req.provider, 1, on, {})
         return None
@@ -566,32 +344,45 @@ class Emulator:
         return self._stop.wait(max(0.0, seconds))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m playground.emulator",
-                                     description="Loopback server speaking every provider's protocol")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 = a free port")
-    parser.add_argument("--latency", type=float, default=1.0, help="seconds each generation takes")
-    parser.add_argument("--image-size", default=None, help="force every frame to WxH, e.g. 2048x2048")
-    parser.add_argument("--format", default="png", choices=("png", "jpeg"))
-    parser.add_argument("--file-delay", type=float, default=0.0, help="seconds before each frame download starts (a CDN)")
-    parser.add_argument("--textured", action="store_true", help="grainy frames, sized like real ones (benchmarks)")
-    args = parser.parse_args(argv)
-    emu = Emulator(latency_s=args.latency, image_size=args.image_size, image_format=args.format,
-                   host=args.host, port=args.port, file_delay_s=args.file_delay, textured=args.textured).start()
-    print(f"# provider emulator on {emu.url} (Ctrl-C to stop). Use it with:")
-    for name, value in emu.env().items():
-        print(f"export {name}={value}")
-    sys.stdout.flush()
+def serve_file(emu: Emulator, handler: Any, path: str) -> None:
+    m = re.match(r"^/files/(\d+)x(\d+)/(\d+)\.(png|jpeg)$", path)
+    up = re.match(r"^/files/upload/([\w-]+)$", path)
+    if up and up.group(1) in emu.uploads:
+        ctype, data = emu.uploads[up.group(1)]
+    elif m:
+        ctype = f"image/{m.group(4)}"
+        data = render_image(int(m.group(1)), int(m.group(2)), m.group(4), int(m.group(3)))
+    else:
+        handler.send_error(404)
+        return
+    handler.send_response(200)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+
+
+def dispatch(emu: Emulator, handler: Any) -> None:
+    path = urlsplit(handler.path).path
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
+        if path.startswith("/files/"):
+            serve_file(emu, handler, path)
+            return
+        for name, prefix, route, module in places():
+            if path == prefix or path.startswith(prefix + "/"):
+                req = Req(emu, handler, name, path[len(prefix):], module)
+                req.recorded = req.record()
+                with emu._lock:
+                    emu.requests.append(req.recorded)
+                try:
+                    route(req)
+                except Invalid as exc:
+                    if not req.answered:
+                        error(req, exc.kind, exc.message, param=exc.param)
+                if not req.answered and not emu._stop.is_set():
+                    error(req, "not_found", f"no route for {req.method} {path}")
+                return
+        handler.send_error(404)
+    except (BrokenPipeError, ConnectionResetError):
         pass
-    finally:
-        emu.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,22 +1,39 @@
-"""Emulator routes, part 2: OpenAI Images, Stability SD3, fal queue (see emulator_routes.py)."""
+"""OpenAI Images: POST /images/generations (JSON) and /images/edits (multipart), a JSON answer
+or server-sent events; every field the official SDK knows is accepted and checked
+(tests/conformance/test_openai_sdk.py)."""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
-import math
-import random
 import re
 import time
+import uuid
 from typing import Any
 
 from PIL import Image
 
-from playground.emulator import PREFIXES, Fault, Job, Req, render_image
-from playground.emulator_routes import Invalid, check_fields, create_gate, error, hang, int_field, polled_job
+from emulator.images import render_image
+from emulator.routes import Invalid, answered_job, create_gate, error
+from emulator.wire import Job, Req
 
-# -- OpenAI Images ------------------------------------------------------------------------------
+PREFIX = "/openai/v1"
+_CODES = {
+    "auth": (401, "invalid_api_key", "invalid_request_error"), "forbidden": (403, "unsupported_country_region_territory", "invalid_request_error"),
+    "rate_limit": (429, "rate_limit_exceeded", "requests"), "server": (500, "server_error", "server_error"),
+    "content": (400, "moderation_blocked", "image_generation_user_error"), "quota": (429, "insufficient_quota", "insufficient_quota"),
+    "invalid": (400, "invalid_value", "invalid_request_error"), "missing": (400, "missing_required_parameter", "invalid_request_error"),
+    "not_found": (404, "model_not_found", "invalid_request_error"),
+}
+
+
+def error_body(req: Req, kind: str, message: str, param: str) -> tuple[int, Any, dict[str, str]]:
+    status, code, typ = _CODES[kind]
+    body = {"error": {"message": message, "type": typ, "param": param or None, "code": code}}
+    return status, body, {"x-request-id": f"req_{uuid.uuid4().hex[:24]}"}  # on every answer [sdk]
+
+
 # The request fields are those the official SDK knows [sdk openai 3.57.0
 # openai/types/image_generate_params.py, image_edit_params.py]. Every one is accepted, and null
 # (or an empty multipart value, which is how the SDK sends None in a form) means "the default",
@@ -36,13 +53,13 @@ _OPENAI_ENUMS: dict[str, set[str]] = {
 _OPENAI_INTS: dict[str, tuple[int, int]] = {"n": (1, 10), "output_compression": (0, 100), "partial_images": (0, 3),
                                             "frame_count": (2, 16), "frame_duration_ms": (1, 655_350)}
 _OPENAI_TEXT = {"prompt", "model", "size", "user", "safety_identifier"}
-OPENAI_GENERATE_FIELDS = (set(_OPENAI_ENUMS) - {"input_fidelity"}) | set(_OPENAI_INTS) | _OPENAI_TEXT | {"stream", "svg"}
-OPENAI_EDIT_FIELDS = (OPENAI_GENERATE_FIELDS - {"moderation", "style"}) | {"input_fidelity"}
+FIELDS = (set(_OPENAI_ENUMS) - {"input_fidelity"}) | set(_OPENAI_INTS) | _OPENAI_TEXT | {"stream", "svg"}
+OPENAI_EDIT_FIELDS = (FIELDS - {"moderation", "style"}) | {"input_fidelity"}
 OPENAI_EDIT_FILES = {"image", "image[]", "mask", "markup"}
 GPT_SIZES = {"1024x1024", "1536x1024", "1024x1536", "auto"}
 # family -> allowed sizes (None: any WxH in multiples of 16, ratio 1:3..3:1, at most 3840x2160)
 # [sdk openai 3.57.0 openai/types/image_model.py and the `size` doc of image_generate_params.py]
-OPENAI_MODELS: dict[str, set[str] | None] = {
+MODELS: dict[str, set[str] | None] = {
     "gpt-image-1.5": GPT_SIZES, "gpt-image-1-mini": GPT_SIZES, "gpt-image-1": GPT_SIZES,
     "chatgpt-image-latest": GPT_SIZES, "gpt-image-2.6-sunburst": GPT_SIZES, "gpt-image-2.6-flare": GPT_SIZES,
     "gpt-image-2": None, "gpt-image-2.5-sunburst": None, "gpt-image-2.5-flare": None,
@@ -53,15 +70,6 @@ OPENAI_MODELS: dict[str, set[str] | None] = {
 OPENAI_SHAPES = frozenset({"openai_usage_without_output_details"})
 _GPT_ONLY = ("output_format", "output_compression", "background", "moderation", "partial_images", "stream",
              "complexity", "input_fidelity")
-
-
-def answered_job(req: Req, provider: str, model: str, n: int, dims: tuple[int, int], fault: Fault | None) -> Job | None:
-    """A synchronous generation after its latency; None when it hangs (stuck) or the server stops."""
-    job = req.emu.new_job(provider, model, n, dims, fault)
-    if job.fault and job.fault.name == "stuck":
-        hang(req)
-        return None
-    return None if req.emu.wait(job.latency) else job
 
 
 def _form_value(name: str, value: str) -> Any:
@@ -108,7 +116,7 @@ def _openai_params(raw: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
 
 
 def _openai_dims(family: str, size: str) -> tuple[int, int]:
-    allowed = OPENAI_MODELS[family]
+    allowed = MODELS[family]
     m = re.fullmatch(r"(\d+)x(\d+)", size)
     if allowed is None:
         if size != "auto":
@@ -125,7 +133,7 @@ def _openai_dims(family: str, size: str) -> tuple[int, int]:
 def _openai_model(body: dict[str, Any], default: str) -> tuple[str, str]:
     model = str(body.get("model") or default)
     family = re.sub(r"-\d{4}-\d{2}-\d{2}$", "", model)  # dated snapshots: gpt-image-1.5-2025-12-16
-    if family not in OPENAI_MODELS:
+    if family not in MODELS:
         raise Invalid("not_found", f"The model `{model}` does not exist or you do not have access to it.", "model")
     return model, family
 
@@ -179,7 +187,7 @@ def _openai_usage(family: str, prompt: str, count: int, dims: tuple[int, int], i
             "total_tokens": text_in + image_in + image_out + text_out}
 
 
-def openai(req: Req) -> None:
+def route(req: Req) -> None:
     if req.method != "POST" or req.path not in ("/images/generations", "/images/edits"):
         return
     admitted, fault = create_gate(req)
@@ -189,14 +197,16 @@ def openai(req: Req) -> None:
     if req.path == "/images/generations":
         if not isinstance(req.json, dict):
             raise Invalid("invalid", "We could not parse the JSON body of your request.")
-        body = _openai_params(req.json, OPENAI_GENERATE_FIELDS)
+        body = _openai_params(req.json, FIELDS)
         model, family = _openai_model(body, "dall-e-2")
         kind = "image_generation"
     else:
         if not req.content_type.startswith("multipart/form-data"):
             raise Invalid("invalid", "Invalid Content-Type header: /images/edits takes multipart/form-data.")
         fields = {k: _form_value(k, v) for k, v in req.form.items() if not k.startswith("svg[")}
-        fields.update({"svg": {"model": req.form[k]} for k in req.form if k.startswith("svg[")})
+        svg = [req.form[k] for k in req.form if k.startswith("svg[")]
+        if svg:
+            fields["svg"] = {"model": svg[-1]}
         unknown_files = sorted({name for name, _ in req.parts} - OPENAI_EDIT_FILES)
         if unknown_files:
             raise Invalid("invalid", f"Unknown parameter: '{unknown_files[0]}'.", unknown_files[0])
@@ -304,74 +314,6 @@ def _openai_stream(req: Req, job: Job, kind: str, body: dict[str, Any], family: 
 
 # -- Stability SD3 ------------------------------------------------------------------------------
 
-STABILITY_FIELDS = {"prompt", "model", "mode", "aspect_ratio", "seed", "output_format", "negative_prompt",
-                    "strength", "cfg_scale", "style_preset"}
-ASPECTS = ("1:1", "16:9", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
-
-
-def _aspect_dims(ratio: str) -> tuple[int, int]:
-    a, b = (int(x) for x in ratio.split(":"))
-    w = math.sqrt(1024 * 1024 * a / b)
-    return int(round(w / 64) * 64), int(round(w * b / a / 64) * 64)
-
-
-def stability(req: Req) -> None:
-    if (req.method, req.path) != ("POST", "/stable-image/generate/sd3"):
-        return
-    admitted, fault = create_gate(req)
-    if not admitted:
-        return
-    if not req.content_type.startswith("multipart/form-data"):
-        raise Invalid("invalid", "content-type: must be multipart/form-data")
-    form = req.form
-    unknown = sorted(set(form) - STABILITY_FIELDS)
-    if unknown or set(req.files) - {"image"}:
-        raise Invalid("invalid", f"unknown field(s): {', '.join(unknown + sorted(set(req.files) - {'image'}))}")
-    if not form.get("prompt"):
-        raise Invalid("missing", "prompt: is required")
-    model = form.get("model", "sd3.5-large")
-    if model not in ("sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd3.5-flash"):
-        raise Invalid("invalid", f"model: must be one of sd3.5-large, sd3.5-large-turbo, sd3.5-medium, not {model}")
-    mode = form.get("mode", "text-to-image")
-    if mode == "text-to-image":
-        if "image" in req.files or "strength" in form:
-            raise Invalid("invalid", "image/strength: not allowed in text-to-image mode")
-        ratio = form.get("aspect_ratio", "1:1")
-        if ratio not in ASPECTS:
-            raise Invalid("invalid", f"aspect_ratio: must be one of {', '.join(ASPECTS)}")
-        dims = _aspect_dims(ratio)
-    elif mode == "image-to-image":
-        if "image" not in req.files or "strength" not in form or "aspect_ratio" in form:
-            raise Invalid("invalid", "image-to-image needs image and strength, and takes no aspect_ratio")
-        dims = (1024, 1024)
-    else:
-        raise Invalid("invalid", "mode: must be text-to-image or image-to-image")
-    seed = form.get("seed", "0")
-    if not seed.isdigit() or int(seed) > 4294967294:
-        raise Invalid("invalid", "seed: must be an integer in [0, 4294967294]")
-    if form.get("output_format", "png") not in ("png", "jpeg", "webp"):
-        raise Invalid("invalid", "output_format: must be png, jpeg or webp")
-    accept = req.headers.get("accept", "image/*")
-    if accept not in ("application/json", "image/*"):
-        raise Invalid("invalid", "accept: must be image/* or application/json")
-    job = answered_job(req, "stability", model, 1, dims, fault)
-    if job is None:
-        return
-    name = job.fault.name if job.fault else ""
-    if name == "job_failed":
-        error(req, "server", "An unexpected server error occurred, please try again.")
-        return
-    finish = "CONTENT_FILTERED" if name == "refused" else "SUCCESS"
-    used_seed = int(seed) or random.randint(1, 4294967294)
-    fmt = form.get("output_format", "png")
-    image = req.emu.frame_bytes(job, 0, fmt)
-    headers = {"x-request-id": job.id}
-    if accept == "application/json":
-        req.json_response(200, {"image": base64.b64encode(image).decode(), "finish_reason": finish,
-                                "seed": used_seed}, headers)
-    else:
-        req.send(200, image, f"image/{fmt}", {**headers, "finish-reason": finish, "seed": str(used_seed)})
-
 
 # -- fal queue ----------------------------------------------------------------------------------
 # States as the official client knows them [sdk fal-client 1.0.3 fal_client/client.py
@@ -381,148 +323,3 @@ def stability(req: Req) -> None:
 # `client_cancelled`, from fal's table of request error types [doc
 # fal.ai/docs/documentation/model-apis/request-errors]). `logs` is a list when the status GET
 # asks for it (`?logs=1`, or `logs=true` as the SDK sends it), null otherwise.
-
-FAL_FIELDS = {"prompt", "num_images", "image_size", "seed", "output_format", "safety_tolerance",
-              "enable_safety_checker", "sync_mode", "prompt_upsampling", "guidance_scale", "num_inference_steps"}
-FAL_MODELS = {"fal-ai/flux-pro/v1.1", "fal-ai/flux-pro"}
-FAL_PRESETS = {"square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
-               "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576)}
-# request error types by fault kind, and their HTTP status [doc: request-errors table]
-_FAL_REQUEST_ERRORS = {"server": "runner_server_error", "failed": "runner_server_error",
-                       "cancelled": "client_cancelled"}
-_FAL_STATUS = {"invalid": 422, "missing": 422, "content": 422, "quota": 403, "auth": 401, "forbidden": 403,
-               "rate_limit": 429, "server": 500, "not_found": 404, "failed": 500, "cancelled": 499}
-# Answer shapes (Emulator.shapes) the fal docs or client show besides the default one:
-#   fal_legacy_completed        COMPLETED without `metrics` ("legacy apps might not return metrics" [sdk])
-#   fal_error_type_header_only  a request error's type only in the X-Fal-Error-Type header [doc, sdk]
-#   fal_sync_data_uri           result images as data URIs, as `sync_mode` answers [doc]
-FAL_SHAPES = frozenset({"fal_legacy_completed", "fal_error_type_header_only", "fal_sync_data_uri"})
-
-
-def fal_error(req: Req, kind: str, message: str, param: str = "", headers: dict[str, str] | None = None) -> None:
-    """fal's two error bodies [doc fal.ai/docs/documentation/model-apis/errors and request-errors;
-    sdk fal-client 1.0.3 `_raise_for_status`]: a model's validation error is 422 {"detail": [{"loc",
-    "msg", "type"}]}; a request error is {"detail": "...", "error_type": "..."} with the same type
-    in the X-Fal-Error-Type header (only there with the shape fal_error_type_header_only); other
-    errors (auth, rate limit, ...) are a bare {"detail": "..."}."""
-    status = _FAL_STATUS[kind]
-    headers = dict(headers or {})
-    if kind in ("invalid", "missing", "content"):
-        body: dict[str, Any] = {"detail": [{"loc": ["body", param or "prompt"], "msg": message, "type": f"{kind}_error"}]}
-    else:
-        body = {"detail": message}
-        error_type = _FAL_REQUEST_ERRORS.get(kind)
-        if error_type:
-            headers["X-Fal-Error-Type"] = error_type
-            if "fal_error_type_header_only" not in req.emu.shapes:
-                body["error_type"] = error_type
-    req.json_response(status, body, headers)
-
-
-def fal(req: Req) -> None:
-    m = re.match(r"^/([\w.-]+/[\w.-]+)/requests/([\w.-]+)(/status|/cancel)?$", req.path)
-    if m:
-        _fal_request(req, m.group(1), m.group(2), m.group(3) or "")
-        return
-    if req.method != "POST":
-        return
-    admitted, fault = create_gate(req, "Key")
-    if not admitted:
-        return
-    model = req.path.lstrip("/")
-    if model not in FAL_MODELS:
-        raise Invalid("not_found", f"application {model} not found")
-    body = check_fields(req.json, FAL_FIELDS, ("prompt",))
-    n = int_field(body, "num_images", 1, 4, 1)
-    size = body.get("image_size", "landscape_4_3")
-    if isinstance(size, str) and size in FAL_PRESETS:
-        dims = FAL_PRESETS[size]
-    elif isinstance(size, dict) and set(size) == {"width", "height"} and all(
-            isinstance(v, int) and 64 <= v <= 14142 for v in size.values()):
-        dims = (size["width"], size["height"])
-    else:
-        raise Invalid("invalid", "image_size: a preset name or {width, height}", "image_size")
-    if "seed" in body and (not isinstance(body["seed"], int) or isinstance(body["seed"], bool)):
-        raise Invalid("invalid", "seed: must be an integer", "seed")
-    job = req.emu.new_job("fal", model, n, dims, fault, seed=body.get("seed"))
-    app = "/".join(model.split("/")[:2])
-    base = f"{req.emu.url}{PREFIXES['fal'][1]}/{app}/requests/{job.id}"
-    req.json_response(200, {"request_id": job.id, "response_url": base, "status_url": f"{base}/status",
-                            "cancel_url": f"{base}/cancel", "queue_position": 0}, {"x-fal-request-id": job.id})
-
-
-def _fal_request(req: Req, app: str, request_id: str, tail: str) -> None:
-    stage = "poll" if tail == "/status" else "result" if tail == "" else "cancel"
-    job = polled_job(req, request_id, "request", scheme="Key", stage=stage)
-    if job is None:
-        return
-    phase = job.phase()
-    headers = {"x-fal-request-id": job.id}
-    if tail == "/cancel":
-        if req.method != "PUT":
-            error(req, "invalid", "cancel takes PUT")
-        elif phase in ("queued", "processing"):
-            job.cancelled = True
-            req.emu.cancelled.append(job.id)
-            req.json_response(202, {"status": "CANCELLATION_REQUESTED"}, headers)
-        else:
-            req.json_response(400, {"status": "ALREADY_COMPLETED"}, headers)
-        return
-    if req.method != "GET":
-        return
-    if tail == "/status":
-        req.json_response(200, _fal_state(req, job, app), headers)
-    elif phase in ("queued", "processing"):
-        req.json_response(400, {"detail": "Request is still in progress"}, headers)
-    elif phase == "failed":
-        fal_error(req, "failed", "Internal server error during inference", headers=headers)
-    elif phase == "cancelled":  # the status 499 of fal's table for client_cancelled [doc]
-        fal_error(req, "cancelled", "Request was cancelled", headers=headers)
-    else:
-        req.json_response(200, _fal_result(req, job), headers)
-
-
-def _fal_state(req: Req, job: Job, app: str) -> dict[str, Any]:
-    base = f"{req.emu.url}{PREFIXES['fal'][1]}/{app}/requests/{job.id}"
-    phase = job.phase()
-    with_logs = req.query.get("logs", ["0"])[-1].lower() in ("1", "true")
-    state: dict[str, Any] = {"request_id": job.id, "response_url": base, "status_url": f"{base}/status",
-                             "cancel_url": f"{base}/cancel"}
-    if phase == "queued":
-        return {**state, "status": "IN_QUEUE", "queue_position": 0}
-    logs = _fal_logs(job, phase) if with_logs else None
-    if phase == "processing":
-        return {**state, "status": "IN_PROGRESS", "logs": logs}
-    state.update(status="COMPLETED", logs=logs)
-    if "fal_legacy_completed" not in req.emu.shapes:
-        state["metrics"] = {"inference_time": job.latency}
-    if phase in ("failed", "cancelled"):
-        state.update(error="Request was cancelled" if phase == "cancelled" else "Internal server error during inference",
-                     error_type=_FAL_REQUEST_ERRORS[phase])
-    return state
-
-
-def _fal_logs(job: Job, phase: str) -> list[dict[str, Any]]:
-    """Runner log lines, shaped as fal's JS client types them (message, level, source, timestamp) [doc]."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    lines = [("INFO", f"generating {job.frames} image(s) of {job.size[0]}x{job.size[1]}")]
-    if phase == "done":
-        lines.append(("INFO", "done"))
-    elif phase == "failed":
-        lines.append(("ERROR", "inference failed"))
-    return [{"message": text, "level": level, "source": "user", "timestamp": stamp} for level, text in lines]
-
-
-def _fal_result(req: Req, job: Job) -> dict[str, Any]:
-    w, h = job.size
-    fmt = req.emu.image_format
-    images = []
-    for i in range(job.returned()):
-        url = req.emu.frame_url(job, i)
-        if "fal_sync_data_uri" in req.emu.shapes:
-            url = f"data:image/{fmt};base64,{base64.b64encode(req.emu.frame_bytes(job, i)).decode()}"
-        images.append({"url": url, "width": w, "height": h, "content_type": f"image/{fmt}"})
-    flags = [i == job.refused_index() for i in range(len(images))]
-    seed = job.extra.get("seed")
-    return {"images": images, "seed": seed if isinstance(seed, int) else random.randint(1, 2**31),
-            "has_nsfw_concepts": flags, "timings": {"inference": job.latency}, "prompt": ""}

@@ -13,7 +13,8 @@ measured in the same run (absolute times vary on shared machines):
     7 UI delivery   bytes the gallery sends per 8-frame 2K run (previews vs originals)
 
 `--quick` runs every part small and once (about a minute; the smoke test uses it). The parts live
-in bench/ at the repository root; docs/benchmarks.md has the table and how to read it.
+in bench/ at the repository root, beside playground/ (`python -m bench` runs this too);
+docs/benchmarks.md has the table and how to read it.
 """
 
 from __future__ import annotations
@@ -23,15 +24,22 @@ import shutil
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench import common, remote
+
 PARTS = ("overhead", "polling", "fanout", "logscale", "startup", "offline", "delivery")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("bench", help="benchmark the playground against the provider's own time (ratios)")
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m playground bench",
+                                     description="benchmark the playground against the provider's own time (ratios)")
+    add_arguments(parser)
+    return cmd_bench(parser.parse_args(argv))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small sizes, one repeat: a short smoke run")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of: {', '.join(PARTS)}")
     p.add_argument("--latency", type=float, default=None, help="generation latency L in seconds (default 2, quick 0.3)")
@@ -40,7 +48,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=None, help="repeats per measurement, the fastest taken (default 3, quick 1)")
     p.add_argument("--log-rows", default=None, help="synthetic runs.csv sizes (default 100000,1000000; quick 5000)")
     p.add_argument("--markdown", type=Path, default=None, help="also write the table as Markdown to this file")
-    p.set_defaults(func=cmd_bench)
 
 
 def _parts(text: str) -> list[str]:
@@ -52,10 +59,6 @@ def _parts(text: str) -> list[str]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))  # bench/ sits beside playground/ in a clone
-    from bench import common, remote
-
     parts = _parts(args.parts)
     quick = args.quick
     cfg = remote.Settings(
@@ -96,8 +99,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def _runner(part: str, cfg: object, log_rows: list[int], quick: bool) -> Callable[[], list]:
     """The part's function, its module imported only when the part runs."""
     if part in ("overhead", "polling", "fanout"):
-        from bench import remote
-
         return lambda: getattr(remote, part)(cfg)
     if part == "logscale":
         from bench import logscale
