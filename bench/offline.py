@@ -38,7 +38,7 @@ def _local_fps(frames: int, size: str = "1024x1024") -> float:
     import httpx
 
     from playground.base.types import ProviderCall
-    from playground.providers.local import LocalProvider
+    from playground.providers.adapters.local import LocalProvider
 
     provider = LocalProvider()
     call = ProviderCall(model=provider.default_model(), prompt=PROMPT, frames=frames, size=size, seed=7,

@@ -78,7 +78,7 @@ def run(repeats: int) -> list[Row]:
         probe = _probe(work / "probe")
     app_s, hello_s = min(app_times), min(hello_times)
     heavy = [m for m in probe["added"] if "." not in m and not m.startswith("playground")]
-    providers = [m for m in probe["added"] if m.startswith("playground.providers.") and m != "playground.providers.base"]
+    providers = [m for m in probe["added"] if m.startswith("playground.providers.adapters.")]
     return [
         row("5 start-up", "python app.py to first HTTP 200 / bare Gradio app", app_s / hello_s, "x", "<= 1.3",
             f"app {app_s:.2f} s, hello-world {hello_s:.2f} s (fastest of {repeats})"),

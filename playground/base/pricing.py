@@ -1,10 +1,11 @@
 """Price table, estimates and actual cost.
 
-One table, per provider and model, in USD per billing unit (an image, or a megapixel of
-output for fal). Users override it with PLAYGROUND_PRICES: a path to a JSON file, or
-inline JSON, shaped {"provider/model": 0.03} or {"provider/model": {"usd": 0.03, "unit":
-"megapixel"}}. A model id missing from the table gets the provider's default price,
-clearly marked as an estimate.
+Each adapter declares its prices beside its protocol (`ModelInfo.price`,
+`Provider.fallback_price`), in USD per billing unit (an image, or a megapixel of output for
+fal). Users override them with PLAYGROUND_PRICES: a path to a JSON file, or inline JSON,
+shaped {"provider/model": 0.03} or {"provider/model": {"usd": 0.03, "unit": "megapixel"}}.
+A model id missing from the table gets the provider's fallback price, clearly marked as an
+estimate.
 
 Cost of a run = images billed x price (per-megapixel prices x megapixels of each image);
 a baseline run costs the sum of its calls. Providers that report a cost (OpenAI bills
@@ -85,27 +86,6 @@ def _table(table: SizeTable, size: str) -> float:
     return dict(table).get(size.lower(), max(usd for _, usd in table))
 
 
-# (provider, model) -> Price. ("provider", "*") is that provider's fallback for unknown ids.
-PRICES: dict[tuple[str, str], Price] = {
-    ("local", "*"): Price(0.0, "offline stand-in, free"),
-    ("local", "procedural-v1"): Price(0.0, "offline stand-in, free"),
-}
-
-
-def register_prices(entries: Mapping[tuple[str, str], Price]) -> None:
-    """Provider modules add their entries here at import, so the table lives beside the protocol."""
-    PRICES.update(entries)
-
-
-# Named sizes a provider sends as they are (fal's "square_hd", ...) -> their pixel dimensions.
-SIZE_PRESETS: dict[str, tuple[int, int]] = {}
-
-
-def register_size_presets(presets: Mapping[str, tuple[int, int]]) -> None:
-    """Provider modules name their preset sizes here, so estimates price them by their pixels."""
-    SIZE_PRESETS.update(presets)
-
-
 def parse_wh(size: str) -> tuple[int, int] | None:
     """(w, h) from "WxH" / "W*H"; None for "2K", "auto", presets."""
     w, sep, h = size.lower().replace("*", "x").partition("x")
@@ -127,9 +107,8 @@ def k_size_px(size: str) -> int | None:
 
 def dimensions(size: str) -> tuple[int, int] | None:
     """The pixels a size string asks for, read as the adapters send it: "WxH"/"W*H", "nK" ->
-    (n x 1024) squared, a registered preset -> its dimensions; None for "auto" and unknowns."""
-    if size in SIZE_PRESETS:
-        return SIZE_PRESETS[size]
+    (n x 1024) squared; None for "auto" and unknowns (a provider's named sizes are read by
+    Provider.priced_size before a price sees them)."""
     k = k_size_px(size)
     return (k, k) if k else parse_wh(size)
 
@@ -167,15 +146,20 @@ def snapshot_base(model: str) -> str | None:
     return match.group(1) if match else None
 
 
-def price_for(provider: str, model: str, overrides: Mapping[tuple[str, str], Price] | None = None) -> Price:
-    table = {**PRICES, **(overrides or {})}
-    if (provider, model) in table:
-        return table[(provider, model)]
+def price_for(provider: str, model: str, listed: Mapping[str, Price], fallback: Price | None,
+              overrides: Mapping[tuple[str, str], Price] | None = None) -> Price:
+    """The price of `model`: the owner's override, then the provider's listed price (`listed`: its
+    models' class attributes), then a dated snapshot of a listed model priced like it, then the
+    override for (provider, "*"), then the provider's `fallback` marked as an estimate."""
+    overrides = overrides or {}
+    table = {**{m: p for m, p in listed.items()}, **{m: p for (name, m), p in overrides.items() if name == provider}}
+    if model in table:
+        return table[model]
     base = snapshot_base(model)
-    if base and (provider, base) in table:
-        price = table[(provider, base)]
+    if base and base in table:
+        price = table[base]
         return replace(price, source=f"{model} is a dated snapshot of {base}: {price.source}")
-    fallback = table.get((provider, "*"))
+    fallback = table.get("*", fallback)
     if fallback is None:
         return Price(0.0, f"no price known for {provider}/{model}: cost shown as 0", estimated=True)
     return replace(fallback, source=f"estimate: {model} not in the price table; {fallback.source}", estimated=True)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from playground.base.pricing import Price
+
 Mode = Literal["sequence", "baseline"]
 MODES: tuple[Mode, ...] = ("sequence", "baseline")
 
@@ -47,6 +49,8 @@ class ModelInfo:
     max_side: int | None = None  # pixels on the longer side
     max_pixels: int | None = None  # width x height
     max_aspect: float | None = None  # longer side / shorter side
+    price: Price | None = None  # None: the provider's fallback_price, marked as an estimate
+    note: str = ""  # a word for the tables of the README and docs/providers.md (e.g. "5.0 Lite")
 
 
 @dataclass

@@ -20,6 +20,7 @@ class Estimate:
     price: Price
     per_image_usd: float
     max_usd: float  # the most it could cost (billing rule, size, frames, prompt): the caps check this
+    priced_size: str = ""  # the size as its price reads it (a named size as its WxH: Provider.priced_size)
 
 
 _SIZE = re.compile(r"^(\d{2,5})[x*](\d{2,5})$")

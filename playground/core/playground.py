@@ -206,11 +206,11 @@ class Playground:
         """The typical cost and the most the run could cost: every frame asked for billed (the
         most any billing rule bills: WaveSpeed's max_images, EvoLink's pre-charged n) at the
         worst price of its size, plus each call's prompt for token-billed models."""
-        price = pricing.price_for(request.provider, request.model, self.price_overrides)
-        per_image = price.per_image(request.size)
-        most = sum(pricing.most_cost(price, request.size, call.frames, call.prompt)
-                   for call in self.plan_calls(request, (), ""))
-        return Estimate(round(per_image * request.frames, 6), request.frames, price, per_image, round(most, 6))
+        cls = provider_class(request.provider)
+        price, size = cls.price(request.model, self.price_overrides), cls.priced_size(request.size)
+        per_image = price.per_image(size)
+        most = sum(pricing.most_cost(price, size, call.frames, call.prompt) for call in self.plan_calls(request, (), ""))
+        return Estimate(round(per_image * request.frames, 6), request.frames, price, per_image, round(most, 6), size)
 
     def check_caps(self, estimate: Estimate, session: Session | None) -> None:
         """Refuse a run whose worst case would pass a cap. Runs in flight count with their worst
@@ -469,7 +469,7 @@ class Playground:
         negative or infinite count or cost, more billed images than asked for) is counted at its
         worst case too, and the row's error names the values. The spend caps sum cost_usd, so
         they count all of it; cost_source says when it is an estimate."""
-        price, size = estimate.price, record.size
+        price, size = estimate.price, estimate.priced_size
         billed, unsure_images, table_images, reported_cost, worst_cost = 0, 0, 0, 0.0, 0.0
         reported, notes, over = True, [], []
         for i, (call, outcome) in enumerate(zip(state.calls, state.outcomes)):

@@ -3,7 +3,6 @@ page's banner and the `providers` command's rows."""
 
 from __future__ import annotations
 
-from playground.base import pricing
 from playground.base.config import Settings
 from playground.base.errors import InputError
 from playground.core.playground import Playground
@@ -17,7 +16,7 @@ def provider_rows(playground: Playground) -> list[dict[str, object]]:
     for name in provider_names():
         cls = provider_class(name)
         for info in cls.models:
-            price = pricing.price_for(name, info.id, playground.price_overrides)
+            price = cls.price(info.id, playground.price_overrides)
             rows.append({"provider": name, "model": info.id, "label": info.label, "sequence": info.native_sequence,
                          "price_usd": price.usd, "price_unit": price.unit, "configured": playground.configured(name),
                          "key_env": cls.key_env or "", "retired": info.retired})

@@ -62,13 +62,17 @@ class Provider(abc.ABC):
     protocol: ClassVar[str] = ""  # one line for the README's provider table
     billing_rule: ClassVar[str] = ""
     accepts_custom_models: ClassVar[bool] = True  # model ids change: let users type new ones
-    size_presets: ClassVar[tuple[str, ...]] = ()  # named sizes the protocol takes as they are (fal: square_hd, ...)
-    model_id_segments: ClassVar[int] = 1  # '/'-separated segments a model id may have (core.check_model_id)
+    # named sizes the protocol takes as they are (fal: square_hd, ...) and their pixels, which price them
+    size_presets: ClassVar[Mapping[str, tuple[int, int]]] = {}
+    model_id_segments: ClassVar[int] = 1  # '/'-separated segments a model id may have (core.plan.check_model_id)
+    fallback_price: ClassVar[Price | None] = None  # the price of a model id not listed, shown as an estimate
+    price_note: ClassVar[str] = ""  # how to read the listed prices, for the generated tables (e.g. "x max_images")
+    listing_order: ClassVar[int] = 100  # where the provider shows in lists and tables (new ones come last)
 
     def __init__(self, base_url: str = "") -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         # PLAYGROUND_PRICES as the core parsed it, for adapters that compute a cost themselves
-        # (fal: megapixels of output); the core sets it, the default is the registered table.
+        # (fal: megapixels of output); the core sets it, the default is the listed prices.
         self.price_overrides: Mapping[tuple[str, str], Price] = {}
 
     @classmethod
@@ -88,7 +92,20 @@ class Provider(abc.ABC):
         else:
             template, references = cls.models[0], max(m.max_references for m in cls.models)
         return dataclasses.replace(template, id=model_id, label=f"{model_id} (not in the model list)",
-                                   max_references=references, retired=False)
+                                   max_references=references, retired=False, price=None, note="")
+
+    @classmethod
+    def price(cls, model: str, overrides: Mapping[tuple[str, str], Price] | None = None) -> Price:
+        """The price of a model id: PLAYGROUND_PRICES, the listed price, a dated snapshot's, the
+        fallback (pricing.price_for)."""
+        listed = {m.id: m.price for m in cls.models if m.price is not None}
+        return pricing.price_for(cls.name, model, listed, cls.fallback_price, overrides)
+
+    @classmethod
+    def priced_size(cls, size: str) -> str:
+        """The size as prices read it: a named size (size_presets) as its WxH, any other as it is."""
+        dims = cls.size_presets.get(size)
+        return f"{dims[0]}x{dims[1]}" if dims else size
 
     @classmethod
     def default_model(cls) -> str:

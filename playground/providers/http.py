@@ -61,7 +61,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from playground.base.errors import ProviderError, redact
-from playground.base.pricing import Price, k_size_px, parse_wh, price_for  # size parsing lives in pricing, re-exported
+from playground.base.pricing import k_size_px, parse_wh  # size parsing lives in pricing, re-exported
 from playground.base.types import ProviderCall
 from playground.providers.base import Provider
 
@@ -517,9 +517,6 @@ class HttpProvider(Provider):
     def answer_limit(self, call: ProviderCall) -> int:
         """The most bytes an answer to `call` may have (see the module docstring)."""
         return answer_limit(call.frames, self.max_frame_bytes)
-
-    def price(self, model: str) -> Price:
-        return price_for(self.name, model, self.price_overrides)
 
     # error context, headers
     def ctx(self, call: ProviderCall) -> ErrorContext:

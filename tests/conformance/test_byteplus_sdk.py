@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from playground.base.types import ReferenceImage
-from playground.providers.byteplus import BytePlusProvider
+from playground.providers.adapters.byteplus import BytePlusProvider
 from support.sdk import body_differences, fetched_image, png_bytes, sdk
 
 ark = sdk("byteplussdkarkruntime")

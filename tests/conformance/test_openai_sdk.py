@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from playground.base.types import ReferenceImage
-from playground.providers.openai_images import token_cost
+from playground.providers.adapters.openai import token_cost
 from support.sdk import sdk
 
 PROMPT = "a red fox in a blue scarf, watercolour"

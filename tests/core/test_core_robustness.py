@@ -22,7 +22,6 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from playground import providers
 from playground.base.config import Settings
 from playground.base.errors import ConfigError, InputError, ProviderError, SpendCapError
 from playground.base.types import CallOutcome, GenerationRequest, ModelInfo, ProviderCall, ReferenceImage
@@ -30,13 +29,14 @@ from playground.core import Playground, Session, download
 from playground.core import playground as core_playground
 from playground.core import sink as run_sink
 from playground.core.sink import Progress
-from playground.providers.atlascloud import AtlasCloudProvider
+from playground.providers.adapters.atlascloud import AtlasCloudProvider
+from playground.providers.adapters.fal import FalProvider
+from playground.providers.adapters.wavespeed import WaveSpeedProvider
 from playground.providers.base import FrameSink, Provider
-from playground.providers.fal import FalProvider
-from playground.providers.wavespeed import WaveSpeedProvider
 from playground.store import rundir
 from playground.store.reservations import DayReservations
 from support.faults import REPO, cli, frame_files, make_playground, rows, tiny_png
+from support.providers import register_adapter
 
 FAKE_KEY = "fake-key-0123456789abcdef"
 Script = Callable[[ProviderCall, FrameSink], Awaitable[CallOutcome]]
@@ -67,7 +67,7 @@ class ScriptedProvider(Provider):
 @pytest.fixture
 def scripted(monkeypatch, data_dir) -> Callable[..., Playground]:
     """set_script(script, **env) -> a Playground on which provider "scripted" runs `script`."""
-    monkeypatch.setitem(providers._REGISTRY, "scripted", f"{__name__}:ScriptedProvider")
+    register_adapter(monkeypatch, ScriptedProvider)
 
     def set_script(script: Script, **env: str) -> Playground:
         monkeypatch.setattr(ScriptedProvider, "script", staticmethod(script))
@@ -400,7 +400,7 @@ def test_an_expired_reservation_does_not_count(scripted, data_dir):
 
 def test_a_size_preset_the_provider_declares_is_accepted_and_other_names_are_not(scripted, monkeypatch):
     pg = scripted(deliver_bytes)
-    monkeypatch.setattr(ScriptedProvider, "size_presets", ("square_hd", "landscape_16_9"), raising=False)
+    monkeypatch.setattr(ScriptedProvider, "size_presets", {"square_hd": (1024, 1024), "landscape_16_9": (1024, 576)})
     assert pg.resolve(GenerationRequest(prompt="a fox", provider="scripted", size="square_hd")).size == "square_hd"
     landscape = GenerationRequest(prompt="a fox", provider="scripted", frames=1, size="landscape_16_9")
     assert asyncio.run(pg.run(landscape)).record.status == "ok"

@@ -13,6 +13,7 @@ from playground.base.config import Settings
 from playground.base.errors import SpendCapError
 from playground.base.types import GenerationRequest
 from playground.core import Playground
+from playground.providers.adapters.local import LocalProvider
 
 
 def test_run_cost_is_images_billed_times_price() -> None:
@@ -28,17 +29,17 @@ def test_megapixel_prices_scale_with_size() -> None:
 
 
 def test_unknown_model_falls_back_to_a_marked_estimate() -> None:
-    pricing.register_prices({("acme", "*"): pricing.Price(0.02, "acme list price")})
-    price = pricing.price_for("acme", "acme-9000")
+    price = pricing.price_for("acme", "acme-9000", {"acme-1": pricing.Price(0.01, "listed")},
+                              pricing.Price(0.02, "acme list price"))
     assert price.estimated and price.usd == 0.02 and "estimate" in price.source
 
 
 def test_overrides_from_inline_json_and_file(tmp_path: Path) -> None:
     inline = pricing.load_overrides('{"local/procedural-v1": 0.5}')
-    assert pricing.price_for("local", "procedural-v1", inline).usd == 0.5
+    assert LocalProvider.price("procedural-v1", inline).usd == 0.5
     path = tmp_path / "prices.json"
     path.write_text(json.dumps({"local": {"usd": 0.25}}))
-    assert pricing.price_for("local", "other", pricing.load_overrides(str(path))).usd == 0.25
+    assert LocalProvider.price("other", pricing.load_overrides(str(path))).usd == 0.25
 
 
 def test_priced_offline_run_logs_estimate_and_actual(data_dir: Path) -> None:

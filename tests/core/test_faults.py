@@ -186,7 +186,7 @@ def test_connect_timeout(emulator, data_dir, monkeypatch):
 
 
 def test_read_timeout_on_a_generation_is_not_resent(pg, emulator, monkeypatch):
-    from playground.providers.openai_images import OpenAIImagesProvider
+    from playground.providers.adapters.openai import OpenAIImagesProvider
 
     monkeypatch.setattr(core, "HTTP_TIMEOUT", httpx.Timeout(connect=2.0, read=0.4, write=2.0, pool=2.0))
     monkeypatch.setattr(OpenAIImagesProvider, "read_timeout_s", 0.4)  # the adapter's own bound (600 s, as the SDK)
@@ -276,7 +276,7 @@ def test_fewer_frames_than_asked_is_partial_and_billed_by_the_providers_rule(pg,
 def test_byteplus_bills_generated_images_not_frames_delivered(pg, emulator, monkeypatch, stream):
     """Frame 2 is generated (usage.generated_images counts it) but its URL answers 404: the run
     keeps 2 frames and is billed for the 3 BytePlus reports, not for what arrived."""
-    from playground.providers.byteplus import BytePlusProvider
+    from playground.providers.adapters.byteplus import BytePlusProvider
 
     monkeypatch.setattr(BytePlusProvider, "stream", stream)  # the JSON answer too, not only the stream
     emulator.set_fault("byteplus", "lost_frame", index=1)

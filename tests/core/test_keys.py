@@ -17,15 +17,11 @@ from playground.base.errors import PlaygroundError, redact
 from playground.base.types import GenerationRequest
 from playground.core import Session
 from playground.providers import provider_class
+from support.cases import CASES
 from support.faults import cli, files_under, find_secrets, make_playground
 
-# provider -> (mode, frames, size) that it accepts
-SHAPES = {
-    "byteplus": ("sequence", 2, "256x256"), "evolink": ("sequence", 2, "256x256"),
-    "wavespeed": ("sequence", 2, "256x256"), "atlascloud": ("sequence", 2, "256x256"),
-    "openai": ("baseline", 2, "1024x1024"), "stability": ("baseline", 2, "1024x1024"),
-    "fal": ("baseline", 2, "512x512"),
-}
+# provider -> (mode, frames, size) that it accepts: from the providers' shared table of cases
+SHAPES = {name: (case.modes[0], 2, case.size) for name, case in CASES.items()}
 FAULTS = ["auth", "forbidden", "rate_limit", "server", "reset", "malformed", "content", "quota",
           "job_failed", "fewer", "refused", None]
 

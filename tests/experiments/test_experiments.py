@@ -18,7 +18,7 @@ from playground.core import Playground, Session
 from playground.experiments.cells import Arm, Cell, parse_arm, parse_arms, run_cells, run_outcomes
 from playground.experiments.compare import compare, comparison_cells, plan_comparison
 from playground.experiments.votes import add_score, add_vote, blind_pair
-from playground.providers.local import LocalProvider
+from playground.providers.adapters.local import LocalProvider
 
 STORY = Story(character="A red fox courier with a blue scarf", style="flat webcomic style",
               beats=("gets a parcel", "runs over roofs", "delivers it"))

@@ -171,7 +171,7 @@ def _local_frames(mode: str, prompt: str, beats: list[str], seed: int = 7) -> li
     """Frames from the offline `local` provider: one call for a sequence, one call per
     frame (each its own character draw) for a baseline, as the core plans them."""
     from playground.base.types import ProviderCall
-    from playground.providers.local import LocalProvider
+    from playground.providers.adapters.local import LocalProvider
 
     class Collect:
         def __init__(self) -> None:
@@ -205,7 +205,7 @@ def _local_frames(mode: str, prompt: str, beats: list[str], seed: int = 7) -> li
 
 
 def test_local_sequence_is_more_consistent_than_baseline() -> None:
-    pytest.importorskip("playground.providers.local")
+    pytest.importorskip("playground.providers.adapters.local")
     wins = {"subject_consistency": 0, "palette_consistency": 0}
     stories = 6
     for story in range(stories):

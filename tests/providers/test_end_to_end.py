@@ -15,25 +15,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from playground.base import pricing
 from playground.base.config import Settings
 from playground.base.types import GenerationRequest
 from playground.core import Playground
+from support.cases import CASES
 from support.paths import REPO
 
 ROOT = REPO
-
-# provider: (size, modes, price per image at that size)
-CASES = {
-    "byteplus": ("256x256", ("sequence", "baseline")),
-    "evolink": ("256x256", ("sequence", "baseline")),
-    "wavespeed": ("256x256", ("sequence", "baseline")),
-    "atlascloud": ("256x256", ("sequence", "baseline")),
-    "openai": ("1024x1024", ("baseline",)),
-    "stability": ("1024x1024", ("baseline",)),
-    "fal": ("512x384", ("baseline",)),
-}
-
 
 def csv_rows(data_dir: Path) -> list[dict[str, str]]:
     with open(data_dir / "runs.csv", encoding="utf-8", newline="") as f:
@@ -54,56 +42,59 @@ def run_core(env: dict[str, str], data_dir: Path, **fields):
 def table_price(provider: str, size: str) -> float:
     from playground.providers import provider_class
 
-    cls = provider_class(provider)  # registers the prices
-    return pricing.price_for(provider, cls.default_model()).per_image(size)
+    cls = provider_class(provider)
+    return cls.price(cls.default_model()).per_image(size)
 
 
-@pytest.mark.parametrize("provider,mode", [(p, m) for p, (_, modes) in CASES.items() for m in modes])
+@pytest.mark.parametrize("provider,mode", [(p, m) for p, case in CASES.items() for m in case.modes])
 def test_run_through_the_core(emulator, tmp_path, provider, mode):
-    size = CASES[provider][0]
+    case = CASES[provider]
     data_dir = tmp_path / "data"
-    seed = 11 if provider in ("stability", "fal") else None
-    result = run_core(emulator.env(), data_dir, provider=provider, mode=mode, frames=4, size=size, seed=seed)
+    result = run_core(emulator.env(), data_dir, provider=provider, mode=mode, frames=4, size=case.size, seed=case.seed)
     record = result.record
     assert record.status == "ok", record.error
     files = frames_on_disk(data_dir / "runs" / record.run_id)
     assert [f.stem for f in files] == ["frame_01", "frame_02", "frame_03", "frame_04"]
     for f in files:
         with Image.open(f) as im:
-            assert im.size == tuple(int(x) for x in size.split("x"))
+            assert im.size == tuple(int(x) for x in case.size.split("x"))
     row = csv_rows(data_dir)[-1]
     assert row["run_id"] == record.run_id and row["status"] == "ok" and row["provider"] == provider
     assert int(row["frames_returned"]) == 4 and int(row["images_billed"]) == 4
     ids = json.loads(row["request_ids"])
     assert len(ids) == (1 if mode == "sequence" else 4) and len(set(ids)) == len(ids)
     assert int(row["api_calls"]) == len(ids)
-    if provider == "fal":  # fal bills megapixels of output: reported from images[].width x height
-        assert row["cost_source"] == "reported"
-        assert float(row["cost_usd"]) == pytest.approx(4 * table_price(provider, size), abs=1e-6)
-    elif provider == "openai":
-        assert row["cost_source"] == "reported"
-        prompts_sent = [r.json["prompt"] for r in emulator.requests_for("openai", "POST")]
-        # the emulator's usage: 1056 image output tokens at $32/M, 96 text output tokens at $10/M
-        expected = sum((max(1, len(p) // 4) * 5.0 + 1056 * 32.0 + 96 * 10.0) / 1e6 for p in prompts_sent)
-        assert float(row["cost_usd"]) == pytest.approx(expected, abs=1e-6)
-    else:
-        assert row["cost_source"] == "price table"
-        assert float(row["cost_usd"]) == pytest.approx(4 * table_price(provider, size), abs=1e-5)
-    if seed is not None:
-        assert row["seed_sent"] == "11"
-    else:
-        assert row["seed_sent"] == ""
+    assert row["cost_source"] == case.cost_source
+    if case.cost_source == "price table":
+        assert float(row["cost_usd"]) == pytest.approx(4 * table_price(provider, case.size), abs=1e-5)
+    else:  # reported by the provider (per provider below): never above what the caps checked
+        assert 0 < float(row["cost_usd"]) <= float(row["max_cost_usd"]) + 1e-9
+    assert row["seed_sent"] == ("" if case.seed is None else str(case.seed))
     sent = [r for r in emulator.requests if r.provider == provider and r.method in ("POST",)]
     assert len(sent) == len(ids)
 
 
-@pytest.mark.parametrize("provider,fault,returned,billed", [
-    ("byteplus", "refused", 3, 3),     # usage.generated_images
-    ("evolink", "fewer", 2, 2),        # settles on images generated
-    ("wavespeed", "fewer", 2, 4),      # max_images requested
-    ("atlascloud", "fewer", 2, 4),     # like WaveSpeed [guess]
-])
-def test_partial_sequences_bill_by_the_provider_rule(emulator, tmp_path, provider, fault, returned, billed):
+def test_fal_reports_the_megapixels_of_its_output(emulator, tmp_path):
+    """fal bills megapixels of output: reported from images[].width x height."""
+    record = run_core(emulator.env(), tmp_path / "data", provider="fal", mode="baseline", frames=4, size="512x384").record
+    assert record.cost_source == "reported"
+    assert record.cost_usd == pytest.approx(4 * table_price("fal", "512x384"), abs=1e-6)
+
+
+def test_openai_reports_the_cost_of_its_usage_tokens(emulator, tmp_path):
+    record = run_core(emulator.env(), tmp_path / "data", provider="openai", mode="baseline", frames=4,
+                      size="1024x1024").record
+    prompts_sent = [r.json["prompt"] for r in emulator.requests_for("openai", "POST")]
+    # the emulator's usage: 1056 image output tokens at $32/M, 96 text output tokens at $10/M
+    expected = sum((max(1, len(p) // 4) * 5.0 + 1056 * 32.0 + 96 * 10.0) / 1e6 for p in prompts_sent)
+    assert record.cost_source == "reported" and record.cost_usd == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("provider", [p for p, case in CASES.items() if case.partial])
+def test_partial_sequences_bill_by_the_provider_rule(emulator, tmp_path, provider):
+    """BytePlus bills usage.generated_images, EvoLink settles on images generated, WaveSpeed bills
+    max_images requested, AtlasCloud like WaveSpeed [guess]: each case names what it expects."""
+    fault, returned, billed = CASES[provider].partial  # type: ignore[misc]
     emulator.set_fault(provider, fault, n=2)
     data_dir = tmp_path / "data"
     record = run_core(emulator.env(), data_dir, provider=provider, mode="sequence", frames=4, size="256x256").record

@@ -5,41 +5,29 @@ from __future__ import annotations
 
 import pytest
 
-from playground.base import pricing
 from playground.providers import provider_class, provider_names
+from support.cases import CASES
 from support.paths import REPO
 
 ROOT = REPO
 
-EXPECTED = {  # name: (key env, base url env, default base url, default model)
-    "byteplus": ("ARK_API_KEY", "ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3", "seedream-5-0-260128"),
-    "evolink": ("EVOLINK_API_KEY", "EVOLINK_BASE_URL", "https://api.evolink.ai/v1", "doubao-seedream-5.0-lite"),
-    "wavespeed": ("WAVESPEED_API_KEY", "WAVESPEED_BASE_URL", "https://api.wavespeed.ai/api/v3",
-                  "bytedance/seedream-v5.0-lite/sequential"),
-    "atlascloud": ("ATLASCLOUD_API_KEY", "ATLASCLOUD_BASE_URL", "https://api.atlascloud.ai/api/v1",
-                   "bytedance/seedream-v4.5/sequential"),
-    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1", "gpt-image-1.5"),
-    "stability": ("STABILITY_API_KEY", "STABILITY_BASE_URL", "https://api.stability.ai/v2beta", "sd3.5-large"),
-    "fal": ("FAL_KEY", "FAL_QUEUE_URL", "https://queue.fal.run", "fal-ai/flux-pro/v1.1"),
-}
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_registered_with_the_contract_env_vars(name):
     assert name in provider_names()
-    cls = provider_class(name)
-    assert (cls.key_env, cls.base_url_env, cls.default_base_url, cls.default_model()) == EXPECTED[name]
+    cls, case = provider_class(name), CASES[name]
+    assert (cls.key_env, cls.base_url_env, cls.default_base_url, cls.default_model()) == \
+        (case.key_env, case.base_url_env, case.default_base_url, case.default_model)
     assert cls.protocol and cls.billing_rule and cls.label
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_every_model_has_a_price_and_the_provider_a_fallback(name):
     cls = provider_class(name)
-    assert (name, "*") in pricing.PRICES
+    assert cls.fallback_price is not None
     for model in cls.models:
-        price = pricing.price_for(name, model.id)
+        price = cls.price(model.id)
         assert not price.estimated and price.usd > 0 and price.source
-    assert pricing.price_for(name, "some-new-model").estimated
+    assert cls.price("some-new-model").estimated
 
 
 def test_seedream_limits():
@@ -66,5 +54,5 @@ def test_single_image_models():
 
 def test_docs_table_lists_every_provider_and_variable():
     text = (ROOT / "docs" / "providers.md").read_text(encoding="utf-8")
-    for name, (key, base, _, model) in EXPECTED.items():
-        assert f"`{name}`" in text and key in text and base in text and model in text
+    for name, case in CASES.items():
+        assert f"`{name}`" in text and case.key_env in text and case.base_url_env in text and case.default_model in text

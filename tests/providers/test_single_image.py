@@ -13,8 +13,9 @@ from PIL import Image
 from playground.base import pricing
 from playground.base.errors import InputError, ProviderError
 from playground.base.types import CallOutcome, ReferenceImage
-from playground.providers.openai_images import cost_from_usage, token_cost
-from playground.providers.stability import aspect_ratio
+from playground.providers.adapters.fal import FalProvider
+from playground.providers.adapters.openai import OpenAIImagesProvider, cost_from_usage, token_cost
+from playground.providers.adapters.stability import aspect_ratio
 
 
 def run(coro):
@@ -80,7 +81,7 @@ def test_openai_dated_snapshot_is_billed_with_its_base_models_token_rates(emulat
     text = max(1, len(call.prompt) // 4)
     assert outcome.cost_usd == pytest.approx((text * 5.0 + 1056 * 32.0 + 96 * 10.0) / 1e6)
     assert "usage tokens" in outcome.cost_rule and "gpt-image-1.5's rates" in outcome.cost_rule
-    price = pricing.price_for("openai", "gpt-image-1.5-2025-12-16")
+    price = OpenAIImagesProvider.price("gpt-image-1.5-2025-12-16")
     assert price.usd == 0.034 and not price.estimated and "snapshot of gpt-image-1.5" in price.source
 
 
@@ -99,8 +100,7 @@ def test_openai_cost_rule_says_why_the_price_table_applies():
     ("dall-e-3", "1792x1024", 0.08, 0.08),
 ])
 def test_openai_prices_by_size_typical_and_worst(make_provider, model, size, per_image, most):
-    make_provider("openai")  # registers the prices
-    price = pricing.price_for("openai", model)
+    price = OpenAIImagesProvider.price(model)
     assert price.per_image(size) == pytest.approx(per_image)
     assert price.most_per_image(size) == pytest.approx(most, abs=1e-6)
 
@@ -339,9 +339,7 @@ def test_fal_ignores_foreign_urls_via_mock_transport(make_provider, make_call, s
 
 
 def test_fal_price_is_per_megapixel():
-    import playground.providers.fal  # noqa: F401  registers the prices
-
-    price = pricing.price_for("fal", "fal-ai/flux-pro/v1.1")
+    price = FalProvider.price("fal-ai/flux-pro/v1.1")
     assert price.unit == "megapixel"
     assert price.per_image("1024x1024") == pytest.approx(0.04 * 1.048576, rel=1e-4)
     assert pricing.run_cost(price, "2048x2048", 2) == pytest.approx(2 * 0.04 * 4.194304, rel=1e-4)
@@ -352,18 +350,17 @@ def test_fal_price_is_per_megapixel():
 def test_fal_estimate_prices_the_pixels_the_adapter_sends(make_provider, make_call, size, dims):
     p = make_provider("fal")
     sent = p.body(make_call(p, size=size))["image_size"]
-    sent_dims = pricing.SIZE_PRESETS[sent] if isinstance(sent, str) else (sent["width"], sent["height"])
-    assert sent_dims == dims and pricing.dimensions(size) == dims
-    assert pricing.megapixels(size) == pytest.approx(dims[0] * dims[1] / 1e6)
-    price = pricing.price_for("fal", "fal-ai/flux-pro/v1.1")
-    assert price.per_image(size) == pytest.approx(0.04 * dims[0] * dims[1] / 1e6, rel=1e-4)
+    sent_dims = FalProvider.size_presets[sent] if isinstance(sent, str) else (sent["width"], sent["height"])
+    priced = FalProvider.priced_size(size)  # a named size as its pixels
+    assert sent_dims == dims and pricing.dimensions(priced) == dims
+    assert pricing.megapixels(priced) == pytest.approx(dims[0] * dims[1] / 1e6)
+    price = FalProvider.price("fal-ai/flux-pro/v1.1")
+    assert price.per_image(priced) == pytest.approx(0.04 * dims[0] * dims[1] / 1e6, rel=1e-4)
     assert pricing.megapixels("auto") == 1.0  # unknown pixels: about one megapixel
 
 
 def test_fal_4k_estimate_is_about_67_cents():
-    import playground.providers.fal  # noqa: F401  registers the prices
-
-    price = pricing.price_for("fal", "fal-ai/flux-pro/v1.1")
+    price = FalProvider.price("fal-ai/flux-pro/v1.1")
     assert price.per_image("4K") == pytest.approx(0.671, abs=0.001)
 
 

@@ -46,14 +46,14 @@ import random
 import string
 import time
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from playground.base import pricing
 from playground.base.errors import ProviderError
 from playground.base.pricing import Price
-from playground.base.types import CallOutcome, ModelInfo, ProviderCall
+from playground.base.types import CallOutcome, ProviderCall
 from playground.providers.base import FrameSink
 from playground.providers.http import (
     HttpProvider,
@@ -66,18 +66,7 @@ from playground.providers.http import (
     read_body,
     scrub,
 )
-
-# Seedream 4.0 / 4.5 / 5.0 Lite limits [doc]: up to 14 references, up to 15 images per call,
-# references + generated <= 15. No seed.
-SEEDREAM = dict(native_sequence=True, max_frames=15, max_references=14, frames_plus_references_max=15,
-                takes_seed=False, default_size="2048x2048")
-
-pricing.register_prices({
-    ("byteplus", "seedream-5-0-260128"): Price(0.035, "BytePlus Seedream 5.0 Lite $0.035/image [3p, seed issue]"),
-    ("byteplus", "seedream-4-5-251128"): Price(0.04, "BytePlus Seedream 4.5 $0.04/image [3p]"),
-    ("byteplus", "seedream-4-0-250828"): Price(0.03, "BytePlus Seedream 4.0 $0.03/image [3p]"),
-    ("byteplus", "*"): Price(0.04, "BytePlus Seedream fallback: the 4.5 price $0.04/image [3p]"),
-})
+from playground.providers.seedream import SEEDREAM, seedream_body
 
 
 def client_request_id() -> str:
@@ -88,22 +77,6 @@ def client_request_id() -> str:
 def _internal_error(error: Any) -> bool:
     """A failed frame after which the service generates no more [doc: an internal service error]."""
     return isinstance(error, dict) and str(error.get("code", "")).startswith("InternalServiceError")
-
-
-def seedream_body(call: ProviderCall) -> dict[str, Any]:
-    """The Seedream fields shared by BytePlus-shaped APIs."""
-    body: dict[str, Any] = {"model": call.model, "prompt": call.prompt, "size": call.size}
-    if call.references:
-        urls = [r.data_url() for r in call.references]
-        body["image"] = urls[0] if len(urls) == 1 else urls
-    if call.frames > 1:
-        body["sequential_image_generation"] = "auto"
-        body["sequential_image_generation_options"] = {"max_images": call.frames}
-    else:
-        body["sequential_image_generation"] = "disabled"
-    body["response_format"] = "url"
-    body["watermark"] = False
-    return body
 
 
 def _index(payload: dict[str, Any], default: int) -> int:
@@ -125,10 +98,15 @@ class BytePlusProvider(HttpProvider):
     base_url_env = "ARK_BASE_URL"
     default_base_url = "https://ark.ap-southeast.bytepluses.com/api/v3"
     models = (
-        ModelInfo(id="seedream-5-0-260128", label="Seedream 5.0 Lite", **SEEDREAM),
-        ModelInfo(id="seedream-4-5-251128", label="Seedream 4.5", **SEEDREAM),
-        ModelInfo(id="seedream-4-0-250828", label="Seedream 4.0", **SEEDREAM),
+        replace(SEEDREAM, id="seedream-5-0-260128", label="Seedream 5.0 Lite", note="5.0 Lite",
+                price=Price(0.035, "BytePlus Seedream 5.0 Lite $0.035/image [3p, seed issue]")),
+        replace(SEEDREAM, id="seedream-4-5-251128", label="Seedream 4.5",
+                price=Price(0.04, "BytePlus Seedream 4.5 $0.04/image [3p]")),
+        replace(SEEDREAM, id="seedream-4-0-250828", label="Seedream 4.0",
+                price=Price(0.03, "BytePlus Seedream 4.0 $0.03/image [3p]")),
     )
+    fallback_price = Price(0.04, "BytePlus Seedream fallback: the 4.5 price $0.04/image [3p]")
+    listing_order = 10
     max_concurrency = 15  # a whole baseline (up to 15 frames) at once: about 500 images/minute per model [3p]
     protocol = "POST /images/generations (JSON), stream=true: server-sent events, one per frame"
     billing_rule = "successful images only: usage.generated_images [doc]"
@@ -257,3 +235,6 @@ class BytePlusProvider(HttpProvider):
         if not isinstance(payload, dict):
             raise ProviderError("malformed", f"{self.label}: stream event is not an object", may_be_billed=True)
         return payload
+
+
+ADAPTER = BytePlusProvider

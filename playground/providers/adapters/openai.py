@@ -98,26 +98,6 @@ def _table(square: float, other: float) -> tuple[tuple[str, float], ...]:
 
 
 _GPT_SOURCE = "(actual cost from usage tokens) [3p]"
-pricing.register_prices({
-    ("openai", "gpt-image-1.5"): Price(0.034, f"gpt-image-1.5 medium: $0.034 at 1024x1024, $0.05 other sizes {_GPT_SOURCE}",
-                                       by_size=_table(0.034, 0.05), most_by_size=_table(0.133, 0.20),
-                                       most_source="high quality: $0.133 / $0.20 [3p]", text_in_per_mtok=5.0),
-    ("openai", "gpt-image-2"): Price(0.053, f"gpt-image-2 medium 1024x1024 $0.053, scaled by area {_GPT_SOURCE}",
-                                     quoted_for=(1024, 1024), most=0.211, most_for_unknown=(3840, 2160),
-                                     most_source="high quality 1024x1024 $0.211, scaled up by area [3p, bound guessed]",
-                                     text_in_per_mtok=5.0),
-    ("openai", "gpt-image-1-mini"): Price(0.011, f"gpt-image-1-mini medium: $0.011 / $0.015 {_GPT_SOURCE}",
-                                          by_size=_table(0.011, 0.015), most_by_size=_table(0.036, 0.052),
-                                          most_source="high quality: $0.036 / $0.052 [3p]", text_in_per_mtok=2.0),
-    ("openai", "gpt-image-1"): Price(0.042, f"gpt-image-1 medium: $0.042 / $0.063 (retired 2026-10-23) {_GPT_SOURCE}",
-                                     by_size=_table(0.042, 0.063), most_by_size=_table(0.167, 0.25),
-                                     most_source="high quality: $0.167 / $0.25 [3p]", text_in_per_mtok=5.0),
-    ("openai", "dall-e-3"): Price(0.04, "DALL-E 3 standard: $0.04 at 1024x1024, $0.08 at 1792x1024 / 1024x1792 "
-                                  "(retired 2026-05-12) [seed figure, 3p]",
-                                  by_size=(("1024x1024", 0.04), ("1792x1024", 0.08), ("1024x1792", 0.08))),
-    ("openai", "*"): Price(0.053, "OpenAI fallback: the gpt-image-2 figures [guess]", quoted_for=(1024, 1024),
-                           most=0.211, most_for_unknown=(3840, 2160), text_in_per_mtok=5.0),
-})
 
 
 def token_rates(model: str) -> TokenRates | None:
@@ -197,13 +177,35 @@ class OpenAIImagesProvider(HttpProvider):
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = "https://api.openai.com/v1"
     models = (
-        ModelInfo(id="gpt-image-1.5", label="GPT Image 1.5", sizes=GPT_SIZES),
+        ModelInfo(id="gpt-image-1.5", label="GPT Image 1.5", sizes=GPT_SIZES, price=Price(
+            0.034, f"gpt-image-1.5 medium: $0.034 at 1024x1024, $0.05 other sizes {_GPT_SOURCE}",
+            by_size=_table(0.034, 0.05), most_by_size=_table(0.133, 0.20),
+            most_source="high quality: $0.133 / $0.20 [3p]", text_in_per_mtok=5.0)),
         ModelInfo(id="gpt-image-2", label="GPT Image 2 (WxH in multiples of 16)", max_side=3840,
-                  max_pixels=3840 * 2160, max_aspect=3.0),  # [sdk 3.57.0 image_generate_params.py]
-        ModelInfo(id="gpt-image-1-mini", label="GPT Image 1 mini", sizes=GPT_SIZES),
-        ModelInfo(id="dall-e-3", label="DALL-E 3 (retired 2026-05-12)", sizes=DALLE3_SIZES, retired=True),
-        ModelInfo(id="gpt-image-1", label="GPT Image 1 (retired 2026-10-23)", sizes=GPT_SIZES, retired=True),
+                  max_pixels=3840 * 2160, max_aspect=3.0,  # [sdk 3.57.0 image_generate_params.py]
+                  price=Price(0.053, f"gpt-image-2 medium 1024x1024 $0.053, scaled by area {_GPT_SOURCE}",
+                              quoted_for=(1024, 1024), most=0.211, most_for_unknown=(3840, 2160),
+                              most_source="high quality 1024x1024 $0.211, scaled up by area [3p, bound guessed]",
+                              text_in_per_mtok=5.0)),
+        ModelInfo(id="gpt-image-1-mini", label="GPT Image 1 mini", sizes=GPT_SIZES, price=Price(
+            0.011, f"gpt-image-1-mini medium: $0.011 / $0.015 {_GPT_SOURCE}",
+            by_size=_table(0.011, 0.015), most_by_size=_table(0.036, 0.052),
+            most_source="high quality: $0.036 / $0.052 [3p]", text_in_per_mtok=2.0)),
+        ModelInfo(id="dall-e-3", label="DALL-E 3 (retired 2026-05-12)", sizes=DALLE3_SIZES, retired=True,
+                  note="retired 2026-05-12",
+                  price=Price(0.04, "DALL-E 3 standard: $0.04 at 1024x1024, $0.08 at 1792x1024 / 1024x1792 "
+                              "(retired 2026-05-12) [seed figure, 3p]",
+                              by_size=(("1024x1024", 0.04), ("1792x1024", 0.08), ("1024x1792", 0.08)))),
+        ModelInfo(id="gpt-image-1", label="GPT Image 1 (retired 2026-10-23)", sizes=GPT_SIZES, retired=True,
+                  note="retired 2026-10-23",
+                  price=Price(0.042, f"gpt-image-1 medium: $0.042 / $0.063 (retired 2026-10-23) {_GPT_SOURCE}",
+                              by_size=_table(0.042, 0.063), most_by_size=_table(0.167, 0.25),
+                              most_source="high quality: $0.167 / $0.25 [3p]", text_in_per_mtok=5.0)),
     )
+    fallback_price = Price(0.053, "OpenAI fallback: the gpt-image-2 figures [guess]", quoted_for=(1024, 1024),
+                           most=0.211, most_for_unknown=(3840, 2160), text_in_per_mtok=5.0)
+    price_note = "estimate; actual cost from usage tokens"
+    listing_order = 50
     max_concurrency = 4
     # One JSON answer that comes only when the image is drawn: the SDK waits up to 600 s
     # [sdk openai 3.57.0 openai/_constants.py DEFAULT_TIMEOUT]
@@ -291,3 +293,6 @@ def gpt_image_2_size_problem(size: str) -> str:
     if not wh or wh[0] % 16 or wh[1] % 16:
         return "WxH in multiples of 16 or 'auto'"
     return ""
+
+
+ADAPTER = OpenAIImagesProvider

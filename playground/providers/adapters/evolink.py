@@ -21,24 +21,17 @@ Wire protocol ([doc] docs.evolink.ai, [guess] unconfirmed):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from playground.base import pricing
 from playground.base.errors import InputError
 from playground.base.pricing import Price
-from playground.base.types import CallOutcome, ModelInfo, ProviderCall
+from playground.base.types import CallOutcome, ProviderCall
 from playground.providers.base import FrameSink
-from playground.providers.byteplus import SEEDREAM
 from playground.providers.http import HttpProvider, deliver_item, k_size_px, scrub
-
-pricing.register_prices({
-    ("evolink", "doubao-seedream-5.0-lite"): Price(0.032, "EvoLink Seedream 5.0 Lite about $0.032/image [doc]"),
-    ("evolink", "doubao-seedream-4.5"): Price(0.04, "EvoLink Seedream 4.5: BytePlus price $0.04/image [guess]"),
-    ("evolink", "doubao-seedream-4.0"): Price(0.03, "EvoLink Seedream 4.0: BytePlus price $0.03/image [guess]"),
-    ("evolink", "*"): Price(0.04, "EvoLink fallback $0.04/image [guess]"),
-})
+from playground.providers.seedream import SEEDREAM
 
 GENERATED = "images generated x price per image"
 IMMEDIATE = "immediate answer: frames in `data`"
@@ -65,10 +58,15 @@ class EvoLinkProvider(HttpProvider):
     base_url_env = "EVOLINK_BASE_URL"
     default_base_url = "https://api.evolink.ai/v1"
     models = (
-        ModelInfo(id="doubao-seedream-5.0-lite", label="Seedream 5.0 Lite (EvoLink)", **SEEDREAM),
-        ModelInfo(id="doubao-seedream-4.5", label="Seedream 4.5 (EvoLink)", **SEEDREAM),
-        ModelInfo(id="doubao-seedream-4.0", label="Seedream 4.0 (EvoLink)", **SEEDREAM),
+        replace(SEEDREAM, id="doubao-seedream-5.0-lite", label="Seedream 5.0 Lite (EvoLink)",
+                price=Price(0.032, "EvoLink Seedream 5.0 Lite about $0.032/image [doc]")),
+        replace(SEEDREAM, id="doubao-seedream-4.5", label="Seedream 4.5 (EvoLink)",
+                price=Price(0.04, "EvoLink Seedream 4.5: BytePlus price $0.04/image [guess]")),
+        replace(SEEDREAM, id="doubao-seedream-4.0", label="Seedream 4.0 (EvoLink)",
+                price=Price(0.03, "EvoLink Seedream 4.0: BytePlus price $0.03/image [guess]")),
     )
+    fallback_price = Price(0.04, "EvoLink fallback $0.04/image [guess]")
+    listing_order = 20
     max_concurrency = 4
     protocol = ("POST /images/generations -> task id, poll GET /tasks/{id} until completed (results = URLs); "
                 "or the frames at once in `data` (url or b64_json)")
@@ -150,3 +148,6 @@ class EvoLinkProvider(HttpProvider):
         ctx = self.ctx(call)
         raise ctx.error(kind, f"task failed ({ctx.clean(code) or 'no code'}): {ctx.clean(message)}",
                                    may_be_billed=False)
+
+
+ADAPTER = EvoLinkProvider

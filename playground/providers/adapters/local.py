@@ -22,6 +22,7 @@ from functools import lru_cache
 import httpx
 from PIL import Image, ImageDraw, ImageFont
 
+from playground.base.pricing import Price
 from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink, Provider
 
@@ -160,8 +161,10 @@ class LocalProvider(Provider):
     models = (
         ModelInfo(id="procedural-v1", label="Procedural stand-in (offline)", native_sequence=True,
                   max_frames=15, sizes=SIZES, default_size="1024x1024", max_references=14,
-                  takes_seed=True, frames_plus_references_max=15),
+                  takes_seed=True, frames_plus_references_max=15, price=Price(0.0, "offline stand-in, free")),
     )
+    fallback_price = Price(0.0, "offline stand-in, free")
+    listing_order = 0
     max_concurrency = 2  # drawing is CPU-bound: two cores here
     protocol = "in-process, no network"
     billing_rule = "free"
@@ -176,3 +179,6 @@ class LocalProvider(Provider):
             await sink.image(i, png)
         return CallOutcome(request_id=f"local-{call.call_index}", images_billed=call.frames,
                            cost_rule="free", seed_sent=call.seed)
+
+
+ADAPTER = LocalProvider

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -55,17 +56,10 @@ PRESETS: dict[str, tuple[int, int]] = {
     "square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
     "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576),
 }
-pricing.register_size_presets(PRESETS)
 
-pricing.register_prices({
-    # worst case: the higher of the two published figures, megapixels rounded up [guess]
-    ("fal", "fal-ai/flux-pro/v1.1"): Price(0.04, "fal FLUX1.1 [pro] $0.04/megapixel (sources say $0.04 or $0.055) [3p]",
-                                           "megapixel", most=0.055, most_source="$0.055/megapixel, the higher source [3p]"),
-    ("fal", "fal-ai/flux-pro"): Price(0.05, "fal FLUX.1 [pro] $0.05/megapixel [guess]", "megapixel"),
-    ("fal", "*"): Price(0.04, "fal fallback $0.04/megapixel [3p]", "megapixel"),
-})
-
-_FLUX = dict(takes_seed=True, max_frames=1, native_sequence=False, max_references=0, default_size="1024x1024")
+# FLUX Pro on fal: one image per call, a seed, no references [doc]; a template
+_FLUX = ModelInfo(id="", label="", takes_seed=True, max_frames=1, native_sequence=False, max_references=0,
+                  default_size="1024x1024")
 
 
 def image_size(size: str) -> Any:
@@ -84,11 +78,17 @@ class FalProvider(HttpProvider):
     base_url_env = "FAL_QUEUE_URL"
     default_base_url = "https://queue.fal.run"
     auth_scheme = "Key"
-    size_presets = tuple(PRESETS)  # sent by name; priced by their pixels (pricing.SIZE_PRESETS)
+    size_presets = PRESETS  # sent by name; priced by their pixels
     models = (
-        ModelInfo(id="fal-ai/flux-pro/v1.1", label="FLUX1.1 [pro] (fal)", **_FLUX),
-        ModelInfo(id="fal-ai/flux-pro", label="FLUX.1 [pro] (fal)", **_FLUX),
+        # worst case: the higher of the two published figures, megapixels rounded up [guess]
+        replace(_FLUX, id="fal-ai/flux-pro/v1.1", label="FLUX1.1 [pro] (fal)", note="seed",
+                price=Price(0.04, "fal FLUX1.1 [pro] $0.04/megapixel (sources say $0.04 or $0.055) [3p]",
+                            "megapixel", most=0.055, most_source="$0.055/megapixel, the higher source [3p]")),
+        replace(_FLUX, id="fal-ai/flux-pro", label="FLUX.1 [pro] (fal)",
+                price=Price(0.05, "fal FLUX.1 [pro] $0.05/megapixel [guess]", "megapixel")),
     )
+    fallback_price = Price(0.04, "fal fallback $0.04/megapixel [3p]", "megapixel")
+    listing_order = 70
     max_concurrency = 4
     protocol = "queue: POST /{model_id} -> status_url / response_url / cancel_url; poll status, GET result"
     billing_rule = "per megapixel of output [doc]"
@@ -217,7 +217,7 @@ class FalProvider(HttpProvider):
     def output_cost(self, call: ProviderCall, images: list[Any]) -> tuple[float, str]:
         """fal bills per megapixel of OUTPUT [doc]: each returned image's width x height x the
         price per megapixel. An image without dimensions counts at the requested size."""
-        price = self.price(call.model)
+        price = self.price(call.model, self.price_overrides)
         per_mp = price.usd if price.unit == "megapixel" else None
         if per_mp is None:  # an override priced per image: nothing to scale
             return round(price.usd * len(images), 6), "images returned x price per image (override)"
@@ -228,7 +228,7 @@ class FalProvider(HttpProvider):
             if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0:
                 total_mp += w * h / 1_000_000
             else:
-                total_mp += pricing.megapixels(call.size)
+                total_mp += pricing.megapixels(self.priced_size(call.size))
                 guessed += 1
         rule = f"megapixels of output (images[].width x height, {total_mp:.3f} MP) x ${per_mp:g}/MP"
         if guessed:
@@ -255,3 +255,6 @@ def data_uri_bytes(url: str) -> bytes | None:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+ADAPTER = FalProvider

@@ -23,11 +23,11 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import httpx
 
-from playground.base import pricing
 from playground.base.pricing import Price
 from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
@@ -35,14 +35,10 @@ from playground.providers.http import HttpProvider, json_body, parse_wh
 
 ASPECT_RATIOS = ("1:1", "16:9", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
 
-pricing.register_prices({
-    ("stability", "sd3.5-large"): Price(0.065, "SD 3.5 Large 6.5 credits x $0.01 per call [3p]"),
-    ("stability", "sd3.5-large-turbo"): Price(0.04, "SD 3.5 Large Turbo 4 credits x $0.01 [3p]"),
-    ("stability", "sd3.5-medium"): Price(0.035, "SD 3.5 Medium 3.5 credits x $0.01 [3p]"),
-    ("stability", "*"): Price(0.065, "Stability fallback: SD 3.5 Large 6.5 credits [3p]"),
-})
 
-_SD = dict(takes_seed=True, max_frames=1, native_sequence=False, max_references=1, default_size="1024x1024")
+# SD 3.5: one image per call, a seed, one reference image (image-to-image) [doc/3p]; a template
+_SD = ModelInfo(id="", label="", takes_seed=True, max_frames=1, native_sequence=False, max_references=1,
+                default_size="1024x1024")
 
 
 def aspect_ratio(size: str) -> str:
@@ -66,10 +62,16 @@ class StabilityProvider(HttpProvider):
     base_url_env = "STABILITY_BASE_URL"
     default_base_url = "https://api.stability.ai/v2beta"
     models = (
-        ModelInfo(id="sd3.5-large", label="Stable Diffusion 3.5 Large", **_SD),
-        ModelInfo(id="sd3.5-large-turbo", label="Stable Diffusion 3.5 Large Turbo", **_SD),
-        ModelInfo(id="sd3.5-medium", label="Stable Diffusion 3.5 Medium", **_SD),
+        replace(_SD, id="sd3.5-large", label="Stable Diffusion 3.5 Large", note="seed",
+                price=Price(0.065, "SD 3.5 Large 6.5 credits x $0.01 per call [3p]")),
+        replace(_SD, id="sd3.5-large-turbo", label="Stable Diffusion 3.5 Large Turbo",
+                price=Price(0.04, "SD 3.5 Large Turbo 4 credits x $0.01 [3p]")),
+        replace(_SD, id="sd3.5-medium", label="Stable Diffusion 3.5 Medium",
+                price=Price(0.035, "SD 3.5 Medium 3.5 credits x $0.01 [3p]")),
     )
+    fallback_price = Price(0.065, "Stability fallback: SD 3.5 Large 6.5 credits [3p]")
+    price_note = "per call (credits x $0.01)"
+    listing_order = 60
     max_concurrency = 4
     # Both answers are documented and read: JSON (base64 image, finish_reason and seed in the body)
     # or, with `image/*`, the image bytes with finish-reason and seed headers [doc/3p]
@@ -132,3 +134,6 @@ class StabilityProvider(HttpProvider):
             await sink.failed(0, f"finish_reason {finish}: the provider's filter replaced the image")
         outcome.images_billed = 1
         return outcome
+
+
+ADAPTER = StabilityProvider

@@ -18,22 +18,13 @@ Wire protocol ([doc] atlascloud.ai docs, [guess] unconfirmed):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from playground.base import pricing
 from playground.base.pricing import Price
-from playground.base.types import ModelInfo, ProviderCall
+from playground.base.types import ProviderCall
 from playground.providers.http import asterisk_size
-from playground.providers.wavespeed import EDIT, T2I, PredictionProvider
-
-pricing.register_prices({
-    ("atlascloud", "bytedance/seedream-v4.5/sequential"): Price(0.036, "AtlasCloud v4.5 sequential $0.036/image [doc]"),
-    ("atlascloud", "bytedance/seedream-v4.5/edit-sequential"): Price(0.036, "AtlasCloud v4.5 edit-sequential: as sequential $0.036 [guess]"),
-    ("atlascloud", "bytedance/seedream-v5.0-lite/sequential"): Price(0.035, "AtlasCloud 5.0 Lite: BytePlus price $0.035 [guess]"),
-    ("atlascloud", "bytedance/seedream-v4/sequential"): Price(0.027, "AtlasCloud v4 sequential $0.027/run [doc]"),
-    ("atlascloud", "bytedance/seedream-v4/edit-sequential"): Price(0.027, "AtlasCloud v4 edit-sequential $0.027/run [doc]"),
-    ("atlascloud", "*"): Price(0.036, "AtlasCloud fallback: v4.5 price $0.036/image [doc]"),
-})
+from playground.providers.predictions import EDIT, T2I, PredictionProvider
 
 
 class AtlasCloudProvider(PredictionProvider):
@@ -43,12 +34,21 @@ class AtlasCloudProvider(PredictionProvider):
     base_url_env = "ATLASCLOUD_BASE_URL"
     default_base_url = "https://api.atlascloud.ai/api/v1"
     models = (
-        ModelInfo(id="bytedance/seedream-v4.5/sequential", label="Seedream 4.5 sequential (AtlasCloud)", **T2I),
-        ModelInfo(id="bytedance/seedream-v5.0-lite/sequential", label="Seedream 5.0 Lite sequential (AtlasCloud, id guessed)", **T2I),
-        ModelInfo(id="bytedance/seedream-v4/sequential", label="Seedream 4.0 sequential (AtlasCloud)", **{**T2I, "max_frames": 14}),
-        ModelInfo(id="bytedance/seedream-v4.5/edit-sequential", label="Seedream 4.5 edit-sequential (AtlasCloud, references)", **EDIT),
-        ModelInfo(id="bytedance/seedream-v4/edit-sequential", label="Seedream 4.0 edit-sequential (AtlasCloud, references)", **{**EDIT, "max_frames": 14}),
+        replace(T2I, id="bytedance/seedream-v4.5/sequential", label="Seedream 4.5 sequential (AtlasCloud)",
+                price=Price(0.036, "AtlasCloud v4.5 sequential $0.036/image [doc]")),
+        replace(T2I, id="bytedance/seedream-v5.0-lite/sequential",
+                label="Seedream 5.0 Lite sequential (AtlasCloud, id guessed)",
+                price=Price(0.035, "AtlasCloud 5.0 Lite: BytePlus price $0.035 [guess]")),
+        replace(T2I, id="bytedance/seedream-v4/sequential", label="Seedream 4.0 sequential (AtlasCloud)",
+                max_frames=14, note="14 max", price=Price(0.027, "AtlasCloud v4 sequential $0.027/run [doc]")),
+        replace(EDIT, id="bytedance/seedream-v4.5/edit-sequential",
+                label="Seedream 4.5 edit-sequential (AtlasCloud, references)",
+                price=Price(0.036, "AtlasCloud v4.5 edit-sequential: as sequential $0.036 [guess]")),
+        replace(EDIT, id="bytedance/seedream-v4/edit-sequential", label="Seedream 4.0 edit-sequential (AtlasCloud, references)",
+                max_frames=14, price=Price(0.027, "AtlasCloud v4 edit-sequential $0.027/run [doc]")),
     )
+    fallback_price = Price(0.036, "AtlasCloud fallback: v4.5 price $0.036/image [doc]")
+    listing_order = 40
     max_concurrency = 4
     protocol = "POST /model/generateImage -> prediction id; poll GET /model/prediction/{id} (size as W*H)"
     billing_rule = "max_images requested, like WaveSpeed [guess]"
@@ -69,3 +69,6 @@ class AtlasCloudProvider(PredictionProvider):
         if call.references:  # data URLs [guess]: no upload endpoint was confirmed for AtlasCloud
             body["images"] = images if images is not None else [r.data_url() for r in call.references]
         return self.with_flags(body)
+
+
+ADAPTER = AtlasCloudProvider
