@@ -50,8 +50,9 @@ from playground.base.config import Settings
 from playground.base.errors import ConfigError, PlaygroundError, redact
 from playground.base.types import RUN_COLUMNS
 from playground.store import rundir
+from playground.store.csvlog import CsvLog
 from playground.store.merged import SAFE_NAME, WRITER_FILE, Snapshot, dataset_dir, dataset_slug
-from playground.store.runlog import RATING_COLUMNS, CsvLog, RunLog
+from playground.store.runlog import RATING_COLUMNS, RunLog
 
 logger = logging.getLogger("playground.hub_sync")
 MAX_FILES_PER_COMMIT = 500  # more wait for the next commit (the status says how many)

@@ -29,8 +29,9 @@ from playground.base.config import Settings
 from playground.base.errors import InputError
 from playground.base.types import RUN_COLUMNS, RunRecord
 from playground.store.codec import json_list, record_from_row
+from playground.store.csvlog import CsvLog
 from playground.store.rundir import StoredFrame, stored_frames
-from playground.store.runlog import RATING_COLUMNS, CsvLog, RunLog
+from playground.store.runlog import RATING_COLUMNS, RunLog
 
 if TYPE_CHECKING:
     import pandas as pd
