@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from filelock import FileLock
 
 from playground.base.types import RUN_COLUMNS, RunRecord
+from playground.store.codec import JSON_COLUMNS
 from playground.store.csvtext import (
     cell_values,
     damaged_rows,
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-_TEXT_COLUMNS = {f.name for f in fields(RunRecord) if f.type in ("str", str)}
+# text columns: read as text and restored (the JSON columns too: they are text in the file)
+_TEXT_COLUMNS = {f.name for f in fields(RunRecord) if f.type in ("str", str)} | set(JSON_COLUMNS)
 
 
 class _Limited(io.RawIOBase):

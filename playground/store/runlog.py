@@ -42,9 +42,11 @@ from typing import TYPE_CHECKING
 
 from playground.base.errors import loggable
 from playground.base.types import MAX_PROMPT_CHARS, RUN_COLUMNS, RunRecord
+from playground.store.codec import row_of
 from playground.store.csvlog import CsvLog
 from playground.store.csvtext import shorten
 from playground.store.index import DAMAGED, IndexSpec, epoch, id_hash
+from playground.store.rundir import run_folder
 
 if TYPE_CHECKING:
     import numpy as np
@@ -68,10 +70,10 @@ class RunLog:
         self.ratings = CsvLog(self.data_dir / "ratings.csv", RATING_COLUMNS)
 
     def run_dir(self, run_id: str) -> Path:
-        return self.data_dir / "runs" / run_id
+        return run_folder(self.data_dir, run_id)
 
     def append(self, record: RunRecord) -> None:
-        row = record.as_row()
+        row = row_of(record)  # the typed columns encoded as the log has always written them
         if record.status == "error" and not record.api_calls:  # refused: its inputs may be any size
             row.update({c: shorten(loggable(v), REFUSED_LIMITS.get(c, MAX_PROMPT_CHARS)) for c, v in row.items()
                         if isinstance(v, str)})

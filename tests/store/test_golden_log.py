@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from playground.base.types import RUN_COLUMNS, RunRecord
-from playground.store.codec import record_from_cells
+from playground.store.codec import record_from_cells, record_from_row
 from playground.store.runlog import RunLog
 from support.paths import REPO
 
@@ -39,3 +39,17 @@ def test_a_golden_log_reads_and_takes_new_rows(tmp_path: Path) -> None:
     assert log.get("20260102-030405-aaaaaa")["status"] == "partial"  # type: ignore[index]
     log.append(RunRecord(run_id="after", status="ok", created_at="2026-01-03T00:00:00Z"))
     assert (tmp_path / "runs.csv").read_bytes().startswith(GOLDEN.read_bytes())
+
+
+def test_the_list_and_mapping_columns_are_typed_and_read_alike_from_pandas(tmp_path: Path) -> None:
+    records = golden_records()
+    run, refused, _, imported, partial, cancelled = records
+    assert run.beats == ["雪の中で荷物を受け取る", '=HYPERLINK("x")', 'délivre, "enfin"\nà temps']
+    assert run.request_ids == ["local-0"] and run.ref_hashes == [] and len(run.composed_prompts or []) == 1
+    assert refused.beats == [] and refused.composed_prompts is None and refused.frame_errors is None
+    assert imported.request_ids is None and imported.ref_hashes is None
+    assert partial.frame_errors == {2: "OutputImageSensitiveContentDetected: sensible ü"}
+    assert partial.request_ids == ["20260102030405abcdefghij0123456789", "req-ü"]
+    assert cancelled.frame_errors == {} and cancelled.request_ids == []  # "{}" and "[]" are not empty cells
+    shutil.copy(GOLDEN, tmp_path / "runs.csv")
+    assert [record_from_row(row) for row in RunLog(tmp_path).read().to_dict("records")] == records
