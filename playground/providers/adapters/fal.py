@@ -81,7 +81,7 @@ class FalProvider(HttpProvider):
     size_presets = PRESETS  # sent by name; priced by their pixels
     models = (
         # worst case: the higher of the two published figures, megapixels rounded up [guess]
-        replace(_FLUX, id="fal-ai/flux-pro/v1.1", label="FLUX1.1 [pro] (fal)", note="seed",
+        replace(_FLUX, id="fal-ai/flux-pro/v1.1", label="FLUX1.1 [pro] (fal)",
                 price=Price(0.04, "fal FLUX1.1 [pro] $0.04/megapixel (sources say $0.04 or $0.055) [3p]",
                             "megapixel", most=0.055, most_source="$0.055/megapixel, the higher source [3p]")),
         replace(_FLUX, id="fal-ai/flux-pro", label="FLUX.1 [pro] (fal)",
@@ -90,8 +90,13 @@ class FalProvider(HttpProvider):
     fallback_price = Price(0.04, "fal fallback $0.04/megapixel [3p]", "megapixel")
     listing_order = 70
     max_concurrency = 4
-    protocol = "queue: POST /{model_id} -> status_url / response_url / cancel_url; poll status, GET result"
+    protocol = ("queue: POST /{model_id} -> status_url / response_url / cancel_url; poll status, GET result; "
+                "`Authorization: Key ...`")
     billing_rule = "per megapixel of output [doc]"
+    billing_details = ("per megapixel of output: the adapter reports the cost from each returned image's `width` x "
+                       "`height` x the price per MP (`cost_source` \"reported\"); the estimate prices the pixels sent "
+                       "(`2K` = 2048x2048, presets such as `square_hd` by their pixels); an NSFW-flagged image still "
+                       "counts [doc]; the preset pixels and the flagged case [guess]")
     model_id_segments = 6  # owner/app[/path...], e.g. fal-ai/bytedance/seedream/v4/text-to-image [doc]
 
     def body(self, call: ProviderCall) -> dict[str, Any]:
