@@ -13,6 +13,7 @@ from PIL import Image
 
 from emulator import Emulator
 from emulator.images import render_image
+from support.cases import CASES
 from support.paths import REPO
 
 ROOT = REPO
@@ -20,8 +21,7 @@ ROOT = REPO
 
 def test_base_urls_cover_every_provider(emulator):
     urls = emulator.base_urls()
-    assert set(urls) == {"ARK_BASE_URL", "EVOLINK_BASE_URL", "WAVESPEED_BASE_URL", "ATLASCLOUD_BASE_URL",
-                         "OPENAI_BASE_URL", "STABILITY_BASE_URL", "FAL_QUEUE_URL"}
+    assert set(urls) == {case.base_url_env for case in CASES.values()}
     assert all(u.startswith("http://127.0.0.1:") for u in urls.values())
     assert urls["ARK_BASE_URL"] == f"{emulator.url}/byteplus/api/v3" and urls["FAL_QUEUE_URL"] == f"{emulator.url}/fal"
     env = emulator.env()
@@ -122,12 +122,15 @@ def test_cli_prints_exports():
     proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", "--latency", "0"],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
-        lines = [proc.stdout.readline() for _ in range(15)]
+        lines = []
+        while not lines or lines[-1] not in ("# ready\n", ""):  # the exports end with "# ready"
+            lines.append(proc.stdout.readline())
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     text = "".join(lines)
-    assert "export ARK_BASE_URL=http://127.0.0.1:" in text and "export FAL_KEY=" in text
+    for case in CASES.values():
+        assert f"export {case.base_url_env}=http://127.0.0.1:" in text and f"export {case.key_env}=" in text
 
 
 # -- answer shapes (Emulator.shapes): each switch really changes the answer ---------------------
