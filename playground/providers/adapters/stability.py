@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from playground.base.pricing import Price
+from playground.base.pricing import Price, parse_wh
 from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
-from playground.providers.http import HttpProvider, json_body, parse_wh
+from playground.providers.http import HttpProvider, json_body
 
 ASPECT_RATIOS = ("1:1", "16:9", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
 
