@@ -1,7 +1,8 @@
 """Fixtures of every layer: an isolated DATA_DIR, a Playground on it, and the launched app.
-The emulator's fixtures (support/emulator.py), the browser's (support/browser.py) and the app
-launched as a Space (support/gradio_raw.py: space_app) are plugins registered here, the one
-place pytest allows it."""
+The emulator's fixtures (support/emulator.py), the app launched as a Space
+(support/gradio_raw.py: space_app) and the Hub stand-in (support/hub.py: hub) are plugins
+registered here, the one place pytest allows it; a folder's own fixtures are in its conftest
+(tests/browser: the page; tests/conformance: the SDKs)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from playground.base.config import Settings
 from playground.core import Playground
 from support.app import launch_app
 
-pytest_plugins = ["support.emulator", "support.browser", "support.gradio_raw"]
+pytest_plugins = ["support.emulator", "support.gradio_raw", "support.hub"]
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from support.browser import console_errors, fill_story, shot
 expect = pytest.importorskip("playwright.sync_api").expect
 
 
-@pytest.mark.browser
 def test_generate_four_frames_then_history(app_url: str, page, playground) -> None:
     page.goto(app_url)
     fill_story(page, frames=4, beats=["gets a parcel", "runs over roofs", "hides from rain", "delivers it"],
@@ -29,7 +28,6 @@ def test_generate_four_frames_then_history(app_url: str, page, playground) -> No
     assert console_errors(page.console_errors) == []
 
 
-@pytest.mark.browser
 def test_the_estimate_follows_the_prompt_and_beats(app_url: str, page) -> None:
     page.goto(app_url)
     line = page.locator("#run-estimate")
@@ -46,7 +44,6 @@ def test_the_estimate_follows_the_prompt_and_beats(app_url: str, page) -> None:
     assert console_errors(page.console_errors) == []
 
 
-@pytest.mark.browser
 @pytest.mark.parametrize("width", [1400, 390])
 def test_history_headers_and_figures_are_not_cut(app_url: str, page, playground, width: int) -> None:
     import asyncio
@@ -78,7 +75,6 @@ def test_history_headers_and_figures_are_not_cut(app_url: str, page, playground,
     assert set(cut) <= long_text, cut  # headers, ids and figures whole; only prompt and error may be cut
 
 
-@pytest.mark.browser
 def test_every_input_of_a_run_is_in_sight_under_its_exact_name(app_url: str, page) -> None:
     """Labels as a screen reader (and Playwright) reads them: the info line is a description, a
     radio group is named, the reference drop zone says what it takes; none hides in an accordion."""

@@ -23,7 +23,6 @@ def fill_story(page) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("Frame beats").nth(1).fill(BEATS)  # the Compare tab's (Generate has one too)
 
 
-@pytest.mark.browser
 def test_offline_comparison_side_by_side_then_vote_reaches_analysis(app_url: str, page, playground) -> None:  # type: ignore[no-untyped-def]
     page.goto(app_url)
     fill_story(page)
@@ -64,7 +63,6 @@ def test_offline_comparison_side_by_side_then_vote_reaches_analysis(app_url: str
     assert not page.console_errors
 
 
-@pytest.mark.browser
 def test_confirmation_above_the_threshold_sends_nothing_until_yes(page, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     env = {"PLAYGROUND_PRICES": '{"local/procedural-v1": 0.25}', "PLAYGROUND_CONFIRM_USD": "1.0"}
     settings = Settings.from_env(env=env, data_dir=data_dir)
@@ -91,7 +89,6 @@ SIX_ARMS = ["local:procedural-v1:sequence", "local:procedural-v1:baseline", "byt
             "fal:fal-ai/flux-pro/v1.1:baseline"]
 
 
-@pytest.mark.browser
 def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(app_url: str, page,  # type: ignore[no-untyped-def]
                                                                                  playground) -> None:
     from playground.base.types import RunRecord

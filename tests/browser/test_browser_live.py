@@ -24,7 +24,6 @@ from support.app import launch_app
 from support.browser import BEATS, SHOTS, console_errors, fill_story, shot
 
 expect = pytest.importorskip("playwright.sync_api").expect
-pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def live_app(emulator_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Playground]]:

@@ -21,7 +21,6 @@ def faulty_app_url(emulator, data_dir):
         app.close()
 
 
-@pytest.mark.browser
 def test_key_rejected_and_spend_cap_messages(faulty_app_url, page, emulator, data_dir):
     emulator.set_fault("byteplus", "auth")
     page.goto(faulty_app_url)

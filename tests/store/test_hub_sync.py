@@ -1,5 +1,6 @@
 """Sync of DATA_DIR to a Hugging Face dataset (playground/store/hub_sync.py), with huggingface_hub's
-own code running over HTTP against a stand-in of the Hub on 127.0.0.1 (tests/hub_standin.py).
+own code running over HTTP against a stand-in of the Hub on 127.0.0.1 (tests/support/hub_standin.py;
+the `hub` fixture is support/hub.py's). What History shows of it: tests/browser/test_hub_ui.py.
 
 Several writers (separate processes and data directories), a restart that pulls its history
 back, a failing and a hanging hub, frames through the LFS path, and the merged history that
@@ -23,28 +24,9 @@ from playground.core import Playground
 from playground.experiments.votes import add_vote
 from playground.store import hub_sync
 from playground.store import merged as merged_log
-from support.faults import cli, make_playground, run
-from support.hub_standin import HubStandIn, point_library_at
-
-REPO_ID = "team/playground-runs"
-WAIT_S = 60.0  # an upper bound for events on a loaded machine, never a sleep
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch):
-    """The stand-in, with the library's import-time endpoint constants pointed at it."""
-    with HubStandIn() as server:
-        point_library_at(server.url, monkeypatch)
-        yield server
-
-
-def hub_env(hub: HubStandIn, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {"PLAYGROUND_HUB_DATASET": REPO_ID, "HF_TOKEN": hub.token or "", "HF_ENDPOINT": hub.url,
-            "HF_HOME": str(tmp_path / "hf-home"), **extra}
-
-
-def local_runs(pg: Playground, n: int, tag: str, mode: str = "sequence") -> list[str]:
-    return [run(pg, provider="local", frames=2, mode=mode, prompt=f"{tag} fox {i}").record.run_id for i in range(n)]
+from support.faults import cli, make_playground
+from support.hub import REPO_ID, WAIT_S, hub_env, local_runs
+from support.hub_standin import HubStandIn
 
 
 def remote_rows(hub: HubStandIn, path: str) -> list[dict[str, str]]:
@@ -289,43 +271,6 @@ def test_the_banner_says_where_the_data_goes_and_who_sees_it(tmp_path):
     assert "dataset" not in banner(Playground(Settings.from_env(env={}, data_dir=tmp_path / "b")))
     status = hub_sync.SyncStatus(REPO_ID, "local-1234abcd", 5.0, private=False, state="ok")
     assert "**public: anyone can read it**" in hub_sync.status_text(status)
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("width, height", [(1400, 900), (390, 844)])
-def test_history_shows_every_writer_and_a_failing_sync(hub, tmp_path, page, width, height):
-    from concurrent.futures import ThreadPoolExecutor
-
-    from support.app import launch_app
-    from support.browser import console_errors, shot
-
-    env = hub_env(hub, tmp_path, PLAYGROUND_HUB_EVERY_MIN="0.01")
-    other, data = tmp_path / "other-writer", tmp_path / "data"
-    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
-        theirs = pool.submit(local_runs, make_playground(env, other), 1, "theirs").result()[0]
-        mine = pool.submit(local_runs, make_playground(env, data), 1, "mine").result()[0]
-    other_pg = make_playground(env, other)
-    hub_sync.HubSync(other_pg.settings, other_pg.secrets()).push()
-    hub.fail("commit", times=1000)  # from now on every commit fails
-    app, url = launch_app(Settings.from_env(env=env, data_dir=data))
-    sync = hub_sync.running(data)
-    try:
-        assert sync.wait_for(lambda s: s.pulled_runs == 1 and s.failures >= 1, WAIT_S), sync.status
-        page.set_viewport_size({"width": width, "height": height})
-        page.goto(url)
-        page.locator("#banner", has_text=f"Synced to the Hugging Face dataset {REPO_ID}").wait_for(timeout=15_000)
-        page.get_by_role("tab", name="History").click()
-        for run_id in (mine, theirs):
-            page.locator("#history-table span", has_text=run_id).first.wait_for(timeout=15_000)
-        status = page.locator("#hub-sync-status")
-        status.get_by_text("upload failing").wait_for(timeout=15_000)
-        assert sync.writer in status.inner_text() and "private" in status.inner_text()
-        assert hub.token not in page.content()
-        shot(page, f"hub-sync-history-{width}")
-        assert console_errors(page.console_errors) == []
-    finally:
-        app.close()
-        sync.close(timeout=1)
 
 
 def test_bench_story_reads_the_newest_run_of_each_cell_from_every_writer(hub, tmp_path, capsys, monkeypatch):

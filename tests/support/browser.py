@@ -1,12 +1,11 @@
-"""The browser tests' plugin and helpers: a real Chromium page (Debian's, driven by
-Playwright; never a downloaded browser), screenshots, the story form and the console-error
+"""The browser tests' helpers: Debian's Chromium (never a downloaded browser; the `page`
+fixture is tests/browser/conftest.py's), screenshots, the story form and the console-error
 filter."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,21 +48,3 @@ def chromium_or_skip() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but no Chromium at {CHROMIUM}: .ci/run must install Debian's chromium")
     pytest.skip(f"browser test skipped: no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-
-
-@pytest.fixture
-def page() -> Iterator[object]:
-    executable = chromium_or_skip()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
-        tab.console_errors = []  # type: ignore[attr-defined]
-        tab.on("console", lambda m: m.type == "error" and tab.console_errors.append(m.text))  # type: ignore[attr-defined]
-        try:
-            yield tab
-        finally:
-            browser.close()
