@@ -26,18 +26,14 @@ def nearest_ratio(size: str, ratios: Sequence[str]) -> str | None:
 
 
 def size_class(size: str, classes: Sequence[str] = ("1K", "2K", "4K")) -> str | None:
-    """The class of `classes` nearest to the pixels of `size` (log of the area: "1K" is about
-    1024x1024 pixels, "2K" 2048x2048, "4K" 4096x4096); "nK" itself when listed; None for
-    "auto" or a size without pixels."""
+    """The smallest class of `classes` that has about the pixels of `size` (at least 80% of its
+    area; "1K" is 1024x1024 pixels, "2K" 2048x2048, "4K" 4096x4096), else the largest: a
+    1920x1080 asks for 2K, 1344x768 for 1K. "nK" itself when listed; None for "auto" or a size
+    without pixels."""
     if size.strip().upper() in classes:
         return size.strip().upper()
     dims = dimensions(size)
     if dims is None or dims[0] <= 0 or dims[1] <= 0:
         return None
-    area = math.log(dims[0] * dims[1])
-
-    def distance(name: str) -> float:
-        side = k_size_px(name) or 1024
-        return abs(math.log(side * side) - area)
-
-    return min(classes, key=distance)
+    ranked = sorted(classes, key=lambda name: k_size_px(name) or 0)
+    return next((name for name in ranked if (k_size_px(name) or 0) ** 2 >= 0.8 * dims[0] * dims[1]), ranked[-1])
