@@ -25,7 +25,7 @@ from typing import Any
 
 from emulator.faults import Fault
 from emulator.images import render_image
-from emulator.routes import Invalid, accept_fields, answer_fault, check_auth, error, image_list, int_field, polled_job
+from emulator.routes import Invalid, accept_fields, answer_fault, check_auth, image_list, int_field, polled_job
 from emulator.wire import Job, Req
 
 PREFIX = "/replicate"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import time
@@ -122,12 +123,19 @@ def test_cli_prints_exports():
     proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", "--latency", "0"],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
-        lines = [proc.stdout.readline() for _ in range(15)]
+        lines = []
+        while not lines or lines[-1].strip() not in ("# ready", ""):  # the exports end with "# ready"
+            lines.append(proc.stdout.readline())
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     text = "".join(lines)
+    assert lines[-1].strip() == "# ready"
     assert "export ARK_BASE_URL=http://127.0.0.1:" in text and "export FAL_KEY=" in text
+    # the providers of issue 15, each under its own prefix, with the variables their official clients read
+    assert re.search(r"^export GOOGLE_GEMINI_BASE_URL=http://127\.0\.0\.1:\d+/gemini$", text, re.M)
+    assert re.search(r"^export REPLICATE_BASE_URL=http://127\.0\.0\.1:\d+/replicate$", text, re.M)
+    assert "export GEMINI_API_KEY=" in text and "export REPLICATE_API_TOKEN=" in text
 
 
 # -- answer shapes (Emulator.shapes): each switch really changes the answer ---------------------

@@ -232,7 +232,8 @@ class ReplicateProvider(HttpProvider):
         pred_id = str(pred["id"])
         outcome.request_id = pred_id
         if not self.finished(pred, call, blocking=True):
-            urls = pred.get("urls") if isinstance(pred.get("urls"), Mapping) else {}
+            given = pred.get("urls")
+            urls: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
             get_url = self.own_url(urls.get("get"), f"{self.base_url}/v1/predictions/{pred_id}")
             cancel_url = self.own_url(urls.get("cancel"), f"{self.base_url}/v1/predictions/{pred_id}/cancel")
 
