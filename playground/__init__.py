@@ -15,17 +15,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from playground.base.errors import InputError, PlaygroundError, ProviderError, SpendCapError
     from playground.base.types import GenerationRequest, RunRecord, RunResult
+    from playground.core.plan import Plan
     from playground.core.playground import Playground
     from playground.core.session import Session
 
 _EXPORTS = {
-    "Playground": "playground.core.playground", "Session": "playground.core.session",
+    "Playground": "playground.core.playground", "Session": "playground.core.session", "Plan": "playground.core.plan",
     "GenerationRequest": "playground.base.types", "RunRecord": "playground.base.types",
     "RunResult": "playground.base.types", "PlaygroundError": "playground.base.errors",
     "InputError": "playground.base.errors", "SpendCapError": "playground.base.errors",
     "ProviderError": "playground.base.errors",
 }
-__all__ = ["GenerationRequest", "InputError", "Playground", "PlaygroundError", "ProviderError", "RunRecord",
+__all__ = ["GenerationRequest", "InputError", "Plan", "Playground", "PlaygroundError", "ProviderError", "RunRecord",
            "RunResult", "Session", "SpendCapError"]
 
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Static checks, as CI runs them: ruff (lint), the import contracts of pyproject.toml (layers,
-# no cycles, the product without the emulator and the benchmarks) and mypy on the core layers.
+# no cycles, the product without the emulator and the benchmarks) and mypy (strict) on base, store,
+# core and present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -r requirements.txt -r requirements-dev.txt
 ruff check .
 lint-imports
+mypy

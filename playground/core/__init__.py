@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from playground.base.types import RunResult
-    from playground.core.plan import Estimate
+    from playground.core.plan import Estimate, Plan
     from playground.core.playground import Playground
     from playground.core.session import Session
     from playground.core.sink import Progress
 
 _EXPORTS = {"Playground": "playground.core.playground", "Session": "playground.core.session",
-            "Estimate": "playground.core.plan", "Progress": "playground.core.sink", "RunResult": "playground.base.types"}
-__all__ = ["Estimate", "Playground", "Progress", "RunResult", "Session"]
+            "Estimate": "playground.core.plan", "Plan": "playground.core.plan", "Progress": "playground.core.sink", "RunResult": "playground.base.types"}
+__all__ = ["Estimate", "Plan", "Playground", "Progress", "RunResult", "Session"]
 
 
 def __getattr__(name: str) -> Any:

@@ -16,18 +16,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.ids import new_run_id, utc_now
 from playground.base.prompts import Story
 from playground.base.types import MODES, GenerationRequest, RunRecord, RunResult
-from playground.core.plan import Estimate
+from playground.core.plan import Estimate, caps_refusal, day_refusal
 from playground.core.playground import Playground
 from playground.core.session import Session
 from playground.core.sink import Progress
-from playground.core.spend import Spend
 from playground.providers import provider_class, provider_names
 
 CellCallback = Callable[["Cell", RunRecord | None], None]
@@ -139,17 +137,12 @@ class CellPlan:
 
 
 def plan_cell(playground: Playground, cell: Cell, experiment_id: str = "", session: Session | None = None) -> CellPlan:
-    try:
-        request = playground.resolve(cell.request(experiment_id))
-        provider = playground.provider(request.provider)
-        for call in playground.plan_calls(request, (), ""):  # the model's limits: sizes, frames per call
-            provider.validate(call)
-    except PlaygroundError as exc:
-        return CellPlan(cell, None, f"{cell.arm.label}: {exc}")
-    key_env = provider_class(request.provider).key_env
-    if key_env and not playground.configured(request.provider, session):
-        return CellPlan(cell, None, f"{cell.arm.label}: {request.provider} is not configured: set {key_env}")
-    return CellPlan(cell, playground.estimate(request))
+    """The cell's plan (core.plan) without the spend caps, which check_budget applies to all the
+    cells together: its estimate, or its first refusal."""
+    plan = playground.plan(cell.request(experiment_id), session, caps=False)
+    if plan.refusals:
+        return CellPlan(cell, None, f"{cell.arm.label}: {plan.refusals[0].message}")
+    return CellPlan(cell, plan.estimate)
 
 
 def plan_cells(playground: Playground, cells: Sequence[Cell], experiment_id: str = "",
@@ -176,19 +169,20 @@ def raise_problems(plans: Sequence[CellPlan]) -> None:
 
 def check_budget(playground: Playground, plans: Sequence[CellPlan], session: Session | None) -> None:
     """Every spend cap of the settings, applied to the cells as a whole, before anything is sent
-    (core.run checks each run again when it is sent, so a cap is never passed either way)."""
-    spent = session.spend.total_usd if session else 0.0
+    (Playground.run checks each run again when it is sent, so a cap is never passed either way):
+    each cell's caps with the cells before it on the session, then the day's on all of them."""
+    spent = playground.spent(session)
     for plan in plans:
         if plan.estimate is not None:
-            # a session holding the cells before this one: the session cap sees the running total
-            playground.check_caps(plan.estimate, Session(spend=Spend(spent_usd=spent)) if session else None)
-            spent += plan.max_usd
-    cap, total = playground.settings.max_usd_per_day, total_max_usd(plans)
-    if cap is not None and total > 0:
-        today = playground.log.spent_since(datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z"))
-        if today + total > cap:
-            raise SpendCapError(f"today's spend is ${today:.4f}; these runs (at most ${total:.4f}) would pass "
-                                f"PLAYGROUND_MAX_USD_PER_DAY (${cap:.2f})")
+            refusal = caps_refusal(plan.estimate, playground.settings, spent)
+            if refusal:
+                raise refusal.error()
+            if spent.session is not None:  # the session cap sees the running total
+                spent = replace(spent, session=spent.session + plan.max_usd)
+    if playground.settings.max_usd_per_day is not None and total_max_usd(plans) > 0:
+        refusal = day_refusal(total_usd(plans), total_max_usd(plans), playground.settings, *spent.day())
+        if refusal:
+            raise refusal.error()
 
 
 # -- running many cells ----------------------------------------------------------------------

@@ -23,7 +23,8 @@ from playground.base import prompts
 from playground.base.errors import InputError
 from playground.base.ids import new_run_id, utc_now
 from playground.base.images import check_image
-from playground.base.types import IMPORT_PROVIDER, MAX_FRAMES, MAX_PROMPT_CHARS, MODES, RunRecord
+from playground.base.types import IMPORT_PROVIDER, MAX_FRAMES, RunRecord
+from playground.core.plan import check_story
 from playground.core.playground import Playground
 from playground.core.scoring import score_into
 from playground.store.rundir import make_preview, save_frame
@@ -62,14 +63,10 @@ def check_fields(model: str, cost_usd: float, prompt: str, beats: list[str], mod
             or not 0 <= cost_usd <= MAX_IMPORT_USD:
         raise InputError(f"the cost must be a number of US dollars, 0 or more and at most {MAX_IMPORT_USD:g} "
                          f"(what the frames cost elsewhere), got {cost_usd!r}")
-    if not prompt or not prompt.strip():
-        raise InputError("the prompt is empty: give the prompt the frames were made from")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise InputError(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
-    if len(beats) > frames:
-        raise InputError(f"{len(beats)} beats for {frames} frames: give at most one beat per frame")
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    # the run's own story checks and words (core.plan), but for what a run that was sent elsewhere
+    # already settled: how many frames, and how long the prompt with its beats was
+    check_story(prompt, beats, frames, mode, empty="the prompt is empty: give the prompt the frames were made from",
+                frames_range=False, total=False)
 
 
 def composed_prompts(prompt: str, beats: list[str], frames: int, mode: str) -> list[str]:

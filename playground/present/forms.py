@@ -20,6 +20,6 @@ def frames_value(value: float | None) -> int | float:
 
 
 def parse_cost(value: float | None) -> float:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or math.isnan(value):
         raise InputError("type what the frames cost in US dollars (0 if they were free)")
     return float(value)

@@ -68,6 +68,7 @@ class Provider(abc.ABC):
     fallback_price: ClassVar[Price | None] = None  # the price of a model id not listed, shown as an estimate
     price_note: ClassVar[str] = ""  # how to read the listed prices, for the generated tables (e.g. "x max_images")
     listing_order: ClassVar[int] = 100  # where the provider shows in lists and tables (new ones come last)
+    max_frame_bytes: int = 40 * 1024 * 1024  # the download cap per frame (the core sets PLAYGROUND_MAX_DOWNLOAD_MB)
 
     def __init__(self, base_url: str = "") -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")

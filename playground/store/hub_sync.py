@@ -421,7 +421,10 @@ def error_line(exc: BaseException, secrets: list[str]) -> str:
     from huggingface_hub.errors import HfHubHTTPError
 
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        path = exc.response.request.url.path if exc.response.request else ""
+        try:
+            path = exc.response.request.url.path
+        except RuntimeError:  # httpx: a response made without its request
+            path = ""
         where = next((step for step in HUB_STEPS if f"/{step}" in path), "request")
         status = exc.response.status_code
         text = f"HTTP {status} from the Hub ({where}): {exc.server_message or exc.response.reason_phrase}"

@@ -180,9 +180,9 @@ def get(playground: LogSource, run_id: str, snapshots: Sequence[Snapshot] | None
             frame = _read(path, RUN_COLUMNS, RUN_COLUMNS)
             found = frame[frame["run_id"].astype(str) == run_id]
             if len(found):
-                row = found.iloc[-1].to_dict()
+                cells = {str(k): v for k, v in found.iloc[-1].to_dict().items()}
                 # image_dir is a path on the writer's machine: the frames, if synced, are in the snapshot
-                return {**row, "image_dir": str(snapshot.run_dir(run_id)), WRITER_COLUMN: writer}
+                return {**cells, "image_dir": str(snapshot.run_dir(run_id)), WRITER_COLUMN: writer}
     return None
 
 

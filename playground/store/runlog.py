@@ -345,7 +345,8 @@ def _row_ends(chunk: bytes) -> np.ndarray:
     data = np.frombuffer(chunk, np.uint8)
     newlines = np.flatnonzero(data == 10)
     quotes = np.flatnonzero(data == 34)
-    return newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    ends: np.ndarray = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    return ends
 
 
 def _damaged_rows(chunk: bytes, ends: np.ndarray, width: int) -> dict[int, str]:
@@ -456,8 +457,8 @@ def _amounts(amounts: Any) -> Any:
     import pandas as pd
 
     values = pd.to_numeric(pd.Series(list(amounts), dtype=object).replace("", "0"), errors="coerce")
-    values = values.fillna(0.0).to_numpy(float)
-    return np.where(np.isfinite(values), values, 0.0)
+    numbers = values.fillna(0.0).to_numpy(float)
+    return np.where(np.isfinite(numbers), numbers, 0.0)
 
 
 def _header_cells(header: bytes) -> list[str]:
@@ -479,7 +480,7 @@ def _record_end(f: BinaryIO, start: int) -> int:
 class _Limited(io.RawIOBase):
     """The first `limit` bytes of a file (rows appended meanwhile are left for the next read)."""
 
-    def __init__(self, raw: BinaryIO, limit: int) -> None:
+    def __init__(self, raw: io.BufferedReader, limit: int) -> None:
         self.raw, self.left = raw, limit
 
     def readable(self) -> bool:
@@ -705,7 +706,8 @@ class CsvLog:
             self._cache[key] = (inode, end, frame)
         return frame.copy(deep=False)
 
-    def _rows_between(self, raw: BinaryIO, start: int | None, end: int, columns: Sequence[str] | None) -> pd.DataFrame:
+    def _rows_between(self, raw: io.BufferedReader, start: int | None, end: int,
+                      columns: Sequence[str] | None) -> pd.DataFrame:
         """Rows in bytes [start, end) of the file (None: from the first row) parsed with the file's
         own header, damaged rows left out."""
         raw.seek(0)
@@ -812,7 +814,7 @@ class RunLog:
         for i in np.flatnonzero(records["key"] == id_hash(run_id))[::-1]:
             row = self.runs.rows_at([(int(records[i]["offset"]), int(records[i]["length"]))])
             if len(row) and str(row.iloc[0]["run_id"]) == run_id:
-                return row.iloc[0].to_dict()
+                return {str(k): v for k, v in row.iloc[0].to_dict().items()}
         return None
 
     def spent_since(self, iso_time: str) -> float:

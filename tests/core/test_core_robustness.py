@@ -26,7 +26,7 @@ from playground.base.config import Settings
 from playground.base.errors import ConfigError, InputError, ProviderError, SpendCapError
 from playground.base.types import CallOutcome, GenerationRequest, ModelInfo, ProviderCall, ReferenceImage
 from playground.core import Playground, Session, download
-from playground.core import playground as core_playground
+from playground.core import run as core_run
 from playground.core import sink as run_sink
 from playground.core.sink import Progress
 from playground.providers.adapters.atlascloud import AtlasCloudProvider
@@ -248,7 +248,7 @@ def test_an_unexpected_error_before_sending_is_raised_after_its_row(scripted, mo
 
 def slow_scoring(monkeypatch) -> None:
     """Scoring (in a thread, while the row is being finished) takes 0.6 s."""
-    monkeypatch.setattr(core_playground, "score_into", lambda record, paths, order=None: time.sleep(0.6))
+    monkeypatch.setattr(core_run, "score_into", lambda record, paths, order=None: time.sleep(0.6))
 
 
 async def two_frames_then_hang(call: ProviderCall, sink: FrameSink) -> CallOutcome:

@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from playground.core import playground as core
+from playground.core import run as core
 from playground.providers.http import HttpProvider, RetryPolicy
 from support.faults import make_playground, rows, run
 

@@ -156,7 +156,7 @@ def test_the_worst_case_follows_each_billing_rule(data_dir, provider, model, siz
     request = pg.resolve(GenerationRequest(prompt="x", provider=provider, model=model, size=size, frames=frames,
                                            mode=mode))
     estimate = pg.estimate(request)
-    prompt_bound = sum(len(c.prompt.encode()) for c in pg.plan_calls(request, (), "")) * estimate.price.text_in_per_mtok / 1e6
+    prompt_bound = sum(len(c.prompt.encode()) for c in pg.plan(request).calls) * estimate.price.text_in_per_mtok / 1e6
     assert estimate.max_usd == pytest.approx(most + prompt_bound, abs=1e-6)
     assert estimate.usd <= estimate.max_usd
 

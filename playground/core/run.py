@@ -1,0 +1,168 @@
+"""Sending a planned run: its calls (at most the provider's concurrency at a time, all within the
+run's deadline), frames to disk as they arrive (core.sink), then one row: timing, billing
+(core.billing), status, metrics, appended to the log even when the run is cancelled or the
+machine fails under it. A provider's failure ends as the row's error, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import ssl
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+
+from playground.base.errors import ProviderError, redact
+from playground.base.types import GenerationRequest, ProviderCall, RunRecord, RunResult
+from playground.core.billing import bill, note_finish_failure, status_of
+from playground.core.calls import CallState
+from playground.core.plan import Estimate
+from playground.core.scoring import score_into
+from playground.core.sink import ProgressCallback, RunSink
+from playground.providers.base import Provider
+
+if TYPE_CHECKING:
+    from playground.core.playground import Playground
+
+# Per-request HTTP limits: `connect` bounds reaching the provider, `read` one silent gap in an
+# answer or a stream. The whole run is bounded by Settings.run_deadline_s on top of these.
+HTTP_TIMEOUT = httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=60.0)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verified TLS context for every run: loading the CA bundle takes ~35 ms, which each
+    new AsyncClient would otherwise spend on the event loop."""
+    return ssl.create_default_context()
+
+
+
+class Execution:
+    """One run on its way: sends the calls, then fills and appends its row (Playground.run)."""
+
+    def __init__(self, playground: Playground, provider: Provider, calls: list[ProviderCall], estimate: Estimate,
+                 record: RunRecord) -> None:
+        self.playground, self.provider, self.estimate, self.record = playground, provider, estimate, record
+        self.state = CallState(calls, started=time.perf_counter())
+
+    async def execute(self, request: GenerationRequest, on_progress: ProgressCallback | None) -> RunResult:
+        record, state = self.record, self.state
+        run_dir = self.playground.log.run_dir(record.run_id)
+        record.image_dir = str(run_dir)
+        record.composed_prompts = json.dumps([c.prompt for c in state.calls], ensure_ascii=False)
+        sink = RunSink(run_dir, self.playground.settings.max_download_bytes, request.frames, state.started,
+                       on_progress)
+        try:
+            await self.send(sink)
+        except asyncio.CancelledError:
+            record.status, record.error = "cancelled", "cancelled by the user"
+            await self.finish(sink)
+            raise
+        except Exception as exc:  # a bug of ours or the machine's (a full disk, ...): the row still says why
+            state.internal_error = self.redact(f"internal error: {type(exc).__name__}: {exc}", state.calls)
+        await self.finish(sink)
+        return result(record, sink, request)
+
+    async def send(self, sink: RunSink) -> None:
+        """Make the run's calls (at most provider.max_concurrency at a time, all within the run's
+        deadline) and wait for the frames they handed over as URLs."""
+        deadline = self.playground.settings.run_deadline_s
+        sink.run_dir.mkdir(parents=True, exist_ok=True)
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, verify=tls_context(), limits=httpx.Limits(max_connections=32),
+                                     follow_redirects=False) as client:
+            sink.client = client
+            gate = asyncio.Semaphore(self.provider.max_concurrency)
+            try:
+                async with asyncio.timeout(deadline):
+                    await asyncio.gather(*(self.call(i, client, sink, gate) for i in range(len(self.state.calls))))
+                    await asyncio.gather(*sink.downloads)
+            except TimeoutError:
+                self.state.deadline_note = (f"the run passed its {deadline:g} s deadline (PLAYGROUND_RUN_DEADLINE_S); "
+                                            "calls still in flight were stopped and may be billed")
+            finally:  # nothing may land in run_dir after the row is written
+                await asyncio.shield(sink.stop_downloads())
+
+    async def call(self, i: int, client: httpx.AsyncClient, sink: RunSink, gate: asyncio.Semaphore) -> None:
+        """One provider call; its failure becomes the reason of each of its frames, never an exception."""
+        state, provider = self.state, self.provider
+        call = state.calls[i]
+        async with gate:
+            state.in_flight.add(i)  # stays there if the deadline or a cancel stops the call
+            try:
+                state.outcomes[i] = await provider.generate(call, client, sink.for_call(call))
+            except ProviderError as exc:
+                message = self.redact(str(exc), [call])
+                state.failures.append(message + (" (the call may have been billed)" if exc.may_be_billed else ""))
+                sink.call_failed(call, message)
+                if exc.may_be_billed:
+                    state.said_maybe_billed.add(i)
+            except Exception as exc:  # an adapter bug (or an answer it could not read) ends as a logged row
+                message = self.redact(f"{provider.name}: unexpected {type(exc).__name__}: {exc}", [call])
+                state.failures.append(message + " (the call may have been billed)")
+                sink.call_failed(call, message)
+                state.said_maybe_billed.add(i)  # it may have failed after the provider took the call
+            state.in_flight.discard(i)
+
+    def redact(self, text: str, calls: list[ProviderCall]) -> str:
+        return redact(text, self.playground.secrets() + [c.api_key for c in calls])
+
+    async def finish(self, sink: RunSink) -> None:
+        """write_row in a task that no further cancel can stop: the UI cancels a run and may cancel
+        again while it is being scored, and a row lost there would break one-row-per-run. A cancel
+        that arrives meanwhile is raised once the row is appended."""
+        writing = asyncio.ensure_future(self.write_row(sink))
+        cancelled = False
+        while not writing.done():
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                cancelled = True
+        writing.result()  # the log itself could not be written: that is raised
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def write_row(self, sink: RunSink) -> None:
+        """Fill timing, billing, status and metrics into the record and append it to the log. A bug
+        met while filling it (an adapter's billing rule, say) is written into the row, never loses it."""
+        try:
+            self.fill(sink)
+            order = sorted(sink.frames)
+            # CPU-bound: a thread keeps the event loop (other sessions, live frames) responsive
+            await asyncio.to_thread(score_into, self.record, [sink.frames[i][0] for i in order], order)
+        except Exception as exc:
+            note_finish_failure(self.record, self.estimate,
+                                self.redact(f"{type(exc).__name__}: {exc}", self.state.calls))
+        self.playground.log.append(self.record)
+
+    def fill(self, sink: RunSink) -> None:
+        record, state = self.record, self.state
+        outcomes = state.outcomes
+        record.latency_s = round(time.perf_counter() - state.started, 4)
+        record.first_frame_s = None if sink.first_frame_s is None else round(sink.first_frame_s, 4)
+        record.frames_returned = len(sink.frames)
+        record.api_calls = len(state.calls)
+        record.request_ids = json.dumps([o.request_id for o in outcomes if o and o.request_id])
+        sent = [o.seed_sent for o in outcomes if o and o.seed_sent is not None]
+        record.seed_sent = sent[0] if sent else None
+        bill(record, self.provider, state, sink, self.estimate)
+        lost = {i: e for i, e in sorted(sink.errors.items()) if i not in sink.frames}
+        record.frame_errors = json.dumps({str(i + 1): e for i, e in lost.items()}, ensure_ascii=False) if sink.errors else ""
+        if record.status != "cancelled":
+            record.status = "error" if state.internal_error else status_of(record.frames_returned,
+                                                                            record.frames_requested)
+            if record.status != "ok":
+                reasons = [r for r in (state.internal_error, state.deadline_note) if r] + state.failures or list(lost.values())
+                missing = record.frames_requested - record.frames_returned
+                record.error = "; ".join(dict.fromkeys(reasons)) or f"the provider returned {missing} frame(s) fewer than asked"
+        record.error = "; ".join(filter(None, [record.error, state.billing_note, sink.delivery_note(),
+                                               sink.progress_error]))
+
+
+def result(record: RunRecord, sink: RunSink, request: GenerationRequest) -> RunResult:
+    order = sorted(sink.frames)
+    return RunResult(record=record, frames=[sink.frames[i][0] for i in order],
+                     previews=[sink.frames[i][1] for i in order],
+                     captions=[request.beat(i) or f"Frame {i + 1}" for i in order])

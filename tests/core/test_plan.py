@@ -1,0 +1,111 @@
+"""One pre-send check: the plan of a request refuses exactly what the run refuses, with the
+run's own words, and a plan that is sendable is exactly what the run sends. The Generate tab's
+estimate line is written from the same plan, so it says the same."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from playground.base.config import Settings
+from playground.base.errors import PlaygroundError
+from playground.base.types import GenerationRequest
+from playground.core import Playground, Session
+from playground.core.spend import Spend
+from playground.present.estimate import estimate_text
+from playground.store.reservations import DayReservations
+
+
+def reference(tmp_path: Path, name: str = "ref.png") -> Path:
+    path = tmp_path / name
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(path)
+    return path
+
+
+REFUSED = {  # case -> (request fields, settings env beyond the emulator's, session spend, what refuses)
+    "local at a size its list lacks": (dict(provider="local", size="300x300"), {}, 0.0, "input"),
+    "16 frames": (dict(provider="local", frames=16), {}, 0.0, "input"),
+    "7 beats for 4 frames": (dict(provider="local", frames=4, beats=[f"beat {i}" for i in range(7)]), {}, 0.0, "input"),
+    "an unknown model": (dict(provider="local", model="procedural-v9"), {}, 0.0, "input"),
+    "an unknown provider": (dict(provider="acme"), {}, 0.0, "input"),
+    "gpt-image-2 at a size not in multiples of 16": (
+        dict(provider="openai", model="gpt-image-2", mode="baseline", frames=1, size="1000x1000"), {}, 0.0, "input"),
+    "an edit-sequential model without references": (
+        dict(provider="wavespeed", model="bytedance/seedream-v4.5/edit-sequential", frames=2, size="256x256"),
+        {}, 0.0, "input"),
+    "a text-to-image model with references": (
+        dict(provider="wavespeed", frames=2, size="256x256", references="one"), {}, 0.0, "input"),
+    "15 frames and 3 references on Seedream": (
+        dict(provider="byteplus", frames=15, size="256x256", references="three"), {}, 0.0, "input"),
+    "an unreadable reference": (dict(provider="byteplus", frames=2, size="256x256", references="missing"), {}, 0.0,
+                                "input"),
+    "a provider without its key": (dict(provider="byteplus", frames=2, size="256x256"), {"ARK_API_KEY": ""}, 0.0,
+                                   "not_configured"),
+    "the run cap": (dict(provider="byteplus", frames=4, size="256x256"), {"PLAYGROUND_MAX_USD_PER_RUN": "0.05"}, 0.0,
+                    "spend_cap"),
+    "the session cap": (dict(provider="byteplus", frames=2, size="256x256"),
+                        {"PLAYGROUND_MAX_USD_PER_SESSION": "0.10"}, 0.05, "spend_cap"),
+    "the day cap with a run in flight": (dict(provider="byteplus", frames=2, size="256x256"),
+                                         {"PLAYGROUND_MAX_USD_PER_DAY": "0.10"}, 0.0, "spend_cap"),
+}
+
+
+def setup(emulator, data_dir: Path, tmp_path: Path, fields: dict, env: dict, session_spent: float):
+    settings_env = {k: v for k, v in {**emulator.env(), **env}.items() if v}
+    pg = Playground(Settings.from_env(env=settings_env, data_dir=data_dir))
+    refs = {"one": [reference(tmp_path)], "three": [reference(tmp_path, f"r{i}.png") for i in range(3)],
+            "missing": [tmp_path / "nowhere.png"]}.get(fields.pop("references", ""), [])
+    request = GenerationRequest(prompt="a fox courier in a green scarf", references=refs, **fields)
+    session = Session(spend=Spend(spent_usd=session_spent))
+    if "PLAYGROUND_MAX_USD_PER_DAY" in env:  # another process's run in flight holds most of the day
+        DayReservations(data_dir).reserve("another-run", 0.08, 600.0, lambda in_flight: None)
+    return pg, request, session
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_the_plan_refuses_exactly_what_the_run_refuses(emulator, data_dir, tmp_path, case):
+    fields, env, spent, kind = REFUSED[case]
+    pg, request, session = setup(emulator, data_dir, tmp_path, dict(fields), env, spent)
+    plan = pg.plan(request, session)
+    assert not plan.sendable and plan.refusals[0].kind == kind, plan.refusals
+    message = plan.refusals[0].message
+    line = estimate_text(pg, request, session)  # the Generate tab's estimate line: the same words
+    with pytest.raises(PlaygroundError) as refused:
+        asyncio.run(pg.run(request, session))
+    assert str(refused.value) == message and message in line
+    assert type(refused.value) is type(plan.refusals[0].error())
+    row = pg.log.read().iloc[-1]
+    assert row["error"] == message and row["status"] == "error" and int(row["api_calls"]) == 0
+    assert emulator.requests == []  # nothing was sent, neither by the plan nor by the run
+
+
+SENT = {
+    "local, a sequence": dict(provider="local", frames=3, beats=["one", "two", "three"], size="512x512"),
+    "local, a baseline": dict(provider="local", mode="baseline", frames=2, size="512x512"),
+    "byteplus, a sequence with a reference": dict(provider="byteplus", frames=3, size="256x256", references="one"),
+    "wavespeed, a baseline": dict(provider="wavespeed", mode="baseline", frames=2, size="256x256"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SENT))
+def test_a_sendable_plan_is_exactly_what_the_run_sends(emulator, data_dir, tmp_path, case):
+    pg, request, session = setup(emulator, data_dir, tmp_path, dict(SENT[case]), {}, 0.0)
+    plan = pg.plan(request, session)
+    assert plan.sendable and "ready" in estimate_text(pg, request, session)
+    assert all(call.api_key == "" for call in plan.calls)  # a plan holds no key
+    record = asyncio.run(pg.run(request, session)).record
+    assert record.status == "ok", record.error
+    assert json.loads(record.composed_prompts) == [call.prompt for call in plan.calls]
+    assert record.api_calls == len(plan.calls) and record.estimate_usd == plan.estimate.usd
+    assert record.max_cost_usd == plan.estimate.max_usd
+    assert json.loads(record.ref_hashes) == [r.sha256 for r in plan.references]
+    sent = [r.json for r in emulator.requests if r.method == "POST" and r.json]
+    if request.provider != "local":
+        assert [body["prompt"] for body in sent] == [call.prompt for call in plan.calls]
+    if request.provider == "byteplus":
+        assert sent[0]["size"] == plan.calls[0].size and \
+            sent[0]["sequential_image_generation_options"]["max_images"] == plan.calls[0].frames
