@@ -12,15 +12,14 @@ machine's own settings cannot point it elsewhere."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 
-import httpx
 import pytest
 from PIL import Image
 
 from support.sdk import body_differences, png_bytes, reference_image, sdk
+from support.sinks import generate as generate_with_adapter
 
 genai = sdk("google.genai")
 from google.genai import errors, types  # noqa: E402  (after the skip)
@@ -204,11 +203,7 @@ def test_the_adapter_sends_what_the_client_sends(emulator, make_provider, make_c
     provider = make_provider("gemini")
     call = make_call(provider, model=PRO, prompt=SERIES, frames=3, size="2752x1536", seed=5, references=(ref,))
 
-    async def go():
-        async with httpx.AsyncClient(timeout=10) as http:
-            return await provider.generate(call, http, sink)
-
-    outcome = asyncio.run(go())
+    outcome = generate_with_adapter(provider, call, sink)
     ours = emulator.requests_for("gemini")[-1]
     response = generate(
         emulator, PRO, [SERIES, types.Part.from_bytes(data=ref.data, mime_type=ref.mime)],

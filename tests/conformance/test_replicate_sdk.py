@@ -12,7 +12,6 @@ set low so polling tests are quick, and REPLICATE_API_TOKEN / REPLICATE_BASE_URL
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import re
@@ -22,6 +21,7 @@ import pydantic.v1 as pydantic_v1
 import pytest
 
 from support.sdk import body_differences, fetched_image, png_bytes, reference_image, sdk
+from support.sinks import generate
 
 replicate = sdk("replicate")
 from replicate.exceptions import ModelError, ReplicateError  # noqa: E402  (after the skip)
@@ -174,12 +174,7 @@ KNOWN_HEADER_DIFFERENCES = {"user-agent", "cancel-after"}
 
 def adapter_run(make_provider, make_call, sink, *, call_fields, **options):
     provider = make_provider("replicate", **options)
-
-    async def go():
-        async with httpx.AsyncClient(timeout=10) as http:
-            return await provider.generate(make_call(provider, **call_fields), http, sink)
-
-    return asyncio.run(go())
+    return generate(provider, make_call(provider, **call_fields), sink)
 
 
 def test_the_adapter_sends_what_the_client_sends(emulator, make_provider, make_call, sink):

@@ -5,32 +5,19 @@ documented size limits, a short series as a partial run, and billing per image r
 
 from __future__ import annotations
 
-import asyncio
 import json
 
-import httpx
 import pytest
 
 from playground.base.errors import InputError
 from support.faults import make_playground, run
 from support.sdk import reference_image
+from support.sinks import generate
 
 V4, V45 = "fal-ai/bytedance/seedream/v4/text-to-image", "fal-ai/bytedance/seedream/v4.5/text-to-image"
 V4_EDIT, V45_EDIT = "fal-ai/bytedance/seedream/v4/edit", "fal-ai/bytedance/seedream/v4.5/edit"
 
 
-@pytest.fixture
-def small(emulator):
-    emulator.image_size = (48, 32)
-    return emulator
-
-
-def generate(provider, call, sink):
-    async def go():
-        async with httpx.AsyncClient(timeout=10) as http:
-            return await provider.generate(call, http, sink)
-
-    return asyncio.run(go())
 
 
 def submitted(emulator):
@@ -43,14 +30,14 @@ def submitted(emulator):
     (V4, 3, 2, V4_EDIT, {"image_urls": 2}),  # references: the /edit endpoint of the same version
     (V45_EDIT, 2, 1, V45_EDIT, {"image_urls": 1}),
 ])
-def test_a_series_is_one_generation_and_references_go_to_edit(small, make_provider, make_call, sink, model, frames,
+def test_a_series_is_one_generation_and_references_go_to_edit(small_frames, make_provider, make_call, sink, model, frames,
                                                                refs, path, extra):
     p = make_provider("fal")
     references = tuple(reference_image((40 * i, 90, 200)) for i in range(refs))
     call = make_call(p, model=model, prompt="a fox", frames=frames, size="2560x1440", seed=8, references=references)
     p.validate(call)
     outcome = generate(p, call, sink)
-    (req,) = submitted(small)
+    (req,) = submitted(small_frames)
     assert req.path == f"/{path}" and req.headers["authorization"] == "Key <redacted>"
     body = {k: (len(v) if k == "image_urls" else v) for k, v in req.json.items()}
     assert body == {"prompt": "a fox", "num_images": 1, "max_images": frames, "seed": 8,
@@ -60,7 +47,7 @@ def test_a_series_is_one_generation_and_references_go_to_edit(small, make_provid
     price = 0.03 if "/v4/" in model else 0.04
     assert outcome.cost_usd == pytest.approx(frames * price)
     assert ("sent to" in outcome.cost_rule) == (path != model)
-    polls = [r.path for r in small.requests_for("fal", "GET")]
+    polls = [r.path for r in small_frames.requests_for("fal", "GET")]
     assert polls and all(r.startswith("/fal-ai/bytedance/requests/") for r in polls)  # the app's queue paths
 
 
@@ -78,15 +65,15 @@ def test_documented_limits_are_checked_before_sending(make_provider, make_call, 
         p.validate(make_call(p, model=model, **{"size": "2048x2048", **fields}))
 
 
-def test_a_named_size_passes_as_it_is(small, make_provider, make_call, sink):
+def test_a_named_size_passes_as_it_is(small_frames, make_provider, make_call, sink):
     p = make_provider("fal")
     generate(p, make_call(p, model=V4, size="auto"), sink)
-    assert submitted(small)[0].json["image_size"] == "auto"
+    assert submitted(small_frames)[0].json["image_size"] == "auto"
 
 
-def test_a_short_series_is_partial_and_billed_per_image_returned(small, data_dir):
-    small.set_fault("fal", "fewer", n=2)
-    pg = make_playground(small.env(), data_dir)
+def test_a_short_series_is_partial_and_billed_per_image_returned(small_frames, data_dir):
+    small_frames.set_fault("fal", "fewer", n=2)
+    pg = make_playground(small_frames.env(), data_dir)
     record = run(pg, provider="fal", model=V4, mode="sequence", frames=4, size="2048x2048").record
     assert record.status == "partial" and record.frames_returned == 2 and record.images_billed == 2
     assert record.cost_source == "reported" and record.cost_usd == pytest.approx(2 * 0.03)
@@ -94,8 +81,15 @@ def test_a_short_series_is_partial_and_billed_per_image_returned(small, data_dir
     assert "returned 2 of 4" in json.loads(record.frame_errors)["3"]
 
 
-def test_a_baseline_makes_one_image_per_call(small, data_dir):
-    record = run(make_playground(small.env(), data_dir), provider="fal", model=V45, mode="baseline", frames=3,
+def test_a_baseline_makes_one_image_per_call(small_frames, data_dir):
+    record = run(make_playground(small_frames.env(), data_dir), provider="fal", model=V45, mode="baseline", frames=3,
                  size="2560x1440", seed=2).record
     assert record.status == "ok" and record.api_calls == 3 and record.cost_usd == pytest.approx(3 * 0.04)
-    assert all(r.json["max_images"] == 1 and r.json["num_images"] == 1 for r in submitted(small))
+    assert all(r.json["max_images"] == 1 and r.json["num_images"] == 1 for r in submitted(small_frames))
+
+
+def test_the_reference_note_asks_for_a_reference_on_an_edit_id():
+    from playground.present.providers import reference_note
+
+    assert "Upload at least one" in reference_note("fal", V4_EDIT, 0)
+    assert "up to 10 reference image(s)" in reference_note("fal", V4, 0) and "Upload" not in reference_note("fal", V4, 0)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import httpx
 import pytest
 
 from playground.base.errors import InputError, ProviderError
@@ -16,23 +15,12 @@ from playground.base.types import GenerationRequest
 from playground.providers.adapters.replicate import ReplicateProvider
 from support.faults import make_playground, run
 from support.sdk import reference_image
+from support.sinks import generate
 
 SEEDREAM4, SEEDREAM45 = "bytedance/seedream-4", "bytedance/seedream-4.5"
 NANO, KONTEXT, FLUX = "google/nano-banana", "black-forest-labs/flux-kontext-pro", "black-forest-labs/flux-1.1-pro"
 
 
-def generate(provider, call, sink):
-    async def go():
-        async with httpx.AsyncClient(timeout=10) as http:
-            return await provider.generate(call, http, sink)
-
-    return asyncio.run(go())
-
-
-@pytest.fixture
-def small(emulator):
-    emulator.image_size = (48, 32)
-    return emulator
 
 
 def created(emulator):
@@ -59,12 +47,12 @@ REF = reference_image()
     (FLUX, dict(size="1024x768", seed=4), {"aspect_ratio": "custom", "width": 1024, "height": 768, "seed": 4}),
     (FLUX, dict(size="2048x1152"), {"aspect_ratio": "16:9"}),  # past 1440 a side: the nearest ratio
 ])
-def test_each_model_gets_its_own_input_schema(small, make_provider, make_call, sink, model, fields, inputs):
+def test_each_model_gets_its_own_input_schema(small_frames, make_provider, make_call, sink, model, fields, inputs):
     p = make_provider("replicate")
     call = make_call(p, model=model, prompt="a fox", **fields)
     p.validate(call)
     outcome = generate(p, call, sink)
-    (req,) = created(small)
+    (req,) = created(small_frames)
     assert req.path == f"/v1/models/{model}/predictions" and req.json == {"input": {"prompt": "a fox", **inputs}}
     assert req.headers["authorization"] == "Bearer <redacted>" and req.headers["prefer"] == "wait"
     assert req.headers["cancel-after"] == "1m" and req.unknown_fields == []
@@ -98,22 +86,22 @@ def test_an_unlisted_id_gets_its_family_schema_or_the_prompt_alone(make_provider
 
 # -- waiting, polling, statuses ------------------------------------------------------------------
 
-def test_a_wait_that_runs_out_is_followed_by_polls_of_urls_get(small, make_provider, make_call, sink):
-    small.latency_s, small.sync_wait_s = 0.3, 0.02
+def test_a_wait_that_runs_out_is_followed_by_polls_of_urls_get(small_frames, make_provider, make_call, sink):
+    small_frames.latency_s, small_frames.sync_wait_s = 0.3, 0.02
     p = make_provider("replicate")
     outcome = generate(p, make_call(p, model=NANO), sink)
-    polls = small.requests_for("replicate", "GET")
+    polls = small_frames.requests_for("replicate", "GET")
     assert polls and {r.path for r in polls} == {f"/v1/predictions/{outcome.request_id}"} and sink.urls
 
 
-def test_a_processing_answer_with_its_output_is_final_and_one_without_is_polled(small, make_provider, make_call, sink):
+def test_a_processing_answer_with_its_output_is_final_and_one_without_is_polled(small_frames, make_provider, make_call, sink):
     p = make_provider("replicate")
-    small.shapes = {"replicate_output_processing"}
+    small_frames.shapes = {"replicate_output_processing"}
     generate(p, make_call(p, model=NANO), sink)
-    assert not small.requests_for("replicate", "GET") and sink.urls  # "status may still be processing" [doc]
-    small.shapes, small.latency_s, small.sync_wait_s = {"replicate_wait_processing"}, 0.3, 0.02
+    assert not small_frames.requests_for("replicate", "GET") and sink.urls  # "status may still be processing" [doc]
+    small_frames.shapes, small_frames.latency_s, small_frames.sync_wait_s = {"replicate_wait_processing"}, 0.3, 0.02
     generate(p, make_call(p, model=NANO), sink)
-    assert small.requests_for("replicate", "GET")  # processing without output: not done
+    assert small_frames.requests_for("replicate", "GET")  # processing without output: not done
 
 
 @pytest.mark.parametrize("fault,params,kind,billed,words", [
@@ -122,8 +110,8 @@ def test_a_processing_answer_with_its_output_is_final_and_one_without_is_polled(
     ("job_ended", {"state": "cancelled"}, "job_failed", True, "canceled"),
     ("job_ended", {"state": "aborted"}, "job_failed", False, "aborted"),
 ])
-def test_terminal_statuses(small, make_provider, make_call, sink, fault, params, kind, billed, words):
-    small.set_fault("replicate", fault, **params)
+def test_terminal_statuses(small_frames, make_provider, make_call, sink, fault, params, kind, billed, words):
+    small_frames.set_fault("replicate", fault, **params)
     p = make_provider("replicate")
     with pytest.raises(ProviderError, match=words) as err:
         generate(p, make_call(p, model=FLUX), sink)
@@ -137,31 +125,31 @@ def test_an_unknown_status_is_malformed_and_may_be_billed(make_provider, make_ca
     assert err.value.kind == "malformed" and err.value.may_be_billed
 
 
-def test_the_deadline_cancels_the_prediction(small, make_provider, make_call, sink):
-    small.sync_wait_s = 0.02
-    small.set_fault("replicate", "stuck")
+def test_the_deadline_cancels_the_prediction(small_frames, make_provider, make_call, sink):
+    small_frames.sync_wait_s = 0.02
+    small_frames.set_fault("replicate", "stuck")
     p = make_provider("replicate", deadline_s=0.2)
     with pytest.raises(ProviderError, match="cancel requested") as err:
         generate(p, make_call(p, model=FLUX), sink)
-    assert err.value.kind == "timeout" and err.value.may_be_billed and len(small.cancelled) == 1
+    assert err.value.kind == "timeout" and err.value.may_be_billed and len(small_frames.cancelled) == 1
 
 
-def test_stopping_the_run_cancels_the_prediction(small, data_dir):
-    small.sync_wait_s = 0.02
-    small.set_fault("replicate", "stuck")
-    pg = make_playground(small.env(), data_dir)
+def test_stopping_the_run_cancels_the_prediction(small_frames, data_dir):
+    small_frames.sync_wait_s = 0.02
+    small_frames.set_fault("replicate", "stuck")
+    pg = make_playground(small_frames.env(), data_dir)
 
     async def go():
         request = GenerationRequest(prompt="a fox", provider="replicate", model=FLUX, mode="baseline", frames=1)
         task = asyncio.create_task(pg.run(request))
-        while not small.requests_for("replicate", "GET"):  # the prediction exists and is being polled
+        while not small_frames.requests_for("replicate", "GET"):  # the prediction exists and is being polled
             await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     asyncio.run(go())
-    assert len(small.cancelled) == 1
+    assert len(small_frames.cancelled) == 1
     assert pg.log.read().iloc[-1]["status"] == "cancelled"
 
 
@@ -173,26 +161,26 @@ def test_cancel_after_follows_the_poll_deadline(make_provider):
 
 # -- through the core ----------------------------------------------------------------------------
 
-def test_outputs_are_downloaded_without_the_token(small, data_dir):
-    record = run(make_playground(small.env(), data_dir), provider="replicate", model=SEEDREAM4, mode="sequence",
+def test_outputs_are_downloaded_without_the_token(small_frames, data_dir):
+    record = run(make_playground(small_frames.env(), data_dir), provider="replicate", model=SEEDREAM4, mode="sequence",
                  frames=3, size="1024x1024").record
     assert record.status == "ok" and record.frames_returned == 3, record.error
-    downloads = small.requests_for("replicate-delivery")
+    downloads = small_frames.requests_for("replicate-delivery")
     assert len(downloads) == 3 and all("authorization" not in r.headers for r in downloads)
 
 
-def test_a_short_series_is_partial_and_billed_per_output_image(small, data_dir):
-    small.set_fault("replicate", "fewer", n=2)
-    record = run(make_playground(small.env(), data_dir), provider="replicate", model=SEEDREAM45, mode="sequence",
+def test_a_short_series_is_partial_and_billed_per_output_image(small_frames, data_dir):
+    small_frames.set_fault("replicate", "fewer", n=2)
+    record = run(make_playground(small_frames.env(), data_dir), provider="replicate", model=SEEDREAM45, mode="sequence",
                  frames=4, size="2K").record
     assert record.status == "partial" and record.frames_returned == 2 and record.images_billed == 2
     assert record.cost_usd == pytest.approx(2 * 0.04) and record.max_cost_usd == pytest.approx(4 * 0.045)
     assert "returned 2 of 4" in json.loads(record.frame_errors)["3"]
 
 
-def test_a_lost_output_is_a_failed_frame_still_billed(small, data_dir):
-    small.set_fault("replicate", "lost_frame", index=1)
-    record = run(make_playground(small.env(), data_dir), provider="replicate", model=SEEDREAM4, mode="sequence",
+def test_a_lost_output_is_a_failed_frame_still_billed(small_frames, data_dir):
+    small_frames.set_fault("replicate", "lost_frame", index=1)
+    record = run(make_playground(small_frames.env(), data_dir), provider="replicate", model=SEEDREAM4, mode="sequence",
                  frames=3, size="1024x1024").record
     assert record.status == "partial" and record.frames_returned == 2 and record.images_billed == 3
 
@@ -201,8 +189,8 @@ def test_a_lost_output_is_a_failed_frame_still_billed(small, data_dir):
 
 @pytest.mark.parametrize("fault,kind", [("auth", "auth"), ("quota", "quota"), ("invalid", "invalid"),
                                         ("server", "server")])
-def test_problem_details_errors(small, make_provider, make_call, sink, fault, kind):
-    small.set_fault("replicate", fault)
+def test_problem_details_errors(small_frames, make_provider, make_call, sink, fault, kind):
+    small_frames.set_fault("replicate", fault)
     p = make_provider("replicate")
     with pytest.raises(ProviderError) as err:
         generate(p, make_call(p, model=FLUX), sink)
@@ -211,8 +199,21 @@ def test_problem_details_errors(small, make_provider, make_call, sink, fault, ki
         assert "REPLICATE_API_TOKEN" in str(err.value) and "Unauthenticated" in str(err.value)
 
 
-def test_an_unknown_model_is_a_clear_not_found(small, make_provider, make_call, sink):
+def test_an_unknown_model_is_a_clear_not_found(small_frames, make_provider, make_call, sink):
     p = make_provider("replicate")
     with pytest.raises(ProviderError, match="HTTP 404, Not found") as err:
         generate(p, make_call(p, model="someone/nothing-here"), sink)
     assert err.value.kind == "invalid"
+
+
+def test_a_typed_id_runs_on_a_space_only_where_the_owner_allows_it(small_frames, data_dir):
+    space = {**small_frames.env(), "SPACE_ID": "someone/playground"}
+    with pytest.raises(InputError, match="PLAYGROUND_ALLOWED_MODELS"):
+        run(make_playground(space, data_dir), provider="replicate", model="bytedance/seedream-5-lite", mode="sequence",
+            frames=2, size="2K")
+    allowed = make_playground(space, data_dir, PLAYGROUND_ALLOWED_MODELS="replicate:bytedance/seedream-5-lite")
+    record = run(allowed, provider="replicate", model="bytedance/seedream-5-lite", mode="sequence", frames=2,
+                 size="2K").record
+    # sent (the emulator does not serve that model: a clear not-found row), priced as an estimate
+    assert record.status == "error" and "HTTP 404" in record.error and "estimate" in record.price_source
+    assert len(created(small_frames)) == 1
