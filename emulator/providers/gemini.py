@@ -12,7 +12,8 @@ RESOURCE_EXHAUSTED with a RetryInfo retryDelay (no Retry-After header: none is d
 Shapes (Emulator.shapes): gemini_snake_case (inline_data / mime_type in the answer),
 gemini_urlsafe_base64 (image data in the URL-safe alphabet), gemini_text_only (text and no
 image, finishReason STOP, as the model may answer an ambiguous prompt [doc]),
-gemini_no_token_details (usageMetadata without candidatesTokensDetails).
+gemini_no_token_details (usageMetadata without candidatesTokensDetails), gemini_usage_out_of_range
+(a negative candidatesTokenCount: what the core must not trust).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ MODELS: dict[str, tuple[tuple[str, ...], dict[str, int], int, bool]] = {
     "gemini-2.5-flash-image": (("1K",), {"1K": 1290}, 258, False),
     "gemini-3-pro-image-preview": (("1K", "2K", "4K"), {"1K": 1120, "2K": 1120, "4K": 2000}, 560, True),
 }
-GEMINI_SHAPES = frozenset({"gemini_snake_case", "gemini_urlsafe_base64", "gemini_text_only", "gemini_no_token_details"})
+GEMINI_SHAPES = frozenset({"gemini_snake_case", "gemini_urlsafe_base64", "gemini_text_only", "gemini_no_token_details",
+                           "gemini_usage_out_of_range"})
 _SERIES = re.compile(r"series of (\d+) images", re.IGNORECASE)
 _ERRORS = {"auth": (400, "INVALID_ARGUMENT"), "forbidden": (403, "PERMISSION_DENIED"),
            "rate_limit": (429, "RESOURCE_EXHAUSTED"), "server": (500, "INTERNAL"), "content": (400, "INVALID_ARGUMENT"),
@@ -242,4 +244,6 @@ def _usage(req: Req, model: str, request: dict[str, Any], images: int, text_part
                                             {"modality": "TEXT", "tokenCount": text_out}]
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
+    if "gemini_usage_out_of_range" in req.emu.shapes:
+        usage["candidatesTokenCount"] = -image_out
     return usage

@@ -114,7 +114,7 @@ def _check_inputs(model: str, inputs: dict[str, Any]) -> tuple[int, tuple[int, i
     _, _, max_refs, sizes = MODELS[model]
     refs = 0
     if "image_input" in inputs:
-        refs = len(image_list(inputs["image_input"], "image_input", 1 if sizes else 0, max_refs))
+        refs = len(image_list(inputs["image_input"], "image_input", 0, max_refs))  # default [] [doc]
     if "input_image" in inputs:
         if not isinstance(inputs["input_image"], str):
             raise Invalid("invalid", "input_image must be one image (a URL or data URI)", "input_image")

@@ -22,9 +22,13 @@ ROOT = REPO
 def test_base_urls_cover_every_provider(emulator):
     urls = emulator.base_urls()
     assert set(urls) == {"ARK_BASE_URL", "EVOLINK_BASE_URL", "WAVESPEED_BASE_URL", "ATLASCLOUD_BASE_URL",
-                         "OPENAI_BASE_URL", "STABILITY_BASE_URL", "FAL_QUEUE_URL"}
+                         "OPENAI_BASE_URL", "STABILITY_BASE_URL", "FAL_QUEUE_URL", "GOOGLE_GEMINI_BASE_URL",
+                         "REPLICATE_BASE_URL"}
     assert all(u.startswith("http://127.0.0.1:") for u in urls.values())
     assert urls["ARK_BASE_URL"] == f"{emulator.url}/byteplus/api/v3" and urls["FAL_QUEUE_URL"] == f"{emulator.url}/fal"
+    # host roots, as the official clients read them: the adapters append the version paths
+    assert urls["GOOGLE_GEMINI_BASE_URL"] == f"{emulator.url}/gemini"
+    assert urls["REPLICATE_BASE_URL"] == f"{emulator.url}/replicate"
     env = emulator.env()
     assert env["ARK_API_KEY"] and env["FAL_KEY"] and env["OPENAI_API_KEY"] != env["FAL_KEY"]
 

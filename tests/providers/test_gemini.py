@@ -207,3 +207,11 @@ def test_a_server_error_may_have_been_billed(small_frames, make_provider, make_c
     with pytest.raises(ProviderError) as err:
         generate(p, make_call(p), sink)
     assert err.value.kind == "server" and err.value.may_be_billed and len(small_frames.requests_for("gemini")) == 1
+
+
+def test_usage_out_of_range_is_counted_at_the_worst_case_and_named(small_frames, data_dir):
+    small_frames.shapes = {"gemini_usage_out_of_range"}
+    record = run(make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=2,
+                 size="1024x1024").record
+    assert record.frames_returned == 2 and "usage.candidatesTokenCount" in record.error
+    assert record.cost_usd == pytest.approx(record.max_cost_usd) and "worst case" in record.cost_source
