@@ -11,7 +11,6 @@ first read) and warm (the app's second read, after one more run).
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 import statistics
@@ -43,11 +42,11 @@ def _templates(work: Path) -> tuple[str, list[str]]:
         provider, model, mode = arm.split(":")
         log.append(RunRecord(
             run_id="RID", experiment_id=f"cmp-{k % 50:03d}", created_at="CAT", provider=provider, model=model, mode=mode,
-            prompt=prompt, beats=json.dumps(beats), frames_requested=4, frames_returned=4 - (k % 13 == 0), size="2048x2048",
+            prompt=prompt, beats=list(beats), frames_requested=4, frames_returned=4 - (k % 13 == 0), size="2048x2048",
             latency_s=round(rng.uniform(5, 40), 3), first_frame_s=round(rng.uniform(2, 10), 3), api_calls=1 + 3 * (mode == "baseline"),
             images_billed=4, price_per_image_usd=0.04, cost_usd=0.16, status="ok" if k % 13 else "partial",
-            image_dir="data/runs/RID", cost_source="reported", price_source="price table", request_ids=json.dumps([f"req-{k:08x}"]),
-            arm=arm, composed_prompts=json.dumps([prompt + " / " + " / ".join(beats)]),
+            image_dir="data/runs/RID", cost_source="reported", price_source="price table", request_ids=[f"req-{k:08x}"],
+            arm=arm, composed_prompts=[prompt + " / " + " / ".join(beats)],
             palette_consistency=round(rng.random(), 4), structure_consistency=round(rng.random(), 4),
             subject_consistency=round(rng.random(), 4)))
     lines = log.runs.path.read_text(encoding="utf-8").splitlines(keepends=True)

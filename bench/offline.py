@@ -105,9 +105,9 @@ def delivery(work: Path) -> list[Row]:
         result = asyncio.run(playground.run(request))
     if result.record.status != "ok":
         raise RuntimeError(f"delivery run failed: {result.record.error}")
-    served = gr.Gallery().postprocess(gallery_items(result))
+    served = gr.Gallery().postprocess(gallery_items(result.frames))
     sent = sum(Path(item.image.path).stat().st_size for item in served.root)  # type: ignore[union-attr]
-    originals = sum(p.stat().st_size for p in result.frames)
+    originals = sum(f.path.stat().st_size for f in result.frames)
     only_previews = all(".preview." in item.image.path for item in served.root)  # type: ignore[union-attr]
     return [
         row("7 UI delivery", "8-frame 2K run: bytes the gallery sends", sent / 1e6, "MB", "< 2",

@@ -6,7 +6,10 @@ Nothing here imports Gradio or httpx: these are the nouns of the playground.
     ProviderCall       one HTTP call's worth of work, derived from a request by the core
                        (a `sequence` run is one call for N frames, a `baseline` run N calls for 1)
     CallOutcome        what one call reports back besides its frames (ids, billing)
-    RunRecord          one row of runs.csv: field order is column order, new fields go last
+    RunRecord          one row of runs.csv: field order is column order, new fields go last; its
+                       list and mapping columns are typed here and encoded only where the row is
+                       written or read (store/codec.py)
+    Frame, RunResult   a run's frames on disk, typed (the run folder's names: store/rundir.py)
 """
 
 from __future__ import annotations
@@ -133,7 +136,7 @@ class RunRecord:
     model: str = ""
     mode: str = ""
     prompt: str = ""
-    beats: str = ""  # JSON list
+    beats: list[str] | None = None  # None: empty cell (a row made before beats were known)
     frames_requested: int = 0
     frames_returned: int = 0
     size: str = ""
@@ -152,18 +155,18 @@ class RunRecord:
     # after they were sent, which images_billed leaves out) or "estimate (billing failed)"
     cost_source: str = ""
     price_source: str = ""
-    request_ids: str = ""  # JSON list
+    request_ids: list[str] | None = None
     seed_sent: int | None = None
-    frame_errors: str = ""  # JSON object {frame number: reason}
+    frame_errors: dict[int, str] | None = None  # {frame number: reason}; {} when every failure recovered
     estimate_usd: float | None = None
     # -- experiments (issue 4)
     arm: str = ""
     variant: str = ""
     repeat: int = 0
-    composed_prompts: str = ""  # JSON list of the prompt(s) actually sent
+    composed_prompts: list[str] | None = None  # the prompt(s) actually sent
     # -- references (issue 6)
     ref_count: int = 0
-    ref_hashes: str = ""  # JSON list of sha256
+    ref_hashes: list[str] | None = None  # sha256 of each reference image sent
     # -- metrics (issue 3)
     palette_consistency: float | None = None
     structure_consistency: float | None = None
@@ -191,9 +194,26 @@ class RunRecord:
 RUN_COLUMNS: list[str] = RunRecord.columns()
 
 
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a run on disk (store/rundir.py names the files)."""
+
+    number: int  # 1-based position in the run (gaps where a frame failed)
+    path: Path  # the original bytes as received
+    preview: Path | None  # the web-sized WebP beside it
+    caption: str = ""  # the frame's beat ("" when it has none)
+
+    @property
+    def label(self) -> str:
+        """How a gallery captions it: with its number, so a frame that did not come back shows as a gap."""
+        return f"{self.number}. {self.caption}" if self.caption else f"Frame {self.number}"
+
+
 @dataclass
 class RunResult:
     record: RunRecord
-    frames: list[Path]  # originals, in frame order
-    previews: list[Path]
-    captions: list[str]
+    frames: list[Frame]  # in frame order
+
+    @property
+    def paths(self) -> list[Path]:
+        return [f.path for f in self.frames]

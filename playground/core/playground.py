@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -155,7 +154,7 @@ class Playground:
         spend = session.spend  # the object this run reserves on and releases from, whatever rebinds the session
         record = RunRecord(run_id=new_run_id(), experiment_id=request.experiment_id, created_at=utc_now(),
                            provider=request.provider, model=request.model, mode=request.mode, prompt=request.prompt,
-                           beats=json.dumps(request.beats, ensure_ascii=False), frames_requested=request.frames,
+                           beats=list(request.beats), frames_requested=request.frames,
                            size=request.size, seed=request.seed, arm=request.arm, variant=request.variant,
                            repeat=request.repeat, story_id=request.story_id, status="error")
         try:
@@ -237,8 +236,8 @@ def _planned(record: RunRecord, plan: Plan) -> None:
     the references once they are loaded, the estimate once it is made."""
     if plan.resolved is not None:
         record.model, record.size = plan.resolved.model, plan.resolved.size
-        record.beats = json.dumps(plan.resolved.beats, ensure_ascii=False)
+        record.beats = list(plan.resolved.beats)
     if plan.estimate is not None:  # made right after the references were loaded
-        record.ref_count, record.ref_hashes = len(plan.references), json.dumps([r.sha256 for r in plan.references])
+        record.ref_count, record.ref_hashes = len(plan.references), [r.sha256 for r in plan.references]
         record.estimate_usd, record.price_per_image_usd = plan.estimate.usd, plan.estimate.per_image_usd
         record.max_cost_usd, record.price_source = plan.estimate.max_usd, price_source(plan.estimate.price)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import ssl
 import time
 from typing import TYPE_CHECKING
@@ -52,9 +51,9 @@ class Execution:
         record, state = self.record, self.state
         run_dir = self.playground.log.run_dir(record.run_id)
         record.image_dir = str(run_dir)
-        record.composed_prompts = json.dumps([c.prompt for c in state.calls], ensure_ascii=False)
+        record.composed_prompts = [c.prompt for c in state.calls]
         sink = RunSink(run_dir, self.playground.settings.max_download_bytes, request.frames, state.started,
-                       on_progress)
+                       on_progress, request.beats)
         try:
             await self.send(sink)
         except asyncio.CancelledError:
@@ -64,7 +63,7 @@ class Execution:
         except Exception as exc:  # a bug of ours or the machine's (a full disk, ...): the row still says why
             state.internal_error = self.redact(f"internal error: {type(exc).__name__}: {exc}", state.calls)
         await self.finish(sink)
-        return result(record, sink, request)
+        return result(record, sink)
 
     async def send(self, sink: RunSink) -> None:
         """Make the run's calls (at most provider.max_concurrency at a time, all within the run's
@@ -131,7 +130,7 @@ class Execution:
             self.fill(sink)
             order = sorted(sink.frames)
             # CPU-bound: a thread keeps the event loop (other sessions, live frames) responsive
-            await asyncio.to_thread(score_into, self.record, [sink.frames[i][0] for i in order], order)
+            await asyncio.to_thread(score_into, self.record, [sink.frames[i].path for i in order], order)
         except Exception as exc:
             note_finish_failure(self.record, self.estimate,
                                 self.redact(f"{type(exc).__name__}: {exc}", self.state.calls))
@@ -144,12 +143,12 @@ class Execution:
         record.first_frame_s = None if sink.first_frame_s is None else round(sink.first_frame_s, 4)
         record.frames_returned = len(sink.frames)
         record.api_calls = len(state.calls)
-        record.request_ids = json.dumps([o.request_id for o in outcomes if o and o.request_id])
+        record.request_ids = [o.request_id for o in outcomes if o and o.request_id]
         sent = [o.seed_sent for o in outcomes if o and o.seed_sent is not None]
         record.seed_sent = sent[0] if sent else None
         bill(record, self.provider, state, sink, self.estimate)
         lost = {i: e for i, e in sorted(sink.errors.items()) if i not in sink.frames}
-        record.frame_errors = json.dumps({str(i + 1): e for i, e in lost.items()}, ensure_ascii=False) if sink.errors else ""
+        record.frame_errors = {i + 1: e for i, e in lost.items()} if sink.errors else None
         if record.status != "cancelled":
             record.status = "error" if state.internal_error else status_of(record.frames_returned,
                                                                             record.frames_requested)
@@ -161,8 +160,5 @@ class Execution:
                                                sink.progress_error]))
 
 
-def result(record: RunRecord, sink: RunSink, request: GenerationRequest) -> RunResult:
-    order = sorted(sink.frames)
-    return RunResult(record=record, frames=[sink.frames[i][0] for i in order],
-                     previews=[sink.frames[i][1] for i in order],
-                     captions=[request.beat(i) or f"Frame {i + 1}" for i in order])
+def result(record: RunRecord, sink: RunSink) -> RunResult:
+    return RunResult(record=record, frames=[sink.frames[i] for i in sorted(sink.frames)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from playground.base import prompts
@@ -18,7 +17,7 @@ def score_into(record: RunRecord, paths: list[Path], order: list[int] | None = N
     if len(paths) < 2:
         return
     order = list(range(len(paths))) if order is None else order
-    beats = json.loads(record.beats or "[]")
+    beats = record.beats or []
     frame_prompts = [prompts.frame_prompt(record.prompt, beats[i] if i < len(beats) else "") for i in order]
     try:
         from playground.metrics.score import score_frames  # numpy and Pillow: loaded with the first score

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from playground.base.errors import ProviderError
-from playground.base.types import ProviderCall
+from playground.base.types import Frame, ProviderCall
 from playground.core.download import download_frame
 from playground.store.rundir import make_preview, save_frame
 
@@ -26,7 +26,7 @@ class Progress:
     frames_done: int
     frames_requested: int
     elapsed_s: float
-    frames: list[tuple[int, Path, Path]]  # (0-based index, frame path, preview path)
+    frames: list[Frame]  # in run order, captioned with their beats
     note: str = ""
 
 
@@ -42,11 +42,12 @@ class RunSink:
     here may escape into the run: every run must end as its one row."""
 
     def __init__(self, run_dir: Path, max_download_bytes: int, requested: int, started: float,
-                 on_progress: ProgressCallback | None) -> None:
+                 on_progress: ProgressCallback | None, beats: Sequence[str] = ()) -> None:
         self.run_dir, self.max_download_bytes = run_dir, max_download_bytes
         self.client: httpx.AsyncClient | None = None  # set once the run's client is open
         self.requested, self.started, self.on_progress = requested, started, on_progress
-        self.frames: dict[int, tuple[Path, Path]] = {}
+        self.beats = list(beats)  # the frames' captions
+        self.frames: dict[int, Frame] = {}  # by 0-based index in the run
         self.errors: dict[int, str] = {}
         self.first_frame_s: float | None = None
         self.downloads: list[asyncio.Task[None]] = []
@@ -116,11 +117,12 @@ class RunSink:
         except Exception as exc:
             self.errors[index] = _not_saved(index, exc)
 
-    async def _add(self, index: int, frame: Path) -> None:
-        preview = await asyncio.to_thread(make_preview, frame)
+    async def _add(self, index: int, path: Path) -> None:
+        preview = await asyncio.to_thread(make_preview, path)
         if self.first_frame_s is None:
             self.first_frame_s = time.perf_counter() - self.started
-        self.frames[index] = (frame, preview)
+        caption = self.beats[index] if index < len(self.beats) else ""
+        self.frames[index] = Frame(index + 1, path, preview, caption)
         self.errors.pop(index, None)
         self.notify()
 
@@ -128,7 +130,7 @@ class RunSink:
         """Tell the live view (if any). Its failure is the view's problem, not the run's."""
         if not self.on_progress:
             return
-        done = sorted((i, f, p) for i, (f, p) in self.frames.items())
+        done = [self.frames[i] for i in sorted(self.frames)]
         try:
             self.on_progress(Progress(len(done), self.requested, time.perf_counter() - self.started, done, note))
         except Exception as exc:

@@ -14,7 +14,6 @@ across arms is experiments.compare; votes and scores are experiments.votes.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -255,7 +254,7 @@ def log_refusals(playground: Playground, refused: Sequence[tuple[Cell, str]], ex
     for cell, reason in refused:
         record = _error_record(cell, experiment_id, reason)
         record.run_id, record.created_at = new_run_id(), utc_now()
-        record.beats, record.size = json.dumps(list(cell.story.beats), ensure_ascii=False), cell.size
+        record.beats, record.size = list(cell.story.beats), cell.size
         playground.log.append(record)
         records.append(record)
     return records

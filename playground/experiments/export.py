@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from playground.base.errors import InputError
 from playground.core.playground import Playground
-from playground.store.codec import json_list, plain
+from playground.store.codec import plain
 from playground.store.merged import StoredRun, load_run
 
 FORMATS = ("zip", "sheet", "gif", "webp")
@@ -49,8 +49,8 @@ def manifest(run: StoredRun) -> dict[str, Any]:
     """The request, composed prompts, cost, latency and scores of a run, as one JSON object."""
     row = {k: plain(v) for k, v in run.record.as_row().items()}
     for name in JSON_LIST_FIELDS:
-        row[name] = json_list(row.get(name))
-    row["frame_errors"] = json.loads(row["frame_errors"]) if row.get("frame_errors") else {}
+        row[name] = row.get(name) or []
+    row["frame_errors"] = {str(n): reason for n, reason in (row.get("frame_errors") or {}).items()}
     sections = {"request": REQUEST_FIELDS, "cost": COST_FIELDS, "latency": LATENCY_FIELDS, "scores": SCORE_FIELDS}
     out: dict[str, Any] = {"run_id": row["run_id"], "created_at": row["created_at"], "status": row["status"],
                            "error": row["error"]}

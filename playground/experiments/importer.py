@@ -13,7 +13,6 @@ writes nothing and logs nothing: there was no run.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -90,7 +89,7 @@ def import_run(playground: Playground, frames: list[Path], model: str, cost_usd:
     data = read_frames(list(frames))
     record = RunRecord(run_id=new_run_id(), experiment_id=experiment_id, created_at=utc_now(),
                        provider=IMPORT_PROVIDER, model=model.strip(), mode=mode, prompt=prompt,
-                       beats=json.dumps(beats, ensure_ascii=False), frames_requested=len(data),
+                       beats=beats, frames_requested=len(data),
                        frames_returned=len(data), images_billed=len(data), cost_usd=round(float(cost_usd), 6),
                        estimate_usd=round(float(cost_usd), 6), price_per_image_usd=round(float(cost_usd) / len(data), 6),
                        cost_source="user", price_source="typed by the user at import", status="ok",
@@ -101,8 +100,7 @@ def import_run(playground: Playground, frames: list[Path], model: str, cost_usd:
     for path in paths:
         make_preview(path)
     record.image_dir, record.size = str(run_dir), _image_size(paths[0])
-    texts = composed_prompts(prompt, beats, len(paths), mode)
-    record.composed_prompts = json.dumps(texts, ensure_ascii=False)
+    record.composed_prompts = composed_prompts(prompt, beats, len(paths), mode)
     score_into(record, paths)
     playground.log.append(record)
     return record

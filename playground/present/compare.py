@@ -3,7 +3,6 @@ arm's header and prompts, the blind-vote pool, and the status line of a finished
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 
@@ -118,14 +117,14 @@ def row_header(record: RunRecord, variant: str = "") -> str:
 
 
 def composed_prompts(record: RunRecord) -> str:
-    sent = json.loads(record.composed_prompts or "[]")
+    sent = record.composed_prompts or []
     if not sent:
         return "(nothing was sent)"
     return "\n\n".join(f"[call {i + 1}] {text}" for i, text in enumerate(sent)) if len(sent) > 1 else sent[0]
 
 
 def outcome_items(outcome: CellOutcome) -> list[tuple[str, str]]:
-    return [] if outcome.result is None else gallery_items(outcome.result)
+    return [] if outcome.result is None else gallery_items(outcome.result.frames)
 
 
 @dataclass

@@ -3,17 +3,15 @@ captions and gallery items, frame failures, the History table, and the CLI's JSO
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from playground.base.types import RunRecord, RunResult
+from playground.base.types import Frame, RunRecord
 from playground.core.playground import Playground
 from playground.core.sink import Progress
 from playground.store import merged
 from playground.store.merged import load_run
-from playground.store.rundir import FRAME_NAME
 
 RUN_JSON_KEYS = ("run_id", "status", "frames_requested", "frames_returned", "cost_usd", "latency_s",
                  "first_frame_s", "images_billed", "api_calls", "provider", "model", "mode", "error", "image_dir",
@@ -84,31 +82,21 @@ def refusal_text(exc: BaseException, shown_run: str = "") -> str:
             f"(see History).{kept}")
 
 
-def frame_caption(number: int, beats: Sequence[str]) -> str:
-    """A gallery caption that carries its frame number, so a frame that did not come back shows as a gap."""
-    beat = beats[number - 1] if 0 < number <= len(beats) else ""
-    return f"{number}. {beat}" if beat else f"Frame {number}"
+def gallery_items(frames: Sequence[Frame]) -> list[tuple[str, str]]:
+    """(preview, caption) per frame: the caption carries its number, so a frame that did not come
+    back shows as a gap."""
+    return [(str(f.preview or f.path), f.label) for f in frames]
 
 
-def gallery_items(result: RunResult) -> list[tuple[str, str]]:
-    beats = json.loads(result.record.beats or "[]")
-    numbers = [int(match.group(1)) if (match := FRAME_NAME.match(f.name)) else i + 1 for i, f in enumerate(result.frames)]
-    return [(str(p), frame_caption(n, beats)) for p, n in zip(result.previews, numbers)]
-
-
-def progress_items(progress: Progress, beats: list[str]) -> list[tuple[str, str]]:
-    return [(str(preview), frame_caption(i + 1, beats)) for i, _, preview in progress.frames]
+def progress_items(progress: Progress) -> list[tuple[str, str]]:
+    return gallery_items(progress.frames)
 
 
 def frame_failures(record: RunRecord) -> list[str]:
     """"Frame 2: <why>" for each frame that did not come back with a reason (frame_errors);
     frames failing for one reason are named together."""
-    try:
-        errors = json.loads(record.frame_errors or "{}")
-    except json.JSONDecodeError:
-        return []
     by_reason: dict[str, list[int]] = {}
-    for number, reason in sorted(((int(n), str(r)) for n, r in errors.items() if str(n).isdigit())):
+    for number, reason in sorted((record.frame_errors or {}).items()):
         by_reason.setdefault(reason, []).append(number)
     return [f"Frame{'s' if len(numbers) > 1 else ''} {number_ranges(numbers)}: {reason}"
             for reason, numbers in by_reason.items()]
@@ -152,5 +140,4 @@ def history_table(playground: Playground, n: int = 100) -> Any:
 def run_frames(playground: Playground, run_id: str) -> tuple[list[tuple[str, str]], str]:
     """A past run's previews with captions, and its summary (History reopen)."""
     run = load_run(playground, run_id)
-    items = [(str(f.preview or f.path), frame_caption(f.number, run.beats)) for f in run.frames]
-    return items, format_summary(run.record)
+    return gallery_items(run.frames), format_summary(run.record)

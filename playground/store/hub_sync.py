@@ -50,8 +50,9 @@ from playground.base.config import Settings
 from playground.base.errors import ConfigError, PlaygroundError, redact
 from playground.base.types import RUN_COLUMNS
 from playground.store import rundir
+from playground.store.csvlog import CsvLog
 from playground.store.merged import SAFE_NAME, WRITER_FILE, Snapshot, dataset_dir, dataset_slug
-from playground.store.runlog import RATING_COLUMNS, CsvLog, RunLog
+from playground.store.runlog import RATING_COLUMNS, RunLog
 
 logger = logging.getLogger("playground.hub_sync")
 MAX_FILES_PER_COMMIT = 500  # more wait for the next commit (the status says how many)
@@ -136,13 +137,13 @@ def _csv_upload(log: CsvLog, repo_path: str, uploaded: dict[str, str]) -> Upload
 def _run_files(data_dir: Path, include: tuple[str, ...], run_ids: list[str]) -> Iterator[tuple[str, Path]]:
     """(repo path, local path) of the frames and exports of this writer's own runs."""
     for run_id in run_ids:
-        run_dir = data_dir / "runs" / run_id
+        run_dir = rundir.run_folder(data_dir, run_id)
         if not SAFE_NAME.match(run_id) or not run_dir.is_dir():
             continue
-        if "frames" in include:
-            for path in sorted(run_dir.glob(f"{FRAME_PREFIX}*")):
-                if rundir.FRAME_NAME.match(path.name) and path.is_file():
-                    yield f"runs/{run_id}/{path.name}", path
+        if "frames" in include:  # the frames themselves: not their previews nor a download in progress
+            for frame in rundir.stored_frames(run_dir):
+                if frame.path.is_file():
+                    yield f"runs/{run_id}/{frame.path.name}", frame.path
         if "exports" in include:
             for path in sorted((run_dir / "exports").glob("*")):
                 if SAFE_NAME.match(path.name) and path.is_file():

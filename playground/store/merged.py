@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from playground.base.config import Settings
 from playground.base.errors import InputError
-from playground.base.types import RUN_COLUMNS, RunRecord
-from playground.store.codec import json_list, record_from_row
-from playground.store.rundir import StoredFrame, stored_frames
-from playground.store.runlog import RATING_COLUMNS, CsvLog, RunLog
+from playground.base.types import RUN_COLUMNS, Frame, RunRecord
+from playground.store.codec import record_from_row
+from playground.store.csvlog import CsvLog
+from playground.store.rundir import stored_frames
+from playground.store.runlog import RATING_COLUMNS, RunLog
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -211,7 +212,7 @@ class StoredRun:
     """One logged run as the exports and the History tab see it."""
 
     record: RunRecord
-    frames: list[StoredFrame]
+    frames: list[Frame]  # captioned with their beats
     beats: list[str]
 
     def caption(self, number: int) -> str:
@@ -227,4 +228,5 @@ def load_run(playground: LogSource, run_id: str) -> StoredRun:
         raise InputError(f"no run {run_id!r} in the log")  # no path: the UI may be a public Space
     record = record_from_row(row)
     run_dir = Path(record.image_dir) if record.image_dir else playground.log.run_dir(run_id)
-    return StoredRun(record, stored_frames(run_dir), json_list(record.beats))
+    beats = record.beats or []
+    return StoredRun(record, stored_frames(run_dir, beats), beats)

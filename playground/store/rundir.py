@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
 
 from playground.base.images import PREVIEW_SIDE, decode
+from playground.base.types import Frame
+
+RUNS = "runs"  # DATA_DIR/runs/<run_id>/: every run's folder
+
+
+def run_folder(data_dir: Path, run_id: str) -> Path:
+    return Path(data_dir) / RUNS / run_id
 
 
 def frame_path(run_dir: Path, number: int, ext: str) -> Path:
@@ -97,19 +104,19 @@ def make_preview(frame: Path, side: int = PREVIEW_SIDE) -> Path:
 FRAME_NAME = re.compile(r"^frame_(\d+)\.(png|jpg|webp|gif|bmp|tiff)$")
 
 
-@dataclass
-class StoredFrame:
-    number: int  # 1-based position in the run (a partial run can have gaps)
-    path: Path
-    preview: Path | None
+def frame(path: Path, number: int, beats: Sequence[str] = ()) -> Frame:
+    """The typed frame of a frame file: its preview when one was written, its beat as caption."""
+    preview = preview_path(path)
+    caption = beats[number - 1] if 0 < number <= len(beats) else ""
+    return Frame(number, path, preview if preview.exists() else None, caption)
 
 
-def stored_frames(run_dir: Path) -> list[StoredFrame]:
-    """The run's frames in frame order (previews and unfinished .part files are not frames)."""
+def stored_frames(run_dir: Path, beats: Sequence[str] = ()) -> list[Frame]:
+    """The run's frames in frame order (previews and unfinished .part files are not frames),
+    captioned with their beats."""
     found = []
     for path in run_dir.glob("frame_*.*") if run_dir.is_dir() else []:
         match = FRAME_NAME.match(path.name)
         if match:
-            preview = path.with_name(path.stem + ".preview.webp")
-            found.append(StoredFrame(int(match.group(1)), path, preview if preview.exists() else None))
+            found.append(frame(path, int(match.group(1)), beats))
     return sorted(found, key=lambda f: f.number)

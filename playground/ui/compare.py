@@ -283,7 +283,7 @@ async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell]
             await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
             if getter.done():
                 i, p = getter.result()
-                yield {rows[i]["gallery"]: progress_items(p, list(cells[i].story.beats)),
+                yield {rows[i]["gallery"]: progress_items(p),
                        rows[i]["header"]: f"**{cells[i].arm.label}** — running… {p.frames_done}/{p.frames_requested} "
                                           f"frames · {p.elapsed_s:.1f} s"}
             else:

@@ -50,8 +50,8 @@ def cancel_updates(in_flight: InFlight) -> tuple[Any, Any]:
     return "", CANCELLED
 
 
-async def stream_progress(task: asyncio.Task[RunResult], queue: asyncio.Queue[Progress], frames: int,
-                          beats: list[str]) -> AsyncIterator[tuple[list[tuple[str, str]] | None, str]]:
+async def stream_progress(task: asyncio.Task[RunResult], queue: asyncio.Queue[Progress],
+                          frames: int) -> AsyncIterator[tuple[list[tuple[str, str]] | None, str]]:
     """(gallery items, progress line) while the run is in flight: items when frames landed,
     None when only the clock ticked (every TICK_S)."""
     started = time.perf_counter()
@@ -67,7 +67,7 @@ async def stream_progress(task: asyncio.Task[RunResult], queue: asyncio.Queue[Pr
                     latest = queue.get_nowait()
                 if first_frame_s is None and latest.frames_done:
                     first_frame_s = latest.elapsed_s
-                yield progress_items(latest, beats), progress_text(latest, first_frame_s)
+                yield progress_items(latest), progress_text(latest, first_frame_s)
             elif not task.done():  # nothing new: tick the clock
                 ticking = Progress(latest.frames_done, latest.frames_requested,
                                    time.perf_counter() - started, latest.frames, latest.note)
@@ -159,7 +159,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
         yield {gallery: [], live: progress_text(Progress(0, request.frames, 0.0, [])), summary: "",
                **dict(zip(downloads, hidden))}
         try:
-            async for items, text in stream_progress(task, queue, request.frames, request.beats):
+            async for items, text in stream_progress(task, queue, request.frames):
                 yield {live: text} if items is None else {gallery: items, live: text}
             result = task.result()
         except PlaygroundError as exc:  # refused after all (should the core ever await before checking)
@@ -171,7 +171,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                 await asyncio.gather(task, return_exceptions=True)
             else:
                 running.runs = max(0, running.runs - 1)
-        yield {gallery: gallery_items(result), live: "", summary: format_summary(result.record),
+        yield {gallery: gallery_items(result.frames), live: "", summary: format_summary(result.record),
                last_run: result.record.run_id}
 
     inputs = form + [last_run, in_flight, session]

@@ -26,17 +26,18 @@ def test_sequence_run_saves_frames_in_order_and_logs_one_row(playground: Playgro
     result = run(playground, beats=BEATS)
     record = result.record
     assert record.status == "ok" and record.frames_returned == 4 and record.api_calls == 1
-    assert [p.name for p in result.frames] == [f"frame_{i:02d}.png" for i in range(1, 5)]
+    assert [f.path.name for f in result.frames] == [f"frame_{i:02d}.png" for i in range(1, 5)]
+    assert [f.number for f in result.frames] == [1, 2, 3, 4] and [f.caption for f in result.frames] == BEATS
     for frame in result.frames:
-        with Image.open(frame) as image:
+        assert frame.preview is not None and frame.preview.name == f"frame_{frame.number:02d}.preview.webp"
+        with Image.open(frame.path) as image:
             assert image.size == (1024, 1024)
-    assert result.captions == BEATS
     assert record.first_frame_s is not None and 0 < record.first_frame_s <= record.latency_s
     log = playground.log.read()
     assert len(log) == 1 and list(log.columns) == RUN_COLUMNS
     row = log.iloc[0]
     assert row["run_id"] == record.run_id and json.loads(row["beats"]) == BEATS
-    assert Path(row["image_dir"]) == result.frames[0].parent
+    assert Path(row["image_dir"]) == result.frames[0].path.parent
     assert row["created_at"].endswith("Z")
 
 
@@ -44,21 +45,21 @@ def test_same_seed_same_pixels_and_different_seed_differs(tmp_path: Path) -> Non
     a = run(Playground(Settings.from_env(env={}, data_dir=tmp_path / "a")), beats=BEATS)
     b = run(Playground(Settings.from_env(env={}, data_dir=tmp_path / "b")), beats=BEATS)
     c = run(Playground(Settings.from_env(env={}, data_dir=tmp_path / "c")), beats=BEATS, seed=6)
-    assert [f.read_bytes() for f in a.frames] == [f.read_bytes() for f in b.frames]
-    assert a.frames[0].read_bytes() != c.frames[0].read_bytes()
+    assert [f.read_bytes() for f in a.paths] == [f.read_bytes() for f in b.paths]
+    assert a.paths[0].read_bytes() != c.paths[0].read_bytes()
 
 
 def test_baseline_makes_one_call_per_frame_with_per_frame_prompts(playground: Playground) -> None:
     record = run(playground, beats=BEATS, mode="baseline").record
     assert record.status == "ok" and record.api_calls == 4 and record.frames_returned == 4
-    prompts = json.loads(record.composed_prompts)
+    prompts = record.composed_prompts
     assert len(prompts) == 4 and all(STORY in p for p in prompts)
     assert [p.endswith(b) for p, b in zip(prompts, BEATS)] == [True] * 4
 
 
 def test_sequence_prompt_states_the_frame_count(playground: Playground) -> None:
     record = run(playground, beats=BEATS).record
-    (prompt,) = json.loads(record.composed_prompts)
+    (prompt,) = record.composed_prompts
     assert "series of 4 images" in prompt and "Image 4: delivers it" in prompt
 
 
@@ -96,7 +97,7 @@ def test_reference_images_are_counted_and_hashed(playground: Playground, tmp_pat
     ref = tmp_path / "ref.png"
     Image.new("RGB", (64, 48), (200, 10, 10)).save(ref)
     record = run(playground, references=[ref]).record
-    assert record.ref_count == 1 and len(json.loads(record.ref_hashes)[0]) == 64
+    assert record.ref_count == 1 and len(record.ref_hashes[0]) == 64
 
 
 def test_log_survives_restart_and_keeps_appending(data_dir: Path) -> None:

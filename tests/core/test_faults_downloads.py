@@ -4,7 +4,6 @@ protection, and no partial file left behind; directly and through a whole run.""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from playground.base.errors import ProviderError
 from playground.base.images import check_image
 from playground.core.download import download_frame
+from playground.store.codec import record_from_row
 from support.faults import (
     FileServer,
     frame_files,
@@ -106,14 +106,14 @@ def test_a_run_keeps_good_frames_and_explains_each_bad_one(emulator, data_dir, f
     pg = make_playground(emulator.env(), data_dir, PLAYGROUND_MAX_DOWNLOAD_MB="0.25")
     record = run(pg, provider="evolink", frames=5, size="256x256").record
     assert record.status == "partial" and record.frames_returned == 1
-    errors = json.loads(record.frame_errors)
-    assert set(errors) == {"2", "3", "4", "5"}
-    assert "not a readable image" in errors["2"]
-    assert f"{int(0.25 * 1024 * 1024)}-byte cap" in errors["3"]
-    assert "DecompressionBomb" in errors["4"]
-    assert "non-http" in errors["5"]
+    errors = record.frame_errors
+    assert set(errors) == {2, 3, 4, 5}
+    assert "not a readable image" in errors[2]
+    assert f"{int(0.25 * 1024 * 1024)}-byte cap" in errors[3]
+    assert "DecompressionBomb" in errors[4]
+    assert "non-http" in errors[5]
     assert frame_files(Path(record.image_dir)) == ["frame_01.png", "frame_01.preview.webp"]
-    assert pg.log.read()["frame_errors"].iloc[0] == record.frame_errors
+    assert record_from_row(pg.log.read().iloc[0].to_dict()).frame_errors == record.frame_errors  # as logged
 
 
 def test_the_run_deadline_stops_downloads_and_nothing_lands_afterwards(emulator, data_dir, files, monkeypatch):

@@ -5,7 +5,6 @@ estimate line is written from the same plan, so it says the same."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
@@ -99,10 +98,10 @@ def test_a_sendable_plan_is_exactly_what_the_run_sends(emulator, data_dir, tmp_p
     assert all(call.api_key == "" for call in plan.calls)  # a plan holds no key
     record = asyncio.run(pg.run(request, session)).record
     assert record.status == "ok", record.error
-    assert json.loads(record.composed_prompts) == [call.prompt for call in plan.calls]
+    assert record.composed_prompts == [call.prompt for call in plan.calls]
     assert record.api_calls == len(plan.calls) and record.estimate_usd == plan.estimate.usd
     assert record.max_cost_usd == plan.estimate.max_usd
-    assert json.loads(record.ref_hashes) == [r.sha256 for r in plan.references]
+    assert record.ref_hashes == [r.sha256 for r in plan.references]
     sent = [r.json for r in emulator.requests if r.method == "POST" and r.json]
     if request.provider != "local":
         assert [body["prompt"] for body in sent] == [call.prompt for call in plan.calls]

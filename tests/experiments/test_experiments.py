@@ -78,14 +78,14 @@ def test_compare_runs_sequence_and_baseline_fairly_and_logs_both(playground: Pla
     assert seq.experiment_id == base.experiment_id == result.experiment_id
     assert (seq.arm, base.arm) == ("local:procedural-v1:sequence", "local:procedural-v1:baseline")
     assert seq.seed == base.seed == 5
-    sent_seq, sent_base = json.loads(seq.composed_prompts), json.loads(base.composed_prompts)
+    sent_seq, sent_base = seq.composed_prompts, base.composed_prompts
     assert len(sent_seq) == 1 and all(beat in sent_seq[0] for beat in STORY.beats)
     assert len(sent_base) == 3 and all(beat in text for beat, text in zip(STORY.beats, sent_base))
     assert all(STORY.prompt() in text for text in sent_seq + sent_base)
     log = playground.log.read()
     assert sorted(log["arm"]) == sorted([seq.arm, base.arm])
     assert set(log["experiment_id"]) == {result.experiment_id} and list(log["repeat"]) == [0, 0]
-    assert all(len(o.result.previews) == 3 for o in result.outcomes)  # type: ignore[union-attr]
+    assert all(len(o.result.frames) == 3 for o in result.outcomes)  # type: ignore[union-attr]
 
 
 def test_compare_with_prompt_variants_labels_every_row(playground: Playground) -> None:
@@ -94,7 +94,7 @@ def test_compare_with_prompt_variants_labels_every_row(playground: Playground) -
                                  frames=3, seed=1, size="512x512"))
     log = playground.log.read()
     assert sorted(log["variant"]) == ["A", "B"]
-    prompts = {r.variant: json.loads(r.composed_prompts)[0] for r in result.records}
+    prompts = {r.variant: r.composed_prompts[0] for r in result.records}
     assert "same scarf in every frame" in prompts["B"] and "same scarf" not in prompts["A"]
 
 

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from playground.base.types import RUN_COLUMNS, RunRecord
-from playground.store.runlog import RowIndex, RunLog
+from playground.store.index import RowIndex
+from playground.store.runlog import RunLog
 
 TRICKY = ["line one\nline two, \"quoted\"", "=SUM(A1)", "-5 degrees", "plain", "'own apostrophe", "café ☕\r\nnext"]
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from playground.base.types import RUN_COLUMNS, RunRecord
-from playground.store.runlog import RATING_COLUMNS, RowIndex, RunLog
+from playground.store.index import RowIndex
+from playground.store.runlog import RATING_COLUMNS, RunLog
 
 
 def _fill(log: RunLog, n: int) -> None:

@@ -246,20 +246,22 @@ def tricky_record(writer: str, index: int, pad: int = 0) -> Any:
     from playground.base.types import RunRecord
 
     return RunRecord(run_id=f"{writer}-{index:05d}", provider="local", model="=cmd|' /C calc'!A0",
-                     prompt=tricky_text(writer, index, pad), beats=json.dumps([f"+beat {index}", "@x"]),
+                     prompt=tricky_text(writer, index, pad), beats=[f"+beat {index}", "@x"],
                      error=f"-{index}", seed=-index, frames_requested=index % 15 + 1, cost_usd=0.001 * index,
                      status="ok", created_at="2026-01-01T00:00:00Z")
 
 
 def check_tricky_rows(frame: Any) -> dict[str, int]:
     """Every row read back equals the record it was written from; count rows per writer."""
+    from playground.store.codec import record_from_row
+
     per_writer: dict[str, int] = {}
     for row in frame.to_dict("records"):
         writer, _, index = str(row["run_id"]).rpartition("-")
         pad = len(row["prompt"]) - len(tricky_text(writer, int(index)))
-        expected = tricky_record(writer, int(index), pad)
+        expected, read = tricky_record(writer, int(index), pad), record_from_row(row)
         for name in ("prompt", "model", "beats", "error", "status", "provider"):
-            assert row[name] == getattr(expected, name), (row["run_id"], name)
-        assert int(row["seed"]) == expected.seed and int(row["frames_requested"]) == expected.frames_requested
+            assert getattr(read, name) == getattr(expected, name), (row["run_id"], name)
+        assert read.seed == expected.seed and read.frames_requested == expected.frames_requested
         per_writer[writer] = per_writer.get(writer, 0) + 1
     return per_writer

@@ -101,7 +101,7 @@ def test_row_header_and_prompts_show_what_happened(playground: Playground) -> No
     assert composed_prompts(record).count("[call ") == 2 and "a door" in composed_prompts(record)
     record.status, record.error = "error", "key rejected"
     assert "**Why:** key rejected" in row_header(record)
-    record.status, record.frame_errors = "partial", '{"2": "refused for content"}'
+    record.status, record.frame_errors = "partial", {2: "refused for content"}
     assert "**Not returned:** Frame 2: refused for content" in row_header(record)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import gradio as gr
 import pytest
 
 from playground.base.config import Settings
-from playground.base.types import GenerationRequest, RunRecord
+from playground.base.types import Frame, GenerationRequest, RunRecord
 from playground.core import Playground, Progress, Session
 from playground.present.estimate import estimate_text
 from playground.present.runs import format_summary, history_table, progress_items, progress_text
@@ -36,14 +35,13 @@ def form(prompt: str = "A fox courier. Flat style.", beats: str = "packs\nruns\n
 
 # -- pure helpers --------------------------------------------------------------------------------
 def test_progress_text_counts_frames_time_and_first_frame(tmp_path: Path) -> None:
-    p = Progress(2, 5, 3.25, [(0, tmp_path / "a", tmp_path / "a.webp"), (2, tmp_path / "c", tmp_path / "c.webp")],
-                 "frame 4 of 5")
+    p = Progress(2, 5, 3.25, [Frame(1, tmp_path / "a", tmp_path / "a.webp", "packs"),
+                              Frame(3, tmp_path / "c", tmp_path / "c.webp", "rests")], "frame 4 of 5")
     text = progress_text(p, first_frame_s=1.04)
     assert "2 / 5 frames" in text and "▰▰▱▱▱" in text and "3.2 s elapsed" in text
     assert "first frame after 1.0 s" in text and "frame 4 of 5" in text
     assert "first frame" not in progress_text(Progress(0, 4, 0.4, []))
-    assert progress_items(p, ["packs", "runs", "rests"]) == [(str(tmp_path / "a.webp"), "1. packs"),
-                                                              (str(tmp_path / "c.webp"), "3. rests")]
+    assert progress_items(p) == [(str(tmp_path / "a.webp"), "1. packs"), (str(tmp_path / "c.webp"), "3. rests")]
 
 
 def test_estimate_text_prices_a_request_or_says_why_not(playground: Playground) -> None:
@@ -64,11 +62,11 @@ def test_summary_shows_status_cost_timing_and_references() -> None:
 def test_summary_names_each_frame_that_did_not_come_back() -> None:
     reason = "OutputImageSensitiveContentDetected: The output image may contain sensitive information."
     record = RunRecord(run_id="r2", status="partial", frames_requested=4, frames_returned=3, error=reason,
-                       frame_errors=json.dumps({"2": reason}))
+                       frame_errors={2: reason})
     text = format_summary(record)
     assert f"- Frame 2: {reason}" in text and text.count(reason) == 1  # not repeated as a bare "Error:"
     both = RunRecord(status="error", frames_requested=3, error="server error; lost",
-                     frame_errors=json.dumps({"1": "server error", "2": "server error", "3": "lost"}))
+                     frame_errors={1: "server error", 2: "server error", 3: "lost"})
     assert "Frames 1–2: server error" in format_summary(both) and "Frame 3: lost" in format_summary(both)
     other = RunRecord(status="partial", frames_requested=4, frames_returned=3, error="returned 1 frame fewer")
     assert "**Error:** returned 1 frame fewer" in format_summary(other)
