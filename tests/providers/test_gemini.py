@@ -6,7 +6,6 @@ token billing from usageMetadata, and the errors."""
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 
@@ -82,7 +81,7 @@ def test_a_series_gives_its_image_parts_as_frames_and_skips_the_thoughts(small_f
     record = run(pg, provider="gemini", model=PRO, mode="sequence", frames=4, size="1024x1024").record
     assert record.status == "ok" and record.frames_returned == 4 and record.images_billed == 4, record.error
     assert record.cost_source == "reported" and 0 < record.cost_usd <= record.max_cost_usd
-    assert len(json.loads(record.request_ids)) == 1
+    assert len(record.request_ids) == 1
 
 
 def test_fewer_images_than_asked_is_a_partial_run_that_says_why(small_frames, data_dir):
@@ -90,9 +89,9 @@ def test_fewer_images_than_asked_is_a_partial_run_that_says_why(small_frames, da
     record = run(make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=4,
                  size="1024x1024").record
     assert record.status == "partial" and record.frames_returned == 2 and record.images_billed == 2
-    errors = json.loads(record.frame_errors)
-    assert set(errors) == {"3", "4"} and "returned 2 of 4 image(s)" in errors["3"]
-    assert "finishReason STOP" in errors["3"] and "I made 2 images" in errors["3"]  # the model's own words
+    errors = record.frame_errors
+    assert set(errors) == {3, 4} and "returned 2 of 4 image(s)" in errors[3]
+    assert "finishReason STOP" in errors[3] and "I made 2 images" in errors[3]  # the model's own words
 
 
 def test_a_blocked_prompt_is_an_error_row_with_the_block_reason_and_its_input_tokens(small_frames, data_dir):
@@ -109,7 +108,7 @@ def test_an_image_safety_stop_fails_the_frames_after_it_as_refused(small_frames,
     record = run(make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=3,
                  size="1024x1024").record
     assert record.status == "partial" and record.frames_returned == 1
-    assert all("refused for content (finishReason IMAGE_SAFETY)" in e for e in json.loads(record.frame_errors).values())
+    assert all("refused for content (finishReason IMAGE_SAFETY)" in e for e in record.frame_errors.values())
 
 
 def test_a_baseline_call_without_an_image_is_a_failed_frame(small_frames, data_dir):
@@ -117,7 +116,7 @@ def test_a_baseline_call_without_an_image_is_a_failed_frame(small_frames, data_d
     record = run(make_playground(small_frames.env(), data_dir), provider="gemini", mode="baseline", frames=3,
                  size="1024x1024").record
     assert record.status == "partial" and record.frames_returned == 2
-    (reason,) = json.loads(record.frame_errors).values()
+    (reason,) = record.frame_errors.values()
     assert "no image (finishReason IMAGE_OTHER)" in reason
 
 
