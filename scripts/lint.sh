@@ -8,3 +8,4 @@ python -m pip install -q -r requirements.txt -r requirements-dev.txt
 ruff check .
 lint-imports
 mypy
+cog --check -I . -I tests README.md tests/conformance/requirements.txt  # bash scripts/docs.sh mends it

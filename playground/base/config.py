@@ -1,7 +1,8 @@
-"""Configuration, read from the environment in this one place.
+"""Configuration, read from the environment here (the deep metrics read their own three: metrics/deep.py).
 
-Every environment variable the playground reads is listed in ENV_VARS (the README's
-configuration table is checked against it by a test).
+Every environment variable the playground reads is listed in ENV_VARS, besides each
+provider's key and base URL variables (its adapter's): the README's configuration table is
+generated from them (present/catalog.py).
 """
 
 from __future__ import annotations
@@ -16,26 +17,41 @@ from pathlib import Path
 from playground.base.errors import ConfigError
 
 ENV_VARS: dict[str, str] = {
-    "PLAYGROUND_DATA_DIR": "Where runs.csv, ratings.csv and frames live (default /data if mounted, else ./data)",
-    "PLAYGROUND_PRICES": "Path of a JSON/TOML file overriding the price table",
-    "PLAYGROUND_MAX_USD_PER_RUN": "Refuse a run whose estimate passes this (USD)",
-    "PLAYGROUND_MAX_USD_PER_SESSION": "Refuse runs once this session's spend would pass this (USD)",
-    "PLAYGROUND_MAX_USD_PER_DAY": "Refuse runs once today's spend in this DATA_DIR would pass this (USD)",
-    "PLAYGROUND_CONFIRM_USD": "Compare asks for confirmation above this estimated total (USD)",
+    "PLAYGROUND_DATA_DIR": "Where `runs.csv`, `ratings.csv` and frames live (`--data-dir` wins; default "
+                           "`/data/playground` when a persistent `/data` volume is mounted, else `./data`)",
+    "PLAYGROUND_PRICES": "JSON file path or inline JSON overriding the price table, e.g. "
+                         "`{\"byteplus/seedream-5-0-260128\": 0.035}`",
+    "PLAYGROUND_MAX_USD_PER_RUN": "Refuse a run whose worst case (the most it could cost) passes this (USD), before "
+                                  "anything is sent",
+    "PLAYGROUND_MAX_USD_PER_SESSION": "Refuse runs once this browser session's spend would pass this (on a Space: "
+                                      "every session from one address together, per UTC day)",
+    "PLAYGROUND_MAX_USD_PER_DAY": "Refuse runs once today's (UTC) spend logged in this DATA_DIR would pass this "
+                                  "(runs in flight in every process included)",
+    "PLAYGROUND_CONFIRM_USD": "Compare (and the CLI's `compare` and `batch`) ask for confirmation when the worst case "
+                              "of the total passes this (default 1.0)",
+    "PLAYGROUND_ALLOWED_MODELS": "Model ids beyond each provider's list that may run: comma-separated "
+                                 "`provider:model` or `provider:*` (unset: any off a Space, none on a Space)",
     "PLAYGROUND_MAX_DOWNLOAD_MB": "Size cap per downloaded frame (MB, default 40)",
-    "PLAYGROUND_RUN_DEADLINE_S": "Overall deadline of one run (seconds, default 600)",
-    "PLAYGROUND_DEFAULT_PROVIDER": "Provider preselected in the UI and CLI (default: local)",
+    "PLAYGROUND_RUN_DEADLINE_S": "Overall deadline of one run in seconds (default 600)",
+    "PLAYGROUND_DEFAULT_PROVIDER": "Provider preselected in the UI and CLI (default `local`)",
+    "PLAYGROUND_CLIP_PATH": "Local folder of CLIP weights for the optional deep metrics "
+                            "(`pip install -r requirements-deep.txt`; docs/metrics.md)",
+    "PLAYGROUND_DINO_PATH": "Local folder of DINOv2 weights for the optional deep metrics",
+    "PLAYGROUND_DEEP_DOWNLOAD": "`1` lets the deep metrics download weights from the Hugging Face Hub when it is "
+                                "reachable",
+    "SPACE_ID": "Set by Hugging Face Spaces; there, caps left unset default to $1 per run, $5 per session, $25 per "
+                "day (SPACE_DEFAULT_CAPS), the session cap counts every session of one address together, and model "
+                "ids outside the lists are refused",
+    "PLAYGROUND_HUB_DATASET": "`owner/name` of a Hugging Face dataset to sync the log and votes to (unset: no sync; "
+                              "created private if new)",
+    "PLAYGROUND_HUB_EVERY_MIN": "Minutes between the app's background commits to the dataset (default 5; fractions "
+                                "allowed)",
+    "PLAYGROUND_HUB_INCLUDE": "`frames` and/or `exports` (comma-separated) to sync too; default: the log and votes "
+                              "only",
+    "HF_TOKEN": "Hugging Face token with write access to that dataset (a Space **secret**)",
+    "HF_ENDPOINT": "The Hub's URL, as `huggingface_hub` reads it (default `https://huggingface.co`)",
     "GRADIO_SERVER_PORT": "Port of the web app (Gradio's own variable, default 7860)",
     "GRADIO_SERVER_NAME": "Interface of the web app (Gradio's own variable, default 127.0.0.1)",
-    "PLAYGROUND_HUB_DATASET": "owner/name of a Hugging Face dataset to sync the log and votes to (unset = no sync)",
-    "PLAYGROUND_HUB_EVERY_MIN": "Minutes between the app's background commits to the dataset (default 5, fractions allowed)",
-    "PLAYGROUND_HUB_INCLUDE": "Also sync `frames` and/or `exports` (comma-separated; default: log and votes only)",
-    "HF_TOKEN": "Hugging Face token with write access to PLAYGROUND_HUB_DATASET (a Space secret)",
-    "HF_ENDPOINT": "Hub URL, as huggingface_hub reads it (default https://huggingface.co)",
-    "SPACE_ID": "Set by Hugging Face Spaces; turns on the default spend caps (SPACE_DEFAULT_CAPS) for caps left unset, "
-                "shares the session cap by visitor address and refuses model ids not in the model list",
-    "PLAYGROUND_ALLOWED_MODELS": "Model ids beyond the listed ones that may run, comma-separated provider:model or "
-                                 "provider:* (default: any off a Space, none on a Space)",
 }
 HUB_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 HUB_INCLUDES = ("frames", "exports")

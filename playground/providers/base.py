@@ -60,7 +60,8 @@ class Provider(abc.ABC):
     models: ClassVar[tuple[ModelInfo, ...]]
     max_concurrency: ClassVar[int] = 4  # concurrent calls per run/comparison to this provider
     protocol: ClassVar[str] = ""  # one line for the README's provider table
-    billing_rule: ClassVar[str] = ""
+    billing_rule: ClassVar[str] = ""  # as each run's row records it (the billing_rule column)
+    billing_details: ClassVar[str] = ""  # the rule at length with its evidence, for the tables (default: billing_rule)
     accepts_custom_models: ClassVar[bool] = True  # model ids change: let users type new ones
     # named sizes the protocol takes as they are (fal: square_hd, ...) and their pixels, which price them
     size_presets: ClassVar[Mapping[str, tuple[int, int]]] = {}

@@ -57,8 +57,14 @@ def test_a_run_loads_neither_the_emulator_nor_the_benchmarks(tmp_path: Path) -> 
 
 def test_the_wheel_holds_the_product_only(tmp_path: Path) -> None:
     """The installed package is playground/ alone; its `emulator` command says where the tool is."""
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-q",
-                            "-w", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    source = tmp_path / "source"  # built from a copy: setuptools leaves build/ and *.egg-info behind
+    shutil.copytree(REPO / "playground", source / "playground",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "requirements.txt", "requirements-deep.txt",
+                 "requirements-dev.txt"):
+        shutil.copy(REPO / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q",
+                            "-w", str(tmp_path)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next(tmp_path.glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()

@@ -42,16 +42,17 @@ class AtlasCloudProvider(PredictionProvider):
         replace(T2I, id="bytedance/seedream-v4/sequential", label="Seedream 4.0 sequential (AtlasCloud)",
                 max_frames=14, note="14 max", price=Price(0.027, "AtlasCloud v4 sequential $0.027/run [doc]")),
         replace(EDIT, id="bytedance/seedream-v4.5/edit-sequential",
-                label="Seedream 4.5 edit-sequential (AtlasCloud, references)",
+                label="Seedream 4.5 edit-sequential (AtlasCloud, references)", note="references required",
                 price=Price(0.036, "AtlasCloud v4.5 edit-sequential: as sequential $0.036 [guess]")),
         replace(EDIT, id="bytedance/seedream-v4/edit-sequential", label="Seedream 4.0 edit-sequential (AtlasCloud, references)",
-                max_frames=14, price=Price(0.027, "AtlasCloud v4 edit-sequential $0.027/run [doc]")),
+                max_frames=14, note="14 max, references required", price=Price(0.027, "AtlasCloud v4 edit-sequential $0.027/run [doc]")),
     )
     fallback_price = Price(0.036, "AtlasCloud fallback: v4.5 price $0.036/image [doc]")
     listing_order = 40
     max_concurrency = 4
     protocol = "POST /model/generateImage -> prediction id; poll GET /model/prediction/{id} (size as W*H)"
     billing_rule = "max_images requested, like WaveSpeed [guess]"
+    billing_details = "as WaveSpeed: `max_images` requested [guess]"
     done_states = frozenset({"completed", "succeeded"})
     model_id_segments = 4  # owner/model/variant, as WaveSpeed's [doc]; one spare
 

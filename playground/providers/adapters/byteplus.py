@@ -110,6 +110,8 @@ class BytePlusProvider(HttpProvider):
     max_concurrency = 15  # a whole baseline (up to 15 frames) at once: about 500 images/minute per model [3p]
     protocol = "POST /images/generations (JSON), stream=true: server-sent events, one per frame"
     billing_rule = "successful images only: usage.generated_images [doc]"
+    billing_details = ("successful images only: `usage.generated_images` of the response / the stream's `completed` "
+                       "event [doc]")
 
     stream: bool = True  # ask for server-sent events (a gateway may answer plain JSON anyway)
     response_format: str = "url"  # or "b64_json" [doc]

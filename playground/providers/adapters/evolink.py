@@ -71,6 +71,9 @@ class EvoLinkProvider(HttpProvider):
     protocol = ("POST /images/generations -> task id, poll GET /tasks/{id} until completed (results = URLs); "
                 "or the frames at once in `data` (url or b64_json)")
     billing_rule = "pre-charges n, settles on images generated [doc]"
+    billing_details = ("pre-charges `n`, settles on images generated: the number of `results` (task), or of frame "
+                       "items in `data` (an immediate answer) [doc]; the immediate shape [guess] (the seed guide's "
+                       "sample)")
 
     def validate(self, call: ProviderCall) -> None:
         super().validate(call)

@@ -117,7 +117,7 @@ class FalProvider(HttpProvider):
     size_presets = PRESETS  # sent by name; priced by their pixels
     models = (
         # worst case: the higher of the two published figures, megapixels rounded up [guess]
-        replace(_FLUX, id="fal-ai/flux-pro/v1.1", label="FLUX1.1 [pro] (fal)", note="seed",
+        replace(_FLUX, id="fal-ai/flux-pro/v1.1", label="FLUX1.1 [pro] (fal)",
                 price=Price(0.04, "fal FLUX1.1 [pro] $0.04/megapixel (sources say $0.04 or $0.055) [3p]",
                             "megapixel", most=0.055, most_source="$0.055/megapixel, the higher source [3p]")),
         replace(_FLUX, id="fal-ai/flux-pro", label="FLUX.1 [pro] (fal)",
@@ -136,8 +136,17 @@ class FalProvider(HttpProvider):
     fallback_price = Price(0.04, "fal fallback $0.04/megapixel [3p]", "megapixel")
     listing_order = 70
     max_concurrency = 4
-    protocol = "queue: POST /{model_id} -> status_url / response_url / cancel_url; poll status, GET result"
+    protocol = ("queue: POST /{model_id} -> status_url / response_url / cancel_url; poll status, GET result; "
+                "`Authorization: Key ...`; Seedream: `num_images` 1 x `max_images` N, references as data URIs in "
+                "`image_urls` (a text-to-image id with references goes to its `/edit`)")
     billing_rule = "FLUX per megapixel of output, Seedream per image returned [doc]"
+    billing_details = ("FLUX per megapixel of output: the adapter reports the cost from each returned image's `width` "
+                       "x `height` x the price per MP (`cost_source` \"reported\"); the estimate prices the pixels "
+                       "sent (`2K` = 2048x2048, presets such as `square_hd` by their pixels); an NSFW-flagged image "
+                       "still counts [doc]; the preset pixels and the flagged case [guess]. Seedream per image "
+                       "returned ($0.03 v4 [doc], $0.04 v4.5 [3p]), reported by the adapter; a call makes at most "
+                       "`frames` images (`num_images` 1 x `max_images` frames), which the caps count; \"per image\" "
+                       "read as per image returned [guess]")
     model_id_segments = 6  # owner/app[/path...], e.g. fal-ai/bytedance/seedream/v4/text-to-image [doc]
 
     def validate(self, call: ProviderCall) -> None:

@@ -206,22 +206,27 @@ class GeminiProvider(HttpProvider):
     models = (
         replace(_IMAGE_MODEL, id="gemini-2.5-flash-image", label="Gemini 2.5 Flash Image (Nano Banana)",
                 max_references=3,  # "best results with up to 3 images as input" [doc]
-                note="1K", price=_price("gemini-2.5-flash-image", 3, "1290 image tokens x $30/M = $0.039 per image")),
+                note="1K; up to 3 references", price=_price("gemini-2.5-flash-image", 3, "1290 image tokens x $30/M = $0.039 per image")),
         replace(_IMAGE_MODEL, id="gemini-3-pro-image-preview", label="Gemini 3 Pro Image preview (Nano Banana Pro)",
                 max_references=14,  # up to 14 reference images [doc]
-                note="1K/2K/4K", price=_price("gemini-3-pro-image-preview", 14,
+                note="1K/2K/4K; up to 14 references", price=_price("gemini-3-pro-image-preview", 14,
                                               "$0.134 per 1K or 2K image, $0.24 per 4K image")),
     )
     # an id not listed: priced as the dearest listed model [guess]
     fallback_price = replace(_price("gemini-3-pro-image-preview", 14, "$0.134 / $0.24 per image"),
                              source="Gemini fallback: the gemini-3-pro-image-preview figures [guess]")
-    price_note = "per image; actual cost from usage tokens"
+    price_note = "the Pro model's 4K $0.24; actual cost from usage tokens"
     listing_order = 80
     max_concurrency = 4
     read_timeout_s = 600.0
     protocol = ("POST /v1beta/models/{model}:generateContent (JSON), `x-goog-api-key`; frames = the answer's "
                 "inline image parts (thoughts skipped)")
     billing_rule = "usageMetadata tokens at the model's rates (input, image out, text and thinking out) [3p]"
+    billing_details = ("tokens from `usageMetadata` (`cost_source` \"reported\"): prompt tokens at the input rate, "
+                       "image output tokens (`candidatesTokensDetails` IMAGE) at the image rate, text output and "
+                       "`thoughtsTokenCount` at the text rate; without the split every candidate token at the image "
+                       "rate; without usage, the per-image price x images. Per token [doc]; the rates [3p]; the worst "
+                       "case's allowance for thinking and references [guess]")
 
     @classmethod
     def model(cls, model_id: str) -> ModelInfo:

@@ -213,6 +213,9 @@ class OpenAIImagesProvider(HttpProvider):
     protocol = ("POST /images/generations (JSON), one image per call, b64_json back; with references "
                 "POST /images/edits (multipart image[])")
     billing_rule = "tokens from the response's usage (dall-e-3: per image) [sdk]"
+    billing_details = ("tokens from `usage`, each count at its rate: text in, image in, and output split by "
+                       "`output_tokens_details` into image out and text out (without that block all output is image "
+                       "out); dall-e-3: per image from the table [sdk] for usage, [3p] for rates")
 
     def validate(self, call: ProviderCall) -> None:
         super().validate(call)

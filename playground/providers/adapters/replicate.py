@@ -104,31 +104,34 @@ class ReplicateProvider(HttpProvider):
     default_base_url = "https://api.replicate.com"
     models = (
         replace(SEEDREAM, id="bytedance/seedream-4", label="Seedream 4.0 (Replicate)", max_references=10,
-                default_size="2K", price=Price(0.03, "Seedream 4 on Replicate $0.03/image [3p]")),
+                default_size="2K", note="up to 15; up to 10 references", price=Price(0.03, "Seedream 4 on Replicate $0.03/image [3p]")),
         replace(SEEDREAM, id="bytedance/seedream-4.5", label="Seedream 4.5 (Replicate)", max_references=14,
-                default_size="2K", price=Price(0.04, "Seedream 4.5 on Replicate $0.04/image [3p]", most=0.045,
+                default_size="2K", note="up to 15; up to 14 references", price=Price(0.04, "Seedream 4.5 on Replicate $0.04/image [3p]", most=0.045,
                                                most_source="$0.045/image, the higher source [3p]")),
         replace(_ONE_IMAGE, id="google/nano-banana", label="Nano Banana (Gemini 2.5 Flash Image, Replicate)",
                 max_references=3,  # "supports multiple images" [doc]; Google's best results with up to 3 [doc]
-                price=Price(0.039, "Nano Banana on Replicate $0.039/image [guess: Google's per-image figure]")),
+                note="up to 3 references", price=Price(0.039, "Nano Banana on Replicate $0.039/image [guess: Google's per-image figure]")),
         replace(_ONE_IMAGE, id="black-forest-labs/flux-kontext-pro", label="FLUX.1 Kontext [pro] (Replicate)",
-                max_references=1, takes_seed=True, note="seed",
+                max_references=1, takes_seed=True, note="1 reference; seed",
                 price=Price(0.04, "FLUX Kontext Pro on Replicate $0.04/image [3p]")),
         replace(_ONE_IMAGE, id="black-forest-labs/flux-1.1-pro", label="FLUX1.1 [pro] (Replicate)", takes_seed=True,
-                price=Price(0.04, "FLUX 1.1 Pro on Replicate $0.04/image [3p]")),
+                note="seed; no reference", price=Price(0.04, "FLUX 1.1 Pro on Replicate $0.04/image [3p]")),
     )
     # a typed id may be any model: typical $0.04, capped at $0.30 an image, above the dearest
     # per-image price found (Nano Banana Pro at 4K, $0.24 at Google) [guess]; a model billed by
     # GPU time has no per-image bound at all
     fallback_price = Price(0.04, "Replicate fallback $0.04/image [guess]", most=0.30,
                            most_source="$0.30/image for a model not listed [guess]")
-    price_note = "per output image"
+    price_note = "x output images"
     listing_order = 90
     max_concurrency = 4
     model_id_segments = 2  # owner/name [doc]; versions (owner/name:id) are not taken
     protocol = ("POST /v1/models/{owner}/{name}/predictions {input} with `Prefer: wait`; poll urls.get when "
                 "the wait ends first; cancel urls.cancel")
     billing_rule = "per output image at the model's price [doc rule, 3p prices]"
+    billing_details = ("per output image at the model's price (a list's length; 1 for one URL); a failed or `aborted` "
+                       "prediction is not billed, a `canceled` one possibly; an id not listed counts at most $0.30 an "
+                       "image. The rule [doc]; the prices [3p], nano-banana's and the cap [guess]")
 
     @classmethod
     def model(cls, model_id: str) -> ModelInfo:

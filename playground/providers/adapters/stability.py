@@ -53,7 +53,7 @@ class StabilityProvider(HttpProvider):
     base_url_env = "STABILITY_BASE_URL"
     default_base_url = "https://api.stability.ai/v2beta"
     models = (
-        replace(_SD, id="sd3.5-large", label="Stable Diffusion 3.5 Large", note="seed",
+        replace(_SD, id="sd3.5-large", label="Stable Diffusion 3.5 Large",
                 price=Price(0.065, "SD 3.5 Large 6.5 credits x $0.01 per call [3p]")),
         replace(_SD, id="sd3.5-large-turbo", label="Stable Diffusion 3.5 Large Turbo",
                 price=Price(0.04, "SD 3.5 Large Turbo 4 credits x $0.01 [3p]")),
@@ -61,7 +61,7 @@ class StabilityProvider(HttpProvider):
                 price=Price(0.035, "SD 3.5 Medium 3.5 credits x $0.01 [3p]")),
     )
     fallback_price = Price(0.065, "Stability fallback: SD 3.5 Large 6.5 credits [3p]")
-    price_note = "per call (credits x $0.01)"
+    price_note = "6.5 / 4 / 3.5 credits x $0.01, one image a call"
     listing_order = 60
     max_concurrency = 4
     # Both answers are documented and read: JSON (base64 image, finish_reason and seed in the body)
@@ -69,6 +69,7 @@ class StabilityProvider(HttpProvider):
     accept: ClassVar[str] = "application/json"
     protocol = "POST /stable-image/generate/sd3 (multipart/form-data), size mapped to aspect_ratio"
     billing_rule = "credits per call, 1 credit = $0.01 [3p]"
+    billing_details = "credits per call (1 credit = $0.01), a CONTENT_FILTERED answer included [3p]; the filtered case [guess]"
 
     def refine(self, status: int, code: str, message: str) -> str | None:
         if code == "content_moderation":

@@ -70,11 +70,13 @@ class WaveSpeedProvider(PredictionProvider):
                 note="references required", price=Price(0.027, "WaveSpeed v4 edit-sequential $0.027/run [doc]")),
     )
     fallback_price = Price(0.04, "WaveSpeed fallback: v4.5 price $0.04/image [doc]")
-    price_note = "x max_images"
+    price_note = "x `max_images` requested"
     listing_order = 30
     max_concurrency = 4
-    protocol = "POST /{model_id} -> prediction id; poll GET /predictions/{id}/result (size as W*H)"
+    protocol = ("POST /{model_id} -> prediction id; poll GET /predictions/{id}/result (size as W*H); references "
+                "uploaded first (a JSON ticket, the bytes PUT where it says, without the key)")
     billing_rule = "unit price x max_images requested, whatever comes back [doc]"
+    billing_details = "unit price x `max_images` **requested**, whatever comes back [doc]"
     model_id_segments = 4  # owner/model/variant, e.g. bytedance/seedream-v4/sequential [doc]; one spare
 
     # the current upload flow first, then the older documented ones (see the module docstring)
