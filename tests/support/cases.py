@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Case:
-    # the contract (docs/providers.md): key and base URL variables, the default base URL and model
+    # the contract (the README's provider table): key and base URL variables, the default base URL and model
     key_env: str
     base_url_env: str
     default_base_url: str
