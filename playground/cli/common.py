@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from playground.base.config import Settings
@@ -42,6 +44,17 @@ def warn_damaged(playground: Playground) -> None:
     note = playground.log.damage_note()
     if note:
         print(f"warning: {note}", file=sys.stderr)
+
+
+@contextmanager
+def opened(args: argparse.Namespace) -> Iterator[Playground]:
+    """The playground of a command's --data-dir; when the command ends, however it ends, one
+    warning line if the log holds damaged rows."""
+    playground = Playground(settings_from(args))
+    try:
+        yield playground
+    finally:
+        warn_damaged(playground)
 
 
 def report_run(record: RunRecord, as_json: bool) -> int:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from playground.base.errors import InputError
 from playground.base.types import MODES
-from playground.cli.common import add_data_dir, report_run, settings_from, warn_damaged
-from playground.core.playground import Playground
+from playground.cli.common import add_data_dir, opened, report_run
 from playground.experiments.importer import import_run
 
 
@@ -33,13 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    playground = Playground(settings_from(args))
-    try:
-        record = import_run(playground, args.frames, args.model, args.cost, args.prompt,
-                            args.beat, args.mode, args.experiment, args.arm, args.variant)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        warn_damaged(playground)
+    with opened(args) as playground:
+        try:
+            record = import_run(playground, args.frames, args.model, args.cost, args.prompt,
+                                args.beat, args.mode, args.experiment, args.arm, args.variant)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return report_run(record, args.json)

@@ -10,17 +10,14 @@ import json
 import sys
 
 from playground.base.errors import PlaygroundError
-from playground.cli.common import add_data_dir, add_hub_arg, settings_from, snapshots_from, warn_damaged
+from playground.cli.common import add_data_dir, add_hub_arg, opened, snapshots_from
 from playground.core.playground import Playground
 from playground.store import merged
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    playground = Playground(settings_from(args))
-    try:
+    with opened(args) as playground:
         return _report(playground, args)
-    finally:
-        warn_damaged(playground)
 
 
 def _report(playground: Playground, args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.types import MODES, GenerationRequest, RunResult
-from playground.cli.common import add_data_dir, frames_arg, report_run, settings_from, warn_damaged
+from playground.cli.common import add_data_dir, frames_arg, opened, report_run, settings_from
 from playground.core.playground import Playground
 from playground.present.providers import provider_rows
 
@@ -39,11 +39,8 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    playground = Playground(settings_from(args))
-    try:
+    with opened(args) as playground:
         return _run_one(playground, args)
-    finally:
-        warn_damaged(playground)
 
 
 def _run_one(playground: Playground, args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from PIL import Image
 
 from emulator import Emulator
 from emulator.images import render_image
+from support.cases import CASES
 from support.paths import REPO
 
 ROOT = REPO
@@ -21,9 +22,7 @@ ROOT = REPO
 
 def test_base_urls_cover_every_provider(emulator):
     urls = emulator.base_urls()
-    assert set(urls) == {"ARK_BASE_URL", "EVOLINK_BASE_URL", "WAVESPEED_BASE_URL", "ATLASCLOUD_BASE_URL",
-                         "OPENAI_BASE_URL", "STABILITY_BASE_URL", "FAL_QUEUE_URL", "GOOGLE_GEMINI_BASE_URL",
-                         "REPLICATE_BASE_URL"}
+    assert set(urls) == {case.base_url_env for case in CASES.values()}
     assert all(u.startswith("http://127.0.0.1:") for u in urls.values())
     assert urls["ARK_BASE_URL"] == f"{emulator.url}/byteplus/api/v3" and urls["FAL_QUEUE_URL"] == f"{emulator.url}/fal"
     # host roots, as the official clients read them: the adapters append the version paths
@@ -128,18 +127,17 @@ def test_cli_prints_exports():
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         lines = []
-        while not lines or lines[-1].strip() not in ("# ready", ""):  # the exports end with "# ready"
+        while not lines or lines[-1] not in ("# ready\n", ""):  # the exports end with "# ready"
             lines.append(proc.stdout.readline())
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     text = "".join(lines)
-    assert lines[-1].strip() == "# ready"
-    assert "export ARK_BASE_URL=http://127.0.0.1:" in text and "export FAL_KEY=" in text
-    # the providers of issue 15, each under its own prefix, with the variables their official clients read
+    for case in CASES.values():
+        assert f"export {case.base_url_env}=http://127.0.0.1:" in text and f"export {case.key_env}=" in text
+    # host roots, as the official clients read them: the adapters append the version paths
     assert re.search(r"^export GOOGLE_GEMINI_BASE_URL=http://127\.0\.0\.1:\d+/gemini$", text, re.M)
     assert re.search(r"^export REPLICATE_BASE_URL=http://127\.0\.0\.1:\d+/replicate$", text, re.M)
-    assert "export GEMINI_API_KEY=" in text and "export REPLICATE_API_TOKEN=" in text
 
 
 # -- answer shapes (Emulator.shapes): each switch really changes the answer ---------------------
