@@ -2,10 +2,10 @@
 
 A synthetic runs.csv is written in the real format (rows made by RunLog.append, then
 repeated with fresh run ids and times), then the operations the app and CLI do are timed:
-appending one row, History (ui.history_table, i.e. RunLog.latest(100)), reopening a run
+appending one row, History (present.runs.history_table, i.e. RunLog.latest(100)), reopening a run
 (RunLog.get), the daily spend cap (RunLog.spent_since), resuming an experiment
-(experiments.logged_ok) and the Analysis summary
-(playground.analysis.analyse, else a pandas groupby per arm), cold (a fresh process's
+(experiments.cells.logged_ok) and the Analysis summary
+(playground.experiments.analysis.analyse, else a pandas groupby per arm), cold (a fresh process's
 first read) and warm (the app's second read, after one more run).
 """
 
@@ -98,15 +98,15 @@ def _append_ms(*data_dirs: Path, n: int = 60) -> list[float]:
 
 
 def _analysis(playground: object) -> str:
-    """The Analysis tab's summary (playground.analysis.analyse if present, else a groupby)."""
+    """The Analysis tab's summary (playground.experiments.analysis.analyse if present, else a groupby)."""
     try:
         from playground.experiments import analysis
     except ImportError:
         frame = playground.log.read()  # type: ignore[attr-defined]
         frame.groupby("arm")[["cost_usd", "latency_s", "subject_consistency"]].mean()
-        return "pandas groupby per arm (no playground.analysis)"
+        return "pandas groupby per arm (no playground.experiments.analysis)"
     analysis.analyse(playground)  # type: ignore[arg-type]
-    return "playground.analysis.analyse"
+    return "playground.experiments.analysis.analyse"
 
 
 def measure(rows: int, work: Path) -> list[Row]:
@@ -144,13 +144,13 @@ def measure(rows: int, work: Path) -> list[Row]:
         row(part, f"{label}: append one row", append_ms, "ms", "< 5", f"{empty_ms:.1f} ms on an empty log; "
             f"{size_mb:.0f} MB file written in {written:.1f} s"),
         row(part, f"{label}: append vs empty log", append_ms / empty_ms, "x", "<= 1.5", "does not grow with the log"),
-        row(part, f"{label}: History (ui.history_table, latest 100)", history_s, "s", "< 1",
+        row(part, f"{label}: History (present.runs.history_table, latest 100)", history_s, "s", "< 1",
             f"index built once on first use: {index_s:.1f} s"),
         row(part, f"{label}: reopen a run (RunLog.get, newest and oldest)", _ms(get_s), "ms", "< 1000"),
         row(part, f"{label}: daily spend cap (RunLog.spent_since)", _ms(spend_s), "ms", "< 1000"),
         row(part, f"{label}: whole-CSV read (RunLog.read, all columns)", whole_s, "s", "",
             "what History, get and spent_since each cost before the index"),
-        row(part, f"{label}: resume an experiment (experiments.logged_ok), cold", resume_s, "s", "",
+        row(part, f"{label}: resume an experiment (experiments.cells.logged_ok), cold", resume_s, "s", "",
             "a fresh process's read of the 6 columns it uses"),
         row(part, f"{label}: Analysis summary, cold", cold_s, "s", "< 1" if rows <= 100_000 else "",
             f"{how}: a process's first read parses the columns it needs"),

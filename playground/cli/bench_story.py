@@ -53,7 +53,7 @@ class ProgressBar:
             self.stream.write("\n")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, command: str) -> None:
     p = subparsers.add_parser("bench-story", help="run the ConsiStory+ benchmark (every story x arm) and tabulate it",
                               description="Run ConsiStory+ prompt sets as one resumable experiment and write "
                                           "the results table (Markdown, CSV, plot). See docs/consistory.md.")

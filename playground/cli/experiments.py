@@ -172,7 +172,11 @@ def _batch_report(batch: BatchFile, records: list[RunRecord], tally: Counter[str
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, command: str) -> None:
+    (_register_compare if command == "compare" else _register_batch)(sub)
+
+
+def _register_compare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="run one story across several arms at once, side by side")
     p.add_argument("--prompt", required=True, help="character and style (the story's shared text)")
     p.add_argument("--frames", type=frames_arg, required=True)
@@ -186,6 +190,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_dir(p)
     p.set_defaults(func=cmd_compare)
 
+
+def _register_batch(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("batch", help="run an experiment file: stories x arms x variants x repeats (resumable)")
     b.add_argument("file", type=Path, help="a TOML experiment file (see docs/experiments.md, experiments/)")
     b.add_argument("--max-usd", type=float, default=None, help="cost cap of this batch (overrides the file's max_usd)")

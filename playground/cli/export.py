@@ -14,7 +14,7 @@ from playground.experiments.export import FORMATS, export_run
 
 
 # -- CLI ---------------------------------------------------------------------------------------
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, command: str) -> None:
     p = subparsers.add_parser("export", help="export a run as a ZIP, a storyboard sheet or an animated GIF")
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--format", choices=FORMATS, default="zip",

@@ -14,7 +14,7 @@ from playground.experiments.importer import import_run
 
 
 # -- CLI ---------------------------------------------------------------------------------------
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, command: str) -> None:
     p = subparsers.add_parser("import", help="log frames made with another tool as a run (provider `import`)")
     p.add_argument("frames", nargs="+", type=Path, metavar="FRAME", help="image files, in frame order")
     p.add_argument("--model", required=True, help="the tool and model that made them, e.g. midjourney-v7")

@@ -2,8 +2,9 @@
 
 Exit codes: 0 ok or partial, 1 a run that ended in error (one-line reason on stderr),
 2 bad arguments or input rejected before anything was sent.
-Each command lives in a module of this package with `register(subparsers)` (COMMANDS); only
-the module of the command given is imported, so a command starts fast. The commands share
+Each command lives in a module of this package whose `register(subparsers, command)` adds it
+(COMMANDS, in the order `--help` lists them); only the module of the command given is
+imported, so a command starts fast. The commands share
 playground.cli.common and never import this module.
 """
 
@@ -18,18 +19,18 @@ from playground.base.errors import ConfigError
 from playground.cli import tools
 from playground.cli.common import Parser
 
-# command name -> module whose `register(subparsers)` adds it
+# command name -> module whose `register(subparsers, command)` adds it; `--help` lists them in this order
 COMMANDS: dict[str, str] = {
     "run": "playground.cli.run",
     "providers": "playground.cli.run",
     "score": "playground.cli.run",
     "emulator": "playground.cli.tools",
-    "bench": "playground.cli.tools",
     "compare": "playground.cli.experiments",
     "batch": "playground.cli.experiments",
     "report": "playground.cli.report",
     "export": "playground.cli.export",
     "import": "playground.cli.importing",
+    "bench": "playground.cli.tools",
     "bench-story": "playground.cli.bench_story",
     "sync": "playground.cli.sync",
 }
@@ -39,9 +40,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `command` given, only that command's module is imported (fast start)."""
     parser = Parser(prog="python -m playground", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    wanted = [COMMANDS[command]] if command in COMMANDS else list(COMMANDS.values())
-    for module_name in dict.fromkeys(wanted):
-        importlib.import_module(module_name).register(sub)
+    for name in [command] if command in COMMANDS else COMMANDS:
+        importlib.import_module(COMMANDS[name]).register(sub, name)
     return parser
 
 

@@ -51,7 +51,7 @@ def _report(playground: Playground, args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, command: str) -> None:
     p = sub.add_parser("report", help="per-arm summary of runs and votes (success, cost, latency, consistency, ratings)")
     p.add_argument("--experiment", default=None, help="one experiment id (default: every run in the log)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")

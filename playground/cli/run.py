@@ -16,10 +16,8 @@ from playground.core.playground import Playground
 from playground.present.providers import provider_rows
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    _register_run(sub)
-    _register_providers(sub)
-    _register_score(sub)
+def register(sub: argparse._SubParsersAction, command: str) -> None:
+    {"run": _register_run, "providers": _register_providers, "score": _register_score}[command](sub)
 
 
 def _register_run(sub: argparse._SubParsersAction) -> None:

@@ -26,12 +26,11 @@ class ToolMissing(Exception):
     pass
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Both tools in `--help`; their own parsers read the rest of the command line."""
-    for name in TOOLS:
-        p = sub.add_parser(name, help=HELP[name], add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=lambda args, name=name: run_tool(name, args.rest))
+def register(sub: argparse._SubParsersAction, command: str) -> None:
+    """The tool in `--help`; its own parser reads the rest of the command line."""
+    p = sub.add_parser(command, help=HELP[command], add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lambda args: run_tool(command, args.rest))
 
 
 def run_tool(name: str, argv: list[str]) -> int:

@@ -189,7 +189,8 @@ class BytePlusProvider(HttpProvider):
         delivered, next_index = 0, 0
         usage: dict[str, Any] | None = None
         try:
-            async with aclosing(iter_sse(bounded_lines(resp, self.answer_limit(call), ctx))) as events:
+            # iter_sse is an async generator, annotated AsyncIterator in http.py
+            async with aclosing(iter_sse(bounded_lines(resp, self.answer_limit(call), ctx))) as events:  # type: ignore[type-var]
                 async for event in events:
                     if event.data.strip() == "[DONE]":
                         break

@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 
 from playground.base.errors import InputError
-from playground.base.pricing import Price
+from playground.base.pricing import Price, k_size_px
 from playground.base.types import CallOutcome, ProviderCall
 from playground.providers.base import FrameSink
-from playground.providers.http import HttpProvider, deliver_item, k_size_px, scrub
+from playground.providers.http import HttpProvider, deliver_item, scrub
 from playground.providers.seedream import SEEDREAM
 
 GENERATED = "images generated x price per image"

@@ -49,10 +49,10 @@ import httpx
 
 from playground.base import pricing
 from playground.base.errors import InputError
-from playground.base.pricing import Price
+from playground.base.pricing import Price, parse_wh
 from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
-from playground.providers.http import HttpProvider, json_body, parse_wh, scrub
+from playground.providers.http import HttpProvider, json_body, scrub
 
 GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 DALLE3_SIZES = ("1024x1024", "1792x1024", "1024x1792")
@@ -152,7 +152,7 @@ def cost_from_usage(model: str, usage: Any) -> tuple[float | None, str]:
     base = pricing.snapshot_base(model) if model not in TOKEN_RATES else None
     if not isinstance(usage.get("output_tokens_details"), dict):
         output = "image out: no output_tokens_details, all output tokens at the image rate"
-    elif token_rates(model).text_out is None:  # type: ignore[union-attr]  (cost is known: so are the rates)
+    elif (rates := token_rates(model)) is not None and rates.text_out is None:  # cost is known: so are the rates
         output = "image out, text out at the image rate: no text output price known"
     else:
         output = "image out, text out"
