@@ -11,7 +11,8 @@ from typing import Any
 JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused", "lost_frame", "stream_error", "job_ended"})
 
 
-ENDED_STATES = frozenset({"cancelled", "timeout", "deleted"})  # job_ended: terminal states besides failed
+# job_ended: terminal states besides failed (aborted: Replicate's, a deadline passed before the job started)
+ENDED_STATES = frozenset({"cancelled", "timeout", "deleted", "aborted"})
 
 
 # Documented answer shapes the emulator can switch to (Emulator.shapes), so contract tests run

@@ -27,8 +27,10 @@ Faults, by `set_fault(provider | None, fault, count=None, on="create", **params)
     fewer (params n=frames to return), refused (one frame refused for content), lost_frame
     (frame `index`, default 1, is generated and billed but its URL answers 404), stream_error
     (BytePlus stream: a top-level {"error": ...} event instead of frame `after`, default 1),
-    job_ended (the job ends in another terminal state, param state=cancelled|timeout|deleted:
-    WaveSpeed/AtlasCloud report it as such, EvoLink as failed). job_failed on a BytePlus stream
+    job_ended (the job ends in another terminal state, param state=cancelled|timeout|deleted|aborted:
+    WaveSpeed/AtlasCloud report it as such, EvoLink as failed, Replicate as canceled or aborted).
+    Gemini answers a `content` fault as a blocked prompt (HTTP 200) and Replicate as a failed
+    prediction (E005), as those services do. job_failed on a BytePlus stream
     takes hold=True: the connection then stays open after the failed frame.
 
 Answer shapes, by `emu.shapes = {...}` (several documented shapes of one answer):
@@ -40,7 +42,8 @@ Answer shapes, by `emu.shapes = {...}` (several documented shapes of one answer)
     evolink_immediate     EvoLink answers the POST at once with {"created", "data": [{"url"}...]}
                           (the seed guide's sample), per-item {"error"} for a refused frame
     evolink_immediate_b64 the same with {"b64_json"} items
-    (OpenAI's and fal's shapes are listed in their modules: providers/openai.py, providers/fal.py)
+    (OpenAI's, fal's, Gemini's and Replicate's shapes are listed in their modules: providers/openai.py,
+    providers/fal.py, providers/gemini.py, providers/replicate.py)
 
 Holds, by `hold(provider, after=0)`: the create requests of a provider beyond the first `after`
 wait at the emulator (after auth and the fault check) until `Hold.release()` or the server

@@ -148,6 +148,8 @@ class Req:
         headers = dict(self.headers)
         if "authorization" in headers:
             headers["authorization"] = headers["authorization"].split(" ", 1)[0] + " <redacted>"
+        if "x-goog-api-key" in headers:  # Gemini's key header
+            headers["x-goog-api-key"] = "<redacted>"
         def meta(part: dict[str, Any]) -> dict[str, Any]:
             return {k: v for k, v in part.items() if k != "data"}
 

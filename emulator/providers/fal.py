@@ -1,5 +1,9 @@
-"""fal.ai's queue (FLUX Pro): POST /{model_id} -> status, response and cancel URLs; the states
-and errors as the official client knows them (tests/conformance/test_fal_sdk.py)."""
+"""fal.ai's queue (FLUX Pro, Seedream 4 / 4.5): POST /{model_id} -> status, response and cancel
+URLs; the states and errors as the official client knows them (tests/conformance/
+test_fal_sdk.py). Seedream makes num_images x max_images images (the most the docs allow: the
+real count is "between num_images and max_images*num_images" [doc]; `fewer` returns `n`), its
+edit endpoints take image_urls (URLs or data URIs, 1 to 10, inputs + outputs <= 15) and its
+result has no has_nsfw_concepts [doc]."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import re
 import time
 from typing import Any
 
-from emulator.routes import Invalid, check_fields, create_gate, error, int_field, polled_job
+from emulator.routes import Invalid, check_fields, create_gate, error, image_list, int_field, polled_job
 from emulator.wire import Job, Req
 
 PREFIX = "/fal"
@@ -17,7 +21,12 @@ FIELDS = {"prompt", "num_images", "image_size", "seed", "output_format", "safety
               "enable_safety_checker", "sync_mode", "prompt_upsampling", "guidance_scale", "num_inference_steps"}
 
 
-MODELS = {"fal-ai/flux-pro/v1.1", "fal-ai/flux-pro"}
+SEEDREAM_FIELDS = {"prompt", "image_size", "num_images", "max_images", "seed", "sync_mode", "enable_safety_checker",
+                   "enhance_prompt_mode"}
+SEEDREAM = {"fal-ai/bytedance/seedream/v4/text-to-image", "fal-ai/bytedance/seedream/v4.5/text-to-image",
+            "fal-ai/bytedance/seedream/v4/edit", "fal-ai/bytedance/seedream/v4.5/edit"}
+SEEDREAM_PRESETS = {"auto": (2048, 2048), "auto_2K": (2048, 2048), "auto_4K": (4096, 4096)}
+MODELS = {"fal-ai/flux-pro/v1.1", "fal-ai/flux-pro"} | SEEDREAM
 
 
 FAL_PRESETS = {"square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
@@ -73,23 +82,42 @@ def route(req: Req) -> None:
     model = req.path.lstrip("/")
     if model not in MODELS:
         raise Invalid("not_found", f"application {model} not found")
-    body = check_fields(req.json, FIELDS, ("prompt",))
-    n = int_field(body, "num_images", 1, 4, 1)
-    size = body.get("image_size", "landscape_4_3")
-    if isinstance(size, str) and size in FAL_PRESETS:
-        dims = FAL_PRESETS[size]
-    elif isinstance(size, dict) and set(size) == {"width", "height"} and all(
-            isinstance(v, int) and 64 <= v <= 14142 for v in size.values()):
-        dims = (size["width"], size["height"])
+    if model in SEEDREAM:
+        n, dims, body = _seedream(req, model)
     else:
-        raise Invalid("invalid", "image_size: a preset name or {width, height}", "image_size")
+        body = check_fields(req.json, FIELDS, ("prompt",))
+        n = int_field(body, "num_images", 1, 4, 1)
+        dims = _size(body.get("image_size", "landscape_4_3"), FAL_PRESETS, 64, 14142)
     if "seed" in body and (not isinstance(body["seed"], int) or isinstance(body["seed"], bool)):
         raise Invalid("invalid", "seed: must be an integer", "seed")
-    job = req.emu.new_job("fal", model, n, dims, fault, seed=body.get("seed"))
+    job = req.emu.new_job("fal", model, n, dims, fault, seed=body.get("seed"), seedream=model in SEEDREAM)
     app = "/".join(model.split("/")[:2])
     base = f"{req.emu.url}{PREFIX}/{app}/requests/{job.id}"
     req.json_response(200, {"request_id": job.id, "response_url": base, "status_url": f"{base}/status",
                             "cancel_url": f"{base}/cancel", "queue_position": 0}, {"x-fal-request-id": job.id})
+
+
+def _size(size: Any, presets: dict[str, tuple[int, int]], lo: int, hi: int) -> tuple[int, int]:
+    if isinstance(size, str) and size in presets:
+        return presets[size]
+    if isinstance(size, dict) and set(size) == {"width", "height"} and all(
+            isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in size.values()):
+        return size["width"], size["height"]
+    raise Invalid("invalid", f"image_size: a preset name or {{width, height}} of {lo} to {hi}", "image_size")
+
+
+def _seedream(req: Req, model: str) -> tuple[int, tuple[int, int], dict[str, Any]]:
+    """A Seedream request [doc]: (images it makes, their pixels, the body)."""
+    edit = model.endswith("/edit")
+    body = check_fields(req.json, SEEDREAM_FIELDS | ({"image_urls"} if edit else set()),
+                        ("prompt", "image_urls") if edit else ("prompt",))
+    generations = int_field(body, "num_images", 1, 6, 1)
+    per_generation = int_field(body, "max_images", 1, 6, 1)
+    refs = len(image_list(body["image_urls"], "image_urls", 1, 10)) if edit else 0
+    if refs + generations * per_generation > 15:
+        raise Invalid("invalid", "the total number of images (inputs + outputs) must not exceed 15", "max_images")
+    dims = _size(body.get("image_size", {"width": 2048, "height": 2048}), {**FAL_PRESETS, **SEEDREAM_PRESETS}, 1024, 4096)
+    return generations * per_generation, dims, body
 
 
 def _fal_request(req: Req, app: str, request_id: str, tail: str) -> None:
@@ -163,7 +191,10 @@ def _fal_result(req: Req, job: Job) -> dict[str, Any]:
         if "fal_sync_data_uri" in req.emu.shapes:
             url = f"data:image/{fmt};base64,{base64.b64encode(req.emu.frame_bytes(job, i)).decode()}"
         images.append({"url": url, "width": w, "height": h, "content_type": f"image/{fmt}"})
-    flags = [i == job.refused_index() for i in range(len(images))]
     seed = job.extra.get("seed")
-    return {"images": images, "seed": seed if isinstance(seed, int) else random.randint(1, 2**31),
-            "has_nsfw_concepts": flags, "timings": {"inference": job.latency}, "prompt": ""}
+    seed = seed if isinstance(seed, int) else random.randint(1, 2**31)
+    if job.extra.get("seedream"):  # {"images", "seed"} only [doc]
+        return {"images": images, "seed": seed}
+    flags = [i == job.refused_index() for i in range(len(images))]
+    return {"images": images, "seed": seed, "has_nsfw_concepts": flags, "timings": {"inference": job.latency},
+            "prompt": ""}

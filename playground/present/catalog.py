@@ -36,7 +36,8 @@ def _prices(cls: type[Provider]) -> str:
     prices = [m.price for m in cls.models if m.price is not None]
     if not prices or all(p.usd == 0 for p in prices):
         return "free"
-    text = " / ".join(_money(p.usd) for p in prices) + f" per {prices[0].unit}"
+    units = list(dict.fromkeys(p.unit for p in prices))  # a provider may bill its models in different units (fal)
+    text = "; ".join(" / ".join(_money(p.usd) for p in prices if p.unit == unit) + f" per {unit}" for unit in units)
     return text + (f"; {cls.price_note}" if cls.price_note else "")
 
 

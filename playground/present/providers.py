@@ -44,7 +44,7 @@ def reference_note(provider: str, model: str, count: int = 0) -> str:
     except InputError as exc:
         return f"*{exc}*"
     info = cls.model(model or cls.default_model())
-    needs = "edit-sequential" in info.id  # these edit the references: they need at least one
+    needs = info.id.endswith(("edit-sequential", "/edit"))  # these edit the references: they need at least one
     takers = [m.label for m in cls.models if m.max_references and not m.retired]
     if info.max_references == 0:
         other = f" In {cls.name}, these do: {', '.join(takers)}." if takers else ""

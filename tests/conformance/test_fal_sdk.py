@@ -211,3 +211,54 @@ def test_the_adapter_cancels_where_the_sdk_cancels(fal, client, emulator, make_p
     assert [r.path.rsplit("/", 2)[0] + "/ID/cancel" for r in ours + theirs] == ["/fal-ai/flux-pro/requests/ID/cancel"] * 2
     assert all(r.headers["authorization"] == "Key <redacted>" and not r.json for r in ours + theirs)
     assert len(emulator.cancelled) == 2
+
+
+# -- Seedream 4 / 4.5 (issue 15) -----------------------------------------------------------------
+
+SEEDREAM_EDIT = "fal-ai/bytedance/seedream/v4.5/edit"
+
+
+def test_a_seedream_series_parses_with_the_documented_result(fal, client, emulator):
+    emulator.latency_s = 0.0
+    emulator.image_size = (64, 48)
+    result = client.subscribe("fal-ai/bytedance/seedream/v4/text-to-image", {
+        "prompt": "Generate a series of 3 images: a fox's day", "num_images": 1, "max_images": 3,
+        "image_size": {"width": 2048, "height": 2048}, "seed": 4}, interval=0.02)
+    assert [set(image) >= {"url", "width", "height"} for image in result["images"]] == [True] * 3
+    assert result["seed"] == 4 and "has_nsfw_concepts" not in result  # {"images", "seed"} [doc]
+    assert all(httpx.get(image["url"]).status_code == 200 for image in result["images"])
+
+
+def test_a_seedream_edit_takes_data_uris_and_refuses_a_missing_reference(fal, client, emulator):
+    from support.sdk import reference_image
+
+    emulator.latency_s = 0.0
+    handle = client.submit(SEEDREAM_EDIT, {"prompt": "the same fox", "image_urls": [reference_image().data_url()],
+                                           "num_images": 1, "max_images": 2, "image_size": "auto_2K"})
+    assert len(handle.get()["images"]) == 2
+    with pytest.raises(fal.client.FalClientHTTPError) as err:
+        client.submit(SEEDREAM_EDIT, {"prompt": "the same fox"})
+    assert err.value.status_code == 422 and err.value.message[0]["loc"] == ["body", "image_urls"]
+
+
+def test_the_adapter_sends_what_the_sdk_sends_for_a_seedream_edit(fal, client, emulator, make_provider, make_call,
+                                                                  sink):
+    from support.sdk import reference_image
+
+    emulator.latency_s = 0.0
+    ref = reference_image()
+    provider = make_provider("fal")
+    call = make_call(provider, model="fal-ai/bytedance/seedream/v4.5/text-to-image", prompt="a fox's day", frames=3,
+                     size="2560x1440", seed=5, references=(ref,))
+
+    async def go():
+        async with httpx.AsyncClient(timeout=10) as http:
+            return await provider.generate(call, http, sink)
+
+    asyncio.run(go())
+    ours = emulator.requests_for("fal", "POST")[-1]
+    client.submit(SEEDREAM_EDIT, {"prompt": "a fox's day", "num_images": 1, "max_images": 3, "seed": 5,
+                                  "image_size": {"width": 2560, "height": 1440}, "image_urls": [ref.data_url()]})
+    theirs = emulator.requests_for("fal", "POST")[-1]
+    assert (ours.path, ours.json) == (theirs.path, theirs.json) and ours.path == f"/{SEEDREAM_EDIT}"
+    assert ours.headers["authorization"] == theirs.headers["authorization"] == "Key <redacted>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import time
@@ -24,6 +25,9 @@ def test_base_urls_cover_every_provider(emulator):
     assert set(urls) == {case.base_url_env for case in CASES.values()}
     assert all(u.startswith("http://127.0.0.1:") for u in urls.values())
     assert urls["ARK_BASE_URL"] == f"{emulator.url}/byteplus/api/v3" and urls["FAL_QUEUE_URL"] == f"{emulator.url}/fal"
+    # host roots, as the official clients read them: the adapters append the version paths
+    assert urls["GOOGLE_GEMINI_BASE_URL"] == f"{emulator.url}/gemini"
+    assert urls["REPLICATE_BASE_URL"] == f"{emulator.url}/replicate"
     env = emulator.env()
     assert env["ARK_API_KEY"] and env["FAL_KEY"] and env["OPENAI_API_KEY"] != env["FAL_KEY"]
 
@@ -131,6 +135,9 @@ def test_cli_prints_exports():
     text = "".join(lines)
     for case in CASES.values():
         assert f"export {case.base_url_env}=http://127.0.0.1:" in text and f"export {case.key_env}=" in text
+    # host roots, as the official clients read them: the adapters append the version paths
+    assert re.search(r"^export GOOGLE_GEMINI_BASE_URL=http://127\.0\.0\.1:\d+/gemini$", text, re.M)
+    assert re.search(r"^export REPLICATE_BASE_URL=http://127\.0\.0\.1:\d+/replicate$", text, re.M)
 
 
 # -- answer shapes (Emulator.shapes): each switch really changes the answer ---------------------

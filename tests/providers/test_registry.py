@@ -44,12 +44,33 @@ def test_seedream_limits():
 
 
 def test_single_image_models():
-    for name in ("openai", "stability", "fal"):
+    for name in ("openai", "stability"):
         for m in provider_class(name).models:
             assert not m.native_sequence and m.max_frames == 1
+    flux = [m for m in provider_class("fal").models if "flux" in m.id]
+    assert all(not m.native_sequence and m.max_frames == 1 for m in flux)
     assert all(m.takes_seed for m in provider_class("fal").models)
     assert provider_class("stability").model("sd3.5-large").takes_seed
-    assert [m.id for m in provider_class("fal").models] == ["fal-ai/flux-pro/v1.1", "fal-ai/flux-pro"]
+    assert [m.id for m in flux] == ["fal-ai/flux-pro/v1.1", "fal-ai/flux-pro"]
+
+
+def test_the_models_researchers_compare_declare_their_limits():
+    """Issue 15: Seedream on fal (up to 6 a generation, up to 10 references through /edit),
+    Gemini image models (a series from one prompt; 3 / 14 references), Replicate's schemas."""
+    fal = {m.id: m for m in provider_class("fal").models}
+    for version in ("v4", "v4.5"):
+        for kind in ("text-to-image", "edit"):
+            m = fal[f"fal-ai/bytedance/seedream/{version}/{kind}"]
+            assert (m.native_sequence, m.max_frames, m.max_references, m.frames_plus_references_max) == (True, 6, 10, 15)
+    gemini = {m.id: m for m in provider_class("gemini").models}
+    assert [gemini[i].max_references for i in ("gemini-2.5-flash-image", "gemini-3-pro-image-preview")] == [3, 14]
+    assert all(m.native_sequence and m.takes_seed for m in gemini.values())
+    replicate = {m.id: (m.native_sequence, m.max_frames, m.max_references, m.takes_seed)
+                 for m in provider_class("replicate").models}
+    assert replicate == {"bytedance/seedream-4": (True, 15, 10, False), "bytedance/seedream-4.5": (True, 15, 14, False),
+                         "google/nano-banana": (False, 1, 3, False),
+                         "black-forest-labs/flux-kontext-pro": (False, 1, 1, True),
+                         "black-forest-labs/flux-1.1-pro": (False, 1, 0, True)}
 
 
 def test_readme_table_lists_every_provider_and_variable():

@@ -45,4 +45,11 @@ CASES: dict[str, Case] = {
                       "1024x1024", SINGLE, seed=11),
     "fal": Case("FAL_KEY", "FAL_QUEUE_URL", "https://queue.fal.run", "fal-ai/flux-pro/v1.1", "512x384", SINGLE,
                 seed=11, cost_source="reported", sdk=("fal-client>=1.0.3",)),
+    # token-billed (reported); a sequence's shortfall is tested in tests/providers/test_gemini.py
+    "gemini": Case("GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "https://generativelanguage.googleapis.com",
+                   "gemini-2.5-flash-image", "1024x1024", SEQUENTIAL, seed=11, cost_source="reported",
+                   sdk=("google-genai>=3.6.1",)),
+    # Seedream 4 takes 1024 to 4096 a side: its partial run is in tests/providers/test_replicate.py
+    "replicate": Case("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "https://api.replicate.com", "bytedance/seedream-4",
+                      "1024x1024", SEQUENTIAL, sdk=("replicate>=1.0.7",)),
 }

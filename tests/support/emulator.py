@@ -5,6 +5,7 @@ tests/conftest.py for every test). Fixtures:
     emulator          function: that server, reset (log, faults, jobs) and latency 0
     emulator_env      function: env vars set (monkeypatch) to the emulator's base URLs + fake keys;
                       returns the dict
+    small_frames      function: `emulator` drawing every frame at 48x32 (protocol tests, not pixels)
     sink              function: a fresh CollectingSink
     make_provider     function: factory(name, **policy) -> provider instance pointed at the
                       emulator, with a recording fake sleep (`p.sleeps`) and quick polling
@@ -57,6 +58,12 @@ def emulator_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[st
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@pytest.fixture
+def small_frames(emulator: Emulator) -> Emulator:
+    emulator.image_size = (48, 32)
+    return emulator
 
 
 @pytest.fixture

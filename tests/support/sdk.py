@@ -57,3 +57,14 @@ def body_differences(adapter: dict, sdk: dict) -> dict[str, tuple]:
         if a != s or type(a) is not type(s):
             out[name] = (a, s)
     return out
+
+
+def reference_image(colour: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (32, 24)):
+    """A ReferenceImage as the core makes one (a small real PNG)."""
+    import hashlib
+
+    from playground.base.types import ReferenceImage
+
+    data = png_bytes(colour, size)
+    return ReferenceImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=size[0],
+                          height=size[1])

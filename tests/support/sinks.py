@@ -56,3 +56,14 @@ def _decode(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+def generate(provider: Any, call: Any, sink: CollectingSink, timeout: float = 10.0) -> Any:
+    """One adapter call over real HTTP (a fresh client), as the core makes it: its CallOutcome."""
+    import asyncio
+
+    async def go() -> Any:
+        async with httpx.AsyncClient(timeout=timeout) as http:
+            return await provider.generate(call, http, sink)
+
+    return asyncio.run(go())

@@ -1,4 +1,5 @@
-"""`fal`: FLUX Pro on fal.ai's queue (one image per call).
+"""`fal`: FLUX Pro (one image per call) and ByteDance's Seedream 4 / 4.5 (a series per call) on
+fal.ai's queue.
 
 Wire protocol. Checked by the official client against the emulator (tests/conformance/
 test_fal_sdk.py), marked [sdk fal-client 1.0.3 fal_client/client.py]; otherwise [doc]
@@ -29,10 +30,27 @@ docs.fal.ai, [3p] or [guess]:
 - Retries: unlike the SDK (up to 10 tries of any request on 408/409/429 and on 502/503/504
   without x-fal-request-id, submits included [sdk `_maybe_retry_request`]), a submit is never
   re-sent after a 5xx or a timeout: it may have been billed.
-- Billing: per megapixel of output [doc]; the price table unit is "megapixel". The call's
+- Billing: FLUX per megapixel of output [doc]; the price table unit is "megapixel". The call's
   cost is reported from the result's images[].width x height (CallOutcome.cost_usd); the
   estimate prices the size sent ("2K" = 2048x2048, a preset by its pixels [guess: the
   commonly cited preset sizes, which the emulator serves too]).
+- Seedream [doc fal.ai/models/fal-ai/bytedance/seedream/v4/text-to-image/llms.txt and
+  .../v4/edit/llms.txt; v4.5 the same schema, its limits 3p]: fal-ai/bytedance/seedream/
+  {v4,v4.5}/text-to-image and .../edit. Body: prompt, image_size (as above; also "auto",
+  "auto_2K", "auto_4K"), num_images, max_images, seed. "In total, the number of images
+  generated will be between num_images and max_images*num_images" [doc]: a sequence is one
+  generation (num_images 1, max_images = frames, up to 6), a baseline call one image
+  (num_images 1, max_images 1), so a call makes at most `frames` images. The edit endpoints
+  take the references as image_urls (up to 10; inputs + outputs <= 15) [doc]: sent as data
+  URIs ("your own URL or a Base64 data URI" [doc fal files]), so no upload round trip, no
+  storage host and no key outside the queue; a reference is at most 10 MB after re-encoding
+  (core.references), and fal's limit on a request body is not documented [guess: it takes
+  them]. A call with references to a text-to-image id goes to its /edit endpoint (the row's
+  billing rule names it), so the chain mode can use the text-to-image id throughout; an /edit
+  id without references is refused before sending. The result has images[] ({url,
+  content_type, width, height}) and seed, no has_nsfw_concepts [doc]. Billed per image
+  returned: $0.03 (v4) [doc], $0.04 (v4.5) [3p] [guess: the "per image" unit counts the images
+  returned]; the caps count `frames` images.
 """
 
 from __future__ import annotations
@@ -45,11 +63,12 @@ from typing import Any
 import httpx
 
 from playground.base import pricing
-from playground.base.errors import ProviderError
+from playground.base.errors import InputError, ProviderError
 from playground.base.pricing import Price
 from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
 from playground.providers.http import HttpProvider, coded_error, extract_error, parse_retry_after, same_origin, scrub
+from playground.providers.seedream import SEEDREAM
 
 # fal's named sizes and their pixels [doc: fal image_size enum; the emulator serves the same]
 PRESETS: dict[str, tuple[int, int]] = {
@@ -60,6 +79,23 @@ PRESETS: dict[str, tuple[int, int]] = {
 # FLUX Pro on fal: one image per call, a seed, no references [doc]; a template
 _FLUX = ModelInfo(id="", label="", takes_seed=True, max_frames=1, native_sequence=False, max_references=0,
                   default_size="1024x1024")
+
+
+# Seedream on fal: a series of up to 6 per generation (max_images 1..6), a seed, up to 10
+# references on the edit endpoints, references + images <= 15 [doc]; a template
+_SEEDREAM = replace(SEEDREAM, max_frames=6, takes_seed=True, max_references=10, default_size="2048x2048")
+SEEDREAM_PREFIX = "fal-ai/bytedance/seedream/"
+
+
+def is_seedream(model: str) -> bool:
+    return model.startswith(SEEDREAM_PREFIX)
+
+
+def endpoint(call: ProviderCall) -> str:
+    """The app a call goes to: a Seedream text-to-image id with references goes to its /edit."""
+    if is_seedream(call.model) and call.references and call.model.endswith("/text-to-image"):
+        return call.model.removesuffix("/text-to-image") + "/edit"
+    return call.model
 
 
 def image_size(size: str) -> Any:
@@ -86,25 +122,56 @@ class FalProvider(HttpProvider):
                             "megapixel", most=0.055, most_source="$0.055/megapixel, the higher source [3p]")),
         replace(_FLUX, id="fal-ai/flux-pro", label="FLUX.1 [pro] (fal)",
                 price=Price(0.05, "fal FLUX.1 [pro] $0.05/megapixel [guess]", "megapixel")),
+        replace(_SEEDREAM, id="fal-ai/bytedance/seedream/v4/text-to-image", label="Seedream 4.0 (fal)",
+                note="up to 6; references via /edit",
+                price=Price(0.03, "fal Seedream v4 $0.03/image [doc]")),
+        replace(_SEEDREAM, id="fal-ai/bytedance/seedream/v4.5/text-to-image", label="Seedream 4.5 (fal)",
+                note="up to 6; references via /edit",
+                price=Price(0.04, "fal Seedream v4.5 $0.04/image [3p]")),
+        replace(_SEEDREAM, id="fal-ai/bytedance/seedream/v4/edit", label="Seedream 4.0 edit (fal, references)",
+                note="references required", price=Price(0.03, "fal Seedream v4 edit $0.03/image [doc]")),
+        replace(_SEEDREAM, id="fal-ai/bytedance/seedream/v4.5/edit", label="Seedream 4.5 edit (fal, references)",
+                note="references required", price=Price(0.04, "fal Seedream v4.5 edit $0.04/image [3p]")),
     )
     fallback_price = Price(0.04, "fal fallback $0.04/megapixel [3p]", "megapixel")
     listing_order = 70
     max_concurrency = 4
     protocol = ("queue: POST /{model_id} -> status_url / response_url / cancel_url; poll status, GET result; "
-                "`Authorization: Key ...`")
-    billing_rule = "per megapixel of output [doc]"
-    billing_details = ("per megapixel of output: the adapter reports the cost from each returned image's `width` x "
-                       "`height` x the price per MP (`cost_source` \"reported\"); the estimate prices the pixels sent "
-                       "(`2K` = 2048x2048, presets such as `square_hd` by their pixels); an NSFW-flagged image still "
-                       "counts [doc]; the preset pixels and the flagged case [guess]")
+                "`Authorization: Key ...`; Seedream: `num_images` 1 x `max_images` N, references as data URIs in "
+                "`image_urls` (a text-to-image id with references goes to its `/edit`)")
+    billing_rule = "FLUX per megapixel of output, Seedream per image returned [doc]"
+    billing_details = ("FLUX per megapixel of output: the adapter reports the cost from each returned image's `width` "
+                       "x `height` x the price per MP (`cost_source` \"reported\"); the estimate prices the pixels "
+                       "sent (`2K` = 2048x2048, presets such as `square_hd` by their pixels); an NSFW-flagged image "
+                       "still counts [doc]; the preset pixels and the flagged case [guess]. Seedream per image "
+                       "returned ($0.03 v4 [doc], $0.04 v4.5 [3p]), reported by the adapter; a call makes at most "
+                       "`frames` images (`num_images` 1 x `max_images` frames), which the caps count; \"per image\" "
+                       "read as per image returned [guess]")
     model_id_segments = 6  # owner/app[/path...], e.g. fal-ai/bytedance/seedream/v4/text-to-image [doc]
 
+    def validate(self, call: ProviderCall) -> None:
+        super().validate(call)
+        if not is_seedream(call.model):
+            return
+        if call.model.endswith("/edit") and not call.references:
+            raise InputError(f"fal/{call.model} edits reference images: add 1 to 10, or use "
+                             f"{call.model.removesuffix('/edit')}/text-to-image")
+        dims = pricing.dimensions(call.size) if call.size not in PRESETS else None
+        if dims and "/v4.5/" in call.model and not 2560 * 1440 <= dims[0] * dims[1] <= 4096 * 4096:
+            raise InputError(f"fal/{call.model} takes 2560x1440 to 4096x4096 pixels in all [3p], not {call.size!r}")
+        if dims and "/v4/" in call.model and not all(1024 <= side <= 4096 for side in dims):
+            raise InputError(f"fal/{call.model} takes 1024 to 4096 pixels a side [doc], not {call.size!r}")
+
     def body(self, call: ProviderCall) -> dict[str, Any]:
-        body: dict[str, Any] = {"prompt": call.prompt, "num_images": call.frames}
+        body: dict[str, Any] = {"prompt": call.prompt, "num_images": 1 if is_seedream(call.model) else call.frames}
+        if is_seedream(call.model):
+            body["max_images"] = call.frames  # one generation of up to `frames` images [doc]
         if call.size:
             body["image_size"] = image_size(call.size)
         if call.seed is not None:
             body["seed"] = call.seed
+        if call.references:
+            body["image_urls"] = [ref.data_url() for ref in call.references]
         return body
 
     def _app_url(self, model: str, request_id: str) -> str:
@@ -118,7 +185,8 @@ class FalProvider(HttpProvider):
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
         body = self.body(call)
         outcome = CallOutcome(seed_sent=call.seed, sent_fields=scrub(body))
-        answer, _ = await self.create(client, f"{self.base_url}/{call.model}", call, body)
+        app = endpoint(call)
+        answer, _ = await self.create(client, f"{self.base_url}/{app}", call, body)
         request_id = str(answer.get("request_id", "")) if isinstance(answer, dict) else ""
         if not request_id:
             raise self.ctx(call).error("malformed", "no request_id in the answer", may_be_billed=True)
@@ -153,8 +221,12 @@ class FalProvider(HttpProvider):
         if not isinstance(images, list):
             raise self.ctx(call).error("malformed", "result has no images list", may_be_billed=True)
         await self.deliver(images, result.get("has_nsfw_concepts") or [], sink)
+        for i in range(len(images), call.frames):  # a series may come back shorter [doc]
+            await sink.failed(i, f"{self.label} returned {len(images)} of {call.frames} image(s)")
         outcome.images_billed = len(images)
         outcome.cost_usd, outcome.cost_rule = self.output_cost(call, images)
+        if app != call.model:
+            outcome.cost_rule += f" (sent to {app}: the call has references)"
         return outcome
 
     def finished(self, state: dict[str, Any], call: ProviderCall, request_id: str) -> bool:
@@ -224,8 +296,8 @@ class FalProvider(HttpProvider):
         price per megapixel. An image without dimensions counts at the requested size."""
         price = self.price(call.model, self.price_overrides)
         per_mp = price.usd if price.unit == "megapixel" else None
-        if per_mp is None:  # an override priced per image: nothing to scale
-            return round(price.usd * len(images), 6), "images returned x price per image (override)"
+        if per_mp is None:  # priced per image (Seedream, or an override): nothing to scale
+            return round(price.usd * len(images), 6), f"{len(images)} image(s) returned x ${price.usd:g} per image"
         total_mp, guessed = 0.0, 0
         for image in images:
             w = image.get("width") if isinstance(image, dict) else None

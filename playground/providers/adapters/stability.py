@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 from dataclasses import replace
 from typing import Any, ClassVar
 
 import httpx
 
-from playground.base.pricing import Price, parse_wh
+from playground.base.pricing import Price
 from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
 from playground.providers.http import HttpProvider, json_body
+from playground.providers.sizes import nearest_ratio
 
 ASPECT_RATIOS = ("1:1", "16:9", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
 
@@ -43,16 +43,7 @@ _SD = ModelInfo(id="", label="", takes_seed=True, max_frames=1, native_sequence=
 
 def aspect_ratio(size: str) -> str:
     """The documented aspect ratio nearest to a WxH size (log distance); 1:1 when not WxH."""
-    wh = parse_wh(size)
-    if not wh or wh[0] <= 0 or wh[1] <= 0:
-        return "1:1"
-    target = math.log(wh[0] / wh[1])
-
-    def distance(ratio: str) -> float:
-        a, b = (int(x) for x in ratio.split(":"))
-        return abs(math.log(a / b) - target)
-
-    return min(ASPECT_RATIOS, key=distance)
+    return nearest_ratio(size, ASPECT_RATIOS) or "1:1"
 
 
 class StabilityProvider(HttpProvider):
