@@ -14,8 +14,18 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from playground.config import Settings  # noqa: E402
 from playground.core import Playground  # noqa: E402
+from playground.providers.limiter import LIMITERS  # noqa: E402
 
 CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limiters() -> Iterator[None]:
+    """Each test starts with no learned limits: the process's limiters are per provider, host and
+    key, and the session's emulator keeps one host and the same fake keys for every test."""
+    LIMITERS.clear()
+    yield
+    LIMITERS.clear()
 
 
 @pytest.fixture
