@@ -24,6 +24,8 @@ ENV_VARS: dict[str, str] = {
     "PLAYGROUND_CONFIRM_USD": "Compare asks for confirmation above this estimated total (USD)",
     "PLAYGROUND_MAX_DOWNLOAD_MB": "Size cap per downloaded frame (MB, default 40)",
     "PLAYGROUND_RUN_DEADLINE_S": "Overall deadline of one run (seconds, default 600)",
+    "PLAYGROUND_RATE_LIMITS": "Per-provider rate limits over the documented ones, e.g. byteplus=500/min:8,fal=:40 "
+                              "(read by providers/limiter.py)",
     "PLAYGROUND_DEFAULT_PROVIDER": "Provider preselected in the UI and CLI (default: local)",
     "GRADIO_SERVER_PORT": "Port of the web app (Gradio's own variable, default 7860)",
     "GRADIO_SERVER_NAME": "Interface of the web app (Gradio's own variable, default 127.0.0.1)",
