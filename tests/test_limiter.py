@@ -499,6 +499,21 @@ def test_registry_keys_by_provider_host_and_a_salted_hash_never_the_key():
     assert (local.spec.rate, local.spec.concurrency) == (None, None) and "loopback" in local.spec.source
 
 
+def test_registry_stays_bounded_by_forgetting_idle_keys():
+    """On a Space every visitor's typed key makes a limiter: past max_keys the idle ones go."""
+    registry = LimiterRegistry(env={}, max_keys=4)
+    busy = registry.get("byteplus", "key-busy", "https://ark.example.com")
+
+    async def hold_and_fill() -> None:
+        async with busy.slot():
+            for i in range(10):
+                registry.get("byteplus", f"visitor-{i}", "https://ark.example.com")
+            assert registry.get("byteplus", "key-busy", "https://ark.example.com") is busy  # in use: kept
+            assert len(registry.stats()) <= 4
+
+    asyncio.run(hold_and_fill())
+
+
 def test_registry_applies_the_override_and_starts_afresh_when_it_changes():
     env: dict[str, str] = {"PLAYGROUND_RATE_LIMITS": "wavespeed=500/min:100"}
     registry = LimiterRegistry(env=env)

@@ -641,6 +641,11 @@ class Limiter:
         with self._lock:
             return self._waiting_slot + self._waiting_rate
 
+    def idle(self) -> bool:
+        """Nothing in flight, nobody waiting, no pause running: forgetting it loses only what it learned."""
+        with self._lock:
+            return not (self._in_flight or self._queue or self._waiting_rate) and self._paused_until <= self.clock()
+
 
 # -- the registry ----------------------------------------------------------------------------
 
@@ -664,9 +669,11 @@ def is_loopback(host: str) -> bool:
 class LimiterRegistry:
     """The process's limiters by (provider, host, key_id). Overrides are read from
     PLAYGROUND_RATE_LIMITS (in `env`, default os.environ) when first needed and again whenever
-    its text changes (which starts every key afresh)."""
+    its text changes (which starts every key afresh). Past `max_keys` keys (a Space: every visitor's
+    typed key), the idle limiters are forgotten."""
 
     env: Mapping[str, str] | None = None
+    max_keys: int = 1024  # past this many keys, idle limiters are forgotten
     clock: Callable[[], float] = time.monotonic
     sleep: Sleep = asyncio.sleep
     _limiters: dict[tuple[str, str, str], Limiter] = field(default_factory=dict)
@@ -686,6 +693,8 @@ class LimiterRegistry:
                 self._limiters.clear()
             limiter = self._limiters.get(ident)
             if limiter is None:
+                if len(self._limiters) >= self.max_keys:
+                    self._forget_idle()
                 seed = _LOOPBACK if is_loopback(host) else SEEDS.get(provider, NO_LIMITS)
                 override = self._overrides.get(provider) or self._overrides.get("*")
                 documented = SEEDS.get(provider, NO_LIMITS)
@@ -694,6 +703,13 @@ class LimiterRegistry:
                 limiter = self._limiters[ident] = Limiter(spec, provider=provider, host=host, key_id=ident[2],
                                                           label=label, clock=self.clock, sleep=self.sleep)
             return limiter
+
+    def _forget_idle(self) -> None:
+        """Drop the limiters nobody uses now (none in flight, waiting or paused), under the lock: on
+        a Space every visitor's typed key makes one, and the registry must stay bounded."""
+        for ident, limiter in list(self._limiters.items()):
+            if limiter.idle():
+                del self._limiters[ident]
 
     def stats(self) -> list[LimiterStats]:
         with self._lock:
