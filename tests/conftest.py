@@ -16,9 +16,19 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from playground.base.config import Settings
 from playground.core import Playground
+from playground.providers.limiter import LIMITERS
 from support.app import launch_app
 
 pytest_plugins = ["support.emulator", "support.gradio_raw", "support.hub"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limiters() -> Iterator[None]:
+    """Each test starts with no learned limits: the process's limiters are per provider, host and
+    key, and the session's emulator keeps one host and the same fake keys for every test."""
+    LIMITERS.clear()
+    yield
+    LIMITERS.clear()
 
 
 @pytest.fixture

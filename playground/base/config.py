@@ -33,6 +33,9 @@ ENV_VARS: dict[str, str] = {
                                  "`provider:model` or `provider:*` (unset: any off a Space, none on a Space)",
     "PLAYGROUND_MAX_DOWNLOAD_MB": "Size cap per downloaded frame (MB, default 40)",
     "PLAYGROUND_RUN_DEADLINE_S": "Overall deadline of one run in seconds (default 600)",
+    "PLAYGROUND_RATE_LIMITS": "Rate limits per provider key over the documented ones, e.g. "
+                              "`byteplus=500/min:8,wavespeed=500/min:100,fal=:40,openai=off` (requests or images per "
+                              "period, `:` concurrent calls); see [docs/reliability.md](docs/reliability.md#rate-limits)",
     "PLAYGROUND_DEFAULT_PROVIDER": "Provider preselected in the UI and CLI (default `local`)",
     "PLAYGROUND_CLIP_PATH": "Local folder of CLIP weights for the optional deep metrics "
                             "(`pip install -r requirements-deep.txt`; docs/metrics.md)",

@@ -22,6 +22,15 @@ A Retry-After longer than `max_retry_after` (60 s) is not waited for: the error 
 at once with `retry_after` set, so the caller (a batch) can decide. `sleep` is injectable
 (`HttpProvider.sleep`), so tests assert the waits without waiting.
 
+Rate limits: `HttpProvider.request` sends through the key's limiter (limiter.py): each try
+waits for it (a slot, a pause, a create's place in the rate window), every answer's rate-limit
+headers are reported to it, and a 429 is waited out (its Retry-After, or the backoff) as often
+as it comes, not counted against the attempts: a refused create was not accepted, so it is
+safe to repeat, and waiting is not an error. It ends only past `max_retry_after` for one wait,
+`rate_limit_patience_s` (600 s) of 429 waits for one request, or the run's deadline
+(`limiter.run_deadline`); then the 429 is the answer. `send` without a limiter (a storage
+host's upload URL) keeps the attempts above.
+
 Polling: `poll_job` notices a quick job quickly (0.5 s, then 1 s), then waits 9% of the time
 the job has run so far (at most 10 s): a job of 10 s or more is noticed within 10% of its
 length, at about one poll a second or fewer (see docs/benchmarks.md). It stops at an
@@ -48,8 +57,9 @@ import asyncio
 import base64
 import binascii
 import codecs
-import email.utils
+import functools
 import json
+import math
 import random
 import re
 import time
@@ -60,10 +70,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from playground.base.errors import ProviderError, redact
+from playground.base.errors import ConfigError, ProviderError, redact
 from playground.base.pricing import k_size_px, parse_wh  # size parsing lives in pricing, re-exported
 from playground.base.types import ProviderCall
 from playground.providers.base import Provider
+from playground.providers.limiter import LIMITERS, Limiter, deadline_left, parse_retry_after
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -147,9 +158,10 @@ class RetryPolicy:
     max_delay: float = 8.0
     jitter: float = 0.25  # +/- fraction of the delay
     max_retry_after: float = 60.0  # a longer Retry-After is raised, not waited for
+    rate_limit_patience_s: float = 600.0  # with a limiter: the most one request waits on 429s in all
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.max_delay, self.base_delay * (2 ** attempt))
+        delay: float = min(self.max_delay, self.base_delay * (2 ** attempt))
         return delay * random.uniform(1 - self.jitter, 1 + self.jitter)
 
 
@@ -161,22 +173,6 @@ class PollPolicy:
     elapsed_fraction: float = 0.09  # wait at most this share of the job's time so far
     ceiling: float = 10.0
     deadline_s: float = 300.0  # EvoLink suggests capping image tasks at about 5 minutes
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 # -- error mapping -------------------------------------------------------------------------
@@ -322,42 +318,63 @@ def coded_error(ctx: ErrorContext, status: int, code: str, message: str, *, wher
 async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable: bool, ctx: ErrorContext,
                policy: RetryPolicy = RetryPolicy(), sleep: Sleep = asyncio.sleep,
                stream: bool = False, max_bytes: int = answer_limit(1),
-               may_be_billed: bool | None = None) -> httpx.Response:
+               may_be_billed: bool | None = None, limiter: Limiter | None = None,
+               weight: float = 0.0) -> httpx.Response:
     """Send with the retry policy above. Returns the final response whatever its status: a 2xx
     read whole up to `max_bytes` unless `stream` (past it: ProviderError, may be billed unless
     `may_be_billed` says otherwise, by default when not `repeatable`), an error's first
-    ERROR_BODY_BYTES read in either case."""
-    for attempt in range(policy.attempts):
-        last = attempt + 1 >= policy.attempts
+    ERROR_BODY_BYTES read in either case. With a `limiter` (the key's, see limiter.py) each try
+    waits for it first (a create counting `weight` in its window) and a 429 is its business: waited
+    out as often as needed, not counted against `policy.attempts`."""
+    failures = 0  # tries lost to anything but a 429 the limiter waits out
+    throttles, rate_waited, honoured = 0, 0.0, -math.inf
+    while True:
+        last = failures + 1 >= policy.attempts
+        if limiter is not None:
+            await limiter.admit(weight, sleep=sleep, honoured=honoured)
         try:
             resp = await client.send(request, stream=True)
         except _NOT_SENT as exc:  # nothing reached the provider: always safe to try again
             if not last:
-                await sleep(policy.backoff(attempt))
+                await sleep(policy.backoff(failures))
+                failures += 1
                 continue
             raise ctx.error("network", f"could not connect ({type(exc).__name__}: {ctx.clean(str(exc))}); "
                             "nothing was sent") from None
         except httpx.TimeoutException as exc:
             if repeatable and not last:
-                await sleep(policy.backoff(attempt))
+                await sleep(policy.backoff(failures))
+                failures += 1
                 continue
             note = "" if repeatable else "; the call may still run and be billed"
             raise ctx.error("timeout", f"no answer in time ({type(exc).__name__}){note}",
                             may_be_billed=not repeatable) from None
         except httpx.TransportError as exc:  # reset / protocol error after the request went out
             if repeatable and not last:
-                await sleep(policy.backoff(attempt))
+                await sleep(policy.backoff(failures))
+                failures += 1
                 continue
             note = "" if repeatable else "; the call may have been received and billed"
             raise ctx.error("network", f"connection failed ({type(exc).__name__}: {ctx.clean(str(exc))}){note}",
                             may_be_billed=not repeatable) from None
         status = resp.status_code
-        if status == 429 or (repeatable and status in RETRYABLE_GET_STATUSES):
+        if limiter is not None:
+            limiter.observe(status, resp.headers, max_wait=policy.max_retry_after)
+        if status == 429 and limiter is not None:
+            if not await _out_of_quota(resp):
+                wait, honoured = limiter.throttled(resp.headers, resp.content, create=not repeatable,
+                                                   fallback=policy.backoff(throttles), max_wait=policy.max_retry_after)
+                if _may_wait(wait, rate_waited, policy):
+                    throttles, rate_waited = throttles + 1, rate_waited + wait
+                    await limiter.wait_out(wait, create=not repeatable, sleep=sleep)
+                    continue
+        elif status == 429 or (repeatable and status in RETRYABLE_GET_STATUSES):
             retry_after = parse_retry_after(resp.headers.get("retry-after"))
             if not last and (retry_after is None or retry_after <= policy.max_retry_after) \
                     and not await _out_of_quota(resp):
                 await resp.aclose()
-                await sleep(retry_after if retry_after is not None else policy.backoff(attempt))
+                await sleep(retry_after if retry_after is not None else policy.backoff(failures))
+                failures += 1
                 continue
         if status >= 400:
             await read_head(resp)
@@ -365,7 +382,14 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable:
             billed = not repeatable if may_be_billed is None else may_be_billed
             await read_body(resp, max_bytes, ctx, may_be_billed=billed)
         return resp
-    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _may_wait(wait: float, waited: float, policy: RetryPolicy) -> bool:
+    """Whether a 429's wait is waited out: not past max_retry_after, the policy's patience for one
+    request, or the run's deadline (limiter.run_deadline); else the 429 is the answer."""
+    left = deadline_left()
+    return wait <= policy.max_retry_after and waited + wait <= policy.rate_limit_patience_s \
+        and (left is None or wait < left)
 
 
 async def _out_of_quota(resp: httpx.Response) -> bool:
@@ -442,7 +466,8 @@ class SSEEvent:
 async def iter_sse(lines: AsyncIterator[str]) -> AsyncIterator[SSEEvent]:
     """Parse text/event-stream lines (W3C rules: `event:`, `data:` joined by newlines, `id:`,
     comments starting with ':', a blank line dispatches)."""
-    event, data, ident = "", [], None
+    event, ident = "", None
+    data: list[str] = []
     async for raw in lines:
         line = raw.rstrip("\r\n")
         if not line:
@@ -497,8 +522,12 @@ def asterisk_size(size: str) -> str:
 
 
 class HttpProvider(Provider):
-    """Base of the network providers: auth header, the retry policy, the poller, error mapping.
-    Tests replace `sleep` / `clock` on an instance, and `retry_policy` / `poll_policy`."""
+    """Base of the network providers: auth header, the retry policy, the poller, error mapping,
+    the key's rate limiter. Tests replace `sleep` / `clock` on an instance, and `retry_policy` /
+    `poll_policy`.
+
+    Every subclass's `generate` holds one of the key's concurrency slots (limiter.py) from its
+    first request to its end, polls included: wrapped here, once per class that defines it."""
 
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
     poll_policy: ClassVar[PollPolicy] = PollPolicy()
@@ -507,6 +536,12 @@ class HttpProvider(Provider):
     # comes only when every frame is drawn): the client's read timeout is raised to it. None:
     # the client's timeout as it is.
     read_timeout_s: float | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        generate = cls.__dict__.get("generate")
+        if generate is not None:
+            cls.generate = _holding_a_slot(generate)  # type: ignore[method-assign,assignment]
 
     def __init__(self, base_url: str = "") -> None:
         super().__init__(base_url)
@@ -544,13 +579,24 @@ class HttpProvider(Provider):
         if self.read_timeout_s is not None and "timeout" not in kwargs:
             kwargs["timeout"] = longer_read(client.timeout, self.read_timeout_s)
         req = client.build_request(method, url, headers=headers, **kwargs)
-        resp = await send(client, req, repeatable=repeatable, ctx=self.ctx(call), policy=self.retry_policy,
-                          sleep=self.sleep, stream=stream, max_bytes=self.answer_limit(call),
-                          may_be_billed=job_exists or not repeatable)
+        limiter = self.limiter(call)
+        # only a create counts in the key's rate window: polls, uploads and cancels do not (limiter.py)
+        weight = limiter.weight(call.frames) if not repeatable and not job_exists else 0.0
+        async with limiter.slot():  # the slot generate holds, or one for this request alone
+            resp = await send(client, req, repeatable=repeatable, ctx=self.ctx(call), policy=self.retry_policy,
+                              sleep=self.sleep, stream=stream, max_bytes=self.answer_limit(call),
+                              may_be_billed=job_exists or not repeatable, limiter=limiter, weight=weight)
         if 300 <= resp.status_code < 400:
             await resp.aclose()
             raise self.redirect_error(resp, call, may_be_billed=job_exists)
         return resp
+
+    def limiter(self, call: ProviderCall) -> Limiter:
+        """The process's limiter for this provider, host and key (PLAYGROUND_RATE_LIMITS applied)."""
+        try:
+            return LIMITERS.get(self.name, call.api_key, self.base_url, label=self.label)
+        except ConfigError as exc:
+            raise ProviderError("invalid", f"{self.label}: {exc}; nothing was sent") from None
 
     def redirect_error(self, resp: httpx.Response, call: ProviderCall, *, may_be_billed: bool) -> ProviderError:
         ctx = self.ctx(call)
@@ -580,6 +626,15 @@ class HttpProvider(Provider):
                    cancel: Callable[[], Awaitable[Any]] | None = None, job: str = "") -> T:
         return await poll_job(fetch, is_done, policy=self.poll_policy, sleep=self.sleep, clock=self.clock,
                               cancel=cancel, ctx=self.ctx(call), job=job)
+
+
+def _holding_a_slot(generate: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    @functools.wraps(generate)
+    async def holding(self: HttpProvider, call: ProviderCall, client: httpx.AsyncClient, sink: Any) -> T:
+        async with self.limiter(call).slot():  # re-entrant: a subclass calling super().generate holds one
+            return await generate(self, call, client, sink)
+
+    return holding
 
 
 def longer_read(timeout: httpx.Timeout, read_s: float) -> httpx.Timeout:

@@ -95,11 +95,15 @@ def test_429_without_retry_after_backs_off_and_succeeds(pg, emulator):
     assert low <= elapsed < 10  # exponential backoff with jitter: 0.5 s then 1 s, +/- 25 %
 
 
-def test_429_forever_gives_up_after_bounded_attempts(pg, emulator):
+def test_429_forever_is_waited_out_until_the_patience_then_reported(pg, emulator, monkeypatch):
+    """A 429 is the key's limiter's business (providers/limiter.py): waited out as often as it comes,
+    not given up after RetryPolicy.attempts, until the request's patience for 429s is spent."""
+    monkeypatch.setattr(HttpProvider, "retry_policy", RetryPolicy(rate_limit_patience_s=0.52))
     emulator.set_fault("byteplus", "rate_limit", retry_after=0.05)
     record = run(pg, **SEQ).record
-    assert record.status == "error" and "rate limited" in record.error
-    assert posts(emulator, "byteplus") == RetryPolicy().attempts
+    assert record.status == "error" and "rate limited" in record.error and "may have been billed" not in record.error
+    assert posts(emulator, "byteplus") == 11  # the first try, then one after each 0.05 s wait (ten fit in 0.52 s)
+    assert record.cost_usd == 0
 
 
 def test_a_long_retry_after_is_reported_not_waited_for(pg, emulator):

@@ -67,7 +67,8 @@ from playground.base.errors import InputError, ProviderError
 from playground.base.pricing import Price
 from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
-from playground.providers.http import HttpProvider, coded_error, extract_error, parse_retry_after, same_origin, scrub
+from playground.providers.http import HttpProvider, coded_error, extract_error, same_origin, scrub
+from playground.providers.limiter import parse_retry_after
 from playground.providers.seedream import SEEDREAM
 
 # fal's named sizes and their pixels [doc: fal image_size enum; the emulator serves the same]

@@ -59,7 +59,8 @@ from playground.base.errors import InputError, ProviderError
 from playground.base.pricing import Price, k_size_px
 from playground.base.types import CallOutcome, ModelInfo, ProviderCall
 from playground.providers.base import FrameSink
-from playground.providers.http import HttpProvider, coded_error, json_body, parse_retry_after
+from playground.providers.http import HttpProvider, coded_error, json_body
+from playground.providers.limiter import parse_retry_after
 from playground.providers.sizes import nearest_ratio, size_class
 
 API_VERSION = "v1beta"  # as the REST docs show [doc]; the SDK defaults to v1 [sdk _api_client.py]

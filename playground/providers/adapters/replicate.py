@@ -68,10 +68,10 @@ from playground.providers.http import (
     decode_base64,
     extract_error,
     json_body,
-    parse_retry_after,
     same_origin,
     scrub,
 )
+from playground.providers.limiter import parse_retry_after
 from playground.providers.seedream import SEEDREAM
 from playground.providers.sizes import nearest_ratio
 
