@@ -159,6 +159,7 @@ class Settings:
     hub_include: tuple[str, ...] = ()  # besides the log and votes: "frames", "exports"
     on_space: bool = False  # SPACE_ID is set: a public Space, strangers included
     allowed_models: frozenset[tuple[str, str]] | None = None  # PLAYGROUND_ALLOWED_MODELS; None = unset
+    rate_limits: str = ""  # PLAYGROUND_RATE_LIMITS: per-provider overrides of the limiter (validated by Playground)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, data_dir: Path | str | None = None) -> Settings:
@@ -179,6 +180,7 @@ class Settings:
             hub_include=_hub_include(env),
             on_space=bool(env.get("SPACE_ID")),
             allowed_models=parse_allowed_models(env),
+            rate_limits=env.get("PLAYGROUND_RATE_LIMITS", "").strip(),
         )
 
     def allows_model(self, provider: str, model: str) -> bool:

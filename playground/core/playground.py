@@ -46,6 +46,7 @@ from playground.core.sink import Progress, ProgressCallback
 from playground.core.spend import RUN_SLOTS, VisitorLedger
 from playground.providers import all_key_vars, is_configured, provider_class, provider_names
 from playground.providers.base import Provider
+from playground.providers.limiter import LIMITERS
 from playground.store.reservations import FINISH_MARGIN_S, DayReservations
 from playground.store.runlog import RunLog
 
@@ -75,6 +76,7 @@ class Playground:
         self.price_overrides = pricing.load_overrides(settings.env.get("PLAYGROUND_PRICES", ""))
         self.reservations = DayReservations(settings.data_dir)  # runs in flight, for the day cap
         self.run_slots = RUN_SLOTS  # the process's bound on runs in flight
+        LIMITERS.configure(settings.rate_limits)  # one limiter per key for the process; ConfigError if malformed
         self.visitors = VisitorLedger()  # on the app: the session cap's spend per visitor and UTC day
 
     def bind_visitor(self, session: Session, visitor: str) -> Session:

@@ -22,6 +22,7 @@ from playground.core.plan import Estimate
 from playground.core.scoring import score_into
 from playground.core.sink import ProgressCallback, RunSink
 from playground.providers.base import Provider
+from playground.providers.limiter import run_deadline
 
 if TYPE_CHECKING:
     from playground.core.playground import Playground
@@ -29,6 +30,13 @@ if TYPE_CHECKING:
 # Per-request HTTP limits: `connect` bounds reaching the provider, `read` one silent gap in an
 # answer or a stream. The whole run is bounded by Settings.run_deadline_s on top of these.
 HTTP_TIMEOUT = httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=60.0)
+
+
+def rate_limit_deadline(deadline: float) -> float:
+    """The limiter's deadline inside a run of `deadline` seconds: a little earlier, so that a wait on
+    a rate limit that cannot end in time ends as "rate limited, nothing sent" before the run's own
+    timeout stops the calls (which may have been billed), never at the same instant."""
+    return max(0.0, deadline - min(1.0, deadline / 20))
 
 
 @functools.cache
@@ -75,9 +83,10 @@ class Execution:
             sink.client = client
             gate = asyncio.Semaphore(self.provider.max_concurrency)
             try:
-                async with asyncio.timeout(deadline):
-                    await asyncio.gather(*(self.call(i, client, sink, gate) for i in range(len(self.state.calls))))
-                    await asyncio.gather(*sink.downloads)
+                with run_deadline(rate_limit_deadline(deadline)):  # contextvar: the calls' tasks inherit it
+                    async with asyncio.timeout(deadline):
+                        await asyncio.gather(*(self.call(i, client, sink, gate) for i in range(len(self.state.calls))))
+                        await asyncio.gather(*sink.downloads)
             except TimeoutError:
                 self.state.deadline_note = (f"the run passed its {deadline:g} s deadline (PLAYGROUND_RUN_DEADLINE_S); "
                                             "calls still in flight were stopped and may be billed")

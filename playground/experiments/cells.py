@@ -268,13 +268,12 @@ async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment
     if concurrency < 1:
         raise InputError(f"concurrency must be at least 1, got {concurrency}")
     todo = pending_cells(playground, cells, experiment_id) if resume else list(cells)
-    overall = asyncio.Semaphore(concurrency)
-    gates = {name: asyncio.Semaphore(provider_class(name).max_concurrency) for name in {c.arm.provider for c in todo}}
+    overall = asyncio.Semaphore(concurrency)  # per key, the provider's limits are the limiter's (providers/limiter.py)
     budget = _Budget(max_usd)
     outcomes: list[CellOutcome | None] = [None] * len(todo)
 
     async def one(index: int, cell: Cell) -> None:
-        async with gates[cell.arm.provider], overall:
+        async with overall:
             plan = plan_cell(playground, cell, experiment_id, session)
             if not budget.admit(plan.max_usd):
                 outcomes[index] = CellOutcome(cell)

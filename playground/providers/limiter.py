@@ -681,6 +681,13 @@ class LimiterRegistry:
     _text: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def configure(self, text: str) -> None:
+        """Take PLAYGROUND_RATE_LIMITS from the Settings (Playground does at start-up) instead of
+        os.environ: ConfigError naming the bad entry now, not at the first call. A changed text
+        starts every key afresh (as `get` does for a changed environment)."""
+        parse_rate_limits(text, _known_providers())
+        self.env = {ENV_NAME: text}
+
     def get(self, provider: str, api_key: str, base_url: str = "", label: str = "") -> Limiter:
         """The limiter of this key at this base URL's host; ConfigError for a bad override."""
         text = (self.env if self.env is not None else os.environ).get(ENV_NAME, "")

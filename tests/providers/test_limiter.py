@@ -526,14 +526,22 @@ def test_registry_applies_the_override_and_starts_afresh_when_it_changes():
     assert registry.get("wavespeed", "k", "http://localhost:9/api") is not silver
 
 
-def test_a_bad_override_is_a_clear_row_and_nothing_is_sent(data_dir, monkeypatch):
-    monkeypatch.setenv("PLAYGROUND_RATE_LIMITS", "byteplus=10/minute")
-    with LimitedServer() as server:
-        pg = make_playground(server.env(), data_dir)
-        record = asyncio.run(pg.run(GenerationRequest(prompt="fox", provider="byteplus", frames=1,
-                                                      size="256x256"))).record
-    assert record.status == "error" and "PLAYGROUND_RATE_LIMITS" in record.error and "unknown period" in record.error
-    assert "may have been billed" not in record.error and server.arrivals == []
+def test_a_bad_override_is_refused_at_start_up_through_the_settings(data_dir):
+    """PLAYGROUND_RATE_LIMITS is read through Settings and checked when the Playground starts (the
+    app and every CLI command make one first): a typo is a ConfigError naming the entry, before any
+    run could be sent."""
+    for text, says in [("byteplus=10/minute", "unknown period"), ("bytepluss=10/min", "unknown provider")]:
+        with pytest.raises(ConfigError) as err:
+            make_playground({}, data_dir, PLAYGROUND_RATE_LIMITS=text)
+        assert "PLAYGROUND_RATE_LIMITS" in str(err.value) and says in str(err.value)
+
+
+def test_the_settings_override_reaches_the_process_limiter(data_dir, monkeypatch):
+    """The Settings' text wins over os.environ (a Playground made from an explicit environment)."""
+    monkeypatch.setenv("PLAYGROUND_RATE_LIMITS", "byteplus=1/s")
+    make_playground({}, data_dir, PLAYGROUND_RATE_LIMITS="byteplus=7/min:3")
+    spec = LIMITERS.get("byteplus", "k", "http://127.0.0.1:9/api").spec
+    assert (spec.rate, spec.concurrency) == (Rate(7, 60, "images"), 3)
 
 
 # -- over real HTTP: a provider that enforces limits per key -----------------------------------
@@ -662,8 +670,8 @@ class LimitedServer:
         self.httpd.server_close()
 
 
-def twelve_runs(server: LimitedServer, data_dir: Any) -> list[Any]:
-    pg = make_playground(server.env(), data_dir)
+def twelve_runs(server: LimitedServer, data_dir: Any, **env: str) -> list[Any]:
+    pg = make_playground(server.env(), data_dir, **env)
 
     async def go() -> list[Any]:
         return await asyncio.gather(*(pg.run(GenerationRequest(prompt=f"fox {i}", provider="byteplus", frames=1,
@@ -697,26 +705,63 @@ def test_twelve_runs_under_two_concurrent_all_end_ok_and_never_pass_the_limit_af
     assert max(server.waiting_seen) >= 1 and stats.waited_s >= 1.0  # the refused runs waited, and it showed
 
 
-def test_a_rate_limit_announced_in_headers_is_kept_without_a_single_429(data_dir, monkeypatch):
+def test_a_rate_limit_announced_in_headers_is_kept_without_a_single_429(data_dir):
     """4 creates per second per key, announced on every answer (x-ratelimit-remaining/reset-requests):
     a key left at one call at a time pauses when the bucket is empty and is never refused."""
-    monkeypatch.setenv("PLAYGROUND_RATE_LIMITS", "byteplus=:1")
     with LimitedServer(per_window=4, window_s=1.0, rate_headers=True) as server:
-        records = twelve_runs(server, data_dir)
+        records = twelve_runs(server, data_dir, PLAYGROUND_RATE_LIMITS="byteplus=:1")
     assert [r.status for r in records] == ["ok"] * 12
     assert server.refusals == [] and len(server.arrivals) == 12
     times = [a[0] for a in server.arrivals]
     assert times[-1] - times[0] >= 2.0  # 12 creates at 4 per second take at least two full windows
 
 
-def test_a_rate_limit_learned_only_from_429s_is_waited_out_as_announced(data_dir, monkeypatch):
+def test_a_rate_limit_learned_only_from_429s_is_waited_out_as_announced(data_dir):
     """The same limit without headers: each refusal names its Retry-After, and no request of the key
     arrives before the time it announced; every row ends ok."""
-    monkeypatch.setenv("PLAYGROUND_RATE_LIMITS", "byteplus=:1")
     with LimitedServer(per_window=4, window_s=1.0) as server:
-        records = twelve_runs(server, data_dir)
+        records = twelve_runs(server, data_dir, PLAYGROUND_RATE_LIMITS="byteplus=:1")
     assert [r.status for r in records] == ["ok"] * 12
     assert server.refusals, "the stand-in refused nothing: the test proves nothing"
     for when, wait in server.refusals:
         assert all(t >= when + wait for t, _, _ in server.arrivals if t > when)
     assert len([a for a in server.arrivals if not a[1]]) == 12
+
+
+# -- the run's deadline ------------------------------------------------------------------------
+
+def one_run(pg: Any, prompt: str = "fox") -> Any:
+    return asyncio.run(pg.run(GenerationRequest(prompt=prompt, provider="byteplus", frames=1, size="256x256"))).record
+
+
+def test_a_wait_on_the_rate_limit_past_the_run_deadline_ends_as_rate_limited_nothing_sent(data_dir):
+    """One create per minute on the key and a 3 s run deadline: the second run cannot be admitted
+    before its deadline, so it ends at once as "rate limited", nothing sent, not "may be billed"."""
+    with LimitedServer() as server:
+        pg = make_playground(server.env(), data_dir, PLAYGROUND_RATE_LIMITS="byteplus=1/min",
+                             PLAYGROUND_RUN_DEADLINE_S="3")
+        first, second = one_run(pg, "fox 1"), one_run(pg, "fox 2")
+    assert first.status == "ok" and len(server.arrivals) == 1
+    assert second.status == "error" and "rate limited" in second.error and "deadline" in second.error
+    assert "may have been billed" not in second.error and "passed its" not in second.error
+    assert second.cost_usd == 0 and second.latency_s < 3  # refused up front, not at the timeout
+
+
+def test_a_429_naming_a_wait_past_the_run_deadline_is_the_answer_nothing_billed(data_dir):
+    """Two concurrent per key, two runs already holding them: a third is refused with Retry-After
+    longer than its deadline; it is not waited out, and the row says rate limited, not billed."""
+    def hold(server: LimitedServer) -> bool:
+        return len(server.refusals) >= 1
+
+    with LimitedServer(concurrent=2, retry_after="30", burst=3, hold=hold) as server:
+        pg = make_playground(server.env(), data_dir, PLAYGROUND_RUN_DEADLINE_S="5")
+
+        async def go() -> list[Any]:
+            return await asyncio.gather(*(pg.run(GenerationRequest(prompt=f"fox {i}", provider="byteplus", frames=1,
+                                                                   size="256x256")) for i in range(3)))
+
+        records = [r.record for r in asyncio.run(go())]
+    refused = [r for r in records if r.status != "ok"]
+    assert len(refused) == 1 and len(server.refusals) == 1 and len(server.arrivals) == 3
+    assert "rate limit" in refused[0].error.lower() and "may have been billed" not in refused[0].error
+    assert "passed its" not in refused[0].error and refused[0].cost_usd == 0
