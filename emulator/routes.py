@@ -43,7 +43,10 @@ def answer_fault(req: Req, fault: Fault | None) -> bool:
         error(req, name)
     elif name == "rate_limit":
         retry_after = fault.params.get("retry_after", 1)
-        error(req, "rate_limit", headers={} if retry_after is None else {"Retry-After": f"{retry_after:g}"})
+        headers = dict(fault.params.get("headers") or {})  # the key's x-ratelimit-* (emulator/limits.py)
+        if retry_after is not None:
+            headers["Retry-After"] = f"{retry_after:g}"
+        error(req, "rate_limit", str(fault.params.get("message", "")), headers=headers)
     elif name == "reset":
         req.reset()
     elif name == "malformed":

@@ -69,7 +69,12 @@ WaveSpeed/AtlasCloud `enable_sync_mode` answers when the job is done, or after
 `sync_wait_s` with status "processing" and "Sync mode timed out" (the SDK's words);
 `enable_base64_output` answers outputs as naked base64 [doc wavespeed.ai/docs/base64-output].
 
+Rate limits, by `Emulator(limits="byteplus=60/min:5,*=:2")` or `set_limits(...)`: requests per
+period and generations in progress per key, refused with each provider's 429, Retry-After and
+(OpenAI) x-ratelimit-* headers; fal queues instead (emulator/limits.py).
+
     python -m playground emulator [--port N] [--latency S] [--image-size 2048x2048] [--format png]
+                                  [--limits "*=60/min:5"] [--rpm N] [--concurrent N]
 """
 
 
@@ -84,7 +89,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any
@@ -93,6 +98,7 @@ from urllib.parse import urlsplit
 import emulator.providers
 from emulator.faults import JOB_FAULTS, PROMPT_FAULT, Fault
 from emulator.images import render_image
+from emulator.limits import Limits, Slot, parse_limits
 from emulator.routes import Invalid, error
 from emulator.wire import Hold, Job, Recorded, Req
 from playground.providers import provider_class, provider_names
@@ -126,7 +132,8 @@ class _Server(ThreadingHTTPServer):
 class Emulator:
     def __init__(self, latency_s: float = 0.0, image_size: tuple[int, int] | str | None = None,
                  image_format: str = "png", host: str = "127.0.0.1", port: int = 0, stuck_s: float = 30.0,
-                 file_delay_s: float = 0.0, textured: bool = False) -> None:
+                 file_delay_s: float = 0.0, textured: bool = False,
+                 limits: str | Mapping[str, str] | None = None) -> None:
         self.latency_s = latency_s
         self.file_delay_s = file_delay_s  # benchmark option: a CDN's time to first byte per frame download
         self.textured = textured  # benchmark option: grainy frames, sized like real ones
@@ -153,6 +160,9 @@ class Emulator:
         self.faults: list[Fault] = []
         self.holds: list[Hold] = []
         self._lock = threading.Lock()
+        self._local = threading.local()  # the handler thread's request: its place among the key's generations
+        self.limits = Limits({}, stuck_s)
+        self.set_limits(limits)
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -231,6 +241,7 @@ class Emulator:
             self.uploads.clear()
             self.upload_tickets.clear()
             self.faults.clear()
+            self.limits = Limits({}, self.stuck_s)
         self.release_holds()
 
     def set_fault(self, provider: str | None, fault: str, count: int | None = None, on: str = "create",
@@ -239,6 +250,14 @@ class Emulator:
         with self._lock:
             self.faults.append(item)
         return item
+
+    def set_limits(self, limits: str | Mapping[str, str] | None) -> Limits:
+        """Enforce rate limits per provider key from now on (emulator/limits.py), e.g.
+        "byteplus=60/min:5,*=:2" or {"*": "60/min:5"}; None or "" for none. Forgets every key's state."""
+        specs = parse_limits(limits, list(provider_modules()))
+        with self._lock:
+            self.limits = Limits(specs, self.stuck_s)
+            return self.limits
 
     def hold(self, provider: str, after: int = 0) -> Hold:
         """Hold the create requests of `provider` beyond the first `after` (see the module docstring)."""
@@ -268,6 +287,10 @@ class Emulator:
 
     # -- used by the routes --------------------------------------------------------------------
     def take_fault(self, req: Req, on: str) -> Fault | None:
+        if on == "create":
+            refusal = self.admit(req)
+            if refusal is not None:
+                return refusal
         header = req.headers.get("x-emulator-fault")
         if header:
             name, _, arg = header.partition(":")
@@ -292,6 +315,27 @@ class Emulator:
                 return Fault(match.group(1), req.provider, 1, on, {})
         return None
 
+    def admit(self, req: Req) -> Fault | None:
+        """The key's rate limits (emulator/limits.py): a 429 fault, or None with the place taken."""
+        key = req.headers.get("authorization") or req.headers.get("x-goog-api-key") or \
+            (req.query.get("key") or [""])[0]
+        with self._lock:
+            self.limits.stuck_s = self.stuck_s
+            refusal, slot, headers = self.limits.admit(req.provider, key, self.latency_s)
+            self._local.slot = slot
+        req.reply_headers.update(headers)
+        return refusal
+
+    def end_request(self) -> None:
+        """A create that made no job (refused, invalid, failed first) frees the place it took."""
+        slot: Slot | None = getattr(self._local, "slot", None)
+        self._local.slot = None
+        if slot is not None and slot.job is None:
+            with self._lock:
+                for state in self.limits.keys.values():
+                    if slot in state.slots:
+                        state.slots.remove(slot)
+
     def held(self, req: Req) -> bool:
         """Wait while a hold covers this create request; True when the server stopped meanwhile."""
         with self._lock:
@@ -311,10 +355,13 @@ class Emulator:
         if fault and fault.name == "slow":
             latency = float(fault.params.get("latency", max(1.0, latency * 5)))
         job_fault = fault if fault and fault.name in JOB_FAULTS else None
+        slot: Slot | None = getattr(self._local, "slot", None)
         job = Job(f"{provider[:3]}-{uuid.uuid4().hex[:16]}", provider, model, frames, self.frame_size(size),
-                  time.monotonic(), latency, job_fault, extra=extra)
+                  max(time.monotonic(), slot.start if slot else 0.0), latency, job_fault, extra=extra)
         with self._lock:
             self.jobs[job.id] = job
+            if slot is not None:
+                slot.job = job  # the place is held until the job ends (or is cancelled)
         return job
 
     def job(self, job_id: str, count_poll: bool = True) -> Job | None:
@@ -383,6 +430,8 @@ def dispatch(emu: Emulator, handler: Any) -> None:
                 except Invalid as exc:
                     if not req.answered:
                         error(req, exc.kind, exc.message, param=exc.param)
+                finally:
+                    emu.end_request()
                 if not req.answered and not emu._stop.is_set():
                     error(req, "not_found", f"no route for {req.method} {path}")
                 return
