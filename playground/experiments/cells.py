@@ -223,6 +223,8 @@ class _Budget:
 
 def logged_ok(playground: Playground, experiment_id: str) -> set[tuple[str, str, int, str]]:
     """Keys of the cells of an experiment already logged with status ok."""
+    if not playground.log.may_hold(experiment_id):  # a new experiment: no need to parse the log (pandas)
+        return set()
     frame = playground.log.read(["experiment_id", "status", "arm", "variant", "repeat", "story_id"])
     done = frame[(frame["experiment_id"] == experiment_id) & (frame["status"] == "ok")]
     return {(str(r.arm), str(r.variant), int(r.repeat if r.repeat == r.repeat else 0), str(r.story_id))

@@ -36,6 +36,8 @@ column set in memory and later parses only rows appended since (docs/benchmarks.
 from __future__ import annotations
 
 import math
+import mmap
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +84,20 @@ class RunLog:
     def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Every run (or only `columns` of every run), oldest first."""
         return self.runs.read(columns)
+
+    def may_hold(self, text: str) -> bool:
+        """False only when no row can hold `text` as (part of) a cell: a byte search of runs.csv,
+        without pandas, so a fresh batch sends its first request before the log is parsed. Text
+        the log would write otherwise (a quote, a line break, too long) is always "may"."""
+        if self.runs._empty():
+            return False
+        if not text or any(c in text for c in '"\r\n') or len(text) > MAX_PROMPT_CHARS:
+            return True
+        with open(self.runs.path, "rb") as raw:
+            if not os.fstat(raw.fileno()).st_size:
+                return False
+            with mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return data.find(text.encode("utf-8")) >= 0
 
     def _records(self) -> np.ndarray | None:
         """The index records of every row, in sync with the CSV (None: no log yet)."""
