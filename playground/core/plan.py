@@ -48,6 +48,7 @@ class Estimate:
     per_image_usd: float
     max_usd: float  # the most it could cost (billing rule, size, frames, prompt): the caps check this
     priced_size: str = ""  # the size as its price reads it (a named size as its WxH: Provider.priced_size)
+    references_usd: float = 0.0  # typical: the reference images as input (token-billed models; in `usd`)
 
 
 
@@ -229,8 +230,20 @@ def estimate_cost(cls: type[Provider], request: GenerationRequest, calls: Sequen
     of its size, plus each call's prompt for token-billed models."""
     price, size = cls.price(request.model, overrides), cls.priced_size(request.size)
     per_image = price.per_image(size)
-    most = sum(pricing.most_cost(price, size, call.frames, call.prompt) for call in calls)
-    return Estimate(round(per_image * request.frames, 6), request.frames, price, per_image, round(most, 6), size)
+    most = sum(pricing.most_cost(price, size, call.frames, call.prompt, reference_sizes(call, price, size))
+               for call in calls)
+    inputs = sum(pricing.reference_usd(price, dims) for call in calls for dims in reference_sizes(call, price, size))
+    return Estimate(round(per_image * request.frames + inputs, 6), request.frames, price, per_image, round(most, 6),
+                    size, round(inputs, 6))
+
+
+def reference_sizes(call: ProviderCall, price: Price, size: str) -> list[tuple[int, int]]:
+    """The pixels of each reference image a call sends: its own, and a chain's frame still to
+    come at the size asked for (a size without pixels, "auto": the most the price allows)."""
+    sizes = [(r.width, r.height) for r in call.references]
+    if call.chain_from is not None:
+        sizes.append(pricing.dimensions(size) or pricing.largest_size(price))
+    return sizes
 
 
 def caps_refusal(estimate: Estimate, settings: Settings, spent: Spent) -> Refusal | None:

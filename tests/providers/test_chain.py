@@ -41,6 +41,7 @@ CHAINS: dict[str, tuple[str, str]] = {
     "replicate": ("bytedance/seedream-4", "1024x1024"),
     "replicate:nano-banana": ("google/nano-banana", "1024x1024"),
     "replicate:flux-kontext-pro": ("black-forest-labs/flux-kontext-pro", "1024x1024"),
+    "openai": ("gpt-image-1.5", "1024x1024"),  # frames 2..N go to /images/edits
 }
 
 
@@ -195,3 +196,42 @@ def test_cli_runs_a_chain_from_the_previous_frame(tmp_path):
     row = json.loads(out.stdout)
     assert row["mode"] == "chain" and row["status"] == "ok" and row["api_calls"] == 3
     assert row["reference_frames"] == {"2": 1, "3": 2}
+
+
+def test_openai_chain_prices_the_reference_input_and_stays_within_its_worst_case(emulator, tmp_path):
+    """A chain on a token-billed model: the estimate prices frame 1 as image input tokens of the
+    three calls that send it (typical: low fidelity, worst: high fidelity), and what the usage
+    reports stays under the worst case the caps checked."""
+    from playground.providers import provider_class
+
+    price = provider_class("openai").price("gpt-image-1.5")
+    pg = Playground(Settings.from_env(env=emulator.env(), data_dir=tmp_path / "data"))
+    chain = GenerationRequest(prompt="a red fox", frames=4, mode="chain", provider="openai", model="gpt-image-1.5",
+                              size="1024x1024", beats=BEATS)
+    baseline = GenerationRequest(prompt="a red fox", frames=4, mode="baseline", provider="openai",
+                                 model="gpt-image-1.5", size="1024x1024", beats=BEATS)
+    with_chain, without = pg.plan(chain).estimate, pg.plan(baseline).estimate
+    assert with_chain.references_usd == pytest.approx(3 * 135 * 8.0 / 1e6)
+    assert with_chain.usd == pytest.approx(without.usd + 3 * 135 * 8.0 / 1e6)
+    assert with_chain.max_usd == pytest.approx(without.max_usd + 3 * 3050 * 8.0 / 1e6)
+    assert price.image_in_per_mtok == 8.0
+    record = asyncio.run(pg.run(chain)).record
+    assert record.status == "ok" and record.max_cost_usd == with_chain.max_usd
+    assert record.cost_source == "reported" and 0 < record.cost_usd <= record.max_cost_usd
+    assert [r.path for r in emulator.requests_for("openai", "POST")].count("/images/edits") == 3
+
+
+def test_openai_user_references_are_priced_by_their_pixels(tmp_path):
+    """A 2048x2048 reference costs four times the worst tokens of a 1024x1024 one (scaled up by
+    area, never down); a small one the 1024x1024 figure."""
+    pg = Playground(Settings.from_env(env={"OPENAI_API_KEY": "k"}, data_dir=tmp_path / "data"))
+    big, small = tmp_path / "big.png", tmp_path / "small.png"
+    Image.new("RGB", (2048, 2048), (10, 20, 30)).save(big)
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(small)
+
+    def most(refs: list[Path]) -> float:
+        return pg.plan(GenerationRequest(prompt="a fox", frames=1, mode="baseline", provider="openai",
+                                         model="gpt-image-1.5", size="1024x1024", references=refs)).estimate.max_usd
+
+    assert most([big]) - most([]) == pytest.approx(4 * 3050 * 8.0 / 1e6, abs=1e-6)
+    assert most([small]) - most([]) == pytest.approx(3050 * 8.0 / 1e6, abs=1e-6)
