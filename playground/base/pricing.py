@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -52,6 +52,12 @@ class Price:
     most_for_unknown: tuple[int, int] | None = None  # the pixels a size without pixels ("auto") may get
     most_source: str = ""
     text_in_per_mtok: float = 0.0  # USD per million input text tokens (token-billed models)
+    # reference images of a token-billed model (OpenAI's edits): USD per million image input tokens,
+    # and the tokens one reference of REFERENCE_QUOTE pixels costs, typical and at most (the most
+    # grows with a larger reference's area, never shrinks: reference_usd)
+    image_in_per_mtok: float = 0.0
+    reference_tokens: int = 0
+    reference_tokens_most: int = 0
 
     def per_image(self, size: str) -> float:
         if self.unit == "megapixel":
@@ -169,8 +175,34 @@ def run_cost(price: Price, size: str, images_billed: int) -> float:
     return round(images_billed * price.per_image(size), 6)
 
 
-def most_cost(price: Price, size: str, images: int, prompt: str = "") -> float:
+REFERENCE_QUOTE = (1024, 1024)  # the reference size Price.reference_tokens are quoted for
+
+
+def reference_usd(price: Price, dims: tuple[int, int], most: bool = False) -> float:
+    """What one reference image of `dims` pixels costs as input (0 where the price has no image
+    input rate: a per-image price covers its references). At most: the worst tokens scaled up
+    by the area past REFERENCE_QUOTE (never down)."""
+    tokens = price.reference_tokens_most if most else price.reference_tokens
+    if not tokens or not price.image_in_per_mtok:
+        return 0.0
+    scale = max(1.0, dims[0] * dims[1] / (REFERENCE_QUOTE[0] * REFERENCE_QUOTE[1])) if most else 1.0
+    return tokens * scale * price.image_in_per_mtok / 1_000_000
+
+
+def largest_size(price: Price) -> tuple[int, int]:
+    """The most pixels an image of this price may have when its size has none ("auto"): the
+    largest size its tables list, else the size it allows for an unknown one."""
+    listed = [d for d in (dimensions(s) for s, _ in (*price.by_size, *price.most_by_size)) if d]
+    if listed:
+        return max(listed, key=lambda d: d[0] * d[1])
+    return price.most_for_unknown or price.quoted_for or REFERENCE_QUOTE
+
+
+def most_cost(price: Price, size: str, images: int, prompt: str = "",
+              references: Sequence[tuple[int, int]] = ()) -> float:
     """The most one call can cost: `images` at the worst price of their size, plus the prompt's
-    input tokens at most (one per UTF-8 byte) for a token-billed model."""
+    input tokens at most (one per UTF-8 byte) and its reference images (their pixels) at most,
+    for a token-billed model."""
     prompt_usd = len(prompt.encode("utf-8", "surrogatepass")) * price.text_in_per_mtok / 1_000_000
-    return round(images * price.most_per_image(size) + prompt_usd, 6)
+    references_usd = sum(reference_usd(price, dims, most=True) for dims in references)
+    return round(images * price.most_per_image(size) + prompt_usd + references_usd, 6)

@@ -2,8 +2,9 @@
 
 `sequence` sends one composed prompt asking for N frames, stating the count the way
 Seedream's sequential mode needs it (the model decides how many images to return from the
-prompt). `baseline` sends N single-image prompts, each the story plus one beat. Both are
-logged verbatim in `composed_prompts`.
+prompt). `baseline` sends N single-image prompts, each the story plus one beat; `chain` the
+same N prompts, word for word, so the reference image (an earlier frame) is the one thing
+that differs from a baseline. All are logged verbatim in `composed_prompts`.
 """
 
 from __future__ import annotations

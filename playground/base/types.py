@@ -4,7 +4,8 @@ Nothing here imports Gradio or httpx: these are the nouns of the playground.
 
     GenerationRequest  what the user asked for (one run)
     ProviderCall       one HTTP call's worth of work, derived from a request by the core
-                       (a `sequence` run is one call for N frames, a `baseline` run N calls for 1)
+                       (a `sequence` run is one call for N frames, a `baseline` run N calls for 1,
+                       a `chain` run N calls for 1 where calls 2..N take an earlier frame as reference)
     CallOutcome        what one call reports back besides its frames (ids, billing)
     RunRecord          one row of runs.csv: field order is column order, new fields go last; its
                        list and mapping columns are typed here and encoded only where the row is
@@ -21,8 +22,12 @@ from typing import Literal
 
 from playground.base.pricing import Price
 
-Mode = Literal["sequence", "baseline"]
-MODES: tuple[Mode, ...] = ("sequence", "baseline")
+Mode = Literal["sequence", "baseline", "chain"]
+MODES: tuple[Mode, ...] = ("sequence", "baseline", "chain")
+# chain mode: frames 2..N each take frame 1 ("first", sent concurrently once frame 1 is back) or
+# the frame before it ("previous", one after another) as a reference image
+ChainFrom = Literal["first", "previous"]
+CHAIN_FROM: tuple[ChainFrom, ...] = ("first", "previous")
 
 # ok: every frame asked for came back; partial: some did; error: none did or the run failed
 # before any frame; cancelled: the user stopped it in flight.
@@ -74,6 +79,7 @@ class GenerationRequest:
     variant: str = ""
     repeat: int = 0
     story_id: str = ""  # which story of an experiment (batch files, benchmarks)
+    chain_from: str = "first"  # chain mode: "first" or "previous" (CHAIN_FROM); ignored by the other modes
 
     def beat(self, index: int) -> str:
         """The beat of frame `index` (0-based), or "" when the user gave fewer beats."""
@@ -109,7 +115,15 @@ class ProviderCall:
     beats: tuple[str, ...] = ()  # captions for the frames of this call (the local stand-in draws them)
     first_frame: int = 0  # index in the run of this call's first frame
     call_index: int = 0  # which call of the run this is (baseline: 0..N-1)
+    # chain mode: the run index (0-based) of the frame the run adds as the first reference image
+    # once that frame is back; None: no chained reference (the run sends the call with it filled in)
+    chain_from: int | None = None
     api_key: str = field(default="", repr=False)  # never logged (RunRecord has no field for it), never in repr()
+
+    @property
+    def reference_count(self) -> int:
+        """The reference images this call sends: its own and the chained frame still to come."""
+        return len(self.references) + (self.chain_from is not None)
 
 
 @dataclass
@@ -182,6 +196,9 @@ class RunRecord:
     billing_rule: str = ""
     # -- the most the run could cost (issue 13): what the spend caps checked; estimate_usd is the typical figure
     max_cost_usd: float | None = None
+    # -- chain mode (issue 15): {frame number: the frame number whose image was its chained reference}
+    # (frame 1 of a run takes none; None in the other modes)
+    reference_frames: dict[int, int] | None = None
 
     @classmethod
     def columns(cls) -> list[str]:

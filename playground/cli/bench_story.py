@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction, command: str) -> None:
                                           "the results table (Markdown, CSV, plot). See docs/consistory.md.")
     p.add_argument("file", type=Path, metavar="FILE", help="ConsiStory+ YAML (consistory_plus.yaml)")
     p.add_argument("--arm", action="append", default=[], required=True, metavar="PROVIDER:MODEL:MODE",
-                   help="an arm, e.g. local::sequence (repeatable; empty MODEL = the provider's default)")
+                   help="an arm, e.g. local::sequence or local::chain (repeatable; empty MODEL = the provider's default)")
     p.add_argument("--categories", nargs="+", default=[], metavar="CATEGORY",
                    help="only these categories (space- or comma-separated)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N stories (after the other filters)")

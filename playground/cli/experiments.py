@@ -181,7 +181,7 @@ def _register_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt", required=True, help="character and style (the story's shared text)")
     p.add_argument("--frames", type=frames_arg, required=True)
     p.add_argument("--arm", action="append", required=True,
-                   help="PROVIDER:MODEL:MODE, repeatable; an empty MODEL means the provider's default (local::baseline)")
+                   help="PROVIDER:MODEL:MODE, repeatable; an empty MODEL means the provider's default (local::baseline); MODE sequence, baseline, chain or chain-previous")
     p.add_argument("--beat", action="append", default=[], help="one per frame, in order (repeatable)")
     p.add_argument("--seed", type=int, default=None, help="the same seed for every arm that takes one")
     p.add_argument("--size", default="")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
-from playground.base.types import MODES, GenerationRequest, RunResult
+from playground.base.types import CHAIN_FROM, MODES, GenerationRequest, RunResult
 from playground.cli.common import add_data_dir, frames_arg, opened, report_run, settings_from
 from playground.core.playground import Playground
 from playground.present.providers import provider_rows
@@ -24,7 +24,12 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="generate one run and log it")
     p.add_argument("--provider", default=None, help="provider name (see `providers`); default: local")
     p.add_argument("--model", default="", help="model id (default: the provider's default)")
-    p.add_argument("--mode", choices=MODES, default="sequence")
+    p.add_argument("--mode", choices=MODES, default="sequence",
+                   help="sequence: one call for N frames; baseline: N independent calls; chain: frame 1, then "
+                        "frames 2..N each with an earlier frame as their reference image")
+    p.add_argument("--chain-from", choices=CHAIN_FROM, default="first",
+                   help="chain mode: the reference of frames 2..N is frame 1 (sent together once it is back) "
+                        "or the frame before (one after another); default: first")
     p.add_argument("--frames", type=frames_arg, required=True)
     p.add_argument("--prompt", required=True)
     p.add_argument("--beat", action="append", default=[], help="one per frame, in order (repeatable)")
@@ -44,7 +49,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_one(playground: Playground, args: argparse.Namespace) -> int:
     request = GenerationRequest(prompt=args.prompt, frames=args.frames, mode=args.mode,
                                 provider=args.provider or playground.settings.default_provider, model=args.model,
-                                beats=args.beat, size=args.size, seed=args.seed, references=args.ref)
+                                beats=args.beat, size=args.size, seed=args.seed, references=args.ref,
+                                chain_from=args.chain_from)
     try:
         result: RunResult = asyncio.run(playground.run(request))
     except (InputError, SpendCapError) as exc:

@@ -59,7 +59,8 @@ def bill(record: RunRecord, provider: Provider, state: CallState, sink: RunSink,
                 most = provider.billed_images(call, CallOutcome(images_billed=None), call.frames)
                 unsure_images += max(0, min(most, call.frames) - returned)
             continue
-        call_most = pricing.most_cost(price, size, call.frames, call.prompt)
+        call_most = pricing.most_cost(price, size, call.frames, call.prompt,
+                                      [(r.width, r.height) for r in call.references])
         problems = audit.problems(call, outcome, returned)
         if problems:
             billed += call.frames

@@ -23,6 +23,7 @@ from playground.base.config import Settings, allowed_models_error
 from playground.base.errors import InputError, PlaygroundError, SpendCapError, loggable
 from playground.base.pricing import Price
 from playground.base.types import (
+    CHAIN_FROM,
     MAX_FRAMES,
     MAX_PROMPT_CHARS,
     MIN_FRAMES,
@@ -47,6 +48,7 @@ class Estimate:
     per_image_usd: float
     max_usd: float  # the most it could cost (billing rule, size, frames, prompt): the caps check this
     priced_size: str = ""  # the size as its price reads it (a named size as its WxH: Provider.priced_size)
+    references_usd: float = 0.0  # typical: the reference images as input (token-billed models; in `usd`)
 
 
 
@@ -154,6 +156,8 @@ def resolve(request: GenerationRequest, settings: Settings) -> GenerationRequest
     info = cls.model(model_id)
     if request.mode == "sequence" and not info.native_sequence and request.frames > 1:
         raise InputError(f"{cls.name}/{model_id} has no native sequential mode: use mode baseline")
+    if request.mode == "chain":
+        check_chain(cls.name, model_id, info.max_references, request)
     size = (request.size or info.default_size).strip()
     if not info.sizes:  # a listed size is checked by Provider.validate; otherwise check its shape
         check_size_shape(size, f"{cls.name}/{model_id}", cls.size_presets)
@@ -181,8 +185,25 @@ def check_model(cls: type[Provider], model_id: str, settings: Settings) -> None:
                          f"PLAYGROUND_ALLOWED_MODELS (e.g. {cls.name}:{model_id} or {cls.name}:*)")
 
 
+def check_chain(provider: str, model_id: str, max_references: int, request: GenerationRequest) -> None:
+    """Chain mode needs a model that takes a reference image, and room for the chained frame
+    beside the user's own references (frames 2..N send both: the chained frame first)."""
+    if request.chain_from not in CHAIN_FROM:
+        raise InputError(f"chain_from must be one of {', '.join(CHAIN_FROM)}, got {request.chain_from!r}")
+    if max_references == 0:
+        raise InputError(f"{provider}/{model_id} takes no reference image, so it cannot chain (frames 2..N take "
+                         "an earlier frame as their reference): use mode baseline, or a model with reference input")
+    if request.frames > 1 and len(request.references) + 1 > max_references:
+        raise InputError(f"{provider}/{model_id} accepts at most {max_references} reference image(s): chain mode "
+                         f"sends the chained frame besides your {len(request.references)}; remove "
+                         f"{len(request.references) + 1 - max_references} of them")
+
+
 def calls_for(request: GenerationRequest, references: tuple[ReferenceImage, ...]) -> tuple[ProviderCall, ...]:
-    """One call for a sequence, N single-frame calls for a baseline (without the key)."""
+    """One call for a sequence, N single-frame calls for a baseline or a chain (without the key).
+    A chain's call 1 has the story, beat 1 and the user's references; call i (i > 1) the same
+    prompt shape with frame 1 (chain_from "first") or frame i-1 ("previous") added by the run as
+    its first reference once that frame is back."""
     if request.mode == "sequence":
         return (ProviderCall(model=request.model, prompt=prompts.sequence_prompt(request.prompt, request.beats,
                                                                                  request.frames),
@@ -190,8 +211,16 @@ def calls_for(request: GenerationRequest, references: tuple[ReferenceImage, ...]
                              beats=tuple(request.beats)),)
     return tuple(ProviderCall(model=request.model, prompt=prompts.frame_prompt(request.prompt, request.beat(i)),
                               frames=1, size=request.size, seed=request.seed, references=references,
-                              beats=(request.beat(i),), first_frame=i, call_index=i)
+                              beats=(request.beat(i),), first_frame=i, call_index=i,
+                              chain_from=chained_frame(request, i))
                  for i in range(request.frames))
+
+
+def chained_frame(request: GenerationRequest, index: int) -> int | None:
+    """The run index of the frame call `index` takes as its chained reference (None: none)."""
+    if request.mode != "chain" or index == 0:
+        return None
+    return 0 if request.chain_from == "first" else index - 1
 
 
 def estimate_cost(cls: type[Provider], request: GenerationRequest, calls: Sequence[ProviderCall],
@@ -201,8 +230,20 @@ def estimate_cost(cls: type[Provider], request: GenerationRequest, calls: Sequen
     of its size, plus each call's prompt for token-billed models."""
     price, size = cls.price(request.model, overrides), cls.priced_size(request.size)
     per_image = price.per_image(size)
-    most = sum(pricing.most_cost(price, size, call.frames, call.prompt) for call in calls)
-    return Estimate(round(per_image * request.frames, 6), request.frames, price, per_image, round(most, 6), size)
+    most = sum(pricing.most_cost(price, size, call.frames, call.prompt, reference_sizes(call, price, size))
+               for call in calls)
+    inputs = sum(pricing.reference_usd(price, dims) for call in calls for dims in reference_sizes(call, price, size))
+    return Estimate(round(per_image * request.frames + inputs, 6), request.frames, price, per_image, round(most, 6),
+                    size, round(inputs, 6))
+
+
+def reference_sizes(call: ProviderCall, price: Price, size: str) -> list[tuple[int, int]]:
+    """The pixels of each reference image a call sends: its own, and a chain's frame still to
+    come at the size asked for (a size without pixels, "auto": the most the price allows)."""
+    sizes = [(r.width, r.height) for r in call.references]
+    if call.chain_from is not None:
+        sizes.append(pricing.dimensions(size) or pricing.largest_size(price))
+    return sizes
 
 
 def caps_refusal(estimate: Estimate, settings: Settings, spent: Spent) -> Refusal | None:

@@ -2,7 +2,8 @@
 
     plan (core.plan: the request, its references, the estimate, spend caps, key, the model's
     limits) -> a run slot (at most MAX_RUNS_IN_FLIGHT in the process) -> the caps again and the
-    day's reservation -> the calls (core.run: one for `sequence`, N concurrent for `baseline`)
+    day's reservation -> the calls (core.run: one for `sequence`, N concurrent for `baseline`;
+    for `chain`, frame 1's call, then calls 2..N each with an earlier frame as a reference)
     -> frames to disk as they arrive -> checked billing -> metrics -> one log row
 
 Every run ends as exactly one row in runs.csv, whatever happened (bad input included),

@@ -57,3 +57,20 @@ def load_reference(path: Path) -> ReferenceImage:
         mime = "image/png"
     return ReferenceImage(data=data, mime=mime, sha256=hashlib.sha256(data).hexdigest(),
                           width=image.width, height=image.height)
+
+
+def frame_reference(path: Path) -> ReferenceImage:
+    """A generated frame as a chain's reference: its own bytes when they are a PNG or JPEG within
+    the reference limits (so every chained call carries frame 1 byte for byte), otherwise (WebP,
+    too large) checked and re-encoded like a reference the user gave (load_reference)."""
+    data = path.read_bytes()
+    try:
+        with open_checked(io.BytesIO(data)) as image:
+            fmt, width, height = image.format, image.width, image.height
+            image.load()
+    except UNREADABLE:
+        raise InputError(f"frame {path.name}: not a readable image") from None
+    mime = {"PNG": "image/png", "JPEG": "image/jpeg"}.get(fmt or "")
+    if mime is None or len(data) > MAX_REFERENCE_BYTES or min(width, height) <= 14 or max(width, height) > 4096:
+        return load_reference(path)
+    return ReferenceImage(data=data, mime=mime, sha256=hashlib.sha256(data).hexdigest(), width=width, height=height)

@@ -10,15 +10,17 @@ import asyncio
 import functools
 import ssl
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import httpx
 
-from playground.base.errors import ProviderError, redact
+from playground.base.errors import InputError, ProviderError, redact
 from playground.base.types import GenerationRequest, ProviderCall, RunRecord, RunResult
 from playground.core.billing import bill, note_finish_failure, status_of
 from playground.core.calls import CallState
 from playground.core.plan import Estimate
+from playground.core.references import frame_reference
 from playground.core.scoring import score_into
 from playground.core.sink import ProgressCallback, RunSink
 from playground.providers.base import Provider
@@ -54,12 +56,16 @@ class Execution:
                  record: RunRecord) -> None:
         self.playground, self.provider, self.estimate, self.record = playground, provider, estimate, record
         self.state = CallState(calls, started=time.perf_counter())
+        self.ended = [asyncio.Event() for _ in calls]  # call i has ended (a chained call waits on its source)
+        self.not_sent: dict[int, int] = {}  # chained call -> the frame (run index) whose loss stopped it
+        self.chained: dict[int, int] | None = None  # chain mode: {frame number: its reference's frame number}
 
     async def execute(self, request: GenerationRequest, on_progress: ProgressCallback | None) -> RunResult:
         record, state = self.record, self.state
         run_dir = self.playground.log.run_dir(record.run_id)
         record.image_dir = str(run_dir)
         record.composed_prompts = [c.prompt for c in state.calls]
+        self.chained = {} if request.mode == "chain" else None
         sink = RunSink(run_dir, self.playground.settings.max_download_bytes, request.frames, state.started,
                        on_progress, request.beats)
         try:
@@ -94,7 +100,42 @@ class Execution:
                 await asyncio.shield(sink.stop_downloads())
 
     async def call(self, i: int, client: httpx.AsyncClient, sink: RunSink, gate: asyncio.Semaphore) -> None:
-        """One provider call; its failure becomes the reason of each of its frames, never an exception."""
+        """One provider call (a chained one once its reference frame is back); its failure
+        becomes the reason of each of its frames, never an exception."""
+        try:
+            if self.state.calls[i].chain_from is not None and not await self.add_chained_reference(i, sink):
+                return
+            await self.send_call(i, client, sink, gate)
+        finally:
+            self.ended[i].set()
+
+    async def add_chained_reference(self, i: int, sink: RunSink) -> bool:
+        """Wait for the frame call i chains from, and put it first among the call's references;
+        False (the call is not sent, its frame says why) when that frame did not come back."""
+        call = self.state.calls[i]
+        source = call.chain_from
+        assert source is not None
+        await self.ended[source].wait()
+        frame = await sink.landed(source)
+        why = f"frame {source + 1} did not come back"
+        if frame is not None:
+            try:
+                reference = await asyncio.to_thread(frame_reference, frame.path)
+            except (InputError, OSError) as exc:
+                frame, why = None, f"frame {source + 1} cannot be a reference ({exc})"
+        if frame is None:
+            root = self.not_sent.get(source, source)  # the frame whose loss stopped the chain
+            self.not_sent[i] = root
+            sink.call_failed(call, f"not sent: {why}, and chain mode takes it as this frame's reference")
+            self.state.failures.append(f"chain mode: frame {root + 1} did not come back, so the frames chained "
+                                       "from it were not sent")
+            return False
+        self.state.calls[i] = replace(call, references=(reference, *call.references), chain_from=None)
+        if self.chained is not None:
+            self.chained[call.first_frame + 1] = source + 1
+        return True
+
+    async def send_call(self, i: int, client: httpx.AsyncClient, sink: RunSink, gate: asyncio.Semaphore) -> None:
         state, provider = self.state, self.provider
         call = state.calls[i]
         async with gate:
@@ -155,6 +196,7 @@ class Execution:
         record.request_ids = [o.request_id for o in outcomes if o and o.request_id]
         sent = [o.seed_sent for o in outcomes if o and o.seed_sent is not None]
         record.seed_sent = sent[0] if sent else None
+        record.reference_frames = None if self.chained is None else dict(sorted(self.chained.items()))
         bill(record, self.provider, state, sink, self.estimate)
         lost = {i: e for i, e in sorted(sink.errors.items()) if i not in sink.frames}
         record.frame_errors = {i + 1: e for i, e in lost.items()} if sink.errors else None

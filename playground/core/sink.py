@@ -56,6 +56,15 @@ class RunSink:
         self.claimed: set[int] = set()
         self.outside: list[int] = []  # frame numbers (call-local, from 1) a call was not asked for: ignored
         self.duplicates: list[int] = []  # run indexes handed over twice (the later ones ignored)
+        self.fetching: dict[int, asyncio.Task[None]] = {}  # run index -> its download (a chain waits on it)
+
+    async def landed(self, index: int) -> Frame | None:
+        """Frame `index` once its call has ended and its download (if any) is over: None when it
+        did not come back."""
+        task = self.fetching.get(index)
+        if task is not None:
+            await asyncio.wait({task})
+        return self.frames.get(index)
 
     async def stop_downloads(self) -> None:
         for task in self.downloads:
@@ -163,7 +172,9 @@ class CallSink:
     async def url(self, index: int, url: str) -> None:
         target = self.run.claim(index, self.frames, self.first)
         if target is not None:
-            self.run.downloads.append(asyncio.create_task(self.run.fetch(target, url)))
+            task = asyncio.create_task(self.run.fetch(target, url))
+            self.run.downloads.append(task)
+            self.run.fetching[target] = task
 
     async def failed(self, index: int, reason: str) -> None:
         if 0 <= index < self.frames and self.first + index not in self.run.claimed:

@@ -111,7 +111,28 @@ def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str
     result = Analysis(frame, summary.reset_index(drop=True), pairwise_table(votes, keys), len(votes))
     if passes_bounds(result.summary):
         result.notes.append(CLIP_NOTE)
+    result.notes += mode_notes(result.summary)
     return result
+
+
+MODE_ORDER = ("sequence", "chain", "chain-previous", "baseline")
+MODES_NOTE = ("modes: sequence = one call returns all the frames; chain = frame 1 from the story and beat 1, then "
+              "frames 2..N each with frame 1 as a reference image (chain-previous: the frame before), with the "
+              "baseline's prompts word for word; baseline = N independent single-image calls")
+
+
+def mode_notes(summary: pd.DataFrame, metric: str = "subject_consistency") -> list[str]:
+    """Where the arms span two or more of sequence, chain and baseline: what each mode is, and
+    the mean of each mode's arms (the arm's last part) side by side."""
+    if summary.empty or f"{metric}_mean" not in summary:
+        return []
+    modes = summary["arm"].astype(str).str.rsplit(":", n=1).str[-1]
+    present = [m for m in MODE_ORDER if (modes == m).any()]
+    if len(present) < 2:
+        return []
+    means = [f"{m} {summary.loc[modes == m, f'{metric}_mean'].mean():.3f} "
+             f"(${summary.loc[modes == m, 'cost_per_run'].mean():.4f}/run)" for m in present]
+    return [MODES_NOTE, f"by mode, the mean of its arms' {metric.replace('_', ' ')}: " + " · ".join(means)]
 
 
 # -- per-arm statistics -----------------------------------------------------------------------

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from playground.base.errors import InputError
 from playground.base.presets import PRESET_DIR, Preset, load_presets
 from playground.base.prompts import Story
-from playground.base.types import MAX_FRAMES, MIN_FRAMES
-from playground.experiments.cells import Cell, parse_arms, variant_story
+from playground.base.types import CHAIN_FROM, MAX_FRAMES, MIN_FRAMES
+from playground.experiments.cells import Arm, Cell, parse_arm, parse_arms, variant_story
 
 FILE_KEYS = {"id", "title", "description", "arms", "variants", "stories", "repeats", "seed", "size", "frames",
-             "concurrency", "max_usd"}
+             "concurrency", "max_usd", "chain_from"}
+
+
+ARM_KEYS = {"provider", "model", "mode", "chain_from"}  # an arm written as a table
 
 
 STORY_KEYS = {"id", "preset", "character", "style", "beats", "frames"}
@@ -89,6 +92,44 @@ def _whole(data: dict[str, Any], key: str, default: int, low: int) -> int:
     return value
 
 
+def file_arms(data: dict[str, Any]) -> list[Arm]:
+    """The file's arms: each "PROVIDER:MODEL:MODE" or a table {provider, model, mode, chain_from}
+    (e.g. `{ provider = "local", mode = "chain" }`); the file's `chain_from` ("first" or
+    "previous") is which frame every chain arm that does not say takes as its reference."""
+    default = data.get("chain_from")
+    if default is not None and default not in CHAIN_FROM:
+        raise InputError(f"`chain_from` must be one of {', '.join(CHAIN_FROM)}, got {default!r}")
+    texts, chains = [], []
+    for entry in data["arms"]:
+        if isinstance(entry, dict):
+            unknown = set(entry) - ARM_KEYS
+            if unknown or "provider" not in entry or "mode" not in entry:
+                raise InputError(f"an arm table takes provider and mode (model and chain_from are optional), got "
+                                 f"{', '.join(sorted(entry))}")
+            chain_from = entry.get("chain_from", default)
+            if entry["mode"] != "chain" and "chain_from" in entry:
+                raise InputError(f"`chain_from` is for chain arms, not mode {entry['mode']!r}")
+            texts.append(f"{entry['provider']}:{entry.get('model', '')}:{entry['mode']}")
+            chains.append(chain_from)
+        else:
+            texts.append(str(entry))
+            chains.append(default)
+    texts = [t.split("#", 1)[0].strip() for t in texts]
+    if not any(texts):
+        parse_arms([])  # says what an arm looks like
+    arms = [parse_arm(t) for t in texts]
+    for i, (arm, chain_from) in enumerate(zip(arms, chains)):
+        if arm.mode != "chain" or chain_from is None or ":chain-" in texts[i]:
+            continue
+        if chain_from not in CHAIN_FROM:
+            raise InputError(f"`chain_from` must be one of {', '.join(CHAIN_FROM)}, got {chain_from!r}")
+        arms[i] = replace(arm, chain_from=chain_from)
+    labels = [a.label for a in arms]
+    if len(set(labels)) < len(labels):
+        raise InputError(f"an arm is listed twice: {', '.join(sorted({x for x in labels if labels.count(x) > 1}))}")
+    return arms
+
+
 def load_batch(path: Path) -> BatchFile:
     """Parse and check an experiment file; every problem is an InputError naming the file."""
     try:
@@ -107,8 +148,8 @@ def _batch_from(path: Path, data: dict[str, Any], content: bytes) -> BatchFile:
     if unknown:
         raise InputError(f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(FILE_KEYS))}")
     if not isinstance(data.get("arms"), list):
-        raise InputError('`arms` must be a list such as ["local::sequence", "local::baseline"]')
-    arms = parse_arms([str(a) for a in data["arms"]])
+        raise InputError('`arms` must be a list such as ["local::sequence", "local::chain", "local::baseline"]')
+    arms = file_arms(data)
     variants = data.get("variants", {})
     if not isinstance(variants, dict) or not all(isinstance(v, str) and v.strip() for v in variants.values()):
         raise InputError("`variants` must be a table of label = prompt text")

@@ -1,6 +1,7 @@
 """A/B experiments: arms, cells, and many cells at once with a cost cap and resume.
 
-    Arm         provider + model + mode ("local::baseline": an empty model = the provider's default)
+    Arm         provider + model + mode ("local::baseline": an empty model = the provider's default;
+                mode `chain` takes frame 1 as the reference of frames 2..N, `chain-previous` the frame before)
     Cell        one run of an experiment: story x arm x prompt variant x repeat
     plan_cells  every cell checked (input, key, estimate) before anything is sent
     run_cells   many cells at once: bounded overall and per provider, the cost cap checked
@@ -20,7 +21,7 @@ from dataclasses import dataclass, replace
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.ids import new_run_id, utc_now
 from playground.base.prompts import Story
-from playground.base.types import MODES, GenerationRequest, RunRecord, RunResult
+from playground.base.types import CHAIN_FROM, MODES, GenerationRequest, RunRecord, RunResult
 from playground.core.plan import Estimate, caps_refusal, day_refusal
 from playground.core.playground import Playground
 from playground.core.session import Session
@@ -33,20 +34,29 @@ ProgressByCell = Callable[[int, Progress], None]  # (index of the cell, its prog
 
 @dataclass(frozen=True)
 class Arm:
-    """What is being compared: a provider, a model and a mode."""
+    """What is being compared: a provider, a model and a mode (a chain: and which frame it chains from)."""
 
     provider: str
     model: str
     mode: str
+    chain_from: str = "first"  # chain mode only: "first" or "previous"
 
     @property
     def model_id(self) -> str:
         return self.model or provider_class(self.provider).default_model()
 
     @property
+    def mode_token(self) -> str:
+        """The arm's last part: the mode, `chain-previous` for a chain from the frame before."""
+        return "chain-previous" if self.mode == "chain" and self.chain_from == "previous" else self.mode
+
+    @property
     def label(self) -> str:
         """"provider:model:mode" with the resolved model id (the `arm` column of runs.csv)."""
-        return f"{self.provider}:{self.model_id}:{self.mode}"
+        return f"{self.provider}:{self.model_id}:{self.mode_token}"
+
+
+ARM_MODES = (*MODES, *(f"chain-{c}" for c in CHAIN_FROM))  # what an arm's last part may say
 
 
 def parse_arm(text: str) -> Arm:
@@ -59,8 +69,10 @@ def parse_arm(text: str) -> Arm:
     provider, model, mode = parts[0].strip(), ":".join(parts[1:-1]).strip(), parts[-1].strip()
     if provider not in provider_names():
         raise InputError(f"arm {text!r}: unknown provider {provider!r}; choose one of: {', '.join(provider_names())}")
-    if mode not in MODES:
-        raise InputError(f"arm {text!r}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode not in ARM_MODES:
+        raise InputError(f"arm {text!r}: mode must be one of {', '.join(ARM_MODES)}, got {mode!r}")
+    if mode.startswith("chain-"):
+        return Arm(provider, model, "chain", mode.removeprefix("chain-"))
     return Arm(provider, model, mode)
 
 
@@ -114,7 +126,7 @@ class Cell:
                                  mode=self.arm.mode, provider=self.arm.provider, model=self.arm.model,  # type: ignore[arg-type]
                                  beats=list(self.story.beats), size=self.size, seed=self.seed,
                                  experiment_id=experiment_id, arm=self.arm.label, variant=self.variant,
-                                 repeat=self.repeat, story_id=self.story_id)
+                                 repeat=self.repeat, story_id=self.story_id, chain_from=self.arm.chain_from)
 
 
 @dataclass(frozen=True)

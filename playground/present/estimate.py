@@ -19,7 +19,8 @@ def estimate_line(plan: Plan) -> str:
     note = " (estimate: model not in the price table)" if estimate.price.estimated else ""
     state = ("ready" if refusal is None else refusal.message if refusal.kind == "not_configured"
              else f"would be refused: {refusal.message}")
-    return (f"**Estimated cost** ${estimate.usd:.4f} = {estimate.images} × ${estimate.per_image_usd:.4f}{note} · "
+    inputs = f" + ${estimate.references_usd:.4f} reference input" if estimate.references_usd else ""
+    return (f"**Estimated cost** ${estimate.usd:.4f} = {estimate.images} × ${estimate.per_image_usd:.4f}{inputs}{note} · "
             f"**at most** ${estimate.max_usd:.4f} (the spend caps check this) · {state}")
 
 

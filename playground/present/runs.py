@@ -15,17 +15,31 @@ from playground.store.merged import load_run
 
 RUN_JSON_KEYS = ("run_id", "status", "frames_requested", "frames_returned", "cost_usd", "latency_s",
                  "first_frame_s", "images_billed", "api_calls", "provider", "model", "mode", "error", "image_dir",
-                 "palette_consistency", "structure_consistency", "subject_consistency", "estimate_usd", "max_cost_usd")
+                 "palette_consistency", "structure_consistency", "subject_consistency", "estimate_usd", "max_cost_usd",
+                 "reference_frames")
 
 
 def record_json(record: RunRecord) -> dict[str, object]:
     row = record.as_row()
-    return {key: row[key] for key in RUN_JSON_KEYS}
+    out = {key: row[key] for key in RUN_JSON_KEYS}
+    if isinstance(out["reference_frames"], dict):  # JSON keys are text: frame numbers as strings
+        out["reference_frames"] = {str(k): v for k, v in out["reference_frames"].items()}
+    return out
+
+
+def mode_words(record: RunRecord) -> str:
+    """The run's mode; a chain's with the frames its references were (the reference_frames column)."""
+    chained = record.reference_frames
+    if record.mode != "chain" or not chained:
+        return record.mode
+    if all(source == 1 for source in chained.values()):
+        return "chain: frames 2+ from frame 1"
+    return "chain: " + ", ".join(f"{frame} from {source}" for frame, source in sorted(chained.items()))
 
 
 def summary_line(record: RunRecord) -> str:
     line = (f"{record.status.upper()}  {record.frames_returned}/{record.frames_requested} frames  "
-            f"${record.cost_usd:.4f}  {record.latency_s or 0:.2f}s  {record.provider}/{record.model} ({record.mode})")
+            f"${record.cost_usd:.4f}  {record.latency_s or 0:.2f}s  {record.provider}/{record.model} ({mode_words(record)})")
     if record.subject_consistency is not None:
         line += (f"  consistency: subject {record.subject_consistency:.3f}, palette {record.palette_consistency:.3f},"
                  f" structure {record.structure_consistency:.3f}")
@@ -57,7 +71,7 @@ def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
         lines.append(f"**{'Note' if record.status == 'cancelled' else 'Error'}:** {record.error}")
     refs = f" · {record.ref_count} reference image(s)" if record.ref_count else ""
     folder = Path(record.image_dir or "")  # DATA_DIR/runs/<run_id>: the last two parts say where
-    lines.append(f"<small>run `{record.run_id}` · {record.provider}/{record.model} · {record.mode}{refs} · "
+    lines.append(f"<small>run `{record.run_id}` · {record.provider}/{record.model} · {mode_words(record)}{refs} · "
                  f"frames in `{folder.parent.name}/{folder.name}`</small>")
     return "\n\n".join(lines)
 

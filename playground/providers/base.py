@@ -122,16 +122,18 @@ class Provider(abc.ABC):
         if info.sizes and call.size not in info.sizes and call.size not in self.size_presets:
             raise InputError(f"size {call.size!r} is not allowed for {self.name}/{call.model}; "
                              f"allowed: {', '.join(info.sizes)}")
-        if call.references and len(call.references) > info.max_references:
+        refs = call.reference_count  # a chain's frame to come counts
+        chained = " (the chained frame included)" if call.chain_from is not None else ""
+        if refs > info.max_references:
             if info.max_references == 0:
                 raise InputError(f"{self.name}/{call.model} takes no reference images: remove them or pick a model "
                                  "that does")
             raise InputError(f"{self.name}/{call.model} accepts at most {info.max_references} reference image(s), "
-                             f"got {len(call.references)}")
+                             f"got {refs}{chained}")
         limit = info.frames_plus_references_max
-        if limit is not None and call.frames + len(call.references) > limit:
+        if limit is not None and call.frames + refs > limit:
             raise InputError(f"{self.name}/{call.model}: reference images + frames must be <= {limit}, got "
-                             f"{len(call.references)} + {call.frames}")
+                             f"{refs} + {call.frames}{chained}")
 
     def billed_images(self, call: ProviderCall, outcome: CallOutcome, frames_returned: int) -> int:
         """Images this call is billed for under the provider's rule (default: what came back)."""

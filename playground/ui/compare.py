@@ -47,6 +47,7 @@ from playground.present.compare import (
     row_header,
     status_line,
 )
+from playground.present.forms import MODE_CHOICES
 from playground.present.providers import model_choices, provider_choices
 from playground.present.runs import progress_items
 from playground.providers import provider_class
@@ -90,13 +91,14 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
         c["frames"] = frames_box(4)
         c["seed"] = gr.Number(value=7, precision=0, label="Seed (same for every arm)")
     c["arms"] = gr.Textbox(label="Arms", lines=4, value=DEFAULT_ARMS, elem_id="compare-arms",
-                           info=f"One per line, provider:model:mode (empty model = default), up to {MAX_ARMS}")
+                           info=f"One per line, provider:model:mode (empty model = default; mode sequence, baseline, "
+                                f"chain or chain-previous), up to {MAX_ARMS}")
     with gr.Row():
         default = playground.settings.default_provider
         c["add_provider"] = gr.Dropdown(choices=provider_choices(playground), value=default, label="Provider", scale=2)
         c["add_model"] = gr.Dropdown(choices=model_choices(default), value=provider_class(default).default_model(),
                                      label="Model", allow_custom_value=True, scale=2)
-        c["add_mode"] = gr.Radio(["sequence", "baseline"], value="baseline", label="Mode", scale=2)
+        c["add_mode"] = gr.Radio(MODE_CHOICES, value="baseline", label="Mode", scale=2)
     c["add"] = gr.Button("Add arm", size="sm")
     c["estimate"] = gr.Markdown(elem_id="compare-estimate")
     c["run"] = gr.Button("Run comparison", variant="primary")

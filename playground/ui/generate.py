@@ -21,7 +21,7 @@ from playground.core.playground import Playground
 from playground.core.session import Session
 from playground.core.sink import Progress
 from playground.present.estimate import estimate_text
-from playground.present.forms import frames_value, parse_beats
+from playground.present.forms import MODE_CHOICES, MODE_INFO, frames_value, mode_and_chain, parse_beats
 from playground.present.providers import model_choices, provider_choices, reference_note
 from playground.present.runs import format_summary, gallery_items, progress_items, progress_text, refusal_text
 from playground.providers import provider_class
@@ -103,8 +103,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                 provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider")
                 model = gr.Dropdown(choices=model_choices(default_provider), value=default_model, label="Model",
                                     allow_custom_value=True)
-            mode = gr.Radio(["sequence", "baseline"], value="sequence", label="Mode",
-                            info="sequence: one call for N frames · baseline: N independent single-image calls")
+            mode = gr.Radio(MODE_CHOICES, value="sequence", label="Mode", info=MODE_INFO, elem_id="generate-mode")
             with gr.Row():
                 generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
                 cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
@@ -126,11 +125,12 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
 
     def to_request(prompt_text: str, beats_text: str, n: float, provider_name: str, model_id: str, mode_name: str,
                    seed_value: float | None, size_text: str, files: list[str] | None) -> GenerationRequest:
+        mode_value, chain_from = mode_and_chain(mode_name)
         return GenerationRequest(prompt=prompt_text or "", beats=parse_beats(beats_text),
                                  frames=frames_value(n),  # type: ignore[arg-type]  # the core refuses a non-whole value
-                                 mode=mode_name, provider=provider_name, model=model_id or "", size=(size_text or "").strip(),
-                                 seed=None if seed_value is None else int(seed_value),
-                                 references=[Path(f) for f in files or []])
+                                 mode=mode_value, provider=provider_name, model=model_id or "",  # type: ignore[arg-type]
+                                 size=(size_text or "").strip(), seed=None if seed_value is None else int(seed_value),
+                                 references=[Path(f) for f in files or []], chain_from=chain_from)
 
     def show_estimate(*values: Any) -> str:  # the session's spend is its visitor's once it has run (on_generate)
         *fields, _, _, state = values

@@ -88,7 +88,7 @@ def test_every_input_of_a_run_is_in_sight_under_its_exact_name(app_url: str, pag
             expect(control).to_be_visible()
     mode = form.get_by_role("radiogroup", name="Mode")
     expect(mode).to_be_visible()
-    expect(mode.get_by_role("radio")).to_have_count(2)
+    expect(mode.get_by_role("radio")).to_have_count(4)  # sequence, baseline, chain from frame 1, from the frame before
     expect(form.get_by_label("Prompt", exact=True)).to_have_accessible_description(
         "Shift+Enter or Ctrl+Enter to generate")
     expect(form.get_by_role("button", name="Reference images: click to upload or drop files")).to_be_visible()

@@ -42,6 +42,17 @@ REFUSED = {  # case -> (request fields, settings env beyond the emulator's, sess
         dict(provider="byteplus", frames=15, size="256x256", references="three"), {}, 0.0, "input"),
     "an unreadable reference": (dict(provider="byteplus", frames=2, size="256x256", references="missing"), {}, 0.0,
                                 "input"),
+    "chain on a model without reference input": (
+        dict(provider="wavespeed", mode="chain", frames=3, size="256x256"), {}, 0.0, "input"),
+    "chain on flux-1.1-pro (no reference input)": (
+        dict(provider="replicate", model="black-forest-labs/flux-1.1-pro", mode="chain", frames=3,
+             size="1024x1024"), {}, 0.0, "input"),
+    "chain with no room for the chained frame": (
+        dict(provider="replicate", model="black-forest-labs/flux-kontext-pro", mode="chain", frames=2,
+             size="1024x1024", references="one"), {}, 0.0, "input"),
+    "chain from an unknown frame": (dict(provider="local", mode="chain", chain_from="last"), {}, 0.0, "input"),
+    "a chain past the run cap": (dict(provider="byteplus", mode="chain", frames=4, size="256x256"),
+                                 {"PLAYGROUND_MAX_USD_PER_RUN": "0.05"}, 0.0, "spend_cap"),
     "a provider without its key": (dict(provider="byteplus", frames=2, size="256x256"), {"ARK_API_KEY": ""}, 0.0,
                                    "not_configured"),
     "the run cap": (dict(provider="byteplus", frames=4, size="256x256"), {"PLAYGROUND_MAX_USD_PER_RUN": "0.05"}, 0.0,
@@ -87,6 +98,9 @@ SENT = {
     "local, a baseline": dict(provider="local", mode="baseline", frames=2, size="512x512"),
     "byteplus, a sequence with a reference": dict(provider="byteplus", frames=3, size="256x256", references="one"),
     "wavespeed, a baseline": dict(provider="wavespeed", mode="baseline", frames=2, size="256x256"),
+    "local, a chain": dict(provider="local", mode="chain", frames=3, size="512x512"),
+    "byteplus, a chain from the previous frame with a reference": dict(
+        provider="byteplus", mode="chain", chain_from="previous", frames=3, size="256x256", references="one"),
 }
 
 
@@ -105,6 +119,6 @@ def test_a_sendable_plan_is_exactly_what_the_run_sends(emulator, data_dir, tmp_p
     sent = [r.json for r in emulator.requests if r.method == "POST" and r.json]
     if request.provider != "local":
         assert [body["prompt"] for body in sent] == [call.prompt for call in plan.calls]
-    if request.provider == "byteplus":
+    if request.provider == "byteplus" and request.mode == "sequence":
         assert sent[0]["size"] == plan.calls[0].size and \
             sent[0]["sequential_image_generation_options"]["max_images"] == plan.calls[0].frames

@@ -398,12 +398,15 @@ def test_openai_out_of_quota_429_is_not_retried(emulator, make_provider, make_ca
 # -- answer shapes: every documented shape of an answer is accepted, over HTTP -----------------------
 
 def test_openai_references_go_through_the_edits_endpoint(emulator, make_provider, make_call, sink):
-    """The adapter's edit path (for the chain mode); a run cannot reach it yet: the estimate does
-    not price input images, so validate() refuses references before anything is sent."""
+    """The edit path (user references, and a chain's frame 1): the GPT image models take up to 16
+    references [sdk]; dall-e-3 none."""
     ref = reference()
     p = make_provider("openai")
+    p.validate(make_call(p, size="1024x1024", references=(ref,) * 16))
+    with pytest.raises(InputError, match="at most 16 reference image"):
+        p.validate(make_call(p, size="1024x1024", references=(ref,) * 17))
     with pytest.raises(InputError, match="takes no reference images"):
-        p.validate(make_call(p, size="1024x1024", references=(ref,)))
+        p.validate(make_call(p, model="dall-e-3", size="1024x1024", references=(ref,)))
     outcome, images = run(generate(p, make_call(p, size="1024x1024", references=(ref, ref)), sink))
     sent = emulator.requests_for("openai")[-1]
     assert sent.path == "/images/edits" and [name for name, _ in sent.parts] == ["image[]", "image[]"]

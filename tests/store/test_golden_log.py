@@ -53,3 +53,17 @@ def test_the_list_and_mapping_columns_are_typed_and_read_alike_from_pandas(tmp_p
     assert cancelled.frame_errors == {} and cancelled.request_ids == []  # "{}" and "[]" are not empty cells
     shutil.copy(GOLDEN, tmp_path / "runs.csv")
     assert [record_from_row(row) for row in RunLog(tmp_path).read().to_dict("records")] == records
+
+
+def test_a_chain_rows_reference_frames_round_trip(tmp_path: Path) -> None:
+    """reference_frames (chain mode: {frame number: the frame it took as reference}) is a typed
+    mapping column: written as JSON, read back as ints by both readers; empty stays None."""
+    log = RunLog(tmp_path)
+    log.append(RunRecord(run_id="chain", mode="chain", status="ok", reference_frames={2: 1, 3: 2}))
+    log.append(RunRecord(run_id="plain", mode="baseline", status="ok"))
+    with open(tmp_path / "runs.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["reference_frames"] == '{"2": 1, "3": 2}' and rows[1]["reference_frames"] == ""
+    assert [record_from_cells(r).reference_frames for r in rows] == [{2: 1, 3: 2}, None]
+    frame = log.read()
+    assert [record_from_row(r).reference_frames for r in frame.to_dict("records")] == [{2: 1, 3: 2}, None]

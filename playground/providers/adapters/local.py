@@ -7,23 +7,31 @@ call's prompt and seed, and every frame shows that same character in a different
 setting, captioned with the frame's beat. A `baseline` run is N separate calls, and each
 call draws its own character from its own prompt, seed and call index: the character
 drifts the way independent generations drift. Same inputs, same pixels.
+
+A reference image holds the character, as it does for the models a chain stands in for: a
+frame the stand-in drew carries its character in a PNG text chunk, and a call whose first
+reference has one draws that character again (a `chain` run keeps frame 1's character); any
+other reference image gives a character of its own, the same for every call that sends it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import colorsys
+import dataclasses
 import hashlib
 import io
+import json
 import random
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import httpx
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from playground.base.pricing import Price
-from playground.base.types import CallOutcome, ModelInfo, ProviderCall
+from playground.base.types import CallOutcome, ModelInfo, ProviderCall, ReferenceImage
 from playground.providers.base import FrameSink, Provider
 
 SIZES = ("512x512", "768x768", "1024x1024", "1536x1024", "1024x1536", "2048x2048")
@@ -150,9 +158,29 @@ def render_frame(character: Character, size: str, setting_seed: str, caption: st
     ground = h * setting.uniform(0.78, 0.86)
     _draw_character(ImageDraw.Draw(image), character, w * setting.uniform(0.25, 0.75), ground, scale, setting)
     _caption(image, caption)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(CHARACTER_CHUNK, json.dumps(dataclasses.asdict(character)))
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
+    image.save(buffer, format="PNG", compress_level=1, pnginfo=info)
     return buffer.getvalue()
+
+
+CHARACTER_CHUNK = "playground-character"  # the PNG text chunk a stand-in frame carries its character in
+
+
+def character_of(reference: ReferenceImage) -> Character:
+    """The character a reference image holds: the one a stand-in frame carries, else one drawn
+    from the image's hash."""
+    try:
+        with Image.open(io.BytesIO(reference.data)) as image:
+            text = getattr(image, "text", {}).get(CHARACTER_CHUNK)
+        fields = json.loads(text) if text else None
+        if isinstance(fields, dict):
+            values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+            return Character(**values)
+    except (OSError, ValueError, TypeError):
+        pass  # not a stand-in frame: its hash stands for its character
+    return Character.draw_from(_rng("character", reference.sha256))
 
 
 class LocalProvider(Provider):
@@ -171,7 +199,8 @@ class LocalProvider(Provider):
     accepts_custom_models = False
 
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
-        character = Character.draw_from(_rng("character", call.prompt, call.seed, call.call_index))
+        character = (character_of(call.references[0]) if call.references
+                     else Character.draw_from(_rng("character", call.prompt, call.seed, call.call_index)))
         for i in range(call.frames):
             caption = call.beats[i] if i < len(call.beats) else ""
             frame_key = f"{call.prompt}|{call.seed}|{call.first_frame + i}|{caption}"

@@ -8,8 +8,10 @@ test_openai_sdk.py), marked [sdk openai 3.57.0 FILE]; otherwise [doc], [3p] or [
   call (compared field by field). Nothing else: quality stays "auto", output_format png.
 - With reference images: POST {base}/images/edits, multipart, each image an `image[]` part
   (as the SDK sends a list of images), the other fields as form values; up to 16 images for
-  the GPT image models [sdk openai/types/image_edit_params.py]. Not reachable from a run yet
-  (see EDIT_REFERENCES_MAX): the estimate does not price input images.
+  the GPT image models gpt-image-1-mini, gpt-image-1.5, gpt-image-2 [sdk
+  openai/types/image_edit_params.py `image`]. No `input_fidelity`: low by default on 1.5 and
+  mini, and gpt-image-2 takes none [sdk same file]. The estimate prices each reference as
+  image input tokens (REFERENCE_TOKENS); a chain sends frame 1 this way.
 - Answer: {"created", "data": [{"b64_json"} | {"url"}], "usage": {"input_tokens",
   "input_tokens_details": {"text_tokens", "image_tokens"}, "output_tokens",
   "output_tokens_details": {"image_tokens", "text_tokens"}, "total_tokens"}} [sdk
@@ -100,6 +102,26 @@ def _table(square: float, other: float) -> tuple[tuple[str, float], ...]:
 _GPT_SOURCE = "(actual cost from usage tokens) [3p]"
 
 
+# GPT image models take up to 16 reference images through /images/edits [sdk openai 3.57.0
+# openai/types/image_edit_params.py `image`], billed as image input tokens [sdk openai 3.57.0
+# openai/types/images_response.py input_tokens_details.image_tokens] at the model's image input
+# rate. Tokens per 1024x1024 reference: about 135 at low input fidelity, 3,050 at high [3p fal.ai
+# gpt-image-1 edit-image pricing, quoted for gpt-image-1; the same for its successors: guess].
+# Typical: low fidelity (the default of 1.5 and mini [sdk image_edit_params.py input_fidelity]),
+# high for gpt-image-2 (always high fidelity [3p docs.apiyi.com gpt-image-2]). The worst case is
+# the high figure scaled up by the reference's area past 1024x1024 [guess: no formula published],
+# which the spend caps check. The actual cost comes from the usage tokens, as for every call.
+REFERENCE_TOKENS_LOW, REFERENCE_TOKENS_HIGH = 135, 3050
+EDIT_REFERENCES_MAX = 16
+
+
+def _references(model: str, typical: int = REFERENCE_TOKENS_LOW) -> dict[str, Any]:
+    """The Price fields of a model's reference images: its image input rate (TOKEN_RATES) and the
+    tokens of one 1024x1024 reference, typical and at most."""
+    return {"image_in_per_mtok": TOKEN_RATES[model].image_in, "reference_tokens": typical,
+            "reference_tokens_most": REFERENCE_TOKENS_HIGH}
+
+
 def token_rates(model: str) -> TokenRates | None:
     """The model's token rates; a dated snapshot (gpt-image-1.5-2025-12-16) has its base model's."""
     base = pricing.snapshot_base(model)
@@ -160,14 +182,6 @@ def cost_from_usage(model: str, usage: Any) -> tuple[float | None, str]:
     return cost, f"usage tokens x token rates (text in, image in, {output}){snapshot}"
 
 
-# GPT image models take up to 16 reference images through /images/edits [sdk openai 3.57.0
-# openai/types/image_edit_params.py `image`]. The adapter sends them (`edit`, tested against the
-# SDK's own request), but the models still declare max_references 0, so a run with references is
-# refused before sending: input images are billed as image input tokens [sdk openai 3.57.0
-# openai/types/images_response.py input_tokens_details.image_tokens], which the pre-send
-# estimate (what the spend caps check) does not price yet. The chain mode opens this together
-# with an estimate that does.
-EDIT_REFERENCES_MAX = 16
 
 
 class OpenAIImagesProvider(HttpProvider):
@@ -177,20 +191,23 @@ class OpenAIImagesProvider(HttpProvider):
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = "https://api.openai.com/v1"
     models = (
-        ModelInfo(id="gpt-image-1.5", label="GPT Image 1.5", sizes=GPT_SIZES, price=Price(
-            0.034, f"gpt-image-1.5 medium: $0.034 at 1024x1024, $0.05 other sizes {_GPT_SOURCE}",
-            by_size=_table(0.034, 0.05), most_by_size=_table(0.133, 0.20),
-            most_source="high quality: $0.133 / $0.20 [3p]", text_in_per_mtok=5.0)),
+        ModelInfo(id="gpt-image-1.5", label="GPT Image 1.5", sizes=GPT_SIZES, max_references=EDIT_REFERENCES_MAX,
+                  price=Price(0.034, f"gpt-image-1.5 medium: $0.034 at 1024x1024, $0.05 other sizes {_GPT_SOURCE}",
+                              by_size=_table(0.034, 0.05), most_by_size=_table(0.133, 0.20),
+                              most_source="high quality: $0.133 / $0.20 [3p]", text_in_per_mtok=5.0,
+                              **_references("gpt-image-1.5"))),
         ModelInfo(id="gpt-image-2", label="GPT Image 2 (WxH in multiples of 16)", max_side=3840,
                   max_pixels=3840 * 2160, max_aspect=3.0,  # [sdk 3.57.0 image_generate_params.py]
+                  max_references=EDIT_REFERENCES_MAX,
                   price=Price(0.053, f"gpt-image-2 medium 1024x1024 $0.053, scaled by area {_GPT_SOURCE}",
                               quoted_for=(1024, 1024), most=0.211, most_for_unknown=(3840, 2160),
                               most_source="high quality 1024x1024 $0.211, scaled up by area [3p, bound guessed]",
-                              text_in_per_mtok=5.0)),
-        ModelInfo(id="gpt-image-1-mini", label="GPT Image 1 mini", sizes=GPT_SIZES, price=Price(
-            0.011, f"gpt-image-1-mini medium: $0.011 / $0.015 {_GPT_SOURCE}",
-            by_size=_table(0.011, 0.015), most_by_size=_table(0.036, 0.052),
-            most_source="high quality: $0.036 / $0.052 [3p]", text_in_per_mtok=2.0)),
+                              text_in_per_mtok=5.0, **_references("gpt-image-2", typical=REFERENCE_TOKENS_HIGH))),
+        ModelInfo(id="gpt-image-1-mini", label="GPT Image 1 mini", sizes=GPT_SIZES,
+                  max_references=EDIT_REFERENCES_MAX, price=Price(
+                      0.011, f"gpt-image-1-mini medium: $0.011 / $0.015 {_GPT_SOURCE}",
+                      by_size=_table(0.011, 0.015), most_by_size=_table(0.036, 0.052),
+                      most_source="high quality: $0.036 / $0.052 [3p]", text_in_per_mtok=2.0, **_references("gpt-image-1-mini"))),
         ModelInfo(id="dall-e-3", label="DALL-E 3 (retired 2026-05-12)", sizes=DALLE3_SIZES, retired=True,
                   note="retired 2026-05-12",
                   price=Price(0.04, "DALL-E 3 standard: $0.04 at 1024x1024, $0.08 at 1792x1024 / 1024x1792 "
