@@ -13,28 +13,32 @@ What each figure is (so it can be judged):
   distance (lower = more consistent); every other metric is higher = more consistent. The
   bounds stay raw here (and in the CSV and JSON); the table for people shows an interval that
   passes what its metric can take (METRIC_BOUNDS: 0 to 1 for the default metrics) clipped.
-- votes, wins, losses, ties, win_rate = (wins + ties/2) / votes from blind pairwise votes.
-- bt_rating: Bradley-Terry strength fitted by the MM algorithm (Hunter 2004), a tie counted
-  as half a win to each side, with a weak prior (one tie against a virtual opponent of
-  strength 1) so an arm that never lost stays finite; shown on an Elo-like scale,
-  1000 + 400 * log10(strength): 1000 = the virtual average opponent, +400 = 10:1 odds.
+- votes, wins, losses, ties, win_rate = (wins + ties/2) / votes from blind pairwise votes of one
+  criterion ("overall" by default) that were not withdrawn; a vote between two runs of the same
+  arm says nothing about arms and is left out.
+- bt_rating: Bradley-Terry strength, a tie counted as half a win to each side, with a weak prior
+  (one tie against a virtual opponent of strength 1) so an arm that never lost stays finite;
+  shown on an Elo-like scale, 1000 + 400 * log10(strength): 1000 = the virtual average
+  opponent, +400 = 10:1 odds. win_rate and bt_rating come with 95% bootstrap intervals
+  (_ci95_low, _ci95_high; bootstrap.py) and are empty, with too_few_votes true, for an arm with
+  fewer than MIN_VOTES votes: never a rating without its interval.
 - score_mean: mean of the optional 1 to 5 scores.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from playground.experiments.votes import SCORE_VERDICT, VERDICTS
+from playground.experiments import bootstrap
+from playground.experiments.votes import SCORE_VERDICT, counted_votes
 from playground.metrics import METRIC_COLUMNS
 from playground.store import merged
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
     import pandas as pd
 
@@ -64,6 +68,7 @@ class Analysis:
     pairwise: pd.DataFrame  # win share of the row arm against the column arm
     votes: int
     notes: list[str] = field(default_factory=lambda: [CI_NOTE, RATING_NOTE])
+    criterion: str = "overall"  # the criterion the votes were counted for
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -90,25 +95,31 @@ def experiments(playground: Playground, snapshots: Sequence[Snapshot] | None = N
 
 
 def analyse(playground: Playground, experiment_id: str | None = None,
-            snapshots: Sequence[Snapshot] | None = None) -> Analysis:
+            snapshots: Sequence[Snapshot] | None = None, criterion: str = "overall",
+            raters: Collection[str] | None = None) -> Analysis:
     """Every writer's runs and votes when a synced dataset was pulled (merged.py)."""
     return analyse_frames(merged.runs(playground, COLUMNS, snapshots), merged.ratings(playground, snapshots),
-                          experiment_id)
+                          experiment_id, criterion, raters)
 
 
-def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str | None = None) -> Analysis:
+def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str | None = None,
+                   criterion: str = "overall", raters: Collection[str] | None = None) -> Analysis:
     import pandas as pd
 
     frame = runs_frame(runs, experiment_id)
     if experiment_id:
         ratings = ratings[ratings["experiment_id"] == experiment_id]
-    votes = vote_frame(frame, ratings)
+    votes = vote_frame(frame, counted_votes(ratings, criterion=criterion, raters=raters))
     summary = arm_table(frame)
     if summary.empty:
         return Analysis(frame, summary, pd.DataFrame(), 0)
     keys = [tuple(k) for k in summary[GROUP].itertuples(index=False)]
-    summary = summary.join(vote_table(votes, keys), on=GROUP).join(score_table(frame, ratings), on=GROUP)
+    seed = bootstrap.seed_of(experiment_id, criterion)
+    summary = summary.join(vote_table(votes, keys, seed), on=GROUP).join(score_table(frame, ratings), on=GROUP)
     result = Analysis(frame, summary.reset_index(drop=True), pairwise_table(votes, keys), len(votes))
+    result.criterion = criterion
+    if len(votes):
+        result.notes.append(bootstrap.NOTE)
     if passes_bounds(result.summary):
         result.notes.append(CLIP_NOTE)
     return result
@@ -161,10 +172,11 @@ def arm_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 # -- votes and scores -------------------------------------------------------------------------
 def vote_frame(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
-    """One row per pairwise vote whose runs are known: left/right group keys and the verdict."""
+    """One row per pairwise vote (of `ratings`: the votes that count, votes.counted_votes) whose
+    runs are known: left/right group keys and the verdict."""
     import pandas as pd
 
-    votes = ratings[ratings["verdict"].isin(VERDICTS)]
+    votes = ratings
     voted = runs[runs["run_id"].isin(set(votes["run_id"]) | set(votes["other_run_id"]))]  # not every run: 100k+ rows
     group_of = {r.run_id: (r.arm, r.variant) for r in voted[["run_id", *GROUP]].itertuples(index=False)}
     rows = [{"left": group_of[v.run_id], "right": group_of[v.other_run_id], "verdict": v.verdict}
@@ -178,6 +190,8 @@ def win_counts(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> list[list[fl
     wins = [[0.0] * len(keys) for _ in keys]
     for v in votes.itertuples(index=False):
         a, b = index[v.left], index[v.right]
+        if a == b:  # two runs of one arm: nothing said about arms
+            continue
         if v.verdict == "left":
             wins[a][b] += 1
         elif v.verdict == "right":
@@ -195,7 +209,7 @@ def bradley_terry(wins: list[list[float]], prior: float = 1.0, rounds: int = 200
     for _ in range(rounds):
         updated = []
         for i in range(n):
-            won = sum(wins[i]) + prior / 2
+            won = sum(wins[i][j] for j in range(n) if j != i) + prior / 2  # the diagonal says nothing
             games = sum((wins[i][j] + wins[j][i]) / (strength[i] + strength[j]) for j in range(n) if j != i)
             updated.append(won / (games + prior / (strength[i] + 1.0)))
         change = max(abs(a - b) for a, b in zip(updated, strength)) if n else 0.0
@@ -205,28 +219,26 @@ def bradley_terry(wins: list[list[float]], prior: float = 1.0, rounds: int = 200
     return strength
 
 
-def vote_table(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> pd.DataFrame:
+def vote_table(votes: pd.DataFrame, keys: list[tuple[str, str]], seed: int = 0) -> pd.DataFrame:
+    """Per arm: votes, wins, losses, ties, win rate and BT rating with their bootstrap intervals."""
     import pandas as pd
 
-    tally = {k: Counter() for k in keys}
-    for v in votes.itertuples(index=False):
-        if v.verdict == "tie":
-            tally[v.left]["ties"] += 1
-            tally[v.right]["ties"] += 1
-        else:
-            winner, loser = (v.left, v.right) if v.verdict == "left" else (v.right, v.left)
-            tally[winner]["wins"] += 1
-            tally[loser]["losses"] += 1
-    strength = bradley_terry(win_counts(votes, keys))
-    rows = []
-    for key, s in zip(keys, strength):
-        count = tally[key]
-        played = count["wins"] + count["losses"] + count["ties"]
-        rows.append({"arm": key[0], "variant": key[1], "votes": played, "wins": count["wins"],
-                     "losses": count["losses"], "ties": count["ties"],
-                     "win_rate": (count["wins"] + count["ties"] / 2) / played if played else math.nan,
-                     "bt_rating": 1000 + 400 * math.log10(s) if played else math.nan})
+    index = {k: i for i, k in enumerate(keys)}
+    ratings = bootstrap.rate([index[k] for k in votes["left"]], [index[k] for k in votes["right"]],
+                             list(votes["verdict"]), len(keys), seed=seed)
+    rows = [{"arm": key[0], "variant": key[1], **_rating_cells(r)} for key, r in zip(keys, ratings)]
     return pd.DataFrame(rows).set_index(GROUP)
+
+
+def _rating_cells(r: bootstrap.ArmRating) -> dict[str, Any]:
+    def number(value: float | None) -> float:
+        return math.nan if value is None else value
+
+    return {"votes": r.votes, "wins": r.wins, "losses": r.losses, "ties": r.ties,
+            "win_rate": number(r.win_rate), "win_rate_ci95_low": number(r.win_rate_ci95_low),
+            "win_rate_ci95_high": number(r.win_rate_ci95_high), "bt_rating": number(r.bt_rating),
+            "bt_rating_ci95_low": number(r.bt_rating_ci95_low), "bt_rating_ci95_high": number(r.bt_rating_ci95_high),
+            "too_few_votes": r.too_few_votes}
 
 
 def pairwise_table(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> pd.DataFrame:
@@ -274,7 +286,8 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
 
     out = pd.DataFrame({"arm": [label(k) for k in summary[GROUP].itertuples(index=False)], "runs": summary["runs"],
                         "ok": text("success_rate", "{:.0%}"), "votes": summary["votes"],
-                        "win %": text("win_rate", "{:.0%}"), "BT": text("bt_rating", "{:.0f}"),
+                        "win %": rating_cells(summary, "win_rate", "{:.0%}"),
+                        "BT": rating_cells(summary, "bt_rating", "{:.0f}"),
                         "score": text("score_mean", "{:.2f}"), "$/run": text("cost_per_run", "{:.4f}"),
                         "p50 s": text("latency_p50_s", "{:.2f}")})
     for metric in SHOWN_METRICS:
@@ -286,6 +299,21 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     out["$/frame"] = text("cost_per_frame", "{:.4f}")
     out["p95 s"] = text("latency_p95_s", "{:.2f}")
     return out
+
+
+def rating_cells(summary: pd.DataFrame, column: str, form: str) -> list[str]:
+    """"67% [42%, 88%]" per arm; "" without votes; "n < 5" with too few votes (no rating)."""
+    cells = []
+    for _, row in summary.iterrows():
+        votes = row.get("votes")
+        if votes is None or votes != votes or not votes:
+            cells.append("")
+        elif row.get("too_few_votes") or row.get(column) != row.get(column):
+            cells.append(f"n < {bootstrap.MIN_VOTES}")
+        else:
+            value, low, high = (row[column], row[f"{column}_ci95_low"], row[f"{column}_ci95_high"])
+            cells.append(f"{form.format(value)} [{form.format(low)}, {form.format(high)}]")
+    return cells
 
 
 def _interval(mean: float, low: float, high: float, bounds: tuple[float, float]) -> str:

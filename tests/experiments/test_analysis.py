@@ -86,33 +86,44 @@ def test_votes_change_the_analysis(playground: Playground) -> None:
     assert table()["votes"].tolist() == [0, 0]
     add_vote(playground, eid, seq, base, "left")
     add_vote(playground, eid, base, seq, "right")
+    after = table()  # two votes: counted, but no rating (and no interval) below MIN_VOTES
+    assert after.loc[SEQ.label, ["wins", "votes", "too_few_votes"]].tolist() == [2, 2, True]
+    assert after[["win_rate", "win_rate_ci95_low", "bt_rating", "bt_rating_ci95_high"]].isna().all().all()
+    for _ in range(3):
+        add_vote(playground, eid, seq, base, "left")
     after = table()
     assert after.loc[SEQ.label, "win_rate"] == 1.0 and after.loc[BASE.label, "win_rate"] == 0.0
     assert after.loc[SEQ.label, "bt_rating"] > 1000 > after.loc[BASE.label, "bt_rating"]
-    for _ in range(4):
+    for _ in range(9):
         add_vote(playground, eid, base, seq, "left")
     add_vote(playground, eid, seq, base, "tie")
     flipped = table()
     assert flipped.loc[BASE.label, "bt_rating"] > flipped.loc[SEQ.label, "bt_rating"]
-    assert flipped.loc[BASE.label, ["wins", "losses", "ties", "votes"]].tolist() == [4, 2, 1, 7]
-    assert flipped.loc[BASE.label, "win_rate"] == pytest.approx(4.5 / 7)
+    assert flipped.loc[BASE.label, ["wins", "losses", "ties", "votes"]].tolist() == [9, 5, 1, 15]
+    assert flipped.loc[BASE.label, "win_rate"] == pytest.approx(9.5 / 15)
+    low, high = flipped.loc[BASE.label, ["win_rate_ci95_low", "win_rate_ci95_high"]]
+    assert 0 <= low < 9.5 / 15 < high <= 1
     add_score(playground, eid, seq, 2)
     add_score(playground, eid, seq, 5)
     assert table().loc[SEQ.label, "score_mean"] == 3.5
     pairwise = analysis.analyse(playground, eid).pairwise
-    assert pairwise.loc[BASE.label, SEQ.label] == pytest.approx(4.5 / 7)
+    assert pairwise.loc[BASE.label, SEQ.label] == pytest.approx(9.5 / 15)
     assert analysis.analyse(playground, "another-experiment").votes == 0
 
 
 def test_report_command_json_and_text(playground: Playground, capsys: pytest.CaptureFixture[str]) -> None:
     result = asyncio.run(compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=1, size="512x512"))
-    add_vote(playground, result.experiment_id, result.records[0].run_id, result.records[1].run_id, "left")
+    for _ in range(6):
+        add_vote(playground, result.experiment_id, result.records[0].run_id, result.records[1].run_id, "left")
     data_dir = str(playground.settings.data_dir)
     assert main(["report", "--experiment", result.experiment_id, "--json", "--data-dir", data_dir]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["experiment_id"] == result.experiment_id and report["votes"] == 1 and report["runs"] == 2
+    assert report["experiment_id"] == result.experiment_id and report["votes"] == 6 and report["runs"] == 2
     seq = next(a for a in report["arms"] if a["arm"] == SEQ.label)
     assert seq["win_rate"] == 1.0 and seq["latency_p50_s"] > 0 and "subject_consistency_ci95_low" in seq
+    assert 0.5 < seq["win_rate_ci95_low"] < 0.9 and seq["win_rate_ci95_high"] == 1.0  # 6 of 6: not [100%, 100%]
+    assert seq["bt_rating_ci95_low"] <= seq["bt_rating"] <= seq["bt_rating_ci95_high"]
+    assert seq["too_few_votes"] is False
     assert main(["report", "--data-dir", data_dir]) == 0
     text = capsys.readouterr().out
     assert SEQ.label in text and "Student t" in text and "Bradley" in text
