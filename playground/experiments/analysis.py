@@ -27,6 +27,7 @@ What each figure is (so it can be judged):
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 GROUP = ["arm", "variant"]
 # the runs.csv columns the analysis reads: on a 100k-row log, parsing only these is much faster
 COLUMNS = ["run_id", "experiment_id", "provider", "model", "mode", "status", "api_calls", "arm", "variant",
+           "prompt", "story_id",
            "frames_requested", "frames_returned", "cost_usd", "latency_s", *METRIC_COLUMNS]
 CI_NOTE = "95% Student t interval: mean ± t(0.975, n−1)·s/√n (blank for fewer than 2 scored runs)"
 # The range each metric can take: an interval passing it (small n, large spread) is shown clipped
@@ -57,7 +59,7 @@ METRIC_BOUNDS: dict[str, tuple[float, float]] = {
 CLIP_NOTE = ("an interval that passes what its metric can take (0 to 1 for palette, structure and subject) is shown "
              "clipped to it, as [low, high]: with so few runs it says little; the CSV and JSON keep the raw t bounds "
              "(columns such as subject_consistency_ci95_low and _ci95_high)")
-RATING_NOTE = ("Bradley–Terry by MM, ties = half a win each, prior = one tie against a virtual opponent; "
+RATING_NOTE = ("Bradley–Terry (maximum likelihood), ties = half a win each, prior = one tie against a virtual opponent; "
                "Elo-like scale 1000 + 400·log10(strength)")
 
 
@@ -72,8 +74,14 @@ class Analysis:
 
 
 # -- loading ----------------------------------------------------------------------------------
+PROMPT_TAG_CHARS = 32
+
+
 def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None) -> pd.DataFrame:
-    """The runs that count, with `arm` filled in for runs made outside an experiment."""
+    """The runs that count, with `arm` filled in for runs made outside an experiment. Over all
+    runs (no experiment id) an arm is also split by what it was asked: runs of different prompts
+    are not one arm. The variant then carries the prompt's start (a batch or benchmark run, made
+    of many stories by design, carries its experiment id instead)."""
     import pandas as pd
 
     frame = runs if not experiment_id else runs[runs["experiment_id"] == experiment_id]
@@ -82,9 +90,27 @@ def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None) -> pd.DataF
     built = frame["provider"].astype(str) + ":" + frame["model"].astype(str) + ":" + frame["mode"].astype(str)
     frame["arm"] = frame["arm"].where(frame["arm"].astype(str) != "", built)
     frame["variant"] = frame["variant"].fillna("").astype(str)
+    if not experiment_id and "prompt" in frame:
+        frame["variant"] = [_pooled_variant(v, str(e), str(p), str(s)) for v, e, p, s in
+                            zip(frame["variant"], frame["experiment_id"].fillna(""), frame["prompt"].fillna(""),
+                                frame["story_id"].fillna("") if "story_id" in frame else [""] * len(frame))]
     for column in ["frames_requested", "frames_returned", "cost_usd", "latency_s", *METRIC_COLUMNS]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame.reset_index(drop=True)
+
+
+def _pooled_variant(variant: str, experiment_id: str, prompt: str, story_id: str) -> str:
+    if story_id and experiment_id:
+        tag = f"set {experiment_id}"
+    else:
+        words = " ".join(prompt.split())
+        if not words:
+            return variant
+        tag = "“" + words + "”"
+        if len(words) > PROMPT_TAG_CHARS:  # cut, with a digest so two prompts alike at the start stay apart
+            digest = hashlib.sha256(words.encode("utf-8", "backslashreplace")).hexdigest()[:4]
+            tag = f"“{words[:PROMPT_TAG_CHARS - 1]}…” #{digest}"
+    return f"{variant} · {tag}" if variant else tag
 
 
 def experiments(playground: Playground, snapshots: Sequence[Snapshot] | None = None) -> list[str]:
@@ -252,6 +278,30 @@ def pairwise_table(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> pd.DataF
     return pd.DataFrame(cells, index=names, columns=names)
 
 
+def pairwise_text(pairwise: pd.DataFrame, width: int = 100) -> str:
+    """The pairwise matrix for a terminal: arms as letters (a legend of full labels below),
+    cells as percentages, so a line stays short whatever the labels (full labels made lines of
+    several hundred characters). Beyond what fits in `width`, columns continue in a second block."""
+    names = list(pairwise.index)
+    codes = [_code(i) for i in range(len(names))]
+    cells = [["" if v != v else f"{v:.0%}" for v in pairwise.iloc[i]] for i in range(len(names))]
+    cell = max(4, *(len(c) for c in codes))
+    per_block = max(1, (width - cell - 2) // (cell + 1))
+    lines = []
+    for start in range(0, len(codes), per_block):
+        cols = range(start, min(start + per_block, len(codes)))
+        lines.append(" " * (cell + 2) + " ".join(codes[j].rjust(cell) for j in cols))
+        lines += [codes[i].ljust(cell + 2) + " ".join((cells[i][j] or "·").rjust(cell) for j in cols)
+                  for i in range(len(codes))]
+        lines.append("")
+    lines += [f"{code} = {name}" for code, name in zip(codes, names)]
+    return "\n".join(lines)
+
+
+def _code(i: int) -> str:
+    return chr(ord("A") + i) if i < 26 else f"A{i}"
+
+
 def score_table(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
@@ -381,7 +431,8 @@ def report_json(result: Analysis, experiment_id: str | None) -> dict[str, Any]:
 
     arms = [{k: clean(v) for k, v in row.items()} for row in result.summary.to_dict(orient="records")]
     pairwise = {r: {c: clean(v) for c, v in cols.items()} for r, cols in result.pairwise.to_dict(orient="index").items()}
-    out = {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes, "arms": arms,
+    out = {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes,
+           "criterion": result.criterion, "min_votes": bootstrap.MIN_VOTES, "arms": arms,
            "pairwise_win_rate": pairwise, "notes": result.notes}
     if merged.WRITER_COLUMN in result.runs:  # merged with a synced dataset: runs per writer
         out["writers"] = merged.writers(result.runs)

@@ -183,3 +183,49 @@ def test_plot_ranges_leave_a_margin_around_the_points() -> None:
     assert low < 0.0 and high > 0.15 and high - 0.15 == pytest.approx(0.0 - low)
     assert padded(pd.Series([0.0, 0.0]))[0] < 0 < padded(pd.Series([0.0, 0.0]))[1]  # one cost: still a range
     assert padded(pd.Series([], dtype=float)) is None
+
+
+def test_all_runs_keeps_different_prompts_apart() -> None:
+    """(all runs) pooled a Generate run of one prompt and a Compare arm of another into one arm."""
+    long = "A red panda courier with a green scarf delivers parcels over the roofs"
+    runs = frame_of(run_row(run_id="a", prompt="A fox.", subject_consistency=0.9),
+                    run_row(run_id="b", prompt="A fox.", subject_consistency=0.7),
+                    run_row(run_id="c", prompt=long, experiment_id="cmp-1", arm="local:procedural-v1:sequence"),
+                    run_row(run_id="d", prompt=long + " at night", subject_consistency=0.1),
+                    run_row(run_id="e", prompt="story 1", experiment_id="batch-1", story_id="s1"),
+                    run_row(run_id="f", prompt="story 2", experiment_id="batch-1", story_id="s2"))
+    summary = analysis.analyse_frames(runs, no_ratings()).summary
+    assert sorted(summary["runs"]) == [1, 1, 2, 2]
+    fox = summary[summary["variant"] == "“A fox.”"].iloc[0]
+    assert fox["runs"] == 2 and fox["subject_consistency_mean"] == pytest.approx(0.8)
+    cut = [v for v in summary["variant"] if v.startswith("“A red panda")]
+    assert len(cut) == 2 and all("…” #" in v for v in cut) and cut[0] != cut[1]
+    assert "set batch-1" in set(summary["variant"])
+    # one experiment: its arms as before, no prompt in the label
+    assert analysis.analyse_frames(runs, no_ratings(), "cmp-1").summary["variant"].tolist() == [""]
+
+
+def test_report_pairwise_matrix_keeps_lines_short(playground: Playground, capsys: pytest.CaptureFixture[str]) -> None:
+    """With six arms of long labels the matrix printed lines of several hundred characters."""
+    long = "wavespeed:bytedance/seedream-v4.5/edit-sequential:sequence"
+    runs, votes = [], []
+    for i in range(6):
+        record = RunRecord(run_id=f"r{i}", experiment_id="six", provider="local", model="procedural-v1",
+                           mode="sequence", arm=f"{long}-{i}", prompt="p", frames_requested=2, frames_returned=2,
+                           api_calls=1, status="ok")
+        playground.log.append(record)
+        runs.append(record.run_id)
+    for i in range(1, 6):
+        for _ in range(i):
+            votes.append(add_vote(playground, "six", "r0", f"r{i}", "left"))
+    assert main(["report", "--experiment", "six", "--data-dir", str(playground.settings.data_dir)]) == 0
+    text = capsys.readouterr().out
+    matrix = text.split("pairwise win rate")[1].split("note:")[0]
+    assert max(len(line) for line in matrix.splitlines()) <= 100
+    assert f"A = {long}-0" in matrix and "100%" in matrix
+    table = text.split("pairwise win rate")[0]
+    assert "n < 5" in table and "100% [" in table  # r0: 15 votes; r1..r4 fewer than 5
+    assert main(["report", "--experiment", "six", "--json", "--criterion", "style",
+                 "--data-dir", str(playground.settings.data_dir)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["votes"] == 0 and report["criterion"] == "style" and report["min_votes"] == 5
