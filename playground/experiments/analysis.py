@@ -78,10 +78,7 @@ PROMPT_TAG_CHARS = 32
 
 
 def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None) -> pd.DataFrame:
-    """The runs that count, with `arm` filled in for runs made outside an experiment. Over all
-    runs (no experiment id) an arm is also split by what it was asked: runs of different prompts
-    are not one arm. The variant then carries the prompt's start (a batch or benchmark run, made
-    of many stories by design, carries its experiment id instead)."""
+    """The runs that count, with `arm` filled in for runs made outside an experiment."""
     import pandas as pd
 
     frame = runs if not experiment_id else runs[runs["experiment_id"] == experiment_id]
@@ -90,13 +87,22 @@ def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None) -> pd.DataF
     built = frame["provider"].astype(str) + ":" + frame["model"].astype(str) + ":" + frame["mode"].astype(str)
     frame["arm"] = frame["arm"].where(frame["arm"].astype(str) != "", built)
     frame["variant"] = frame["variant"].fillna("").astype(str)
-    if not experiment_id and "prompt" in frame:
-        frame["variant"] = [_pooled_variant(v, str(e), str(p), str(s)) for v, e, p, s in
-                            zip(frame["variant"], frame["experiment_id"].fillna(""), frame["prompt"].fillna(""),
-                                frame["story_id"].fillna("") if "story_id" in frame else [""] * len(frame))]
     for column in ["frames_requested", "frames_returned", "cost_usd", "latency_s", *METRIC_COLUMNS]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame.reset_index(drop=True)
+
+
+def by_prompt(frame: pd.DataFrame) -> pd.DataFrame:
+    """Over all runs (no experiment chosen) an arm is also split by what it was asked: runs of
+    different prompts are not one arm. The variant then carries the prompt's start (a batch or
+    benchmark run, made of many stories by design, carries its experiment id instead)."""
+    if "prompt" not in frame or frame.empty:
+        return frame
+    stories = frame["story_id"].fillna("").astype(str) if "story_id" in frame else [""] * len(frame)
+    frame = frame.copy()
+    frame["variant"] = [_pooled_variant(v, str(e), str(p), s) for v, e, p, s in
+                        zip(frame["variant"], frame["experiment_id"].fillna(""), frame["prompt"].fillna(""), stories)]
+    return frame
 
 
 def _pooled_variant(variant: str, experiment_id: str, prompt: str, story_id: str) -> str:
@@ -135,6 +141,8 @@ def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str
     frame = runs_frame(runs, experiment_id)
     if experiment_id:
         ratings = ratings[ratings["experiment_id"] == experiment_id]
+    else:
+        frame = by_prompt(frame)
     votes = vote_frame(frame, counted_votes(ratings, criterion=criterion, raters=raters))
     summary = arm_table(frame)
     if summary.empty:

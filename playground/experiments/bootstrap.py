@@ -18,6 +18,8 @@ draw: half a pseudo-vote is added to each of the pair's three outcomes (win, los
 Jeffreys-like prior on the outcome shares of the pairs that were voted on), which widens the
 interval where votes are few and vanishes as they grow; the point estimates use the votes
 alone. With 6 wins of 6 the win-rate interval is about [67%, 100%] (Wilson's: [61%, 100%]).
+Where the smoothing pulls every resample to one side of the estimate (an arm that won its one
+vote against each of five arms), the interval is widened to hold the estimate.
 With one vote the interval would still say little: An arm with fewer than MIN_VOTES votes gets no rating and no interval, only its count.
 Per-vote resampling under-covers when one rater casts most votes or a pair repeats: say so
 where the figures are shown (NOTE).
@@ -150,11 +152,17 @@ def rate(left: Sequence[int], right: Sequence[int], outcome: Sequence[str], arms
         if n < MIN_VOTES:
             out.append(ArmRating(n, w, lo, t, None, None, None, None, None, None))
             continue
-        rate_low, rate_high = np.nanpercentile(boot_rate[:, i], [2.5, 97.5])
-        bt_low, bt_high = np.percentile(boot_bt[:, i], [2.5, 97.5])
-        out.append(ArmRating(n, w, lo, t, (w + t / 2) / n, float(rate_low), float(rate_high),
-                             float(point[i]), float(bt_low), float(bt_high)))
+        win_rate = (w + t / 2) / n
+        rate_low, rate_high = _around(win_rate, np.nanpercentile(boot_rate[:, i], [2.5, 97.5]))
+        bt_low, bt_high = _around(float(point[i]), np.percentile(boot_bt[:, i], [2.5, 97.5]))
+        out.append(ArmRating(n, w, lo, t, win_rate, rate_low, rate_high, float(point[i]), bt_low, bt_high))
     return out
+
+
+def _around(estimate: float, bounds: Sequence[float]) -> tuple[float, float]:
+    """The percentile bounds, widened to hold the estimate: with one vote per pair the smoothing
+    can pull every resample of an arm that won every vote below its own estimate."""
+    return min(float(bounds[0]), estimate), max(float(bounds[1]), estimate)
 
 
 def _tally(left: Sequence[int], right: Sequence[int], outcome: Sequence[str], arms: int) -> list[list[int]]:

@@ -18,7 +18,8 @@ from playground.experiments import analysis
 from playground.experiments.cells import Arm
 from playground.experiments.compare import compare
 from playground.experiments.votes import add_score, add_vote
-from playground.present.analysis import ALL, analysis_view, experiment_choices
+from playground.present.analysis import ALL, FIGURES, analysis_view, experiment_choices
+from playground.present.plot import cost_plot_svg, nice_ticks
 from playground.store.runlog import RATING_COLUMNS
 
 SEQ, BASE = Arm("local", "", "sequence"), Arm("local", "", "baseline")
@@ -136,6 +137,8 @@ def test_analysis_tab_view_and_csv_export(playground: Playground) -> None:
     assert experiment_choices(playground) == [ALL, result.experiment_id]
     view = analysis_view(playground, result.experiment_id)
     assert sorted(view.table["arm"]) == sorted([SEQ.label, BASE.label])
+    assert list(view.table.columns) == FIGURES and list(view.consistency.columns)[:2] == ["arm", "subject"]
+    assert view.cost_plot.count("<circle") == 2 and "x-tick" in view.cost_plot
     assert set(view.latency_points["provider"]) == {"local"} and len(view.latency_points) == 2
     assert len(view.cost_points) == 2
     exported = pd.read_csv(view.csv_path)
@@ -229,3 +232,23 @@ def test_report_pairwise_matrix_keeps_lines_short(playground: Playground, capsys
                  "--data-dir", str(playground.settings.data_dir)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["votes"] == 0 and report["criterion"] == "style" and report["min_votes"] == 5
+
+
+@pytest.mark.parametrize("low, high", [(0.0, 0.15), (0.0, 0.01), (0.4, 0.95), (0.0, 3.2), (0.671, 0.671), (0, 0.1234)])
+def test_plot_ticks_are_few_round_and_cover_the_range(low: float, high: float) -> None:
+    ticks = nice_ticks(low, high)
+    assert 2 <= len(ticks) <= 6 and ticks[0] <= low and ticks[-1] >= high
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:])}
+    assert len(steps) == 1
+
+
+def test_cost_plot_starts_at_zero_dollars_and_escapes_arm_names() -> None:
+    """gr.ScatterPlot drew about 30 cost ticks at 1400 px, from -$0.01."""
+    points = pd.DataFrame({"arm": ["<img src=x onerror=alert(1)>:m:sequence", "local:m:baseline"],
+                           "short": ["<img src=x onerror=alert(1)>", "local:baseline"],
+                           "cost_per_run": [0.0, 0.15], "subject_consistency": [0.3, 0.9]})
+    svg = cost_plot_svg(points)
+    ticks = [t.split(">")[1].split("<")[0] for t in svg.split('class="x-tick"')[1:]]
+    assert ticks == ["$0.00", "$0.05", "$0.10", "$0.15"]
+    assert "<img" not in svg and "&lt;img src=x" in svg
+    assert cost_plot_svg(points.iloc[:0]) == ""

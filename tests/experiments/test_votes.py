@@ -178,6 +178,13 @@ def test_bootstrap_is_deterministic_and_brackets_the_estimate() -> None:
         assert r.bt_rating_ci95_low < r.bt_rating < r.bt_rating_ci95_high  # type: ignore[operator]
 
 
+def test_the_interval_holds_the_estimate_when_every_vote_is_a_win() -> None:
+    """One win against each of five arms: the smoothed resamples all fell below the estimate."""
+    rated = bootstrap.rate([0] * 5, [1, 2, 3, 4, 5], ["left"] * 5, 6)
+    assert rated[0].win_rate == 1.0 and rated[0].win_rate_ci95_high == 1.0 and rated[0].win_rate_ci95_low < 1
+    assert rated[0].bt_rating_ci95_low < rated[0].bt_rating <= rated[0].bt_rating_ci95_high  # type: ignore[operator]
+
+
 def test_too_few_votes_gives_no_rating() -> None:
     rated = bootstrap.rate([0, 0, 0, 0, 2], [1, 1, 1, 1, 0], ["left"] * 5, 3)
     assert [r.votes for r in rated] == [5, 4, 1]
