@@ -219,3 +219,27 @@ def blind_pair(records: Sequence[RunRecord], rng: random.Random, shown: Collecti
         return None
     left, right = rng.choice(fresh)
     return (left, right) if rng.random() < 0.5 else (right, left)
+
+
+def draw_pair(runs: pd.DataFrame, ratings: pd.DataFrame, rater: str, rng: random.Random
+              ) -> tuple[str, str] | None:
+    """Two runs of different arms (arm and variant), in random order, for a blind vote: pairs this
+    rater has not been shown yet first (a vote, skip or withdrawn vote of theirs counts as shown),
+    then the pairs with the fewest votes of anyone. `runs`: the experiment's runs that count
+    (analysis.runs_frame); a run without frames is never drawn. None when no such pair exists."""
+    rated = runs[runs["frames_returned"] > 0]
+    groups = {str(r.run_id): (str(r.arm), str(r.variant)) for r in rated[["run_id", "arm", "variant"]].itertuples()}
+    ids = sorted(groups)
+    pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if groups[a] != groups[b]]
+    if not pairs:
+        return None
+    who = clean_rater(rater)
+    votes = ratings[ratings["verdict"].isin(VOTE_VERDICTS)]
+    mine = {frozenset(p) for p, r in zip(zip(votes["run_id"], votes["other_run_id"]), votes["rater"]) if r == who}
+    counts: dict[frozenset[str], int] = {}
+    for pair in zip(votes["run_id"], votes["other_run_id"]):
+        counts[frozenset(pair)] = counts.get(frozenset(pair), 0) + 1
+    fresh = [p for p in pairs if frozenset(p) not in mine] or pairs
+    fewest = min(counts.get(frozenset(p), 0) for p in fresh)
+    left, right = rng.choice([p for p in fresh if counts.get(frozenset(p), 0) == fewest])
+    return (left, right) if rng.random() < 0.5 else (right, left)

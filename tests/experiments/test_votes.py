@@ -227,3 +227,39 @@ def test_a_thousand_resamples_take_milliseconds() -> None:
     start = time.perf_counter()
     bootstrap.rate(left, right, outcome, 6)
     assert time.perf_counter() - start < 1.0
+
+
+# -- the arena's pairs and leaderboard ----------------------------------------------------------
+def test_draw_pair_prefers_pairs_the_rater_has_not_seen_and_never_one_arm_twice() -> None:
+    import random
+
+    from playground.experiments.votes import draw_pair
+
+    runs = pd.DataFrame([run_row(run_id=r, arm=a, variant="") for r, a in
+                         (("r1", "x"), ("r2", "x"), ("r3", "y"), ("r4", "z"), ("r5", "w"))])
+    runs.loc[runs["run_id"] == "r5", "frames_returned"] = 0  # no frames: never drawn
+    seen = pd.DataFrame([Vote(run_id=a, other_run_id=b, verdict="skip", rater="ana").as_row()
+                         for a, b in (("r1", "r3"), ("r2", "r3"), ("r1", "r4"), ("r3", "r4"))])
+    rng = random.Random(3)
+    for _ in range(20):
+        pair = draw_pair(runs, seen, "ana", rng)
+        assert pair is not None and set(pair) == {"r2", "r4"}  # the one pair of different arms ana has not seen
+    drawn = {frozenset(draw_pair(runs, seen, "bo", rng) or ()) for _ in range(60)}  # type: ignore[arg-type]
+    assert drawn == {frozenset(p) for p in (("r2", "r4"),)}  # bo: the pair with fewest votes of anyone first
+    assert draw_pair(runs[runs["arm"] == "x"], seen, "ana", rng) is None  # one arm: nothing to compare
+
+
+def test_leaderboard_never_shows_a_rating_without_its_interval(playground: Playground,
+                                                                compared: tuple[str, str, str]) -> None:
+    from playground.present.arena import leaderboard
+
+    eid, seq, base = compared
+    for _ in range(4):
+        vote(playground, experiment_id=eid, left_run_id=seq, right_run_id=base, verdict="left", rater="ana")
+    board = leaderboard(playground, eid).set_index("arm")
+    assert set(board["win % [95% CI]"]) == {"needs ≥ 5 votes"} == set(board["BT [95% CI]"])
+    vote(playground, experiment_id=eid, left_run_id=base, right_run_id=seq, verdict="tie", rater="bo")
+    board = leaderboard(playground, eid).set_index("arm")
+    assert board.loc[SEQ.label, "W-T-L"] == "4-1-0" and board.loc[SEQ.label, "raters"] == 2
+    assert board.loc[SEQ.label, "win % [95% CI]"].startswith("90% [") and board.index[0] == SEQ.label
+    assert leaderboard(playground, eid, "style")["votes"].tolist() == [0, 0]
