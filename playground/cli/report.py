@@ -10,6 +10,7 @@ import json
 import sys
 
 from playground.base.errors import PlaygroundError
+from playground.base.ratings import CRITERIA
 from playground.cli.common import add_data_dir, add_hub_arg, opened, snapshots_from
 from playground.core.playground import Playground
 from playground.store import merged
@@ -33,7 +34,7 @@ def _report(playground: Playground, args: argparse.Namespace) -> int:
         print(f"error: no experiment {args.experiment!r} in {playground.log.runs.path}"
               + (f"; recent: {', '.join(known)}" if known else ""), file=sys.stderr)
         return 2
-    result = analysis.analyse(playground, args.experiment, snapshots)
+    result = analysis.analyse(playground, args.experiment, snapshots, criterion=args.criterion)
     if args.json:
         print(json.dumps(analysis.report_json(result, args.experiment), ensure_ascii=False))
         return 0
@@ -42,11 +43,12 @@ def _report(playground: Playground, args: argparse.Namespace) -> int:
         return 2
     writers = merged.writers(result.runs)
     by = f" from {len(writers)} writers ({', '.join(f'{w} {n}' for w, n in writers.items())})" if writers else ""
-    print(f"{args.experiment or 'all runs'}: {len(result.runs)} runs{by}, {result.votes} votes")
+    said = f" ({args.criterion})" if args.criterion != "overall" else ""
+    print(f"{args.experiment or 'all runs'}: {len(result.runs)} runs{by}, {result.votes} votes{said}")
     print(analysis.display_table(result.summary).to_string(index=False))
     if result.votes:
-        print("\npairwise win rate (row arm against column arm):")
-        print(result.pairwise.round(2).fillna("").to_string())
+        print("\npairwise win rate (row arm against column arm; · no votes between them):")
+        print(analysis.pairwise_text(result.pairwise))
     print("\n" + "\n".join(f"note: {n}" for n in result.notes))
     return 0
 
@@ -54,6 +56,8 @@ def _report(playground: Playground, args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, command: str) -> None:
     p = sub.add_parser("report", help="per-arm summary of runs and votes (success, cost, latency, consistency, ratings)")
     p.add_argument("--experiment", default=None, help="one experiment id (default: every run in the log)")
+    p.add_argument("--criterion", default="overall", choices=CRITERIA,
+                   help="the votes of one criterion (default: overall; older votes are overall)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     add_hub_arg(p)
     add_data_dir(p)

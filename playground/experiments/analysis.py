@@ -13,28 +13,33 @@ What each figure is (so it can be judged):
   distance (lower = more consistent); every other metric is higher = more consistent. The
   bounds stay raw here (and in the CSV and JSON); the table for people shows an interval that
   passes what its metric can take (METRIC_BOUNDS: 0 to 1 for the default metrics) clipped.
-- votes, wins, losses, ties, win_rate = (wins + ties/2) / votes from blind pairwise votes.
-- bt_rating: Bradley-Terry strength fitted by the MM algorithm (Hunter 2004), a tie counted
-  as half a win to each side, with a weak prior (one tie against a virtual opponent of
-  strength 1) so an arm that never lost stays finite; shown on an Elo-like scale,
-  1000 + 400 * log10(strength): 1000 = the virtual average opponent, +400 = 10:1 odds.
+- votes, wins, losses, ties, win_rate = (wins + ties/2) / votes from blind pairwise votes of one
+  criterion ("overall" by default) that were not withdrawn; a vote between two runs of the same
+  arm says nothing about arms and is left out.
+- bt_rating: Bradley-Terry strength, a tie counted as half a win to each side, with a weak prior
+  (one tie against a virtual opponent of strength 1) so an arm that never lost stays finite;
+  shown on an Elo-like scale, 1000 + 400 * log10(strength): 1000 = the virtual average
+  opponent, +400 = 10:1 odds. win_rate and bt_rating come with 95% bootstrap intervals
+  (_ci95_low, _ci95_high; bootstrap.py) and are empty, with too_few_votes true, for an arm with
+  fewer than MIN_VOTES votes: never a rating without its interval.
 - score_mean: mean of the optional 1 to 5 scores.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from playground.experiments.votes import SCORE_VERDICT, VERDICTS
+from playground.experiments import bootstrap
+from playground.experiments.votes import SCORE_VERDICT, counted_votes
 from playground.metrics import METRIC_COLUMNS
 from playground.store import merged
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
     import pandas as pd
 
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
 GROUP = ["arm", "variant"]
 # the runs.csv columns the analysis reads: on a 100k-row log, parsing only these is much faster
 COLUMNS = ["run_id", "experiment_id", "provider", "model", "mode", "status", "api_calls", "arm", "variant",
+           "prompt", "story_id",
            "frames_requested", "frames_returned", "cost_usd", "latency_s", *METRIC_COLUMNS]
 CI_NOTE = "95% Student t interval: mean ± t(0.975, n−1)·s/√n (blank for fewer than 2 scored runs)"
 # The range each metric can take: an interval passing it (small n, large spread) is shown clipped
@@ -53,7 +59,7 @@ METRIC_BOUNDS: dict[str, tuple[float, float]] = {
 CLIP_NOTE = ("an interval that passes what its metric can take (0 to 1 for palette, structure and subject) is shown "
              "clipped to it, as [low, high]: with so few runs it says little; the CSV and JSON keep the raw t bounds "
              "(columns such as subject_consistency_ci95_low and _ci95_high)")
-RATING_NOTE = ("Bradley–Terry by MM, ties = half a win each, prior = one tie against a virtual opponent; "
+RATING_NOTE = ("Bradley–Terry (maximum likelihood), ties = half a win each, prior = one tie against a virtual opponent; "
                "Elo-like scale 1000 + 400·log10(strength)")
 
 
@@ -64,9 +70,13 @@ class Analysis:
     pairwise: pd.DataFrame  # win share of the row arm against the column arm
     votes: int
     notes: list[str] = field(default_factory=lambda: [CI_NOTE, RATING_NOTE])
+    criterion: str = "overall"  # the criterion the votes were counted for
 
 
 # -- loading ----------------------------------------------------------------------------------
+PROMPT_TAG_CHARS = 32
+
+
 def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None) -> pd.DataFrame:
     """The runs that count, with `arm` filled in for runs made outside an experiment."""
     import pandas as pd
@@ -82,6 +92,33 @@ def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None) -> pd.DataF
     return frame.reset_index(drop=True)
 
 
+def by_prompt(frame: pd.DataFrame) -> pd.DataFrame:
+    """Over all runs (no experiment chosen) an arm is also split by what it was asked: runs of
+    different prompts are not one arm. The variant then carries the prompt's start (a batch or
+    benchmark run, made of many stories by design, carries its experiment id instead)."""
+    if "prompt" not in frame or frame.empty:
+        return frame
+    stories = frame["story_id"].fillna("").astype(str) if "story_id" in frame else [""] * len(frame)
+    frame = frame.copy()
+    frame["variant"] = [_pooled_variant(v, str(e), str(p), s) for v, e, p, s in
+                        zip(frame["variant"], frame["experiment_id"].fillna(""), frame["prompt"].fillna(""), stories)]
+    return frame
+
+
+def _pooled_variant(variant: str, experiment_id: str, prompt: str, story_id: str) -> str:
+    if story_id and experiment_id:
+        tag = f"set {experiment_id}"
+    else:
+        words = " ".join(prompt.split())
+        if not words:
+            return variant
+        tag = "“" + words + "”"
+        if len(words) > PROMPT_TAG_CHARS:  # cut, with a digest so two prompts alike at the start stay apart
+            digest = hashlib.sha256(words.encode("utf-8", "backslashreplace")).hexdigest()[:4]
+            tag = f"“{words[:PROMPT_TAG_CHARS - 1]}…” #{digest}"
+    return f"{variant} · {tag}" if variant else tag
+
+
 def experiments(playground: Playground, snapshots: Sequence[Snapshot] | None = None) -> list[str]:
     """Experiment ids in the log (merged with a synced dataset, merged.py), newest first."""
     frame = merged.runs(playground, ["experiment_id"], snapshots)
@@ -90,25 +127,33 @@ def experiments(playground: Playground, snapshots: Sequence[Snapshot] | None = N
 
 
 def analyse(playground: Playground, experiment_id: str | None = None,
-            snapshots: Sequence[Snapshot] | None = None) -> Analysis:
+            snapshots: Sequence[Snapshot] | None = None, criterion: str = "overall",
+            raters: Collection[str] | None = None) -> Analysis:
     """Every writer's runs and votes when a synced dataset was pulled (merged.py)."""
     return analyse_frames(merged.runs(playground, COLUMNS, snapshots), merged.ratings(playground, snapshots),
-                          experiment_id)
+                          experiment_id, criterion, raters)
 
 
-def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str | None = None) -> Analysis:
+def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str | None = None,
+                   criterion: str = "overall", raters: Collection[str] | None = None) -> Analysis:
     import pandas as pd
 
     frame = runs_frame(runs, experiment_id)
     if experiment_id:
         ratings = ratings[ratings["experiment_id"] == experiment_id]
-    votes = vote_frame(frame, ratings)
+    else:
+        frame = by_prompt(frame)
+    votes = vote_frame(frame, counted_votes(ratings, criterion=criterion, raters=raters))
     summary = arm_table(frame)
     if summary.empty:
         return Analysis(frame, summary, pd.DataFrame(), 0)
     keys = [tuple(k) for k in summary[GROUP].itertuples(index=False)]
-    summary = summary.join(vote_table(votes, keys), on=GROUP).join(score_table(frame, ratings), on=GROUP)
+    seed = bootstrap.seed_of(experiment_id, criterion)
+    summary = summary.join(vote_table(votes, keys, seed), on=GROUP).join(score_table(frame, ratings), on=GROUP)
     result = Analysis(frame, summary.reset_index(drop=True), pairwise_table(votes, keys), len(votes))
+    result.criterion = criterion
+    if len(votes):
+        result.notes.append(bootstrap.NOTE)
     if passes_bounds(result.summary):
         result.notes.append(CLIP_NOTE)
     result.notes += mode_notes(result.summary)
@@ -182,10 +227,11 @@ def arm_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 # -- votes and scores -------------------------------------------------------------------------
 def vote_frame(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
-    """One row per pairwise vote whose runs are known: left/right group keys and the verdict."""
+    """One row per pairwise vote (of `ratings`: the votes that count, votes.counted_votes) whose
+    runs are known: left/right group keys and the verdict."""
     import pandas as pd
 
-    votes = ratings[ratings["verdict"].isin(VERDICTS)]
+    votes = ratings
     voted = runs[runs["run_id"].isin(set(votes["run_id"]) | set(votes["other_run_id"]))]  # not every run: 100k+ rows
     group_of = {r.run_id: (r.arm, r.variant) for r in voted[["run_id", *GROUP]].itertuples(index=False)}
     rows = [{"left": group_of[v.run_id], "right": group_of[v.other_run_id], "verdict": v.verdict}
@@ -199,6 +245,8 @@ def win_counts(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> list[list[fl
     wins = [[0.0] * len(keys) for _ in keys]
     for v in votes.itertuples(index=False):
         a, b = index[v.left], index[v.right]
+        if a == b:  # two runs of one arm: nothing said about arms
+            continue
         if v.verdict == "left":
             wins[a][b] += 1
         elif v.verdict == "right":
@@ -216,7 +264,7 @@ def bradley_terry(wins: list[list[float]], prior: float = 1.0, rounds: int = 200
     for _ in range(rounds):
         updated = []
         for i in range(n):
-            won = sum(wins[i]) + prior / 2
+            won = sum(wins[i][j] for j in range(n) if j != i) + prior / 2  # the diagonal says nothing
             games = sum((wins[i][j] + wins[j][i]) / (strength[i] + strength[j]) for j in range(n) if j != i)
             updated.append(won / (games + prior / (strength[i] + 1.0)))
         change = max(abs(a - b) for a, b in zip(updated, strength)) if n else 0.0
@@ -226,28 +274,26 @@ def bradley_terry(wins: list[list[float]], prior: float = 1.0, rounds: int = 200
     return strength
 
 
-def vote_table(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> pd.DataFrame:
+def vote_table(votes: pd.DataFrame, keys: list[tuple[str, str]], seed: int = 0) -> pd.DataFrame:
+    """Per arm: votes, wins, losses, ties, win rate and BT rating with their bootstrap intervals."""
     import pandas as pd
 
-    tally = {k: Counter() for k in keys}
-    for v in votes.itertuples(index=False):
-        if v.verdict == "tie":
-            tally[v.left]["ties"] += 1
-            tally[v.right]["ties"] += 1
-        else:
-            winner, loser = (v.left, v.right) if v.verdict == "left" else (v.right, v.left)
-            tally[winner]["wins"] += 1
-            tally[loser]["losses"] += 1
-    strength = bradley_terry(win_counts(votes, keys))
-    rows = []
-    for key, s in zip(keys, strength):
-        count = tally[key]
-        played = count["wins"] + count["losses"] + count["ties"]
-        rows.append({"arm": key[0], "variant": key[1], "votes": played, "wins": count["wins"],
-                     "losses": count["losses"], "ties": count["ties"],
-                     "win_rate": (count["wins"] + count["ties"] / 2) / played if played else math.nan,
-                     "bt_rating": 1000 + 400 * math.log10(s) if played else math.nan})
+    index = {k: i for i, k in enumerate(keys)}
+    ratings = bootstrap.rate([index[k] for k in votes["left"]], [index[k] for k in votes["right"]],
+                             list(votes["verdict"]), len(keys), seed=seed)
+    rows = [{"arm": key[0], "variant": key[1], **_rating_cells(r)} for key, r in zip(keys, ratings)]
     return pd.DataFrame(rows).set_index(GROUP)
+
+
+def _rating_cells(r: bootstrap.ArmRating) -> dict[str, Any]:
+    def number(value: float | None) -> float:
+        return math.nan if value is None else value
+
+    return {"votes": r.votes, "wins": r.wins, "losses": r.losses, "ties": r.ties,
+            "win_rate": number(r.win_rate), "win_rate_ci95_low": number(r.win_rate_ci95_low),
+            "win_rate_ci95_high": number(r.win_rate_ci95_high), "bt_rating": number(r.bt_rating),
+            "bt_rating_ci95_low": number(r.bt_rating_ci95_low), "bt_rating_ci95_high": number(r.bt_rating_ci95_high),
+            "too_few_votes": r.too_few_votes}
 
 
 def pairwise_table(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> pd.DataFrame:
@@ -259,6 +305,30 @@ def pairwise_table(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> pd.DataF
     cells = [[wins[i][j] / (wins[i][j] + wins[j][i]) if wins[i][j] + wins[j][i] else math.nan
               for j in range(len(keys))] for i in range(len(keys))]
     return pd.DataFrame(cells, index=names, columns=names)
+
+
+def pairwise_text(pairwise: pd.DataFrame, width: int = 100) -> str:
+    """The pairwise matrix for a terminal: arms as letters (a legend of full labels below),
+    cells as percentages, so a line stays short whatever the labels (full labels made lines of
+    several hundred characters). Beyond what fits in `width`, columns continue in a second block."""
+    names = list(pairwise.index)
+    codes = [_code(i) for i in range(len(names))]
+    cells = [["" if v != v else f"{v:.0%}" for v in pairwise.iloc[i]] for i in range(len(names))]
+    cell = max(4, *(len(c) for c in codes))
+    per_block = max(1, (width - cell - 2) // (cell + 1))
+    lines = []
+    for start in range(0, len(codes), per_block):
+        cols = range(start, min(start + per_block, len(codes)))
+        lines.append(" " * (cell + 2) + " ".join(codes[j].rjust(cell) for j in cols))
+        lines += [codes[i].ljust(cell + 2) + " ".join((cells[i][j] or "·").rjust(cell) for j in cols)
+                  for i in range(len(codes))]
+        lines.append("")
+    lines += [f"{code} = {name}" for code, name in zip(codes, names)]
+    return "\n".join(lines)
+
+
+def _code(i: int) -> str:
+    return chr(ord("A") + i) if i < 26 else f"A{i}"
 
 
 def score_table(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
@@ -295,7 +365,8 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
 
     out = pd.DataFrame({"arm": [label(k) for k in summary[GROUP].itertuples(index=False)], "runs": summary["runs"],
                         "ok": text("success_rate", "{:.0%}"), "votes": summary["votes"],
-                        "win %": text("win_rate", "{:.0%}"), "BT": text("bt_rating", "{:.0f}"),
+                        "win %": rating_cells(summary, "win_rate", "{:.0%}"),
+                        "BT": rating_cells(summary, "bt_rating", "{:.0f}"),
                         "score": text("score_mean", "{:.2f}"), "$/run": text("cost_per_run", "{:.4f}"),
                         "p50 s": text("latency_p50_s", "{:.2f}")})
     for metric in SHOWN_METRICS:
@@ -307,6 +378,21 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     out["$/frame"] = text("cost_per_frame", "{:.4f}")
     out["p95 s"] = text("latency_p95_s", "{:.2f}")
     return out
+
+
+def rating_cells(summary: pd.DataFrame, column: str, form: str) -> list[str]:
+    """"67% [42%, 88%]" per arm; "" without votes; "n < 5" with too few votes (no rating)."""
+    cells = []
+    for _, row in summary.iterrows():
+        votes = row.get("votes")
+        if votes is None or votes != votes or not votes:
+            cells.append("")
+        elif row.get("too_few_votes") or row.get(column) != row.get(column):
+            cells.append(f"n < {bootstrap.MIN_VOTES}")
+        else:
+            value, low, high = (row[column], row[f"{column}_ci95_low"], row[f"{column}_ci95_high"])
+            cells.append(f"{form.format(value)} [{form.format(low)}, {form.format(high)}]")
+    return cells
 
 
 def _interval(mean: float, low: float, high: float, bounds: tuple[float, float]) -> str:
@@ -374,7 +460,8 @@ def report_json(result: Analysis, experiment_id: str | None) -> dict[str, Any]:
 
     arms = [{k: clean(v) for k, v in row.items()} for row in result.summary.to_dict(orient="records")]
     pairwise = {r: {c: clean(v) for c, v in cols.items()} for r, cols in result.pairwise.to_dict(orient="index").items()}
-    out = {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes, "arms": arms,
+    out = {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes,
+           "criterion": result.criterion, "min_votes": bootstrap.MIN_VOTES, "arms": arms,
            "pairwise_win_rate": pairwise, "notes": result.notes}
     if merged.WRITER_COLUMN in result.runs:  # merged with a synced dataset: runs per writer
         out["writers"] = merged.writers(result.runs)

@@ -232,7 +232,7 @@ def experiment_runs(playground: Playground, plan: BenchPlan, snapshots: Sequence
         COLUMNS,  # what the summary uses (analysis.runs_frame), plus the cell keys
     )
 
-    runs = merged.runs(playground, [*COLUMNS, "created_at", "story_id", "repeat"], snapshots)
+    runs = merged.runs(playground, list(dict.fromkeys([*COLUMNS, "created_at", "story_id", "repeat"])), snapshots)
     runs = runs[runs["experiment_id"] == plan.experiment_id]
     wanted = {c.key for c in plan.cells}
     keys = zip(runs["arm"].astype(str), runs["variant"].astype(str),

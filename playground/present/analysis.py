@@ -9,14 +9,18 @@ from typing import Any
 
 from playground.core.playground import Playground
 from playground.experiments import analysis
+from playground.present.plot import cost_plot_svg
 
 ALL = "(all runs)"
 
 
 # px per column of the table (a metric's "0.477 ± 0.090" takes METRIC_WIDTH); what does not fit
 # in the window scrolls sideways, after the columns arms are compared by
-WIDTHS = {"arm": 230, "runs": 56, "ok": 56, "votes": 62, "win %": 66, "BT": 56, "score": 62, "$/run": 72, "p50 s": 64,
-          "frames": 70, "$/frame": 76, "p95 s": 64}
+WIDTHS = {"arm": 230, "runs": 56, "ok": 56, "votes": 62, "win %": 124, "BT": 130, "score": 62, "$/run": 72,
+          "p50 s": 64, "frames": 70, "$/frame": 76, "p95 s": 64}
+# The per-arm table comes as two: runs, votes, cost and latency; then consistency. As one table
+# the columns took 1,354 px of a ~1,190 px table at 1400 px and `$/frame`, `p95 s` were cut.
+FIGURES = ["arm", "runs", "ok", "votes", "win %", "BT", "score", "$/run", "$/frame", "p50 s", "p95 s", "frames"]
 
 
 METRIC_WIDTH = 140
@@ -40,11 +44,13 @@ def padded(values: Any, least: float = 0.001) -> list[float] | None:
 class AnalysisView:
     """Everything the tab shows for one choice of experiment."""
 
-    table: Any  # pandas DataFrame for people
+    table: Any  # pandas DataFrame for people: runs, votes, cost, latency (FIGURES)
     notes: str
     cost_points: Any
     latency_points: Any
     csv_path: Path | None
+    consistency: Any = None  # pandas DataFrame for people: the arm and its consistency metrics
+    cost_plot: str = ""  # SVG (present.plot)
 
 
 def analysis_view(playground: Playground, choice: str | None) -> AnalysisView:
@@ -54,8 +60,12 @@ def analysis_view(playground: Playground, choice: str | None) -> AnalysisView:
         if not result.summary.empty else None
     head = f"**{experiment_id or 'All runs'}**: {len(result.runs)} run(s), {result.votes} vote(s)."
     notes = "\n\n".join([head] + [f"<small>{n}</small>" for n in result.notes])
-    return AnalysisView(analysis.display_table(result.summary), notes, analysis.cost_consistency_points(result.summary),
-                        analysis.latency_points(result.runs), csv_path)
+    shown = analysis.display_table(result.summary)
+    figures = [c for c in FIGURES if c in shown]
+    consistency = shown[["arm", *(c for c in shown.columns if c not in FIGURES)]]
+    points = analysis.cost_consistency_points(result.summary)
+    return AnalysisView(shown[figures], notes, points, analysis.latency_points(result.runs), csv_path,
+                        consistency, cost_plot_svg(points))
 
 
 def experiment_choices(playground: Playground) -> list[str]:

@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from playground.base.config import Settings
 from playground.base.errors import InputError
+from playground.base.ratings import RATING_COLUMNS
 from playground.base.types import RUN_COLUMNS, Frame, RunRecord
 from playground.store.codec import record_from_row
 from playground.store.csvlog import CsvLog
 from playground.store.rundir import stored_frames
-from playground.store.runlog import RATING_COLUMNS, RunLog
+from playground.store.runlog import RunLog
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,4 +1,5 @@
-"""The run log: DATA_DIR/runs.csv, one row per run, and the append-only ratings.csv.
+"""The run log: DATA_DIR/runs.csv, one row per run, and the append-only ratings.csv (its
+columns: base/ratings.py).
 
 Guarantees (tested in tests/store/test_runlog.py and tests/store/test_runlog_scale.py):
 - each row is written by one `write()` while holding a cross-process lock (a `.lock` side
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from playground.base.errors import loggable
+from playground.base.ratings import RATING_COLUMNS as RATING_COLUMNS  # re-exported: its old home
 from playground.base.types import MAX_PROMPT_CHARS, RUN_COLUMNS, RunRecord
 from playground.store.codec import row_of
 from playground.store.csvlog import CsvLog
@@ -54,7 +56,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-RATING_COLUMNS = ["rated_at", "experiment_id", "run_id", "other_run_id", "verdict", "score", "rater"]
 # The text cells of a refused run (status error, nothing sent) are logged up to what a run may
 # take: MAX_PROMPT_CHARS each (a longer prompt was refused for its length; a model id or size
 # is far shorter), beats as a JSON list of at most MAX_PROMPT_CHARS characters of beats (with

@@ -20,23 +20,21 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
             download = gr.DownloadButton("Download table (CSV)", size="sm", scale=1, elem_id="analysis-download")
         notes = gr.Markdown(elem_id="analysis-notes")
         # wrap: a long arm label takes two lines rather than the width the figures need
-        table = gr.Dataframe(label="Per arm (consistency: mean ± 95% t half-width, or [low, high] clipped to the "
-                                   "metric's range)", interactive=False, wrap=True,
-                             elem_id="analysis-table")
-        # one plot per row: the legend of six arms needs the width
-        cost = gr.ScatterPlot(x="cost_per_run", y="subject_consistency", color="short", color_title="arm",
-                              tooltip=["arm", "cost_per_run", "subject_consistency"],
-                              title="Cost per run against subject consistency", x_title="$ per run",
-                              y_title="subject consistency (mean)", height=320, elem_id="analysis-cost-plot")
+        table = gr.Dataframe(label="Per arm: runs, votes (win % and BT with 95% bootstrap intervals), cost, latency",
+                             interactive=False, wrap=True, elem_id="analysis-table")
+        consistency = gr.Dataframe(label="Per arm: consistency (mean ± 95% t half-width, or [low, high] clipped to "
+                                         "the metric's range)", interactive=False, wrap=True,
+                                   elem_id="analysis-consistency")
+        cost = gr.HTML(elem_id="analysis-cost-plot")  # an SVG with round ticks (present/plot.py)
         latency = gr.ScatterPlot(x="provider", y="latency_s", color="mode", title="Latency per provider (each run)",
                                  y_title="latency (s)", height=320, elem_id="analysis-latency-plot")
 
     def show(choice: str | None) -> dict[Any, Any]:
         view = analysis_view(playground, choice)
         return {table: gr.Dataframe(view.table, column_widths=column_widths(list(view.table.columns))),
-                notes: view.notes,
-                cost: gr.ScatterPlot(view.cost_points, x_lim=padded(view.cost_points["cost_per_run"]),
-                                     y_lim=padded(view.cost_points["subject_consistency"], 0.01)),
+                consistency: gr.Dataframe(view.consistency,
+                                          column_widths=column_widths(list(view.consistency.columns))),
+                notes: view.notes, cost: view.cost_plot,
                 latency: gr.ScatterPlot(view.latency_points, y_lim=padded(view.latency_points["latency_s"], 0.1)),
                 download: gr.DownloadButton(value=str(view.csv_path) if view.csv_path else None,
                                             interactive=view.csv_path is not None)}
@@ -47,8 +45,9 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
         chosen = choice if choice in choices else (choices[1] if len(choices) > 1 else ALL)
         return {experiment: gr.Dropdown(choices=choices, value=chosen), **show(chosen)}
 
-    outputs = [experiment, table, notes, cost, latency, download]
+    outputs = [experiment, table, notes, cost, latency, download, consistency]
     tab.select(reload, experiment, outputs, api_visibility="private")
     refresh.click(reload, experiment, outputs, api_visibility="private")
-    experiment.input(show, experiment, [table, notes, cost, latency, download], api_name="analysis")
+    # consistency last: the public `analysis` endpoint's earlier outputs keep their places
+    experiment.input(show, experiment, [table, notes, cost, latency, download, consistency], api_name="analysis")
     return {"table": table, "experiment": experiment}

@@ -8,7 +8,7 @@ CSS = """
 #sequence-gallery .fixed-height, #history-gallery .fixed-height {min-height: 280px}
 .run-summary {font-variant-numeric: tabular-nums}
 /* the tables' monospace font cut every header and number at 1400 px: the UI font, a size smaller */
-:is(#history-table, #analysis-table) :is(th, th .text, .virtual-row, .virtual-row .text) {
+:is(#history-table, #analysis-table, #analysis-consistency, #arena-leaderboard) :is(th, th .text, .virtual-row, .virtual-row .text) {
   font-family: var(--font); font-size: 13px; font-variant-numeric: tabular-nums}
 #run-progress {font-variant-numeric: tabular-nums}
 #run-progress .bar {letter-spacing: 1px}
@@ -18,6 +18,12 @@ CSS = """
   /* Gradio's grid keeps 100 px per column: 4 or 5 columns overflow a phone */
   #sequence-gallery .grid-container, #history-gallery .grid-container {
     grid-template-columns: repeat(2, minmax(0, 1fr)) !important}
+  /* the cost plot's SVG scales to its box (640 units into ~350 px): its 12-unit text would be 7 px
+     (the caption names the y axis: its rotated title makes way for the larger ticks) */
+  #analysis-cost-plot svg text {font-size: 24px}
+  /* the Arena's panes stack: a 4-frame story in one row of each (Gradio's grid wrapped it 3+1) */
+  #arena-left .grid-container, #arena-right .grid-container {grid-template-columns: repeat(4, minmax(0, 1fr)) !important}
+  #analysis-cost-plot svg .y-title {display: none}
 }
 """
 # Ctrl+Enter (Cmd+Enter on a Mac) in any field of the Generate form starts a run; Gradio's own

@@ -18,7 +18,8 @@ from playground.experiments import analysis
 from playground.experiments.cells import Arm
 from playground.experiments.compare import compare
 from playground.experiments.votes import add_score, add_vote
-from playground.present.analysis import ALL, analysis_view, experiment_choices
+from playground.present.analysis import ALL, FIGURES, analysis_view, experiment_choices
+from playground.present.plot import cost_plot_svg, nice_ticks
 from playground.store.runlog import RATING_COLUMNS
 
 SEQ, BASE = Arm("local", "", "sequence"), Arm("local", "", "baseline")
@@ -86,33 +87,44 @@ def test_votes_change_the_analysis(playground: Playground) -> None:
     assert table()["votes"].tolist() == [0, 0]
     add_vote(playground, eid, seq, base, "left")
     add_vote(playground, eid, base, seq, "right")
+    after = table()  # two votes: counted, but no rating (and no interval) below MIN_VOTES
+    assert after.loc[SEQ.label, ["wins", "votes", "too_few_votes"]].tolist() == [2, 2, True]
+    assert after[["win_rate", "win_rate_ci95_low", "bt_rating", "bt_rating_ci95_high"]].isna().all().all()
+    for _ in range(3):
+        add_vote(playground, eid, seq, base, "left")
     after = table()
     assert after.loc[SEQ.label, "win_rate"] == 1.0 and after.loc[BASE.label, "win_rate"] == 0.0
     assert after.loc[SEQ.label, "bt_rating"] > 1000 > after.loc[BASE.label, "bt_rating"]
-    for _ in range(4):
+    for _ in range(9):
         add_vote(playground, eid, base, seq, "left")
     add_vote(playground, eid, seq, base, "tie")
     flipped = table()
     assert flipped.loc[BASE.label, "bt_rating"] > flipped.loc[SEQ.label, "bt_rating"]
-    assert flipped.loc[BASE.label, ["wins", "losses", "ties", "votes"]].tolist() == [4, 2, 1, 7]
-    assert flipped.loc[BASE.label, "win_rate"] == pytest.approx(4.5 / 7)
+    assert flipped.loc[BASE.label, ["wins", "losses", "ties", "votes"]].tolist() == [9, 5, 1, 15]
+    assert flipped.loc[BASE.label, "win_rate"] == pytest.approx(9.5 / 15)
+    low, high = flipped.loc[BASE.label, ["win_rate_ci95_low", "win_rate_ci95_high"]]
+    assert 0 <= low < 9.5 / 15 < high <= 1
     add_score(playground, eid, seq, 2)
     add_score(playground, eid, seq, 5)
     assert table().loc[SEQ.label, "score_mean"] == 3.5
     pairwise = analysis.analyse(playground, eid).pairwise
-    assert pairwise.loc[BASE.label, SEQ.label] == pytest.approx(4.5 / 7)
+    assert pairwise.loc[BASE.label, SEQ.label] == pytest.approx(9.5 / 15)
     assert analysis.analyse(playground, "another-experiment").votes == 0
 
 
 def test_report_command_json_and_text(playground: Playground, capsys: pytest.CaptureFixture[str]) -> None:
     result = asyncio.run(compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=1, size="512x512"))
-    add_vote(playground, result.experiment_id, result.records[0].run_id, result.records[1].run_id, "left")
+    for _ in range(6):
+        add_vote(playground, result.experiment_id, result.records[0].run_id, result.records[1].run_id, "left")
     data_dir = str(playground.settings.data_dir)
     assert main(["report", "--experiment", result.experiment_id, "--json", "--data-dir", data_dir]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["experiment_id"] == result.experiment_id and report["votes"] == 1 and report["runs"] == 2
+    assert report["experiment_id"] == result.experiment_id and report["votes"] == 6 and report["runs"] == 2
     seq = next(a for a in report["arms"] if a["arm"] == SEQ.label)
     assert seq["win_rate"] == 1.0 and seq["latency_p50_s"] > 0 and "subject_consistency_ci95_low" in seq
+    assert 0.5 < seq["win_rate_ci95_low"] < 0.9 and seq["win_rate_ci95_high"] == 1.0  # 6 of 6: not [100%, 100%]
+    assert seq["bt_rating_ci95_low"] <= seq["bt_rating"] <= seq["bt_rating_ci95_high"]
+    assert seq["too_few_votes"] is False
     assert main(["report", "--data-dir", data_dir]) == 0
     text = capsys.readouterr().out
     assert SEQ.label in text and "Student t" in text and "Bradley" in text
@@ -125,6 +137,8 @@ def test_analysis_tab_view_and_csv_export(playground: Playground) -> None:
     assert experiment_choices(playground) == [ALL, result.experiment_id]
     view = analysis_view(playground, result.experiment_id)
     assert sorted(view.table["arm"]) == sorted([SEQ.label, BASE.label])
+    assert list(view.table.columns) == FIGURES and list(view.consistency.columns)[:2] == ["arm", "subject"]
+    assert view.cost_plot.count("<circle") == 2 and "x-tick" in view.cost_plot
     assert set(view.latency_points["provider"]) == {"local"} and len(view.latency_points) == 2
     assert len(view.cost_points) == 2
     exported = pd.read_csv(view.csv_path)
@@ -172,3 +186,69 @@ def test_plot_ranges_leave_a_margin_around_the_points() -> None:
     assert low < 0.0 and high > 0.15 and high - 0.15 == pytest.approx(0.0 - low)
     assert padded(pd.Series([0.0, 0.0]))[0] < 0 < padded(pd.Series([0.0, 0.0]))[1]  # one cost: still a range
     assert padded(pd.Series([], dtype=float)) is None
+
+
+def test_all_runs_keeps_different_prompts_apart() -> None:
+    """(all runs) pooled a Generate run of one prompt and a Compare arm of another into one arm."""
+    long = "A red panda courier with a green scarf delivers parcels over the roofs"
+    runs = frame_of(run_row(run_id="a", prompt="A fox.", subject_consistency=0.9),
+                    run_row(run_id="b", prompt="A fox.", subject_consistency=0.7),
+                    run_row(run_id="c", prompt=long, experiment_id="cmp-1", arm="local:procedural-v1:sequence"),
+                    run_row(run_id="d", prompt=long + " at night", subject_consistency=0.1),
+                    run_row(run_id="e", prompt="story 1", experiment_id="batch-1", story_id="s1"),
+                    run_row(run_id="f", prompt="story 2", experiment_id="batch-1", story_id="s2"))
+    summary = analysis.analyse_frames(runs, no_ratings()).summary
+    assert sorted(summary["runs"]) == [1, 1, 2, 2]
+    fox = summary[summary["variant"] == "“A fox.”"].iloc[0]
+    assert fox["runs"] == 2 and fox["subject_consistency_mean"] == pytest.approx(0.8)
+    cut = [v for v in summary["variant"] if v.startswith("“A red panda")]
+    assert len(cut) == 2 and all("…” #" in v for v in cut) and cut[0] != cut[1]
+    assert "set batch-1" in set(summary["variant"])
+    # one experiment: its arms as before, no prompt in the label
+    assert analysis.analyse_frames(runs, no_ratings(), "cmp-1").summary["variant"].tolist() == [""]
+
+
+def test_report_pairwise_matrix_keeps_lines_short(playground: Playground, capsys: pytest.CaptureFixture[str]) -> None:
+    """With six arms of long labels the matrix printed lines of several hundred characters."""
+    long = "wavespeed:bytedance/seedream-v4.5/edit-sequential:sequence"
+    runs, votes = [], []
+    for i in range(6):
+        record = RunRecord(run_id=f"r{i}", experiment_id="six", provider="local", model="procedural-v1",
+                           mode="sequence", arm=f"{long}-{i}", prompt="p", frames_requested=2, frames_returned=2,
+                           api_calls=1, status="ok")
+        playground.log.append(record)
+        runs.append(record.run_id)
+    for i in range(1, 6):
+        for _ in range(i):
+            votes.append(add_vote(playground, "six", "r0", f"r{i}", "left"))
+    assert main(["report", "--experiment", "six", "--data-dir", str(playground.settings.data_dir)]) == 0
+    text = capsys.readouterr().out
+    matrix = text.split("pairwise win rate")[1].split("note:")[0]
+    assert max(len(line) for line in matrix.splitlines()) <= 100
+    assert f"A = {long}-0" in matrix and "100%" in matrix
+    table = text.split("pairwise win rate")[0]
+    assert "n < 5" in table and "100% [" in table  # r0: 15 votes; r1..r4 fewer than 5
+    assert main(["report", "--experiment", "six", "--json", "--criterion", "style",
+                 "--data-dir", str(playground.settings.data_dir)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["votes"] == 0 and report["criterion"] == "style" and report["min_votes"] == 5
+
+
+@pytest.mark.parametrize("low, high", [(0.0, 0.15), (0.0, 0.01), (0.4, 0.95), (0.0, 3.2), (0.671, 0.671), (0, 0.1234)])
+def test_plot_ticks_are_few_round_and_cover_the_range(low: float, high: float) -> None:
+    ticks = nice_ticks(low, high)
+    assert 2 <= len(ticks) <= 6 and ticks[0] <= low and ticks[-1] >= high
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:])}
+    assert len(steps) == 1
+
+
+def test_cost_plot_starts_at_zero_dollars_and_escapes_arm_names() -> None:
+    """gr.ScatterPlot drew about 30 cost ticks at 1400 px, from -$0.01."""
+    points = pd.DataFrame({"arm": ["<img src=x onerror=alert(1)>:m:sequence", "local:m:baseline"],
+                           "short": ["<img src=x onerror=alert(1)>", "local:baseline"],
+                           "cost_per_run": [0.0, 0.15], "subject_consistency": [0.3, 0.9]})
+    svg = cost_plot_svg(points)
+    ticks = [t.split(">")[1].split("<")[0] for t in svg.split('class="x-tick"')[1:]]
+    assert ticks == ["$0.00", "$0.05", "$0.10", "$0.15"]
+    assert "<img" not in svg and "&lt;img src=x" in svg
+    assert cost_plot_svg(points.iloc[:0]) == ""
