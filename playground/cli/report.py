@@ -46,7 +46,8 @@ def _report(playground: Playground, args: argparse.Namespace) -> int:
     print(analysis.display_table(result.summary).to_string(index=False))
     if result.votes:
         print("\npairwise win rate (row arm against column arm):")
-        print(result.pairwise.round(2).fillna("").to_string())
+        pairwise = result.pairwise.round(2).astype(object)  # object first: a float column takes no "" (pandas 4)
+        print(pairwise.where(pairwise.notna(), "").to_string())
     print("\n" + "\n".join(f"note: {n}" for n in result.notes))
     return 0
 

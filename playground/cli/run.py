@@ -104,5 +104,6 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(json.dumps(scores))
     else:
         for name, value in scores.items():
-            print(f"{name:<24} {'' if value is None else value}")
+            shown = f"{value:.4f}" if isinstance(value, float) else "" if value is None else value
+            print(f"{name:<24} {shown}")  # --json keeps full precision
     return 0
