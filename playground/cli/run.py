@@ -12,6 +12,7 @@ from pathlib import Path
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.types import MODES, GenerationRequest, RunResult
 from playground.cli.common import add_data_dir, frames_arg, opened, report_run, settings_from
+from playground.core.plan import frames_from_beats
 from playground.core.playground import Playground
 from playground.present.providers import provider_rows
 
@@ -25,9 +26,10 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--provider", default=None, help="provider name (see `providers`); default: local")
     p.add_argument("--model", default="", help="model id (default: the provider's default)")
     p.add_argument("--mode", choices=MODES, default="sequence")
-    p.add_argument("--frames", type=frames_arg, required=True)
+    p.add_argument("--frames", type=frames_arg, default=None, help="frames to make (default: one per --beat)")
     p.add_argument("--prompt", required=True)
-    p.add_argument("--beat", action="append", default=[], help="one per frame, in order (repeatable)")
+    p.add_argument("--beat", action="append", default=[],
+                   help="one per frame, in order (repeatable); beyond --frames only the first are sent")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--size", default="")
     p.add_argument("--ref", action="append", default=[], type=Path, help="reference image (repeatable)")
@@ -42,7 +44,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_one(playground: Playground, args: argparse.Namespace) -> int:
-    request = GenerationRequest(prompt=args.prompt, frames=args.frames, mode=args.mode,
+    try:
+        frames = frames_from_beats(args.frames, args.beat)
+    except InputError:
+        print("error: give --frames N, or one --beat per frame", file=sys.stderr)
+        return 2
+    request = GenerationRequest(prompt=args.prompt, frames=frames, mode=args.mode,
                                 provider=args.provider or playground.settings.default_provider, model=args.model,
                                 beats=args.beat, size=args.size, seed=args.seed, references=args.ref)
     try:

@@ -21,9 +21,16 @@ RUN_JSON_KEYS = ("run_id", "status", "frames_requested", "frames_returned", "cos
                  "palette_consistency", "structure_consistency", "subject_consistency", "estimate_usd", "max_cost_usd")
 
 
+APPENDED_JSON_KEYS = ("seed", "seed_sent", "size", "cost_source", "experiment_id", "arm", "variant")  # issue 17
+
+
 def record_json(record: RunRecord) -> dict[str, object]:
+    """The CLI's `--json` of a run (and the API's): the first keys as they always were, new ones
+    appended, `beats_used` last (how many of the beats given were sent: the first N)."""
     row = record.as_row()
-    return {key: row[key] for key in RUN_JSON_KEYS}
+    data = {key: row[key] for key in (*RUN_JSON_KEYS, *APPENDED_JSON_KEYS)}
+    data["beats_used"] = min(len(record.beats or []), record.frames_requested)
+    return data
 
 
 def summary_line(record: RunRecord) -> str:
@@ -32,7 +39,8 @@ def summary_line(record: RunRecord) -> str:
     if record.subject_consistency is not None:
         line += (f"  consistency: subject {record.subject_consistency:.3f}, palette {record.palette_consistency:.3f},"
                  f" structure {record.structure_consistency:.3f}")
-    return line
+    notes = [note for note in (beats_note(record), seed_note(record)) if note]
+    return line + "".join(f"  ({note})" for note in notes)
 
 
 def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:

@@ -21,6 +21,7 @@ from playground.core.sink import Progress
 from playground.experiments.cells import (
     Cell,
     logged_runs,
+    parse_arms,
     total_max_usd,
     total_usd,
 )
@@ -47,7 +48,13 @@ from playground.present.compare import (
     row_header,
     status_line,
 )
-from playground.present.providers import model_choices, provider_choices
+from playground.present.providers import (
+    EACH_DEFAULT,
+    common_sizes,
+    default_sizes_note,
+    model_choices,
+    provider_choices,
+)
 from playground.present.runs import progress_items
 from playground.providers import provider_class
 from playground.ui.shared import frames_box, visitor_session
@@ -88,9 +95,13 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
     c["beats"] = gr.Textbox(label="Frame beats", lines=4, placeholder="One per line: what happens in each frame")
     with gr.Row():
         c["frames"] = frames_box(4)
-        c["seed"] = gr.Number(value=7, precision=0, label="Seed (same for every arm)")
+        c["seed"] = gr.Number(value=7, precision=0, label="Seed (sent to arms that take one)")
+        c["size"] = gr.Dropdown(choices=size_dropdown(playground, DEFAULT_ARMS, 4), value="", label="Size",
+                                allow_custom_value=True, elem_id="compare-size",
+                                info="The same for every arm; offered: the sizes every arm takes")
     c["arms"] = gr.Textbox(label="Arms", lines=4, value=DEFAULT_ARMS, elem_id="compare-arms",
                            info=f"One per line, provider:model:mode (empty model = default), up to {MAX_ARMS}")
+    c["size_note"] = gr.Markdown(sizes_note(DEFAULT_ARMS), elem_id="compare-size-note")
     with gr.Row():
         default = playground.settings.default_provider
         c["add_provider"] = gr.Dropdown(choices=provider_choices(playground), value=default, label="Provider", scale=2)
@@ -142,7 +153,7 @@ def _build_vote() -> dict[str, Any]:
 def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows: list[dict[str, Any]],
           vote: dict[str, Any], status: gr.Markdown, pool: gr.State, presets: dict[str, Any],
           pending: gr.State) -> None:
-    fields = [form[k] for k in ("prompt_a", "prompt_b", "prompt_c", "beats", "frames", "seed", "arms")]
+    fields = [form[k] for k in ("prompt_a", "prompt_b", "prompt_c", "beats", "frames", "seed", "arms", "size")]
     row_outputs = [c for row in rows for c in row.values()]
     vote_outputs = [vote[k] for k in ("info", "left", "right", "reveal", *VOTE_CONTROLS)]
     run_outputs = [status, form["activity"], form["confirm_box"], form["confirm_text"], pool, *row_outputs,
@@ -150,8 +161,8 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     rng = random.Random()
 
     def form_of(values: list[Any]) -> CompareForm:
-        a, b, c, beats, frames, seed, arms = values
-        return read_form([a, b, c], beats, frames, seed, arms)
+        a, b, c, beats, frames, seed, arms, size = values
+        return read_form([a, b, c], beats, frames, seed, arms, size)
 
     def show_estimate(*values: Any) -> str:
         *vals, state, _ = values  # the form, the session, the pending confirmation
@@ -205,10 +216,10 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     def run_handler(confirmed: bool, name: str) -> Any:
         # Explicit parameters: Gradio passes gr.Request only to a named positional parameter.
         async def handler(a: str, b: str, c: str, beats: str, frames: float | None, seed: float | None, arms: str,
-                          state: Session, asked: PendingConfirmation | None = None, http: gr.Request | None = None
-                          ) -> AsyncIterator[dict[Any, Any]]:
+                          size: str | None, state: Session, asked: PendingConfirmation | None = None,
+                          http: gr.Request | None = None) -> AsyncIterator[dict[Any, Any]]:
             state = visitor_session(playground, state, http)
-            async for update in on_run(confirmed, (a, b, c, beats, frames, seed, arms), state,
+            async for update in on_run(confirmed, (a, b, c, beats, frames, seed, arms, size), state,
                                        asked or PendingConfirmation()):
                 yield update
 
@@ -232,6 +243,10 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     for component in fields:
         component.change(show_estimate, inputs, form["estimate"], api_visibility="private", show_progress="hidden",
                          trigger_mode="always_last", concurrency_limit=None)  # per keystroke: see ui.py
+    for component in (form["arms"], form["frames"]):  # the sizes every arm takes, and whether defaults differ
+        component.change(lambda arms, n: (gr.Dropdown(choices=size_dropdown(playground, arms, n)), sizes_note(arms)),
+                         [form["arms"], form["frames"]], [form["size"], form["size_note"]], api_visibility="private",
+                         show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
     form["add_provider"].change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
                                 form["add_provider"], form["add_model"], api_visibility="private")
     form["add"].click(append_arm, [form["arms"], form["add_provider"], form["add_model"], form["add_mode"]],
@@ -254,6 +269,25 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     vote["next"].click(pair_updates, pool, vote_outputs + [pool], api_visibility="private")
 
 
+def _arm_specs(arms_text: str | None) -> list[tuple[str, str, str]]:
+    try:
+        return [(a.provider, a.model, a.mode) for a in parse_arms((arms_text or "").splitlines())]
+    except PlaygroundError:  # the estimate line says what is wrong with the arms
+        return []
+
+
+def size_dropdown(playground: Playground, arms_text: str | None, frames: float | None) -> list[tuple[str, str]]:
+    """"each model's default" first, then the sizes every arm's pre-send check takes."""
+    n = frames if isinstance(frames, int) or (isinstance(frames, float) and frames.is_integer()) else 4
+    sizes = common_sizes(playground, _arm_specs(arms_text), int(n or 4)) if _arm_specs(arms_text) else []
+    return [(EACH_DEFAULT, ""), *((s, s) for s in sizes)]
+
+
+def sizes_note(arms_text: str | None) -> str:
+    note = default_sizes_note(_arm_specs(arms_text))
+    return f"*{note}*" if note else ""
+
+
 def _preset_values(presets: dict[str, Any], title: str) -> tuple[Any, ...]:
     chosen = presets.get(title)
     if chosen is None:
@@ -267,7 +301,8 @@ async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell]
     """Run the comparison, streaming each arm's frames into its row; the result goes to `done`."""
     queue: asyncio.Queue[tuple[int, Progress]] = asyncio.Queue()
     task = asyncio.create_task(compare(playground, form.story, form.arms(),
-                                       variants=form.variants, frames=form.frames, seed=form.seed, session=state,
+                                       variants=form.variants, frames=form.frames, seed=form.seed, size=form.size,
+                                       session=state,
                                        on_progress=lambda i, p: queue.put_nowait((i, p)), experiment_id=experiment_id))
     first: dict[Any, Any] = {status: f"Running {len(cells)} arm(s) at once…"}
     for i, row in enumerate(rows):

@@ -22,7 +22,7 @@ from playground.core.session import Session
 from playground.core.sink import Progress
 from playground.present.estimate import estimate_text
 from playground.present.forms import frames_value, parse_beats
-from playground.present.providers import model_choices, provider_choices, reference_note
+from playground.present.providers import model_choices, provider_choices, reference_note, takes_seed
 from playground.present.runs import format_summary, gallery_items, progress_items, progress_text, refusal_text
 from playground.providers import provider_class
 from playground.ui.shared import build_downloads, download_updates, frames_box, visitor_session
@@ -97,7 +97,8 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                                placeholder="Optional, one per line: what happens in each frame")
             with gr.Row():  # every input of a run in sight: nothing hides in a closed accordion
                 frames = frames_box(start.frames)
-                seed = gr.Number(value=7, precision=0, label="Seed", min_width=90)
+                seed = gr.Number(value=7, precision=0, label="Seed", min_width=90, elem_id="seed-box",
+                                 visible=takes_seed(default_provider, default_model))  # only where the model takes one
                 size = gr.Textbox(label="Size", placeholder="model default", min_width=120, max_lines=1)
             with gr.Row():
                 provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider")
@@ -186,6 +187,8 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     for component in (model, references):
         component.change(show_reference_note, [provider, model, references], ref_note, api_visibility="private",
                          show_progress="hidden")
+    model.change(lambda p, m: gr.Number(visible=takes_seed(p, m)), [provider, model], seed, api_visibility="private",
+                 show_progress="hidden")
     provider.change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
                     provider, model, api_visibility="private")
     # One pool for both triggers, bounded by queue(default_concurrency_limit=...) in app.py:

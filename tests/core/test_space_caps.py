@@ -194,8 +194,8 @@ BYTEPLUS_ARMS = "\n".join(f"byteplus:{m}:{mode}" for m in ("seedream-5-0-260128"
 
 
 def compare_data(arms: str = BYTEPLUS_ARMS, frames: int = 1, prompt: str = "a fox courier") -> list[Any]:
-    """The Compare form as the page sends it: prompts A, B, C, beats, frames, seed, arms."""
-    return [prompt, "", "", "", frames, 7, arms]
+    """The Compare form as the page sends it: prompts A, B, C, beats, frames, seed, arms, size."""
+    return [prompt, "", "", "", frames, 7, arms, ""]
 
 
 def fn_index(url: str, api_name: str) -> int:

@@ -116,7 +116,7 @@ def test_a_refused_arm_in_the_compare_tab_is_an_error_row_and_says_so(playground
 
     async def run() -> None:
         async for update in compare_event.fn("A fox.", "", "", "a\nb", 2, 7, "local::sequence\nopenai::sequence",
-                                             Session()):
+                                             "", Session()):
             updates.append(update)
 
     with pytest.raises(gr.Error, match="no native sequential mode"):

@@ -46,7 +46,8 @@ def test_progress_text_counts_frames_time_and_first_frame(tmp_path: Path) -> Non
 
 def test_estimate_text_prices_a_request_or_says_why_not(playground: Playground) -> None:
     assert estimate_text(playground, GenerationRequest(prompt="a fox", frames=4)).startswith("**Estimated cost** $0.0000")
-    assert "6 beats for 4 frames" in estimate_text(playground, GenerationRequest(prompt="a", frames=4, beats=list("abcdef")))
+    first_four = estimate_text(playground, GenerationRequest(prompt="a", frames=4, beats=list("abcdef")))
+    assert "uses beats 1–4 of 6" in first_four and first_four.endswith("ready")
     assert "not configured" in estimate_text(playground, GenerationRequest(prompt="a", frames=2, provider="byteplus"))
 
 
