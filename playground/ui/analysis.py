@@ -50,5 +50,6 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
     outputs = [experiment, table, notes, cost, latency, download]
     tab.select(reload, experiment, outputs, api_visibility="private")
     refresh.click(reload, experiment, outputs, api_visibility="private")
-    experiment.input(show, experiment, [table, notes, cost, latency, download], api_name="analysis")
+    experiment.input(show, experiment, [table, notes, cost, latency, download], api_name="analysis",
+                     api_visibility="undocumented")  # an old contract: callable, out of the listing (/report)
     return {"table": table, "experiment": experiment}

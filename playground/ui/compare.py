@@ -237,7 +237,8 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     # Gradio's status (queue, timer, "Error" badge) on an empty line of its own: on the status
     # line or the rows it hid the reason and the frames
     run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[form["activity"]])
-    form["run"].click(on_click, inputs, run_outputs, api_name="compare", **run_options)
+    # the form's own event (its output is the page's 60-odd components): private; scripts use /compare (ui/api.py)
+    form["run"].click(on_click, inputs, run_outputs, api_name="compare_form", api_visibility="private", **run_options)
     form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", **run_options)
     form["back"].click(on_back, pending, [form["confirm_box"], status], api_visibility="private")
     for component in fields:

@@ -196,7 +196,8 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     # Gradio's status (queue position, spinner, "Error" badge) only on the progress line: on the
     # gallery and summary an error badge hid the frames and the reason of a refused run.
     run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[live])
-    run_event = generate.click(on_generate, inputs, outputs, api_name="generate", **run_options)
+    run_event = generate.click(on_generate, inputs, outputs, api_name="generate",
+                               api_visibility="undocumented", **run_options)  # an old contract; scripts use /run
     submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", **run_options)
     # Exports take a moment: an event of their own after the run, so the run has ended (and
     # Generate takes the next click) as soon as its frames and numbers are on screen.

@@ -111,7 +111,7 @@ def test_a_refused_arm_in_the_compare_tab_is_an_error_row_and_says_so(playground
     from playground.core import Session
     from playground.ui.app import build_app
 
-    compare_event = next(f for f in build_app(playground).fns.values() if f.api_name == "compare")
+    compare_event = next(f for f in build_app(playground).fns.values() if f.api_name == "compare_form")
     updates: list[dict[object, object]] = []
 
     async def run() -> None:
