@@ -180,6 +180,8 @@ def status_line(comparison: Comparison) -> str:
     records = comparison.records
     ok = sum(r.status == "ok" for r in records)
     slowest = max((r.latency_s or 0 for r in records), default=0.0)
-    return (f"Experiment `{comparison.experiment_id}`: {ok}/{len(records)} arm(s) ok · wall time "
+    stopped = sum(r.status == "cancelled" for r in records)
+    cancelled = f" · **{stopped} cancelled** (their cost is what may have been billed)" if stopped else ""
+    return (f"Experiment `{comparison.experiment_id}`: {ok}/{len(records)} arm(s) ok{cancelled} · wall time "
             f"{comparison.wall_s:.2f} s (slowest arm {slowest:.2f} s) · cost "
             f"${sum(r.cost_usd for r in records):.4f}. Vote in **Blind vote**; figures in **Analysis**.")

@@ -57,7 +57,7 @@ from playground.present.providers import (
 )
 from playground.present.runs import progress_items
 from playground.providers import provider_class
-from playground.ui.shared import frames_box, visitor_session
+from playground.ui.shared import InFlight, frames_box, request_cancel, visitor_session
 
 VOTE_CONTROLS = ("vote_left", "vote_tie", "vote_right", "left_score", "right_score")
 
@@ -80,6 +80,7 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
                         vote = _build_vote()
         pool = gr.State(None)
         pending = gr.State(PendingConfirmation())
+        form["in_flight"] = gr.State(InFlight())
         _wire(playground, session, form, rows, vote, status, pool, presets, pending)
     return {"status": status, "rows": rows, "pool": pool}
 
@@ -110,7 +111,9 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
         c["add_mode"] = gr.Radio(["sequence", "baseline"], value="baseline", label="Mode", scale=2)
     c["add"] = gr.Button("Add arm", size="sm")
     c["estimate"] = gr.Markdown(elem_id="compare-estimate")
-    c["run"] = gr.Button("Run comparison", variant="primary")
+    with gr.Row():
+        c["run"] = gr.Button("Run comparison", variant="primary", elem_id="compare-run")
+        c["cancel"] = gr.Button("Cancel", variant="stop", elem_id="compare-cancel")
     with gr.Group(visible=False) as c["confirm_box"]:
         c["confirm_text"] = gr.Markdown()
         with gr.Row():
@@ -183,8 +186,8 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
                 vote["left"]: current.items[pair[0]], vote["right"]: current.items[pair[1]], vote["reveal"]: "",
                 pool: current, **voting(True)}
 
-    async def on_run(confirmed: bool, values: tuple[Any, ...], state: Session, asked: PendingConfirmation
-                     ) -> AsyncIterator[dict[Any, Any]]:
+    async def on_run(confirmed: bool, values: tuple[Any, ...], state: Session, asked: PendingConfirmation,
+                     running: InFlight) -> AsyncIterator[dict[Any, Any]]:
         form_values = form_of(list(values))
         shown, shown_usd = asked.take()  # before any await: two confirmations cannot both use it
         if confirmed and shown != form_values:
@@ -209,7 +212,7 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
             return
         done: list[Comparison] = []
         async for update in _run_rows(playground, form_values, [p.cell for p in plans], state, rows, status, done,
-                                      experiment_id):
+                                      experiment_id, running):
             yield {form["confirm_box"]: gr.Group(visible=False), **update}
         yield pair_updates(VotePool.of(done[0]))
 
@@ -217,10 +220,11 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
         # Explicit parameters: Gradio passes gr.Request only to a named positional parameter.
         async def handler(a: str, b: str, c: str, beats: str, frames: float | None, seed: float | None, arms: str,
                           size: str | None, state: Session, asked: PendingConfirmation | None = None,
-                          http: gr.Request | None = None) -> AsyncIterator[dict[Any, Any]]:
+                          running: InFlight | None = None, http: gr.Request | None = None
+                          ) -> AsyncIterator[dict[Any, Any]]:
             state = visitor_session(playground, state, http)
             async for update in on_run(confirmed, (a, b, c, beats, frames, seed, arms, size), state,
-                                       asked or PendingConfirmation()):
+                                       asked or PendingConfirmation(), running or InFlight()):
                 yield update
 
         handler.__name__ = name  # Gradio names an event after its function
@@ -232,7 +236,7 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
         asked.take()
         return gr.Group(visible=False), "Cancelled: nothing was sent."
 
-    inputs = fields + [session, pending]
+    inputs = fields + [session, pending, form["in_flight"]]
     # the Generate tab's pool ("runs", bounded in app.py): a comparison holds one slot while its arms run
     # Gradio's status (queue, timer, "Error" badge) on an empty line of its own: on the status
     # line or the rows it hid the reason and the frames
@@ -240,6 +244,10 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     # the form's own event (its output is the page's 60-odd components): private; scripts use /compare (ui/api.py)
     form["run"].click(on_click, inputs, run_outputs, api_name="compare_form", api_visibility="private", **run_options)
     form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", **run_options)
+    # Cancel sets the comparison's token: every arm stops, is logged as cancelled, and the run's own
+    # event shows them (with what may have been billed)
+    form["cancel"].click(request_cancel, form["in_flight"], None, api_visibility="private", concurrency_limit=None,
+                         show_progress="hidden")
     form["back"].click(on_back, pending, [form["confirm_box"], status], api_visibility="private")
     for component in fields:
         component.change(show_estimate, inputs, form["estimate"], api_visibility="private", show_progress="hidden",
@@ -297,14 +305,17 @@ def _preset_values(presets: dict[str, Any], title: str) -> tuple[Any, ...]:
 
 
 async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell], state: Session,
-                    rows: list[dict[str, Any]], status: gr.Markdown, done: list[Comparison], experiment_id: str
-                    ) -> AsyncIterator[dict[Any, Any]]:
+                    rows: list[dict[str, Any]], status: gr.Markdown, done: list[Comparison], experiment_id: str,
+                    running: InFlight) -> AsyncIterator[dict[Any, Any]]:
     """Run the comparison, streaming each arm's frames into its row; the result goes to `done`."""
     queue: asyncio.Queue[tuple[int, Progress]] = asyncio.Queue()
+    token = asyncio.Event()
+    running.tokens.add(token)
     task = asyncio.create_task(compare(playground, form.story, form.arms(),
                                        variants=form.variants, frames=form.frames, seed=form.seed, size=form.size,
                                        session=state,
-                                       on_progress=lambda i, p: queue.put_nowait((i, p)), experiment_id=experiment_id))
+                                       on_progress=lambda i, p: queue.put_nowait((i, p)), experiment_id=experiment_id,
+                                       cancel=token))
     first: dict[Any, Any] = {status: f"Running {len(cells)} arm(s) at once…"}
     for i, row in enumerate(rows):
         cell = cells[i] if i < len(cells) else None
@@ -328,6 +339,7 @@ async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell]
     except PlaygroundError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
     finally:
+        running.end(token)
         if not task.done():  # the page went away: the core logs in-flight runs as cancelled
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
