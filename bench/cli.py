@@ -48,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=None, help="repeats per measurement, the fastest taken (default 3, quick 1)")
     p.add_argument("--log-rows", default=None, help="synthetic runs.csv sizes (default 100000,1000000; quick 5000)")
     p.add_argument("--markdown", type=Path, default=None, help="also write the table as Markdown to this file")
+    p.add_argument("--port", type=int, default=0,
+                   help="port of the emulator started for the overhead, fan-out and delivery parts (default 0: a free "
+                        "one); the polling part's emulators, several at once, always take free ports")
 
 
 def _parts(text: str) -> list[str]:
@@ -61,6 +64,9 @@ def _parts(text: str) -> list[str]:
 def cmd_bench(args: argparse.Namespace) -> int:
     parts = _parts(args.parts)
     quick = args.quick
+    if not 0 <= args.port <= 65535:
+        raise SystemExit(f"error: --port must be 0 (a free port) to 65535, got {args.port}")
+    common.EMULATOR_PORT = args.port
     cfg = remote.Settings(
         latency_s=args.latency or (0.3 if quick else 2.0),
         file_delay_s=args.file_delay if args.file_delay is not None else (0.03 if quick else 0.1),

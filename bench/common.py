@@ -17,6 +17,7 @@ from bench.story import BEATS, PROMPT  # noqa: F401  (re-exported for the parts)
 from emulator.cli import READY
 
 REPO = Path(__file__).resolve().parents[1]
+EMULATOR_PORT = 0  # `bench --port`: the port of each emulator process (one at a time); 0 = a free one
 
 
 @dataclass
@@ -99,7 +100,7 @@ class EmulatorProcess:
 @contextmanager
 def emulator_process(latency_s: float, file_delay_s: float = 0.0, size: str = "2048x2048", fmt: str = "jpeg",
                      draw_first: bool = True) -> Iterator[EmulatorProcess]:
-    args = [sys.executable, "-m", "emulator", "--port", "0", "--latency", str(latency_s),
+    args = [sys.executable, "-m", "emulator", "--port", str(EMULATOR_PORT), "--latency", str(latency_s),
             "--image-size", size, "--format", fmt, "--file-delay", str(file_delay_s), "--textured"]
     child = subprocess.Popen(args, cwd=REPO, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True)

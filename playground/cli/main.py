@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -61,3 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:  # e.g. PLAYGROUND_MAX_USD_PER_RUN=abc: a message, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `providers | head`: the reader left; what it read was all it wanted
+        return closed_stdout()
+
+
+def closed_stdout() -> int:
+    """The Python docs' recipe for SIGPIPE: point stdout at devnull so the interpreter's final
+    flush cannot raise again, and end quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.types import CHAIN_FROM, MODES, GenerationRequest, RunResult
 from playground.cli.common import add_data_dir, frames_arg, opened, report_run, settings_from
+from playground.core.plan import frames_from_beats
 from playground.core.playground import Playground
 from playground.present.providers import provider_rows
 
@@ -30,9 +31,10 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chain-from", choices=CHAIN_FROM, default="first",
                    help="chain mode: the reference of frames 2..N is frame 1 (sent together once it is back) "
                         "or the frame before (one after another); default: first")
-    p.add_argument("--frames", type=frames_arg, required=True)
+    p.add_argument("--frames", type=frames_arg, default=None, help="frames to make (default: one per --beat)")
     p.add_argument("--prompt", required=True)
-    p.add_argument("--beat", action="append", default=[], help="one per frame, in order (repeatable)")
+    p.add_argument("--beat", action="append", default=[],
+                   help="one per frame, in order (repeatable); beyond --frames only the first are sent")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--size", default="")
     p.add_argument("--ref", action="append", default=[], type=Path, help="reference image (repeatable)")
@@ -47,7 +49,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_one(playground: Playground, args: argparse.Namespace) -> int:
-    request = GenerationRequest(prompt=args.prompt, frames=args.frames, mode=args.mode,
+    try:
+        frames = frames_from_beats(args.frames, args.beat)
+    except InputError:
+        print("error: give --frames N, or one --beat per frame", file=sys.stderr)
+        return 2
+    request = GenerationRequest(prompt=args.prompt, frames=frames, mode=args.mode,
                                 provider=args.provider or playground.settings.default_provider, model=args.model,
                                 beats=args.beat, size=args.size, seed=args.seed, references=args.ref,
                                 chain_from=args.chain_from)
@@ -110,5 +117,6 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(json.dumps(scores))
     else:
         for name, value in scores.items():
-            print(f"{name:<24} {'' if value is None else value}")
+            shown = f"{value:.4f}" if isinstance(value, float) else "" if value is None else value
+            print(f"{name:<24} {shown}")  # --json keeps full precision
     return 0

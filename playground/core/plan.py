@@ -84,6 +84,14 @@ class Plan:
     refusals: tuple[Refusal, ...] = field(default_factory=tuple)  # empty: it will be sent
 
     @property
+    def beats_used(self) -> tuple[int, int]:
+        """(beats sent, beats given): a run with more beats than frames sends the first N; the
+        row keeps every beat given, so nothing typed is lost."""
+        request = self.resolved or self.request
+        given = len(request.beats)
+        return min(given, request.frames), given
+
+    @property
     def sendable(self) -> bool:
         return not self.refusals
 
@@ -128,16 +136,20 @@ def make_plan(request: GenerationRequest, settings: Settings, *, overrides: dict
 
 
 def check_story(prompt: str, beats: Sequence[str], frames: float, mode: str, *, empty: str = EMPTY_PROMPT,
-                frames_range: bool = True, total: bool = True) -> None:
+                frames_range: bool = True, total: bool = True, first_beats: bool = False) -> None:
     """The story's own limits (the run's, and an import's with its own words for an empty prompt).
-    `frames` as it came: the Frames box may send 2.5, which is refused, never rounded."""
+    `frames` as it came: the Frames box may send 2.5, which is refused, never rounded.
+    `first_beats`: a run with more beats than frames sends the first `frames` of them (an import
+    of frames already made still refuses them), at most one beat per possible frame."""
     if not prompt or not prompt.strip():
         raise InputError(empty)
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InputError(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
     if frames_range and (not isinstance(frames, int) or not MIN_FRAMES <= frames <= MAX_FRAMES):
         raise InputError(f"frames must be between {MIN_FRAMES} and {MAX_FRAMES}, got {frames}")
-    if len(beats) > frames:
+    if first_beats and len(beats) > MAX_FRAMES:
+        raise InputError(f"{len(beats)} beats; the limit is {MAX_FRAMES}, one per frame")
+    if len(beats) > frames and not first_beats:
         raise InputError(f"{len(beats)} beats for {frames} frames: give at most one beat per frame")
     chars = len(prompt) + sum(map(len, beats))
     if total and chars > MAX_PROMPT_CHARS:  # the beats are sent inside the prompt
@@ -146,10 +158,23 @@ def check_story(prompt: str, beats: Sequence[str], frames: float, mode: str, *, 
         raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
 
 
+NO_FRAME_COUNT = "give a frame count, or one beat per frame"
+
+
+def frames_from_beats(frames: int | None, beats: Sequence[str]) -> int:
+    """The frame count of a run asked without one: one frame per (non-blank) beat."""
+    if frames is not None:
+        return frames
+    given = [b for b in beats if b and b.strip()]
+    if not given:
+        raise InputError(NO_FRAME_COUNT)
+    return len(given)
+
+
 def resolve(request: GenerationRequest, settings: Settings) -> GenerationRequest:
     """Fill defaults (model, size) and check everything about the request itself."""
     beats = [loggable(b.strip()) for b in request.beats if b and b.strip()]
-    check_story(request.prompt, beats, request.frames, request.mode)
+    check_story(request.prompt, beats, request.frames, request.mode, first_beats=True)
     cls = provider_class(request.provider)
     model_id = (request.model or "").strip() or cls.default_model()
     check_model(cls, model_id, settings)
@@ -208,7 +233,7 @@ def calls_for(request: GenerationRequest, references: tuple[ReferenceImage, ...]
         return (ProviderCall(model=request.model, prompt=prompts.sequence_prompt(request.prompt, request.beats,
                                                                                  request.frames),
                              frames=request.frames, size=request.size, seed=request.seed, references=references,
-                             beats=tuple(request.beats)),)
+                             beats=tuple(request.beats[:request.frames])),)
     return tuple(ProviderCall(model=request.model, prompt=prompts.frame_prompt(request.prompt, request.beat(i)),
                               frames=1, size=request.size, seed=request.seed, references=references,
                               beats=(request.beat(i),), first_frame=i, call_index=i,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +40,7 @@ from playground.core.plan import (
     resolve,
 )
 from playground.core.references import load_reference
-from playground.core.run import Execution
+from playground.core.run import Execution, stopped_by
 from playground.core.session import Session
 from playground.core.sink import Progress, ProgressCallback
 from playground.core.spend import RUN_SLOTS, VisitorLedger
@@ -65,6 +64,9 @@ def cached_reference(path: Path) -> ReferenceImage:
     except OSError:
         return load_reference(path)  # says why it cannot be read
     return _reference(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+WAIT_CANCELLED = "cancelled by the user while waiting for a free run slot; nothing was sent"
 
 
 class Playground:
@@ -147,12 +149,16 @@ class Playground:
 
     # -- the run ---------------------------------------------------------------------------
     async def run(self, request: GenerationRequest, session: Session | None = None,
-                  on_progress: ProgressCallback | None = None) -> RunResult:
+                  on_progress: ProgressCallback | None = None, cancel: asyncio.Event | None = None) -> RunResult:
         """Run one request to the end and log it as exactly one row. Before anything is sent,
         a refusal (InputError, SpendCapError) or any other error is raised after its row is
         logged; once calls are under way, every failure (the provider's, a full disk, a bug of
         ours) ends as the returned, logged row, not an exception. A cancel is raised after the
-        row of the cancelled run is logged. It sends exactly its plan's calls."""
+        row of the cancelled run is logged. It sends exactly its plan's calls.
+
+        `cancel`, a token the caller sets to stop the run: the run stops its calls as a cancel
+        does, logs its row and returns it (status cancelled, the frames that arrived, the cost
+        that may have been billed), so the caller shows one final state, never a race."""
         session = session or Session()
         spend = session.spend  # the object this run reserves on and releases from, whatever rebinds the session
         record = RunRecord(run_id=new_run_id(), experiment_id=request.experiment_id, created_at=utc_now(),
@@ -172,7 +178,11 @@ class Playground:
         except Exception as exc:  # nothing was sent; the row says why, the caller gets the error
             self._refused(record, exc)
             raise
-        async with self._slot(record, request, on_progress):
+        if cancel is not None and cancel.is_set():  # stopped before its turn (a comparison's later arm)
+            return self._cancelled_unsent(record, "cancelled by the user before it was sent; nothing was sent")
+        if not await self._take_slot(record, request, on_progress, cancel):
+            return self._cancelled_unsent(record, WAIT_CANCELLED)
+        try:
             try:  # again: what was spent while this run waited for its slot counts
                 refusal = caps_refusal(estimate, self.settings, self.spent(session))
                 if refusal:
@@ -185,12 +195,14 @@ class Playground:
             # loop (the day's was made under the reservations' lock by _reserve_day)
             spend.reserved_usd += estimate.max_usd
             try:
-                return await Execution(self, provider, calls, estimate, record).execute(request, on_progress)
+                return await Execution(self, provider, calls, estimate, record).execute(request, on_progress, cancel)
             finally:  # the row is filled (cost_usd) and appended, also when the run was cancelled
                 spend.reserved_usd -= estimate.max_usd
                 spend.spent_usd += record.cost_usd
                 if reserved_day:
                     self.reservations.release(record.run_id)
+        finally:
+            self.run_slots.semaphore().release()
 
     def _refused(self, record: RunRecord, exc: BaseException) -> None:
         """Log the row of a run refused before anything was sent (the caller raises)."""
@@ -200,28 +212,31 @@ class Playground:
         self._name_defaults(record)
         self.log.append(record)
 
-    @contextlib.asynccontextmanager
-    async def _slot(self, record: RunRecord, request: GenerationRequest,
-                    on_progress: ProgressCallback | None) -> AsyncIterator[None]:
-        """One of the process's MAX_RUNS_IN_FLIGHT slots for the run. A run cancelled while it
-        waits is logged as cancelled, with nothing sent."""
-        if self.run_slots.full() and on_progress is not None:
+    def _cancelled_unsent(self, record: RunRecord, why: str) -> RunResult:
+        """Log and return the row of a run cancelled before anything was sent."""
+        record.status, record.error, record.latency_s = "cancelled", why, 0.0
+        self.log.append(record)
+        return RunResult(record=record, frames=[])
+
+    async def _take_slot(self, record: RunRecord, request: GenerationRequest, on_progress: ProgressCallback | None,
+                         cancel: asyncio.Event | None) -> bool:
+        """One of the process's MAX_RUNS_IN_FLIGHT slots for the run (the caller releases it);
+        False when the cancel token stopped the wait. A run cancelled while it waits is logged
+        as cancelled, with nothing sent, and the cancel raised."""
+        slots = self.run_slots.semaphore()
+        if slots.locked() and on_progress is not None:
             with contextlib.suppress(Exception):  # a live view's failure never stops a run
                 on_progress(Progress(0, request.frames, 0.0, [],
                                      f"waiting: {self.run_slots.size} runs are in flight (the app runs at most "
                                      f"{self.run_slots.size} at once)"))
-        slots = self.run_slots.semaphore()
         try:
-            await slots.acquire()  # a free slot is taken without yielding to the event loop
+            if cancel is None or not slots.locked():
+                await slots.acquire()  # a free slot is taken without yielding to the event loop
+                return True
+            return not await stopped_by(asyncio.ensure_future(slots.acquire()), cancel)
         except asyncio.CancelledError:
-            record.status, record.error = "cancelled", "cancelled by the user while waiting for a free run slot; nothing was sent"
-            record.latency_s = 0.0
-            self.log.append(record)
+            self._cancelled_unsent(record, WAIT_CANCELLED)
             raise
-        try:
-            yield
-        finally:
-            slots.release()
 
     @staticmethod
     def _name_defaults(record: RunRecord) -> None:

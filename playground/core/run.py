@@ -11,7 +11,7 @@ import functools
 import ssl
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -49,6 +49,30 @@ def tls_context() -> ssl.SSLContext:
 
 
 
+async def stopped_by(work: asyncio.Future[Any], cancel: asyncio.Event | None) -> bool:
+    """Await `work` unless the cancel token is set first: True when the token stopped it (`work`
+    is then cancelled and awaited, so its own clean-up has run). A cancel of the caller's task
+    cancels `work` too, and is raised."""
+    if cancel is None:
+        await work
+        return False
+    waiter = asyncio.ensure_future(cancel.wait())
+    try:
+        await asyncio.wait([work, waiter], return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        raise
+    finally:
+        waiter.cancel()
+    if work.done():  # finished first (or together): the run was not stopped
+        work.result()
+        return False
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
+    return True
+
+
 class Execution:
     """One run on its way: sends the calls, then fills and appends its row (Playground.run)."""
 
@@ -60,7 +84,10 @@ class Execution:
         self.not_sent: dict[int, int] = {}  # chained call -> the frame (run index) whose loss stopped it
         self.chained: dict[int, int] | None = None  # chain mode: {frame number: its reference's frame number}
 
-    async def execute(self, request: GenerationRequest, on_progress: ProgressCallback | None) -> RunResult:
+    async def execute(self, request: GenerationRequest, on_progress: ProgressCallback | None,
+                      cancel: asyncio.Event | None = None) -> RunResult:
+        """Send, then write the row. Stopped by the cancel token, the run keeps the frames that
+        arrived, is logged as cancelled and returned (its cost: what may have been billed)."""
         record, state = self.record, self.state
         run_dir = self.playground.log.run_dir(record.run_id)
         record.image_dir = str(run_dir)
@@ -69,7 +96,8 @@ class Execution:
         sink = RunSink(run_dir, self.playground.settings.max_download_bytes, request.frames, state.started,
                        on_progress, request.beats)
         try:
-            await self.send(sink)
+            if await stopped_by(asyncio.ensure_future(self.send(sink)), cancel):
+                record.status, record.error = "cancelled", "cancelled by the user"
         except asyncio.CancelledError:
             record.status, record.error = "cancelled", "cancelled by the user"
             await self.finish(sink)

@@ -71,19 +71,23 @@ class Analysis:
     votes: int
     notes: list[str] = field(default_factory=lambda: [CI_NOTE, RATING_NOTE])
     criterion: str = "overall"  # the criterion the votes were counted for
+    spend_usd: float = 0.0  # every sent run's cost, cancelled runs' possibly-billed cost included
+    cancelled_usd: float = 0.0  # of which cancelled runs
+    cancelled_runs: int = 0
 
 
 # -- loading ----------------------------------------------------------------------------------
 PROMPT_TAG_CHARS = 32
 
 
-def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None) -> pd.DataFrame:
-    """The runs that count, with `arm` filled in for runs made outside an experiment."""
+def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None, *, cancelled: bool = False) -> pd.DataFrame:
+    """The runs that count, with `arm` filled in for runs made outside an experiment. Cancelled
+    runs count for spend only (`cancelled=True`): their quality and speed say nothing of the arm."""
     import pandas as pd
 
     frame = runs if not experiment_id else runs[runs["experiment_id"] == experiment_id]
     calls = pd.to_numeric(frame["api_calls"], errors="coerce").fillna(0)
-    frame = frame[(calls > 0) & (frame["status"] != "cancelled")].copy()
+    frame = frame[(calls > 0) & (cancelled | (frame["status"] != "cancelled"))].copy()
     built = frame["provider"].astype(str) + ":" + frame["model"].astype(str) + ":" + frame["mode"].astype(str)
     frame["arm"] = frame["arm"].where(frame["arm"].astype(str) != "", built)
     frame["variant"] = frame["variant"].fillna("").astype(str)
@@ -145,11 +149,18 @@ def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str
         frame = by_prompt(frame)
     votes = vote_frame(frame, counted_votes(ratings, criterion=criterion, raters=raters))
     summary = arm_table(frame)
+    sent = runs_frame(runs, experiment_id, cancelled=True)
+    if not experiment_id:
+        sent = by_prompt(sent)
+    stopped = sent[sent["status"] == "cancelled"]
+    spend = {"spend_usd": float(sent["cost_usd"].fillna(0).sum()),
+             "cancelled_usd": float(stopped["cost_usd"].fillna(0).sum()), "cancelled_runs": len(stopped)}
     if summary.empty:
-        return Analysis(frame, summary, pd.DataFrame(), 0)
+        return _with_spend(Analysis(frame, summary, pd.DataFrame(), 0), **spend)
     keys = [tuple(k) for k in summary[GROUP].itertuples(index=False)]
     seed = bootstrap.seed_of(experiment_id, criterion)
     summary = summary.join(vote_table(votes, keys, seed), on=GROUP).join(score_table(frame, ratings), on=GROUP)
+    summary = summary.join(spend_table(sent), on=GROUP)
     result = Analysis(frame, summary.reset_index(drop=True), pairwise_table(votes, keys), len(votes))
     result.criterion = criterion
     if len(votes):
@@ -157,7 +168,7 @@ def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str
     if passes_bounds(result.summary):
         result.notes.append(CLIP_NOTE)
     result.notes += mode_notes(result.summary)
-    return result
+    return _with_spend(result, **spend)
 
 
 MODE_ORDER = ("sequence", "chain", "chain-previous", "baseline")
@@ -178,6 +189,21 @@ def mode_notes(summary: pd.DataFrame, metric: str = "subject_consistency") -> li
     means = [f"{m} {summary.loc[modes == m, f'{metric}_mean'].mean():.3f} "
              f"(${summary.loc[modes == m, 'cost_per_run'].mean():.4f}/run)" for m in present]
     return [MODES_NOTE, f"by mode, the mean of its arms' {metric.replace('_', ' ')}: " + " · ".join(means)]
+
+
+def _with_spend(result: Analysis, spend_usd: float, cancelled_usd: float, cancelled_runs: int) -> Analysis:
+    result.spend_usd, result.cancelled_usd, result.cancelled_runs = spend_usd, cancelled_usd, cancelled_runs
+    if cancelled_runs:
+        result.notes.append(f"spend ${spend_usd:.4f}, of which ${cancelled_usd:.4f} possibly billed by "
+                            f"{cancelled_runs} cancelled run(s); the other figures leave cancelled runs out")
+    return result
+
+
+def spend_table(sent: pd.DataFrame) -> pd.DataFrame:
+    """Per arm: every sent run's cost (cancelled runs' possibly-billed cost included) and the
+    number of cancelled runs."""
+    grouped = sent.assign(cancelled=sent["status"] == "cancelled", cost=sent["cost_usd"].fillna(0)).groupby(GROUP)
+    return grouped.agg(cancelled=("cancelled", "sum"), spend_usd=("cost", "sum"))
 
 
 # -- per-arm statistics -----------------------------------------------------------------------
@@ -462,7 +488,8 @@ def report_json(result: Analysis, experiment_id: str | None) -> dict[str, Any]:
     pairwise = {r: {c: clean(v) for c, v in cols.items()} for r, cols in result.pairwise.to_dict(orient="index").items()}
     out = {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes,
            "criterion": result.criterion, "min_votes": bootstrap.MIN_VOTES, "arms": arms,
-           "pairwise_win_rate": pairwise, "notes": result.notes}
+           "pairwise_win_rate": pairwise, "notes": result.notes, "spend_usd": round(result.spend_usd, 6),
+           "cancelled_usd": round(result.cancelled_usd, 6), "cancelled_runs": result.cancelled_runs}
     if merged.WRITER_COLUMN in result.runs:  # merged with a synced dataset: runs per writer
         out["writers"] = merged.writers(result.runs)
     return out

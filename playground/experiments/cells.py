@@ -277,8 +277,9 @@ def log_refusals(playground: Playground, refused: Sequence[tuple[Cell, str]], ex
 async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment_id: str, *, concurrency: int = 4,
                        max_usd: float | None = None, session: Session | None = None,
                        on_done: CellCallback | None = None, on_progress: ProgressByCell | None = None,
-                       resume: bool = True) -> list[CellOutcome]:
-    """Run the cells concurrently; the outcomes of the cells that were sent or refused, in cell order."""
+                       resume: bool = True, cancel: asyncio.Event | None = None) -> list[CellOutcome]:
+    """Run the cells concurrently; the outcomes of the cells that were sent or refused, in cell order.
+    `cancel`: the token that stops every cell's run (each is logged and returned as cancelled)."""
     if concurrency < 1:
         raise InputError(f"concurrency must be at least 1, got {concurrency}")
     todo = pending_cells(playground, cells, experiment_id) if resume else list(cells)
@@ -293,7 +294,8 @@ async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment
                 outcomes[index] = CellOutcome(cell)
             else:
                 outcomes[index] = await _send(playground, cell, experiment_id, plan, budget, session,
-                                              None if on_progress is None else lambda p: on_progress(index, p))
+                                              None if on_progress is None else lambda p: on_progress(index, p),
+                                              cancel)
         if on_done is not None:
             on_done(cell, outcomes[index].record)  # type: ignore[union-attr]
 
@@ -302,11 +304,13 @@ async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment
 
 
 async def _send(playground: Playground, cell: Cell, experiment_id: str, plan: CellPlan, budget: _Budget,
-                session: Session | None, on_progress: Callable[[Progress], None] | None) -> CellOutcome:
+                session: Session | None, on_progress: Callable[[Progress], None] | None,
+                cancel: asyncio.Event | None = None) -> CellOutcome:
     """One cell through the core; a failure becomes this cell's error row, never the others'."""
     outcome = CellOutcome(cell)
     try:
-        outcome.result = await playground.run(cell.request(experiment_id), session, on_progress=on_progress)
+        outcome.result = await playground.run(cell.request(experiment_id), session, on_progress=on_progress,
+                                              cancel=cancel)
         outcome.record = outcome.result.record
     except SpendCapError as exc:  # a settings cap (per run/session/day): later cells would hit it too
         budget.stopped = True

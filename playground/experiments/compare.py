@@ -3,6 +3,7 @@ as a whole before anything is sent when any arm would be."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -92,17 +93,19 @@ def plan_comparison(playground: Playground, story: Story, arms: Sequence[Arm], *
 async def compare(playground: Playground, story: Story, arms: Sequence[Arm], *,
                   variants: Mapping[str, str] | None = None, frames: int, seed: int | None,
                   session: Session | None = None, on_progress: ProgressByCell | None = None,
-                  size: str = "", experiment_id: str | None = None) -> Comparison:
+                  size: str = "", experiment_id: str | None = None, cancel: asyncio.Event | None = None
+                  ) -> Comparison:
     """All arms (x variants) at once; bad input or a spend cap refuses the whole comparison
     before anything is sent (each refused arm logged as an error row), a failing arm only ends
-    its own row."""
+    its own row. `cancel`: the token that stops every arm (each logged and returned as cancelled)."""
     comparison = Comparison(experiment_id or new_experiment_id())
     cells = [p.cell for p in plan_comparison(playground, story, arms, variants=variants, frames=frames, seed=seed,
                                              size=size, session=session, experiment_id=comparison.experiment_id)]
     started = time.perf_counter()
     # every cell at once: the per-provider bound in run_outcomes is the only queue
     comparison.outcomes = await run_outcomes(playground, cells, comparison.experiment_id, concurrency=len(cells),
-                                             session=session, on_progress=on_progress, resume=False)
+                                             session=session, on_progress=on_progress, resume=False,
+                                             cancel=cancel)
     comparison.wall_s = round(time.perf_counter() - started, 4)
     return comparison
 

@@ -118,6 +118,10 @@ def parse_consistory(data: object) -> list[BenchStory]:
     return stories
 
 
+WHERE_TO_GET = ("The playground does not ship it: download resource/consistory+.yaml from the public 1Prompt1Story "
+                "repository (https://github.com/byliutao/1Prompt1Story) and pass its path; docs/consistory.md says how")
+
+
 def load_consistory(path: Path) -> list[BenchStory]:
     """Read and check a ConsiStory+ YAML file; every problem is an InputError naming the place."""
     import yaml  # PyYAML: a dependency of gradio, imported only here
@@ -125,7 +129,7 @@ def load_consistory(path: Path) -> list[BenchStory]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"cannot read the ConsiStory+ file {path}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read the ConsiStory+ file {path}: {exc.strerror or exc}. {WHERE_TO_GET}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -57,28 +57,32 @@ class CompareForm:
     variants: dict[str, str] | None
     frames: int
     seed: int | None
+    size: str = ""  # "" = each model's default
 
     def plans(self, playground: Playground, session: Session | None, experiment_id: str | None = None
               ) -> list[CellPlan]:
         """The cells with their estimates; raises what the comparison would be refused for (and,
         given the id of a comparison being sent, logs each refused arm as an error row)."""
         return plan_comparison(playground, self.story, self.arms(), variants=self.variants, frames=self.frames,
-                               seed=self.seed, session=session, experiment_id=experiment_id)
+                               seed=self.seed, size=self.size, session=session, experiment_id=experiment_id)
 
     def arms(self) -> list[Arm]:
         return parse_arms(self.arms_text.splitlines())
 
     def cells(self) -> list[Cell]:
-        return comparison_cells(self.story, self.arms(), variants=self.variants, frames=self.frames, seed=self.seed)
+        return comparison_cells(self.story, self.arms(), variants=self.variants, frames=self.frames, seed=self.seed,
+                                size=self.size)
 
 
-def read_form(prompts: list[str], beats_text: str, frames: float | None, seed: float | None, arms_text: str) -> CompareForm:
+def read_form(prompts: list[str], beats_text: str, frames: float | None, seed: float | None, arms_text: str,
+              size: str | None = "") -> CompareForm:
     """Prompt A alone: no variants; B (and C) filled in: variants A, B (, C) of the same story."""
     texts = [(p or "").strip() for p in prompts]
     variants = {label: text for label, text in zip(VARIANT_LABELS, texts) if text} if any(texts[1:]) else None
     return CompareForm(story=Story(character=texts[0], beats=tuple(parse_beats(beats_text))), arms_text=arms_text or "",
                        variants=variants, seed=None if seed is None else int(seed),
-                       frames=frames_value(frames))  # type: ignore[arg-type]  # as typed: the core refuses 2.5
+                       frames=frames_value(frames),  # type: ignore[arg-type]  # as typed: the core refuses 2.5
+                       size=(size or "").strip())
 
 
 def estimate_markdown(playground: Playground, form: CompareForm, session: Session | None) -> str:
@@ -176,6 +180,8 @@ def status_line(comparison: Comparison) -> str:
     records = comparison.records
     ok = sum(r.status == "ok" for r in records)
     slowest = max((r.latency_s or 0 for r in records), default=0.0)
-    return (f"Experiment `{comparison.experiment_id}`: {ok}/{len(records)} arm(s) ok · wall time "
+    stopped = sum(r.status == "cancelled" for r in records)
+    cancelled = f" · **{stopped} cancelled** (their cost is what may have been billed)" if stopped else ""
+    return (f"Experiment `{comparison.experiment_id}`: {ok}/{len(records)} arm(s) ok{cancelled} · wall time "
             f"{comparison.wall_s:.2f} s (slowest arm {slowest:.2f} s) · cost "
             f"${sum(r.cost_usd for r in records):.4f}. Vote in **Blind vote**; figures in **Analysis**.")

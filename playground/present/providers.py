@@ -3,9 +3,13 @@ page's banner and the `providers` command's rows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from playground.base.config import Settings
 from playground.base.errors import InputError
-from playground.core.playground import Playground
+from playground.base.types import GenerationRequest
+from playground.core.plan import make_plan
+from playground.core.playground import Playground, cached_reference
 from playground.core.session import Session
 from playground.providers import provider_class, provider_names
 
@@ -82,3 +86,66 @@ def banner_note(settings: Settings) -> str:
     return (f" **Synced to the Hugging Face dataset `{settings.hub_dataset}`**: {parts} are copied there every "
             f"{settings.hub_every_min:g} min. A new dataset is created private; whoever can read it on the Hub "
             f"sees them, and History here shows the runs of every writer to it.")
+
+
+COMMON_SIZES = ("1024x1024", "2048x2048", "512x512", "1536x1024", "1024x1536", "2K")  # offered where any WxH goes
+EACH_DEFAULT = "each model's default"
+
+
+def takes_seed(provider: str, model: str) -> bool:
+    """Whether the model's documented request has a seed (the Seed box shows only then). An
+    unknown provider or model: True, so nothing the user typed is hidden from them."""
+    try:
+        cls = provider_class(provider)
+        return cls.model(model or cls.default_model()).takes_seed
+    except InputError:
+        return True
+
+
+def size_choices(provider: str, model: str) -> list[str]:
+    """The sizes to offer for a model: its own list, else its default, its provider's named sizes
+    and the common WxH sizes (the run's plan has the last word on each)."""
+    try:
+        cls = provider_class(provider)
+    except InputError:
+        return []
+    info = cls.model(model or cls.default_model())
+    if info.sizes:
+        return list(info.sizes)
+    return list(dict.fromkeys([info.default_size, *cls.size_presets, *COMMON_SIZES]))
+
+
+def accepts_size(playground: Playground, provider: str, model: str, mode: str, frames: int, size: str) -> bool:
+    """Whether the run's own pre-send checks take this size for this model, as if its key were set
+    (a missing key or a cap is not about the size)."""
+    request = GenerationRequest(prompt="size check", frames=frames, mode=mode, provider=provider,  # type: ignore[arg-type]
+                                model=model, size=size)
+    plan = make_plan(request, playground.settings, overrides=playground.price_overrides, spent=None,
+                     configured=lambda _: True, load_reference=cached_reference)
+    return plan.sendable
+
+
+def common_sizes(playground: Playground, arms: Sequence[tuple[str, str, str]], frames: int) -> list[str]:
+    """The sizes every arm (provider, model, mode) accepts, in the order they are offered."""
+    offered = list(dict.fromkeys(s for p, m, _ in arms for s in size_choices(p, m)))
+    return [size for size in offered
+            if all(accepts_size(playground, p, m, mode, frames, size) for p, m, mode in arms)]
+
+
+def default_sizes_note(arms: Sequence[tuple[str, str, str]]) -> str:
+    """Said when the arms' default sizes differ: left alone, they would run at different sizes."""
+    by_size: dict[str, list[str]] = {}
+    for provider, model, _ in arms:
+        try:
+            cls = provider_class(provider)
+        except InputError:
+            continue
+        info = cls.model(model or cls.default_model())
+        by_size.setdefault(info.default_size, [])
+        if provider not in by_size[info.default_size]:
+            by_size[info.default_size].append(provider)
+    if len(by_size) < 2:
+        return ""
+    parts = [f"{size} ({', '.join(names)})" for size, names in by_size.items()]
+    return ("At each model's default the arms would run at " + " and ".join(parts)
+            + ": choose a size to compare like with like.")

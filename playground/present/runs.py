@@ -3,13 +3,16 @@ captions and gallery items, frame failures, the History table, and the CLI's JSO
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from playground.base.errors import PlaygroundError
 from playground.base.types import Frame, RunRecord
 from playground.core.playground import Playground
 from playground.core.sink import Progress
+from playground.providers import provider_class
 from playground.store import merged
 from playground.store.merged import load_run
 
@@ -19,12 +22,18 @@ RUN_JSON_KEYS = ("run_id", "status", "frames_requested", "frames_returned", "cos
                  "reference_frames")
 
 
+APPENDED_JSON_KEYS = ("seed", "seed_sent", "size", "cost_source", "experiment_id", "arm", "variant")  # issue 17
+
+
 def record_json(record: RunRecord) -> dict[str, object]:
+    """The CLI's `--json` of a run (and the API's): the first keys as they always were, new ones
+    appended, `beats_used` last (how many of the beats given were sent: the first N)."""
     row = record.as_row()
-    out = {key: row[key] for key in RUN_JSON_KEYS}
-    if isinstance(out["reference_frames"], dict):  # JSON keys are text: frame numbers as strings
-        out["reference_frames"] = {str(k): v for k, v in out["reference_frames"].items()}
-    return out
+    data = {key: row[key] for key in (*RUN_JSON_KEYS, *APPENDED_JSON_KEYS)}
+    if isinstance(data["reference_frames"], dict):  # JSON keys are text: frame numbers as strings
+        data["reference_frames"] = {str(k): v for k, v in data["reference_frames"].items()}
+    data["beats_used"] = min(len(record.beats or []), record.frames_requested)
+    return data
 
 
 def mode_words(record: RunRecord) -> str:
@@ -43,17 +52,16 @@ def summary_line(record: RunRecord) -> str:
     if record.subject_consistency is not None:
         line += (f"  consistency: subject {record.subject_consistency:.3f}, palette {record.palette_consistency:.3f},"
                  f" structure {record.structure_consistency:.3f}")
-    return line
+    notes = [note for note in (beats_note(record), seed_note(record)) if note]
+    return line + "".join(f"  ({note})" for note in notes)
 
 
 def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
-    most = f", at most ${record.max_cost_usd:.4f}" if isinstance(record.max_cost_usd, float) else ""
     lines = [f"### {record.status}: {record.frames_returned} of {record.frames_requested} frames",
-             f"**Cost** ${record.cost_usd or 0:.4f} ({record.cost_source}; estimate "
-             f"${(record.estimate_usd if estimate_usd is None else estimate_usd) or 0:.4f}{most}) · "
-             f"**Latency** {record.latency_s or 0:.2f} s · **First frame** "
-             f"{'—' if record.first_frame_s is None else f'{record.first_frame_s:.2f} s'} · "
-             f"**Calls** {record.api_calls} · **Billed images** {record.images_billed}"]
+             " · ".join([cost_words(record, estimate_usd),
+                         f"**Latency** {record.latency_s or 0:.2f} s · **First frame** "
+                         f"{'—' if record.first_frame_s is None else f'{record.first_frame_s:.2f} s'} · "
+                         f"**Calls** {record.api_calls} · **Billed images** {record.images_billed}"])]
     scores = [(n, getattr(record, n)) for n in ("subject_consistency", "palette_consistency", "structure_consistency",
                                                 "clip_i", "dino_i", "clip_t", "dreamsim")]
     shown = [f"{n.replace('_consistency', '')} {v:.3f}" for n, v in scores if isinstance(v, float)]
@@ -69,11 +77,56 @@ def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
     reasons = {line.split(": ", 1)[1] for line in failures}
     if record.error and not set(record.error.split("; ")) <= reasons:  # said already, frame by frame
         lines.append(f"**{'Note' if record.status == 'cancelled' else 'Error'}:** {record.error}")
-    refs = f" · {record.ref_count} reference image(s)" if record.ref_count else ""
-    folder = Path(record.image_dir or "")  # DATA_DIR/runs/<run_id>: the last two parts say where
-    lines.append(f"<small>run `{record.run_id}` · {record.provider}/{record.model} · {mode_words(record)}{refs} · "
-                 f"frames in `{folder.parent.name}/{folder.name}`</small>")
+    made = [f"run `{record.run_id}`", f"{record.provider}/{record.model}", mode_words(record)]
+    made += [note for note in (beats_note(record), seed_note(record)) if note]
+    if record.ref_count:
+        made.append(f"{record.ref_count} reference image(s)")
+    if record.image_dir:  # DATA_DIR/runs/<run_id>: the last two parts say where (a refused run has none)
+        folder = Path(record.image_dir)
+        made.append(f"frames in `{folder.parent.name}/{folder.name}`")
+    lines.append(f"<small>{' · '.join(made)}</small>")
     return "\n\n".join(lines)
+
+
+def source_words(cost_source: str) -> str:
+    """A cost source without its own parentheses, to sit inside one pair: "possibly billed
+    (estimate)" -> "possibly billed, estimate"."""
+    return re.sub(r"\s*\((.*)\)", r", \1", cost_source).strip()
+
+
+def cost_words(record: RunRecord, estimate_usd: float | None = None) -> str:
+    """"**Cost** $0.1400 (possibly billed, estimate) · **Estimate** $0.1400, at most $0.1400": the
+    source only when the run has one, the estimate only when the run got as far as one."""
+    text = f"**Cost** ${record.cost_usd or 0:.4f}"
+    if record.cost_source:
+        text += f" ({source_words(record.cost_source)})"
+    estimate = record.estimate_usd if estimate_usd is None else estimate_usd
+    if estimate is not None:
+        most = f", at most ${record.max_cost_usd:.4f}" if isinstance(record.max_cost_usd, float) else ""
+        text += f" · **Estimate** ${estimate:.4f}{most}"
+    return text
+
+
+def beats_note(record: RunRecord) -> str:
+    """"beats 1–4 of 6 used" when the run had fewer frames than beats (the first N are sent)."""
+    given = len(record.beats or [])
+    if given <= record.frames_requested or record.frames_requested < 1:
+        return ""
+    return f"beats 1–{record.frames_requested} of {given} used"
+
+
+def seed_note(record: RunRecord) -> str:
+    """Whether the seed asked for reached the model: `seed 7 sent`, or why not. Nothing for a run
+    without a seed or one refused before sending."""
+    if record.seed is None or not record.api_calls:
+        return ""
+    if record.seed_sent is not None:
+        return f"seed {record.seed_sent} sent"
+    try:
+        takes = provider_class(record.provider).model(record.model).takes_seed
+    except PlaygroundError:
+        takes = True  # a provider this version does not know: say only what the row says
+    return f"seed {record.seed} not sent" + ("" if takes else f": {record.model} takes none")
 
 
 def progress_text(progress: Progress, first_frame_s: float | None = None) -> str:

@@ -49,5 +49,6 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
     tab.select(reload, experiment, outputs, api_visibility="private")
     refresh.click(reload, experiment, outputs, api_visibility="private")
     # consistency last: the public `analysis` endpoint's earlier outputs keep their places
-    experiment.input(show, experiment, [table, notes, cost, latency, download, consistency], api_name="analysis")
+    experiment.input(show, experiment, [table, notes, cost, latency, download, consistency], api_name="analysis",
+                     api_visibility="undocumented")  # an old contract: callable, out of the listing (/report)
     return {"table": table, "experiment": experiment}

@@ -13,7 +13,7 @@ import gradio as gr
 from playground.core.playground import Playground
 from playground.core.session import Session
 from playground.present.providers import banner
-from playground.ui import analysis, arena, compare
+from playground.ui import analysis, api, arena, compare
 from playground.ui.generate import build_generate_tab
 from playground.ui.history import build_history_tab, build_import
 from playground.ui.hub import build_status
@@ -39,6 +39,7 @@ def build_app(playground: Playground, hub: HubSync | None = None) -> gr.Blocks:
         compare.build_tab(playground, session)
         analysis.build_tab(playground, session)
         arena.build_tab(playground)
+        api.register(playground)  # /run /compare /vote /runs /report
         refresh = dict(fn=history["refresh"], inputs=None, outputs=history["table"], api_visibility="private")
         history_tab.select(**refresh)
         for event in (generate["run_event"], generate["submit_event"], imported):

@@ -21,6 +21,7 @@ from playground.core.sink import Progress
 from playground.experiments.cells import (
     Cell,
     logged_runs,
+    parse_arms,
     total_max_usd,
     total_usd,
 )
@@ -48,10 +49,16 @@ from playground.present.compare import (
     status_line,
 )
 from playground.present.forms import MODE_CHOICES
-from playground.present.providers import model_choices, provider_choices
+from playground.present.providers import (
+    EACH_DEFAULT,
+    common_sizes,
+    default_sizes_note,
+    model_choices,
+    provider_choices,
+)
 from playground.present.runs import progress_items
 from playground.providers import provider_class
-from playground.ui.shared import frames_box, visitor_session
+from playground.ui.shared import InFlight, frames_box, request_cancel, visitor_session
 
 VOTE_CONTROLS = ("vote_left", "vote_tie", "vote_right", "left_score", "right_score")
 
@@ -74,6 +81,7 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
                         vote = _build_vote()
         pool = gr.State(None)
         pending = gr.State(PendingConfirmation())
+        form["in_flight"] = gr.State(InFlight())
         _wire(playground, session, form, rows, vote, status, pool, presets, pending)
     return {"status": status, "rows": rows, "pool": pool}
 
@@ -89,10 +97,14 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
     c["beats"] = gr.Textbox(label="Frame beats", lines=4, placeholder="One per line: what happens in each frame")
     with gr.Row():
         c["frames"] = frames_box(4)
-        c["seed"] = gr.Number(value=7, precision=0, label="Seed (same for every arm)")
+        c["seed"] = gr.Number(value=7, precision=0, label="Seed (sent to arms that take one)")
+        c["size"] = gr.Dropdown(choices=size_dropdown(playground, DEFAULT_ARMS, 4), value="", label="Size",
+                                allow_custom_value=True, elem_id="compare-size",
+                                info="The same for every arm; offered: the sizes every arm takes")
     c["arms"] = gr.Textbox(label="Arms", lines=4, value=DEFAULT_ARMS, elem_id="compare-arms",
                            info=f"One per line, provider:model:mode (empty model = default; mode sequence, baseline, "
                                 f"chain or chain-previous), up to {MAX_ARMS}")
+    c["size_note"] = gr.Markdown(sizes_note(DEFAULT_ARMS), elem_id="compare-size-note")
     with gr.Row():
         default = playground.settings.default_provider
         c["add_provider"] = gr.Dropdown(choices=provider_choices(playground), value=default, label="Provider", scale=2)
@@ -101,7 +113,9 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
         c["add_mode"] = gr.Radio(MODE_CHOICES, value="baseline", label="Mode", scale=2)
     c["add"] = gr.Button("Add arm", size="sm")
     c["estimate"] = gr.Markdown(elem_id="compare-estimate")
-    c["run"] = gr.Button("Run comparison", variant="primary")
+    with gr.Row():
+        c["run"] = gr.Button("Run comparison", variant="primary", elem_id="compare-run")
+        c["cancel"] = gr.Button("Cancel", variant="stop", elem_id="compare-cancel")
     with gr.Group(visible=False) as c["confirm_box"]:
         c["confirm_text"] = gr.Markdown()
         with gr.Row():
@@ -144,7 +158,7 @@ def _build_vote() -> dict[str, Any]:
 def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows: list[dict[str, Any]],
           vote: dict[str, Any], status: gr.Markdown, pool: gr.State, presets: dict[str, Any],
           pending: gr.State) -> None:
-    fields = [form[k] for k in ("prompt_a", "prompt_b", "prompt_c", "beats", "frames", "seed", "arms")]
+    fields = [form[k] for k in ("prompt_a", "prompt_b", "prompt_c", "beats", "frames", "seed", "arms", "size")]
     row_outputs = [c for row in rows for c in row.values()]
     vote_outputs = [vote[k] for k in ("info", "left", "right", "reveal", *VOTE_CONTROLS)]
     run_outputs = [status, form["activity"], form["confirm_box"], form["confirm_text"], pool, *row_outputs,
@@ -152,8 +166,8 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     rng = random.Random()
 
     def form_of(values: list[Any]) -> CompareForm:
-        a, b, c, beats, frames, seed, arms = values
-        return read_form([a, b, c], beats, frames, seed, arms)
+        a, b, c, beats, frames, seed, arms, size = values
+        return read_form([a, b, c], beats, frames, seed, arms, size)
 
     def show_estimate(*values: Any) -> str:
         *vals, state, _ = values  # the form, the session, the pending confirmation
@@ -174,8 +188,8 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
                 vote["left"]: current.items[pair[0]], vote["right"]: current.items[pair[1]], vote["reveal"]: "",
                 pool: current, **voting(True)}
 
-    async def on_run(confirmed: bool, values: tuple[Any, ...], state: Session, asked: PendingConfirmation
-                     ) -> AsyncIterator[dict[Any, Any]]:
+    async def on_run(confirmed: bool, values: tuple[Any, ...], state: Session, asked: PendingConfirmation,
+                     running: InFlight) -> AsyncIterator[dict[Any, Any]]:
         form_values = form_of(list(values))
         shown, shown_usd = asked.take()  # before any await: two confirmations cannot both use it
         if confirmed and shown != form_values:
@@ -200,18 +214,19 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
             return
         done: list[Comparison] = []
         async for update in _run_rows(playground, form_values, [p.cell for p in plans], state, rows, status, done,
-                                      experiment_id):
+                                      experiment_id, running):
             yield {form["confirm_box"]: gr.Group(visible=False), **update}
         yield pair_updates(VotePool.of(done[0]))
 
     def run_handler(confirmed: bool, name: str) -> Any:
         # Explicit parameters: Gradio passes gr.Request only to a named positional parameter.
         async def handler(a: str, b: str, c: str, beats: str, frames: float | None, seed: float | None, arms: str,
-                          state: Session, asked: PendingConfirmation | None = None, http: gr.Request | None = None
+                          size: str | None, state: Session, asked: PendingConfirmation | None = None,
+                          running: InFlight | None = None, http: gr.Request | None = None
                           ) -> AsyncIterator[dict[Any, Any]]:
             state = visitor_session(playground, state, http)
-            async for update in on_run(confirmed, (a, b, c, beats, frames, seed, arms), state,
-                                       asked or PendingConfirmation()):
+            async for update in on_run(confirmed, (a, b, c, beats, frames, seed, arms, size), state,
+                                       asked or PendingConfirmation(), running or InFlight()):
                 yield update
 
         handler.__name__ = name  # Gradio names an event after its function
@@ -223,17 +238,26 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
         asked.take()
         return gr.Group(visible=False), "Cancelled: nothing was sent."
 
-    inputs = fields + [session, pending]
+    inputs = fields + [session, pending, form["in_flight"]]
     # the Generate tab's pool ("runs", bounded in app.py): a comparison holds one slot while its arms run
     # Gradio's status (queue, timer, "Error" badge) on an empty line of its own: on the status
     # line or the rows it hid the reason and the frames
     run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[form["activity"]])
-    form["run"].click(on_click, inputs, run_outputs, api_name="compare", **run_options)
+    # the form's own event (its output is the page's 60-odd components): private; scripts use /compare (ui/api.py)
+    form["run"].click(on_click, inputs, run_outputs, api_name="compare_form", api_visibility="private", **run_options)
     form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", **run_options)
+    # Cancel sets the comparison's token: every arm stops, is logged as cancelled, and the run's own
+    # event shows them (with what may have been billed)
+    form["cancel"].click(request_cancel, form["in_flight"], None, api_visibility="private", concurrency_limit=None,
+                         show_progress="hidden")
     form["back"].click(on_back, pending, [form["confirm_box"], status], api_visibility="private")
     for component in fields:
         component.change(show_estimate, inputs, form["estimate"], api_visibility="private", show_progress="hidden",
                          trigger_mode="always_last", concurrency_limit=None)  # per keystroke: see ui.py
+    for component in (form["arms"], form["frames"]):  # the sizes every arm takes, and whether defaults differ
+        component.change(lambda arms, n: (gr.Dropdown(choices=size_dropdown(playground, arms, n)), sizes_note(arms)),
+                         [form["arms"], form["frames"]], [form["size"], form["size_note"]], api_visibility="private",
+                         show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
     form["add_provider"].change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
                                 form["add_provider"], form["add_model"], api_visibility="private")
     form["add"].click(append_arm, [form["arms"], form["add_provider"], form["add_model"], form["add_mode"]],
@@ -256,6 +280,25 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     vote["next"].click(pair_updates, pool, vote_outputs + [pool], api_visibility="private")
 
 
+def _arm_specs(arms_text: str | None) -> list[tuple[str, str, str]]:
+    try:
+        return [(a.provider, a.model, a.mode) for a in parse_arms((arms_text or "").splitlines())]
+    except PlaygroundError:  # the estimate line says what is wrong with the arms
+        return []
+
+
+def size_dropdown(playground: Playground, arms_text: str | None, frames: float | None) -> list[tuple[str, str]]:
+    """"each model's default" first, then the sizes every arm's pre-send check takes."""
+    n = frames if isinstance(frames, int) or (isinstance(frames, float) and frames.is_integer()) else 4
+    sizes = common_sizes(playground, _arm_specs(arms_text), int(n or 4)) if _arm_specs(arms_text) else []
+    return [(EACH_DEFAULT, ""), *((s, s) for s in sizes)]
+
+
+def sizes_note(arms_text: str | None) -> str:
+    note = default_sizes_note(_arm_specs(arms_text))
+    return f"*{note}*" if note else ""
+
+
 def _preset_values(presets: dict[str, Any], title: str) -> tuple[Any, ...]:
     chosen = presets.get(title)
     if chosen is None:
@@ -264,13 +307,17 @@ def _preset_values(presets: dict[str, Any], title: str) -> tuple[Any, ...]:
 
 
 async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell], state: Session,
-                    rows: list[dict[str, Any]], status: gr.Markdown, done: list[Comparison], experiment_id: str
-                    ) -> AsyncIterator[dict[Any, Any]]:
+                    rows: list[dict[str, Any]], status: gr.Markdown, done: list[Comparison], experiment_id: str,
+                    running: InFlight) -> AsyncIterator[dict[Any, Any]]:
     """Run the comparison, streaming each arm's frames into its row; the result goes to `done`."""
     queue: asyncio.Queue[tuple[int, Progress]] = asyncio.Queue()
+    token = asyncio.Event()
+    running.tokens.add(token)
     task = asyncio.create_task(compare(playground, form.story, form.arms(),
-                                       variants=form.variants, frames=form.frames, seed=form.seed, session=state,
-                                       on_progress=lambda i, p: queue.put_nowait((i, p)), experiment_id=experiment_id))
+                                       variants=form.variants, frames=form.frames, seed=form.seed, size=form.size,
+                                       session=state,
+                                       on_progress=lambda i, p: queue.put_nowait((i, p)), experiment_id=experiment_id,
+                                       cancel=token))
     first: dict[Any, Any] = {status: f"Running {len(cells)} arm(s) at once…"}
     for i, row in enumerate(rows):
         cell = cells[i] if i < len(cells) else None
@@ -294,6 +341,7 @@ async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell]
     except PlaygroundError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
     finally:
+        running.end(token)
         if not task.done():  # the page went away: the core logs in-flight runs as cancelled
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +21,28 @@ from playground.core.session import Session
 from playground.core.sink import Progress
 from playground.present.estimate import estimate_text
 from playground.present.forms import MODE_CHOICES, MODE_INFO, frames_value, mode_and_chain, parse_beats
-from playground.present.providers import model_choices, provider_choices, reference_note
+from playground.present.providers import model_choices, provider_choices, reference_note, takes_seed
 from playground.present.runs import format_summary, gallery_items, progress_items, progress_text, refusal_text
 from playground.providers import provider_class
-from playground.ui.shared import build_downloads, download_updates, frames_box, visitor_session
+from playground.ui.shared import (
+    InFlight,
+    build_downloads,
+    download_updates,
+    frames_box,
+    request_cancel,
+    visitor_session,
+)
 
 TICK_S = 0.5  # how often the elapsed time of a run in flight is refreshed
-
-
-@dataclass
-class InFlight:
-    """Runs of this browser session between their start and their end (a gr.State, mutated in
-    place): Cancel says a run was cancelled only when there was one."""
-
-    runs: int = 0
 
 
 CANCELLED = "**Cancelled.** The run is logged with status `cancelled` (see History); frames that arrived are kept."
 
 
-def cancel_updates(in_flight: InFlight) -> tuple[Any, Any]:
-    """(progress line, summary) after Cancel: untouched when nothing was running."""
-    if in_flight.runs <= 0:
-        gr.Info("Nothing is running: there is nothing to cancel.", duration=4)
-        return gr.skip(), gr.skip()
-    in_flight.runs = 0  # the cancelled runs' generators stop without reaching their end
-    return "", CANCELLED
+def final_summary(result: RunResult) -> str:
+    """The summary a finished run shows; a cancelled one says so first, with its id, frames and cost."""
+    text = format_summary(result.record)
+    return f"{CANCELLED}\n\n{text}" if result.record.status == "cancelled" else text
 
 
 async def stream_progress(task: asyncio.Task[RunResult], queue: asyncio.Queue[Progress],
@@ -97,7 +92,8 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                                placeholder="Optional, one per line: what happens in each frame")
             with gr.Row():  # every input of a run in sight: nothing hides in a closed accordion
                 frames = frames_box(start.frames)
-                seed = gr.Number(value=7, precision=0, label="Seed", min_width=90)
+                seed = gr.Number(value=7, precision=0, label="Seed", min_width=90, elem_id="seed-box",
+                                 visible=takes_seed(default_provider, default_model))  # only where the model takes one
                 size = gr.Textbox(label="Size", placeholder="model default", min_width=120, max_lines=1)
             with gr.Row():
                 provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider")
@@ -147,7 +143,8 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
         request = to_request(prompt_text, beats_text, n, provider_name, model_id, mode_name, seed_value, size_text,
                              files)
         queue: asyncio.Queue[Progress] = asyncio.Queue()
-        task = asyncio.create_task(playground.run(request, state, on_progress=queue.put_nowait))
+        token = asyncio.Event()  # the Cancel button sets it (once registered in `running`, below)
+        task = asyncio.create_task(playground.run(request, state, on_progress=queue.put_nowait, cancel=token))
         # The core checks input, key and spend caps before its first await (one turn of the loop):
         # a refusal keeps the frames on screen and says why where it stays visible.
         await asyncio.sleep(0)
@@ -155,7 +152,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
             yield {summary: refusal_text(task.exception(), shown_run), live: ""}  # type: ignore[arg-type]
             raise gr.Error(str(task.exception()), print_exception=False)
         hidden = [gr.DownloadButton(visible=False)] * len(downloads)
-        running.runs += 1
+        running.tokens.add(token)
         yield {gallery: [], live: progress_text(Progress(0, request.frames, 0.0, [])), summary: "",
                **dict(zip(downloads, hidden))}
         try:
@@ -166,12 +163,12 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
             yield {summary: refusal_text(exc), live: ""}
             raise gr.Error(str(exc), print_exception=False) from None
         finally:
-            if not task.done():  # the user pressed Cancel: the core logs the run as cancelled
-                task.cancel()  # (and Cancel resets the count: it must still see this run)
+            running.end(token)
+            if not task.done():  # the page went away (Gradio cancelled this event): the core logs it as cancelled
+                task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-            else:
-                running.runs = max(0, running.runs - 1)
-        yield {gallery: gallery_items(result.frames), live: "", summary: format_summary(result.record),
+        # the one final state: also after Cancel, which only set the token (the core returned the run)
+        yield {gallery: gallery_items(result.frames), live: "", summary: final_summary(result),
                last_run: result.record.run_id}
 
     inputs = form + [last_run, in_flight, session]
@@ -186,6 +183,8 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     for component in (model, references):
         component.change(show_reference_note, [provider, model, references], ref_note, api_visibility="private",
                          show_progress="hidden")
+    model.change(lambda p, m: gr.Number(visible=takes_seed(p, m)), [provider, model], seed, api_visibility="private",
+                 show_progress="hidden")
     provider.change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
                     provider, model, api_visibility="private")
     # One pool for both triggers, bounded by queue(default_concurrency_limit=...) in app.py:
@@ -193,15 +192,17 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     # Gradio's status (queue position, spinner, "Error" badge) only on the progress line: on the
     # gallery and summary an error badge hid the frames and the reason of a refused run.
     run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[live])
-    run_event = generate.click(on_generate, inputs, outputs, api_name="generate", **run_options)
+    run_event = generate.click(on_generate, inputs, outputs, api_name="generate",
+                               api_visibility="undocumented", **run_options)  # an old contract; scripts use /run
     submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", **run_options)
     # Exports take a moment: an event of their own after the run, so the run has ended (and
     # Generate takes the next click) as soon as its frames and numbers are on screen.
     for event in (run_event, submit_event):
         event.success(lambda run_id: download_updates(playground, run_id), last_run, downloads,
                       api_visibility="private", show_progress="hidden")
-    cancel.click(cancel_updates, in_flight, [live, summary], cancels=[run_event, submit_event],
-                 api_visibility="private")
+    # not `cancels=`: the run's own event shows the cancelled run (one writer for its lines)
+    cancel.click(request_cancel, in_flight, None, api_visibility="private", concurrency_limit=None,
+                 show_progress="hidden")  # never waits behind the runs it cancels
 
     def fill_preset(title: str) -> tuple[Any, ...]:
         chosen = presets.get(title)

@@ -55,7 +55,7 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
 
     shown = [gallery, summary, *downloads]
     refresh.click(refreshed, None, table, api_visibility="private")
-    reopen.click(open_run, run_id, shown, api_name="open_run")  # first, so the public name is exactly open_run
+    reopen.click(open_run, run_id, shown, api_name="open_run", api_visibility="undocumented")  # first, so the public name is exactly open_run
     table.select(pick, table, run_id, api_visibility="private").then(open_run, run_id, shown, api_visibility="private")
     run_id.submit(open_run, run_id, shown, api_visibility="private")
     return {"table": table, "refresh": refreshed, "run_id": run_id, "open": open_run,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
@@ -30,6 +32,35 @@ def visitor_session(playground: Playground, session: Session, request: gr.Reques
     peer = request.client.host if request.client else None
     visitor = visitor_key(dict(request.headers or {}), peer, playground.settings.on_space)
     return playground.bind_visitor(session, visitor)
+
+
+@dataclass
+class InFlight:
+    """The runs (or comparisons) of this browser session in flight (a gr.State, mutated in place):
+    each holds a cancel token the core watches. Cancel only sets the tokens; the running event
+    then shows the cancelled result itself, so one event alone writes the progress line and the
+    summary (two events writing them raced: "Running… 2 / 4" under "Cancelled.")."""
+
+    tokens: set[asyncio.Event] = field(default_factory=set)
+
+    @property
+    def runs(self) -> int:
+        return len(self.tokens)
+
+    def end(self, token: asyncio.Event) -> None:
+        self.tokens.discard(token)
+
+
+NOTHING_TO_CANCEL = "Nothing is running: there is nothing to cancel."
+
+
+async def request_cancel(in_flight: InFlight | None) -> None:
+    """The Cancel buttons: set every token of the session (async: on the event loop the runs use)."""
+    if in_flight is None or not in_flight.tokens:
+        gr.Info(NOTHING_TO_CANCEL, duration=4)
+        return
+    for token in list(in_flight.tokens):
+        token.set()
 
 
 def build_downloads(prefix: str) -> list[gr.DownloadButton]:

@@ -95,6 +95,9 @@ def test_cancel_mid_run_is_logged_as_cancelled(live, page) -> None:
     page.get_by_text("The run is logged with status").wait_for(timeout=10_000)
     row = newest_row(playground, status="cancelled")
     assert 1 <= row["frames_returned"] < 4 and row["error"].startswith("cancelled by the user")
+    summary = page.locator("#run-summary").inner_text()  # the run's id, frames and what may have been billed
+    assert row["run_id"] in summary and f"cancelled: {row['frames_returned']} of 4 frames" in summary
+    assert "possibly billed" in summary and page.locator("#run-progress").inner_text().strip() == ""
     time.sleep(2.5)  # the frame that would have come next does not appear
     assert gallery_count(page) == row["frames_returned"]
     page.get_by_role("tab", name="History").click()
@@ -324,4 +327,31 @@ def test_a_refused_frame_is_named_and_leaves_a_numbered_gap(live, page) -> None:
     assert [c.split(".")[0] for c in captions] == ["1", "3", "4"], captions
     shot(page, "refused_frame", full_page=False)
     emulator.clear_faults()
+    assert console_errors(page.console_errors) == []
+
+
+@pytest.mark.parametrize("width, cycles", [(1400, 6), (390, 2)])
+def test_cancel_never_leaves_running_under_cancelled(live, page, monkeypatch, width: int, cycles: int) -> None:
+    """The clock ticks every 10 ms (it was 500): with two events writing the progress line, a tick
+    on its way landed after "Cancelled." (1 try in 5); now only the run's event writes it."""
+    from playground.ui import generate
+
+    url, playground, emulator = live
+    monkeypatch.setattr(generate, "TICK_S", 0.01)
+    emulator.latency_s = 8.0
+    page.set_viewport_size({"width": width, "height": 900 if width > 400 else 844})
+    page.goto(url)
+    fill_story(page)
+    for cycle in range(cycles):
+        before = len(playground.log.read())
+        page.locator("#generate-button").click()
+        page.locator("#run-progress", has_text="elapsed").wait_for(timeout=15_000)
+        page.locator("#cancel-button").click()
+        page.locator("#run-summary", has_text="The run is logged with status").wait_for(timeout=15_000)
+        newest_row(playground, status="cancelled")
+        page.wait_for_function("() => document.querySelector('#run-progress').innerText.trim() === ''",
+                               timeout=5_000)
+        assert "Running" not in page.locator("#run-progress").inner_text(), cycle
+        assert len(playground.log.read()) == before + 1
+    shot(page, f"cancelled_{width}", full_page=False)
     assert console_errors(page.console_errors) == []

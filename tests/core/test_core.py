@@ -67,7 +67,7 @@ def test_sequence_prompt_states_the_frame_count(playground: Playground) -> None:
     ({"prompt": "   "}, "prompt is empty"),
     ({"frames": 0}, "between 1 and 15"),
     ({"frames": 16}, "between 1 and 15"),
-    ({"frames": 2, "beats": ["a", "b", "c"]}, "at most one beat per frame"),
+    ({"frames": 2, "beats": [str(i) for i in range(16)]}, "the limit is 15, one per frame"),
     ({"provider": "nope"}, "unknown provider"),
     ({"model": "no-such-model"}, "unknown model"),
     ({"mode": "sideways"}, "mode must be"),

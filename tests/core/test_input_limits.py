@@ -59,7 +59,7 @@ BP = dict(provider="byteplus", size="256x256")
     (dict(prompt="x" * 3000, beats=["y" * 600, "z" * 600], frames=2, **BP), "prompt and beats are 4200 characters"),
     (dict(frames=0, **BP), "frames must be between 1 and 15, got 0"),
     (dict(frames=16, **BP), "frames must be between 1 and 15, got 16"),
-    (dict(frames=2, beats=["a", "b", "c"], **BP), "3 beats for 2 frames"),
+    (dict(frames=2, beats=[str(i) for i in range(16)], **BP), "16 beats; the limit is 15"),
     (dict(frames=2, mode="storyboard", **BP), "mode must be one of"),
     (dict(frames=2, provider="nope"), "unknown provider 'nope'"),
     (dict(frames=2, provider="byteplus", size="banana"), "size 'banana' is not valid"),

@@ -145,7 +145,7 @@ def test_the_public_api_takes_no_key_and_shows_none(keyed_app):
     url, keys = keyed_app
     info = json.loads(fetch(url + "gradio_api/info"))
     endpoints = info["named_endpoints"]
-    assert "/generate" in endpoints
+    assert "/run" in endpoints
     for name, endpoint in endpoints.items():
         for param in endpoint["parameters"]:
             label = f"{param.get('label', '')} {param.get('parameter_name', '')}".lower()
@@ -163,7 +163,7 @@ def test_gradio_client_sees_no_key_parameter(keyed_app):
     client = Client(url, verbose=False)
     api = client.view_api(print_info=False, return_format="dict")
     text = json.dumps(api)
-    assert "/generate" in api["named_endpoints"]
+    assert "/run" in api["named_endpoints"]
     assert "api_key" not in text.lower() and "password" not in text.lower()
     assert find_secrets(list(keys.values()), {"view_api": text}) == []
 

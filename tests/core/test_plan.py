@@ -28,7 +28,7 @@ def reference(tmp_path: Path, name: str = "ref.png") -> Path:
 REFUSED = {  # case -> (request fields, settings env beyond the emulator's, session spend, what refuses)
     "local at a size its list lacks": (dict(provider="local", size="300x300"), {}, 0.0, "input"),
     "16 frames": (dict(provider="local", frames=16), {}, 0.0, "input"),
-    "7 beats for 4 frames": (dict(provider="local", frames=4, beats=[f"beat {i}" for i in range(7)]), {}, 0.0, "input"),
+    "16 beats": (dict(provider="local", frames=4, beats=[f"beat {i}" for i in range(16)]), {}, 0.0, "input"),
     "an unknown model": (dict(provider="local", model="procedural-v9"), {}, 0.0, "input"),
     "an unknown provider": (dict(provider="acme"), {}, 0.0, "input"),
     "gpt-image-2 at a size not in multiples of 16": (

@@ -194,8 +194,8 @@ BYTEPLUS_ARMS = "\n".join(f"byteplus:{m}:{mode}" for m in ("seedream-5-0-260128"
 
 
 def compare_data(arms: str = BYTEPLUS_ARMS, frames: int = 1, prompt: str = "a fox courier") -> list[Any]:
-    """The Compare form as the page sends it: prompts A, B, C, beats, frames, seed, arms."""
-    return [prompt, "", "", "", frames, 7, arms]
+    """The Compare form as the page sends it: prompts A, B, C, beats, frames, seed, arms, size."""
+    return [prompt, "", "", "", frames, 7, arms, ""]
 
 
 def fn_index(url: str, api_name: str) -> int:
@@ -231,11 +231,11 @@ def test_the_confirm_endpoint_cannot_skip_the_confirmation(launch, emulator, dat
 def test_a_confirmation_runs_exactly_the_comparison_it_was_asked_for(launch, emulator):
     url = launch(PLAYGROUND_CONFIRM_USD="0.05")
     session = uuid.uuid4().hex
-    asked = raw_call(url, "compare", compare_data(), session)
+    asked = raw_call(url, "compare_form", compare_data(), session)
     assert asked["success"] and "PLAYGROUND_CONFIRM_USD" in json.dumps(asked) and emulator.requests == []
     other = raw_call(url, "on_confirm", compare_data(prompt="another story"), session)  # not what was shown
     assert not other["success"] and emulator.requests == []
-    asked = raw_call(url, "compare", compare_data(), session)
+    asked = raw_call(url, "compare_form", compare_data(), session)
     done = raw_call(url, "on_confirm", compare_data(), session)
     assert done["success"] and len(emulator.requests_for("byteplus", "POST")) == 6
     again = raw_call(url, "on_confirm", compare_data(), session)  # a confirmation is used once
@@ -250,14 +250,14 @@ def test_comparisons_share_the_apps_bound_on_runs_in_flight(launch, emulator):
     emulator.latency_s = 0.6
     c = client(url)
 
-    def press_run(_: int) -> str:
-        job = c.submit(*compare_data(), api_name="/compare")
-        job.result()
-        return str(job.outputs())  # every streamed update: the status line is in one of them
+    def press_run(_: int) -> list[str]:  # the typed endpoint: the same pool as the form's event
+        result, _files = c.predict(prompt="a fox courier", frames=1, arms=BYTEPLUS_ARMS.splitlines(),
+                                   api_name="/compare")
+        return [run["status"] for run in result["runs"]]
 
     with ThreadPoolExecutor(3) as pool:
         outputs = list(pool.map(press_run, range(3)))
-    assert all("6/6 arm(s) ok" in str(out) for out in outputs), outputs[0]
+    assert outputs == [["ok"] * 6] * 3, outputs
     jobs = list(emulator.jobs.values())
     assert len(jobs) == 18
     peak = peak_overlap([(job.created, job.created + job.latency) for job in jobs])

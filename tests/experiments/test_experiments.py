@@ -196,10 +196,10 @@ def test_cells_of_one_provider_are_bounded_by_its_max_concurrency(playground: Pl
 def test_a_failing_cell_does_not_stop_the_others(playground: Playground, monkeypatch: pytest.MonkeyPatch) -> None:
     real = playground.run
 
-    async def flaky(request, session=None, on_progress=None):  # type: ignore[no-untyped-def]
+    async def flaky(request, session=None, on_progress=None, cancel=None):  # type: ignore[no-untyped-def]
         if request.repeat == 1:
             raise RuntimeError("adapter bug")
-        return await real(request, session, on_progress)
+        return await real(request, session, on_progress, cancel)
 
     monkeypatch.setattr(playground, "run", flaky)
     outcomes = asyncio.run(run_outcomes(playground, cells_of(3), "flaky"))

@@ -16,7 +16,7 @@ from playground.base.prompts import Story
 from playground.core import Playground
 from playground.experiments.cells import parse_arms
 from playground.experiments.compare import compare
-from playground.present.runs import RUN_JSON_KEYS
+from playground.present.runs import APPENDED_JSON_KEYS, RUN_JSON_KEYS
 from support.faults import REPO, cli
 
 STORY = Story(character="a fox courier with a blue scarf", style="flat colours", beats=("a parcel", "a roof", "a door"))
@@ -63,7 +63,7 @@ def test_compare_command_prints_one_json_object(emulator, data_dir: Path) -> Non
     out = result.json()
     assert [run["arm"] for run in out["runs"]] == ["byteplus:seedream-5-0-260128:sequence",
                                                    "fal:fal-ai/flux-pro/v1.1:baseline"]
-    assert all(set(run) == set(RUN_JSON_KEYS) | {"arm"} for run in out["runs"])
+    assert all(list(run) == [*RUN_JSON_KEYS, *APPENDED_JSON_KEYS, "beats_used"] for run in out["runs"])
     assert {r["experiment_id"] for r in rows(data_dir)} == {out["experiment_id"]}
 
 

@@ -111,12 +111,12 @@ def test_a_refused_arm_in_the_compare_tab_is_an_error_row_and_says_so(playground
     from playground.core import Session
     from playground.ui.app import build_app
 
-    compare_event = next(f for f in build_app(playground).fns.values() if f.api_name == "compare")
+    compare_event = next(f for f in build_app(playground).fns.values() if f.api_name == "compare_form")
     updates: list[dict[object, object]] = []
 
     async def run() -> None:
         async for update in compare_event.fn("A fox.", "", "", "a\nb", 2, 7, "local::sequence\nopenai::sequence",
-                                             Session()):
+                                             "", Session()):
             updates.append(update)
 
     with pytest.raises(gr.Error, match="no native sequential mode"):
@@ -125,3 +125,31 @@ def test_a_refused_arm_in_the_compare_tab_is_an_error_row_and_says_so(playground
     assert list(log["status"]) == ["error"] and log.iloc[0]["arm"].startswith("openai:")
     status = next(v for u in updates for k, v in u.items() if getattr(k, "elem_id", "") == "compare-status")
     assert "Not sent" in status and "1 refused run(s) logged" in status and log.iloc[0]["experiment_id"] in status
+
+
+def test_cancel_in_compare_stops_every_arm_and_shows_them(emulator, data_dir: Path) -> None:
+    from playground.ui.app import build_app
+    from playground.ui.shared import InFlight, request_cancel
+
+    emulator.latency_s = 4.0  # a frame a second
+    playground = Playground(Settings.from_env(env=emulator.env(), data_dir=data_dir))
+    compare_event = next(f for f in build_app(playground).fns.values() if f.api_name == "compare_form")
+    running = InFlight()
+    updates: list[dict[str, object]] = []
+
+    async def run() -> None:
+        from playground.core import Session
+
+        async for update in compare_event.fn("A fox.", "", "", "a\nb\nc\nd", 4, 7,
+                                             "byteplus::sequence\nbyteplus::baseline", "2048x2048", Session(), None,
+                                             running):
+            shown = {getattr(k, "elem_id", "") or id(k): v for k, v in update.items()}
+            updates.append(shown)
+            if any(isinstance(v, list) and v for v in shown.values()) and running.tokens:  # a frame arrived
+                await request_cancel(running)
+
+    asyncio.run(run())
+    log = playground.log.read()
+    assert sorted(log["status"]) == ["cancelled", "cancelled"] and not running.tokens
+    status = next(u["compare-status"] for u in reversed(updates) if "compare-status" in u)
+    assert "0/2 arm(s) ok" in str(status) and "2 cancelled" in str(status)

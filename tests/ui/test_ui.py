@@ -16,8 +16,9 @@ from playground.core import Playground, Progress, Session
 from playground.present.estimate import estimate_text
 from playground.present.runs import format_summary, history_table, progress_items, progress_text
 from playground.ui.app import build_app
-from playground.ui.generate import CANCELLED, InFlight, cancel_updates
+from playground.ui.generate import CANCELLED, InFlight
 from playground.ui.history import HISTORY_COLUMNS, download_updates, run_frames
+from playground.ui.shared import request_cancel
 
 
 def handler(app: gr.Blocks, api_name: str) -> Any:
@@ -46,7 +47,8 @@ def test_progress_text_counts_frames_time_and_first_frame(tmp_path: Path) -> Non
 
 def test_estimate_text_prices_a_request_or_says_why_not(playground: Playground) -> None:
     assert estimate_text(playground, GenerationRequest(prompt="a fox", frames=4)).startswith("**Estimated cost** $0.0000")
-    assert "6 beats for 4 frames" in estimate_text(playground, GenerationRequest(prompt="a", frames=4, beats=list("abcdef")))
+    first_four = estimate_text(playground, GenerationRequest(prompt="a", frames=4, beats=list("abcdef")))
+    assert "uses beats 1–4 of 6" in first_four and first_four.endswith("ready")
     assert "not configured" in estimate_text(playground, GenerationRequest(prompt="a", frames=2, provider="byteplus"))
 
 
@@ -170,25 +172,41 @@ def test_cancelling_the_event_logs_a_cancelled_run_with_the_frames_so_far(emulat
     assert 1 <= row["frames_returned"] < 4
 
 
-def test_cancel_claims_a_cancelled_run_only_while_one_is_in_flight(playground: Playground) -> None:
-    in_flight = InFlight()
+def test_cancel_sets_the_token_and_the_run_shows_its_own_cancelled_result(emulator_env: dict[str, str], emulator,
+                                                                          tmp_path: Path) -> None:
+    """Cancel only sets the run's token; the run's event yields the cancelled run itself, last:
+    no progress line after it (the race left "Running… 2 / 4 frames" under "Cancelled.")."""
+    emulator.latency_s = 4.0  # 1 s per frame of 4
+    playground = Playground(Settings.from_env(env=emulator_env, data_dir=tmp_path / "data"))
     generate = handler(build_app(playground), "generate")
-    values = form()
+    in_flight = InFlight()
+    values = form(provider="byteplus", frames=4, beats="")
     values[-2] = in_flight
 
-    async def first_update_then_finish() -> int:
-        gen = generate.fn(*values)
-        await gen.__anext__()  # the run has started
-        during = in_flight.runs
-        async for _ in gen:
-            pass
-        return during
+    async def scenario() -> list[dict[str, object]]:
+        updates: list[dict[str, object]] = []
+        async for update in generate.fn(*values):
+            shown = {getattr(k, "elem_id", ""): v for k, v in update.items()}
+            updates.append(shown)
+            if shown.get("sequence-gallery") and in_flight.tokens:  # the first frame is on screen
+                await request_cancel(in_flight)
+        return updates
 
-    assert asyncio.run(first_update_then_finish()) == 1 and in_flight.runs == 0  # it ended by itself
-    updates = cancel_updates(in_flight)
-    assert all(isinstance(u, type(gr.skip())) for u in updates)  # the finished run's summary stays
-    in_flight.runs = 1  # a run in flight when Cancel is pressed
-    assert cancel_updates(in_flight) == ("", CANCELLED) and in_flight.runs == 0
+    updates = asyncio.run(scenario())
+    row = playground.log.latest(1).iloc[0]
+    assert len(playground.log.read()) == 1 and row["status"] == "cancelled" and 1 <= row["frames_returned"] < 4
+    last = updates[-1]
+    assert last["run-progress"] == "" and not in_flight.tokens
+    summary = str(last["run-summary"])
+    assert summary.startswith(CANCELLED) and f"cancelled: {row['frames_returned']} of 4 frames" in summary
+    assert row["run_id"] in summary and "possibly billed" in summary
+    assert len(last["sequence-gallery"]) == row["frames_returned"]  # type: ignore[arg-type]
+
+
+def test_cancel_with_nothing_in_flight_sets_nothing() -> None:
+    in_flight = InFlight()
+    asyncio.run(request_cancel(in_flight))  # says so (a toast) and changes nothing
+    assert in_flight.runs == 0
 
 
 def test_bad_input_is_a_clear_error_and_a_logged_row(playground: Playground) -> None:
