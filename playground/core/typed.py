@@ -14,6 +14,7 @@ from playground.base.types import MAX_FRAMES, MAX_PROMPT_CHARS, MODES, Generatio
 from playground.core.plan import frames_from_beats
 
 MAX_SEED = 2**32 - 1  # the widest seed a provider documents (unsigned 32 bit)
+CHAIN_PREVIOUS = "chain-previous"  # the mode value of a chain from the frame before
 MAX_NAME_CHARS = 200  # provider, model, size, ids, filters
 
 
@@ -63,10 +64,13 @@ def run_request(prompt: object, beats: object = None, frames: object = None, pro
     beat_list = text_list(beats, "beats", MAX_FRAMES, MAX_PROMPT_CHARS)
     n = whole(frames, "frames", 1, MAX_FRAMES)
     mode_name = text(mode, "mode", default="sequence") or "sequence"
+    chain_from = "first"
+    if mode_name == CHAIN_PREVIOUS:  # as the forms spell it: a chain whose every frame takes the one before
+        mode_name, chain_from = "chain", "previous"
     if mode_name not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode_name!r}")
+        raise InputError(f"mode must be one of {', '.join(MODES)} or {CHAIN_PREVIOUS}, got {mode_name!r}")
     return GenerationRequest(prompt=text(prompt, "prompt", MAX_PROMPT_CHARS), beats=beat_list,
-                             frames=frames_from_beats(n, beat_list), mode=mode_name,
+                             frames=frames_from_beats(n, beat_list), mode=mode_name, chain_from=chain_from,
                              provider=text(provider, "provider", default="local") or "local",
                              model=text(model, "model"), seed=whole(seed, "seed", 0, MAX_SEED),
                              size=text(size, "size").strip())

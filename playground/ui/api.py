@@ -73,7 +73,8 @@ def register(playground: Playground) -> None:
             frames: how many frames (1 to 15); empty: one per beat
             provider: a provider name, as `python -m playground providers` lists them
             model: a model id of that provider; empty: its default
-            mode: "sequence" (one call for every frame) or "baseline" (one call per frame)
+            mode: "sequence" (one call for every frame), "baseline" (one call per frame), "chain" (frame 1,
+                then frames 2..N with frame 1 as their reference) or "chain-previous" (each with the frame before)
             seed: sent to models that take one (the JSON's seed_sent says whether it was)
             size: WxH or a size the model lists; empty: the model's default
         """
@@ -130,7 +131,7 @@ def register(playground: Playground) -> None:
             run_id: one run
             provider: only this provider's runs
             model: only this model's runs
-            mode: "sequence" or "baseline"
+            mode: "sequence", "baseline" or "chain"
             status: "ok", "partial", "error" or "cancelled"
             experiment_id: only the runs of this experiment
             include_refused: also requests refused before anything was sent

@@ -63,6 +63,12 @@ def test_run_takes_frames_from_beats_and_sends_the_first_beats(client) -> None:
     assert run["frames_requested"] == 2 and run["beats_used"] == 2 and len(files) == 2
 
 
+@pytest.mark.parametrize("mode, chained", [("chain", {"2": 1, "3": 1}), ("chain-previous", {"2": 1, "3": 2})])
+def test_run_takes_the_chain_modes(client, mode: str, chained: dict[str, int]) -> None:
+    run, files = client.predict(prompt="A fox.", beats=BEATS[:3], mode=mode, api_name="/run")
+    assert run["mode"] == "chain" and run["reference_frames"] == chained and len(files) == 3
+
+
 @pytest.mark.parametrize("fields, words", [
     (dict(prompt="A fox.", frames="abc"), "frames must be a whole number from 1 to 15"),
     (dict(prompt="A fox.", frames=16), "frames must be a whole number from 1 to 15"),

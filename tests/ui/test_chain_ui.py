@@ -53,9 +53,9 @@ def test_generate_runs_a_chain_from_the_previous_frame(app_url, emulator, data_d
 def test_the_compare_tab_runs_sequence_chain_and_baseline(app_url, emulator, data_dir):
     from gradio_client import Client
 
-    arms = "byteplus::sequence\nbyteplus::chain\nbyteplus::baseline"
-    job = Client(app_url, verbose=False).submit("A fox courier.", "", "", "parcel\nrain\ndoor", 3, 7, arms,
-                                                api_name="/compare")
+    arms = ["byteplus::sequence", "byteplus::chain", "byteplus::baseline"]
+    job = Client(app_url, verbose=False).submit(prompt="A fox courier.", beats=["parcel", "rain", "door"], frames=3,
+                                                arms=arms, seed=7, api_name="/compare")
     job.result()
     log = RunLog(data_dir).read()
     assert sorted(log["arm"]) == ["byteplus:seedream-5-0-260128:baseline", "byteplus:seedream-5-0-260128:chain",
