@@ -60,6 +60,13 @@ class ModelInfo:
     price: Price | None = None  # None: the provider's fallback_price, marked as an estimate
     note: str = ""  # a word for the tables of the README and docs/providers.md (e.g. "5.0 Lite")
 
+    @property
+    def modes(self) -> tuple[Mode, ...]:
+        """The modes a run of this model may take (core.plan refuses the others): sequence with
+        native sequential generation, chain with reference input, baseline always."""
+        return (*(("sequence",) if self.native_sequence else ()), "baseline",
+                *(("chain",) if self.max_references else ()))
+
 
 @dataclass
 class GenerationRequest:

@@ -84,13 +84,13 @@ def cmd_providers(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows))
         return 0
-    print(f"{'provider':<11} {'model':<44} {'modes':<18} {'price':<20} {'configured'}")
+    print(f"{'provider':<11} {'model':<44} {'modes':<24} {'price':<20} {'configured'}")
     for r in rows:
-        modes = "sequence+baseline" if r["sequence"] else "baseline"
+        modes = "+".join(r["modes"])  # type: ignore[arg-type]
         price = f"${r['price_usd']:.4f}/{r['price_unit']}"
         configured = "yes" if r["configured"] else f"no (set {r['key_env']})"
         model = f"{r['model']}{' [retired]' if r['retired'] else ''}"
-        print(f"{r['provider']:<11} {model:<44} {modes:<18} {price:<20} {configured}")
+        print(f"{r['provider']:<11} {model:<44} {modes:<24} {price:<20} {configured}")
     return 0
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from playground.base.config import ENV_VARS
+from playground.base.types import ModelInfo
 from playground.providers import provider_class, provider_names
 from playground.providers.base import Provider
 
@@ -29,6 +30,7 @@ def _modes(cls: type[Provider]) -> str:
     most = max(m.max_frames for m in cls.models if m.native_sequence) if any(
         m.native_sequence for m in cls.models) else 0
     modes = f"sequence (up to {most}), baseline" if most else "baseline (1 image per call)"
+    modes += ", chain" if any(m.max_references for m in cls.models) else ""
     return modes + ("; seed" if any(m.takes_seed for m in cls.models) else "")
 
 
@@ -52,6 +54,18 @@ def provider_table() -> str:
             for name, cls in ((n, provider_class(n)) for n in provider_names())]
     return _table(["provider", "models (first = default)", "modes", "price used for estimates", "key variable",
                    "base URL variable (default)", "protocol"], rows)
+
+
+def mode_table() -> str:
+    """Every model in use and the modes a run of it may take (ModelInfo.modes: what core.plan allows)."""
+    def row(name: str, info: ModelInfo) -> list[str]:
+        chain = ("frame 1 with a reference of yours" if "references required" in info.note else "yes") \
+            if "chain" in info.modes else "no (no reference input)"
+        return [f"`{name}`", f"`{info.id}`", f"up to {info.max_frames}" if "sequence" in info.modes else "no",
+                "yes", chain, str(info.max_references)]
+
+    rows = [row(name, info) for name in provider_names() for info in provider_class(name).models if not info.retired]
+    return _table(["provider", "model", "sequence", "baseline", "chain", "references a call"], rows)
 
 
 def billing_table() -> str:

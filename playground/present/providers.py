@@ -22,6 +22,7 @@ def provider_rows(playground: Playground) -> list[dict[str, object]]:
         for info in cls.models:
             price = cls.price(info.id, playground.price_overrides)
             rows.append({"provider": name, "model": info.id, "label": info.label, "sequence": info.native_sequence,
+                         "modes": list(info.modes),
                          "price_usd": price.usd, "price_unit": price.unit, "configured": playground.configured(name),
                          "key_env": cls.key_env or "", "retired": info.retired})
     return rows

@@ -122,3 +122,32 @@ def test_a_sendable_plan_is_exactly_what_the_run_sends(emulator, data_dir, tmp_p
     if request.provider == "byteplus" and request.mode == "sequence":
         assert sent[0]["size"] == plan.calls[0].size and \
             sent[0]["sequential_image_generation_options"]["max_images"] == plan.calls[0].frames
+
+
+def chain_cases() -> list[tuple[str, str]]:
+    from playground.providers import provider_class, provider_names
+
+    return [(name, m.id) for name in provider_names() for m in provider_class(name).models if not m.retired]
+
+
+@pytest.mark.parametrize("provider,model", chain_cases())
+def test_chain_is_planned_exactly_for_the_models_the_mode_table_says(emulator, data_dir, tmp_path, provider, model):
+    """The README's mode table (ModelInfo.modes) and the plan agree on every model: a chain is
+    sendable where the model takes a reference image, refused (by the run too, nothing sent)
+    where it does not."""
+    from playground.providers import provider_class
+
+    info = provider_class(provider).model(model)
+    refs = [reference(tmp_path)] if "references required" in info.note else []
+    pg = Playground(Settings.from_env(env=emulator.env(), data_dir=data_dir))
+    request = GenerationRequest(prompt="a fox courier", frames=2, mode="chain", provider=provider, model=model,
+                                references=refs)
+    plan = pg.plan(request)
+    assert plan.sendable == ("chain" in info.modes), plan.refusals
+    if not plan.sendable:
+        assert "takes no reference image, so it cannot chain" in plan.refusals[0].message
+        with pytest.raises(PlaygroundError, match="cannot chain"):
+            asyncio.run(pg.run(request))
+        assert emulator.requests == []
+    else:
+        assert [c.chain_from for c in plan.calls] == [None, 0]

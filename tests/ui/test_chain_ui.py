@@ -66,3 +66,11 @@ def test_the_compare_tab_runs_sequence_chain_and_baseline(app_url, emulator, dat
     first = sorted(p for p in (data_dir / "runs" / chain["run_id"]).glob("frame_01*") if ".preview" not in p.name)[0]
     frame_1 = hashlib.sha256(first.read_bytes()).hexdigest()
     assert sum(1 for refs in sent_image_hashes(emulator) if refs == [frame_1]) == 2  # frames 2 and 3 of the chain
+    # the Analysis tab's content for this comparison: the three modes as three arms, and the modes' note
+    from playground.core import Playground
+    from playground.present.analysis import analysis_view
+
+    view = analysis_view(Playground(Settings.from_env(env=emulator.env(), data_dir=data_dir)),
+                         log["experiment_id"].iloc[0])
+    assert sorted(view.table["arm"].str.rsplit(":", n=1).str[-1]) == ["baseline", "chain", "sequence"]
+    assert "by mode, the mean of its arms' subject consistency: sequence" in view.notes
