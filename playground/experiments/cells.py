@@ -14,6 +14,7 @@ across arms is experiments.compare; votes and scores are experiments.votes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -26,6 +27,7 @@ from playground.core.playground import Playground
 from playground.core.session import Session
 from playground.core.sink import Progress
 from playground.providers import provider_class, provider_names
+from playground.providers.http import HttpProvider
 
 CellCallback = Callable[["Cell", RunRecord | None], None]
 ProgressByCell = Callable[[int, Progress], None]  # (index of the cell, its progress)
@@ -270,12 +272,17 @@ async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment
     if concurrency < 1:
         raise InputError(f"concurrency must be at least 1, got {concurrency}")
     todo = pending_cells(playground, cells, experiment_id) if resume else list(cells)
-    overall = asyncio.Semaphore(concurrency)  # per key, the provider's limits are the limiter's (providers/limiter.py)
+    overall = asyncio.Semaphore(concurrency)
+    # A provider that calls out over HTTP is bounded per key by its limiter (providers/limiter.py),
+    # shared with every other run of the process; one that draws here (local) by its own bound.
+    gates = {name: asyncio.Semaphore(provider_class(name).max_concurrency) for name in {c.arm.provider for c in todo}
+             if not issubclass(provider_class(name), HttpProvider)}
+    unbounded = contextlib.nullcontext()
     budget = _Budget(max_usd)
     outcomes: list[CellOutcome | None] = [None] * len(todo)
 
     async def one(index: int, cell: Cell) -> None:
-        async with overall:
+        async with gates.get(cell.arm.provider, unbounded), overall:
             plan = plan_cell(playground, cell, experiment_id, session)
             if not budget.admit(plan.max_usd):
                 outcomes[index] = CellOutcome(cell)
