@@ -267,8 +267,9 @@ def log_refusals(playground: Playground, refused: Sequence[tuple[Cell, str]], ex
 async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment_id: str, *, concurrency: int = 4,
                        max_usd: float | None = None, session: Session | None = None,
                        on_done: CellCallback | None = None, on_progress: ProgressByCell | None = None,
-                       resume: bool = True) -> list[CellOutcome]:
-    """Run the cells concurrently; the outcomes of the cells that were sent or refused, in cell order."""
+                       resume: bool = True, on_start: Callable[[Cell], None] | None = None) -> list[CellOutcome]:
+    """Run the cells concurrently; the outcomes of the cells that were sent or refused, in cell order.
+    `on_start(cell)` when a cell takes its place among the `concurrency` in flight (progress bars)."""
     if concurrency < 1:
         raise InputError(f"concurrency must be at least 1, got {concurrency}")
     todo = pending_cells(playground, cells, experiment_id) if resume else list(cells)
@@ -283,6 +284,8 @@ async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment
 
     async def one(index: int, cell: Cell) -> None:
         async with gates.get(cell.arm.provider, unbounded), overall:
+            if on_start is not None:
+                on_start(cell)
             plan = plan_cell(playground, cell, experiment_id, session)
             if not budget.admit(plan.max_usd):
                 outcomes[index] = CellOutcome(cell)
@@ -317,10 +320,11 @@ async def _send(playground: Playground, cell: Cell, experiment_id: str, plan: Ce
 
 async def run_cells(playground: Playground, cells: Sequence[Cell], experiment_id: str, *, concurrency: int = 4,
                     max_usd: float | None = None, session: Session | None = None,
-                    on_done: CellCallback | None = None, resume: bool = True) -> list[RunRecord]:
+                    on_done: CellCallback | None = None, resume: bool = True,
+                    on_start: Callable[[Cell], None] | None = None) -> list[RunRecord]:
     """The rows of the cells that were sent (refused and resumed-over cells have none)."""
     outcomes = await run_outcomes(playground, cells, experiment_id, concurrency=concurrency, max_usd=max_usd,
-                                  session=session, on_done=on_done, resume=resume)
+                                  session=session, on_done=on_done, resume=resume, on_start=on_start)
     return [o.record for o in outcomes if o.record is not None]
 
 
