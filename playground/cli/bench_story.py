@@ -12,7 +12,14 @@ from pathlib import Path
 
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.types import RunRecord
-from playground.cli.common import ProgressBar, add_data_dir, add_hub_arg, settings_from, snapshots_from
+from playground.cli.common import (
+    ProgressBar,
+    add_data_dir,
+    add_hub_arg,
+    lift_run_slots,
+    settings_from,
+    snapshots_from,
+)
 from playground.core.playground import Playground
 from playground.core.session import Session
 from playground.experiments.cells import run_cells
@@ -65,6 +72,7 @@ def cmd_bench_story(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     bar = ProgressBar(len(plan.pending))
+    lift_run_slots(playground, args.concurrency)
     try:
         records = asyncio.run(run_cells(playground, plan.pending, plan.experiment_id, concurrency=args.concurrency,
                                         max_usd=args.max_usd, session=session, on_done=bar, on_start=bar.started))

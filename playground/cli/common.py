@@ -17,6 +17,7 @@ from typing import TextIO
 from playground.base.config import Settings
 from playground.base.types import MAX_FRAMES, MIN_FRAMES, RunRecord
 from playground.core.playground import Playground
+from playground.core.spend import MAX_RUNS_IN_FLIGHT, RunSlots
 from playground.present.runs import record_json, summary_line
 from playground.providers.limiter import LIMITERS
 from playground.store.merged import Snapshot
@@ -93,6 +94,14 @@ def snapshots_from(args: argparse.Namespace, settings: Settings) -> list[Snapsho
     from playground.store.hub_sync import pull_dataset  # only now: it imports huggingface_hub
 
     return [Snapshot(pull_dataset(settings, source).root)]
+
+
+def lift_run_slots(playground: Playground, concurrency: int) -> None:
+    """`batch` and `bench-story` run up to their --concurrency at once, past the app's bound of
+    MAX_RUNS_IN_FLIGHT (8): a CLI process serves one researcher's batch, not strangers, and the
+    providers' limits are kept per key by the limiter. The app's Playground keeps RUN_SLOTS."""
+    if concurrency > MAX_RUNS_IN_FLIGHT:
+        playground.run_slots = RunSlots(concurrency)
 
 
 class ProgressBar:

@@ -19,7 +19,7 @@ from pathlib import Path
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.prompts import Story
 from playground.base.types import RunRecord
-from playground.cli.common import ProgressBar, add_data_dir, frames_arg, settings_from
+from playground.cli.common import ProgressBar, add_data_dir, frames_arg, lift_run_slots, settings_from
 from playground.core.playground import Playground
 from playground.core.session import Session
 from playground.experiments.batchfile import BatchFile, cap_of, load_batch
@@ -130,6 +130,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
           file=sys.stderr)
     tally: Counter[str] = Counter()
     bar = ProgressBar(len(batch.cells), initial=len(batch.cells) - len(todo), quiet=args.json)
+    lift_run_slots(playground, args.concurrency or batch.concurrency)
 
     def done(cell: Cell, record: RunRecord | None) -> None:
         tally["refused" if record is None else record.status] += 1
