@@ -33,6 +33,10 @@ EXPECTED = [  # (part, words every row of that kind has), one entry per row
     ("6 offline", "local provider at 1024x1024"), ("6 offline", "8 frames 2048x2048 JPEG"),
     ("6 offline", "8 frames 2048x2048 PNG"),
     ("7 UI delivery", "bytes the gallery sends"), ("7 UI delivery", "originals on disk"),
+    ("8 limits", "wall / least the limits allow"), ("8 limits", "rows not ok"),
+    *[("9 inflight", what) for what in ("whole ok rows in the log", "slowest run / L", "slowest bare httpx request",
+                                        "CPU of this process", "peak memory of this process")],
+    ("10 firstreq", "process start -> first request"),
 ]
 
 
