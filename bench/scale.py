@@ -100,9 +100,9 @@ def inflight(quick: bool) -> list[Row]:
         wall, cpu, records = _batch(emu.env, work, cells, concurrency=runs)
         from playground.store.runlog import RunLog
 
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the bare clients' own
         logged = RunLog(work).read(["run_id", "status", "latency_s", "frames_returned", "image_dir"])
         bare = asyncio.run(_bare_requests(emu.env, runs))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     whole = logged[(logged["status"] == "ok") & (logged["frames_returned"] == 1) & (logged["image_dir"] != "")]
     slowest = max((r.latency_s or 0.0) for r in records) if records else float("nan")
     label = f"{runs} runs in flight, L={latency:g} s (byteplus, 1 frame each)"
@@ -116,7 +116,8 @@ def inflight(quick: bool) -> list[Row]:
             row("9 inflight", f"{label}: CPU of this process", cpu, "s", "",
                 f"{cpu / wall:.0%} of one core over {wall:.1f} s ({1000 * cpu / runs:.1f} ms per run)"),
             row("9 inflight", f"{label}: peak memory of this process", peak_mb, "MB", "",
-                "ru_maxrss, the whole bench process (its earlier parts included)")]
+                "ru_maxrss after the batch: this bench process, its earlier parts included (run "
+                "`--parts inflight` alone for the batch's own)")]
 
 
 async def _bare_requests(env: dict[str, str], n: int) -> list[float]:

@@ -98,3 +98,12 @@ def test_synthetic_log_reads_like_a_real_one(tmp_path: Path) -> None:
     log = RunLog(path.parent)
     assert log.latest(1).iloc[0]["run_id"] == frame["run_id"].iloc[-1]
     assert log.spent_since("1970-01-01T00:00:00Z") == pytest.approx(frame["cost_usd"].sum())
+
+
+def test_least_time_the_limits_allow() -> None:
+    """The denominator of the limits part: waves of `concurrent`, and no create before the window allows it."""
+    from bench.scale import least_time
+
+    assert least_time(48, 5, 60, 60.0, 2.0) == 20.0  # 10 waves of 5 (the rate never binds)
+    assert least_time(96, 200, 60, 60.0, 1.0) == 61.0  # 60 at once, the other 36 a minute later
+    assert least_time(1, 5, 60, 60.0, 2.0) == 2.0
