@@ -11,6 +11,10 @@ measured in the same run (absolute times vary on shared machines):
     5 start-up      `python app.py` to the first HTTP 200 vs a bare Gradio app
     6 offline       local provider frames per second; metrics on 8 frames at 2K
     7 UI delivery   bytes the gallery sends per 8-frame 2K run (previews vs originals)
+    8 limits        a ConsiStory+-shaped batch under 60 requests/min and 5 concurrent per key:
+                    wall / the least those limits allow, rows in error
+    9 inflight      1,000 runs in flight in one process: whole rows, slowest / L, CPU, memory
+    10 firstreq     CLI `run`: process start -> first request
 
 `--quick` runs every part small and once (about a minute; the smoke test uses it). The parts live
 in bench/ at the repository root, beside playground/ (`python -m bench` runs this too);
@@ -29,7 +33,8 @@ from pathlib import Path
 
 from bench import common, remote
 
-PARTS = ("overhead", "polling", "fanout", "logscale", "startup", "offline", "delivery")
+PARTS = ("overhead", "polling", "fanout", "logscale", "startup", "offline", "delivery", "limits", "inflight",
+         "firstreq")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,7 +76,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         latency_s=args.latency or (0.3 if quick else 2.0),
         file_delay_s=args.file_delay if args.file_delay is not None else (0.03 if quick else 0.1),
         repeats=args.repeats or (1 if quick else 3),
-        poll_latencies=(1.0,) if quick else (6.3, 12.5, 20.0),
+        poll_latencies=(1.0,) if quick else (2.0, 6.3, 12.5, 30.0),
         long_latency_s=0.6 if quick else 12.5,
         frame_size="1024x1024" if quick else "2048x2048",
         quick=quick,
@@ -106,6 +111,10 @@ def _runner(part: str, cfg: object, log_rows: list[int], quick: bool) -> Callabl
     """The part's function, its module imported only when the part runs."""
     if part in ("overhead", "polling", "fanout"):
         return lambda: getattr(remote, part)(cfg)
+    if part in ("limits", "inflight", "firstreq"):
+        from bench import scale
+
+        return lambda: {"limits": scale.limits, "inflight": scale.inflight, "firstreq": scale.first_request}[part](quick)
     if part == "logscale":
         from bench import logscale
 

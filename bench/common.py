@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,9 +99,11 @@ class EmulatorProcess:
 
 @contextmanager
 def emulator_process(latency_s: float, file_delay_s: float = 0.0, size: str = "2048x2048", fmt: str = "jpeg",
-                     draw_first: bool = True) -> Iterator[EmulatorProcess]:
+                     draw_first: bool = True, textured: bool = True,
+                     extra: Sequence[str] = ()) -> Iterator[EmulatorProcess]:
     args = [sys.executable, "-m", "emulator", "--port", str(EMULATOR_PORT), "--latency", str(latency_s),
-            "--image-size", size, "--format", fmt, "--file-delay", str(file_delay_s), "--textured"]
+            "--image-size", size, "--format", fmt, "--file-delay", str(file_delay_s),
+            *(["--textured"] if textured else []), *extra]
     child = subprocess.Popen(args, cwd=REPO, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True)
     try:
@@ -109,6 +111,8 @@ def emulator_process(latency_s: float, file_delay_s: float = 0.0, size: str = "2
         url = child.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
         env = {}
         while (line := child.stdout.readline().strip()) != READY:  # base URL and key of every provider
+            if line.startswith("#"):  # a note (the rate limits it enforces)
+                continue
             name, _, value = line.removeprefix("export ").partition("=")
             if not name:
                 raise RuntimeError("the emulator stopped before printing its settings")

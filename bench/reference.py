@@ -69,13 +69,16 @@ def byteplus_stream(env: dict[str, str], frames: int, out: Path) -> int:
 
 
 def wavespeed_job(env: dict[str, str], frames: int, out: Path) -> int:
-    """Async job: POST creates a prediction; poll its result URL; then download the outputs."""
+    """Async job in sync mode, as the playground sends it (issue 16): the POST answers when the
+    prediction is done; were the sync wait to run out, poll its result URL; then download."""
     base = env["WAVESPEED_BASE_URL"]
     with httpx.Client(timeout=120, headers=_auth(env["WAVESPEED_API_KEY"])) as client:
         created = client.post(f"{base}/bytedance/seedream-v5.0-lite/sequential",
                               json={"prompt": f"{PROMPT}: " + "; ".join(BEATS[:frames]), "size": "2048*2048",
-                                    "max_images": frames})
+                                    "max_images": frames, "enable_sync_mode": True})
         created.raise_for_status()
+        if created.json()["data"]["status"] == "completed":
+            return _download_all(client, created.json()["data"]["outputs"], out)
         status_url = created.json()["data"]["urls"]["get"]
         while True:
             state = client.get(status_url)

@@ -36,7 +36,7 @@ STYLES = (
     Style("sync JSON (openai, 4 calls x 1 frame)", "openai", "baseline", "1024x1024", urls=False,
           gain="includes the concurrency gain: the playground sends the 4 calls at once, the reference one after another"),
     Style("SSE stream (byteplus)", "byteplus", "sequence", "2048x2048", urls=True),
-    Style("async job (wavespeed, polled)", "wavespeed", "sequence", "2048x2048", urls=True),
+    Style("async job (wavespeed, sync mode)", "wavespeed", "sequence", "2048x2048", urls=True),
 )
 
 
@@ -235,10 +235,13 @@ def polling(cfg: Settings) -> list[Row]:
 
     rows = []
     for (provider, latency), (noticed, polls, rate) in zip(cases, asyncio.run(all_cases())):
-        short = latency < POLL_TARGET_FROM_S  # under 10 s, 10% of L needs more than a poll a second
+        # under 10 s, 10% of L needs more than a poll a second: no target for a polled job; a job
+        # answered in sync mode (WaveSpeed's default, issue 16) has the 10% target at any length
+        short = latency < POLL_TARGET_FROM_S and polls > 0
+        how = "sync mode, no polls: " if polls == 0 else ""
         rows.append(row("2 polling", f"{provider}, job of L={latency:g} s: completion -> noticed, / L",
                         100 * noticed / latency, "%", "" if short else "< 10%",
-                        f"{noticed:.2f} s after completion" + (SHORT_NOTE if short else "")))
+                        f"{how}{noticed:.2f} s after completion" + (SHORT_NOTE if short else "")))
         rows.append(row("2 polling", f"{provider}, job of L={latency:g} s: polls per second", rate, "/s",
                         "" if short else "<= 1.2", f"{polls} polls (the emulator counts them); 'about one' read as <= 1.2"))
     return rows + poll_sweep()

@@ -7,50 +7,23 @@ import argparse
 import asyncio
 import json
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.types import RunRecord
-from playground.cli.common import add_data_dir, add_hub_arg, settings_from, snapshots_from
+from playground.cli.common import (
+    ProgressBar,
+    add_data_dir,
+    add_hub_arg,
+    lift_run_slots,
+    settings_from,
+    snapshots_from,
+)
 from playground.core.playground import Playground
 from playground.core.session import Session
-from playground.experiments.cells import Cell, run_cells
+from playground.experiments.cells import run_cells
 from playground.experiments.consistory import BenchPlan, check_bench_budget, experiment_runs, plan_bench
-
-
-class ProgressBar:
-    """A one-line bar on stderr (redrawn in place on a terminal, a line every 5% otherwise)."""
-
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
-        stream = stream or sys.stderr  # the stderr of now, not of the import
-        self.total, self.done, self.spent = total, 0, 0.0
-        self.stream: TextIO | None = stream
-        self.status: Counter[str] = Counter()
-        self.tty = stream.isatty()
-
-    def __call__(self, cell: Cell, record: RunRecord | None) -> None:
-        self.done += 1
-        self.status[record.status if record else "not sent (cap)"] += 1
-        self.spent += record.cost_usd if record else 0.0
-        if self.stream and (self.tty or self.done == self.total or self.done % max(1, self.total // 20) == 0):
-            try:
-                self.stream.write(("\r" if self.tty else "") + self.line() + ("" if self.tty else "\n"))
-                self.stream.flush()
-            except OSError:  # a closed pipe (`| head`) must not stop a paid benchmark: stop drawing instead
-                self.stream = None
-
-    def line(self) -> str:
-        width = 30
-        filled = round(width * self.done / self.total) if self.total else width
-        counts = " ".join(f"{k} {v}" for k, v in sorted(self.status.items()))
-        return f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs  ${self.spent:.4f}  {counts}"
-
-    def close(self) -> None:
-        if self.stream and self.tty and self.done:
-            self.stream.write("\n")
 
 
 def register(subparsers: argparse._SubParsersAction, command: str) -> None:
@@ -99,9 +72,10 @@ def cmd_bench_story(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     bar = ProgressBar(len(plan.pending))
+    lift_run_slots(playground, args.concurrency)
     try:
         records = asyncio.run(run_cells(playground, plan.pending, plan.experiment_id, concurrency=args.concurrency,
-                                        max_usd=args.max_usd, session=session, on_done=bar))
+                                        max_usd=args.max_usd, session=session, on_done=bar, on_start=bar.started))
     except KeyboardInterrupt:
         bar.close()
         print(f"error: interrupted; rerun the same command to resume experiment {plan.experiment_id}", file=sys.stderr)

@@ -15,12 +15,11 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.prompts import Story
 from playground.base.types import RunRecord
-from playground.cli.common import add_data_dir, frames_arg, settings_from
+from playground.cli.common import ProgressBar, add_data_dir, frames_arg, lift_run_slots, settings_from
 from playground.core.playground import Playground
 from playground.core.session import Session
 from playground.experiments.batchfile import BatchFile, cap_of, load_batch
@@ -130,16 +129,16 @@ def cmd_batch(args: argparse.Namespace) -> int:
           + (f", cap ${max_usd:.2f}" if max_usd is not None else ""),
           file=sys.stderr)
     tally: Counter[str] = Counter()
-    bar = _progress_bar(len(batch.cells), len(batch.cells) - len(todo), args.json)
+    bar = ProgressBar(len(batch.cells), initial=len(batch.cells) - len(todo), quiet=args.json)
+    lift_run_slots(playground, args.concurrency or batch.concurrency)
 
     def done(cell: Cell, record: RunRecord | None) -> None:
         tally["refused" if record is None else record.status] += 1
-        bar.set_postfix(tally, refresh=False)
-        bar.update(1)
+        bar(cell, record)
 
     try:
         records = asyncio.run(run_cells(playground, batch.cells, batch.experiment_id, concurrency=args.concurrency
-                                        or batch.concurrency, max_usd=max_usd, on_done=done))
+                                        or batch.concurrency, max_usd=max_usd, on_done=done, on_start=bar.started))
     except KeyboardInterrupt:
         bar.close()
         print(f"interrupted: {tally['ok']} cell(s) finished ok and are logged; runs in flight were logged as "
@@ -147,12 +146,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return 130
     bar.close()
     return _batch_report(batch, records, tally, len(batch.cells) - len(todo), args.json)
-
-
-def _progress_bar(total: int, initial: int, quiet: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="cell", file=sys.stderr, disable=quiet, dynamic_ncols=True)
 
 
 def _batch_report(batch: BatchFile, records: list[RunRecord], tally: Counter[str], skipped: int, as_json: bool) -> int:

@@ -15,6 +15,7 @@ across arms is experiments.compare; votes and scores are experiments.votes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -27,6 +28,7 @@ from playground.core.playground import Playground
 from playground.core.session import Session
 from playground.core.sink import Progress
 from playground.providers import provider_class, provider_names
+from playground.providers.http import HttpProvider
 
 CellCallback = Callable[["Cell", RunRecord | None], None]
 ProgressByCell = Callable[[int, Progress], None]  # (index of the cell, its progress)
@@ -277,18 +279,27 @@ def log_refusals(playground: Playground, refused: Sequence[tuple[Cell, str]], ex
 async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment_id: str, *, concurrency: int = 4,
                        max_usd: float | None = None, session: Session | None = None,
                        on_done: CellCallback | None = None, on_progress: ProgressByCell | None = None,
-                       resume: bool = True, cancel: asyncio.Event | None = None) -> list[CellOutcome]:
+                       resume: bool = True, cancel: asyncio.Event | None = None,
+                       on_start: Callable[[Cell], None] | None = None) -> list[CellOutcome]:
     """Run the cells concurrently; the outcomes of the cells that were sent or refused, in cell order.
-    `cancel`: the token that stops every cell's run (each is logged and returned as cancelled)."""
+    `cancel`: the token that stops every cell's run (each is logged and returned as cancelled).
+    `on_start(cell)` when a cell takes its place among the `concurrency` in flight (progress bars)."""
     if concurrency < 1:
         raise InputError(f"concurrency must be at least 1, got {concurrency}")
     todo = pending_cells(playground, cells, experiment_id) if resume else list(cells)
-    overall = asyncio.Semaphore(concurrency)  # per key, the provider's limits are the limiter's (providers/limiter.py)
+    overall = asyncio.Semaphore(concurrency)
+    # A provider that calls out over HTTP is bounded per key by its limiter (providers/limiter.py),
+    # shared with every other run of the process; one that draws here (local) by its own bound.
+    gates = {name: asyncio.Semaphore(provider_class(name).max_concurrency) for name in {c.arm.provider for c in todo}
+             if not issubclass(provider_class(name), HttpProvider)}
+    unbounded = contextlib.nullcontext()
     budget = _Budget(max_usd)
     outcomes: list[CellOutcome | None] = [None] * len(todo)
 
     async def one(index: int, cell: Cell) -> None:
-        async with overall:
+        async with gates.get(cell.arm.provider, unbounded), overall:
+            if on_start is not None:
+                on_start(cell)
             plan = plan_cell(playground, cell, experiment_id, session)
             if not budget.admit(plan.max_usd):
                 outcomes[index] = CellOutcome(cell)
@@ -326,10 +337,11 @@ async def _send(playground: Playground, cell: Cell, experiment_id: str, plan: Ce
 
 async def run_cells(playground: Playground, cells: Sequence[Cell], experiment_id: str, *, concurrency: int = 4,
                     max_usd: float | None = None, session: Session | None = None,
-                    on_done: CellCallback | None = None, resume: bool = True) -> list[RunRecord]:
+                    on_done: CellCallback | None = None, resume: bool = True,
+                    on_start: Callable[[Cell], None] | None = None) -> list[RunRecord]:
     """The rows of the cells that were sent (refused and resumed-over cells have none)."""
     outcomes = await run_outcomes(playground, cells, experiment_id, concurrency=concurrency, max_usd=max_usd,
-                                  session=session, on_done=on_done, resume=resume)
+                                  session=session, on_done=on_done, resume=resume, on_start=on_start)
     return [o.record for o in outcomes if o.record is not None]
 
 

@@ -35,13 +35,23 @@ EDIT = replace(SEEDREAM, max_references=10)
 
 
 class PredictionProvider(HttpProvider):
-    """WaveSpeed-shaped async predictions (WaveSpeed, AtlasCloud)."""
+    """WaveSpeed-shaped async predictions (WaveSpeed, AtlasCloud).
+
+    Sync mode by default (issue 16): the POST carries `enable_sync_mode` and answers when the
+    prediction is done [doc https://wavespeed.ai/docs/sync-mode], so a job is noticed as it ends,
+    with no polls (polling notices a 2 s job up to 0.5 s late at about one poll a second). When
+    the provider's sync wait runs out it answers status "processing" with the id ("Sync mode
+    timed out" [sdk wavespeed 2.0.5]) and the prediction is polled as before, with the same
+    bounds. The risk taken: a sync POST answered HTTP 504 carries no id, and the docs say the
+    task may still complete [doc wavespeed sync-mode; atlascloud errors]; that call ends as an
+    error that "may have been billed", as any create lost in transit does. `sync_mode=False`
+    (the constructor) polls from the start."""
 
     done_states: ClassVar[frozenset[str]] = frozenset({"completed"})
     # terminal failures [sdk wavespeed 2.0.5 wavespeed/api/client.py Client._wait]; only `failed`
     # is taken as not billed
     failed_states: ClassVar[frozenset[str]] = frozenset({"failed", "cancelled", "timeout", "deleted"})
-    sync_mode: bool = False  # enable_sync_mode: the POST answers when the prediction is done
+    sync_mode: bool = True  # enable_sync_mode: the POST answers when the prediction is done (see below)
     base64_output: bool = False  # enable_base64_output: outputs as base64, not URLs
 
     def __init__(self, base_url: str = "", sync_mode: bool | None = None, base64_output: bool | None = None) -> None:

@@ -33,6 +33,10 @@ EXPECTED = [  # (part, words every row of that kind has), one entry per row
     ("6 offline", "local provider at 1024x1024"), ("6 offline", "8 frames 2048x2048 JPEG"),
     ("6 offline", "8 frames 2048x2048 PNG"),
     ("7 UI delivery", "bytes the gallery sends"), ("7 UI delivery", "originals on disk"),
+    ("8 limits", "wall / least the limits allow"), ("8 limits", "rows not ok"),
+    *[("9 inflight", what) for what in ("whole ok rows in the log", "slowest run / L", "slowest bare httpx request",
+                                        "CPU of this process", "peak memory of this process")],
+    ("10 firstreq", "process start -> first request"),
 ]
 
 
@@ -94,3 +98,12 @@ def test_synthetic_log_reads_like_a_real_one(tmp_path: Path) -> None:
     log = RunLog(path.parent)
     assert log.latest(1).iloc[0]["run_id"] == frame["run_id"].iloc[-1]
     assert log.spent_since("1970-01-01T00:00:00Z") == pytest.approx(frame["cost_usd"].sum())
+
+
+def test_least_time_the_limits_allow() -> None:
+    """The denominator of the limits part: waves of `concurrent`, and no create before the window allows it."""
+    from bench.scale import least_time
+
+    assert least_time(48, 5, 60, 60.0, 2.0) == 20.0  # 10 waves of 5 (the rate never binds)
+    assert least_time(96, 200, 60, 60.0, 1.0) == 61.0  # 60 at once, the other 36 a minute later
+    assert least_time(1, 5, 60, 60.0, 2.0) == 2.0

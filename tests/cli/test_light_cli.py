@@ -54,7 +54,7 @@ def test_the_cli_sends_its_first_request_before_any_heavy_import(command, emulat
     batch.write_text(BATCH)
     args = [a.format(batch=batch) for a in COMMANDS[command]]
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    proc = subprocess.run([sys.executable, "-X", "importtime", str(Path(REPO, "tests", "support", "first_request.py")),
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(Path(REPO, "bench", "first_request.py")),
                            *args, "--data-dir", str(tmp_path / "data")],
                           env={**env, **emulator.env(), "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True,
                           text=True, timeout=120)

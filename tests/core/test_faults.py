@@ -134,6 +134,7 @@ def test_reset_on_a_generation_is_not_resent(pg, emulator):
 
 @pytest.mark.parametrize("provider, fault", [("evolink", "server"), ("wavespeed", "reset"), ("atlascloud", "server")])
 def test_5xx_and_resets_on_polls_are_retried(pg, emulator, provider, fault):
+    emulator.latency_s, emulator.sync_wait_s = 0.3, 0.0  # sync mode (WaveSpeed, AtlasCloud): the wait runs out at once
     emulator.set_fault(provider, fault, count=2, on="poll")
     record = run(pg, provider=provider, frames=2, size="256x256").record
     assert record.status == "ok" and record.frames_returned == 2
@@ -237,6 +238,7 @@ def test_truncated_json_on_create(pg, emulator):
 
 
 def test_truncated_json_on_a_poll(pg, emulator):
+    emulator.latency_s, emulator.sync_wait_s = 0.3, 0.0  # sync mode: the wait runs out at once, the job is polled
     emulator.set_fault("wavespeed", "malformed", on="poll")
     record = run(pg, provider="wavespeed", frames=2, size="256x256").record
     assert record.status == "error" and "unreadable JSON" in record.error

@@ -530,3 +530,30 @@ def test_evolink_timeout_state_is_a_failed_task_with_its_code(emulator, make_pro
     with pytest.raises(ProviderError) as err:
         run(generate(p, make_call(p, frames=2), sink))
     assert err.value.kind == "timeout" and "generation_timeout" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+def test_sync_mode_is_the_default_and_a_job_is_noticed_as_it_ends(emulator, data_dir, name):
+    """Issue 16: poll-free where the provider offers it. A Playground run on WaveSpeed/AtlasCloud
+    asks for sync mode; the POST answers when the job is done, so nothing is polled and the run
+    ends with the job (a polled 2 s job was noticed up to 0.5 s late)."""
+    from playground.base.types import GenerationRequest
+    from support.faults import make_playground
+
+    emulator.latency_s = 1.0
+    pg = make_playground(emulator.env(), data_dir)
+    assert pg.provider(name).sync_mode is True
+    record = asyncio.run(pg.run(GenerationRequest(prompt="a fox", provider=name, frames=2, size="256x256"))).record
+    assert record.status == "ok" and emulator.requests_for(name, "POST")[-1].json["enable_sync_mode"] is True
+    assert emulator.polls(name) == 0 and emulator.requests_for(name, "GET") == []
+
+
+@pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
+def test_by_default_a_sync_wait_that_runs_out_falls_back_to_polling(emulator, data_dir, name):
+    from playground.base.types import GenerationRequest
+    from support.faults import make_playground
+
+    emulator.latency_s, emulator.sync_wait_s = 1.5, 0.1
+    pg = make_playground(emulator.env(), data_dir)
+    record = asyncio.run(pg.run(GenerationRequest(prompt="a fox", provider=name, frames=1, size="256x256"))).record
+    assert record.status == "ok" and emulator.polls(name) >= 1

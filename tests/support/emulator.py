@@ -25,6 +25,7 @@ from emulator import Emulator
 from playground.base.types import ProviderCall
 from playground.providers import provider_class
 from playground.providers.http import PollPolicy
+from playground.providers.predictions import PredictionProvider
 from support.sinks import CollectingSink
 
 
@@ -76,6 +77,8 @@ def make_provider(emulator: Emulator):
     def make(name: str, *, deadline_s: float = 20.0, first_interval: float = 0.02, max_interval: float = 0.1,
              **kwargs: Any):
         cls = provider_class(name)
+        if issubclass(cls, PredictionProvider):  # these tests drive the polled path; sync mode asks for it
+            kwargs.setdefault("sync_mode", False)
         provider = cls(base_url=emulator.base_urls()[cls.base_url_env], **kwargs)
         provider.poll_policy = PollPolicy(first_interval=first_interval, max_interval=max_interval, growth=1.5,
                                           deadline_s=deadline_s)

@@ -131,7 +131,7 @@ def test_generate_streams_frames_one_by_one_then_offers_downloads(emulator_env: 
 
 def test_async_job_progress_and_baseline_calls_show_while_running(emulator_env: dict[str, str], emulator,
                                                                    tmp_path: Path) -> None:
-    emulator.latency_s = 1.2
+    emulator.latency_s, emulator.sync_wait_s = 1.2, 0.1  # sync mode's wait runs out: the job is polled
     playground = Playground(Settings.from_env(env=emulator_env, data_dir=tmp_path / "data"))
     generate = handler(build_app(playground), "generate")
     job = asyncio.run(collect(generate.fn(*form(provider="wavespeed", model="bytedance/seedream-v4.5/sequential",

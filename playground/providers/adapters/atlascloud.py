@@ -50,7 +50,8 @@ class AtlasCloudProvider(PredictionProvider):
     fallback_price = Price(0.036, "AtlasCloud fallback: v4.5 price $0.036/image [doc]")
     listing_order = 40
     max_concurrency = 4
-    protocol = "POST /model/generateImage -> prediction id; poll GET /model/prediction/{id} (size as W*H)"
+    protocol = ("POST /model/generateImage with enable_sync_mode (answers when done); else, or when the sync "
+                "wait runs out, poll GET /model/prediction/{id} (size as W*H)")
     billing_rule = "max_images requested, like WaveSpeed [guess]"
     billing_details = "as WaveSpeed: `max_images` requested [guess]"
     done_states = frozenset({"completed", "succeeded"})

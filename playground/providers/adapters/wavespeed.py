@@ -6,8 +6,9 @@ Wire protocol ([doc] wavespeed.ai docs / llms.txt, [sdk NAME VERSION FILE] the o
   Model ids bytedance/seedream-v5.0-lite|v4.5|v4/sequential and .../edit-sequential [doc].
 - Body: prompt, size "W*H" (asterisk) [doc], max_images = frames (1..15) [doc]; the
   edit-sequential models require `images` (1..10 URLs) [doc]. No seed in these schemas [doc].
-  `enable_sync_mode` and `enable_base64_output` are off unless the provider is built with
-  sync_mode / base64_output (both documented [doc https://wavespeed.ai/docs/sync-mode,
+  `enable_sync_mode` is on unless the provider is built with sync_mode=False (why: the
+  PredictionProvider docstring in providers/predictions.py), `enable_base64_output` off unless
+  built with base64_output (both documented [doc https://wavespeed.ai/docs/sync-mode,
   https://wavespeed.ai/docs/base64-output]).
 - References are uploaded first, the current flow [sdk wavespeed 2.0.5 wavespeed/api/client.py
   Client.upload, the same since 1.0.11]: POST {base}/media/uploads with JSON {filename, size,
@@ -73,7 +74,8 @@ class WaveSpeedProvider(PredictionProvider):
     price_note = "x `max_images` requested"
     listing_order = 30
     max_concurrency = 4
-    protocol = ("POST /{model_id} -> prediction id; poll GET /predictions/{id}/result (size as W*H); references "
+    protocol = ("POST /{model_id} with enable_sync_mode (answers when done); else, or when the sync wait runs out, "
+                "poll GET /predictions/{id}/result (size as W*H); references "
                 "uploaded first (a JSON ticket, the bytes PUT where it says, without the key)")
     billing_rule = "unit price x max_images requested, whatever comes back [doc]"
     billing_details = "unit price x `max_images` **requested**, whatever comes back [doc]"

@@ -1,4 +1,4 @@
-"""`python -X importtime tests/support/first_request.py COMMAND ...`: the playground's CLI with a
+"""`python -X importtime bench/first_request.py COMMAND ...`: the playground's CLI with a
 line `# first request <unix time>` written to stderr when its first HTTP request leaves, so the
 import lines above it are what the command imported before it (tests/cli/test_light_cli.py, the
 bench's first-request figure)."""
