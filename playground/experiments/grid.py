@@ -27,6 +27,14 @@ TITLE_CHARS = 60
 
 
 @dataclass(frozen=True)
+class GridFrame:
+    number: int  # 1-based (a frame that did not come back leaves a gap)
+    preview: str  # the web-sized file the grid shows
+    original: str  # the bytes as received: what the close look shows
+    caption: str
+
+
+@dataclass(frozen=True)
 class GridCell:
     arm: str
     run_ids: tuple[str, ...]
@@ -36,7 +44,7 @@ class GridCell:
     cost_usd: float  # summed over the repeats
     latency_s: float | None  # mean over the repeats that returned frames
     error: str = ""
-    frames: tuple[tuple[str, str], ...] = ()  # (preview path, caption) of the first repeat's frames
+    frames: tuple[GridFrame, ...] = ()  # the first repeat's frames
 
     def value(self, key: str) -> float | None:
         if key == "cost_usd":
@@ -140,4 +148,5 @@ def _with_frames(playground: Playground, cell: GridCell) -> GridCell:
         stored = merged.load_run(playground, cell.run_ids[0])
     except InputError:
         return cell
-    return replace(cell, frames=tuple((str(f.preview or f.path), f.label) for f in stored.frames))
+    return replace(cell, frames=tuple(GridFrame(f.number, str(f.preview or f.path), str(f.path), f.label)
+                                      for f in stored.frames))

@@ -26,7 +26,8 @@ def grid_json(grid: Grid) -> dict[str, Any]:
     def cell(c: GridCell) -> dict[str, Any]:
         return {"arm": c.arm, "run_ids": list(c.run_ids), "status": c.status, "n": c.n, "cost_usd": c.cost_usd,
                 "latency_s": c.latency_s, "metrics": {k: v for k, v in c.metrics.items() if v is not None},
-                "error": c.error or None, "frames": [path for path, _ in c.frames]}
+                "error": c.error or None,
+                "frames": [{"number": f.number, "original": f.original, "preview": f.preview} for f in c.frames]}
 
     return {"experiment_id": grid.experiment_id, "arms": grid.arms, "sort_by": grid.sort_by,
             "sort_arm": grid.sort_arm or None, "descending": grid.descending, "page": grid.page, "pages": grid.pages,
@@ -63,9 +64,9 @@ def _cell_html(c: GridCell | None, arm: str, sort_by: str) -> str:
     label = escape(arm)
     if c is None:
         return f'<td data-arm="{label}" class="grid-empty">—</td>'
-    strip = "".join(f'<img src="{escape(file_url(path))}" alt="{escape(caption)}" title="{escape(caption)}" '
-                    f'loading="lazy" data-run-id="{escape(c.run_ids[0])}" data-frame="{i + 1}">'
-                    for i, (path, caption) in enumerate(c.frames))
+    strip = "".join(f'<img src="{escape(file_url(f.preview))}" alt="{escape(f.caption)}" title="{escape(f.caption)}" '
+                    f'loading="lazy" data-original="{escape(file_url(f.original))}" data-frame="{f.number}">'
+                    for f in c.frames)
     figures = [f"${c.cost_usd:.4f}"] + ([f"{c.latency_s:.1f} s"] if c.latency_s is not None else [])
     for metric in dict.fromkeys([sort_by, *SHOWN]):
         value = c.value(metric)
@@ -73,7 +74,7 @@ def _cell_html(c: GridCell | None, arm: str, sort_by: str) -> str:
             figures.append(f"{SHORT.get(metric, metric)} {value:.3f}")
     repeats = f" ×{c.n}" if c.n > 1 else ""
     error = f'<div class="grid-error" title="{escape(c.error)}">{escape(c.error[:80])}</div>' if c.error else ""
-    return (f'<td data-arm="{label}"><div class="grid-strip">{strip}</div>'
+    return (f'<td data-arm="{label}" data-run-id="{escape(c.run_ids[0])}"><div class="grid-strip">{strip}</div>'
             f'<div class="grid-figures"><span class="grid-status grid-{escape(c.status)}">{escape(c.status)}{repeats}'
             f'</span> {" · ".join(escape(f) for f in figures)}</div>{error}</td>')
 

@@ -9,6 +9,7 @@ import gradio as gr
 
 from playground.core.playground import Playground
 from playground.present import grid
+from playground.ui.closelook import CLOSE_LOOK_JS
 from playground.present.analysis import ALL, analysis_view, column_widths, experiment_choices, padded
 
 
@@ -29,7 +30,8 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
                 order = gr.Radio(["highest first", "lowest first"], value="highest first", label="Order", scale=2,
                                  elem_id="grid-order")
                 page = gr.Number(1, label="Page", precision=0, minimum=1, scale=1, elem_id="grid-page")
-            grid_box = gr.HTML(elem_id="analysis-grid", css_template=grid.CSS)
+            # a click on a frame opens the close look (ui/closelook.py: in the browser, no round trip)
+            grid_box = gr.HTML(elem_id="analysis-grid", css_template=grid.CSS, js_on_load=CLOSE_LOOK_JS)
         # wrap: a long arm label takes two lines rather than the width the figures need
         table = gr.Dataframe(label="Per arm: runs, votes (win % and BT with 95% bootstrap intervals), cost, latency",
                              interactive=False, wrap=True, elem_id="analysis-table")

@@ -80,8 +80,8 @@ def test_grid_of_a_comparison_with_variants_has_frames(playground: Playground) -
     for row in grid.rows:
         assert len(row.cells) == 2
         for cell in row.cells.values():
-            assert len(cell.frames) == 2 and all(path.endswith(".webp") or path.endswith(".png")
-                                                 for path, _ in cell.frames)
+            assert [f.number for f in cell.frames] == [1, 2]
+            assert all(f.original != f.preview and f.original.endswith(".png") for f in cell.frames)
 
 
 def test_report_grid_json_is_the_grid_the_ui_renders(logged: Playground, capsys: pytest.CaptureFixture[str]) -> None:
