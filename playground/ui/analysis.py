@@ -1,5 +1,6 @@
-"""The Analysis tab: the per-arm table, the two plots and a CSV export, all from
-playground.experiments.analysis (the code behind `python -m playground report`)."""
+"""The Analysis tab: the per-arm tables, the grid of an experiment (with the close look on a
+frame's click), the two plots and a CSV export, all from playground.experiments.analysis and
+.grid (the code behind `python -m playground report` and `report --grid`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import gradio as gr
 
 from playground.core.playground import Playground
 from playground.present import grid
-from playground.ui.closelook import CLOSE_LOOK_JS
 from playground.present.analysis import ALL, analysis_view, column_widths, experiment_choices, padded
+from playground.ui.closelook import CLOSE_LOOK_JS
 
 
 def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
