@@ -12,7 +12,7 @@ from PIL import Image
 from playground.base.prompts import Story
 from playground.experiments.cells import Arm
 from playground.experiments.compare import compare
-from support.browser import shot
+from support.browser import open_tab, shot
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -22,16 +22,6 @@ def comparison(playground):  # type: ignore[no-untyped-def]
     story = Story("Miko, a red panda courier", beats=("gets a parcel", "runs over roofs", "hides", "delivers"))
     return asyncio.run(compare(playground, story, [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
                                frames=4, seed=4, size="1024x1024"))
-
-
-def open_tab(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("tab", name="Generate").wait_for(timeout=30_000)
-    tab = page.get_by_role("tab", name=name)
-    if tab.count() and tab.first.is_visible():
-        tab.first.click()
-        return
-    page.get_by_role("button", name="More tabs").click()
-    page.locator(".overflow-dropdown button", has_text=name).click()
 
 
 def labels(page) -> list[str]:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from playground.base.prompts import Story
 from playground.experiments.cells import Arm
 from playground.experiments.compare import compare
 from playground.experiments.grid import build_grid
-from support.browser import shot
+from support.browser import open_tab, shot
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -23,16 +23,6 @@ def comparison(playground):  # type: ignore[no-untyped-def]
     return asyncio.run(compare(playground, story, [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
                                variants={"A": "flat colours " + HOSTILE, "B": "ink wash", "C": "pastel"}, frames=4, seed=2,
                                size="512x512"))
-
-
-def open_tab(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("tab", name="Generate").wait_for(timeout=30_000)
-    tab = page.get_by_role("tab", name=name)
-    if tab.count() and tab.first.is_visible():
-        tab.first.click()
-        return
-    page.get_by_role("button", name="More tabs").click()
-    page.locator(".overflow-dropdown button", has_text=name).click()
 
 
 def row_titles(page) -> list[str]:  # type: ignore[no-untyped-def]
