@@ -34,6 +34,8 @@ def _report(playground: Playground, args: argparse.Namespace) -> int:
         print(f"error: no experiment {args.experiment!r} in {playground.log.runs.path}"
               + (f"; recent: {', '.join(known)}" if known else ""), file=sys.stderr)
         return 2
+    if args.grid:
+        return _grid(playground, args)
     result = analysis.analyse(playground, args.experiment, snapshots, criterion=args.criterion)
     if args.json:
         print(json.dumps(analysis.report_json(result, args.experiment), ensure_ascii=False))
@@ -53,11 +55,33 @@ def _report(playground: Playground, args: argparse.Namespace) -> int:
     return 0
 
 
+def _grid(playground: Playground, args: argparse.Namespace) -> int:
+    from playground.experiments.grid import SORTABLE, build_grid
+    from playground.present.grid import grid_json, grid_text
+
+    if not args.experiment:
+        print("error: --grid needs --experiment ID (the grid is one experiment's stories x arms)", file=sys.stderr)
+        return 2
+    metric, _, arm = (args.sort or "subject_consistency").partition(":")
+    if metric not in SORTABLE:
+        print(f"error: --sort takes METRIC[:ARM], METRIC one of {', '.join(SORTABLE)}", file=sys.stderr)
+        return 2
+    grid = build_grid(playground, args.experiment, sort_by=metric, sort_arm=arm, page=max(0, args.page - 1))
+    print(json.dumps(grid_json(grid), ensure_ascii=False) if args.json else grid_text(grid))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, command: str) -> None:
     p = sub.add_parser("report", help="per-arm summary of runs and votes (success, cost, latency, consistency, ratings)")
     p.add_argument("--experiment", default=None, help="one experiment id (default: every run in the log)")
     p.add_argument("--criterion", default="overall", choices=CRITERIA,
                    help="the votes of one criterion (default: overall; older votes are overall)")
+    p.add_argument("--grid", action="store_true",
+                   help="the experiment's grid: one row per story or prompt variant, one column per arm")
+    p.add_argument("--sort", default=None, metavar="METRIC[:ARM]",
+                   help="with --grid: sort rows by a metric (default subject_consistency) of one arm, "
+                        "or without ARM by its spread over the arms")
+    p.add_argument("--page", type=int, default=1, help="with --grid: the page of 12 rows to print")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     add_hub_arg(p)
     add_data_dir(p)

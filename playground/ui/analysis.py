@@ -1,5 +1,6 @@
-"""The Analysis tab: the per-arm table, the two plots and a CSV export, all from
-playground.experiments.analysis (the code behind `python -m playground report`)."""
+"""The Analysis tab: the per-arm tables, the grid of an experiment (with the close look on a
+frame's click), the two plots and a CSV export, all from playground.experiments.analysis and
+.grid (the code behind `python -m playground report` and `report --grid`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 import gradio as gr
 
 from playground.core.playground import Playground
+from playground.present import grid
 from playground.present.analysis import ALL, analysis_view, column_widths, experiment_choices, padded
+from playground.ui.closelook import CLOSE_LOOK_JS
 
 
 def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
@@ -19,6 +22,17 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
             refresh = gr.Button("Refresh", size="sm", scale=1)
             download = gr.DownloadButton("Download table (CSV)", size="sm", scale=1, elem_id="analysis-download")
         notes = gr.Markdown(elem_id="analysis-notes")
+        with gr.Accordion("Grid: stories or variants × arms", open=True, elem_id="analysis-grid-box"):
+            with gr.Row():
+                sort_by = gr.Dropdown(grid.sort_choices(), value="subject_consistency", label="Sort rows by",
+                                      scale=2, elem_id="grid-sort-by")
+                sort_arm = gr.Dropdown([("spread over the arms", "")], value="", label="of", scale=3,
+                                       elem_id="grid-sort-arm")
+                order = gr.Radio(["highest first", "lowest first"], value="highest first", label="Order", scale=2,
+                                 elem_id="grid-order")
+                page = gr.Number(1, label="Page", precision=0, minimum=1, scale=1, elem_id="grid-page")
+            # a click on a frame opens the close look (ui/closelook.py: in the browser, no round trip)
+            grid_box = gr.HTML(elem_id="analysis-grid", css_template=grid.CSS, js_on_load=CLOSE_LOOK_JS)
         # wrap: a long arm label takes two lines rather than the width the figures need
         table = gr.Dataframe(label="Per arm: runs, votes (win % and BT with 95% bootstrap intervals), cost, latency",
                              interactive=False, wrap=True, elem_id="analysis-table")
@@ -45,10 +59,21 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
         chosen = choice if choice in choices else (choices[1] if len(choices) > 1 else ALL)
         return {experiment: gr.Dropdown(choices=choices, value=chosen), **show(chosen)}
 
+    def show_grid(choice: str | None, by: str, arm: str, how: str, number: float | None) -> dict[Any, Any]:
+        html, arms = grid.analysis_grid(playground, choice, by, arm, how, int(number or 1))
+        return {grid_box: html,
+                sort_arm: gr.Dropdown(choices=[("spread over the arms", ""), *arms], value=arm if arm in arms else "")}
+
+    grid_inputs, grid_outputs = [experiment, sort_by, sort_arm, order, page], [grid_box, sort_arm]
     outputs = [experiment, table, notes, cost, latency, download, consistency]
-    tab.select(reload, experiment, outputs, api_visibility="private")
-    refresh.click(reload, experiment, outputs, api_visibility="private")
+    tab.select(reload, experiment, outputs, api_visibility="private").then(show_grid, grid_inputs, grid_outputs,
+                                                                           api_visibility="private")
+    refresh.click(reload, experiment, outputs, api_visibility="private").then(show_grid, grid_inputs, grid_outputs,
+                                                                              api_visibility="private")
     # consistency last: the public `analysis` endpoint's earlier outputs keep their places
     experiment.input(show, experiment, [table, notes, cost, latency, download, consistency], api_name="analysis",
-                     api_visibility="undocumented")  # an old contract: callable, out of the listing (/report)
+                     api_visibility="undocumented",  # an old contract: callable, out of the listing (/report)
+                     ).then(show_grid, grid_inputs, grid_outputs, api_visibility="private")
+    for control in (sort_by, sort_arm, order, page):
+        control.input(show_grid, grid_inputs, grid_outputs, api_visibility="private")
     return {"table": table, "experiment": experiment}

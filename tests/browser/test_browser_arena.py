@@ -14,7 +14,7 @@ from playground.base.prompts import Story
 from playground.experiments.cells import Arm
 from playground.experiments.compare import compare
 from playground.experiments.votes import vote
-from support.browser import shot
+from support.browser import open_tab, shot
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -29,17 +29,6 @@ def experiment(playground):  # type: ignore[no-untyped-def]
     result = asyncio.run(compare(playground, story, ARMS, variants={"A": "flat colours", "B": "ink wash"}, frames=4,
                                  seed=5, size="512x512"))
     return result
-
-
-def open_tab(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    """A tab by its name: on a phone, Gradio folds the tabs that do not fit into "More tabs"."""
-    page.get_by_role("tab", name="Generate").wait_for(timeout=30_000)
-    tab = page.get_by_role("tab", name=name)
-    if tab.count() and tab.first.is_visible():
-        tab.first.click()
-        return
-    page.get_by_role("button", name="More tabs").click()
-    page.locator(".overflow-dropdown button", has_text=name).click()
 
 
 def settled(page) -> None:  # type: ignore[no-untyped-def]

@@ -48,3 +48,14 @@ def chromium_or_skip() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but no Chromium at {CHROMIUM}: .ci/run must install Debian's chromium")
     pytest.skip(f"browser test skipped: no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+
+
+def open_tab(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A top-level tab by its name: on a phone, Gradio folds the tabs that do not fit into "More tabs"."""
+    page.get_by_role("tab", name="Generate").wait_for(timeout=30_000)
+    tab = page.get_by_role("tab", name=name)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+        return
+    page.get_by_role("button", name="More tabs").click()
+    page.locator(".overflow-dropdown button", has_text=name).click()
