@@ -45,6 +45,14 @@ SHOW_RESULTS = """(...values) => {
 CANCELLED = "**Cancelled.** The run is logged with status `cancelled` (see History); frames that arrived are kept."
 
 
+def kept_model(provider_name: str, model_id: str | None) -> Any:
+    """The Model list of a newly chosen provider: the model shown is kept when it is the provider's
+    (History's Load into Generate sets both), else the provider's default."""
+    listed = [m.id for m in provider_class(provider_name).models]
+    return gr.Dropdown(choices=model_choices(provider_name),
+                       value=model_id if model_id in listed else provider_class(provider_name).default_model())
+
+
 def final_summary(result: RunResult) -> str:
     """The summary a finished run shows; a cancelled one says so first, with its id, frames and cost."""
     text = format_summary(result.record)
@@ -194,8 +202,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                          show_progress="hidden")
     model.change(lambda p, m: gr.Number(visible=takes_seed(p, m)), [provider, model], seed, api_visibility="private",
                  show_progress="hidden")
-    provider.change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
-                    provider, model, api_visibility="private")
+    provider.change(kept_model, [provider, model], model, api_visibility="private")
     # One pool for both triggers, bounded by queue(default_concurrency_limit=...) in app.py:
     # a public app must not start unboundedly many paid runs at once (the rest wait in the queue).
     # Gradio's status (queue position, spinner, "Error" badge) only on the progress line: on the

@@ -34,6 +34,10 @@ body {overflow-anchor: none}
 @media (min-width: 641px) {
   /* the newest result stays in view beside the form */
   .column.pg-results {position: sticky !important; top: 8px; align-self: flex-start !important}
+  /* a fixed number of columns: with growing tiles, two frames filled the whole width */
+  #sequence-gallery .grid-container {grid-template-columns: repeat(4, minmax(0, 1fr)) !important}
+  #history-gallery .grid-container {grid-template-columns: repeat(5, minmax(0, 1fr)) !important}
+  [id^="compare-gallery-"] .grid-container {grid-template-columns: repeat(6, minmax(0, 1fr)) !important}
 }
 .run-summary {font-variant-numeric: tabular-nums}
 /* the tables' monospace font cut every header and number at 1400 px: the UI font, a size smaller */
