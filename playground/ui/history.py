@@ -10,6 +10,7 @@ import gradio as gr
 
 from playground.base.errors import InputError
 from playground.core.playground import Playground
+from playground.experiments.annotations import add_note, add_tag, annotations, annotations_text, remove_tag
 from playground.experiments.importer import MAX_IMPORT_USD, import_run
 from playground.present.forms import parse_beats, parse_cost
 from playground.present.history import (
@@ -66,6 +67,16 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
         load = gr.Button("Load into Generate", size="sm", elem_id="history-load", interactive=False)
         rerun = gr.Button("Re-run", size="sm", elem_id="history-rerun", interactive=False)
     downloads = build_downloads("history")
+    with gr.Group(visible=False) as notes_box:  # append-only, like votes (experiments.annotations)
+        notes_view = gr.Textbox(label="Tags and notes", lines=2, max_lines=12, interactive=False,
+                                elem_id="history-notes")
+        with gr.Row():
+            tag = gr.Textbox(label="Tag", placeholder="e.g. keep", max_lines=1, min_width=140, elem_id="history-tag")
+            add_tag_button = gr.Button("Add tag", size="sm", min_width=80)
+            remove_tag_button = gr.Button("Remove tag", size="sm", min_width=80)
+        with gr.Row():
+            note = gr.Textbox(label="Note", max_lines=4, scale=3, min_width=200, elem_id="history-note")
+            add_note_button = gr.Button("Add note", size="sm", min_width=80)
 
     def pick(evt: gr.SelectData, frame: Any) -> str:
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -80,7 +91,8 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
         can_make = record.provider != "import"  # imported frames were made elsewhere
         return [items, text, *download_updates(playground, rid.strip()),
                 gr.Textbox(value=made_with(record), visible=True), gr.Button(interactive=can_make),
-                gr.Button(interactive=can_make)]
+                gr.Button(interactive=can_make), gr.Group(visible=True),
+                annotations_text(annotations(playground, record.run_id))]
 
     def refreshed(*values: Any) -> list[Any]:
         note = playground.log.damage_note()  # damaged rows are left out of the table: say so
@@ -94,7 +106,19 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
         boxes = [gr.Dropdown(choices=[ANY, *((v, v) for v in choices[name])]) for name in FILTERS]
         return [history_table(playground, frame=frame), said, *boxes]
 
-    shown = [gallery, summary, *downloads, made, load, rerun]
+    shown = [gallery, summary, *downloads, made, load, rerun, notes_box, notes_view]
+
+    def annotate(action: Any, rid: str, value: str) -> tuple[str, str]:
+        try:
+            action(playground, (rid or "").strip(), value or "")
+        except InputError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return annotations_text(annotations(playground, (rid or "").strip())), ""
+
+    for button, action, box in ((add_tag_button, add_tag, tag), (remove_tag_button, remove_tag, tag),
+                                (add_note_button, add_note, note)):
+        button.click(lambda rid, value, action=action: annotate(action, rid, value), [run_id, box],
+                     [notes_view, box], api_visibility="private")
     listed = [table, hidden_note, *filters[:-1]]
     refresh.click(refreshed, filters, listed, api_visibility="private")
     for box in filters:

@@ -56,6 +56,20 @@ def test_history_fork(app_url: str, page, playground, width: int) -> None:
     share = page.locator("#history-gallery").evaluate("""(g) => g.querySelector('img').getBoundingClientRect().width
         / g.getBoundingClientRect().width""")
     assert share < (0.25 if width == 1400 else 0.55), share  # 5 a row (2 on a phone): two frames stay frame-sized
+    page.locator("#history-tag input").fill("keep")
+    page.get_by_role("button", name="Add tag").click()
+    page.locator("#history-note textarea").fill("the scarf changes colour in frame 2")
+    page.get_by_role("button", name="Add note").click()
+    page.wait_for_function("() => document.querySelector('#history-notes textarea').value.includes('scarf')",
+                           timeout=15_000)
+    assert "Tags: keep" in page.locator("#history-notes textarea").input_value()
+    page.reload()  # read back from annotations.csv
+    page.get_by_role("tab", name="History").click()
+    page.get_by_label("Run ID").fill(made.run_id)
+    page.get_by_role("button", name="Open run").click()
+    page.wait_for_function("() => document.querySelector('#history-notes textarea')?.value.includes('scarf')",
+                           timeout=15_000)
+    assert "Tags: keep" in page.locator("#history-notes textarea").input_value()
     shot(page, f"history_reopened_{width}", full_page=False)
     page.locator("#history-load").click()
     prompt = page.get_by_label("Prompt", exact=True).first

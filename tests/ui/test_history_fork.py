@@ -48,3 +48,27 @@ def test_made_with_and_the_request_that_makes_it_again(playground: Playground) -
     assert again.run_id != logged.run_id and again.composed_prompts == logged.composed_prompts
     assert (again.frames_requested, again.seed, again.size, again.beats) == \
         (logged.frames_requested, logged.seed, logged.size, logged.beats)
+
+
+def test_tags_and_notes_are_append_only_and_replayed(playground: Playground) -> None:
+    from playground.experiments.annotations import add_note, add_tag, annotations, remove_tag
+    from playground.ui.limits import DATA_FILES
+
+    seq, base = make_runs(playground)
+    add_tag(playground, seq, "keep")
+    add_tag(playground, seq, "webcomic")
+    remove_tag(playground, seq, "keep")
+    add_note(playground, seq, "=HYPERLINK(x) the scarf changes colour", "me")
+    add_note(playground, seq, "second look: fine")
+    found = annotations(playground, seq)
+    assert found.tags == ["webcomic"] and [n[2] for n in found.notes][0] == "second look: fine"
+    assert found.notes[1][1:] == ("me", "=HYPERLINK(x) the scarf changes colour")  # read back as typed
+    raw = (playground.settings.data_dir / "annotations.csv").read_text(encoding="utf-8")
+    assert raw.count("\n") == 6 and "'=HYPERLINK" in raw  # five rows, never rewritten; a formula neutralised
+    assert annotations(playground, base).tags == []
+    for bad, words in ((lambda: add_tag(playground, seq, "two words"), "a tag is 1 to 32"),
+                       (lambda: add_note(playground, seq, "x" * 2001), "at most 2000"),
+                       (lambda: add_tag(playground, "nope", "keep"), "no run 'nope'")):
+        with pytest.raises(InputError, match=words):
+            bad()
+    assert "annotations.csv" in DATA_FILES  # never served
