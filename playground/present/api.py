@@ -93,7 +93,7 @@ async def api_compare(playground: Playground, session: Session, prompt: object, 
 
 
 def api_vote(playground: Playground, experiment_id: object, left_run_id: object, right_run_id: object,
-             verdict: object, criterion: object, rater: object) -> dict[str, Any]:
+             verdict: object, criterion: object, rater: object, source: str = "api") -> dict[str, Any]:
     """`/vote`: a blind pairwise vote between two runs of one experiment, both with frames."""
     experiment = text(experiment_id, "experiment_id").strip()
     sides = {}
@@ -116,7 +116,7 @@ def api_vote(playground: Playground, experiment_id: object, left_run_id: object,
     who = text(rater, "rater", 64).strip() or "anonymous"
     add_vote(playground, experiment, sides["left"], sides["right"], choice, who)
     return {"experiment_id": experiment, "left_run_id": sides["left"], "right_run_id": sides["right"],
-            "verdict": choice, "criterion": aspect, "rater": who, "source": "api"}
+            "verdict": choice, "criterion": aspect, "rater": who, "source": source}
 
 
 def runs_item(record: RunRecord) -> dict[str, Any]:
