@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "compare": "playground.cli.experiments",
     "batch": "playground.cli.experiments",
     "report": "playground.cli.report",
+    "runs": "playground.cli.workbench",
+    "vote": "playground.cli.workbench",
     "export": "playground.cli.export",
     "import": "playground.cli.importing",
     "bench": "playground.cli.tools",

@@ -28,6 +28,7 @@ from playground.experiments.compare import (
     plan_comparison,
 )
 from playground.experiments.votes import VERDICTS, add_vote
+from playground.present.history import RunFilter, find_runs
 from playground.present.runs import record_json
 from playground.store import merged
 from playground.store.codec import record_from_row
@@ -92,7 +93,7 @@ async def api_compare(playground: Playground, session: Session, prompt: object, 
 
 
 def api_vote(playground: Playground, experiment_id: object, left_run_id: object, right_run_id: object,
-             verdict: object, criterion: object, rater: object) -> dict[str, Any]:
+             verdict: object, criterion: object, rater: object, source: str = "api") -> dict[str, Any]:
     """`/vote`: a blind pairwise vote between two runs of one experiment, both with frames."""
     experiment = text(experiment_id, "experiment_id").strip()
     sides = {}
@@ -115,27 +116,7 @@ def api_vote(playground: Playground, experiment_id: object, left_run_id: object,
     who = text(rater, "rater", 64).strip() or "anonymous"
     add_vote(playground, experiment, sides["left"], sides["right"], choice, who)
     return {"experiment_id": experiment, "left_run_id": sides["left"], "right_run_id": sides["right"],
-            "verdict": choice, "criterion": aspect, "rater": who, "source": "api"}
-
-
-def find_runs(playground: Playground, *, run_id: str = "", provider: str = "", model: str = "", mode: str = "",
-              status: str = "", experiment_id: str = "", include_refused: bool = False
-              ) -> list[RunRecord]:
-    """The runs of the log that match every filter given, newest first. Refusals (error rows that
-    sent nothing) only when asked for: they are not runs anyone made."""
-    frame = merged.runs(playground)
-    for column, wanted in (("run_id", run_id), ("provider", provider), ("model", model), ("mode", mode),
-                           ("status", status), ("experiment_id", experiment_id)):
-        if wanted:
-            frame = frame[frame[column].astype(str) == wanted]
-    records = [record_from_row({str(k): v for k, v in row.items()}) for row in frame.to_dict("records")]
-    if not include_refused:
-        records = [r for r in records if not is_refusal(r)]
-    return sorted(records, key=lambda r: r.created_at, reverse=True)
-
-
-def is_refusal(record: RunRecord) -> bool:
-    return record.status == "error" and not record.api_calls
+            "verdict": choice, "criterion": aspect, "rater": who, "source": source}
 
 
 def runs_item(record: RunRecord) -> dict[str, Any]:
@@ -152,7 +133,7 @@ def api_runs(playground: Playground, run_id: object, provider: object, model: ob
         ("experiment_id", experiment_id))}
     first = whole(offset, "offset", 0, 10**9) or 0
     count = whole(limit, "limit", 1, MAX_RUNS_LIMIT) or 50
-    records = find_runs(playground, **filters, include_refused=flag(include_refused, "include_refused"))
+    records = find_runs(playground, RunFilter(**filters, include_refused=flag(include_refused, "include_refused")))
     page = records[first:first + count]
     files = frame_files(playground, page[0]) if filters["run_id"] and page else []
     return {"total": len(records), "offset": first, "runs": [runs_item(r) for r in page]}, files

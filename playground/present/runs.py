@@ -180,12 +180,13 @@ def number_ranges(numbers: list[int]) -> str:
     return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
 
 
-def history_table(playground: Playground, n: int = 100) -> Any:
+def history_table(playground: Playground, n: int = 100, frame: Any = None) -> Any:
     """The newest runs, newest first, as short text cells; the full row stays in runs.csv.
-    With a pulled Hub dataset, every writer's runs, each once, and a `writer` column (merged.py)."""
+    With a pulled Hub dataset, every writer's runs, each once, and a `writer` column (merged.py).
+    `frame`: the runs to show instead (History's filters, present.history)."""
     import pandas as pd
 
-    frame = merged.latest(playground, n)
+    frame = merged.latest(playground, n) if frame is None else frame
 
     def fixed(column: str, places: int) -> list[str]:
         values = pd.to_numeric(frame[column], errors="coerce")

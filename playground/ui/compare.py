@@ -107,9 +107,10 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
     c["size_note"] = gr.Markdown(sizes_note(DEFAULT_ARMS), elem_id="compare-size-note")
     with gr.Row():
         default = playground.settings.default_provider
-        c["add_provider"] = gr.Dropdown(choices=provider_choices(playground), value=default, label="Provider", scale=2)
+        c["add_provider"] = gr.Dropdown(choices=provider_choices(playground), value=default, label="Provider", scale=2,
+                                        min_width=260)
         c["add_model"] = gr.Dropdown(choices=model_choices(default), value=provider_class(default).default_model(),
-                                     label="Model", allow_custom_value=True, scale=2)
+                                     label="Model", allow_custom_value=True, scale=2, min_width=260)
         c["add_mode"] = gr.Radio(MODE_CHOICES, value="baseline", label="Mode", scale=2)
     c["add"] = gr.Button("Add arm", size="sm")
     c["estimate"] = gr.Markdown(elem_id="compare-estimate")
@@ -127,7 +128,7 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
 def _build_row(i: int) -> dict[str, Any]:
     with gr.Group(visible=False) as box:
         header = gr.Markdown(elem_classes=["run-summary"])
-        gallery = gr.Gallery(show_label=False, columns=6, height=170, object_fit="contain", preview=False,
+        gallery = gr.Gallery(show_label=False, columns=6, height="auto", object_fit="contain", preview=False,
                              elem_id=f"compare-gallery-{i}")
         with gr.Accordion("Composed prompt(s) sent", open=False):
             prompts = gr.Textbox(show_label=False, lines=3, max_lines=12, interactive=False)
@@ -170,7 +171,7 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
         return read_form([a, b, c], beats, frames, seed, arms, size)
 
     def show_estimate(*values: Any) -> str:
-        *vals, state, _ = values  # the form, the session, the pending confirmation
+        *vals, state, _, _ = values  # the form, the session, the pending confirmation, the runs in flight
         return estimate_markdown(playground, form_of(vals), state)
 
     def voting(enabled: bool) -> dict[Any, Any]:

@@ -34,9 +34,23 @@ from playground.ui.shared import (
 )
 
 TICK_S = 0.5  # how often the elapsed time of a run in flight is refreshed
+# On a phone the results sit above the form: after a tap on Generate, bring them into view (an
+# event's js runs before its Python function; what it returns becomes the inputs, so it returns them)
+SHOW_RESULTS = """(...values) => {
+  if (window.innerWidth <= 640) document.getElementById("generate-results")?.scrollIntoView({block: "start"});
+  return values;
+}"""
 
 
 CANCELLED = "**Cancelled.** The run is logged with status `cancelled` (see History); frames that arrived are kept."
+
+
+def kept_model(provider_name: str, model_id: str | None) -> Any:
+    """The Model list of a newly chosen provider: the model shown is kept when it is the provider's
+    (History's Load into Generate sets both), else the provider's default."""
+    listed = [m.id for m in provider_class(provider_name).models]
+    return gr.Dropdown(choices=model_choices(provider_name),
+                       value=model_id if model_id in listed else provider_class(provider_name).default_model())
 
 
 def final_summary(result: RunResult) -> str:
@@ -95,19 +109,22 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                 seed = gr.Number(value=7, precision=0, label="Seed", min_width=90, elem_id="seed-box",
                                  visible=takes_seed(default_provider, default_model))  # only where the model takes one
                 size = gr.Textbox(label="Size", placeholder="model default", min_width=120, max_lines=1)
-            with gr.Row():
-                provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider")
+            with gr.Row():  # 260 px each: side by side they clipped "Local (offline stand-in, not a mo…"
+                provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider",
+                                       min_width=260)
                 model = gr.Dropdown(choices=model_choices(default_provider), value=default_model, label="Model",
-                                    allow_custom_value=True)
+                                    allow_custom_value=True, min_width=260)
             mode = gr.Radio(MODE_CHOICES, value="sequence", label="Mode", info=MODE_INFO, elem_id="generate-mode")
-            with gr.Row():
-                generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
-                cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-button")
-            estimate = gr.Markdown(estimate_text(playground, start), elem_classes=["run-summary"], elem_id="run-estimate")
+            with gr.Column(elem_classes=["pg-action-bar"], elem_id="generate-actions"):  # sticky: always in view
+                with gr.Row():
+                    generate = gr.Button("Generate", variant="primary", elem_id="generate-button", min_width=100)
+                    cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-button", min_width=100)
+                estimate = gr.Markdown(estimate_text(playground, start), elem_classes=["run-summary"],
+                                       elem_id="run-estimate")
             references = gr.File(label="Reference images", file_count="multiple", file_types=["image"],
                                  type="filepath", height=130, elem_id="reference-images")
             ref_note = gr.Markdown(reference_note(default_provider, default_model), elem_id="reference-note")
-        with gr.Column(scale=3, min_width=300):
+        with gr.Column(scale=3, min_width=300, elem_classes=["pg-results"], elem_id="generate-results"):
             gallery = gr.Gallery(label="Sequence", columns=4, height="auto", object_fit="contain",
                                  elem_id="sequence-gallery", preview=False)
             live = gr.Markdown(elem_id="run-progress")
@@ -185,16 +202,16 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                          show_progress="hidden")
     model.change(lambda p, m: gr.Number(visible=takes_seed(p, m)), [provider, model], seed, api_visibility="private",
                  show_progress="hidden")
-    provider.change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
-                    provider, model, api_visibility="private")
+    provider.change(kept_model, [provider, model], model, api_visibility="private")
     # One pool for both triggers, bounded by queue(default_concurrency_limit=...) in app.py:
     # a public app must not start unboundedly many paid runs at once (the rest wait in the queue).
     # Gradio's status (queue position, spinner, "Error" badge) only on the progress line: on the
     # gallery and summary an error badge hid the frames and the reason of a refused run.
     run_options = dict(concurrency_limit="default", concurrency_id="runs", show_progress_on=[live])
-    run_event = generate.click(on_generate, inputs, outputs, api_name="generate",
+    run_event = generate.click(on_generate, inputs, outputs, api_name="generate", js=SHOW_RESULTS,
                                api_visibility="undocumented", **run_options)  # an old contract; scripts use /run
-    submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", **run_options)
+    submit_event = prompt.submit(on_generate, inputs, outputs, api_visibility="private", js=SHOW_RESULTS,
+                                 **run_options)
     # Exports take a moment: an event of their own after the run, so the run has ended (and
     # Generate takes the next click) as soon as its frames and numbers are on screen.
     for event in (run_event, submit_event):

@@ -28,7 +28,8 @@ MAX_UPLOAD_REQUEST_BYTES = 256 * 1024 * 1024  # one upload request (the files of
 MAX_BODY_BYTES = 4 * 1024 * 1024  # any other request
 UPLOAD_PATH = "/gradio_api/upload"
 # Files of DATA_DIR that are never served (a second guard: they are outside the served folders).
-DATA_FILES = tuple(f"{name}{side}" for name in ("runs.csv", "ratings.csv", "reservations.json")
+DATA_FILES = tuple(f"{name}{side}" for name in ("runs.csv", "ratings.csv", "reservations.json",
+                                                                 "annotations.csv")
                    for side in ("", ".idx", ".lock", ".torn", ".damaged", ".migrating"))
 
 Scope = MutableMapping[str, Any]

@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
-CSS = """
-#sequence-gallery {min-height: 320px}
-/* Gradio keeps 450 px of gallery even for one row of frames: keep less, the frames decide */
-#sequence-gallery .fixed-height, #history-gallery .fixed-height {min-height: 280px}
+FRAME_GALLERIES = ("#sequence-gallery", "#history-gallery", '[id^="compare-gallery-"]')
+
+
+def _every(rule: str) -> str:
+    """`rule` (a selector suffix and a block) for every gallery of frames, each scoped by its id so
+    Gradio's other galleries keep their look."""
+    suffix, block = rule.split("{", 1)
+    return ", ".join(f"{g}{suffix.rstrip()}" for g in FRAME_GALLERIES) + " {" + block
+
+
+GALLERY_CSS = "\n".join(_every(rule) for rule in (
+    # Gradio caps a gallery at 55vh (row 3 of 15 frames was cut, row 4 hidden behind an inner scroll)
+    " .fixed-height {max-height: none !important; min-height: 0 !important}",
+    # the caption under its frame, whole: over the frame it hid the frame's own caption strip
+    " .thumbnail-item {height: auto !important; aspect-ratio: auto !important; overflow: visible !important;"
+    " display: flex; flex-direction: column}",
+    " .thumbnail-item img {aspect-ratio: 1 / 1; height: auto !important}",
+    " .caption-label {position: static !important; max-width: 100% !important; white-space: normal !important;"
+    " opacity: 1; border: 0; background: none; padding: 2px 0 0 0; text-overflow: clip}",
+))
+
+CSS = GALLERY_CSS + """
+/* Gradio sets overflow: hidden on the container, which turns position: sticky off */
+.gradio-container {overflow: clip !important}
+/* Generate, Cancel and the estimate stay in view at the bottom of the screen */
+.pg-action-bar {position: sticky !important; bottom: 0; z-index: 100; padding: 6px 0 4px 0;
+  background: var(--background-fill-primary) !important; box-shadow: 0 -6px 8px -6px rgba(0, 0, 0, 0.15)}
+/* frames arriving above the form must not scroll the page down to keep the form in place */
+body {overflow-anchor: none}
+@media (min-width: 641px) {
+  /* the newest result stays in view beside the form */
+  .column.pg-results {position: sticky !important; top: 8px; align-self: flex-start !important}
+  /* a fixed number of columns: with growing tiles, two frames filled the whole width */
+  #sequence-gallery .grid-container {grid-template-columns: repeat(4, minmax(0, 1fr)) !important}
+  #history-gallery .grid-container {grid-template-columns: repeat(5, minmax(0, 1fr)) !important}
+  [id^="compare-gallery-"] .grid-container {grid-template-columns: repeat(6, minmax(0, 1fr)) !important}
+}
 .run-summary {font-variant-numeric: tabular-nums}
 /* the tables' monospace font cut every header and number at 1400 px: the UI font, a size smaller */
 :is(#history-table, #analysis-table, #analysis-consistency, #arena-leaderboard) :is(th, th .text, .virtual-row, .virtual-row .text) {
@@ -14,10 +47,10 @@ CSS = """
 #run-progress .bar {letter-spacing: 1px}
 @media (max-width: 640px) {
   #banner {font-size: 0.9em}
+  .pg-results {order: -1}  /* frames first on a phone: the form and its action bar follow */
   .gradio-container {padding-left: 6px !important; padding-right: 6px !important}
   /* Gradio's grid keeps 100 px per column: 4 or 5 columns overflow a phone */
-  #sequence-gallery .grid-container, #history-gallery .grid-container {
-    grid-template-columns: repeat(2, minmax(0, 1fr)) !important}
+  """ + _every(" .grid-container {grid-template-columns: repeat(2, minmax(0, 1fr)) !important}") + """
   /* the cost plot's SVG scales to its box (640 units into ~350 px): its 12-unit text would be 7 px
      (the caption names the y axis: its rotated title makes way for the larger ticks) */
   #analysis-cost-plot svg text {font-size: 24px}

@@ -143,3 +143,23 @@ def test_the_readme_example_runs_against_the_app(served: tuple[str, Path]) -> No
     assert done.returncode == 0, done.stderr[-2000:]
     first, second = done.stdout.splitlines()[-2:]  # after the client's own "Loaded as API" line
     assert first.startswith("ok 0.0 7 ") and second.startswith("1 [")
+
+
+def test_runs_and_vote_commands_print_what_the_api_returns(client, served: tuple[str, Path]) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "playground", *args, "--data-dir", str(served[1])], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+
+    listed = json.loads(cli("runs", "--limit", "3", "--json").stdout)
+    api, _ = client.predict(limit=3, api_name="/runs")
+    assert listed == api  # one function answers both
+    result, _ = client.predict(prompt="A fox.", beats=["a", "b"], api_name="/compare")
+    left, right = (r["run_id"] for r in result["runs"])
+    voted = cli("vote", "--experiment", result["experiment_id"], "--left", left, "--right", right, "--verdict", "tie",
+                "--json")
+    assert voted.returncode == 0, voted.stderr
+    assert json.loads(voted.stdout) == {"experiment_id": result["experiment_id"], "left_run_id": left,
+                                        "right_run_id": right, "verdict": "tie", "criterion": "overall",
+                                        "rater": "anonymous", "source": "cli"}
+    bad = cli("vote", "--experiment", result["experiment_id"], "--left", left, "--right", "nope", "--verdict", "tie")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: no run 'nope'")

@@ -1,0 +1,92 @@
+"""Tags and notes per run, appended to DATA_DIR/annotations.csv (beside ratings.csv): one row
+each, never rewritten; a tag is removed by an `untag` row, and a run's tags and notes are the
+rows replayed in order. The file is never served (ui.limits blocks it) and keeps no key."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playground.base.errors import InputError
+from playground.base.ids import utc_now
+from playground.core.playground import Playground
+from playground.store import merged
+from playground.store.csvlog import CsvLog
+
+ANNOTATION_COLUMNS = ["at", "run_id", "kind", "value", "author", "source"]
+KINDS = ("tag", "untag", "note")
+TAG = re.compile(r"^[\w.-]{1,32}$")
+MAX_NOTE_CHARS = 2000
+MAX_AUTHOR_CHARS = 64
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass
+class Annotations:
+    tags: list[str] = field(default_factory=list)  # in the order they were added
+    notes: list[tuple[str, str, str]] = field(default_factory=list)  # (at, author, text), newest first
+
+
+def annotation_log(data_dir: Path) -> CsvLog:
+    return CsvLog(Path(data_dir) / "annotations.csv", ANNOTATION_COLUMNS)
+
+
+def _annotate(playground: Playground, run_id: str, kind: str, value: str, author: str, source: str) -> None:
+    run_id = (run_id or "").strip()
+    if not run_id or merged.get(playground, run_id) is None:
+        raise InputError(f"no run {run_id!r} in the log")
+    name = _CONTROL.sub("", author or "").strip()
+    if len(name) > MAX_AUTHOR_CHARS:
+        raise InputError(f"author is at most {MAX_AUTHOR_CHARS} characters, got {len(name)}")
+    annotation_log(playground.settings.data_dir).append(
+        {"at": utc_now(), "run_id": run_id, "kind": kind, "value": value, "author": name or "anonymous",
+         "source": source})
+
+
+def clean_tag(tag: str) -> str:
+    tag = (tag or "").strip()
+    if not TAG.match(tag):
+        raise InputError(f"a tag is 1 to 32 letters, digits, '.', '-' or '_', got {tag!r}")
+    return tag
+
+
+def add_tag(playground: Playground, run_id: str, tag: str, author: str = "", source: str = "ui") -> None:
+    _annotate(playground, run_id, "tag", clean_tag(tag), author, source)
+
+
+def remove_tag(playground: Playground, run_id: str, tag: str, author: str = "", source: str = "ui") -> None:
+    _annotate(playground, run_id, "untag", clean_tag(tag), author, source)
+
+
+def add_note(playground: Playground, run_id: str, note: str, author: str = "", source: str = "ui") -> None:
+    text = _CONTROL.sub("", note or "").strip()
+    if not text:
+        raise InputError("the note is empty")
+    if len(text) > MAX_NOTE_CHARS:
+        raise InputError(f"a note is at most {MAX_NOTE_CHARS} characters, got {len(text)}")
+    _annotate(playground, run_id, "note", text, author, source)
+
+
+def annotations(playground: Playground, run_id: str) -> Annotations:
+    """A run's tags and notes: its rows replayed in the order they were written."""
+    log = annotation_log(playground.settings.data_dir)
+    result = Annotations()
+    if not log.path.exists():
+        return result
+    frame = log.read()
+    for row in frame[frame["run_id"].astype(str) == run_id].itertuples(index=False):
+        if row.kind == "tag" and row.value not in result.tags:
+            result.tags.append(str(row.value))
+        elif row.kind == "untag" and row.value in result.tags:
+            result.tags.remove(str(row.value))
+        elif row.kind == "note":
+            result.notes.insert(0, (str(row.at), str(row.author), str(row.value)))
+    return result
+
+
+def annotations_text(found: Annotations) -> str:
+    """Plain text for the History panel (user text is never rendered as Markdown)."""
+    lines = [f"Tags: {', '.join(found.tags) if found.tags else '—'}"]
+    lines += [f"{at[:16].replace('T', ' ')} {author}: {text}" for at, author, text in found.notes]
+    return "\n".join(lines)
