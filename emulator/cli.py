@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         emu = Emulator(latency_s=args.latency, image_size=args.image_size, image_format=args.format, host=args.host,
                        port=args.port, file_delay_s=args.file_delay, textured=args.textured, limits=limits).start()
     except ConfigError as exc:
-        parser.error(str(exc))
+        parser.error(str(exc).replace("PLAYGROUND_RATE_LIMITS", "--limits"))  # the same syntax
     print(f"# provider emulator on {emu.url} (Ctrl-C to stop). Use it with:")
     if limits:
         print(f"# rate limits per key: {limits}")
