@@ -120,4 +120,7 @@ def test_arena_keys_vote_undo_criteria_and_leaderboard(experiment, app_url: str,
     page.locator("#arena-leaderboard").scroll_into_view_if_needed()
     settled(page)
     shot(page, f"arena_leaderboard_{width}", full_page=False)
+    page.reload()  # the rater's name is remembered in this browser
+    open_tab(page, "Arena")
+    expect(page.locator("#arena-rater input, #arena-rater textarea").first).to_have_value("ana", timeout=15_000)
     assert not dialogs and not page.console_errors
