@@ -90,6 +90,7 @@ def build_tab(playground: Playground) -> dict[str, Any]:
                             elem_id="arena-mode")
         info = gr.Markdown(HELP, elem_id="arena-info")
         state = gr.State(None)
+        remembered = gr.BrowserState("", storage_key="playground-arena-rater")  # the rater's name, in this browser
         with gr.Row(equal_height=True):
             galleries = {side: gr.Gallery(label=label, columns=4, height=240, object_fit="contain",
                                           allow_preview=False, elem_id=f"arena-{side}", min_width=300)
@@ -136,10 +137,11 @@ def build_tab(playground: Playground) -> dict[str, Any]:
         return {state: pair, info: note, reveal_box: "", undo_button: gr.Button(interactive=False),
                 **shown, **visible, **button_updates(pair)}
 
-    def load(choice: str | None, who: str, how: str, criterion: str) -> dict[Any, Any]:
+    def load(choice: str | None, who: str, how: str, criterion: str, stored: str) -> dict[Any, Any]:
         choices = experiment_choices(playground)
         chosen = choice if choice in choices else (choices[0] if choices else None)
-        return {experiment: gr.Dropdown(choices=choices, value=chosen), **show_pair(chosen, who, how),
+        who = who or (stored if isinstance(stored, str) else "")[:64]
+        return {experiment: gr.Dropdown(choices=choices, value=chosen), rater: who, **show_pair(chosen, who, how),
                 board: leaderboard(playground, chosen, criterion)}
 
     def on_vote(criterion: str, verdict: str, pair: ArenaPair | None, who: str, board_for: str) -> dict[Any, Any]:
@@ -164,7 +166,9 @@ def build_tab(playground: Playground) -> dict[str, Any]:
 
     pair_outputs = [state, info, reveal_box, undo_button, *galleries.values(), *rows.values(), *all_buttons]
     private: dict[str, Any] = {"api_visibility": "private"}
-    tab.select(load, [experiment, rater, mode, board_criterion], [experiment, *pair_outputs, board], **private)
+    tab.select(load, [experiment, rater, mode, board_criterion, remembered], [experiment, rater, *pair_outputs, board],
+               **private)
+    rater.change(lambda who: (who or "")[:64], rater, remembered, **private)
     for event in (experiment.input, mode.input):
         event(show_pair, [experiment, rater, mode], pair_outputs, **private)
     next_button.click(show_pair, [experiment, rater, mode], pair_outputs, **private)

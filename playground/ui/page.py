@@ -56,6 +56,8 @@ body {overflow-anchor: none}
   #analysis-cost-plot svg text {font-size: 24px}
   /* the Arena's panes stack: a 4-frame story in one row of each (Gradio's grid wrapped it 3+1) */
   #arena-left .grid-container, #arena-right .grid-container {grid-template-columns: repeat(4, minmax(0, 1fr)) !important}
+  /* and each pane as tall as its one row of frames (the gallery kept 240 px, mostly empty) */
+  #arena-left, #arena-right, :is(#arena-left, #arena-right) .grid-wrap {height: auto !important}
   #analysis-cost-plot svg .y-title {display: none}
 }
 """

@@ -62,6 +62,8 @@ def test_arena_keys_vote_undo_criteria_and_leaderboard(experiment, app_url: str,
         box, last = page.locator(f"#arena-{side}").bounding_box(), page.locator(f"#arena-{side} img").nth(3).bounding_box()
         assert box and last and last["x"] + last["width"] <= box["x"] + box["width"] + 1  # 4 frames, one row, none cut
         assert abs(last["y"] - page.locator(f"#arena-{side} img").first.bounding_box()["y"]) < 2
+        if width < 640:  # as tall as its row of frames: both panes in view (the gallery kept 240 px)
+            assert box["height"] < last["height"] + 80
     blind = " ".join(page.locator(f"#arena-{part}").inner_text() for part in ("left", "right", "info", "reveal"))
     assert "procedural" not in blind and ":sequence" not in blind and ":baseline" not in blind  # blind until voted
     settled(page)
@@ -120,4 +122,7 @@ def test_arena_keys_vote_undo_criteria_and_leaderboard(experiment, app_url: str,
     page.locator("#arena-leaderboard").scroll_into_view_if_needed()
     settled(page)
     shot(page, f"arena_leaderboard_{width}", full_page=False)
+    page.reload()  # the rater's name is remembered in this browser
+    open_tab(page, "Arena")
+    expect(page.locator("#arena-rater input, #arena-rater textarea").first).to_have_value("ana", timeout=15_000)
     assert not dialogs and not page.console_errors

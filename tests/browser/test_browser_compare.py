@@ -9,7 +9,7 @@ import pytest
 
 from playground.base.config import Settings
 from support.app import launch_app
-from support.browser import shot
+from support.browser import open_tab, shot
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -111,7 +111,7 @@ def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(
     for _ in range(5):
         add_vote(playground, "six", "r10", "r20", "right")
     page.goto(app_url)
-    page.get_by_role("tab", name="Analysis").click()
+    open_tab(page, "Analysis")  # on a phone it may be folded into "More tabs"
     page.locator("#analysis-notes", has_text="10 vote(s)").wait_for(timeout=15_000)
     page.locator("#analysis-cost-plot svg circle").nth(5).wait_for(timeout=15_000)
     tables = {"#analysis-table": ("votes", "win %", "BT", "score", "$/run", "$/frame", "p50 s", "p95 s", "frames"),
