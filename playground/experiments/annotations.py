@@ -70,19 +70,27 @@ def add_note(playground: Playground, run_id: str, note: str, author: str = "", s
 
 def annotations(playground: Playground, run_id: str) -> Annotations:
     """A run's tags and notes: its rows replayed in the order they were written."""
+    return replayed(playground, {run_id}).get(run_id, Annotations())
+
+
+def replayed(playground: Playground, run_ids: set[str] | None = None) -> dict[str, Annotations]:
+    """Every run's (or these runs') tags and notes, the file read once."""
     log = annotation_log(playground.settings.data_dir)
-    result = Annotations()
+    found: dict[str, Annotations] = {}
     if not log.path.exists():
-        return result
+        return found
     frame = log.read()
-    for row in frame[frame["run_id"].astype(str) == run_id].itertuples(index=False):
+    if run_ids is not None:
+        frame = frame[frame["run_id"].astype(str).isin(run_ids)]
+    for row in frame.itertuples(index=False):
+        result = found.setdefault(str(row.run_id), Annotations())
         if row.kind == "tag" and row.value not in result.tags:
             result.tags.append(str(row.value))
         elif row.kind == "untag" and row.value in result.tags:
             result.tags.remove(str(row.value))
         elif row.kind == "note":
             result.notes.insert(0, (str(row.at), str(row.author), str(row.value)))
-    return result
+    return found
 
 
 def annotations_text(found: Annotations) -> str:

@@ -18,6 +18,7 @@ from playground.core.playground import Playground
 from playground.core.session import Session
 from playground.core.typed import flag, run_request, text, text_list, whole
 from playground.experiments import analysis
+from playground.experiments.annotations import replayed
 from playground.experiments.cells import parse_arms, total_max_usd
 from playground.experiments.compare import (
     MAX_ARMS,
@@ -119,9 +120,9 @@ def api_vote(playground: Playground, experiment_id: object, left_run_id: object,
             "verdict": choice, "criterion": aspect, "rater": who, "source": source}
 
 
-def runs_item(record: RunRecord) -> dict[str, Any]:
+def runs_item(record: RunRecord, tags: list[str]) -> dict[str, Any]:
     return {**record_json(record), "created_at": record.created_at, "prompt": record.prompt,
-            "beats": record.beats or []}
+            "beats": record.beats or [], "tags": tags}
 
 
 def api_runs(playground: Playground, run_id: object, provider: object, model: object, mode: object, status: object,
@@ -136,7 +137,9 @@ def api_runs(playground: Playground, run_id: object, provider: object, model: ob
     records = find_runs(playground, RunFilter(**filters, include_refused=flag(include_refused, "include_refused")))
     page = records[first:first + count]
     files = frame_files(playground, page[0]) if filters["run_id"] and page else []
-    return {"total": len(records), "offset": first, "runs": [runs_item(r) for r in page]}, files
+    notes = replayed(playground, {r.run_id for r in page})
+    items = [runs_item(r, notes[r.run_id].tags if r.run_id in notes else []) for r in page]
+    return {"total": len(records), "offset": first, "runs": items}, files
 
 
 def api_report(playground: Playground, experiment_id: object) -> dict[str, Any]:

@@ -114,7 +114,7 @@ def test_compare_vote_report_end_to_end(client) -> None:
         client.predict(experiment_id="nope", api_name="/report")
 
 
-def test_runs_filters_pages_and_hides_refusals(client) -> None:
+def test_runs_filters_pages_and_hides_refusals(client, served: tuple[str, Path]) -> None:
     made, _ = client.predict(prompt="A fox.", frames=1, mode="baseline", api_name="/run")
     with pytest.raises(Exception, match="unknown provider"):
         client.predict(prompt="A fox.", frames=2, provider="nope", api_name="/run")
@@ -122,8 +122,12 @@ def test_runs_filters_pages_and_hides_refusals(client) -> None:
     assert none == [] and all(not (r["status"] == "error" and r["api_calls"] == 0) for r in listed["runs"])
     everything, _ = client.predict(include_refused=True, limit=500, api_name="/runs")
     assert everything["total"] > listed["total"]
+    from playground.experiments.annotations import add_tag
+
+    add_tag(Playground(Settings.from_env(env={}, data_dir=served[1])), made["run_id"], "keep")
     one, files = client.predict(run_id=made["run_id"], api_name="/runs")
     assert [r["run_id"] for r in one["runs"]] == [made["run_id"]] and len(files) == 1
+    assert one["runs"][0]["tags"] == ["keep"]
     baseline, _ = client.predict(mode="baseline", limit=1, api_name="/runs")
     assert len(baseline["runs"]) == 1 and baseline["runs"][0]["mode"] == "baseline"
     with pytest.raises(Exception, match="limit must be a whole number from 1 to 500"):
