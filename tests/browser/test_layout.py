@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.browser import console_errors, fill_story, shot
+from support.browser import console_errors, fill_story, open_tab, shot
 
 VIEWPORTS = {1400: {"width": 1400, "height": 900}, 390: {"width": 390, "height": 844}}
 IN_VIEW = """(el) => { const r = el.getBoundingClientRect();
@@ -71,7 +71,7 @@ def test_fifteen_frames_all_shown_with_whole_captions_under_them(app_url: str, p
 def test_compare_rows_show_whole_frames(app_url: str, page, width: int) -> None:
     page.set_viewport_size(VIEWPORTS[width])
     page.goto(app_url)
-    page.get_by_role("tab", name="Compare").click()
+    open_tab(page, "Compare")  # on a phone, folded into "More tabs"
     page.locator("#compare-prompt textarea").fill("A red panda courier. Flat style.")
     page.get_by_label("Frame beats").nth(1).fill("a\nb\nc\nd")
     page.locator("#compare-run").click()
@@ -103,7 +103,7 @@ def test_provider_label_is_not_clipped(app_url: str, page, width: int) -> None:
 def test_compare_provider_label_is_not_clipped(app_url: str, page) -> None:
     page.set_viewport_size(VIEWPORTS[1400])
     page.goto(app_url)
-    page.get_by_role("tab", name="Compare").click()
+    open_tab(page, "Compare")  # on a phone, folded into "More tabs"
     box = page.get_by_label("Provider", exact=True).last
     box.wait_for(timeout=15_000)
     assert box.evaluate("(el) => el.scrollWidth <= el.clientWidth + 1"), box.input_value()
