@@ -16,11 +16,10 @@ SIX = ["Miko wakes", "Miko packs", "Miko runs", "Miko hides", "Miko finds", "Mik
 def test_lowering_frames_runs_the_first_beats(app_url: str, page, playground, width: int) -> None:
     page.set_viewport_size(dict(zip(("width", "height"), SIZES[width])))
     page.goto(app_url)
-    fill_story(page, frames=6, beats=SIX)
-    box = page.get_by_label("Frames", exact=True).first
-    box.fill("4")
-    box.press("Enter")
-    page.locator("#run-estimate", has_text="uses beats 1–4 of 6").wait_for(timeout=15_000)
+    fill_story(page, frames=4, beats=SIX)  # Frames 4, then all six beats typed: the estimate follows the beats
+    page.locator("#run-estimate", has_text="= 4 ×").wait_for(timeout=30_000)
+    page.get_by_label("Frame beats").first.fill("\n".join(SIX))
+    page.locator("#run-estimate", has_text="uses beats 1–4 of 6").wait_for(timeout=30_000)
     page.get_by_role("button", name="Generate").click()
     page.locator("#run-summary", has_text="ok: 4 of 4 frames").wait_for(timeout=30_000)
     assert "beats 1–4 of 6 used" in page.locator("#run-summary").inner_text()
