@@ -13,6 +13,7 @@ from typing import Any
 
 from playground.base.errors import InputError
 from playground.base.prompts import Story
+from playground.base.ratings import CRITERIA
 from playground.base.types import MAX_PROMPT_CHARS, RunRecord
 from playground.core.playground import Playground
 from playground.core.session import Session
@@ -28,16 +29,15 @@ from playground.experiments.compare import (
     needs_confirmation,
     plan_comparison,
 )
-from playground.experiments.votes import VERDICTS, add_vote
+from playground.experiments.grid import build_grid
+from playground.experiments.votes import vote
+from playground.present.grid import grid_json
 from playground.present.history import RunFilter, find_runs
 from playground.present.runs import record_json
-from playground.store import merged
-from playground.store.codec import record_from_row
 from playground.store.merged import load_run
 
 DEFAULT_API_ARMS = ("local::sequence", "local::baseline")  # the Compare tab's default arms
 MAX_RUNS_LIMIT = 500
-VOTE_CRITERIA = ("overall",)  # the criteria the vote log takes today (one more column extends it)
 
 
 def frame_files(playground: Playground, record: RunRecord) -> list[Path]:
@@ -95,29 +95,16 @@ async def api_compare(playground: Playground, session: Session, prompt: object, 
 
 def api_vote(playground: Playground, experiment_id: object, left_run_id: object, right_run_id: object,
              verdict: object, criterion: object, rater: object, source: str = "api") -> dict[str, Any]:
-    """`/vote`: a blind pairwise vote between two runs of one experiment, both with frames."""
-    experiment = text(experiment_id, "experiment_id").strip()
-    sides = {}
-    for side, value in (("left", left_run_id), ("right", right_run_id)):
-        run_id = text(value, f"{side}_run_id").strip()
-        row = merged.get(playground, run_id) if run_id else None
-        if row is None:
-            raise InputError(f"no run {run_id!r} in the log ({side}_run_id)")
-        if experiment and str(row.get("experiment_id") or "") != experiment:
-            raise InputError(f"run {run_id!r} is not in experiment {experiment!r} ({side}_run_id)")
-        if not record_from_row(row).frames_returned:
-            raise InputError(f"run {run_id!r} returned no frames: there is nothing to vote on ({side}_run_id)")
-        sides[side] = run_id
-    choice = text(verdict, "verdict").strip().lower()
-    if choice not in VERDICTS:
-        raise InputError(f"verdict is one of {', '.join(VERDICTS)}, got {verdict!r}")
-    aspect = text(criterion, "criterion", default="overall").strip().lower() or "overall"
-    if aspect not in VOTE_CRITERIA:
-        raise InputError(f"criterion is one of {', '.join(VOTE_CRITERIA)}, got {criterion!r}")
-    who = text(rater, "rater", 64).strip() or "anonymous"
-    add_vote(playground, experiment, sides["left"], sides["right"], choice, who)
-    return {"experiment_id": experiment, "left_run_id": sides["left"], "right_run_id": sides["right"],
-            "verdict": choice, "criterion": aspect, "rater": who, "source": source}
+    """`/vote` and `vote --json`: a blind pairwise vote between two runs (of one experiment when
+    given), both with frames; the values' types and lengths are checked here, the vote itself by
+    experiments.votes.vote (runs in the log, verdict, criterion, rater)."""
+    logged = vote(playground, experiment_id=text(experiment_id, "experiment_id").strip(),
+                  left_run_id=text(left_run_id, "left_run_id").strip(),
+                  right_run_id=text(right_run_id, "right_run_id").strip(),
+                  verdict=text(verdict, "verdict").strip().lower(),
+                  criterion=text(criterion, "criterion", default="overall").strip().lower() or "overall",
+                  rater=text(rater, "rater", 64).strip(), source=source)
+    return logged.json()
 
 
 def runs_item(record: RunRecord, tags: list[str]) -> dict[str, Any]:
@@ -142,10 +129,17 @@ def api_runs(playground: Playground, run_id: object, provider: object, model: ob
     return {"total": len(records), "offset": first, "runs": items}, files
 
 
-def api_report(playground: Playground, experiment_id: object) -> dict[str, Any]:
-    """`/report`: `report --json` (every run when experiment_id is empty)."""
+def api_report(playground: Playground, experiment_id: object, criterion: object = "overall") -> dict[str, Any]:
+    """`/report`: `report --json` (every run when experiment_id is empty) for one vote criterion;
+    an experiment's also carries its grid's first page (`report --grid --json`, without frame paths)."""
     wanted = text(experiment_id, "experiment_id").strip()
+    aspect = text(criterion, "criterion", default="overall").strip().lower() or "overall"
+    if aspect not in CRITERIA:
+        raise InputError(f"criterion is one of {', '.join(CRITERIA)}, got {aspect!r}")
     if wanted and wanted not in analysis.experiments(playground):
         raise InputError(f"no experiment {wanted!r} in the log")
-    return analysis.report_json(analysis.analyse(playground, wanted or None), wanted or None)
+    out = analysis.report_json(analysis.analyse(playground, wanted or None, criterion=aspect), wanted or None)
+    if wanted:
+        out["grid"] = grid_json(build_grid(playground, wanted, with_frames=False))
+    return out
 

@@ -113,8 +113,8 @@ def register(playground: Playground) -> None:
             experiment_id: the experiment both runs belong to
             left_run_id: the run shown on the left
             right_run_id: the run shown on the right
-            verdict: "left", "right" or "tie"
-            criterion: "overall"
+            verdict: "left", "right", "tie" or "skip" (shown, no preference: counted by no figure)
+            criterion: "overall", "character", "style" or "story"
             rater: your name or initials (optional)
         """
         async def work() -> dict[str, Any]:
@@ -145,14 +145,16 @@ def register(playground: Playground) -> None:
         result, paths = await checked(work)
         return result, files(paths)
 
-    async def report(experiment_id: str = "") -> dict[str, Any]:
-        """The Analysis figures of an experiment, or of every run: the JSON of `report --json`.
+    async def report(experiment_id: str = "", criterion: str = "overall") -> dict[str, Any]:
+        """The Analysis figures of an experiment, or of every run: the JSON of `report --json`, with
+        win rates and Bradley-Terry ratings and their bootstrap intervals; an experiment's grid too.
 
         Args:
             experiment_id: an experiment id; empty: every run
+            criterion: the votes counted: "overall", "character", "style" or "story"
         """
         async def work() -> dict[str, Any]:
-            return api.api_report(playground, experiment_id)
+            return api.api_report(playground, experiment_id, criterion)
 
         return await checked(work)
 

@@ -114,6 +114,24 @@ def test_compare_vote_report_end_to_end(client) -> None:
         client.predict(experiment_id="nope", api_name="/report")
 
 
+def test_vote_takes_a_criterion_and_skip(client) -> None:
+    result, _ = client.predict(prompt="A red panda courier.", beats=BEATS[:2], api_name="/compare")
+    left, right = (r["run_id"] for r in result["runs"])
+    ask = dict(experiment_id=result["experiment_id"], left_run_id=left, right_run_id=right, api_name="/vote")
+    style = client.predict(verdict="right", criterion="style", **ask)
+    skipped = client.predict(verdict="skip", **ask)
+    assert (style["criterion"], style["verdict"], skipped["verdict"]) == ("style", "right", "skip")
+    assert style["vote_id"] != skipped["vote_id"]
+    overall = client.predict(experiment_id=result["experiment_id"], api_name="/report")
+    assert overall["votes"] == 0  # a skip counts for no figure, a style vote not for "overall"
+    by_style = client.predict(experiment_id=result["experiment_id"], criterion="style", api_name="/report")
+    assert by_style["votes"] == 1 and by_style["criterion"] == "style"
+    assert [row["key"] for row in by_style["grid"]["rows"]] and set(by_style["grid"]["arms"]) == {
+        r["arm"] for r in result["runs"]}
+    with pytest.raises(Exception, match="criterion"):
+        client.predict(verdict="left", criterion="mood", **ask)
+
+
 def test_runs_filters_pages_and_hides_refusals(client, served: tuple[str, Path]) -> None:
     made, _ = client.predict(prompt="A fox.", frames=1, mode="baseline", api_name="/run")
     with pytest.raises(Exception, match="unknown provider"):
@@ -162,8 +180,11 @@ def test_runs_and_vote_commands_print_what_the_api_returns(client, served: tuple
     voted = cli("vote", "--experiment", result["experiment_id"], "--left", left, "--right", right, "--verdict", "tie",
                 "--json")
     assert voted.returncode == 0, voted.stderr
-    assert json.loads(voted.stdout) == {"experiment_id": result["experiment_id"], "left_run_id": left,
-                                        "right_run_id": right, "verdict": "tie", "criterion": "overall",
-                                        "rater": "anonymous", "source": "cli"}
+    logged = json.loads(voted.stdout)
+    assert {k: logged[k] for k in ("experiment_id", "left_run_id", "right_run_id", "verdict", "criterion", "rater",
+                                   "source")} == {"experiment_id": result["experiment_id"], "left_run_id": left,
+                                                  "right_run_id": right, "verdict": "tie", "criterion": "overall",
+                                                  "rater": "anonymous", "source": "cli"}
+    assert logged["vote_id"] and logged["pair_id"]  # the row's own ids, as ratings.csv has them
     bad = cli("vote", "--experiment", result["experiment_id"], "--left", left, "--right", "nope", "--verdict", "tie")
-    assert bad.returncode == 2 and bad.stderr.startswith("error: no run 'nope'")
+    assert bad.returncode == 2 and "'nope'" in bad.stderr and bad.stderr.startswith("error: ")
