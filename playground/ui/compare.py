@@ -252,13 +252,13 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     form["cancel"].click(request_cancel, form["in_flight"], None, api_visibility="private", concurrency_limit=None,
                          show_progress="hidden")
     form["back"].click(on_back, pending, [form["confirm_box"], status], api_visibility="private")
-    for component in fields:
-        component.change(show_estimate, inputs, form["estimate"], api_visibility="private", show_progress="hidden",
-                         trigger_mode="always_last", concurrency_limit=None)  # per keystroke: see ui.py
-    for component in (form["arms"], form["frames"]):  # the sizes every arm takes, and whether defaults differ
-        component.change(lambda arms, n: (gr.Dropdown(choices=size_dropdown(playground, arms, n)), sizes_note(arms)),
-                         [form["arms"], form["frames"]], [form["size"], form["size_note"]], api_visibility="private",
-                         show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
+    # one listener each (see generate.py): answers of one listener land in order, of several may not
+    gr.on([c.change for c in fields], show_estimate, inputs, form["estimate"], api_visibility="private",
+          show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
+    gr.on([form["arms"].change, form["frames"].change],  # the sizes every arm takes, and whether defaults differ
+          lambda arms, n: (gr.Dropdown(choices=size_dropdown(playground, arms, n)), sizes_note(arms)),
+          [form["arms"], form["frames"]], [form["size"], form["size_note"]], api_visibility="private",
+          show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
     form["add_provider"].change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
                                 form["add_provider"], form["add_model"], api_visibility="private")
     form["add"].click(append_arm, [form["arms"], form["add_provider"], form["add_model"], form["add_mode"]],

@@ -193,10 +193,12 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     # The estimate follows every field it depends on, presets included. A textbox's .change fires
     # per keystroke (its .input sends the value from before the key in Gradio 6.31): always_last
     # keeps at most one waiting, and no concurrency limit, so it never queues behind other
-    # sessions' estimates (it reads no more than the price table and today's spend).
+    # sessions' estimates (it reads no more than the price table and today's spend). One listener
+    # for every field: always_last holds per listener, so with one per field an older answer (the
+    # beats typed, the old frame count) could land after a newer one and stay on screen.
     quick = dict(api_visibility="private", show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
-    for component in (prompt, beats, frames, provider, model, mode, size, references):
-        component.change(show_estimate, inputs, estimate, **quick)
+    gr.on([c.change for c in (prompt, beats, frames, provider, model, mode, size, references)], show_estimate, inputs,
+          estimate, **quick)
     for component in (model, references):
         component.change(show_reference_note, [provider, model, references], ref_note, api_visibility="private",
                          show_progress="hidden")
