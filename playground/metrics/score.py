@@ -24,9 +24,9 @@ def score_frames(frames: Sequence[pathlib.Path | Image.Image], prompts: Sequence
     scores.update(default_scores(frames))
     note = "deep metrics off: not requested"
     if deep is not False:
-        from playground.metrics import deep  # lazy: keeps torch out of start-up and default installs
+        from playground.metrics import deep as deep_metrics  # lazy: keeps torch out of start-up and default installs
 
-        deep_scores, note = deep.deep_scores(frames, prompts, explicit=deep is True)
+        deep_scores, note = deep_metrics.deep_scores(frames, prompts, explicit=deep is True)
         scores.update(deep_scores)
-    scores["metrics_note"] = note  # type: ignore[assignment]
+    scores["metrics_note"] = note  # type: ignore[assignment]  # the one text entry, stored beside the scores
     return scores
