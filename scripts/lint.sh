@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks, as CI runs them: ruff (lint), the import contracts of pyproject.toml (layers,
-# no cycles, the product without the emulator and the benchmarks), mypy (strict) on base, store,
-# core, present and providers, and the generated tables.
+# no cycles, the product without the emulator and the benchmarks), mypy (strict) on every package
+# of the product but ui, and the generated tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -r requirements.txt -r requirements-dev.txt

@@ -14,6 +14,7 @@ from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.types import RunRecord
 from playground.cli.common import (
     ProgressBar,
+    Subparsers,
     add_data_dir,
     add_hub_arg,
     lift_run_slots,
@@ -26,7 +27,7 @@ from playground.experiments.cells import run_cells
 from playground.experiments.consistory import BenchPlan, check_bench_budget, experiment_runs, plan_bench
 
 
-def register(subparsers: argparse._SubParsersAction, command: str) -> None:
+def register(subparsers: Subparsers, command: str) -> None:
     p = subparsers.add_parser("bench-story", help="run the ConsiStory+ benchmark (every story x arm) and tabulate it",
                               description="Run ConsiStory+ prompt sets as one resumable experiment and write "
                                           "the results table (Markdown, CSV, plot). See docs/consistory.md.")

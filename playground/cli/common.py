@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO, TypeAlias
 
 from playground.base.config import Settings
 from playground.base.types import MAX_FRAMES, MIN_FRAMES, RunRecord
@@ -24,8 +24,11 @@ from playground.store.merged import Snapshot
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep its message one line
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep its message one line
         self.exit(2, f"error: {message}\n")
+
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"  # what main hands each command's `register`
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -19,7 +19,7 @@ from pathlib import Path
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.prompts import Story
 from playground.base.types import RunRecord
-from playground.cli.common import ProgressBar, add_data_dir, frames_arg, lift_run_slots, settings_from
+from playground.cli.common import ProgressBar, Subparsers, add_data_dir, frames_arg, lift_run_slots, settings_from
 from playground.core.playground import Playground
 from playground.core.session import Session
 from playground.experiments.batchfile import BatchFile, cap_of, load_batch
@@ -165,11 +165,11 @@ def _batch_report(batch: BatchFile, records: list[RunRecord], tally: Counter[str
     return 0
 
 
-def register(sub: argparse._SubParsersAction, command: str) -> None:
+def register(sub: Subparsers, command: str) -> None:
     (_register_compare if command == "compare" else _register_batch)(sub)
 
 
-def _register_compare(sub: argparse._SubParsersAction) -> None:
+def _register_compare(sub: Subparsers) -> None:
     p = sub.add_parser("compare", help="run one story across several arms at once, side by side")
     p.add_argument("--prompt", required=True, help="character and style (the story's shared text)")
     p.add_argument("--frames", type=frames_arg, required=True)
@@ -184,7 +184,7 @@ def _register_compare(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_compare)
 
 
-def _register_batch(sub: argparse._SubParsersAction) -> None:
+def _register_batch(sub: Subparsers) -> None:
     b = sub.add_parser("batch", help="run an experiment file: stories x arms x variants x repeats (resumable)")
     b.add_argument("file", type=Path, help="a TOML experiment file (see docs/experiments.md, experiments/)")
     b.add_argument("--max-usd", type=float, default=None, help="cost cap of this batch (overrides the file's max_usd)")

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 from playground.base.errors import InputError
-from playground.cli.common import add_data_dir, settings_from
+from playground.cli.common import Subparsers, add_data_dir, settings_from
 from playground.core.playground import Playground
 from playground.experiments.export import FORMATS, export_run
 
 
 # -- CLI ---------------------------------------------------------------------------------------
-def register(subparsers: argparse._SubParsersAction, command: str) -> None:
+def register(subparsers: Subparsers, command: str) -> None:
     p = subparsers.add_parser("export", help="export a run as a ZIP, a storyboard sheet or an animated GIF")
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--format", choices=FORMATS, default="zip",

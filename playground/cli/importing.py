@@ -9,12 +9,12 @@ from pathlib import Path
 
 from playground.base.errors import InputError
 from playground.base.types import MODES
-from playground.cli.common import add_data_dir, opened, report_run
+from playground.cli.common import Subparsers, add_data_dir, opened, report_run
 from playground.experiments.importer import import_run
 
 
 # -- CLI ---------------------------------------------------------------------------------------
-def register(subparsers: argparse._SubParsersAction, command: str) -> None:
+def register(subparsers: Subparsers, command: str) -> None:
     p = subparsers.add_parser("import", help="log frames made with another tool as a run (provider `import`)")
     p.add_argument("frames", nargs="+", type=Path, metavar="FRAME", help="image files, in frame order")
     p.add_argument("--model", required=True, help="the tool and model that made them, e.g. midjourney-v7")

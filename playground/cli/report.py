@@ -11,7 +11,7 @@ import sys
 
 from playground.base.errors import PlaygroundError
 from playground.base.ratings import CRITERIA
-from playground.cli.common import add_data_dir, add_hub_arg, opened, snapshots_from
+from playground.cli.common import Subparsers, add_data_dir, add_hub_arg, opened, snapshots_from
 from playground.core.playground import Playground
 from playground.store import merged
 
@@ -71,7 +71,7 @@ def _grid(playground: Playground, args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, command: str) -> None:
+def register(sub: Subparsers, command: str) -> None:
     p = sub.add_parser("report", help="per-arm summary of runs and votes (success, cost, latency, consistency, ratings)")
     p.add_argument("--experiment", default=None, help="one experiment id (default: every run in the log)")
     p.add_argument("--criterion", default="overall", choices=CRITERIA,

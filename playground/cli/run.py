@@ -11,17 +11,17 @@ from pathlib import Path
 
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.types import CHAIN_FROM, MODES, GenerationRequest, RunResult
-from playground.cli.common import add_data_dir, frames_arg, opened, report_run, settings_from
+from playground.cli.common import Subparsers, add_data_dir, frames_arg, opened, report_run, settings_from
 from playground.core.plan import frames_from_beats
 from playground.core.playground import Playground
 from playground.present.providers import provider_rows
 
 
-def register(sub: argparse._SubParsersAction, command: str) -> None:
+def register(sub: Subparsers, command: str) -> None:
     {"run": _register_run, "providers": _register_providers, "score": _register_score}[command](sub)
 
 
-def _register_run(sub: argparse._SubParsersAction) -> None:
+def _register_run(sub: Subparsers) -> None:
     p = sub.add_parser("run", help="generate one run and log it")
     p.add_argument("--provider", default=None, help="provider name (see `providers`); default: local")
     p.add_argument("--model", default="", help="model id (default: the provider's default)")
@@ -72,7 +72,7 @@ def _run_one(playground: Playground, args: argparse.Namespace) -> int:
     return report_run(result.record, args.json)
 
 
-def _register_providers(sub: argparse._SubParsersAction) -> None:
+def _register_providers(sub: Subparsers) -> None:
     p = sub.add_parser("providers", help="list providers, models, prices and whether each is configured")
     p.add_argument("--json", action="store_true")
     add_data_dir(p)
@@ -94,7 +94,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_score(sub: argparse._SubParsersAction) -> None:
+def _register_score(sub: Subparsers) -> None:
     p = sub.add_parser("score", help="score the consistency of any set of frames")
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--prompt", action="append", default=None, help="prompt per frame, for text alignment metrics")

@@ -11,14 +11,14 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from playground.cli.common import add_data_dir, settings_from
+from playground.cli.common import Subparsers, add_data_dir, settings_from
 from playground.core import Playground
 
 if TYPE_CHECKING:
     from playground.store.hub_sync import HubSync
 
 
-def register(sub: argparse._SubParsersAction, command: str) -> None:
+def register(sub: Subparsers, command: str) -> None:
     p = sub.add_parser("sync", help="commit the log and votes to the Hub dataset $PLAYGROUND_HUB_DATASET now "
                                     "(--pull: fetch every writer's runs from it)")
     p.add_argument("--pull", action="store_true", help="fetch the dataset into DATA_DIR/hub so that History, "

@@ -14,8 +14,12 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import playground
+
+if TYPE_CHECKING:  # cli.common loads the core: only its type here
+    from playground.cli.common import Subparsers
 
 TOOLS = {"emulator": "emulator.cli", "bench": "bench.cli"}  # tool -> its module with main(argv)
 HELP = {"emulator": "serve every provider's protocol on 127.0.0.1 (demos without keys)",
@@ -26,7 +30,7 @@ class ToolMissing(Exception):
     pass
 
 
-def register(sub: argparse._SubParsersAction, command: str) -> None:
+def register(sub: Subparsers, command: str) -> None:
     """The tool in `--help`; its own parser reads the rest of the command line."""
     p = sub.add_parser(command, help=HELP[command], add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -8,15 +8,15 @@ import json
 import sys
 
 from playground.base.errors import PlaygroundError
-from playground.cli.common import add_data_dir, opened
+from playground.cli.common import Subparsers, add_data_dir, opened
 from playground.present.api import api_runs, api_vote
 
 
-def register(sub: argparse._SubParsersAction, command: str) -> None:
+def register(sub: Subparsers, command: str) -> None:
     {"runs": _register_runs, "vote": _register_vote}[command](sub)
 
 
-def _register_runs(sub: argparse._SubParsersAction) -> None:
+def _register_runs(sub: Subparsers) -> None:
     p = sub.add_parser("runs", help="list logged runs, newest first, filtered (refusals hidden unless asked)")
     p.add_argument("--run-id", default="")
     p.add_argument("--provider", default="")
@@ -32,7 +32,7 @@ def _register_runs(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_runs)
 
 
-def _register_vote(sub: argparse._SubParsersAction) -> None:
+def _register_vote(sub: Subparsers) -> None:
     p = sub.add_parser("vote", help="log a blind pairwise vote between two runs of an experiment")
     p.add_argument("--experiment", required=True)
     p.add_argument("--left", required=True, help="run id of the left sequence")

@@ -153,8 +153,8 @@ def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str
     if not experiment_id:
         sent = by_prompt(sent)
     stopped = sent[sent["status"] == "cancelled"]
-    spend = {"spend_usd": float(sent["cost_usd"].fillna(0).sum()),
-             "cancelled_usd": float(stopped["cost_usd"].fillna(0).sum()), "cancelled_runs": len(stopped)}
+    spend: dict[str, Any] = {"spend_usd": float(sent["cost_usd"].fillna(0).sum()),
+                             "cancelled_usd": float(stopped["cost_usd"].fillna(0).sum()), "cancelled_runs": len(stopped)}
     if summary.empty:
         return _with_spend(Analysis(frame, summary, pd.DataFrame(), 0), **spend)
     keys = [tuple(k) for k in summary[GROUP].itertuples(index=False)]
@@ -267,7 +267,7 @@ def vote_frame(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
 
 def win_counts(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> list[list[float]]:
     """wins[i][j]: votes of key i over key j, a tie counting half to each."""
-    index = {k: i for i, k in enumerate(keys)}
+    index: dict[object, int] = {k: i for i, k in enumerate(keys)}  # looked up by the votes' untyped cells
     wins = [[0.0] * len(keys) for _ in keys]
     for v in votes.itertuples(index=False):
         a, b = index[v.left], index[v.right]
@@ -387,7 +387,10 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["arm", "runs"])
 
     def text(column: str, form: str) -> pd.Series:
-        return summary[column].map(lambda v: "" if pd.isna(v) else form.format(v))
+        def cell(value: Any) -> str:
+            return "" if pd.isna(value) else form.format(value)
+
+        return summary[column].map(cell)
 
     out = pd.DataFrame({"arm": [label(k) for k in summary[GROUP].itertuples(index=False)], "runs": summary["runs"],
                         "ok": text("success_rate", "{:.0%}"), "votes": summary["votes"],
@@ -486,7 +489,7 @@ def report_json(result: Analysis, experiment_id: str | None) -> dict[str, Any]:
 
     arms = [{k: clean(v) for k, v in row.items()} for row in result.summary.to_dict(orient="records")]
     pairwise = {r: {c: clean(v) for c, v in cols.items()} for r, cols in result.pairwise.to_dict(orient="index").items()}
-    out = {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes,
+    out: dict[str, Any] = {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes,
            "criterion": result.criterion, "min_votes": bootstrap.MIN_VOTES, "arms": arms,
            "pairwise_win_rate": pairwise, "notes": result.notes, "spend_usd": round(result.spend_usd, 6),
            "cancelled_usd": round(result.cancelled_usd, 6), "cancelled_runs": result.cancelled_runs}

@@ -2,7 +2,7 @@
 each, never rewritten; a tag is removed by an `untag` row, and a run's tags and notes are the
 rows replayed in order. The file is never served (ui.limits blocks it) and keeps no key."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: this module's function `annotations` takes that name
 
 import re
 from dataclasses import dataclass, field

@@ -159,7 +159,7 @@ def rate(left: Sequence[int], right: Sequence[int], outcome: Sequence[str], arms
     return out
 
 
-def _around(estimate: float, bounds: Sequence[float]) -> tuple[float, float]:
+def _around(estimate: float, bounds: np.ndarray) -> tuple[float, float]:
     """The percentile bounds, widened to hold the estimate: with one vote per pair the smoothing
     can pull every resample of an arm that won every vote below its own estimate."""
     return min(float(bounds[0]), estimate), max(float(bounds[1]), estimate)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from playground.base.errors import InputError, PlaygroundError, SpendCapError
 from playground.base.ids import new_run_id, utc_now
@@ -241,8 +242,12 @@ def logged_ok(playground: Playground, experiment_id: str) -> set[tuple[str, str,
         return set()
     frame = playground.log.read(["experiment_id", "status", "arm", "variant", "repeat", "story_id"])
     done = frame[(frame["experiment_id"] == experiment_id) & (frame["status"] == "ok")]
-    return {(str(r.arm), str(r.variant), int(r.repeat if r.repeat == r.repeat else 0), str(r.story_id))
-            for r in done.itertuples()}
+    return {(str(r.arm), str(r.variant), _whole(r.repeat), str(r.story_id)) for r in done.itertuples()}
+
+
+def _whole(cell: Any) -> int:
+    """A whole-number cell as pandas reads it back: empty (NaN) is 0."""
+    return int(cell if cell == cell else 0)
 
 
 def logged_runs(playground: Playground, experiment_id: str) -> int:
@@ -331,7 +336,7 @@ async def _send(playground: Playground, cell: Cell, experiment_id: str, plan: Ce
     except Exception as exc:  # a bug in one arm must not take the others down
         outcome.record = _error_record(cell, experiment_id, f"unexpected {type(exc).__name__}: {exc}")
     finally:
-        budget.settle(plan.max_usd, outcome.record.cost_usd if outcome.record else 0.0)
+        budget.settle(plan.max_usd, outcome.record.cost_usd if outcome.record is not None else 0.0)
     return outcome
 
 

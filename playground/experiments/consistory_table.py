@@ -109,7 +109,8 @@ def summarise(rows: pd.DataFrame, method: str, category: str = "") -> Summary:
     story_means = by_story[[m.column for m in METRICS] + ["latency_s", "cost_usd"]].mean()
     requested = int(_numeric(rows, "frames_requested").fillna(0).sum())
     returned = int(_numeric(rows, "frames_returned").fillna(0).sum())
-    ratio = by_story.apply(_frames_ratio, include_groups=False)
+    # pandas-stubs passes apply's keywords to the function; pandas 2.2 needs include_groups=False
+    ratio = by_story.apply(_frames_ratio, include_groups=False)  # type: ignore[call-overload]
     x_col, y_col = plot_axes_for(story_means)
     points = [(None if x_col is None else _float(story_means.at[s, x_col]), _float(story_means.at[s, y_col]),
                float(ratio.get(s, 0.0))) for s in story_means.index]
@@ -165,7 +166,7 @@ def plot_axes_for(story_means: pd.DataFrame) -> tuple[str | None, str]:
     """(x, y) columns: text alignment vs consistency when CLIP-T exists; else x is None
     (the frames-returned ratio is plotted) and y the best consistency metric present."""
     def has(column: str) -> bool:
-        return column in story_means and story_means[column].notna().any()
+        return column in story_means and bool(story_means[column].notna().any())
 
     y = "clip_i" if has("clip_i") else "subject_consistency"
     return ("clip_t" if has("clip_t") else None), y

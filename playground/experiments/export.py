@@ -211,4 +211,5 @@ def manifest_from_zip(data: bytes) -> dict[str, Any]:
     """Read the manifest back out of an exported ZIP (tests and tools)."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         name = next(n for n in archive.namelist() if n.endswith("/manifest.json"))
-        return json.loads(archive.read(name))
+        manifest: dict[str, Any] = json.loads(archive.read(name))
+        return manifest

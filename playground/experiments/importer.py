@@ -55,7 +55,7 @@ def read_frames(frames: list[Path]) -> list[bytes]:
     return data
 
 
-def check_fields(model: str, cost_usd: float, prompt: str, beats: list[str], mode: str, frames: int) -> None:
+def check_fields(model: str, cost_usd: object, prompt: str, beats: list[str], mode: str, frames: int) -> None:
     if not model or not model.strip():
         raise InputError("the model name is empty: say which tool and model made the frames, e.g. midjourney-v7")
     if isinstance(cost_usd, bool) or not isinstance(cost_usd, (int, float)) or not math.isfinite(cost_usd) \

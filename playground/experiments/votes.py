@@ -113,7 +113,9 @@ def vote(playground: Playground, *, experiment_id: str = "", left_run_id: str, r
     ms = _decide_ms(decide_ms)
     if not isinstance(experiment_id, str):
         raise InputError(f"experiment_id is text, got {type(experiment_id).__name__}")
-    if not isinstance(pair_id, str) or len(pair_id) > 64 or _CONTROL.search(pair_id):
+    if not isinstance(pair_id, str):  # typed, but a stranger's API call may send anything
+        raise InputError("pair_id is at most 64 characters of text")
+    if len(pair_id) > 64 or _CONTROL.search(pair_id):
         raise InputError("pair_id is at most 64 characters of text")
     experiment_id = experiment_id.strip()
     left = _voted_run(playground, left_run_id, "left", experiment_id)
@@ -128,10 +130,12 @@ def vote(playground: Playground, *, experiment_id: str = "", left_run_id: str, r
 def retract(playground: Playground, *, vote_id: str, rater: str = "", source: str = "api") -> Vote:
     """Withdraw a vote ("undo"): append a `retract` row naming it. The vote's row stays in the file;
     the figures leave it out. Refused when no such vote is logged or it is already withdrawn."""
-    if not isinstance(vote_id, str) or not vote_id.strip():
+    if not isinstance(vote_id, str):  # typed, but a stranger's API call may send anything
+        raise InputError("vote_id is required: the id of the vote to withdraw")
+    if not vote_id.strip():
         raise InputError("vote_id is required: the id of the vote to withdraw")
     vote_id = vote_id.strip()
-    rows = [Vote.from_row(r) for r in merged.ratings(playground).to_dict(orient="records")]
+    rows = [Vote.from_row(r) for r in merged.ratings(playground).to_dict(orient="records", into=dict)]
     target = next((v for v in rows if v.vote_id == vote_id and v.verdict in VOTE_VERDICTS), None)
     if target is None:
         raise InputError(f"no vote {vote_id!r} in the log")
@@ -165,7 +169,7 @@ def add_vote(playground: Playground, experiment_id: str, left_run_id: str, right
 
 def _score_value(score: object) -> int:
     try:
-        value = int(score)  # type: ignore[call-overload]
+        value: int = int(score)  # type: ignore[call-overload]  # any object: int() refuses what it cannot read
     except (TypeError, ValueError):
         raise InputError(f"a score is a whole number from 1 to 5, got {score!r}") from None
     if not 1 <= value <= 5 or value != score and str(value) != str(score).strip():
@@ -198,7 +202,7 @@ def counted_votes(ratings: pd.DataFrame, experiment_id: str | None = None, crite
         unnamed = frame["vote_id"] == ""  # an older row: its id is derived from its cells
         if unnamed.any():
             frame.loc[unnamed, "vote_id"] = [legacy_vote_id(Vote.from_row(r))
-                                             for r in frame[unnamed].to_dict(orient="records")]
+                                             for r in frame[unnamed].to_dict(orient="records", into=dict)]
     keep = frame["verdict"].isin(PREFERENCES) & ~frame["vote_id"].isin(withdrawn)
     if criterion:
         keep &= frame["criterion"] == criterion

@@ -53,7 +53,8 @@ def _box_blur(image: np.ndarray, radius: int) -> np.ndarray:
     padded = np.pad(image, radius + 1, mode="edge").cumsum(0).cumsum(1)
     k = 2 * radius + 1
     window = padded[k:, k:] - padded[:-k, k:] - padded[k:, :-k] + padded[:-k, :-k]
-    return window[: image.shape[0], : image.shape[1]] / (k * k)
+    blurred: np.ndarray = window[: image.shape[0], : image.shape[1]] / (k * k)
+    return blurred
 
 
 def _lab_bin_index(lab: np.ndarray, bins: tuple[int, int, int]) -> np.ndarray:
@@ -62,7 +63,8 @@ def _lab_bin_index(lab: np.ndarray, bins: tuple[int, int, int]) -> np.ndarray:
     span = np.array([100.0, 160.0, 160.0], dtype=np.float32)
     n = np.array(bins)
     cells = np.clip(((lab - lo) / span * n).astype(np.int32), 0, n - 1)
-    return (cells[..., 0] * n[1] + cells[..., 1]) * n[2] + cells[..., 2]
+    flat: np.ndarray = (cells[..., 0] * n[1] + cells[..., 1]) * n[2] + cells[..., 2]
+    return flat
 
 
 def _lab_histogram(lab: np.ndarray, bins: tuple[int, int, int],
@@ -72,7 +74,8 @@ def _lab_histogram(lab: np.ndarray, bins: tuple[int, int, int],
     counts = np.bincount(index, weights=None if weights is None else weights.ravel(),
                          minlength=int(np.prod(bins))).reshape(bins)
     counts = _smooth_axes(counts.astype(np.float64))
-    return (counts / max(counts.sum(), 1e-12)).ravel()
+    normalised: np.ndarray = (counts / max(counts.sum(), 1e-12)).ravel()
+    return normalised
 
 
 def _gradients(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +118,8 @@ PALETTE_BINS = (8, 10, 10)
 def palette_descriptor(lab: np.ndarray) -> np.ndarray:
     """Square root of the frame's CIELAB histogram: dot products are Bhattacharyya
     coefficients (1 = same colour distribution, 0 = no colour in common)."""
-    return np.sqrt(_lab_histogram(lab, PALETTE_BINS))
+    descriptor: np.ndarray = np.sqrt(_lab_histogram(lab, PALETTE_BINS))
+    return descriptor
 
 
 # ---------------------------------------------------------------- structure
@@ -129,7 +133,8 @@ def mirror_symmetric(cells: np.ndarray) -> np.ndarray:
     """Cells plus their mirror image (columns reversed, orientation theta -> pi - theta,
     i.e. bin k -> bin -k): a frame and its mirror image get the same descriptor."""
     bins = cells.shape[-1]
-    return cells + cells[:, ::-1][..., (-np.arange(bins)) % bins]
+    symmetric: np.ndarray = cells + cells[:, ::-1][..., (-np.arange(bins)) % bins]
+    return symmetric
 
 
 def local_binary_patterns(grey: np.ndarray, radius: int = LBP_RADIUS) -> np.ndarray:
@@ -144,7 +149,8 @@ def local_binary_patterns(grey: np.ndarray, radius: int = LBP_RADIUS) -> np.ndar
                          radius + dx * radius: radius + dx * radius + width]
         codes |= (neighbour >= centre + 0.01).astype(np.int32) << bit  # 0.01: ignore noise
     counts = np.bincount(codes.ravel(), minlength=256).astype(np.float64)
-    return counts + counts[_LBP_MIRROR]  # a pattern and its mirror image count alike
+    symmetric: np.ndarray = counts + counts[_LBP_MIRROR]  # a pattern and its mirror image count alike
+    return symmetric
 
 
 def _mirrored_codes() -> np.ndarray:
@@ -152,7 +158,7 @@ def _mirrored_codes() -> np.ndarray:
     swap (bits 0<->2, 3<->7, 4<->6; bits 1 and 5 lie on the vertical axis)."""
     codes = np.arange(256)
     swap = {0: 2, 2: 0, 3: 7, 7: 3, 4: 6, 6: 4, 1: 1, 5: 5}
-    return sum(((codes >> bit) & 1) << swap[bit] for bit in range(8))
+    return sum((((codes >> bit) & 1) << swap[bit] for bit in range(8)), np.zeros_like(codes))
 
 
 _LBP_MIRROR = _mirrored_codes()
@@ -211,7 +217,8 @@ def foreground_weights(lab: np.ndarray) -> np.ndarray:
                              .reshape(FOREGROUND_BINS).astype(np.float64)).ravel()
     ratio = (in_border / border.sum()) / (in_frame / index.size + 1e-9)
     background = np.clip(ratio, 0.0, 1.0)[index]
-    return np.clip(_box_blur(1.0 - background, 1), 0.0, 1.0)
+    weights: np.ndarray = np.clip(_box_blur(1.0 - background, 1), 0.0, 1.0)
+    return weights
 
 
 def _bounding_box(weights: np.ndarray, low: float = 0.05) -> tuple[int, int, int, int]:
@@ -239,7 +246,7 @@ def focus_on_densest(weights: np.ndarray, sigma: float, steps: int = 4) -> np.nd
     width = sigma * max(weights.shape)
     centre = np.array([np.average(rows, weights=weights), np.average(cols, weights=weights)])
     for _ in range(steps):
-        window = np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * width**2))
+        window: np.ndarray = np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * width**2))
         mass = weights * window
         if mass.sum() <= 1e-9:
             break
@@ -267,7 +274,8 @@ def _mirror_gradient(gradient: np.ndarray) -> np.ndarray:
     """The descriptor of the horizontally mirrored crop: columns reversed and an
     orientation theta becomes pi - theta (bin k -> bin -k)."""
     cells = gradient.reshape(4, 4, -1)[:, ::-1]
-    return cells[..., (-np.arange(cells.shape[-1])) % cells.shape[-1]].ravel()
+    mirrored: np.ndarray = cells[..., (-np.arange(cells.shape[-1])) % cells.shape[-1]].ravel()
+    return mirrored
 
 
 def subject_similarity(descriptors: Sequence[SubjectDescriptor]) -> np.ndarray:
@@ -277,9 +285,10 @@ def subject_similarity(descriptors: Sequence[SubjectDescriptor]) -> np.ndarray:
     colour = np.stack([d.colour for d in descriptors])
     gradient = np.stack([d.gradient for d in descriptors])
     gradient_mirrored = np.stack([_mirror_gradient(d.gradient) for d in descriptors])
-    return (SUBJECT_WEIGHTS["colour"] * (colour @ colour.T)
-            + SUBJECT_WEIGHTS["gradient"] * np.maximum(gradient @ gradient.T,
-                                                       gradient @ gradient_mirrored.T))
+    similarity: np.ndarray = (SUBJECT_WEIGHTS["colour"] * (colour @ colour.T)
+                              + SUBJECT_WEIGHTS["gradient"] * np.maximum(gradient @ gradient.T,
+                                                                         gradient @ gradient_mirrored.T))
+    return similarity
 
 
 # ---------------------------------------------------------------- scoring

@@ -167,7 +167,8 @@ def mean_pairwise_cosine(features: np.ndarray) -> float:
 
 def _unit_rows(tensor: Any) -> np.ndarray:
     array = tensor.detach().float().cpu().numpy()
-    return array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+    unit: np.ndarray = array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+    return unit
 
 
 def _pooled(output: Any) -> Any:

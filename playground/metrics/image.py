@@ -35,9 +35,10 @@ def load_frame(frame: ImageSource, side: int = WORK_SIDE) -> np.ndarray:
     Decoding dominates for large files: a JPEG we open ourselves decodes at reduced size
     (`draft`); then an integer box reduction and a final antialiased resize. A caller's
     Image is never modified."""
-    opened = not isinstance(frame, Image.Image)
-    image = Image.open(frame) if opened else frame
-    if opened:
+    if isinstance(frame, Image.Image):
+        image = frame
+    else:
+        image = Image.open(frame)
         image.draft("RGB", (side, side))
     if image.mode not in ("RGB", "L", "RGBA"):
         image = image.convert("RGBA" if image.mode in ("P", "PA", "LA") else "RGB")
