@@ -39,6 +39,15 @@ MAX_RUNS_LIMIT = 500
 VOTE_CRITERIA = ("overall",)  # the criteria the vote log takes today (one more column extends it)
 
 
+def public_json(playground: Playground, data: dict[str, Any]) -> dict[str, Any]:
+    """A run's JSON as a Space answers it: `image_dir` as History shows it (`runs/<run_id>`), not
+    the folder's path on the server (off a Space, the researcher's own machine, the full path)."""
+    folder = str(data.get("image_dir") or "")
+    if playground.settings.on_space and folder:
+        data["image_dir"] = f"{Path(folder).parent.name}/{Path(folder).name}"
+    return data
+
+
 def frame_files(playground: Playground, record: RunRecord) -> list[Path]:
     """The run's original frames on disk, in frame order (none for a run refused before sending)."""
     return [f.path for f in load_run(playground, record.run_id).frames] if record.image_dir else []
@@ -50,7 +59,7 @@ async def api_run(playground: Playground, session: Session, prompt: object, beat
     """`/run`: one run, refused (and logged as an error row) exactly as from the CLI."""
     request = run_request(prompt, beats, frames, provider, model, mode, seed, size)
     result = await playground.run(request, session)
-    return record_json(result.record), result.paths
+    return public_json(playground, record_json(result.record)), result.paths
 
 
 def compare_json(result: Comparison) -> dict[str, Any]:
@@ -89,7 +98,9 @@ async def api_compare(playground: Playground, session: Session, prompt: object, 
     result = await compare(playground, story, chosen, variants=variant_map, frames=request.frames,
                            seed=request.seed, size=request.size, session=session, experiment_id=experiment_id)
     files = [path for record in result.records for path in frame_files(playground, record)]
-    return compare_json(result), files
+    shown = compare_json(result)
+    shown["runs"] = [public_json(playground, run) for run in shown["runs"]]
+    return shown, files
 
 
 def api_vote(playground: Playground, experiment_id: object, left_run_id: object, right_run_id: object,
@@ -114,9 +125,9 @@ def api_vote(playground: Playground, experiment_id: object, left_run_id: object,
     if aspect not in VOTE_CRITERIA:
         raise InputError(f"criterion is one of {', '.join(VOTE_CRITERIA)}, got {criterion!r}")
     who = text(rater, "rater", 64).strip() or "anonymous"
-    add_vote(playground, experiment, sides["left"], sides["right"], choice, who)
+    logged = add_vote(playground, experiment, sides["left"], sides["right"], choice, who)
     return {"experiment_id": experiment, "left_run_id": sides["left"], "right_run_id": sides["right"],
-            "verdict": choice, "criterion": aspect, "rater": who, "source": source}
+            "verdict": choice, "criterion": aspect, "rater": logged.rater, "source": source}
 
 
 def runs_item(record: RunRecord) -> dict[str, Any]:
@@ -136,7 +147,7 @@ def api_runs(playground: Playground, run_id: object, provider: object, model: ob
     records = find_runs(playground, RunFilter(**filters, include_refused=flag(include_refused, "include_refused")))
     page = records[first:first + count]
     files = frame_files(playground, page[0]) if filters["run_id"] and page else []
-    return {"total": len(records), "offset": first, "runs": [runs_item(r) for r in page]}, files
+    return {"total": len(records), "offset": first, "runs": [public_json(playground, runs_item(r)) for r in page]}, files
 
 
 def api_report(playground: Playground, experiment_id: object) -> dict[str, Any]:
