@@ -13,6 +13,7 @@ from playground.base.config import Settings
 from playground.core import Playground
 from playground.experiments import annotations, votes
 from playground.experiments.annotations import add_note, annotation_log
+from playground.present.history import RunFilter, find_runs
 from support.gradio_raw import SPACE, call
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -104,3 +105,83 @@ def test_hostile_note_text_round_trips(data_dir: Path) -> None:
     shown = annotations.annotations_text(found)
     assert shown.encode("utf-8") and "\r" not in shown and "\x00" not in shown  # the page can be sent it
     assert annotations.annotations(pg, "r2").notes == []
+
+
+# -- money through the typed endpoints, against the emulator ---------------------------------------------
+ARMS = [f"byteplus:{m}:{mode}" for m in ("seedream-5-0-260128", "seedream-4-5-251128", "seedream-4-0-250828")
+        for mode in ("sequence", "baseline")]
+
+
+@pytest.fixture
+def space_on_emulator(emulator, data_dir: Path):
+    from support.app import launch_app
+
+    apps = []
+
+    def start(**extra: str) -> str:
+        app, url = launch_app(Settings.from_env(env={**emulator.env(), **SPACE, **extra}, data_dir=data_dir))
+        apps.append(app)
+        return url
+
+    yield start
+    for app in apps:
+        app.close()
+
+
+def test_compare_with_confirm_cannot_pass_the_visitors_session_cap(space_on_emulator, emulator) -> None:
+    """confirm=True skips only the question: the caps hold on the worst case of the whole comparison,
+    and a fresh client from the same address shares the visitor's session cap."""
+    from gradio_client.exceptions import AppError
+
+    url = space_on_emulator(PLAYGROUND_MAX_USD_PER_SESSION="0.10", PLAYGROUND_CONFIRM_USD="0")
+    first = gradio_client.Client(url, verbose=False)
+    done, _ = first.predict(prompt="a fox", frames=1, arms=ARMS[:2], size="256x256", confirm=True,
+                            api_name="/compare")
+    assert [r["status"] for r in done["runs"]] == ["ok", "ok"]
+    sent = len(emulator.requests_for("byteplus", "POST"))
+    for arms in (ARMS, ARMS[:2]):  # over the cap alone; over it with what was spent
+        fresh = gradio_client.Client(url, verbose=False)
+        with pytest.raises(AppError, match="PLAYGROUND_MAX_USD_PER_SESSION"):
+            fresh.predict(prompt="a fox", frames=1, arms=arms, size="256x256", confirm=True, api_name="/compare")
+    with pytest.raises(AppError, match="PLAYGROUND_MAX_USD_PER_SESSION"):
+        gradio_client.Client(url, verbose=False).predict(prompt="a fox", beats=BEATS, provider="byteplus",
+                                                          size="256x256", api_name="/run")
+    assert len(emulator.requests_for("byteplus", "POST")) == sent
+
+
+def test_runs_and_comparisons_at_once_stay_within_eight_in_flight(space_on_emulator, emulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from playground.core.spend import MAX_RUNS_IN_FLIGHT
+    from support.faults import peak_overlap
+
+    url = space_on_emulator(PLAYGROUND_CONFIRM_USD="inf", PLAYGROUND_MAX_USD_PER_SESSION="inf")
+    emulator.latency_s = 0.6
+
+    def call_one(i: int) -> list[str]:
+        c = gradio_client.Client(url, verbose=False)
+        if i % 4 == 0:
+            result, _ = c.predict(prompt="a fox", frames=1, arms=ARMS, size="256x256", confirm=True,
+                                  api_name="/compare")
+            return [r["status"] for r in result["runs"]]
+        run, _ = c.predict(prompt="a fox", frames=1, provider="byteplus", size="256x256", api_name="/run")
+        return [run["status"]]
+
+    with ThreadPoolExecutor(8) as pool:
+        outputs = [s for statuses in pool.map(call_one, range(8)) for s in statuses]
+    assert outputs == ["ok"] * 18, outputs
+    jobs = list(emulator.jobs.values())
+    assert len(jobs) == 18
+    peak = peak_overlap([(job.created, job.created + job.latency) for job in jobs])
+    assert 2 <= peak <= MAX_RUNS_IN_FLIGHT, f"{peak} runs at once"
+
+
+@pytest.mark.parametrize("label", ["\\ud800", "a\\rb", "`[x](//e.co)`", "<b>x</b>", "a|b\\nc"])
+def test_a_variant_label_is_a_label_not_markup(space_app: str, data_dir: Path, label: str) -> None:
+    """Variant labels come from the caller on /compare: a lone surrogate, CR, Markdown or HTML in one
+    would reach runs.csv, the answer stream and the Arena's reveal; they are refused as labels."""
+    data = ["a fox", BEATS, 1, None, {"LABEL": "a fox {style}", "B": "a cat"}, None, "", True]
+    answer = call(space_app, "compare", data, raw_json=json.dumps(data).replace("LABEL", label))
+    assert not answer.success and "variant label" in answer.error, answer
+    pg = Playground(Settings.from_env(env=SPACE, data_dir=data_dir))
+    assert all(r.status == "error" for r in find_runs(pg, RunFilter(include_refused=True)))  # nothing was sent
