@@ -28,7 +28,7 @@ from playground.experiments.compare import (
     plan_comparison,
 )
 from playground.experiments.votes import VERDICTS, add_vote
-from playground.present.history import RunFilter, find_runs
+from playground.present.history import RunFilter, filtered_runs
 from playground.present.runs import record_json
 from playground.store import merged
 from playground.store.codec import record_from_row
@@ -144,10 +144,12 @@ def api_runs(playground: Playground, run_id: object, provider: object, model: ob
         ("experiment_id", experiment_id))}
     first = whole(offset, "offset", 0, 10**9) or 0
     count = whole(limit, "limit", 1, MAX_RUNS_LIMIT) or 50
-    records = find_runs(playground, RunFilter(**filters, include_refused=flag(include_refused, "include_refused")))
-    page = records[first:first + count]
+    matching, _ = filtered_runs(playground, RunFilter(**filters, include_refused=flag(include_refused,
+                                                                                      "include_refused")))
+    rows = matching.iloc[first:first + count].to_dict("records")  # only the page becomes records: a long log
+    page = [record_from_row({str(k): v for k, v in row.items()}) for row in rows]  # is not parsed per call
     files = frame_files(playground, page[0]) if filters["run_id"] and page else []
-    return {"total": len(records), "offset": first, "runs": [public_json(playground, runs_item(r)) for r in page]}, files
+    return {"total": len(matching), "offset": first, "runs": [public_json(playground, runs_item(r)) for r in page]}, files
 
 
 def api_report(playground: Playground, experiment_id: object) -> dict[str, Any]:

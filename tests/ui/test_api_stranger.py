@@ -185,3 +185,44 @@ def test_a_variant_label_is_a_label_not_markup(space_app: str, data_dir: Path, l
     assert not answer.success and "variant label" in answer.error, answer
     pg = Playground(Settings.from_env(env=SPACE, data_dir=data_dir))
     assert all(r.status == "error" for r in find_runs(pg, RunFilter(include_refused=True)))  # nothing was sent
+
+
+def test_a_lone_surrogate_in_a_prompt_never_breaks_later_answers(space_app: str) -> None:
+    data = ["PROMPT", ["BEAT", "two"], None, "local", "", "sequence", None, ""]
+    raw = json.dumps(data).replace("PROMPT", "a fox \\ud800").replace("BEAT", "one \\udfff\\r")
+    answer = call(space_app, "run", data, raw_json=raw)
+    assert answer.success, answer.error
+    listed = call(space_app, "runs", ["", "", "", "", "", "", True, 500, 0])
+    assert listed.success, listed.error
+    assert listed.output[0][0]["runs"][0]["prompt"].startswith("a fox ")
+    arms = ["PROMPT", ["BEAT", "two"], None, None, None, None, "", True]
+    compared = call(space_app, "compare", arms, raw_json=json.dumps(arms).replace("PROMPT", "a fox \\ud800")
+                    .replace("BEAT", "one \\udfff\\r"))
+    assert compared.success, compared.error
+    assert call(space_app, "report", [""]).success
+
+
+def test_runs_reads_only_the_page_it_answers(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/runs has no queue bound (concurrency_limit None): a call with limit=1 must not turn the
+    whole log into records (0.85 s of the event loop per call on a 20,000-row log, 0.01 s after)."""
+    from playground.base.ids import utc_now
+    from playground.base.types import RunRecord
+    from playground.present import api, history
+    from playground.store import codec
+
+    pg = Playground(Settings.from_env(env=SPACE, data_dir=data_dir))
+    for i in range(60):
+        pg.log.append(RunRecord(run_id=f"r{i:03d}", created_at=utc_now(), provider="local", model="m",
+                                mode="sequence", prompt="p", frames_requested=1, frames_returned=1, status="ok",
+                                api_calls=1))
+    made: list[str] = []
+
+    def counted(row: dict) -> RunRecord:
+        made.append(str(row.get("run_id")))
+        return codec.record_from_row(row)
+
+    for module in (api, history):
+        monkeypatch.setattr(module, "record_from_row", counted)
+    answer, _ = api.api_runs(pg, "", "", "", "", "", "", False, 2, 10)
+    assert answer["total"] == 60 and len(answer["runs"]) == 2
+    assert len(made) <= 2, f"{len(made)} rows turned into records for a page of 2"
