@@ -226,3 +226,37 @@ def test_runs_reads_only_the_page_it_answers(data_dir: Path, monkeypatch: pytest
     answer, _ = api.api_runs(pg, "", "", "", "", "", "", False, 2, 10)
     assert answer["total"] == 60 and len(answer["runs"]) == 2
     assert len(made) <= 2, f"{len(made)} rows turned into records for a page of 2"
+
+
+def test_no_key_in_any_typed_answer(emulator, data_dir: Path) -> None:
+    """Known fake keys for every provider; runs that fail at the provider in several ways; every
+    answer of /run, /compare, /runs, /report and the errors searched for the keys."""
+    from gradio_client.exceptions import AppError
+
+    from playground.providers import provider_class
+    from support.app import launch_app
+    from support.faults import find_secrets
+
+    keys = {provider_class(p).key_env: f"SECRET-{p}-{i}0123456789abcdef" for i, p in
+            enumerate(("byteplus", "openai", "fal", "wavespeed"))}
+    app, url = launch_app(Settings.from_env(env={**emulator.env(), **keys, **SPACE}, data_dir=data_dir))
+    try:
+        client = gradio_client.Client(url, verbose=False)
+        answers: dict[str, str] = {}
+        for fault in ("auth", "forbidden", "server", "malformed", "content", None):
+            emulator.clear_faults()
+            if fault:
+                for provider in ("byteplus", "openai"):
+                    emulator.set_fault(provider, fault, retry_after=0.01, n=1)
+            for provider, size in (("byteplus", "256x256"), ("openai", "")):
+                try:
+                    answers[f"run {provider} {fault}"] = json.dumps(client.predict(
+                        prompt="a fox", beats=BEATS, provider=provider, size=size, api_name="/run"))
+                except AppError as exc:
+                    answers[f"run {provider} {fault}"] = str(exc)
+        answers["runs"] = json.dumps(client.predict(include_refused=True, limit=500, api_name="/runs"))
+        answers["report"] = json.dumps(client.predict(api_name="/report"))
+        assert find_secrets(list(keys.values()), answers) == []
+        assert any('"status": "error"' in a for a in answers.values())  # the faults did reach the answers
+    finally:
+        app.close()  # type: ignore[attr-defined]
