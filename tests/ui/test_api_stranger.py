@@ -260,3 +260,22 @@ def test_no_key_in_any_typed_answer(emulator, data_dir: Path) -> None:
         assert any('"status": "error"' in a for a in answers.values())  # the faults did reach the answers
     finally:
         app.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("fields, words", [
+    (dict(provider="openai", model="gpt-image-2", frames=1, mode="baseline", size="3840x2160"),
+     "PLAYGROUND_MAX_USD_PER_RUN"),  # the worst case (high quality), not the typical estimate
+    (dict(provider="openai", model="gpt-image-2", frames=15, mode="chain-previous", size="1024x1024"),
+     "PLAYGROUND_MAX_USD_PER_RUN"),
+    (dict(provider="fal", model="fal-ai/veo3", frames=1), "PLAYGROUND_ALLOWED_MODELS"),  # not listed
+    (dict(provider="wavespeed", model="../../../openai/v1/images/generations", frames=1), "model id"),
+])
+def test_run_is_held_to_the_worst_case_and_the_listed_models(space_on_emulator, emulator, fields: dict,
+                                                             words: str) -> None:
+    from gradio_client.exceptions import AppError
+
+    url = space_on_emulator()
+    with pytest.raises(AppError, match=words):
+        gradio_client.Client(url, verbose=False).predict(prompt="a fox", beats=BEATS * 7, api_name="/run",
+                                                         **fields)
+    assert emulator.requests == []
