@@ -20,6 +20,9 @@ TAG = re.compile(r"^[\w.-]{1,32}$")
 MAX_NOTE_CHARS = 2000
 MAX_AUTHOR_CHARS = 64
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# annotations.csv stops taking rows past this size: the note and tag events are reachable by
+# anyone (raw queue calls too) and could otherwise grow it without end. About 30,000 long notes.
+MAX_ANNOTATIONS_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -39,7 +42,11 @@ def _annotate(playground: Playground, run_id: str, kind: str, value: str, author
     name = _CONTROL.sub("", author or "").strip()
     if len(name) > MAX_AUTHOR_CHARS:
         raise InputError(f"author is at most {MAX_AUTHOR_CHARS} characters, got {len(name)}")
-    annotation_log(playground.settings.data_dir).append(
+    log = annotation_log(playground.settings.data_dir)
+    if log.path.exists() and log.path.stat().st_size >= MAX_ANNOTATIONS_BYTES:
+        raise InputError(f"annotations.csv is full ({MAX_ANNOTATIONS_BYTES // (1024 * 1024)} MB, this app's limit): "
+                         "no more tags or notes are taken until the owner moves it aside")
+    log.append(
         {"at": utc_now(), "run_id": run_id, "kind": kind, "value": value, "author": name or "anonymous",
          "source": source})
 

@@ -13,7 +13,7 @@ from playground.base.errors import InputError
 from playground.base.presets import PRESET_DIR, Preset, load_presets
 from playground.base.prompts import Story
 from playground.base.types import CHAIN_FROM, MAX_FRAMES, MIN_FRAMES
-from playground.experiments.cells import Arm, Cell, parse_arm, parse_arms, variant_story
+from playground.experiments.cells import Arm, Cell, check_variant_labels, parse_arm, parse_arms, variant_story
 
 FILE_KEYS = {"id", "title", "description", "arms", "variants", "stories", "repeats", "seed", "size", "frames",
              "concurrency", "max_usd", "chain_from"}
@@ -153,6 +153,7 @@ def _batch_from(path: Path, data: dict[str, Any], content: bytes) -> BatchFile:
     variants = data.get("variants", {})
     if not isinstance(variants, dict) or not all(isinstance(v, str) and v.strip() for v in variants.values()):
         raise InputError("`variants` must be a table of label = prompt text")
+    check_variant_labels(variants)
     entries = data.get("stories")
     if not isinstance(entries, list) or not entries:
         raise InputError('give at least one [[stories]] entry (preset = "webcomic", or id/character/style/beats)')

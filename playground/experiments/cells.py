@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -92,6 +93,20 @@ def parse_arms(lines: Sequence[str]) -> list[Arm]:
     if not arms:
         raise InputError("give at least one arm, e.g. local::sequence")
     return arms
+
+
+VARIANT_LABEL = re.compile(r"^\w[\w .+-]{0,19}$")  # "A", "short prompt": a name, never markup
+
+
+def check_variant_labels(labels: Iterable[object]) -> None:
+    """A variant label is shown in tables, the grid and the Arena and logged in runs.csv: from an
+    API caller it could carry markup, CR or a lone surrogate (which no answer can hold), so it is
+    a short name of letters, digits, spaces, '.', '_', '+' or '-'."""
+    for label in labels:
+        if not isinstance(label, str) or not VARIANT_LABEL.match(label):
+            shown = label.encode("utf-8", "backslashreplace").decode() if isinstance(label, str) else label
+            raise InputError(f"a variant label is 1 to 20 letters, digits, spaces, '.', '_', '+' or '-', "
+                             f"got {shown!r}")
 
 
 def variant_story(story: Story, text: str) -> Story:

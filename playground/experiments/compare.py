@@ -22,6 +22,7 @@ from playground.experiments.cells import (
     CellPlan,
     ProgressByCell,
     check_budget,
+    check_variant_labels,
     log_refusals,
     plan_cells,
     raise_problems,
@@ -62,6 +63,7 @@ def comparison_cells(story: Story, arms: Sequence[Arm], *, variants: Mapping[str
     if len(set(labels)) < len(labels):
         raise InputError("an arm is listed twice: " + ", ".join(sorted({x for x in labels if labels.count(x) > 1})))
     chosen = {k: v for k, v in (variants or {}).items() if v and v.strip()}
+    check_variant_labels(chosen)
     if len(chosen) > MAX_VARIANTS:
         raise InputError(f"{len(chosen)} prompt variants: a comparison takes at most {MAX_VARIANTS}")
     stories = {label: variant_story(story, text) for label, text in chosen.items()} or {"": story}

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from playground.base.errors import InputError
+from playground.base.errors import InputError, loggable
 from playground.base.ids import utc_now
 from playground.base.ratings import (
     CRITERIA,
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 VERDICTS = PREFERENCES  # left | right | tie: the verdicts the figures count; run_id is the left sequence
 SCORE_VERDICT = SCORE  # a 1 to 5 score of one sequence (run_id), other_run_id empty
 MAX_DECIDE_MS = 24 * 3600 * 1000
+# ratings.csv stops taking rows past this size: anyone who can reach /vote (a stranger on a
+# public Space) could otherwise grow it without end. About 300,000 votes.
+MAX_RATINGS_BYTES = 64 * 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -49,7 +52,7 @@ def clean_rater(rater: object) -> str:
         return "anonymous"
     if not isinstance(rater, str):
         raise InputError(f"rater is a name (text), got {type(rater).__name__}")
-    name = _CONTROL.sub("", rater).strip()
+    name = loggable(_CONTROL.sub("", rater)).strip()  # a lone surrogate as its escape: no answer could hold it
     if len(name) > MAX_RATER_CHARS:
         raise InputError(f"rater is at most {MAX_RATER_CHARS} characters, got {len(name)}")
     return name or "anonymous"
@@ -148,6 +151,10 @@ def retract(playground: Playground, *, vote_id: str, rater: str = "", source: st
 
 
 def _append(playground: Playground, row: Vote) -> Vote:
+    path = playground.log.ratings.path
+    if path.exists() and path.stat().st_size >= MAX_RATINGS_BYTES:
+        raise InputError(f"ratings.csv is full ({MAX_RATINGS_BYTES // (1024 * 1024)} MB, this app's limit): no more "
+                         "votes are taken until the owner moves it aside")
     logged = replace(row, rated_at=utc_now(), vote_id=new_vote_id())
     playground.log.add_rating(logged.as_row())
     return logged

@@ -32,12 +32,22 @@ from playground.experiments.compare import (
 from playground.experiments.grid import build_grid
 from playground.experiments.votes import vote
 from playground.present.grid import grid_json
-from playground.present.history import RunFilter, find_runs
+from playground.present.history import RunFilter, filtered_runs
 from playground.present.runs import record_json
+from playground.store.codec import record_from_row
 from playground.store.merged import load_run
 
 DEFAULT_API_ARMS = ("local::sequence", "local::baseline")  # the Compare tab's default arms
 MAX_RUNS_LIMIT = 500
+
+
+def public_json(playground: Playground, data: dict[str, Any]) -> dict[str, Any]:
+    """A run's JSON as a Space answers it: `image_dir` as History shows it (`runs/<run_id>`), not
+    the folder's path on the server (off a Space, the researcher's own machine, the full path)."""
+    folder = str(data.get("image_dir") or "")
+    if playground.settings.on_space and folder:
+        data["image_dir"] = f"{Path(folder).parent.name}/{Path(folder).name}"
+    return data
 
 
 def frame_files(playground: Playground, record: RunRecord) -> list[Path]:
@@ -51,7 +61,7 @@ async def api_run(playground: Playground, session: Session, prompt: object, beat
     """`/run`: one run, refused (and logged as an error row) exactly as from the CLI."""
     request = run_request(prompt, beats, frames, provider, model, mode, seed, size)
     result = await playground.run(request, session)
-    return record_json(result.record), result.paths
+    return public_json(playground, record_json(result.record)), result.paths
 
 
 def compare_json(result: Comparison) -> dict[str, Any]:
@@ -90,7 +100,9 @@ async def api_compare(playground: Playground, session: Session, prompt: object, 
     result = await compare(playground, story, chosen, variants=variant_map, frames=request.frames,
                            seed=request.seed, size=request.size, session=session, experiment_id=experiment_id)
     files = [path for record in result.records for path in frame_files(playground, record)]
-    return compare_json(result), files
+    shown = compare_json(result)
+    shown["runs"] = [public_json(playground, run) for run in shown["runs"]]
+    return shown, files
 
 
 def api_vote(playground: Playground, experiment_id: object, left_run_id: object, right_run_id: object,
@@ -121,12 +133,14 @@ def api_runs(playground: Playground, run_id: object, provider: object, model: ob
         ("experiment_id", experiment_id))}
     first = whole(offset, "offset", 0, 10**9) or 0
     count = whole(limit, "limit", 1, MAX_RUNS_LIMIT) or 50
-    records = find_runs(playground, RunFilter(**filters, include_refused=flag(include_refused, "include_refused")))
-    page = records[first:first + count]
+    matching, _ = filtered_runs(playground, RunFilter(**filters, include_refused=flag(include_refused,
+                                                                                      "include_refused")))
+    rows = matching.iloc[first:first + count].to_dict("records")  # only the page becomes records: a long log
+    page = [record_from_row({str(k): v for k, v in row.items()}) for row in rows]  # is not parsed per call
     files = frame_files(playground, page[0]) if filters["run_id"] and page else []
     notes = replayed(playground, {r.run_id for r in page})
-    items = [runs_item(r, notes[r.run_id].tags if r.run_id in notes else []) for r in page]
-    return {"total": len(records), "offset": first, "runs": items}, files
+    items = [public_json(playground, runs_item(r, notes[r.run_id].tags if r.run_id in notes else [])) for r in page]
+    return {"total": len(matching), "offset": first, "runs": items}, files
 
 
 def api_report(playground: Playground, experiment_id: object, criterion: object = "overall") -> dict[str, Any]:
