@@ -27,10 +27,11 @@ from playground.ui.shared import build_downloads, download_updates
 
 # History: header -> width in px, sized for a 1400 px window (a phone scrolls the table sideways;
 # Gradio 6.31's pinned_columns did not stay put). Numbers are rounded text: no overflow, no jitter.
-HISTORY_COLUMNS = {"run_id": 164, "when (UTC)": 104, "provider": 80, "model": 142, "mode": 76, "status": 78,
-                   "frames": 72, "cost $": 64, "latency s": 84, "subject": 70, "prompt": 116, "error": 166}
+HISTORY_COLUMNS = {"frame": 64, "run_id": 164, "when (UTC)": 104, "provider": 80, "model": 142, "mode": 76, "status": 78,
+                   "frames": 72, "cost $": 64, "latency s": 84, "subject": 70, "prompt": 116, "error": 102}
+# "frame": each run's first-frame preview (present.runs.thumbnail), a Markdown image drawn small (page.CSS)
 # With the Hub sync on, a writer column (merged.py), in the same 1216 px
-HISTORY_COLUMNS_SYNCED = {**HISTORY_COLUMNS, "model": 120, "latency s": 80, "prompt": 98, "error": 96, "writer": 114}
+HISTORY_COLUMNS_SYNCED = {**HISTORY_COLUMNS, "model": 120, "latency s": 80, "prompt": 66, "error": 64, "writer": 114}
 
 
 ANY = ("any", "")
@@ -58,7 +59,8 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
     # Filled when the tab is selected: a callable value would add a public API endpoint.
     widths = HISTORY_COLUMNS_SYNCED if playground.settings.hub_dataset else HISTORY_COLUMNS
     table = gr.Dataframe(label="Runs (newest first)", interactive=False, wrap=False, max_height=420,
-                         elem_id="history-table", column_widths=[f"{w}px" for w in widths.values()])
+                         elem_id="history-table", column_widths=[f"{w}px" for w in widths.values()],
+                         datatype=["markdown", *["str"] * (len(widths) - 1)])
     gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery")
     summary = gr.Markdown(elem_id="history-summary")
     made = gr.Textbox(label="Made with", lines=4, max_lines=24, interactive=False, elem_id="history-made-with",

@@ -72,3 +72,17 @@ def test_tags_and_notes_are_append_only_and_replayed(playground: Playground) -> 
         with pytest.raises(InputError, match=words):
             bad()
     assert "annotations.csv" in DATA_FILES  # never served
+
+
+def test_history_thumbnails_are_first_frame_previews_and_refusals_have_none(playground: Playground) -> None:
+    from playground.present.runs import history_table, thumbnail_url
+
+    seq, base = make_runs(playground)
+    table = history_table(playground, frame=filtered_runs(playground, RunFilter(include_refused=True), 100)[0])
+    cells = dict(zip(table["run_id"], table["frame"]))
+    for run_id in (seq, base):  # each row's own run, its first frame's preview, never the original
+        assert cells[run_id] == f"![first frame]({thumbnail_url(playground, run_id)})"
+        assert cells[run_id].endswith(f"/runs/{run_id}/frame_01.preview.webp)")
+    refused = [cell for rid, cell in cells.items() if rid not in (seq, base)]
+    assert refused == [""]
+    assert thumbnail_url(playground, "../runs.csv") == "" and thumbnail_url(playground, "") == ""
