@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -229,6 +230,20 @@ def thumbnail(playground: Playground, run_id: str) -> str:
     """History's "frame" cell: the first frame's preview as a Markdown image, or empty."""
     url = thumbnail_url(playground, run_id)
     return f"![first frame]({url})" if url else ""
+
+
+def look_strip(playground: Playground, run_id: str) -> str:
+    """The close look's view of a run shown in a gallery (Generate, History): its frames' original
+    URLs in gallery order, hidden (no src: nothing loads until a frame is opened). Text escaped:
+    beats and model ids are stranger-controlled on a Space."""
+    if not run_id:
+        return ""
+    run = load_run(playground, run_id)
+    label = f"{run.record.provider}:{run.record.model} · {run.record.mode}"
+    frames = "".join(f'<img data-original="{escape(file_url(str(f.path)))}" data-frame="{f.number}" '
+                     f'alt="{escape(f.label)}">' for f in run.frames)
+    return (f'<div class="look-strip" hidden data-run-id="{escape(run_id)}" data-arm="{escape(label)}">'
+            f"{frames}</div>")
 
 
 def run_frames(playground: Playground, run_id: str) -> tuple[list[tuple[str, str]], str]:

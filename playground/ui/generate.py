@@ -22,8 +22,16 @@ from playground.core.sink import Progress
 from playground.present.estimate import estimate_text
 from playground.present.forms import MODE_CHOICES, MODE_INFO, frames_value, mode_and_chain, parse_beats
 from playground.present.providers import model_choices, provider_choices, reference_note, takes_seed
-from playground.present.runs import format_summary, gallery_items, progress_items, progress_text, refusal_text
+from playground.present.runs import (
+    format_summary,
+    gallery_items,
+    look_strip,
+    progress_items,
+    progress_text,
+    refusal_text,
+)
 from playground.providers import provider_class
+from playground.ui.closelook import gallery_look_js
 from playground.ui.shared import (
     InFlight,
     build_downloads,
@@ -125,8 +133,10 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                                  type="filepath", height=130, elem_id="reference-images")
             ref_note = gr.Markdown(reference_note(default_provider, default_model), elem_id="reference-note")
         with gr.Column(scale=3, min_width=300, elem_classes=["pg-results"], elem_id="generate-results"):
+            # a click on a frame opens the close look at full resolution (ui/closelook.py)
             gallery = gr.Gallery(label="Sequence", columns=4, height="auto", object_fit="contain",
-                                 elem_id="sequence-gallery", preview=False)
+                                 elem_id="sequence-gallery", preview=False, allow_preview=False)
+            look = gr.HTML(elem_id="sequence-look", container=False, js_on_load=gallery_look_js("sequence-gallery"))
             live = gr.Markdown(elem_id="run-progress")
             summary = gr.Markdown("Pick a preset or type a prompt, then **Generate**.", elem_classes=["run-summary"],
                                   elem_id="run-summary")
@@ -171,7 +181,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
         hidden = [gr.DownloadButton(visible=False)] * len(downloads)
         running.tokens.add(token)
         yield {gallery: [], live: progress_text(Progress(0, request.frames, 0.0, [])), summary: "",
-               **dict(zip(downloads, hidden))}
+               last_run: "", **dict(zip(downloads, hidden))}  # no run shown until this one ends (the close look)
         try:
             async for items, text in stream_progress(task, queue, request.frames):
                 yield {live: text} if items is None else {gallery: items, live: text}
@@ -203,6 +213,9 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     model.change(lambda p, m: gr.Number(visible=takes_seed(p, m)), [provider, model], seed, api_visibility="private",
                  show_progress="hidden")
     provider.change(kept_model, [provider, model], model, api_visibility="private")
+    # the close look's frames: the run shown, once it has ended (last_run is empty while one streams)
+    last_run.change(lambda run_id: look_strip(playground, run_id), last_run, look, api_visibility="private",
+                    show_progress="hidden", concurrency_limit=None)
     # One pool for both triggers, bounded by queue(default_concurrency_limit=...) in app.py:
     # a public app must not start unboundedly many paid runs at once (the rest wait in the queue).
     # Gradio's status (queue position, spinner, "Error" badge) only on the progress line: on the

@@ -21,8 +21,9 @@ from playground.present.history import (
     made_with,
     request_from_record,
 )
-from playground.present.runs import history_table, run_frames
+from playground.present.runs import history_table, look_strip, run_frames
 from playground.store.merged import load_run
+from playground.ui.closelook import gallery_look_js
 from playground.ui.shared import build_downloads, download_updates
 
 # History: header -> width in px, sized for a 1400 px window (a phone scrolls the table sideways;
@@ -61,7 +62,10 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
     table = gr.Dataframe(label="Runs (newest first)", interactive=False, wrap=False, max_height=420,
                          elem_id="history-table", column_widths=[f"{w}px" for w in widths.values()],
                          datatype=["markdown", *["str"] * (len(widths) - 1)])
-    gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery")
+    # a click on a frame opens the close look at full resolution (ui/closelook.py), not Gradio's preview
+    gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery",
+                         allow_preview=False)
+    look = gr.HTML(elem_id="history-look", container=False, js_on_load=gallery_look_js("history-gallery"))
     summary = gr.Markdown(elem_id="history-summary")
     made = gr.Textbox(label="Made with", lines=4, max_lines=24, interactive=False, elem_id="history-made-with",
                       visible=False)
@@ -126,6 +130,8 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
     for box in filters:
         box.change(refreshed, filters, listed, api_visibility="private", show_progress="hidden",
                    trigger_mode="always_last")
+    gallery.change(lambda rid: look_strip(playground, (rid or "").strip()), run_id, look, api_visibility="private",
+                   show_progress="hidden", concurrency_limit=None)
     reopen.click(open_run, run_id, shown, api_name="open_run", api_visibility="undocumented")  # first, so the public name is exactly open_run
     table.select(pick, table, run_id, api_visibility="private").then(open_run, run_id, shown, api_visibility="private")
     run_id.submit(open_run, run_id, shown, api_visibility="private")

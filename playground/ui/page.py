@@ -43,6 +43,8 @@ body {overflow-anchor: none}
 /* the tables' monospace font cut every header and number at 1400 px: the UI font, a size smaller */
 :is(#history-table, #analysis-table, #analysis-consistency, #arena-leaderboard) :is(th, th .text, .virtual-row, .virtual-row .text) {
   font-family: var(--font); font-size: 13px; font-variant-numeric: tabular-nums}
+/* the close look's hidden frame lists beside the galleries (ui/closelook.py) take no room */
+#history-look, #sequence-look {display: none !important}
 /* History's thumbnails: the first frame's 640 px preview drawn row-sized */
 #history-table :is(td, .body-cell) img {height: 40px; width: 40px; object-fit: cover; border-radius: 3px; margin: 0; display: block}
 #run-progress {font-variant-numeric: tabular-nums}
