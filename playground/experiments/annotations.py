@@ -93,6 +93,16 @@ def replayed(playground: Playground, run_ids: set[str] | None = None) -> dict[st
     return found
 
 
+def tagged(playground: Playground, tag: str) -> set[str]:
+    """The runs that carry `tag` now (added and not removed since)."""
+    return {run_id for run_id, found in replayed(playground).items() if tag in found.tags}
+
+
+def all_tags(playground: Playground) -> list[str]:
+    """Every tag some run carries now, sorted (History's Tag filter)."""
+    return sorted({tag for found in replayed(playground).values() for tag in found.tags})
+
+
 def annotations_text(found: Annotations) -> str:
     """Plain text for the History panel (user text is never rendered as Markdown)."""
     lines = [f"Tags: {', '.join(found.tags) if found.tags else '—'}"]

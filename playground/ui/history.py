@@ -14,7 +14,7 @@ from playground.experiments.annotations import add_note, add_tag, annotations, a
 from playground.experiments.importer import MAX_IMPORT_USD, import_run
 from playground.present.forms import parse_beats, parse_cost
 from playground.present.history import (
-    FILTERS,
+    FILTER_FIELDS,
     RunFilter,
     filter_choices,
     filtered_runs,
@@ -39,12 +39,12 @@ ANY = ("any", "")
 
 
 def build_filters() -> list[Any]:
-    """Provider, model, mode, status, experiment, and whether to show requests refused before sending."""
+    """Provider, model, mode, status, experiment, tag, and whether to show requests refused before sending."""
     with gr.Row(elem_id="history-filters"):
         boxes = [gr.Dropdown(choices=[ANY], value="", label=label, allow_custom_value=True, min_width=140,
                              elem_id=f"history-filter-{name}")
                  for name, label in (("provider", "Provider"), ("model", "Model"), ("mode", "Mode"),
-                                     ("status", "Status"), ("experiment_id", "Experiment"))]
+                                     ("status", "Status"), ("experiment_id", "Experiment"), ("tag", "Tag"))]
         refused = gr.Checkbox(label="show runs refused before sending", value=False, min_width=200,
                               elem_id="history-show-refused")
     return [*boxes, refused]
@@ -109,7 +109,7 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
         said = (f"{hidden} request(s) refused before sending are hidden (tick *show runs refused before sending*)."
                 if hidden else "")
         choices = filter_choices(playground)
-        boxes = [gr.Dropdown(choices=[ANY, *((v, v) for v in choices[name])]) for name in FILTERS]
+        boxes = [gr.Dropdown(choices=[ANY, *((v, v) for v in choices[name])]) for name in FILTER_FIELDS]
         return [history_table(playground, frame=frame), said, *boxes]
 
     shown = [gallery, summary, *downloads, made, load, rerun, notes_box, notes_view]
@@ -140,8 +140,9 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
 
 
 def filter_of(values: tuple[Any, ...] | list[Any]) -> RunFilter:
-    *texts, refused = values if values else ("",) * len(FILTERS) + (False,)
-    return RunFilter(**{name: str(v or "").strip() for name, v in zip(FILTERS, texts)}, include_refused=bool(refused))
+    *texts, refused = values if values else ("",) * len(FILTER_FIELDS) + (False,)
+    return RunFilter(**{name: str(v or "").strip() for name, v in zip(FILTER_FIELDS, texts)},
+                     include_refused=bool(refused))
 
 
 def load_values(playground: Playground, run_id: str) -> tuple[Any, ...]:

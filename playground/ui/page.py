@@ -63,6 +63,8 @@ body {overflow-anchor: none}
   /* and each pane as tall as its one row of frames (the gallery kept 240 px, mostly empty) */
   #arena-left, #arena-right, :is(#arena-left, #arena-right) .grid-wrap {height: auto !important}
   #analysis-cost-plot svg .y-title {display: none}
+  /* six filters fill three rows: the refused checkbox takes a row of its own (it was squeezed to a sliver) */
+  #history-show-refused {flex: 1 1 100% !important; min-width: 100% !important}
 }
 """
 # Ctrl+Enter (Cmd+Enter on a Mac) in any field of the Generate form starts a run; Gradio's own

@@ -1,5 +1,5 @@
 """History's thumbnails in a real browser at 1400x900 and 390x844: each run that made frames shows
-its first frame's 640 px preview (never the original), a refused run shows none."""
+its first frame's 640 px preview (never the original), a refused run shows none; the Tag filter."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from playground.base.errors import InputError
 from playground.base.types import GenerationRequest
+from playground.experiments.annotations import add_tag
 from support.browser import console_errors, shot
 
 VIEWPORTS = {1400: {"width": 1400, "height": 900}, 390: {"width": 390, "height": 844}}
@@ -44,4 +45,12 @@ def test_history_rows_show_first_frame_previews(app_url: str, page, playground, 
     refused_row = page.locator("#history-table .virtual-row", has_text="nope").first
     assert refused_row.locator("img").count() == 0
     shot(page, f"history_thumbnails_{width}", full_page=False)
+    add_tag(playground, made[0].run_id, "keep")  # the Tag filter: only the runs that carry it
+    page.locator("#history-show-refused input").uncheck()
+    tag = page.locator("#history-filter-tag input")
+    tag.fill("keep")
+    tag.press("Enter")
+    page.wait_for_function(f"() => !document.querySelector('#history-table').innerText.includes('{made[1].run_id}')",
+                           timeout=15_000)
+    assert made[0].run_id in page.locator("#history-table").inner_text()
     assert console_errors(page.console_errors) == []
