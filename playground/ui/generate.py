@@ -21,7 +21,13 @@ from playground.core.session import Session
 from playground.core.sink import Progress
 from playground.present.estimate import estimate_text
 from playground.present.forms import MODE_CHOICES, MODE_INFO, frames_value, mode_and_chain, parse_beats
-from playground.present.providers import model_choices, provider_choices, reference_note, takes_seed
+from playground.present.providers import (
+    generate_sizes,
+    model_choices,
+    provider_choices,
+    reference_note,
+    takes_seed,
+)
 from playground.present.runs import (
     format_summary,
     gallery_items,
@@ -116,7 +122,10 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                 frames = frames_box(start.frames)
                 seed = gr.Number(value=7, precision=0, label="Seed", min_width=90, elem_id="seed-box",
                                  visible=takes_seed(default_provider, default_model))  # only where the model takes one
-                size = gr.Textbox(label="Size", placeholder="model default", min_width=120, max_lines=1)
+                # the model's sizes its pre-send check takes; any other may be typed (the estimate judges it)
+                sizes, _ = generate_sizes(playground, default_provider, default_model, "sequence", start.frames, "")
+                size = gr.Dropdown(choices=sizes, value="", label="Size", allow_custom_value=True, min_width=150,
+                                   elem_id="generate-size")
             with gr.Row():  # 260 px each: side by side they clipped "Local (offline stand-in, not a mo…"
                 provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider",
                                        min_width=260)
@@ -213,6 +222,14 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     model.change(lambda p, m: gr.Number(visible=takes_seed(p, m)), [provider, model], seed, api_visibility="private",
                  show_progress="hidden")
     provider.change(kept_model, [provider, model], model, api_visibility="private")
+
+    def refresh_sizes(provider_name: str, model_id: str, mode_name: str, n: float | None, current: str | None) -> Any:
+        choices, kept = generate_sizes(playground, provider_name, model_id, mode_name, n, current)
+        return gr.Dropdown(choices=choices, value=kept)
+
+    for component in (model, mode):  # a new provider changes the model too (kept_model)
+        component.change(refresh_sizes, [provider, model, mode, frames, size], size, api_visibility="private",
+                         show_progress="hidden", trigger_mode="always_last")
     # the close look's frames: the run shown, once it has ended (last_run is empty while one streams)
     last_run.change(lambda run_id: look_strip(playground, run_id), last_run, look, api_visibility="private",
                     show_progress="hidden", concurrency_limit=None)
