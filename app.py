@@ -13,6 +13,7 @@ from playground.base.config import Settings
 from playground.core import Playground
 from playground.core.spend import MAX_RUNS_IN_FLIGHT
 from playground.ui.app import build_app
+from playground.ui.closelook import CLOSE_LOOK_HEAD
 from playground.ui.limits import MAX_UPLOAD_BYTES, BodyLimit, blocked_paths, served_paths
 from playground.ui.page import CSS, HEAD
 
@@ -36,8 +37,8 @@ def create_app(settings: Settings | None = None):
     data_dir = playground.settings.data_dir
     launch = dict(allowed_paths=served_paths(data_dir), blocked_paths=blocked_paths(data_dir),
                   max_file_size=MAX_UPLOAD_BYTES, app_kwargs={"middleware": [Middleware(BodyLimit)]},
-                  run_history=False, css=CSS, head=HEAD, footer_links=["api", "gradio"], show_error=True,
-                  ssr_mode=False)
+                  run_history=False, css=CSS, head=HEAD + CLOSE_LOOK_HEAD, footer_links=["api", "gradio"],
+                  show_error=True, ssr_mode=False)
     return app, launch
 
 

@@ -102,3 +102,9 @@ def _whole(text: str) -> int | None:
         return int(float(text)) if text else None
     except ValueError:
         return None
+
+
+# DATA_DIR/annotations.csv (experiments/annotations.py): tags and notes per run, append-only like
+# ratings.csv; here because the store syncs and merges it too (store/hub_sync.py, store/merged.py)
+ANNOTATIONS_FILE = "annotations.csv"
+ANNOTATION_COLUMNS = ["at", "run_id", "kind", "value", "author", "source"]

@@ -24,6 +24,7 @@ def _register_runs(sub: Subparsers) -> None:
     p.add_argument("--mode", default="")
     p.add_argument("--status", default="")
     p.add_argument("--experiment", default="")
+    p.add_argument("--tag", default="", help="only the runs that carry this tag now (annotations.csv)")
     p.add_argument("--include-refused", action="store_true", help="also requests refused before anything was sent")
     p.add_argument("--limit", type=int, default=50, help="at most this many runs (1 to 500, default 50)")
     p.add_argument("--offset", type=int, default=0)
@@ -49,7 +50,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     with opened(args) as playground:
         try:
             result, _ = api_runs(playground, args.run_id, args.provider, args.model, args.mode, args.status,
-                                 args.experiment, args.include_refused, args.limit, args.offset)
+                                 args.experiment, args.include_refused, args.limit, args.offset, args.tag)
         except PlaygroundError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -1,6 +1,7 @@
 """Tags and notes per run, appended to DATA_DIR/annotations.csv (beside ratings.csv): one row
 each, never rewritten; a tag is removed by an `untag` row, and a run's tags and notes are the
-rows replayed in order. The file is never served (ui.limits blocks it) and keeps no key."""
+rows replayed in order. The file is never served (ui.limits blocks it) and keeps no key; with
+the Hub sync on it goes up as annotations/<writer>.csv and every writer's rows are replayed."""
 
 # no `from __future__ import annotations`: this module's function `annotations` takes that name
 
@@ -10,11 +11,11 @@ from pathlib import Path
 
 from playground.base.errors import InputError
 from playground.base.ids import utc_now
+from playground.base.ratings import ANNOTATION_COLUMNS, ANNOTATIONS_FILE
 from playground.core.playground import Playground
 from playground.store import merged
 from playground.store.csvlog import CsvLog
 
-ANNOTATION_COLUMNS = ["at", "run_id", "kind", "value", "author", "source"]
 KINDS = ("tag", "untag", "note")
 TAG = re.compile(r"^[\w.-]{1,32}$")
 MAX_NOTE_CHARS = 2000
@@ -32,7 +33,7 @@ class Annotations:
 
 
 def annotation_log(data_dir: Path) -> CsvLog:
-    return CsvLog(Path(data_dir) / "annotations.csv", ANNOTATION_COLUMNS)
+    return CsvLog(Path(data_dir) / ANNOTATIONS_FILE, ANNOTATION_COLUMNS)
 
 
 def _annotate(playground: Playground, run_id: str, kind: str, value: str, author: str, source: str) -> None:
@@ -81,12 +82,12 @@ def annotations(playground: Playground, run_id: str) -> Annotations:
 
 
 def replayed(playground: Playground, run_ids: set[str] | None = None) -> dict[str, Annotations]:
-    """Every run's (or these runs') tags and notes, the file read once."""
-    log = annotation_log(playground.settings.data_dir)
+    """Every run's (or these runs') tags and notes, the file read once (with a synced Hub
+    dataset, every writer's rows, in the order they were written: store/merged.py)."""
     found: dict[str, Annotations] = {}
-    if not log.path.exists():
+    frame = merged.annotation_rows(playground)
+    if frame.empty:
         return found
-    frame = log.read()
     if run_ids is not None:
         frame = frame[frame["run_id"].astype(str).isin(run_ids)]
     for row in frame.itertuples(index=False):
@@ -98,6 +99,16 @@ def replayed(playground: Playground, run_ids: set[str] | None = None) -> dict[st
         elif row.kind == "note":
             result.notes.insert(0, (str(row.at), str(row.author), str(row.value)))
     return found
+
+
+def tagged(playground: Playground, tag: str) -> set[str]:
+    """The runs that carry `tag` now (added and not removed since)."""
+    return {run_id for run_id, found in replayed(playground).items() if tag in found.tags}
+
+
+def all_tags(playground: Playground) -> list[str]:
+    """Every tag some run carries now, sorted (History's Tag filter)."""
+    return sorted({tag for found in replayed(playground).values() for tag in found.tags})
 
 
 def annotations_text(found: Annotations) -> str:

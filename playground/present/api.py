@@ -125,12 +125,12 @@ def runs_item(record: RunRecord, tags: list[str]) -> dict[str, Any]:
 
 
 def api_runs(playground: Playground, run_id: object, provider: object, model: object, mode: object, status: object,
-             experiment_id: object, include_refused: object, limit: object, offset: object
+             experiment_id: object, include_refused: object, limit: object, offset: object, tag: object = ""
              ) -> tuple[dict[str, Any], list[Path]]:
     """`/runs`: the log, filtered and paged; the frames only when `run_id` names one run."""
     filters = {name: text(value, name).strip() for name, value in (
         ("run_id", run_id), ("provider", provider), ("model", model), ("mode", mode), ("status", status),
-        ("experiment_id", experiment_id))}
+        ("experiment_id", experiment_id), ("tag", tag))}
     first = whole(offset, "offset", 0, 10**9) or 0
     count = whole(limit, "limit", 1, MAX_RUNS_LIMIT) or 50
     matching, _ = filtered_runs(playground, RunFilter(**filters, include_refused=flag(include_refused,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
-from urllib.parse import quote
 
 from playground.core.playground import Playground
 from playground.experiments.grid import SORTABLE, SPREAD, Grid, GridCell, build_grid
 from playground.present.analysis import ALL
+from playground.present.runs import file_url
 
 SHOWN = ("subject_consistency", "palette_consistency", "structure_consistency")  # in a cell, when scored
 SHORT = {"subject_consistency": "subject", "palette_consistency": "palette", "structure_consistency": "structure",
@@ -53,11 +53,6 @@ def grid_text(grid: Grid, width: int = 28) -> str:
         lines.append(f"{title.ljust(width)}  " + "  ".join(cells))
     lines += [f"{code} = {arm}" for arm, code in codes.items()]
     return "\n".join(lines)
-
-
-def file_url(path: str) -> str:
-    """The URL Gradio serves a file of DATA_DIR/runs at (an allowed path)."""
-    return "/gradio_api/file=" + quote(path)
 
 
 def _cell_html(c: GridCell | None, arm: str, sort_by: str) -> str:

@@ -1,4 +1,4 @@
-"""History as a workbench: the log filtered (provider, model, mode, status, experiment; runs
+"""History as a workbench: the log filtered (provider, model, mode, status, experiment, tag; runs
 refused before sending hidden unless asked for), what a reopened run was made with, and the
 request that makes it again (Load into Generate, Re-run, `/runs`)."""
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from playground.base.types import GenerationRequest, RunRecord
 from playground.core.playground import Playground
+from playground.experiments.annotations import all_tags, tagged
 from playground.present.runs import seed_note
 from playground.store import merged
 from playground.store.codec import record_from_row
@@ -16,7 +17,8 @@ from playground.store.codec import record_from_row
 if TYPE_CHECKING:
     import pandas as pd
 
-FILTERS = ("provider", "model", "mode", "status", "experiment_id")
+FILTERS = ("provider", "model", "mode", "status", "experiment_id")  # columns of runs.csv
+FILTER_FIELDS = (*FILTERS, "tag")  # and the tags of annotations.csv
 RECENT_ROWS = 2000  # History without a filter looks at the newest rows only (a 1M-row log stays fast)
 
 
@@ -31,10 +33,11 @@ class RunFilter:
     status: str = ""
     experiment_id: str = ""
     include_refused: bool = False
+    tag: str = ""  # a tag the run carries now (annotations.csv)
 
     @property
     def narrowed(self) -> bool:
-        return any(getattr(self, name) for name in ("run_id", *FILTERS))
+        return any(getattr(self, name) for name in ("run_id", *FILTER_FIELDS))
 
 
 def refused_mask(frame: pd.DataFrame) -> pd.Series:
@@ -54,6 +57,8 @@ def filtered_runs(playground: Playground, run_filter: RunFilter, n: int | None =
         wanted = getattr(run_filter, column)
         if wanted:
             frame = frame[frame[column].astype(str) == wanted]
+    if run_filter.tag:
+        frame = frame[frame["run_id"].astype(str).isin(tagged(playground, run_filter.tag))]
     refused = refused_mask(frame)
     hidden = 0 if run_filter.include_refused else int(refused.sum())
     if not run_filter.include_refused:
@@ -71,7 +76,8 @@ def find_runs(playground: Playground, run_filter: RunFilter) -> list[RunRecord]:
 def filter_choices(playground: Playground) -> dict[str, list[str]]:
     """The values each filter can take in the log (newest rows), for the dropdowns."""
     frame = merged.latest(playground, RECENT_ROWS)
-    return {name: sorted({str(v) for v in frame[name].dropna() if str(v)}) for name in FILTERS}
+    return {**{name: sorted({str(v) for v in frame[name].dropna() if str(v)}) for name in FILTERS},
+            "tag": all_tags(playground)}
 
 
 def made_with(record: RunRecord) -> str:

@@ -11,6 +11,7 @@ from playground.base.types import GenerationRequest
 from playground.core.plan import make_plan
 from playground.core.playground import Playground, cached_reference
 from playground.core.session import Session
+from playground.present.forms import mode_and_chain
 from playground.providers import provider_class, provider_names
 
 
@@ -131,6 +132,26 @@ def common_sizes(playground: Playground, arms: Sequence[tuple[str, str, str]], f
     offered = list(dict.fromkeys(s for p, m, _ in arms for s in size_choices(p, m)))
     return [size for size in offered
             if all(accepts_size(playground, p, m, mode, frames, size) for p, m, mode in arms)]
+
+
+MODEL_DEFAULT = "model default"
+
+
+def generate_sizes(playground: Playground, provider: str, model: str, mode_name: str, frames: float | None,
+                   current: str | None) -> tuple[list[tuple[str, str]], str]:
+    """Generate's Size: "model default" then the model's sizes its pre-send check takes (for this
+    mode and frame count; all its sizes when the run is refused for another reason), and the value
+    to keep: the current one while the model takes it (a size History's Load into Generate set, a
+    size typed in), else the model's default."""
+    mode, _ = mode_and_chain(mode_name or "sequence")
+    n = int(frames) if isinstance(frames, (int, float)) and float(frames).is_integer() and 1 <= frames <= 15 else 4
+    listed = size_choices(provider, model)
+    offered = [size for size in listed if accepts_size(playground, provider, model, mode, n, size)]
+    if not offered:  # refused whatever the size (the mode, the frame count): the estimate says why
+        return [(MODEL_DEFAULT, ""), *((s, s) for s in listed)], (current or "").strip()
+    size = (current or "").strip()
+    kept = size if not size or size in offered or accepts_size(playground, provider, model, mode, n, size) else ""
+    return [(MODEL_DEFAULT, ""), *((s, s) for s in offered)], kept
 
 
 def default_sizes_note(arms: Sequence[tuple[str, str, str]]) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from playground.base.errors import PlaygroundError
 from playground.base.types import Frame, RunRecord
@@ -15,6 +17,7 @@ from playground.core.sink import Progress
 from playground.providers import provider_class
 from playground.store import merged
 from playground.store.merged import load_run
+from playground.store.rundir import RUNS, first_preview
 
 RUN_JSON_KEYS = ("run_id", "status", "frames_requested", "frames_returned", "cost_usd", "latency_s",
                  "first_frame_s", "images_billed", "api_calls", "provider", "model", "mode", "error", "image_dir",
@@ -193,6 +196,8 @@ def history_table(playground: Playground, n: int = 100, frame: Any = None) -> An
         return ["" if pd.isna(v) else f"{v:.{places}f}" for v in values]
 
     table = pd.DataFrame({
+        "frame": pd.Series([thumbnail(playground, str(rid)) for rid in frame["run_id"]], index=frame.index,
+                           dtype=object),
         "run_id": frame["run_id"],
         "when (UTC)": frame["created_at"].astype(str).str.replace("T", " ").str.slice(5, 16),  # MM-DD HH:MM
         "provider": frame["provider"], "model": frame["model"], "mode": frame["mode"],
@@ -203,6 +208,42 @@ def history_table(playground: Playground, n: int = 100, frame: Any = None) -> An
     if merged.WRITER_COLUMN in frame:
         table[merged.WRITER_COLUMN] = frame[merged.WRITER_COLUMN].astype(str).to_numpy()
     return table.reset_index(drop=True)
+
+
+def file_url(path: str) -> str:
+    """The URL Gradio serves a file of DATA_DIR/runs at (an allowed path)."""
+    return "/gradio_api/file=" + quote(path)
+
+
+def thumbnail_url(playground: Playground, run_id: str) -> str:
+    """The URL of a run's first-frame preview (640 px WebP, never the original), or "" when the run
+    has no frame here (refused, failed, or made by another writer of a synced log)."""
+    runs = (Path(playground.settings.data_dir) / RUNS).resolve()
+    folder = (runs / run_id).resolve()
+    if not run_id or folder.parent != runs:  # a run id from a shared CSV never leaves DATA_DIR/runs
+        return ""
+    preview = first_preview(folder)
+    return file_url(str(preview)) if preview else ""
+
+
+def thumbnail(playground: Playground, run_id: str) -> str:
+    """History's "frame" cell: the first frame's preview as a Markdown image, or empty."""
+    url = thumbnail_url(playground, run_id)
+    return f"![first frame]({url})" if url else ""
+
+
+def look_strip(playground: Playground, run_id: str) -> str:
+    """The close look's view of a run shown in a gallery (Generate, History): its frames' original
+    URLs in gallery order, hidden (no src: nothing loads until a frame is opened). Text escaped:
+    beats and model ids are stranger-controlled on a Space."""
+    if not run_id:
+        return ""
+    run = load_run(playground, run_id)
+    label = f"{run.record.provider}:{run.record.model} · {run.record.mode}"
+    frames = "".join(f'<img data-original="{escape(file_url(str(f.path)))}" data-frame="{f.number}" '
+                     f'alt="{escape(f.label)}">' for f in run.frames)
+    return (f'<div class="look-strip" hidden data-run-id="{escape(run_id)}" data-arm="{escape(label)}">'
+            f"{frames}</div>")
 
 
 def run_frames(playground: Playground, run_id: str) -> tuple[list[tuple[str, str]], str]:

@@ -4,6 +4,7 @@ What goes up, each writer (a Space, a laptop: one DATA_DIR) in files of its own,
 never touch each other's files and need no merge:
     runs/<writer>.csv        runs.csv as it is (whole rows only), the format the playground reads
     ratings/<writer>.csv     ratings.csv as it is
+    annotations/<writer>.csv annotations.csv (tags and notes) as it is
     runs/<run_id>/frame_*    with PLAYGROUND_HUB_INCLUDE=frames, the frames of this writer's runs
     runs/<run_id>/exports/*  with PLAYGROUND_HUB_INCLUDE=exports
 The writer id is made once per DATA_DIR and kept in DATA_DIR/writer_id: "<owner>--<space>-<8 hex>"
@@ -48,6 +49,7 @@ from huggingface_hub import CommitOperationAdd, HfApi, snapshot_download
 
 from playground.base.config import Settings
 from playground.base.errors import ConfigError, PlaygroundError, redact
+from playground.base.ratings import ANNOTATION_COLUMNS, ANNOTATIONS_FILE
 from playground.base.types import RUN_COLUMNS
 from playground.store import rundir
 from playground.store.csvlog import CsvLog
@@ -151,10 +153,12 @@ def _run_files(data_dir: Path, include: tuple[str, ...], run_ids: list[str]) -> 
 
 
 def plan_uploads(data_dir: Path, writer: str, include: tuple[str, ...], uploaded: dict[str, str]) -> list[Upload]:
-    """Every file that is new or changed since its last upload: the two logs first."""
+    """Every file that is new or changed since its last upload: the three logs first."""
     log = RunLog(data_dir)
     todo = [u for u in (_csv_upload(log.runs, f"runs/{writer}.csv", uploaded),
-                        _csv_upload(log.ratings, f"ratings/{writer}.csv", uploaded)) if u]
+                        _csv_upload(log.ratings, f"ratings/{writer}.csv", uploaded),
+                        _csv_upload(CsvLog(Path(data_dir) / ANNOTATIONS_FILE, ANNOTATION_COLUMNS),
+                                    f"annotations/{writer}.csv", uploaded)) if u]
     if include:
         run_ids = list(dict.fromkeys(log.read(["run_id"])["run_id"].astype(str)))
         for repo_path, path in _run_files(Path(data_dir), include, run_ids):
@@ -165,7 +169,7 @@ def plan_uploads(data_dir: Path, writer: str, include: tuple[str, ...], uploaded
 
 
 def pull_patterns(include: tuple[str, ...]) -> list[str]:
-    patterns = ["runs/*.csv", "ratings/*.csv"]
+    patterns = ["runs/*.csv", "ratings/*.csv", "annotations/*.csv"]
     if "frames" in include:
         patterns.append(f"runs/*/{FRAME_PREFIX}*")
     if "exports" in include:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from playground.base.config import Settings
 from playground.base.errors import InputError
-from playground.base.ratings import RATING_COLUMNS
+from playground.base.ratings import ANNOTATION_COLUMNS, ANNOTATIONS_FILE, RATING_COLUMNS
 from playground.base.types import RUN_COLUMNS, Frame, RunRecord
 from playground.store.codec import record_from_row
 from playground.store.csvlog import CsvLog
@@ -95,6 +95,9 @@ class Snapshot:
     def rating_files(self) -> list[tuple[str, Path]]:
         return self._files("ratings")
 
+    def annotation_files(self) -> list[tuple[str, Path]]:
+        return self._files("annotations")
+
     def run_dir(self, run_id: str) -> Path:
         return self.root / "runs" / run_id
 
@@ -104,7 +107,7 @@ def default_snapshots(settings: Settings) -> list[Snapshot]:
     if not settings.hub_dataset:
         return []
     root = dataset_dir(settings.data_dir, settings.hub_dataset)
-    return [Snapshot(root)] if (root / "runs").is_dir() or (root / "ratings").is_dir() else []
+    return [Snapshot(root)] if any((root / d).is_dir() for d in ("runs", "ratings", "annotations")) else []
 
 
 def _snapshots(playground: LogSource, snapshots: Sequence[Snapshot] | None) -> list[Snapshot]:
@@ -206,6 +209,23 @@ def ratings(playground: LogSource, snapshots: Sequence[Snapshot] | None = None) 
         return local
     parts = [local] + [_read(path, RATING_COLUMNS, RATING_COLUMNS) for s in sources for _, path in s.rating_files()]
     return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+# -- tags and notes -------------------------------------------------------------------------------
+def annotation_rows(playground: LogSource, snapshots: Sequence[Snapshot] | None = None) -> pd.DataFrame:
+    """Every writer's annotations.csv rows (a row in two files, such as this writer's upload,
+    once), in the order they were written (`at`, then file order): a tag and its untag replay
+    in order across writers."""
+    import pandas as pd
+
+    local_path = Path(playground.settings.data_dir) / ANNOTATIONS_FILE
+    parts = [_read(local_path, ANNOTATION_COLUMNS, ANNOTATION_COLUMNS)] if local_path.is_file() else []
+    parts += [_read(path, ANNOTATION_COLUMNS, ANNOTATION_COLUMNS)
+              for s in _snapshots(playground, snapshots) for _, path in s.annotation_files()]
+    if not parts:
+        return pd.DataFrame(columns=ANNOTATION_COLUMNS)
+    rows = pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+    return rows.sort_values("at", kind="stable").reset_index(drop=True) if len(parts) > 1 else rows
 
 
 @dataclass

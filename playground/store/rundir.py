@@ -120,3 +120,9 @@ def stored_frames(run_dir: Path, beats: Sequence[str] = ()) -> list[Frame]:
         if match:
             found.append(frame(path, int(match.group(1)), beats))
     return sorted(found, key=lambda f: f.number)
+
+
+def first_preview(run_dir: Path) -> Path | None:
+    """The preview of the run's first frame (History's thumbnail), or None: never an original."""
+    frames = stored_frames(run_dir)
+    return frames[0].preview if frames and frames[0].preview else None

@@ -123,8 +123,8 @@ def register(playground: Playground) -> None:
         return await checked(work)
 
     async def runs(run_id: str = "", provider: str = "", model: str = "", mode: str = "", status: str = "",
-                   experiment_id: str = "", include_refused: bool = False, limit: int = 50, offset: int = 0
-                   ) -> tuple[dict[str, Any], list[FileData]]:
+                   experiment_id: str = "", include_refused: bool = False, limit: int = 50, offset: int = 0,
+                   tag: str = "") -> tuple[dict[str, Any], list[FileData]]:
         """The run log, newest first, filtered and paged; the frames when run_id names one run.
 
         Args:
@@ -137,10 +137,11 @@ def register(playground: Playground) -> None:
             include_refused: also requests refused before anything was sent
             limit: at most this many runs (1 to 500)
             offset: skip this many first
+            tag: only the runs that carry this tag now (annotations.csv)
         """
         async def work() -> tuple[dict[str, Any], list[Path]]:
             return api.api_runs(playground, run_id, provider, model, mode, status, experiment_id, include_refused,
-                                limit, offset)
+                                limit, offset, tag)
 
         result, paths = await checked(work)
         return result, files(paths)

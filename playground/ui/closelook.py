@@ -1,4 +1,4 @@
-"""The close look: click a frame in the grid to see it at full resolution (the original bytes,
+"""The close look: click a frame in the grid, or in the Generate or History gallery, to see it at full resolution (the original bytes,
 not the 640 px preview), beside the same frame of another arm of that row, stepping both runs
 frame by frame together. All in the browser (the grid carries each frame's original URL), so
 stepping makes no round trip. Text from the page is set with textContent only (never parsed
@@ -10,8 +10,11 @@ Esc closes (focus goes back to the frame that opened it). Keys typed into a fiel
 
 from __future__ import annotations
 
-# js_on_load of the grid's gr.HTML: `element` is the component, which outlives its value
-CLOSE_LOOK_JS = r"""
+# In the page's <head> (app.py): the viewer and its keys, once for the page, so every place that
+# opens it (the grid, the Generate and History galleries) shares one overlay and one key listener.
+CLOSE_LOOK_HEAD = r"""
+<script>
+(() => {
 const look = {cells: [], left: 0, right: -1, frame: 1, fit: true, opener: null, node: null};
 const frameNumbers = () => {
   const numbers = new Set();
@@ -19,8 +22,8 @@ const frameNumbers = () => {
   return [...numbers].sort((a, b) => a - b);
 };
 const last = () => Math.max(1, ...frameNumbers());
-const cellOf = (td) => ({arm: td.dataset.arm || "", run: td.dataset.runId || "",
-  frames: [...td.querySelectorAll("img[data-original]")].map((img) => (
+const cellOf = (node) => ({arm: node.dataset.arm || "", run: node.dataset.runId || "",
+  frames: [...node.querySelectorAll("img[data-original]")].map((img) => (
     {number: Number(img.dataset.frame), src: img.dataset.original, caption: img.alt || ""}))});
 const make = (tag, style, text) => {
   const node = document.createElement(tag);
@@ -68,12 +71,10 @@ function step(to) {
   if (!numbers.length) look.frame = 1;
   render();
 }
-function openLook(td, frameNumber, opener) {
+function openLook(cells, left, frameNumber, opener) {
   closeLook();
-  const row = td.closest("tr");
-  const tds = [...row.querySelectorAll("td[data-run-id]")];
-  look.cells = tds.map(cellOf);
-  look.left = tds.indexOf(td);
+  look.cells = cells;
+  look.left = left;
   look.right = look.cells.length > 1 ? (look.left + 1) % look.cells.length : -1;
   look.frame = frameNumber;
   look.fit = true;
@@ -93,6 +94,7 @@ function openLook(td, frameNumber, opener) {
   other.append(new Option("no second run", "-1"));
   look.cells.forEach((cell, i) => { if (i !== look.left) other.append(new Option(`B: ${cell.arm}`, String(i))); });
   other.value = String(look.right);
+  if (look.cells.length < 2) other.style.display = "none";  // one run (a gallery): nothing to compare with
   other.addEventListener("change", () => { look.right = Number(other.value); step(look.frame); });
   const fit = make("button", "padding:2px 10px", "100 %");
   fit.className = "look-fit";
@@ -128,20 +130,16 @@ function openLook(td, frameNumber, opener) {
   next.addEventListener("click", () => step(look.frame + 1));
   const counter = make("span", "font-variant-numeric:tabular-nums");
   counter.className = "look-counter";
-  nav.append(prev, counter, next, make("span", "opacity:.7", "← → step both · 1–9 jump · z zoom · Esc close"));
+  nav.append(prev, counter, next, make("span", "opacity:.7",
+    `← → step${look.cells.length > 1 ? " both" : ""} · 1–9 jump · z zoom · Esc close`));
   overlay.append(bar, panes, nav);
   document.body.append(overlay);
   look.node = overlay;
   render();
   overlay.focus();
 }
-element.addEventListener("click", (event) => {
-  const img = event.target.closest && event.target.closest("td img[data-original]");
-  if (img) openLook(img.closest("td"), Number(img.dataset.frame), img);
-});
-// one listener for the page: a grid mounted again replaces the last one's (its `look` is this one)
-if (window.closeLookKeys) document.removeEventListener("keydown", window.closeLookKeys, true);
-window.closeLookKeys = (event) => {
+window.pgCloseLook = {open: openLook, cellOf};
+const keys = (event) => {
   if (!look.node || event.ctrlKey || event.altKey || event.metaKey) return;
   if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) return;
   const handlers = {ArrowRight: () => step(look.frame + 1), ArrowLeft: () => step(look.frame - 1),
@@ -149,5 +147,36 @@ window.closeLookKeys = (event) => {
   const handler = handlers[event.key] || (/^[1-9]$/.test(event.key) ? () => step(Number(event.key)) : null);
   if (handler) { event.preventDefault(); event.stopPropagation(); handler(); }
 };
-document.addEventListener("keydown", window.closeLookKeys, true);
+document.addEventListener("keydown", keys, true);
+})();
+</script>
 """
+
+# js_on_load of the grid's gr.HTML: a frame's click opens it with the row's arms (A = the cell clicked)
+CLOSE_LOOK_JS = r"""
+element.addEventListener("click", (event) => {
+  const img = event.target.closest && event.target.closest("td img[data-original]");
+  if (!img || !window.pgCloseLook) return;
+  const td = img.closest("td"), tds = [...td.closest("tr").querySelectorAll("td[data-run-id]")];
+  window.pgCloseLook.open(tds.map(window.pgCloseLook.cellOf), tds.indexOf(td), Number(img.dataset.frame), img);
+});
+"""
+
+
+def gallery_look_js(gallery_id: str) -> str:
+    """js_on_load of the hidden gr.HTML beside a gallery, holding its run's frames as originals
+    (present.runs.look_strip): a click on the gallery's i-th thumbnail opens frame i at full size.
+    The gallery has allow_preview=False, so Gradio's own preview does not open first."""
+    return r"""
+const key = "pgLook:GALLERY", first = !window[key];
+window[key] = element;  // mounted again: the listener reads the newest strip
+if (first) document.addEventListener("click", (event) => {
+  const thumb = event.target.closest && event.target.closest("#GALLERY .thumbnail-item");
+  const strip = window[key].querySelector(".look-strip");
+  if (!thumb || !strip || !window.pgCloseLook) return;
+  const index = [...document.querySelectorAll("#GALLERY .thumbnail-item")].indexOf(thumb);
+  const img = strip.querySelectorAll("img[data-original]")[index];
+  if (!img) return;
+  window.pgCloseLook.open([window.pgCloseLook.cellOf(strip)], 0, Number(img.dataset.frame), thumb);
+}, true);
+""".replace("GALLERY", gallery_id)

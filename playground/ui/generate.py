@@ -21,9 +21,23 @@ from playground.core.session import Session
 from playground.core.sink import Progress
 from playground.present.estimate import estimate_text
 from playground.present.forms import MODE_CHOICES, MODE_INFO, frames_value, mode_and_chain, parse_beats
-from playground.present.providers import model_choices, provider_choices, reference_note, takes_seed
-from playground.present.runs import format_summary, gallery_items, progress_items, progress_text, refusal_text
+from playground.present.providers import (
+    generate_sizes,
+    model_choices,
+    provider_choices,
+    reference_note,
+    takes_seed,
+)
+from playground.present.runs import (
+    format_summary,
+    gallery_items,
+    look_strip,
+    progress_items,
+    progress_text,
+    refusal_text,
+)
 from playground.providers import provider_class
+from playground.ui.closelook import gallery_look_js
 from playground.ui.shared import (
     InFlight,
     build_downloads,
@@ -108,7 +122,10 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                 frames = frames_box(start.frames)
                 seed = gr.Number(value=7, precision=0, label="Seed", min_width=90, elem_id="seed-box",
                                  visible=takes_seed(default_provider, default_model))  # only where the model takes one
-                size = gr.Textbox(label="Size", placeholder="model default", min_width=120, max_lines=1)
+                # the model's sizes its pre-send check takes; any other may be typed (the estimate judges it)
+                sizes, _ = generate_sizes(playground, default_provider, default_model, "sequence", start.frames, "")
+                size = gr.Dropdown(choices=sizes, value="", label="Size", allow_custom_value=True, min_width=150,
+                                   elem_id="generate-size")
             with gr.Row():  # 260 px each: side by side they clipped "Local (offline stand-in, not a mo…"
                 provider = gr.Dropdown(choices=provider_choices(playground), value=default_provider, label="Provider",
                                        min_width=260)
@@ -125,8 +142,10 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
                                  type="filepath", height=130, elem_id="reference-images")
             ref_note = gr.Markdown(reference_note(default_provider, default_model), elem_id="reference-note")
         with gr.Column(scale=3, min_width=300, elem_classes=["pg-results"], elem_id="generate-results"):
+            # a click on a frame opens the close look at full resolution (ui/closelook.py)
             gallery = gr.Gallery(label="Sequence", columns=4, height="auto", object_fit="contain",
-                                 elem_id="sequence-gallery", preview=False)
+                                 elem_id="sequence-gallery", preview=False, allow_preview=False)
+            look = gr.HTML(elem_id="sequence-look", container=False, js_on_load=gallery_look_js("sequence-gallery"))
             live = gr.Markdown(elem_id="run-progress")
             summary = gr.Markdown("Pick a preset or type a prompt, then **Generate**.", elem_classes=["run-summary"],
                                   elem_id="run-summary")
@@ -171,7 +190,7 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
         hidden = [gr.DownloadButton(visible=False)] * len(downloads)
         running.tokens.add(token)
         yield {gallery: [], live: progress_text(Progress(0, request.frames, 0.0, [])), summary: "",
-               **dict(zip(downloads, hidden))}
+               last_run: "", **dict(zip(downloads, hidden))}  # no run shown until this one ends (the close look)
         try:
             async for items, text in stream_progress(task, queue, request.frames):
                 yield {live: text} if items is None else {gallery: items, live: text}
@@ -205,6 +224,17 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
     model.change(lambda p, m: gr.Number(visible=takes_seed(p, m)), [provider, model], seed, api_visibility="private",
                  show_progress="hidden")
     provider.change(kept_model, [provider, model], model, api_visibility="private")
+
+    def refresh_sizes(provider_name: str, model_id: str, mode_name: str, n: float | None, current: str | None) -> Any:
+        choices, kept = generate_sizes(playground, provider_name, model_id, mode_name, n, current)
+        return gr.Dropdown(choices=choices, value=kept)
+
+    for component in (model, mode):  # a new provider changes the model too (kept_model)
+        component.change(refresh_sizes, [provider, model, mode, frames, size], size, api_visibility="private",
+                         show_progress="hidden", trigger_mode="always_last")
+    # the close look's frames: the run shown, once it has ended (last_run is empty while one streams)
+    last_run.change(lambda run_id: look_strip(playground, run_id), last_run, look, api_visibility="private",
+                    show_progress="hidden", concurrency_limit=None)
     # One pool for both triggers, bounded by queue(default_concurrency_limit=...) in app.py:
     # a public app must not start unboundedly many paid runs at once (the rest wait in the queue).
     # Gradio's status (queue position, spinner, "Error" badge) only on the progress line: on the

@@ -14,35 +14,37 @@ from playground.experiments.annotations import add_note, add_tag, annotations, a
 from playground.experiments.importer import MAX_IMPORT_USD, import_run
 from playground.present.forms import parse_beats, parse_cost
 from playground.present.history import (
-    FILTERS,
+    FILTER_FIELDS,
     RunFilter,
     filter_choices,
     filtered_runs,
     made_with,
     request_from_record,
 )
-from playground.present.runs import history_table, run_frames
+from playground.present.runs import history_table, look_strip, run_frames
 from playground.store.merged import load_run
+from playground.ui.closelook import gallery_look_js
 from playground.ui.shared import build_downloads, download_updates
 
 # History: header -> width in px, sized for a 1400 px window (a phone scrolls the table sideways;
 # Gradio 6.31's pinned_columns did not stay put). Numbers are rounded text: no overflow, no jitter.
-HISTORY_COLUMNS = {"run_id": 164, "when (UTC)": 104, "provider": 80, "model": 142, "mode": 76, "status": 78,
-                   "frames": 72, "cost $": 64, "latency s": 84, "subject": 70, "prompt": 116, "error": 166}
+HISTORY_COLUMNS = {"frame": 64, "run_id": 164, "when (UTC)": 104, "provider": 80, "model": 142, "mode": 76, "status": 78,
+                   "frames": 72, "cost $": 64, "latency s": 84, "subject": 70, "prompt": 116, "error": 102}
+# "frame": each run's first-frame preview (present.runs.thumbnail), a Markdown image drawn small (page.CSS)
 # With the Hub sync on, a writer column (merged.py), in the same 1216 px
-HISTORY_COLUMNS_SYNCED = {**HISTORY_COLUMNS, "model": 120, "latency s": 80, "prompt": 98, "error": 96, "writer": 114}
+HISTORY_COLUMNS_SYNCED = {**HISTORY_COLUMNS, "model": 120, "latency s": 80, "prompt": 66, "error": 64, "writer": 114}
 
 
 ANY = ("any", "")
 
 
 def build_filters() -> list[Any]:
-    """Provider, model, mode, status, experiment, and whether to show requests refused before sending."""
+    """Provider, model, mode, status, experiment, tag, and whether to show requests refused before sending."""
     with gr.Row(elem_id="history-filters"):
         boxes = [gr.Dropdown(choices=[ANY], value="", label=label, allow_custom_value=True, min_width=140,
                              elem_id=f"history-filter-{name}")
                  for name, label in (("provider", "Provider"), ("model", "Model"), ("mode", "Mode"),
-                                     ("status", "Status"), ("experiment_id", "Experiment"))]
+                                     ("status", "Status"), ("experiment_id", "Experiment"), ("tag", "Tag"))]
         refused = gr.Checkbox(label="show runs refused before sending", value=False, min_width=200,
                               elem_id="history-show-refused")
     return [*boxes, refused]
@@ -58,8 +60,12 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
     # Filled when the tab is selected: a callable value would add a public API endpoint.
     widths = HISTORY_COLUMNS_SYNCED if playground.settings.hub_dataset else HISTORY_COLUMNS
     table = gr.Dataframe(label="Runs (newest first)", interactive=False, wrap=False, max_height=420,
-                         elem_id="history-table", column_widths=[f"{w}px" for w in widths.values()])
-    gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery")
+                         elem_id="history-table", column_widths=[f"{w}px" for w in widths.values()],
+                         datatype=["markdown", *["str"] * (len(widths) - 1)])
+    # a click on a frame opens the close look at full resolution (ui/closelook.py), not Gradio's preview
+    gallery = gr.Gallery(label="Run frames", columns=5, height="auto", object_fit="contain", elem_id="history-gallery",
+                         allow_preview=False)
+    look = gr.HTML(elem_id="history-look", container=False, js_on_load=gallery_look_js("history-gallery"))
     summary = gr.Markdown(elem_id="history-summary")
     made = gr.Textbox(label="Made with", lines=4, max_lines=24, interactive=False, elem_id="history-made-with",
                       visible=False)
@@ -103,7 +109,7 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
         said = (f"{hidden} request(s) refused before sending are hidden (tick *show runs refused before sending*)."
                 if hidden else "")
         choices = filter_choices(playground)
-        boxes = [gr.Dropdown(choices=[ANY, *((v, v) for v in choices[name])]) for name in FILTERS]
+        boxes = [gr.Dropdown(choices=[ANY, *((v, v) for v in choices[name])]) for name in FILTER_FIELDS]
         return [history_table(playground, frame=frame), said, *boxes]
 
     shown = [gallery, summary, *downloads, made, load, rerun, notes_box, notes_view]
@@ -124,6 +130,8 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
     for box in filters:
         box.change(refreshed, filters, listed, api_visibility="private", show_progress="hidden",
                    trigger_mode="always_last")
+    gallery.change(lambda rid: look_strip(playground, (rid or "").strip()), run_id, look, api_visibility="private",
+                   show_progress="hidden", concurrency_limit=None)
     reopen.click(open_run, run_id, shown, api_name="open_run", api_visibility="undocumented")  # first, so the public name is exactly open_run
     table.select(pick, table, run_id, api_visibility="private").then(open_run, run_id, shown, api_visibility="private")
     run_id.submit(open_run, run_id, shown, api_visibility="private")
@@ -132,8 +140,9 @@ def build_history_tab(playground: Playground) -> dict[str, Any]:
 
 
 def filter_of(values: tuple[Any, ...] | list[Any]) -> RunFilter:
-    *texts, refused = values if values else ("",) * len(FILTERS) + (False,)
-    return RunFilter(**{name: str(v or "").strip() for name, v in zip(FILTERS, texts)}, include_refused=bool(refused))
+    *texts, refused = values if values else ("",) * len(FILTER_FIELDS) + (False,)
+    return RunFilter(**{name: str(v or "").strip() for name, v in zip(FILTER_FIELDS, texts)},
+                     include_refused=bool(refused))
 
 
 def load_values(playground: Playground, run_id: str) -> tuple[Any, ...]:

@@ -43,6 +43,10 @@ body {overflow-anchor: none}
 /* the tables' monospace font cut every header and number at 1400 px: the UI font, a size smaller */
 :is(#history-table, #analysis-table, #analysis-consistency, #arena-leaderboard) :is(th, th .text, .virtual-row, .virtual-row .text) {
   font-family: var(--font); font-size: 13px; font-variant-numeric: tabular-nums}
+/* the close look's hidden frame lists beside the galleries (ui/closelook.py) take no room */
+#history-look, #sequence-look {display: none !important}
+/* History's thumbnails: the first frame's 640 px preview drawn row-sized */
+#history-table :is(td, .body-cell) img {height: 40px; width: 40px; object-fit: cover; border-radius: 3px; margin: 0; display: block}
 #run-progress {font-variant-numeric: tabular-nums}
 #run-progress .bar {letter-spacing: 1px}
 @media (max-width: 640px) {
@@ -59,6 +63,8 @@ body {overflow-anchor: none}
   /* and each pane as tall as its one row of frames (the gallery kept 240 px, mostly empty) */
   #arena-left, #arena-right, :is(#arena-left, #arena-right) .grid-wrap {height: auto !important}
   #analysis-cost-plot svg .y-title {display: none}
+  /* six filters fill three rows: the refused checkbox takes a row of its own (it was squeezed to a sliver) */
+  #history-show-refused {flex: 1 1 100% !important; min-width: 100% !important}
 }
 """
 # Ctrl+Enter (Cmd+Enter on a Mac) in any field of the Generate form starts a run; Gradio's own

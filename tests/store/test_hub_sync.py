@@ -311,3 +311,41 @@ def test_a_wrong_token_is_a_clear_one_line_error_that_does_not_show_it(hub, tmp_
     result = cli(["sync"], hub_env(hub, tmp_path, HF_TOKEN=wrong), tmp_path / "data")
     assert result.code == 1 and "HTTP 401" in result.err and "HF_TOKEN" in result.err
     assert wrong not in result.err + result.out and "Traceback" not in result.err
+
+
+def test_tags_and_notes_sync_per_writer_and_replay_merged(hub, tmp_path):
+    from playground.experiments.annotations import add_note, add_tag, annotations, remove_tag, tagged
+
+    env = hub_env(hub, tmp_path)
+    dirs = {name: tmp_path / name for name in "ab"}
+    pgs = {name: make_playground(env, d) for name, d in dirs.items()}
+    mine = local_runs(pgs["a"], 2, "a")
+    add_tag(pgs["a"], mine[0], "keep")
+    add_tag(pgs["a"], mine[1], "keep")
+    add_note(pgs["a"], mine[0], "the scarf changes colour", author="ana")
+    done = cli(["sync", "--json"], env, dirs["a"])
+    assert done.code == 0, done.err
+    writer_a = merged_log.local_writer(dirs["a"])
+    # annotations.csv as it is, in a file of this writer's own
+    assert hub.files(REPO_ID)[f"annotations/{writer_a}.csv"] == (dirs["a"] / "annotations.csv").read_bytes()
+    assert [r["value"] for r in remote_rows(hub, f"annotations/{writer_a}.csv")] == ["keep", "keep",
+                                                                                     "the scarf changes colour"]
+
+    assert cli(["sync", "--pull"], env, dirs["b"]).code == 0  # b sees a's runs with their tags and notes
+    seen = annotations(pgs["b"], mine[0])
+    assert seen.tags == ["keep"] and [n[1:] for n in seen.notes] == [("ana", "the scarf changes colour")]
+    assert tagged(pgs["b"], "keep") == set(mine)
+    remove_tag(pgs["b"], mine[1], "keep")  # b untags a's run: its own file, a's is left alone
+    assert tagged(pgs["b"], "keep") == {mine[0]}
+    assert cli(["sync"], env, dirs["b"]).code == 0
+    writer_b = merged_log.local_writer(dirs["b"])
+    assert [r["kind"] for r in remote_rows(hub, f"annotations/{writer_b}.csv")] == ["untag"]
+    assert len(remote_rows(hub, f"annotations/{writer_a}.csv")) == 3
+
+    assert cli(["sync", "--pull"], env, dirs["a"]).code == 0  # a pulls: b's untag replays after a's tag
+    assert tagged(pgs["a"], "keep") == {mine[0]}
+    assert annotations(pgs["a"], mine[0]).notes[0][2] == "the scarf changes colour"  # its own row, once
+    assert len(annotations(pgs["a"], mine[0]).notes) == 1
+    listed = cli(["runs", "--tag", "keep", "--json"], env, dirs["a"])
+    assert [r["run_id"] for r in listed.json()["runs"]] == [mine[0]]
+    assert hub.unhandled == []

@@ -39,7 +39,7 @@ def raw_generate_inputs(prompt: str) -> list[Any]:
 def history(url: str) -> tuple[list[dict[str, str]], list[str]]:
     """The History tab's Refresh (a private event, called as a stranger would): rows and warnings.
     The filters empty (any), runs refused before sending shown."""
-    answer = call(url, "refreshed", ["", "", "", "", "", True])
+    answer = call(url, "refreshed", ["", "", "", "", "", "", True])  # six filters (tag last), refused shown
     assert answer.success, answer.error
     table = answer.output[0]
     return [dict(zip(table["headers"], row)) for row in table["data"]], answer.warnings

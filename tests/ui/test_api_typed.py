@@ -188,3 +188,22 @@ def test_runs_and_vote_commands_print_what_the_api_returns(client, served: tuple
     assert logged["vote_id"] and logged["pair_id"]  # the row's own ids, as ratings.csv has them
     bad = cli("vote", "--experiment", result["experiment_id"], "--left", left, "--right", "nope", "--verdict", "tie")
     assert bad.returncode == 2 and "'nope'" in bad.stderr and bad.stderr.startswith("error: ")
+
+
+def test_runs_filter_by_tag_through_the_api_and_the_cli(client, served: tuple[str, Path]) -> None:
+    from playground.experiments.annotations import add_tag, remove_tag
+
+    kept, _ = client.predict(prompt="A fox.", frames=1, mode="baseline", api_name="/run")
+    other, _ = client.predict(prompt="A cat.", frames=1, mode="baseline", api_name="/run")
+    playground = Playground(Settings.from_env(env={}, data_dir=served[1]))
+    add_tag(playground, kept["run_id"], "shortlist")
+    add_tag(playground, other["run_id"], "shortlist")
+    remove_tag(playground, other["run_id"], "shortlist")  # untagged since: not listed
+    tagged, _ = client.predict(tag="shortlist", limit=500, api_name="/runs")
+    assert [r["run_id"] for r in tagged["runs"]] == [kept["run_id"]] and tagged["total"] == 1
+    assert tagged["runs"][0]["tags"] == ["shortlist"]
+    assert client.predict(tag="nobody-uses-this", api_name="/runs")[0]["total"] == 0
+    cli = subprocess.run([sys.executable, "-m", "playground", "runs", "--tag", "shortlist", "--json", "--data-dir",
+                          str(served[1])], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout) == tagged  # one function answers both

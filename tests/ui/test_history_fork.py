@@ -72,3 +72,35 @@ def test_tags_and_notes_are_append_only_and_replayed(playground: Playground) -> 
         with pytest.raises(InputError, match=words):
             bad()
     assert "annotations.csv" in DATA_FILES  # never served
+
+
+def test_history_thumbnails_are_first_frame_previews_and_refusals_have_none(playground: Playground) -> None:
+    from playground.present.runs import history_table, thumbnail_url
+
+    seq, base = make_runs(playground)
+    table = history_table(playground, frame=filtered_runs(playground, RunFilter(include_refused=True), 100)[0])
+    cells = dict(zip(table["run_id"], table["frame"]))
+    for run_id in (seq, base):  # each row's own run, its first frame's preview, never the original
+        assert cells[run_id] == f"![first frame]({thumbnail_url(playground, run_id)})"
+        assert cells[run_id].endswith(f"/runs/{run_id}/frame_01.preview.webp)")
+    refused = [cell for rid, cell in cells.items() if rid not in (seq, base)]
+    assert refused == [""]
+    assert thumbnail_url(playground, "../runs.csv") == "" and thumbnail_url(playground, "") == ""
+
+
+def test_history_filters_by_the_tags_runs_carry_now(playground: Playground) -> None:
+    from playground.experiments.annotations import add_tag, remove_tag
+    from playground.present.history import filter_choices
+    from playground.ui.history import filter_of
+
+    seq, base = make_runs(playground)
+    add_tag(playground, seq, "keep")
+    add_tag(playground, base, "keep")
+    add_tag(playground, base, "odd")
+    remove_tag(playground, base, "keep")
+    assert list(filtered_runs(playground, RunFilter(tag="keep"), 100)[0]["run_id"]) == [seq]
+    assert list(filtered_runs(playground, RunFilter(tag="odd", mode="baseline"), 100)[0]["run_id"]) == [base]
+    assert filtered_runs(playground, RunFilter(tag="odd", mode="sequence"), 100)[0].empty
+    assert filter_choices(playground)["tag"] == ["keep", "odd"]
+    # the History tab's Tag box (after Experiment, before the refused checkbox) reaches the filter
+    assert filter_of(("", "", "", "", "", "keep", False)) == RunFilter(tag="keep")
