@@ -11,6 +11,7 @@ day cap bounds what many clients can spend together.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -117,8 +118,9 @@ def register(playground: Playground) -> None:
             criterion: "overall", "character", "style" or "story"
             rater: your name or initials (optional)
         """
-        async def work() -> dict[str, Any]:
-            return api.api_vote(playground, experiment_id, left_run_id, right_run_id, verdict, criterion, rater)
+        async def work() -> dict[str, Any]:  # file work in a thread: the event loop serves every visitor
+            return await asyncio.to_thread(api.api_vote, playground, experiment_id, left_run_id, right_run_id,
+                                           verdict, criterion, rater)
 
         return await checked(work)
 
@@ -139,9 +141,9 @@ def register(playground: Playground) -> None:
             offset: skip this many first
             tag: only the runs that carry this tag now (annotations.csv)
         """
-        async def work() -> tuple[dict[str, Any], list[Path]]:
-            return api.api_runs(playground, run_id, provider, model, mode, status, experiment_id, include_refused,
-                                limit, offset, tag)
+        async def work() -> tuple[dict[str, Any], list[Path]]:  # reading the log: in a thread, as above
+            return await asyncio.to_thread(api.api_runs, playground, run_id, provider, model, mode, status,
+                                           experiment_id, include_refused, limit, offset, tag)
 
         result, paths = await checked(work)
         return result, files(paths)
@@ -154,8 +156,8 @@ def register(playground: Playground) -> None:
             experiment_id: an experiment id; empty: every run
             criterion: the votes counted: "overall", "character", "style" or "story"
         """
-        async def work() -> dict[str, Any]:
-            return api.api_report(playground, experiment_id, criterion)
+        async def work() -> dict[str, Any]:  # the analysis: in a thread, as above
+            return await asyncio.to_thread(api.api_report, playground, experiment_id, criterion)
 
         return await checked(work)
 

@@ -192,7 +192,7 @@ def test_a_lone_surrogate_in_a_prompt_never_breaks_later_answers(space_app: str)
     raw = json.dumps(data).replace("PROMPT", "a fox \\ud800").replace("BEAT", "one \\udfff\\r")
     answer = call(space_app, "run", data, raw_json=raw)
     assert answer.success, answer.error
-    listed = call(space_app, "runs", ["", "", "", "", "", "", True, 500, 0])
+    listed = call(space_app, "runs", ["", "", "", "", "", "", True, 500, 0, ""])
     assert listed.success, listed.error
     assert listed.output[0][0]["runs"][0]["prompt"].startswith("a fox ")
     arms = ["PROMPT", ["BEAT", "two"], None, None, None, None, "", True]
