@@ -100,6 +100,11 @@ class PredictionProvider(HttpProvider):
             raise err
         return envelope(answer)
 
+    @classmethod
+    def text_to_image_id(cls, model_id: str) -> str | None:
+        """.../edit-sequential needs `images` [doc]; .../sequential is its text-to-image twin."""
+        return model_id.replace("/edit-sequential", "/sequential") if "edit-sequential" in model_id else None
+
     def validate(self, call: ProviderCall) -> None:
         info = self.model(call.model)
         if "edit-sequential" in call.model and not call.references:
