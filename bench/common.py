@@ -95,6 +95,15 @@ class EmulatorProcess:
 
     env: dict[str, str]
     url: str
+    pid: int = 0
+
+    def cpu_s(self) -> float:
+        """CPU seconds the emulator's process has used (all its threads; Linux /proc, else 0)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -119,7 +128,7 @@ def emulator_process(latency_s: float, file_delay_s: float = 0.0, size: str = "2
             env[name] = value
         if draw_first:
             _draw_frames(url, size, fmt)
-        yield EmulatorProcess(env, url)
+        yield EmulatorProcess(env, url, child.pid)
     finally:
         stop(child)
 

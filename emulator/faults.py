@@ -8,7 +8,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused", "lost_frame", "stream_error", "job_ended"})
+JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused", "lost_frame", "stream_error", "job_ended",
+                        "gateway_timeout"})
+# gateway_timeout: a sync-mode POST (WaveSpeed/AtlasCloud) whose job was created and runs on,
+# answered HTTP 504 by the gateway in front, with its own HTML page and no prediction id
+# [doc https://wavespeed.ai/docs/sync-mode: "may exceed gateway time limits ... 504 ... the task
+# may still be successfully completed"; the page's text and the missing id: guess]
+GATEWAY_TIMEOUT_PAGE = (b"<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway "
+                        b"Time-out</h1></center></body></html>")
 
 
 # job_ended: terminal states besides failed (aborted: Replicate's, a deadline passed before the job started)

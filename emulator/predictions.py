@@ -9,7 +9,7 @@ import re
 import time
 from typing import Any
 
-from emulator.faults import Fault
+from emulator.faults import GATEWAY_TIMEOUT_PAGE, Fault
 from emulator.routes import STATUS, WSTAR, Invalid, bool_fields, image_list, int_field, seedream_size
 from emulator.wire import Job, Req
 
@@ -83,6 +83,9 @@ def answer_submit(req: Req, body: dict[str, Any], job: Job, result_url: str, que
     """The submit answer: at once with the queued state, or with enable_sync_mode when the job
     ends, or after `sync_wait_s` still processing with the SDK's "Sync mode timed out" [sdk wavespeed 2.0.5]."""
     emu = req.emu
+    if body.get("enable_sync_mode") and job.fault is not None and job.fault.name == "gateway_timeout":
+        req.send(504, GATEWAY_TIMEOUT_PAGE, "text/html")  # the job was created and runs on
+        return
     if body.get("enable_sync_mode"):
         stuck = job.fault is not None and job.fault.name == "stuck"
         wait = emu.sync_wait_s if stuck else min(job.latency, emu.sync_wait_s)

@@ -183,6 +183,7 @@ def resolve(request: GenerationRequest, settings: Settings) -> GenerationRequest
         raise InputError(f"{cls.name}/{model_id} has no native sequential mode: use mode baseline")
     if request.mode == "chain":
         check_chain(cls.name, model_id, info.max_references, request)
+        check_chain_start(cls, model_id, request)
     size = (request.size or info.default_size).strip()
     if not info.sizes:  # a listed size is checked by Provider.validate; otherwise check its shape
         check_size_shape(size, f"{cls.name}/{model_id}", cls.size_presets)
@@ -222,6 +223,20 @@ def check_chain(provider: str, model_id: str, max_references: int, request: Gene
         raise InputError(f"{provider}/{model_id} accepts at most {max_references} reference image(s): chain mode "
                          f"sends the chained frame besides your {len(request.references)}; remove "
                          f"{len(request.references) + 1 - max_references} of them")
+
+
+def check_chain_start(cls: type[Provider], model_id: str, request: GenerationRequest) -> None:
+    """Frame 1 of a chain is made from the story, beat 1 and the user's references alone: on a
+    model that only edits, it needs one of those (the provider refuses a call without)."""
+    text_to_image = cls.text_to_image_id(model_id)
+    if text_to_image is None or request.references:
+        return
+    twin = cls.model(text_to_image)
+    instead = (f"or use {text_to_image} (text to image), which chains from its own frame 1" if twin.max_references
+               else f"or use {text_to_image} (text to image) in mode sequence or baseline: it takes no reference "
+                    "image, so it cannot chain")
+    raise InputError(f"{cls.name}/{model_id} edits reference images: frame 1 of a chain needs a reference image "
+                     f"on this model (frames 2..N get an earlier frame); add one, {instead}")
 
 
 def calls_for(request: GenerationRequest, references: tuple[ReferenceImage, ...]) -> tuple[ProviderCall, ...]:

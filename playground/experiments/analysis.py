@@ -4,7 +4,8 @@ and `python -m playground report`.
 What each figure is (so it can be judged):
 - runs: runs that were sent (rows refused before sending, api_calls 0, and runs the user
   cancelled are left out). An arm is `provider:model:mode` (the `arm` column, or built
-  from provider/model/mode for runs made outside an experiment), split by prompt variant.
+  from provider/model/mode for runs made outside an experiment, a chain from the frame
+  before as `chain-previous` by its reference_frames), split by prompt variant.
 - success_rate: share of runs with status ok. frames_ratio: mean frames_returned / frames_requested.
 - cost_per_run: mean cost_usd; cost_per_frame: total cost / total frames returned.
 - latency_p50_s / latency_p95_s: percentiles (linear interpolation) over runs that returned frames.
@@ -37,6 +38,7 @@ from playground.experiments import bootstrap
 from playground.experiments.votes import SCORE_VERDICT, counted_votes
 from playground.metrics import METRIC_COLUMNS
 from playground.store import merged
+from playground.store.codec import decode_json
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -48,8 +50,8 @@ if TYPE_CHECKING:
 
 GROUP = ["arm", "variant"]
 # the runs.csv columns the analysis reads: on a 100k-row log, parsing only these is much faster
-COLUMNS = ["run_id", "experiment_id", "provider", "model", "mode", "status", "api_calls", "arm", "variant",
-           "prompt", "story_id",
+COLUMNS = ["run_id", "experiment_id", "provider", "model", "mode", "reference_frames", "status", "api_calls", "arm",
+           "variant", "prompt", "story_id",
            "frames_requested", "frames_returned", "cost_usd", "latency_s", *METRIC_COLUMNS]
 CI_NOTE = "95% Student t interval: mean ± t(0.975, n−1)·s/√n (blank for fewer than 2 scored runs)"
 # The range each metric can take: an interval passing it (small n, large spread) is shown clipped
@@ -88,12 +90,27 @@ def runs_frame(runs: pd.DataFrame, experiment_id: str | None = None, *, cancelle
     frame = runs if not experiment_id else runs[runs["experiment_id"] == experiment_id]
     calls = pd.to_numeric(frame["api_calls"], errors="coerce").fillna(0)
     frame = frame[(calls > 0) & (cancelled | (frame["status"] != "cancelled"))].copy()
-    built = frame["provider"].astype(str) + ":" + frame["model"].astype(str) + ":" + frame["mode"].astype(str)
+    chained = frame["reference_frames"] if "reference_frames" in frame else [None] * len(frame)
+    modes = [arm_mode(str(m), r) for m, r in zip(frame["mode"], chained)]
+    built = frame["provider"].astype(str) + ":" + frame["model"].astype(str) + ":" + pd.Series(modes, index=frame.index)
     frame["arm"] = frame["arm"].where(frame["arm"].astype(str) != "", built)
     frame["variant"] = frame["variant"].fillna("").astype(str)
     for column in ["frames_requested", "frames_returned", "cost_usd", "latency_s", *METRIC_COLUMNS]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame.reset_index(drop=True)
+
+
+def arm_mode(mode: str, reference_frames: object) -> str:
+    """A run's mode as an arm names it: a chain whose frames took the frame before them (the
+    reference_frames column, {frame: its reference's frame}) is `chain-previous`, as experiment
+    arms are labelled. A two-frame chain, or one stopped after frame 2, reads as `chain`: both
+    options sent the same there."""
+    if mode != "chain":
+        return mode
+    chained = decode_json("reference_frames", reference_frames) if isinstance(reference_frames, str) else reference_frames
+    if isinstance(chained, dict) and any(int(source) != 1 for source in chained.values()):
+        return "chain-previous"
+    return mode
 
 
 def by_prompt(frame: pd.DataFrame) -> pd.DataFrame:

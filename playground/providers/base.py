@@ -97,6 +97,12 @@ class Provider(abc.ABC):
                                    max_references=references, retired=False, price=None, note="")
 
     @classmethod
+    def text_to_image_id(cls, model_id: str) -> str | None:
+        """For a model that only edits (it needs a reference image in every call): its
+        text-to-image twin; None for a model that does not need one."""
+        return None
+
+    @classmethod
     def price(cls, model: str, overrides: Mapping[tuple[str, str], Price] | None = None) -> Price:
         """The price of a model id: PLAYGROUND_PRICES, the listed price, a dated snapshot's, the
         fallback (pricing.price_for)."""

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from playground.base.errors import InputError
+from playground.base.errors import InputError, ProviderError
 from playground.base.types import CallOutcome, ProviderCall
 from playground.providers.base import FrameSink
 from playground.providers.http import (
@@ -34,6 +34,12 @@ T2I = replace(SEEDREAM, max_references=0, frames_plus_references_max=None)
 EDIT = replace(SEEDREAM, max_references=10)
 
 
+SYNC_GATEWAY_TIMEOUT = ("the sync-mode request (enable_sync_mode) ended in HTTP 504, a gateway timeout, before the "
+                        "prediction was done; that answer carries no prediction id (in neither its headers nor its "
+                        "body), so the prediction can be neither fetched nor cancelled. It may still complete and be "
+                        "billed: look for it in the provider's dashboard")
+
+
 class PredictionProvider(HttpProvider):
     """WaveSpeed-shaped async predictions (WaveSpeed, AtlasCloud).
 
@@ -42,9 +48,13 @@ class PredictionProvider(HttpProvider):
     with no polls (polling notices a 2 s job up to 0.5 s late at about one poll a second). When
     the provider's sync wait runs out it answers status "processing" with the id ("Sync mode
     timed out" [sdk wavespeed 2.0.5]) and the prediction is polled as before, with the same
-    bounds. The risk taken: a sync POST answered HTTP 504 carries no id, and the docs say the
-    task may still complete [doc wavespeed sync-mode; atlascloud errors]; that call ends as an
-    error that "may have been billed", as any create lost in transit does. `sync_mode=False`
+    bounds. The risk taken: a sync POST answered HTTP 504 (a gateway timeout) carries no id, and
+    the docs say the task may still complete [doc https://wavespeed.ai/docs/sync-mode; atlascloud
+    errors]: they name no header or field that would carry the id then (the page says to fetch
+    the result "using the prediction ID", which only a 200 answer holds), and the SDK reads none
+    (a non-200 POST is "Failed to submit prediction: HTTP 504" [sdk wavespeed 2.0.5
+    wavespeed/api/client.py Client._submit]). That call ends as an error that "may have been
+    billed" and says why it cannot be looked up (SYNC_GATEWAY_TIMEOUT). `sync_mode=False`
     (the constructor) polls from the start."""
 
     done_states: ClassVar[frozenset[str]] = frozenset({"completed"})
@@ -100,6 +110,11 @@ class PredictionProvider(HttpProvider):
             raise err
         return envelope(answer)
 
+    @classmethod
+    def text_to_image_id(cls, model_id: str) -> str | None:
+        """.../edit-sequential needs `images` [doc]; .../sequential is its text-to-image twin."""
+        return model_id.replace("/edit-sequential", "/sequential") if "edit-sequential" in model_id else None
+
     def validate(self, call: ProviderCall) -> None:
         info = self.model(call.model)
         if "edit-sequential" in call.model and not call.references:
@@ -127,7 +142,12 @@ class PredictionProvider(HttpProvider):
         images = await self.reference_urls(client, call) if call.references else None
         body = self.body(call, images)
         outcome = CallOutcome(cost_rule="max_images requested x price per image", sent_fields=scrub(body))
-        answer, _ = await self.create(client, self.submit_url(call), call, body)
+        try:
+            answer, _ = await self.create(client, self.submit_url(call), call, body)
+        except ProviderError as exc:
+            if self.sync_mode and exc.status == 504:
+                raise self.ctx(call).error("server", SYNC_GATEWAY_TIMEOUT, status=504, may_be_billed=True) from None
+            raise
         pred = self.unwrap(answer, call, may_be_billed=False)
         pred_id = str(first(pred, "id", "request_id", default=""))
         if not pred_id:

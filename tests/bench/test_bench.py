@@ -35,7 +35,8 @@ EXPECTED = [  # (part, words every row of that kind has), one entry per row
     ("7 UI delivery", "bytes the gallery sends"), ("7 UI delivery", "originals on disk"),
     ("8 limits", "wall / least the limits allow"), ("8 limits", "rows not ok"),
     *[("9 inflight", what) for what in ("whole ok rows in the log", "slowest run / L", "slowest bare httpx request",
-                                        "CPU of this process", "peak memory of this process")],
+                                        "CPU of this process", "CPU of the emulator's process",
+                                        "peak memory of this process")],
     ("10 firstreq", "process start -> first request"),
 ]
 

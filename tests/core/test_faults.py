@@ -319,6 +319,26 @@ def test_a_baseline_call_refused_by_the_safety_checker(pg, emulator):
     assert len(errors) == 1 and "safety" in next(iter(errors.values()))
 
 
+# -- a sync-mode POST that ends in a gateway timeout -------------------------------------------------------------
+
+@pytest.mark.parametrize("provider", ["wavespeed", "atlascloud"])
+def test_a_sync_mode_gateway_timeout_says_the_prediction_cannot_be_looked_up(pg, emulator, provider):
+    """WaveSpeed's docs: a sync-mode POST may end in HTTP 504 while the task runs on and
+    completes. The 504 carries no prediction id, so nothing can fetch or cancel it: the row says
+    so, counts it as possibly billed, and the POST is not re-sent (it would be a second job)."""
+    emulator.set_fault(provider, "gateway_timeout")
+    record = run(pg, provider=provider, frames=2, size="256x256").record
+    row = only_row(pg)
+    assert record.status == "error" and row["status"] == "error" and record.frames_returned == 0
+    assert "the sync-mode request (enable_sync_mode) ended in HTTP 504, a gateway timeout" in row["error"]
+    assert "carries no prediction id (in neither its headers nor its body)" in row["error"]
+    assert "can be neither fetched nor cancelled" in row["error"] and "may have been billed" in row["error"]
+    assert "<html>" not in row["error"]  # the gateway's page says nothing the words above do not
+    assert row["cost_source"] == "possibly billed (estimate)" and row["cost_usd"] > 0
+    assert posts(emulator, provider) == 1 and [r.method for r in emulator.requests_for(provider)] == ["POST"]
+    assert len(emulator.jobs) == 1  # the job the gateway's timeout left behind exists on the provider's side
+
+
 # -- no fault leaves a run in flight ----------------------------------------------------------------------------
 
 def test_a_fault_matrix_logs_one_finished_row_per_run(pg_short, emulator):

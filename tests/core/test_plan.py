@@ -50,6 +50,15 @@ REFUSED = {  # case -> (request fields, settings env beyond the emulator's, sess
     "chain with no room for the chained frame": (
         dict(provider="replicate", model="black-forest-labs/flux-kontext-pro", mode="chain", frames=2,
              size="1024x1024", references="one"), {}, 0.0, "input"),
+    "chain on wavespeed's edit-sequential without a reference": (
+        dict(provider="wavespeed", model="bytedance/seedream-v4.5/edit-sequential", mode="chain", frames=3,
+             size="256x256"), {}, 0.0, "input"),
+    "chain on atlascloud's edit-sequential without a reference": (
+        dict(provider="atlascloud", model="bytedance/seedream-v4.5/edit-sequential", mode="chain", frames=3,
+             size="256x256"), {}, 0.0, "input"),
+    "chain on fal's Seedream edit without a reference": (
+        dict(provider="fal", model="fal-ai/bytedance/seedream/v4/edit", mode="chain", frames=3,
+             size="2048x2048"), {}, 0.0, "input"),
     "chain from an unknown frame": (dict(provider="local", mode="chain", chain_from="last"), {}, 0.0, "input"),
     "a chain past the run cap": (dict(provider="byteplus", mode="chain", frames=4, size="256x256"),
                                  {"PLAYGROUND_MAX_USD_PER_RUN": "0.05"}, 0.0, "spend_cap"),
@@ -151,3 +160,33 @@ def test_chain_is_planned_exactly_for_the_models_the_mode_table_says(emulator, d
         assert emulator.requests == []
     else:
         assert [c.chain_from for c in plan.calls] == [None, 0]
+
+
+@pytest.mark.parametrize("provider,model,twin,advice", [
+    ("wavespeed", "bytedance/seedream-v4.5/edit-sequential", "bytedance/seedream-v4.5/sequential",
+     "in mode sequence or baseline: it takes no reference image, so it cannot chain"),
+    ("atlascloud", "bytedance/seedream-v4.5/edit-sequential", "bytedance/seedream-v4.5/sequential",
+     "in mode sequence or baseline: it takes no reference image, so it cannot chain"),
+    ("fal", "fal-ai/bytedance/seedream/v4.5/edit", "fal-ai/bytedance/seedream/v4.5/text-to-image",
+     "which chains from its own frame 1"),
+])
+def test_a_chain_on_an_edit_only_model_says_frame_1_needs_a_reference(emulator, data_dir, tmp_path, provider, model,
+                                                                       twin, advice):
+    """It was refused by the provider's "edits reference images: add 1 to 10", which does not say
+    why a chain (whose frames 2..N get a reference) needs one: frame 1 has only the user's. The
+    estimate line and the run say the same; with a reference of the user's it is planned."""
+    fields = dict(provider=provider, model=model, mode="chain", frames=3,
+                  size="2048x2048" if provider == "fal" else "256x256")
+    if provider == "fal" and "v4.5" in model:
+        fields["size"] = "2560x1440"
+    pg, request, session = setup(emulator, data_dir, tmp_path, dict(fields), {}, 0.0)
+    message = pg.plan(request, session).refusals[0].message
+    assert f"{provider}/{model} edits reference images: frame 1 of a chain needs a reference image on this model" \
+        in message
+    assert f"or use {twin} (text to image)" in message and advice in message
+    assert message in estimate_text(pg, request, session)
+    with pytest.raises(PlaygroundError, match="frame 1 of a chain needs a reference image"):
+        asyncio.run(pg.run(request, session))
+    assert emulator.requests == []
+    pg, request, session = setup(emulator, data_dir, tmp_path, {**fields, "references": "one"}, {}, 0.0)
+    assert pg.plan(request, session).sendable

@@ -95,3 +95,33 @@ def test_bench_story_runs_a_chain_arm(tmp_path: Path, capsys: pytest.CaptureFixt
             "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out")]
     assert main(args) == 0
     assert "local:procedural-v1:chain" in capsys.readouterr().out
+
+
+def test_runs_outside_an_experiment_keep_chain_from_first_and_from_previous_apart(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Generate-tab / `run` rows have no `arm`: it was built from provider:model:mode, so chains
+    from frame 1 and from the frame before pooled into one "chain" arm. The row's reference_frames
+    say which they were."""
+    data_dir = str(tmp_path / "data")
+    base = ["run", "--provider", "local", "--frames", "3", "--size", "512x512", "--data-dir", data_dir, "--json",
+            "--prompt", "a red fox courier in a blue scarf. flat colours.",
+            "--beat", "picks up a parcel", "--beat", "runs through the rain", "--beat", "delivers it"]
+    for chain_from in ("first", "previous", "previous"):
+        assert main([*base, "--mode", "chain", "--chain-from", chain_from]) == 0
+    capsys.readouterr()
+    assert main(["report", "--json", "--data-dir", data_dir]) == 0
+    arms = {a["arm"]: a["runs"] for a in json.loads(capsys.readouterr().out)["arms"]}
+    assert arms == {"local:procedural-v1:chain": 1, "local:procedural-v1:chain-previous": 2}
+
+
+@pytest.mark.parametrize("mode,chained,arm_mode", [
+    ("chain", '{"2": 1, "3": 1, "4": 1}', "chain"),
+    ("chain", '{"2": 1, "3": 2, "4": 3}', "chain-previous"),
+    ("chain", {2: 1, 3: 2}, "chain-previous"),
+    ("chain", '{"2": 1}', "chain"),  # two frames: both options send the same
+    ("chain", None, "chain"),  # frame 1 never came back: nothing was chained
+    ("baseline", None, "baseline"),
+])
+def test_arm_mode_reads_the_reference_frames(mode: str, chained: object, arm_mode: str) -> None:
+    from playground.experiments.analysis import arm_mode as derive
+    assert derive(mode, chained) == arm_mode

@@ -150,13 +150,20 @@ class FalProvider(HttpProvider):
                        "read as per image returned [guess]")
     model_id_segments = 6  # owner/app[/path...], e.g. fal-ai/bytedance/seedream/v4/text-to-image [doc]
 
+    @classmethod
+    def text_to_image_id(cls, model_id: str) -> str | None:
+        """Seedream's /edit needs `image_urls` [doc]; its text-to-image twin goes to /edit itself
+        when a call has references (endpoint)."""
+        return model_id.removesuffix("/edit") + "/text-to-image" if is_seedream(model_id) and \
+            model_id.endswith("/edit") else None
+
     def validate(self, call: ProviderCall) -> None:
         super().validate(call)
         if not is_seedream(call.model):
             return
         if call.model.endswith("/edit") and not call.references:
             raise InputError(f"fal/{call.model} edits reference images: add 1 to 10, or use "
-                             f"{call.model.removesuffix('/edit')}/text-to-image")
+                             f"{self.text_to_image_id(call.model)}")
         dims = pricing.dimensions(call.size) if call.size not in PRESETS else None
         if dims and "/v4.5/" in call.model and not 2560 * 1440 <= dims[0] * dims[1] <= 4096 * 4096:
             raise InputError(f"fal/{call.model} takes 2560x1440 to 4096x4096 pixels in all [3p], not {call.size!r}")
