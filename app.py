@@ -35,10 +35,18 @@ def create_app(settings: Settings | None = None):
     # Served: frames, previews and exports only (never runs.csv and its side files); uploads and
     # request bodies bounded (playground/ui/limits.py).
     data_dir = playground.settings.data_dir
-    launch = dict(allowed_paths=served_paths(data_dir), blocked_paths=blocked_paths(data_dir),
-                  max_file_size=MAX_UPLOAD_BYTES, app_kwargs={"middleware": [Middleware(BodyLimit)]},
-                  run_history=False, css=CSS, head=HEAD + CLOSE_LOOK_HEAD, footer_links=["api", "gradio"],
-                  show_error=True, ssr_mode=False)
+    launch = dict(
+        allowed_paths=served_paths(data_dir),
+        blocked_paths=blocked_paths(data_dir),
+        max_file_size=MAX_UPLOAD_BYTES,
+        app_kwargs={"middleware": [Middleware(BodyLimit)]},
+        run_history=False,
+        css=CSS,
+        head=HEAD + CLOSE_LOOK_HEAD,
+        footer_links=["api", "gradio"],
+        show_error=True,
+        ssr_mode=False,
+    )
     return app, launch
 
 

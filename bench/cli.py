@@ -33,13 +33,25 @@ from pathlib import Path
 
 from bench import common, remote
 
-PARTS = ("overhead", "polling", "fanout", "logscale", "startup", "offline", "delivery", "limits", "inflight",
-         "firstreq")
+PARTS = (
+    "overhead",
+    "polling",
+    "fanout",
+    "logscale",
+    "startup",
+    "offline",
+    "delivery",
+    "limits",
+    "inflight",
+    "firstreq",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m playground bench",
-                                     description="benchmark the playground against the provider's own time (ratios)")
+    parser = argparse.ArgumentParser(
+        prog="python -m playground bench",
+        description="benchmark the playground against the provider's own time (ratios)",
+    )
     add_arguments(parser)
     return cmd_bench(parser.parse_args(argv))
 
@@ -48,14 +60,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small sizes, one repeat: a short smoke run")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of: {', '.join(PARTS)}")
     p.add_argument("--latency", type=float, default=None, help="generation latency L in seconds (default 2, quick 0.3)")
-    p.add_argument("--file-delay", type=float, default=None,
-                   help="time to first byte of each frame download, like a CDN (default 0.1 s, quick 0.03 s)")
-    p.add_argument("--repeats", type=int, default=None, help="repeats per measurement, the fastest taken (default 3, quick 1)")
+    p.add_argument(
+        "--file-delay",
+        type=float,
+        default=None,
+        help="time to first byte of each frame download, like a CDN (default 0.1 s, quick 0.03 s)",
+    )
+    p.add_argument(
+        "--repeats", type=int, default=None, help="repeats per measurement, the fastest taken (default 3, quick 1)"
+    )
     p.add_argument("--log-rows", default=None, help="synthetic runs.csv sizes (default 100000,1000000; quick 5000)")
     p.add_argument("--markdown", type=Path, default=None, help="also write the table as Markdown to this file")
-    p.add_argument("--port", type=int, default=0,
-                   help="port of the emulator started for the overhead, fan-out and delivery parts (default 0: a free "
-                        "one); the polling part's emulators, several at once, always take free ports")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port of the emulator started for the overhead, fan-out and delivery parts (default 0: a free "
+        "one); the polling part's emulators, several at once, always take free ports",
+    )
 
 
 def _parts(text: str) -> list[str]:
@@ -82,8 +104,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         quick=quick,
     )
     log_rows = [int(n) for n in (args.log_rows or ("5000" if quick else "100000,1000000")).split(",")]
-    print(f"# playground bench{' --quick' if quick else ''}: L={cfg.latency_s:g} s, frame download delay "
-          f"{cfg.file_delay_s:g} s, {cfg.repeats} repeat(s); {common.machine()}", flush=True)
+    print(
+        f"# playground bench{' --quick' if quick else ''}: L={cfg.latency_s:g} s, frame download delay "
+        f"{cfg.file_delay_s:g} s, {cfg.repeats} repeat(s); {common.machine()}",
+        flush=True,
+    )
     rows, failed, begun = [], False, time.perf_counter()
     for part in parts:
         started = time.perf_counter()
@@ -99,11 +124,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if {"overhead", "fanout"} & set(parts):
         print(f"# {remote.note(cfg)}")
     missed = [r for r in rows if r.ok is False]
-    print(f"# {len(rows)} rows, {sum(r.ok is True for r in rows)} targets met, {len(missed)} missed; "
-          f"{common.load()} at the end; {time.perf_counter() - begun:.0f} s in all")
+    print(
+        f"# {len(rows)} rows, {sum(r.ok is True for r in rows)} targets met, {len(missed)} missed; "
+        f"{common.load()} at the end; {time.perf_counter() - begun:.0f} s in all"
+    )
     if args.markdown:
-        args.markdown.write_text(f"Machine: {common.machine()}\n\n{common.table(rows, markdown=True)}\n",
-                                 encoding="utf-8")
+        args.markdown.write_text(
+            f"Machine: {common.machine()}\n\n{common.table(rows, markdown=True)}\n", encoding="utf-8"
+        )
     return 1 if failed else 0
 
 
@@ -114,7 +142,9 @@ def _runner(part: str, cfg: object, log_rows: list[int], quick: bool) -> Callabl
     if part in ("limits", "inflight", "firstreq"):
         from bench import scale
 
-        return lambda: {"limits": scale.limits, "inflight": scale.inflight, "firstreq": scale.first_request}[part](quick)
+        return lambda: {"limits": scale.limits, "inflight": scale.inflight, "firstreq": scale.first_request}[part](
+            quick
+        )
     if part == "logscale":
         from bench import logscale
 

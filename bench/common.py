@@ -107,14 +107,35 @@ class EmulatorProcess:
 
 
 @contextmanager
-def emulator_process(latency_s: float, file_delay_s: float = 0.0, size: str = "2048x2048", fmt: str = "jpeg",
-                     draw_first: bool = True, textured: bool = True,
-                     extra: Sequence[str] = ()) -> Iterator[EmulatorProcess]:
-    args = [sys.executable, "-m", "emulator", "--port", str(EMULATOR_PORT), "--latency", str(latency_s),
-            "--image-size", size, "--format", fmt, "--file-delay", str(file_delay_s),
-            *(["--textured"] if textured else []), *extra]
-    child = subprocess.Popen(args, cwd=REPO, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             text=True)
+def emulator_process(
+    latency_s: float,
+    file_delay_s: float = 0.0,
+    size: str = "2048x2048",
+    fmt: str = "jpeg",
+    draw_first: bool = True,
+    textured: bool = True,
+    extra: Sequence[str] = (),
+) -> Iterator[EmulatorProcess]:
+    args = [
+        sys.executable,
+        "-m",
+        "emulator",
+        "--port",
+        str(EMULATOR_PORT),
+        "--latency",
+        str(latency_s),
+        "--image-size",
+        size,
+        "--format",
+        fmt,
+        "--file-delay",
+        str(file_delay_s),
+        *(["--textured"] if textured else []),
+        *extra,
+    ]
+    child = subprocess.Popen(
+        args, cwd=REPO, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         assert child.stdout is not None
         url = child.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
@@ -174,8 +195,10 @@ def machine() -> str:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} CPUs, {load()}; Python {platform.python_version()}; "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, {load()}; Python {platform.python_version()}; "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def load() -> str:
@@ -194,9 +217,12 @@ def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**env, **(extra or {})}
 
 
-def run_python(args: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> tuple[float, subprocess.CompletedProcess[str]]:
+def run_python(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 300
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     """Wall time of a child `python ARGS` from the repo root, and its result."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, *args], cwd=REPO, env=env or python_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=env or python_env(), capture_output=True, text=True, timeout=timeout
+    )
     return time.perf_counter() - started, done

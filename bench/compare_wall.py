@@ -23,8 +23,14 @@ from playground.core import Playground
 from playground.experiments.cells import parse_arms
 from playground.experiments.compare import compare
 
-ARMS = ["byteplus::sequence", "evolink::sequence", "wavespeed::sequence", "atlascloud::sequence",
-        "openai::baseline", "fal::baseline"]
+ARMS = [
+    "byteplus::sequence",
+    "evolink::sequence",
+    "wavespeed::sequence",
+    "atlascloud::sequence",
+    "openai::baseline",
+    "fal::baseline",
+]
 
 
 async def one_by_one(playground: Playground, story: Story, frames: int) -> tuple[float, float]:
@@ -50,8 +56,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    story = Story("a fox courier with a blue scarf", "flat colours",
-                  tuple(f"beat {i + 1}" for i in range(args.frames)))
+    story = Story("a fox courier with a blue scarf", "flat colours", tuple(f"beat {i + 1}" for i in range(args.frames)))
     with Emulator(latency_s=args.latency, image_size=(256, 256)) as emu, tempfile.TemporaryDirectory() as tmp:
         playground = Playground(Settings.from_env(env=emu.env(), data_dir=Path(tmp)))
         ratios_slowest, ratios_sum = [], []
@@ -62,8 +67,10 @@ def main() -> None:
             ratios_slowest.append(wall / slowest)
             ratios_sum.append(wall / total)
             print(f"repeat {i + 1}: one by one {total:.2f} s (slowest arm {slowest:.2f} s), all at once {wall:.2f} s")
-        print(f"wall / slowest arm: {statistics.median(ratios_slowest):.2f} (median)   "
-              f"wall / sum of arms: {statistics.median(ratios_sum):.2f} (median)")
+        print(
+            f"wall / slowest arm: {statistics.median(ratios_slowest):.2f} (median)   "
+            f"wall / sum of arms: {statistics.median(ratios_sum):.2f} (median)"
+        )
 
 
 if __name__ == "__main__":

@@ -33,22 +33,53 @@ def _templates(work: Path) -> tuple[str, list[str]]:
     rng = random.Random(7)
     log = RunLog(work / "templates")
     for k in range(TEMPLATES):
-        beats = [f"the fox {rng.choice(['runs', 'sleeps', 'reads', 'jumps'])} in the {rng.choice(['forest', 'city', 'rain'])}"
-                 for _ in range(4)]
+        beats = [
+            f"the fox {rng.choice(['runs', 'sleeps', 'reads', 'jumps'])} in the {rng.choice(['forest', 'city', 'rain'])}"
+            for _ in range(4)
+        ]
         prompt = "A red fox in a blue scarf, watercolour, " + " ".join(
-            rng.choice(["soft light", "wide shot", "close-up", "autumn", "snow"]) for _ in range(24))
-        arm = rng.choice(["byteplus:seedream-4-5-251128:sequence", "byteplus:seedream-4-5-251128:baseline",
-                          "evolink:doubao-seedream-4.5:sequence", "local:local-procedural:sequence"])
+            rng.choice(["soft light", "wide shot", "close-up", "autumn", "snow"]) for _ in range(24)
+        )
+        arm = rng.choice(
+            [
+                "byteplus:seedream-4-5-251128:sequence",
+                "byteplus:seedream-4-5-251128:baseline",
+                "evolink:doubao-seedream-4.5:sequence",
+                "local:local-procedural:sequence",
+            ]
+        )
         provider, model, mode = arm.split(":")
-        log.append(RunRecord(
-            run_id="RID", experiment_id=f"cmp-{k % 50:03d}", created_at="CAT", provider=provider, model=model, mode=mode,
-            prompt=prompt, beats=list(beats), frames_requested=4, frames_returned=4 - (k % 13 == 0), size="2048x2048",
-            latency_s=round(rng.uniform(5, 40), 3), first_frame_s=round(rng.uniform(2, 10), 3), api_calls=1 + 3 * (mode == "baseline"),
-            images_billed=4, price_per_image_usd=0.04, cost_usd=0.16, status="ok" if k % 13 else "partial",
-            image_dir="data/runs/RID", cost_source="reported", price_source="price table", request_ids=[f"req-{k:08x}"],
-            arm=arm, composed_prompts=[prompt + " / " + " / ".join(beats)],
-            palette_consistency=round(rng.random(), 4), structure_consistency=round(rng.random(), 4),
-            subject_consistency=round(rng.random(), 4)))
+        log.append(
+            RunRecord(
+                run_id="RID",
+                experiment_id=f"cmp-{k % 50:03d}",
+                created_at="CAT",
+                provider=provider,
+                model=model,
+                mode=mode,
+                prompt=prompt,
+                beats=list(beats),
+                frames_requested=4,
+                frames_returned=4 - (k % 13 == 0),
+                size="2048x2048",
+                latency_s=round(rng.uniform(5, 40), 3),
+                first_frame_s=round(rng.uniform(2, 10), 3),
+                api_calls=1 + 3 * (mode == "baseline"),
+                images_billed=4,
+                price_per_image_usd=0.04,
+                cost_usd=0.16,
+                status="ok" if k % 13 else "partial",
+                image_dir="data/runs/RID",
+                cost_source="reported",
+                price_source="price table",
+                request_ids=[f"req-{k:08x}"],
+                arm=arm,
+                composed_prompts=[prompt + " / " + " / ".join(beats)],
+                palette_consistency=round(rng.random(), 4),
+                structure_consistency=round(rng.random(), 4),
+                subject_consistency=round(rng.random(), 4),
+            )
+        )
     lines = log.runs.path.read_text(encoding="utf-8").splitlines(keepends=True)
     return lines[0], lines[1:]
 
@@ -64,7 +95,9 @@ def write_log(path: Path, rows: int, work: Path) -> None:
         for i in range(rows):
             when = start + timedelta(seconds=SPACING_S * i)
             run_id = when.strftime("%Y%m%d-%H%M%S-") + f"{i:06x}"
-            batch.append(templates[i % TEMPLATES].replace("RID", run_id).replace("CAT", when.strftime("%Y-%m-%dT%H:%M:%SZ")))
+            batch.append(
+                templates[i % TEMPLATES].replace("RID", run_id).replace("CAT", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            )
             if len(batch) == 20000:
                 f.write("".join(batch))
                 batch = []
@@ -92,8 +125,13 @@ def _append_ms(*data_dirs: Path, n: int = 60) -> list[float]:
     times: list[list[float]] = [[] for _ in logs]
     for i in range(n):
         for log, spent in zip(logs, times):
-            spent.append(_clock(lambda log=log, i=i: log.append(RunRecord(run_id=f"bench-{i}", created_at=now,
-                                                                          status="ok", cost_usd=0.1))))
+            spent.append(
+                _clock(
+                    lambda log=log, i=i: log.append(
+                        RunRecord(run_id=f"bench-{i}", created_at=now, status="ok", cost_usd=0.1)
+                    )
+                )
+            )
     return [_ms(statistics.median(spent)) for spent in times]
 
 
@@ -141,21 +179,57 @@ def measure(rows: int, work: Path) -> list[Row]:
     warm_s = _clock(lambda: _analysis(app))
     part = "4 log scale"
     return [
-        row(part, f"{label}: append one row", append_ms, "ms", "< 5", f"{empty_ms:.1f} ms on an empty log; "
-            f"{size_mb:.0f} MB file written in {written:.1f} s"),
+        row(
+            part,
+            f"{label}: append one row",
+            append_ms,
+            "ms",
+            "< 5",
+            f"{empty_ms:.1f} ms on an empty log; {size_mb:.0f} MB file written in {written:.1f} s",
+        ),
         row(part, f"{label}: append vs empty log", append_ms / empty_ms, "x", "<= 1.5", "does not grow with the log"),
-        row(part, f"{label}: History (present.runs.history_table, latest 100)", history_s, "s", "< 1",
-            f"index built once on first use: {index_s:.1f} s"),
+        row(
+            part,
+            f"{label}: History (present.runs.history_table, latest 100)",
+            history_s,
+            "s",
+            "< 1",
+            f"index built once on first use: {index_s:.1f} s",
+        ),
         row(part, f"{label}: reopen a run (RunLog.get, newest and oldest)", _ms(get_s), "ms", "< 1000"),
         row(part, f"{label}: daily spend cap (RunLog.spent_since)", _ms(spend_s), "ms", "< 1000"),
-        row(part, f"{label}: whole-CSV read (RunLog.read, all columns)", whole_s, "s", "",
-            "what History, get and spent_since each cost before the index"),
-        row(part, f"{label}: resume an experiment (experiments.cells.logged_ok), cold", resume_s, "s", "",
-            "a fresh process's read of the 6 columns it uses"),
-        row(part, f"{label}: Analysis summary, cold", cold_s, "s", "< 1" if rows <= 100_000 else "",
-            f"{how}: a process's first read parses the columns it needs"),
-        row(part, f"{label}: Analysis summary, warm", warm_s, "s", "< 1" if rows <= 100_000 else "",
-            "the app's next read: cached frame plus the new rows only"),
+        row(
+            part,
+            f"{label}: whole-CSV read (RunLog.read, all columns)",
+            whole_s,
+            "s",
+            "",
+            "what History, get and spent_since each cost before the index",
+        ),
+        row(
+            part,
+            f"{label}: resume an experiment (experiments.cells.logged_ok), cold",
+            resume_s,
+            "s",
+            "",
+            "a fresh process's read of the 6 columns it uses",
+        ),
+        row(
+            part,
+            f"{label}: Analysis summary, cold",
+            cold_s,
+            "s",
+            "< 1" if rows <= 100_000 else "",
+            f"{how}: a process's first read parses the columns it needs",
+        ),
+        row(
+            part,
+            f"{label}: Analysis summary, warm",
+            warm_s,
+            "s",
+            "< 1" if rows <= 100_000 else "",
+            "the app's next read: cached frame plus the new rows only",
+        ),
     ]
 
 

@@ -41,8 +41,9 @@ def _local_fps(frames: int, size: str = "1024x1024") -> float:
     from playground.providers.adapters.local import LocalProvider
 
     provider = LocalProvider()
-    call = ProviderCall(model=provider.default_model(), prompt=PROMPT, frames=frames, size=size, seed=7,
-                        beats=tuple(BEATS[:frames]))
+    call = ProviderCall(
+        model=provider.default_model(), prompt=PROMPT, frames=frames, size=size, seed=7, beats=tuple(BEATS[:frames])
+    )
 
     async def go() -> int:
         sink = _CountingSink()
@@ -81,12 +82,30 @@ def speed(quick: bool) -> list[Row]:
     jpeg_s = _score_seconds("jpeg", 1 if quick else 3)
     png_s = None if quick else _score_seconds("png", 2)  # drawing 8 grainy 2K PNGs takes a while
     return [
-        row("6 offline", f"local provider at 1024x1024 ({frames} frames, one call)", fps, "fps", "",
-            "drawing only; the core adds saving, previews and metrics"),
-        row("6 offline", "metrics.score_frames, 8 frames 2048x2048 JPEG", jpeg_s, "s", "",
-            f"{1000 * jpeg_s / 8:.0f} ms a frame (JPEG decodes at reduced scale)"),
-        row("6 offline", "metrics.score_frames, 8 frames 2048x2048 PNG", png_s, "s", "",
-            "not run with --quick" if png_s is None else f"{1000 * png_s / 8:.0f} ms a frame (PNG decodes in full)"),
+        row(
+            "6 offline",
+            f"local provider at 1024x1024 ({frames} frames, one call)",
+            fps,
+            "fps",
+            "",
+            "drawing only; the core adds saving, previews and metrics",
+        ),
+        row(
+            "6 offline",
+            "metrics.score_frames, 8 frames 2048x2048 JPEG",
+            jpeg_s,
+            "s",
+            "",
+            f"{1000 * jpeg_s / 8:.0f} ms a frame (JPEG decodes at reduced scale)",
+        ),
+        row(
+            "6 offline",
+            "metrics.score_frames, 8 frames 2048x2048 PNG",
+            png_s,
+            "s",
+            "",
+            "not run with --quick" if png_s is None else f"{1000 * png_s / 8:.0f} ms a frame (PNG decodes in full)",
+        ),
     ]
 
 
@@ -100,8 +119,9 @@ def delivery(work: Path) -> list[Row]:
 
     with emulator_process(0.2, draw_first=False) as emu:  # sizes are measured here, not times
         playground = playground_for(emu.env, work / "delivery")
-        request = GenerationRequest(prompt=PROMPT, frames=8, mode="sequence", provider="byteplus", beats=BEATS[:8],
-                                    size="2048x2048")
+        request = GenerationRequest(
+            prompt=PROMPT, frames=8, mode="sequence", provider="byteplus", beats=BEATS[:8], size="2048x2048"
+        )
         result = asyncio.run(playground.run(request))
     if result.record.status != "ok":
         raise RuntimeError(f"delivery run failed: {result.record.error}")
@@ -110,8 +130,20 @@ def delivery(work: Path) -> list[Row]:
     originals = sum(f.path.stat().st_size for f in result.frames)
     only_previews = all(".preview." in item.image.path for item in served.root)  # type: ignore[union-attr]
     return [
-        row("7 UI delivery", "8-frame 2K run: bytes the gallery sends", sent / 1e6, "MB", "< 2",
-            f"{len(served.root)} WebP previews (640 px)" + ("" if only_previews else "; NOT all previews")),
-        row("7 UI delivery", "8-frame 2K run: originals on disk (downloads, exports)", originals / 1e6, "MB", "",
-            f"the gallery sends {100 * sent / originals:.1f}% of it"),
+        row(
+            "7 UI delivery",
+            "8-frame 2K run: bytes the gallery sends",
+            sent / 1e6,
+            "MB",
+            "< 2",
+            f"{len(served.root)} WebP previews (640 px)" + ("" if only_previews else "; NOT all previews"),
+        ),
+        row(
+            "7 UI delivery",
+            "8-frame 2K run: originals on disk (downloads, exports)",
+            originals / 1e6,
+            "MB",
+            "",
+            f"the gallery sends {100 * sent / originals:.1f}% of it",
+        ),
     ]

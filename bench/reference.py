@@ -40,9 +40,11 @@ def openai_sync(env: dict[str, str], frames: int, out: Path) -> int:
     """Sync JSON: one POST per frame (n=1), each answering a base64 image."""
     with httpx.Client(timeout=120) as client:
         for i in range(frames):
-            response = client.post(f"{env['OPENAI_BASE_URL']}/images/generations", headers=_auth(env["OPENAI_API_KEY"]),
-                                   json={"model": "gpt-image-1.5", "prompt": f"{PROMPT} {BEATS[i]}", "n": 1,
-                                         "size": "1024x1024"})
+            response = client.post(
+                f"{env['OPENAI_BASE_URL']}/images/generations",
+                headers=_auth(env["OPENAI_API_KEY"]),
+                json={"model": "gpt-image-1.5", "prompt": f"{PROMPT} {BEATS[i]}", "n": 1, "size": "1024x1024"},
+            )
             response.raise_for_status()
             data = base64.b64decode(response.json()["data"][0]["b64_json"])
             (out / f"frame_{i + 1:02d}.img").write_bytes(data)
@@ -51,13 +53,21 @@ def openai_sync(env: dict[str, str], frames: int, out: Path) -> int:
 
 def byteplus_stream(env: dict[str, str], frames: int, out: Path) -> int:
     """SSE stream: one POST with stream=true; frame URLs arrive as events; then download them."""
-    body = {"model": "seedream-5-0-260128", "prompt": f"{PROMPT}: " + "; ".join(BEATS[:frames]), "size": "2048x2048",
-            "sequential_image_generation": "auto", "sequential_image_generation_options": {"max_images": frames},
-            "response_format": "url", "watermark": False, "stream": True}
+    body = {
+        "model": "seedream-5-0-260128",
+        "prompt": f"{PROMPT}: " + "; ".join(BEATS[:frames]),
+        "size": "2048x2048",
+        "sequential_image_generation": "auto",
+        "sequential_image_generation_options": {"max_images": frames},
+        "response_format": "url",
+        "watermark": False,
+        "stream": True,
+    }
     urls: list[str] = []
     with httpx.Client(timeout=120) as client:
-        with client.stream("POST", f"{env['ARK_BASE_URL']}/images/generations", headers=_auth(env["ARK_API_KEY"]),
-                           json=body) as response:
+        with client.stream(
+            "POST", f"{env['ARK_BASE_URL']}/images/generations", headers=_auth(env["ARK_API_KEY"]), json=body
+        ) as response:
             response.raise_for_status()
             for line in response.iter_lines():
                 if not line.startswith("data: ") or line == "data: [DONE]":
@@ -73,9 +83,15 @@ def wavespeed_job(env: dict[str, str], frames: int, out: Path) -> int:
     prediction is done; were the sync wait to run out, poll its result URL; then download."""
     base = env["WAVESPEED_BASE_URL"]
     with httpx.Client(timeout=120, headers=_auth(env["WAVESPEED_API_KEY"])) as client:
-        created = client.post(f"{base}/bytedance/seedream-v5.0-lite/sequential",
-                              json={"prompt": f"{PROMPT}: " + "; ".join(BEATS[:frames]), "size": "2048*2048",
-                                    "max_images": frames, "enable_sync_mode": True})
+        created = client.post(
+            f"{base}/bytedance/seedream-v5.0-lite/sequential",
+            json={
+                "prompt": f"{PROMPT}: " + "; ".join(BEATS[:frames]),
+                "size": "2048*2048",
+                "max_images": frames,
+                "enable_sync_mode": True,
+            },
+        )
         created.raise_for_status()
         if created.json()["data"]["status"] == "completed":
             return _download_all(client, created.json()["data"]["outputs"], out)

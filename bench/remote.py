@@ -33,8 +33,14 @@ class Style:
 
 
 STYLES = (
-    Style("sync JSON (openai, 4 calls x 1 frame)", "openai", "baseline", "1024x1024", urls=False,
-          gain="includes the concurrency gain: the playground sends the 4 calls at once, the reference one after another"),
+    Style(
+        "sync JSON (openai, 4 calls x 1 frame)",
+        "openai",
+        "baseline",
+        "1024x1024",
+        urls=False,
+        gain="includes the concurrency gain: the playground sends the 4 calls at once, the reference one after another",
+    ),
     Style("SSE stream (byteplus)", "byteplus", "sequence", "2048x2048", urls=True),
     Style("async job (wavespeed, sync mode)", "wavespeed", "sequence", "2048x2048", urls=True),
 )
@@ -74,8 +80,14 @@ def core_run(env: dict[str, str], data_dir: Path, style: Style, frames: int) -> 
     from playground.base.types import GenerationRequest
 
     playground = playground_for(env, data_dir)
-    request = GenerationRequest(prompt=PROMPT, frames=frames, mode=style.mode, provider=style.provider,  # type: ignore[arg-type]
-                                beats=BEATS[:frames], size=style.size)
+    request = GenerationRequest(
+        prompt=PROMPT,
+        frames=frames,
+        mode=style.mode,
+        provider=style.provider,  # type: ignore[arg-type]
+        beats=BEATS[:frames],
+        size=style.size,
+    )
     timing, result = _clocked(lambda: asyncio.run(playground.run(request)))
     if result.record.status != "ok":  # type: ignore[attr-defined]
         raise RuntimeError(f"benchmark run failed: {result.record.error}")  # type: ignore[attr-defined]
@@ -92,8 +104,24 @@ def _child(args: list[str], env: dict[str, str]) -> tuple[Timing, subprocess.Com
 
 def cli_run(env: dict[str, str], data_dir: Path, style: Style, frames: int) -> Timing:
     """`python -m playground run ... --json` in a fresh process."""
-    args = ["-m", "playground", "run", "--provider", style.provider, "--mode", style.mode, "--frames", str(frames),
-            "--prompt", PROMPT, "--size", style.size, "--json", "--data-dir", str(data_dir)]
+    args = [
+        "-m",
+        "playground",
+        "run",
+        "--provider",
+        style.provider,
+        "--mode",
+        style.mode,
+        "--frames",
+        str(frames),
+        "--prompt",
+        PROMPT,
+        "--size",
+        style.size,
+        "--json",
+        "--data-dir",
+        str(data_dir),
+    ]
     for beat in BEATS[:frames]:
         args += ["--beat", beat]
     timing, done = _child(args, env)
@@ -134,12 +162,20 @@ def overhead(cfg: Settings) -> list[Row]:
     with emulator_process(cfg.long_latency_s, cfg.file_delay_s, size=cfg.frame_size) as emu:
         for style in STYLES:
             arms = IN_PROCESS if cfg.quick else IN_PROCESS + FRESH
-            rows += _overhead_rows(style, cfg.long_latency_s, cfg, _measure(emu.env, style, cfg, arms, warm=False, repeats=1))
+            rows += _overhead_rows(
+                style, cfg.long_latency_s, cfg, _measure(emu.env, style, cfg, arms, warm=False, repeats=1)
+            )
     return rows
 
 
-def _measure(env: dict[str, str], style: Style, cfg: Settings, arms: tuple[str, ...], warm: bool = True,
-             repeats: int | None = None) -> dict[str, Timing]:
+def _measure(
+    env: dict[str, str],
+    style: Style,
+    cfg: Settings,
+    arms: tuple[str, ...],
+    warm: bool = True,
+    repeats: int | None = None,
+) -> dict[str, Timing]:
     """The fastest of cfg.repeats timings per arm (the least disturbed by other load)."""
     runners: dict[str, Callable[[int], Timing]] = {
         "reference": lambda i: reference_run(env, cfg.work / f"ref-{style.provider}-{i}", style, cfg.frames),
@@ -152,7 +188,7 @@ def _measure(env: dict[str, str], style: Style, cfg: Settings, arms: tuple[str, 
             runners[name](-1)
     times: dict[str, list[Timing]] = {name: [] for name in arms}
     for i in range(repeats or cfg.repeats):
-        for name in arms[i % len(arms):] + arms[:i % len(arms)]:  # rotate, so no arm always runs first
+        for name in arms[i % len(arms) :] + arms[: i % len(arms)]:  # rotate, so no arm always runs first
             times[name].append(runners[name](i))
     return {name: min(values) for name, values in times.items()}
 
@@ -164,24 +200,54 @@ def _overhead_rows(style: Style, latency_s: float, cfg: Settings, t: dict[str, T
     gain = f"; {style.gain}" if style.gain else ""
     core, reference = t["core"][0], t["reference"][0]
     rows = [
-        row("1 single run", f"{label}: core / reference (in-process)", core / reference, "x", "<= 1.0",
+        row(
+            "1 single run",
+            f"{label}: core / reference (in-process)",
+            core / reference,
+            "x",
+            "<= 1.0",
             f"wall: core {core:.2f} s, reference {reference:.2f} s, provider {floor:.2f} s; "
-            f"CPU: core {t['core'][1]:.2f} s, reference {t['reference'][1]:.2f} s{gain}"),
-        row("1 single run", f"{label}: core above provider time", 100 * (core / floor - 1), "%", "< 10%",
-            "one in-process Playground.run, imports done"),
+            f"CPU: core {t['core'][1]:.2f} s, reference {t['reference'][1]:.2f} s{gain}",
+        ),
+        row(
+            "1 single run",
+            f"{label}: core above provider time",
+            100 * (core / floor - 1),
+            "%",
+            "< 10%",
+            "one in-process Playground.run, imports done",
+        ),
     ]
     if "cli" not in t:
-        return rows + [row("1 single run", f"{label}: CLI / reference script (fresh interpreters)", None,
-                           note="not run with --quick"),
-                       row("1 single run", f"{label}: CLI above provider time", None, note="not run with --quick")]
+        return rows + [
+            row(
+                "1 single run",
+                f"{label}: CLI / reference script (fresh interpreters)",
+                None,
+                note="not run with --quick",
+            ),
+            row("1 single run", f"{label}: CLI above provider time", None, note="not run with --quick"),
+        ]
     cli, script = t["cli"][0], t["script"][0]
     return rows + [  # (at the long L one sample each: a difference of fresh vs in-process can come out negative)
-        row("1 single run", f"{label}: CLI / reference script (fresh interpreters)", cli / script, "x", "<= 1.0",
+        row(
+            "1 single run",
+            f"{label}: CLI / reference script (fresh interpreters)",
+            cli / script,
+            "x",
+            "<= 1.0",
             f"wall: CLI {cli:.2f} s, reference script {script:.2f} s; CPU: CLI {t['cli'][1]:.2f} s, "
-            f"reference script {t['script'][1]:.2f} s{gain}"),
-        row("1 single run", f"{label}: CLI above provider time", 100 * (cli / floor - 1), "%", "< 10%",
+            f"reference script {t['script'][1]:.2f} s{gain}",
+        ),
+        row(
+            "1 single run",
+            f"{label}: CLI above provider time",
+            100 * (cli / floor - 1),
+            "%",
+            "< 10%",
             f"reference script {100 * (script / floor - 1):.1f}%; starting a fresh interpreter adds "
-            f"{script - reference:.2f} s to the reference (httpx) and {cli - core:.2f} s to the core call"),
+            f"{script - reference:.2f} s to the reference (httpx) and {cli - core:.2f} s to the core call",
+        ),
     ]
 
 
@@ -214,8 +280,14 @@ async def _notice(provider_name: str, latency_s: float, work: Path) -> tuple[flo
     with emulator(latency_s) as emu:
         env = emu.env()
         provider = playground_for(env, work).provider(provider_name)
-        call = ProviderCall(model=provider.default_model(), prompt=PROMPT, frames=4, size="2048x2048", seed=None,
-                            api_key=env[str(provider.key_env)])
+        call = ProviderCall(
+            model=provider.default_model(),
+            prompt=PROMPT,
+            frames=4,
+            size="2048x2048",
+            seed=None,
+            api_key=env[str(provider.key_env)],
+        )
         sink = _NoticeSink()
         async with httpx.AsyncClient(timeout=60) as client:
             await provider.generate(call, client, sink)
@@ -239,11 +311,26 @@ def polling(cfg: Settings) -> list[Row]:
         # answered in sync mode (WaveSpeed's default, issue 16) has the 10% target at any length
         short = latency < POLL_TARGET_FROM_S and polls > 0
         how = "sync mode, no polls: " if polls == 0 else ""
-        rows.append(row("2 polling", f"{provider}, job of L={latency:g} s: completion -> noticed, / L",
-                        100 * noticed / latency, "%", "" if short else "< 10%",
-                        f"{how}{noticed:.2f} s after completion" + (SHORT_NOTE if short else "")))
-        rows.append(row("2 polling", f"{provider}, job of L={latency:g} s: polls per second", rate, "/s",
-                        "" if short else "<= 1.2", f"{polls} polls (the emulator counts them); 'about one' read as <= 1.2"))
+        rows.append(
+            row(
+                "2 polling",
+                f"{provider}, job of L={latency:g} s: completion -> noticed, / L",
+                100 * noticed / latency,
+                "%",
+                "" if short else "< 10%",
+                f"{how}{noticed:.2f} s after completion" + (SHORT_NOTE if short else ""),
+            )
+        )
+        rows.append(
+            row(
+                "2 polling",
+                f"{provider}, job of L={latency:g} s: polls per second",
+                rate,
+                "/s",
+                "" if short else "<= 1.2",
+                f"{polls} polls (the emulator counts them); 'about one' read as <= 1.2",
+            )
+        )
     return rows + poll_sweep()
 
 
@@ -266,9 +353,16 @@ def poll_sweep() -> list[Row]:
                 worst, worst_at = (noticed - latency) / latency, latency
             max_rate = max(max_rate, polls / noticed)
             latency += 0.05
-        rows.append(row("2 polling", f"worst case, any job of {low:g}-{high:g} s (simulated)", 100 * worst, "%",
-                        "" if low < POLL_TARGET_FROM_S else "< 10%",
-                        f"at L={worst_at:.2f} s; at most {max_rate:.2f} polls/s (real poll_job, fake clock)"))
+        rows.append(
+            row(
+                "2 polling",
+                f"worst case, any job of {low:g}-{high:g} s (simulated)",
+                100 * worst,
+                "%",
+                "" if low < POLL_TARGET_FROM_S else "< 10%",
+                f"at L={worst_at:.2f} s; at most {max_rate:.2f} polls/s (real poll_job, fake clock)",
+            )
+        )
     return rows
 
 
@@ -287,8 +381,12 @@ def _simulate(poll_job: Callable, policy: object, latency: float) -> tuple[float
 
 
 # -- part 3 -------------------------------------------------------------------------------------
-ARMS = ("byteplus:seedream-5-0-260128:sequence", "byteplus:seedream-4-5-251128:sequence",
-        "byteplus:seedream-4-0-250828:sequence", "openai:gpt-image-1.5:baseline")
+ARMS = (
+    "byteplus:seedream-5-0-260128:sequence",
+    "byteplus:seedream-4-5-251128:sequence",
+    "byteplus:seedream-4-0-250828:sequence",
+    "openai:gpt-image-1.5:baseline",
+)
 
 
 async def _four_arms(playground: object, frames: int) -> tuple[str, list[str]]:
@@ -300,8 +398,17 @@ async def _four_arms(playground: object, frames: int) -> tuple[str, list[str]]:
     except ImportError:
         from playground.base.types import GenerationRequest
 
-        requests = [GenerationRequest(prompt=PROMPT, frames=frames, provider=a.split(":")[0], model=a.split(":")[1],
-                                      mode=a.split(":")[2], beats=BEATS[:frames]) for a in ARMS]  # type: ignore[arg-type]
+        requests = [
+            GenerationRequest(
+                prompt=PROMPT,
+                frames=frames,
+                provider=a.split(":")[0],
+                model=a.split(":")[1],
+                mode=a.split(":")[2],
+                beats=BEATS[:frames],
+            )
+            for a in ARMS
+        ]  # type: ignore[arg-type]
         results = await asyncio.gather(*(playground.run(r) for r in requests))  # type: ignore[attr-defined]
         return "4 core.run calls gathered (no experiments.compare)", [r.record.status for r in results]
     story = Story(character=PROMPT, beats=tuple(BEATS[:frames]))
@@ -329,18 +436,35 @@ def _fanout_rows(playground: object, latency: float, repeats: int, cfg: Settings
         how, statuses = asyncio.run(_four_arms(playground, cfg.frames))
         walls.append(time.perf_counter() - started)
     _require_ok(statuses)
-    rows = [row("3 fan-out", f"4-arm comparison (4 frames each){at}: wall / L", min(walls) / latency, "x", "<= 1.3",
-                f"{how}; sequential would be 4; {min(walls):.2f} s")]
-    request = GenerationRequest(prompt=PROMPT, frames=8, mode="baseline", provider="byteplus", beats=BEATS[:8],
-                                size="2048x2048")
+    rows = [
+        row(
+            "3 fan-out",
+            f"4-arm comparison (4 frames each){at}: wall / L",
+            min(walls) / latency,
+            "x",
+            "<= 1.3",
+            f"{how}; sequential would be 4; {min(walls):.2f} s",
+        )
+    ]
+    request = GenerationRequest(
+        prompt=PROMPT, frames=8, mode="baseline", provider="byteplus", beats=BEATS[:8], size="2048x2048"
+    )
     walls = []
     for _ in range(repeats):
         started = time.perf_counter()
         result = asyncio.run(playground.run(request))  # type: ignore[attr-defined]
         walls.append(time.perf_counter() - started)
         _require_ok([result.record.status])
-    rows.append(row("3 fan-out", f"baseline of 8 single-image calls{at}: wall / L", min(walls) / latency, "x",
-                    "<= 1.3", f"byteplus baseline; sequential would be 8; {min(walls):.2f} s"))
+    rows.append(
+        row(
+            "3 fan-out",
+            f"baseline of 8 single-image calls{at}: wall / L",
+            min(walls) / latency,
+            "x",
+            "<= 1.3",
+            f"byteplus baseline; sequential would be 8; {min(walls):.2f} s",
+        )
+    )
     return rows
 
 
@@ -350,6 +474,8 @@ def _require_ok(statuses: list[str]) -> None:
 
 
 def note(cfg: Settings) -> str:
-    return (f"the reference client polls every {REFERENCE_POLL_S:g} s and downloads one frame after another; "
-            f"the emulator serves {cfg.frame_size} grainy JPEG frames"
-            + (" (about 1.6 MB each, like real 2K frames)" if cfg.frame_size == "2048x2048" else ""))
+    return (
+        f"the reference client polls every {REFERENCE_POLL_S:g} s and downloads one frame after another; "
+        f"the emulator serves {cfg.frame_size} grainy JPEG frames"
+        + (" (about 1.6 MB each, like real 2K frames)" if cfg.frame_size == "2048x2048" else "")
+    )

@@ -52,8 +52,11 @@ def _cells(stories: int, arms: tuple[str, ...], beats: int = 2) -> list:  # list
     out = []
     for arm in parse_arms(list(arms)):
         for s in range(stories):
-            story = Story(f"character {s}: a red fox in a blue scarf", "watercolour",
-                          tuple(f"beat {b + 1} of story {s}" for b in range(beats)))
+            story = Story(
+                f"character {s}: a red fox in a blue scarf",
+                "watercolour",
+                tuple(f"beat {b + 1} of story {s}" for b in range(beats)),
+            )
             out.append(Cell(story, arm, frames=beats, story_id=f"story-{s:03d}", size="1024x1024"))
     return out
 
@@ -78,18 +81,36 @@ def limits(quick: bool) -> list[Row]:
     stories, latency = (12, 1.0) if quick else (48, 2.0)
     rpm, concurrent = 60, 5
     cells = _cells(stories, LIMITS_ARMS)
-    with emulator_process(latency, size="256x256", fmt="jpeg", draw_first=False, textured=False,
-                          extra=["--limits", f"*={rpm}/min:{concurrent}"]) as emu:
+    with emulator_process(
+        latency,
+        size="256x256",
+        fmt="jpeg",
+        draw_first=False,
+        textured=False,
+        extra=["--limits", f"*={rpm}/min:{concurrent}"],
+    ) as emu:
         work = Path(tempfile.mkdtemp(prefix="pg-bench-limits-"))
         wall, _, records = _batch(emu.env, work, cells, concurrency=len(cells))
     least = least_time(stories, concurrent, rpm, 60.0, latency)
     errors = [r for r in records if r.status != "ok"]
-    label = f"{stories} stories x {len(LIMITS_ARMS)} arms, {rpm}/min and {concurrent} concurrent per key, L={latency:g} s"
-    note = (f"{wall:.1f} s against {least:.1f} s allowed (each arm its own key: "
-            f"{', '.join(a.split(':')[0] for a in LIMITS_ARMS)}); all {len(cells)} cells sent at once")
-    return [row("8 limits", f"{label}: wall / least the limits allow", wall / least, "x", "<= 1.15", note),
-            row("8 limits", f"{label}: rows not ok", len(errors), "rows", "<= 0",
-                "; ".join(sorted({(r.error or r.status)[:80] for r in errors}))[:300])]
+    label = (
+        f"{stories} stories x {len(LIMITS_ARMS)} arms, {rpm}/min and {concurrent} concurrent per key, L={latency:g} s"
+    )
+    note = (
+        f"{wall:.1f} s against {least:.1f} s allowed (each arm its own key: "
+        f"{', '.join(a.split(':')[0] for a in LIMITS_ARMS)}); all {len(cells)} cells sent at once"
+    )
+    return [
+        row("8 limits", f"{label}: wall / least the limits allow", wall / least, "x", "<= 1.15", note),
+        row(
+            "8 limits",
+            f"{label}: rows not ok",
+            len(errors),
+            "rows",
+            "<= 0",
+            "; ".join(sorted({(r.error or r.status)[:80] for r in errors}))[:300],
+        ),
+    ]
 
 
 def inflight(quick: bool) -> list[Row]:
@@ -108,22 +129,60 @@ def inflight(quick: bool) -> list[Row]:
     whole = logged[(logged["status"] == "ok") & (logged["frames_returned"] == 1) & (logged["image_dir"] != "")]
     slowest = max((r.latency_s or 0.0) for r in records) if records else float("nan")
     label = f"{runs} runs in flight, L={latency:g} s (byteplus, 1 frame each)"
-    return [row("9 inflight", f"{label}: whole ok rows in the log", len(whole), "rows", f">= {runs}",
-                f"{len(logged)} rows logged; {len(records)} records returned"),
-            row("9 inflight", f"{label}: slowest run / L", slowest / latency, "x", "<= 1.10",
-                f"slowest {slowest:.2f} s; the batch took {wall:.1f} s"),
-            row("9 inflight", f"{label}: slowest run / slowest bare httpx request", slowest / max(bare), "x", "",
-                f"{runs} bare requests at once (create + frame download, a client each) on the same emulator: "
-                f"{min(bare):.2f} to {max(bare):.2f} s; a client and TLS context per request, so mostly that client's "
-                "own CPU (docs/benchmarks.md)"),
-            row("9 inflight", f"{label}: CPU of this process", cpu, "s", "",
-                f"{cpu / wall:.0%} of one core over {wall:.1f} s ({1000 * cpu / runs:.1f} ms per run)"),
-            row("9 inflight", f"{label}: CPU of the emulator's process", emulator_cpu, "s", "",
-                f"{emulator_cpu / wall:.0%} of one core over the batch: the emulator is not what holds the runs "
-                "back when this is far below the playground's CPU"),
-            row("9 inflight", f"{label}: peak memory of this process", peak_mb, "MB", "",
-                "ru_maxrss after the batch: this bench process, its earlier parts included (run "
-                "`--parts inflight` alone for the batch's own)")]
+    return [
+        row(
+            "9 inflight",
+            f"{label}: whole ok rows in the log",
+            len(whole),
+            "rows",
+            f">= {runs}",
+            f"{len(logged)} rows logged; {len(records)} records returned",
+        ),
+        row(
+            "9 inflight",
+            f"{label}: slowest run / L",
+            slowest / latency,
+            "x",
+            "<= 1.10",
+            f"slowest {slowest:.2f} s; the batch took {wall:.1f} s",
+        ),
+        row(
+            "9 inflight",
+            f"{label}: slowest run / slowest bare httpx request",
+            slowest / max(bare),
+            "x",
+            "",
+            f"{runs} bare requests at once (create + frame download, a client each) on the same emulator: "
+            f"{min(bare):.2f} to {max(bare):.2f} s; a client and TLS context per request, so mostly that client's "
+            "own CPU (docs/benchmarks.md)",
+        ),
+        row(
+            "9 inflight",
+            f"{label}: CPU of this process",
+            cpu,
+            "s",
+            "",
+            f"{cpu / wall:.0%} of one core over {wall:.1f} s ({1000 * cpu / runs:.1f} ms per run)",
+        ),
+        row(
+            "9 inflight",
+            f"{label}: CPU of the emulator's process",
+            emulator_cpu,
+            "s",
+            "",
+            f"{emulator_cpu / wall:.0%} of one core over the batch: the emulator is not what holds the runs "
+            "back when this is far below the playground's CPU",
+        ),
+        row(
+            "9 inflight",
+            f"{label}: peak memory of this process",
+            peak_mb,
+            "MB",
+            "",
+            "ru_maxrss after the batch: this bench process, its earlier parts included (run "
+            "`--parts inflight` alone for the batch's own)",
+        ),
+    ]
 
 
 async def _bare_requests(env: dict[str, str], n: int) -> list[float]:
@@ -152,12 +211,37 @@ def first_request(quick: bool) -> list[Row]:
         for _ in range(repeats):
             work = tempfile.mkdtemp(prefix="pg-bench-first-")
             started = time.time()
-            done = subprocess.run([sys.executable, str(REPO / "bench" / "first_request.py"), "run", "--provider",
-                                   "byteplus", "--frames", "1", "--prompt", "a fox", "--data-dir", work],
-                                  cwd=REPO, env=python_env(emu.env), capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    str(REPO / "bench" / "first_request.py"),
+                    "run",
+                    "--provider",
+                    "byteplus",
+                    "--frames",
+                    "1",
+                    "--prompt",
+                    "a fox",
+                    "--data-dir",
+                    work,
+                ],
+                cwd=REPO,
+                env=python_env(emu.env),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             marks = [line for line in done.stderr.splitlines() if line.startswith("# first request ")]
             if done.returncode or not marks:
                 raise RuntimeError(f"run failed: {done.stderr[-500:]}")
             delays.append(float(marks[0].split()[-1]) - started)
-    return [row("10 firstreq", "CLI `run`: process start -> first request (fastest)", min(delays), "s", "<= 0.5",
-                f"median {statistics.median(delays):.2f} s of {repeats}")]
+    return [
+        row(
+            "10 firstreq",
+            "CLI `run`: process start -> first request (fastest)",
+            min(delays),
+            "s",
+            "<= 0.5",
+            f"median {statistics.median(delays):.2f} s of {repeats}",
+        )
+    ]

@@ -45,11 +45,13 @@ def _free_port() -> int:
 def _first_200(script: Path, data_dir: Path, timeout_s: float = 120.0) -> float:
     """Seconds from starting `python script` to its first HTTP 200 on /."""
     port = _free_port()
-    env = python_env({"GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-                      "PLAYGROUND_DATA_DIR": str(data_dir)})
+    env = python_env(
+        {"GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "PLAYGROUND_DATA_DIR": str(data_dir)}
+    )
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, str(script)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, str(script)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         while time.perf_counter() - started < timeout_s:
             if child.poll() is not None:
@@ -80,12 +82,25 @@ def run(repeats: int) -> list[Row]:
     heavy = [m for m in probe["added"] if "." not in m and not m.startswith("playground")]
     providers = [m for m in probe["added"] if m.startswith("playground.providers.adapters.")]
     return [
-        row("5 start-up", "python app.py to first HTTP 200 / bare Gradio app", app_s / hello_s, "x", "<= 1.3",
-            f"app {app_s:.2f} s, hello-world {hello_s:.2f} s (fastest of {repeats})"),
-        row("5 start-up", "app's own start-up work after `import gradio`", probe["seconds"], "s", "",
-            "import app + create_app(); heavy packages it adds: " + (", ".join(heavy) or "none")
+        row(
+            "5 start-up",
+            "python app.py to first HTTP 200 / bare Gradio app",
+            app_s / hello_s,
+            "x",
+            "<= 1.3",
+            f"app {app_s:.2f} s, hello-world {hello_s:.2f} s (fastest of {repeats})",
+        ),
+        row(
+            "5 start-up",
+            "app's own start-up work after `import gradio`",
+            probe["seconds"],
+            "s",
+            "",
+            "import app + create_app(); heavy packages it adds: "
+            + (", ".join(heavy) or "none")
             + f"; provider modules: {len(providers)} (for the model lists), emulator: "
-            + ("loaded" if "emulator" in probe["added"] else "not loaded")),
+            + ("loaded" if "emulator" in probe["added"] else "not loaded"),
+        ),
     ]
 
 
@@ -95,4 +110,3 @@ def _probe(data_dir: Path) -> dict[str, object]:
     if done.returncode != 0:
         raise RuntimeError(f"start-up probe failed: {done.stderr.strip()[-300:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-

@@ -2,5 +2,13 @@
 without pulling in the benchmark's own machinery)."""
 
 PROMPT = "A small red fox in a blue scarf, watercolour storybook style"
-BEATS = ["wakes up in the den", "walks through the snowy forest", "finds a lantern", "reads a map by the river",
-         "climbs the hill", "meets an owl", "crosses a bridge", "comes home at night"]
+BEATS = [
+    "wakes up in the den",
+    "walks through the snowy forest",
+    "finds a lantern",
+    "reads a map by the river",
+    "climbs the hill",
+    "meets an owl",
+    "crosses a bridge",
+    "comes home at night",
+]

@@ -51,8 +51,10 @@ class Cutout:
 
 # ---------------------------------------------------------------- subjects
 
-def _polygon_mask(shape: tuple[int, int], polygons: list[list[tuple[int, int]]],
-                  ellipses: list[tuple[int, int, int, int]] = ()) -> np.ndarray:
+
+def _polygon_mask(
+    shape: tuple[int, int], polygons: list[list[tuple[int, int]]], ellipses: list[tuple[int, int, int, int]] = ()
+) -> np.ndarray:
     """A boolean mask drawn from polygons and (cx, cy, rx, ry) ellipses."""
     canvas = Image.new("L", (shape[1], shape[0]), 0)
     draw = ImageDraw.Draw(canvas)
@@ -65,6 +67,7 @@ def _polygon_mask(shape: tuple[int, int], polygons: list[list[tuple[int, int]]],
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
     from skimage import measure, morphology
+
     labels = measure.label(morphology.opening(mask, morphology.disk(2)))
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
@@ -74,13 +77,15 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
 def _cut(name: str, rgb: np.ndarray, mask: np.ndarray) -> Cutout:
     rows, cols = np.nonzero(mask)
     box = slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
-    alpha = np.asarray(Image.fromarray((mask[box] * 255).astype(np.uint8))
-                       .filter(_feather())) / 255.0  # soft edges, as a real cut-out has
+    alpha = (
+        np.asarray(Image.fromarray((mask[box] * 255).astype(np.uint8)).filter(_feather())) / 255.0
+    )  # soft edges, as a real cut-out has
     return Cutout(name, np.ascontiguousarray(rgb[box]), alpha)
 
 
 def _feather():
     from PIL import ImageFilter
+
     return ImageFilter.GaussianBlur(1.0)
 
 
@@ -92,20 +97,48 @@ def load_subjects() -> list[Cutout]:
     """Twelve subjects: objects cut from the shipped photos with hand-placed masks or
     thresholds, the horse silhouette given a coat, and a synthetic striped star."""
     from skimage import data
+
     cat, astronaut, coffee, rocket = data.chelsea(), data.astronaut(), data.coffee(), data.rocket()
     motorcycle = data.stereo_motorcycle()[0]
     camera, coins = data.camera(), data.coins()
     subjects = [
         _cut("cat", cat, _polygon_mask(cat.shape[:2], [], [(215, 160, 185, 155)])),
-        _cut("astronaut", astronaut, _polygon_mask(
-            astronaut.shape[:2], [[(40, 260), (120, 190), (320, 190), (370, 300), (350, 511), (30, 511)]],
-            [(225, 95, 75, 90)])),
+        _cut(
+            "astronaut",
+            astronaut,
+            _polygon_mask(
+                astronaut.shape[:2],
+                [[(40, 260), (120, 190), (320, 190), (370, 300), (350, 511), (30, 511)]],
+                [(225, 95, 75, 90)],
+            ),
+        ),
         _cut("shuttle", astronaut, _polygon_mask(astronaut.shape[:2], [], [(410, 140, 55, 140)])),
         _cut("rocket", rocket, _polygon_mask(rocket.shape[:2], [[(290, 120), (355, 120), (360, 420), (285, 420)]])),
         _cut("coffee", coffee, _polygon_mask(coffee.shape[:2], [], [(278, 225, 205, 165)])),
-        _cut("motorcycle", motorcycle, _polygon_mask(motorcycle.shape[:2], [[
-            (95, 200), (150, 160), (350, 180), (470, 150), (530, 100), (590, 130), (680, 330),
-            (690, 440), (600, 450), (480, 380), (280, 400), (140, 390), (120, 300)]])),
+        _cut(
+            "motorcycle",
+            motorcycle,
+            _polygon_mask(
+                motorcycle.shape[:2],
+                [
+                    [
+                        (95, 200),
+                        (150, 160),
+                        (350, 180),
+                        (470, 150),
+                        (530, 100),
+                        (590, 130),
+                        (680, 330),
+                        (690, 440),
+                        (600, 450),
+                        (480, 380),
+                        (280, 400),
+                        (140, 390),
+                        (120, 300),
+                    ]
+                ],
+            ),
+        ),
         _cut("logo", data.logo()[..., :3], _polygon_mask((500, 500), [], [(250, 250, 245, 245)])),
         _cut("colorwheel", data.colorwheel(), _polygon_mask(data.colorwheel().shape[:2], [], [(185, 185, 180, 180)])),
         _cut("cameraman", _grey_to_rgb(camera), _largest_component(camera < 60)),
@@ -119,6 +152,7 @@ def load_subjects() -> list[Cutout]:
 def _horse_coat() -> np.ndarray:
     """A chestnut coat (gravel texture tinted brown) for the binary horse silhouette."""
     from skimage import data
+
     texture = np.asarray(Image.fromarray(data.gravel()).resize((400, 328))) / 255.0
     coat = np.array([150, 80, 40]) * (0.6 + 0.6 * texture[..., None])
     return np.clip(coat, 0, 255).astype(np.uint8)
@@ -136,12 +170,20 @@ def _synthetic_star() -> Cutout:
 
 # ---------------------------------------------------------------- backgrounds and photos
 
+
 def load_background_photos() -> list[np.ndarray]:
     """Scenes no subject is cut from, plus textures tinted at draw time."""
     from skimage import data
-    photos = [data.hubble_deep_field(), data.immunohistochemistry(), data.retina(),
-              _grey_to_rgb(data.moon()), _grey_to_rgb(data.cell()), _grey_to_rgb(data.clock()),
-              _grey_to_rgb(data.page())]
+
+    photos = [
+        data.hubble_deep_field(),
+        data.immunohistochemistry(),
+        data.retina(),
+        _grey_to_rgb(data.moon()),
+        _grey_to_rgb(data.cell()),
+        _grey_to_rgb(data.clock()),
+        _grey_to_rgb(data.page()),
+    ]
     textures = [_grey_to_rgb(texture()) for texture in (data.grass, data.brick, data.gravel)]
     return photos + textures
 
@@ -149,22 +191,42 @@ def load_background_photos() -> list[np.ndarray]:
 def load_scene_photos() -> list[np.ndarray]:
     """Every shipped colour or grey photograph, for set (a)."""
     from skimage import data
-    colour = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(),
-              data.stereo_motorcycle()[0], data.hubble_deep_field(), data.immunohistochemistry(),
-              data.retina(), data.logo()[..., :3], data.colorwheel()]
-    grey = [data.camera(), data.coins(), data.moon(), data.cell(), data.clock(), data.page(),
-            data.grass(), data.brick(), data.gravel()]
+
+    colour = [
+        data.astronaut(),
+        data.chelsea(),
+        data.coffee(),
+        data.rocket(),
+        data.stereo_motorcycle()[0],
+        data.hubble_deep_field(),
+        data.immunohistochemistry(),
+        data.retina(),
+        data.logo()[..., :3],
+        data.colorwheel(),
+    ]
+    grey = [
+        data.camera(),
+        data.coins(),
+        data.moon(),
+        data.cell(),
+        data.clock(),
+        data.page(),
+        data.grass(),
+        data.brick(),
+        data.gravel(),
+    ]
     return colour + [_grey_to_rgb(g) for g in grey]
 
 
-def random_view(photo: np.ndarray, rng: np.random.Generator, side: int = FRAME_SIDE,
-                min_fraction: float = 0.6) -> np.ndarray:
+def random_view(
+    photo: np.ndarray, rng: np.random.Generator, side: int = FRAME_SIDE, min_fraction: float = 0.6
+) -> np.ndarray:
     """A random square crop (60-100% of the short side), maybe mirrored, resized to `side`,
     with brightness and contrast changed by up to about 15%."""
     height, width = photo.shape[:2]
     crop = int(min(height, width) * rng.uniform(min_fraction, 1.0))
     top, left = rng.integers(0, height - crop + 1), rng.integers(0, width - crop + 1)
-    view = Image.fromarray(photo[top:top + crop, left:left + crop]).resize((side, side), Image.Resampling.BILINEAR)
+    view = Image.fromarray(photo[top : top + crop, left : left + crop]).resize((side, side), Image.Resampling.BILINEAR)
     array = np.asarray(view, dtype=np.float64)
     if rng.random() < 0.5:
         array = array[:, ::-1]
@@ -197,7 +259,7 @@ def paste(background: np.ndarray, subject: Cutout, rng: np.random.Generator) -> 
     top = rng.integers(0, side - size[1] + 1)
     left = rng.integers(0, side - size[0] + 1)
     frame = background.astype(np.float64).copy()
-    region = frame[top:top + size[1], left:left + size[0]]
+    region = frame[top : top + size[1], left : left + size[0]]
     region[:] = alpha[..., None] * rgb + (1 - alpha[..., None]) * region
     return frame.astype(np.uint8)
 
@@ -210,17 +272,19 @@ SetBuilder = Callable[[int, np.random.Generator], tuple[list[Sequence_], list[Se
 
 def build_same_photo(count: int, rng: np.random.Generator) -> tuple[list[Sequence_], list[Sequence_]]:
     photos = load_scene_photos()
-    positives = [[random_view(photos[i], rng) for _ in range(FRAMES)]
-                 for i in rng.integers(len(photos), size=count)]
-    negatives = [[random_view(photos[i], rng) for i in rng.choice(len(photos), FRAMES, replace=False)]
-                 for _ in range(count)]
+    positives = [[random_view(photos[i], rng) for _ in range(FRAMES)] for i in rng.integers(len(photos), size=count)]
+    negatives = [
+        [random_view(photos[i], rng) for i in rng.choice(len(photos), FRAMES, replace=False)] for _ in range(count)
+    ]
     return positives, negatives
 
 
 def build_identity(count: int, rng: np.random.Generator) -> tuple[list[Sequence_], list[Sequence_]]:
     subjects, backgrounds = load_subjects(), load_background_photos()
+
     def sequence(subject_ids: np.ndarray) -> Sequence_:
         return [paste(random_background(backgrounds, rng), subjects[i], rng) for i in subject_ids]
+
     positives = [sequence(np.repeat(rng.integers(len(subjects)), FRAMES)) for _ in range(count)]
     negatives = [sequence(rng.choice(len(subjects), FRAMES, replace=False)) for _ in range(count)]
     return positives, negatives
@@ -228,9 +292,11 @@ def build_identity(count: int, rng: np.random.Generator) -> tuple[list[Sequence_
 
 def build_shared_scene(count: int, rng: np.random.Generator) -> tuple[list[Sequence_], list[Sequence_]]:
     subjects, backgrounds = load_subjects(), load_background_photos()
+
     def sequence(subject_ids: np.ndarray) -> Sequence_:
         scene = random_background(backgrounds, rng)  # one place; the camera moves a little in it
         return [paste(random_view(scene, rng, min_fraction=0.8), subjects[i], rng) for i in subject_ids]
+
     positives = [sequence(np.repeat(rng.integers(len(subjects)), FRAMES)) for _ in range(count)]
     negatives = [sequence(rng.choice(len(subjects), FRAMES, replace=False)) for _ in range(count)]
     return positives, negatives
@@ -244,6 +310,7 @@ SETS: dict[str, SetBuilder] = {
 
 
 # ---------------------------------------------------------------- scoring
+
 
 def roc_auc(positive_scores: list[float], negative_scores: list[float]) -> float:
     """Mann-Whitney U / (n_pos * n_neg): the chance a positive outscores a negative."""
@@ -260,7 +327,7 @@ def centre_crop_palette(frames: list[Image.Image]) -> float:
     for frame in frames:
         rgb = load_frame(frame)
         height, width = rgb.shape[:2]
-        centre = rgb[height // 4: height - height // 4, width // 4: width - width // 4]
+        centre = rgb[height // 4 : height - height // 4, width // 4 : width - width // 4]
         descriptors.append(palette_descriptor(srgb_to_lab(centre)))
     stacked = np.stack(descriptors)
     return mean_pairwise(stacked @ stacked.T)
@@ -294,7 +361,8 @@ def evaluate(builder: SetBuilder, count: int, seed: int) -> SetResult:
     return SetResult(
         auc={name: roc_auc(positive_scores[name], negative_scores[name]) for name in ROWS},
         positive_mean={name: float(np.mean(positive_scores[name])) for name in ROWS},
-        negative_mean={name: float(np.mean(negative_scores[name])) for name in ROWS})
+        negative_mean={name: float(np.mean(negative_scores[name])) for name in ROWS},
+    )
 
 
 def evaluate_set(builder: SetBuilder, count: int, seed: int) -> dict[str, float]:
@@ -305,13 +373,17 @@ def evaluate_set(builder: SetBuilder, count: int, seed: int) -> dict[str, float]
 def markdown_table(results: dict[str, SetResult], count: int, seed: int) -> str:
     header = "| metric | " + " | ".join(results) + " |"
     rule = "|---|" + "---|" * len(results)
-    auc_rows = [f"| {name} | " + " | ".join(f"{results[s].auc[name]:.3f}" for s in results) + " |"
-                for name in ROWS]
-    mean_rows = [f"| {name} | " + " | ".join(
-        f"{results[s].positive_mean[name]:.2f} / {results[s].negative_mean[name]:.2f}" for s in results) + " |"
-        for name in ROWS]
-    caption = (f"ROC AUC, {count} positive and {count} negative sequences of {FRAMES} frames "
-               f"({FRAME_SIDE}x{FRAME_SIDE}) per set, seed {seed}:")
+    auc_rows = [f"| {name} | " + " | ".join(f"{results[s].auc[name]:.3f}" for s in results) + " |" for name in ROWS]
+    mean_rows = [
+        f"| {name} | "
+        + " | ".join(f"{results[s].positive_mean[name]:.2f} / {results[s].negative_mean[name]:.2f}" for s in results)
+        + " |"
+        for name in ROWS
+    ]
+    caption = (
+        f"ROC AUC, {count} positive and {count} negative sequences of {FRAMES} frames "
+        f"({FRAME_SIDE}x{FRAME_SIDE}) per set, seed {seed}:"
+    )
     means = "Mean score, positives / negatives:"
     return "\n".join([caption, "", header, rule, *auc_rows, "", means, "", header, rule, *mean_rows]) + "\n"
 

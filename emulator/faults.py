@@ -8,14 +8,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-JOB_FAULTS = frozenset({"job_failed", "stuck", "fewer", "refused", "lost_frame", "stream_error", "job_ended",
-                        "gateway_timeout"})
+JOB_FAULTS = frozenset(
+    {"job_failed", "stuck", "fewer", "refused", "lost_frame", "stream_error", "job_ended", "gateway_timeout"}
+)
 # gateway_timeout: a sync-mode POST (WaveSpeed/AtlasCloud) whose job was created and runs on,
 # answered HTTP 504 by the gateway in front, with its own HTML page and no prediction id
 # [doc https://wavespeed.ai/docs/sync-mode: "may exceed gateway time limits ... 504 ... the task
 # may still be successfully completed"; the page's text and the missing id: guess]
-GATEWAY_TIMEOUT_PAGE = (b"<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway "
-                        b"Time-out</h1></center></body></html>")
+GATEWAY_TIMEOUT_PAGE = (
+    b"<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway "
+    b"Time-out</h1></center></body></html>"
+)
 
 
 # job_ended: terminal states besides failed (aborted: Replicate's, a deadline passed before the job started)
@@ -24,8 +27,17 @@ ENDED_STATES = frozenset({"cancelled", "timeout", "deleted", "aborted"})
 
 # Documented answer shapes the emulator can switch to (Emulator.shapes), so contract tests run
 # over each over real HTTP: see the module docstring.
-SHAPES = frozenset({"bare_prediction", "created_at", "sse_event_lines", "sse_type_in_event_only",
-                    "completed_then_hold", "evolink_immediate", "evolink_immediate_b64"})
+SHAPES = frozenset(
+    {
+        "bare_prediction",
+        "created_at",
+        "sse_event_lines",
+        "sse_type_in_event_only",
+        "completed_then_hold",
+        "evolink_immediate",
+        "evolink_immediate_b64",
+    }
+)
 
 
 PROMPT_FAULT = re.compile(r"\[fault:([a-z_]+)\]")

@@ -85,8 +85,9 @@ class Limits:
     def spec(self, provider: str) -> LimitSpec | None:
         return self.specs.get(provider) or self.specs.get("*")
 
-    def admit(self, provider: str, key: str, latency: float,
-              now: float | None = None) -> tuple[Fault | None, Slot | None, dict[str, str]]:
+    def admit(
+        self, provider: str, key: str, latency: float, now: float | None = None
+    ) -> tuple[Fault | None, Slot | None, dict[str, str]]:
         """(a 429 fault to answer, or None; the slot taken; headers for every answer of the key)."""
         spec = self.spec(provider)
         if spec is None:
@@ -109,8 +110,13 @@ class Limits:
             wait = max(wait or 0.0, min(s.end() for s in state.slots) - now)
         if wait is not None:
             state.refused += 1
-            why = "too many concurrent generations in progress" if busy else \
-                f"too many requests per {rate.period_s:g} s" if rate else ""
+            why = (
+                "too many concurrent generations in progress"
+                if busy
+                else f"too many requests per {rate.period_s:g} s"
+                if rate
+                else ""
+            )
             return self._refusal(provider, wait, why, self._headers(provider, spec, state, now)), None, {}
         if rate:
             state.sent.append(now)
@@ -125,17 +131,24 @@ class Limits:
         the Retry-After header, or Gemini's retryDelay; AtlasCloud sends none."""
         seconds = max(1, math.ceil(wait - 1e-6))  # whole seconds, rounded up: never too early
         retry_after = None if provider == "atlascloud" else seconds
-        return Fault("rate_limit", provider, 1, "create", {"retry_after": retry_after, "headers": headers,
-                                                            "message": f"{why} for this key"})
+        return Fault(
+            "rate_limit",
+            provider,
+            1,
+            "create",
+            {"retry_after": retry_after, "headers": headers, "message": f"{why} for this key"},
+        )
 
     @staticmethod
     def _headers(provider: str, spec: LimitSpec, state: KeyState, now: float) -> dict[str, str]:
         if provider not in RATE_HEADERS or spec.rate is None:
             return {}
         reset = state.sent[0] + spec.rate.period_s - now if state.sent else 0.0
-        return {"x-ratelimit-limit-requests": f"{spec.rate.count:g}",
-                "x-ratelimit-remaining-requests": str(max(0, int(spec.rate.count) - len(state.sent))),
-                "x-ratelimit-reset-requests": f"{max(1, math.ceil(reset * 1000))}ms"}
+        return {
+            "x-ratelimit-limit-requests": f"{spec.rate.count:g}",
+            "x-ratelimit-remaining-requests": str(max(0, int(spec.rate.count) - len(state.sent))),
+            "x-ratelimit-reset-requests": f"{max(1, math.ceil(reset * 1000))}ms",
+        }
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Per provider: 429s sent and the most generations of one key in progress at once."""

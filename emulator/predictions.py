@@ -24,8 +24,15 @@ SEEDREAM_MODELS = re.compile(r"^bytedance/seedream-v(5\.0-lite|4\.5|4)/(sequenti
 
 # job phase -> WaveSpeed status: created, processing, completed, failed [doc], and the other terminal
 # states the SDK knows: cancelled, timeout, deleted [sdk wavespeed 2.0.5 wavespeed/api/client.py]
-STATUS_OF_PHASE = {"queued": "created", "processing": "processing", "failed": "failed", "cancelled": "cancelled",
-                     "timeout": "timeout", "deleted": "deleted", "done": "completed"}
+STATUS_OF_PHASE = {
+    "queued": "created",
+    "processing": "processing",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "timeout": "timeout",
+    "deleted": "deleted",
+    "done": "completed",
+}
 
 
 SYNC_TIMEOUT_ERROR = "Sync mode timed out, the task is still processing"  # the words the SDK looks for [sdk wavespeed 2.0.5 wavespeed/api/client.py]
@@ -46,13 +53,23 @@ def prediction(req: Req, job: Job, result_url: str) -> dict[str, Any]:
             outputs = [base64.b64encode(req.emu.frame_bytes(job, i)).decode() for i in wanted]
         else:
             outputs = [req.emu.frame_url(job, i) for i in wanted]
-    errors = {"failed": "generation failed: internal error", "timeout": "the prediction timed out",
-              "cancelled": "the prediction was cancelled", "deleted": "the prediction was deleted"}
-    return {"id": job.id, "model": job.model, "status": status, "outputs": outputs,
-            "urls": {"get": result_url}, "has_nsfw_contents": [False] * len(outputs),
-            "error": errors.get(status, ""),
-            "timings": {"inference": int(job.latency * 1000)} if status == "completed" else {},
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}
+    errors = {
+        "failed": "generation failed: internal error",
+        "timeout": "the prediction timed out",
+        "cancelled": "the prediction was cancelled",
+        "deleted": "the prediction was deleted",
+    }
+    return {
+        "id": job.id,
+        "model": job.model,
+        "status": status,
+        "outputs": outputs,
+        "urls": {"get": result_url},
+        "has_nsfw_contents": [False] * len(outputs),
+        "error": errors.get(status, ""),
+        "timings": {"inference": int(job.latency * 1000)} if status == "completed" else {},
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+    }
 
 
 def submit_prediction(req: Req, body: dict[str, Any], model: str, fault: Fault | None, max_frames: int) -> Job:
@@ -95,6 +112,12 @@ def answer_submit(req: Req, body: dict[str, Any], job: Job, result_url: str, que
         if data["status"] in ("created", "processing"):
             data.update(status="processing", error=SYNC_TIMEOUT_ERROR)
     else:
-        data = {**prediction(req, job, result_url), "outputs": [], "has_nsfw_contents": [], "timings": {},
-                "error": "", **queued}
+        data = {
+            **prediction(req, job, result_url),
+            "outputs": [],
+            "has_nsfw_contents": [],
+            "timings": {},
+            "error": "",
+            **queued,
+        }
     req.json_response(200, enveloped(req, data))

@@ -14,12 +14,28 @@ from emulator.wire import Job, Req
 
 # The HTTP status of each error kind where a provider's docs give no other (its module's
 # error_body may), and the message when the route gives none.
-STATUS = {"auth": 401, "forbidden": 403, "rate_limit": 429, "server": 500, "content": 400, "quota": 402,
-          "invalid": 400, "missing": 400, "not_found": 404}
-_MESSAGES = {"auth": "the API key {key} is not valid", "forbidden": "access denied for this model",
-             "rate_limit": "too many requests, slow down", "server": "internal error, try again later",
-             "content": "the prompt may contain sensitive content", "quota": "account balance is insufficient",
-             "invalid": "invalid parameter", "missing": "missing parameter", "not_found": "not found"}
+STATUS = {
+    "auth": 401,
+    "forbidden": 403,
+    "rate_limit": 429,
+    "server": 500,
+    "content": 400,
+    "quota": 402,
+    "invalid": 400,
+    "missing": 400,
+    "not_found": 404,
+}
+_MESSAGES = {
+    "auth": "the API key {key} is not valid",
+    "forbidden": "access denied for this model",
+    "rate_limit": "too many requests, slow down",
+    "server": "internal error, try again later",
+    "content": "the prompt may contain sensitive content",
+    "quota": "account balance is insufficient",
+    "invalid": "invalid parameter",
+    "missing": "missing parameter",
+    "not_found": "not found",
+}
 
 
 def error(req: Req, kind: str, message: str = "", *, param: str = "", headers: dict[str, str] | None = None) -> None:
@@ -54,8 +70,14 @@ def answer_fault(req: Req, fault: Fault | None) -> bool:
     elif name == "redirect":  # a gateway or a moved base URL: an HTML page pointing elsewhere
         req.send(307, b"<html><body>Moved</body></html>", "text/html", {"Location": f"{req.emu.url}/moved{req.path}"})
     elif name == "body_error":  # WaveSpeed/AtlasCloud: an error in an HTTP 200 envelope
-        req.json_response(200, {"code": int(fault.params.get("code", 500)), "data": None,
-                                "message": str(fault.params.get("message", "the prediction has expired"))})
+        req.json_response(
+            200,
+            {
+                "code": int(fault.params.get("code", 500)),
+                "data": None,
+                "message": str(fault.params.get("message", "the prediction has expired")),
+            },
+        )
     else:
         return False
     return True

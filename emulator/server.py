@@ -77,7 +77,6 @@ period and generations in progress per key, refused with each provider's 429, Re
                                   [--limits "*=60/min:5"] [--rpm N] [--concurrent N]
 """
 
-
 from __future__ import annotations
 
 import functools
@@ -108,8 +107,10 @@ from playground.providers import provider_class, provider_names
 def provider_modules() -> dict[str, ModuleType]:
     """Every module of emulator/providers by provider name, in the product's listing order (a
     module the product has no adapter for comes last)."""
-    found = {info.name: importlib.import_module(f"emulator.providers.{info.name}")
-             for info in pkgutil.iter_modules(emulator.providers.__path__)}
+    found = {
+        info.name: importlib.import_module(f"emulator.providers.{info.name}")
+        for info in pkgutil.iter_modules(emulator.providers.__path__)
+    }
     order = provider_names()
     return dict(sorted(found.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 
@@ -131,10 +132,18 @@ class _Server(ThreadingHTTPServer):
 
 
 class Emulator:
-    def __init__(self, latency_s: float = 0.0, image_size: tuple[int, int] | str | None = None,
-                 image_format: str = "png", host: str = "127.0.0.1", port: int = 0, stuck_s: float = 30.0,
-                 file_delay_s: float = 0.0, textured: bool = False,
-                 limits: str | Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        latency_s: float = 0.0,
+        image_size: tuple[int, int] | str | None = None,
+        image_format: str = "png",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        stuck_s: float = 30.0,
+        file_delay_s: float = 0.0,
+        textured: bool = False,
+        limits: str | Mapping[str, str] | None = None,
+    ) -> None:
         self.latency_s = latency_s
         self.file_delay_s = file_delay_s  # benchmark option: a CDN's time to first byte per frame download
         self.textured = textured  # benchmark option: grainy frames, sized like real ones
@@ -194,8 +203,9 @@ class Emulator:
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="playground-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="playground-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -223,13 +233,17 @@ class Emulator:
 
     def base_urls(self) -> dict[str, str]:
         """Each provider's base URL variable (the adapter's) -> where the emulator serves it."""
-        return {provider_class(name).base_url_env: f"{self.url}{module.PREFIX}"  # type: ignore[misc]
-                for name, module in provider_modules().items()}
+        return {
+            provider_class(name).base_url_env: f"{self.url}{module.PREFIX}"  # type: ignore[misc]
+            for name, module in provider_modules().items()
+        }
 
     def env(self, key_prefix: str = "emu") -> dict[str, str]:
         """Base URLs and a fake key for every provider."""
-        keys = {provider_class(name).key_env: f"{key_prefix}-{name}-key-0123456789"  # type: ignore[misc]
-                for name in provider_modules()}
+        keys = {
+            provider_class(name).key_env: f"{key_prefix}-{name}-key-0123456789"  # type: ignore[misc]
+            for name in provider_modules()
+        }
         return {**self.base_urls(), **keys}
 
     # -- state for tests -----------------------------------------------------------------------
@@ -245,8 +259,9 @@ class Emulator:
             self.limits = Limits({}, self.stuck_s)
         self.release_holds()
 
-    def set_fault(self, provider: str | None, fault: str, count: int | None = None, on: str = "create",
-                  **params: Any) -> Fault:
+    def set_fault(
+        self, provider: str | None, fault: str, count: int | None = None, on: str = "create", **params: Any
+    ) -> Fault:
         item = Fault(fault, provider, count, on, params)
         with self._lock:
             self.faults.append(item)
@@ -283,8 +298,11 @@ class Emulator:
 
     def polls(self, provider: str) -> int:
         with self._lock:
-            return sum(n for job_id, n in self.poll_counts.items()
-                       if job_id in self.jobs and self.jobs[job_id].provider == provider)
+            return sum(
+                n
+                for job_id, n in self.poll_counts.items()
+                if job_id in self.jobs and self.jobs[job_id].provider == provider
+            )
 
     # -- used by the routes --------------------------------------------------------------------
     def take_fault(self, req: Req, on: str) -> Fault | None:
@@ -318,8 +336,7 @@ class Emulator:
 
     def admit(self, req: Req) -> Fault | None:
         """The key's rate limits (emulator/limits.py): a 429 fault, or None with the place taken."""
-        key = req.headers.get("authorization") or req.headers.get("x-goog-api-key") or \
-            (req.query.get("key") or [""])[0]
+        key = req.headers.get("authorization") or req.headers.get("x-goog-api-key") or (req.query.get("key") or [""])[0]
         with self._lock:
             self.limits.stuck_s = self.stuck_s
             refusal, slot, headers = self.limits.admit(req.provider, key, self.latency_s)
@@ -350,15 +367,25 @@ class Emulator:
         hold.released.wait()
         return self._stop.is_set()
 
-    def new_job(self, provider: str, model: str, frames: int, size: tuple[int, int],
-                fault: Fault | None, **extra: Any) -> Job:
+    def new_job(
+        self, provider: str, model: str, frames: int, size: tuple[int, int], fault: Fault | None, **extra: Any
+    ) -> Job:
         latency = self.latency_s
         if fault and fault.name == "slow":
             latency = float(fault.params.get("latency", max(1.0, latency * 5)))
         job_fault = fault if fault and fault.name in JOB_FAULTS else None
         slot: Slot | None = getattr(self._local, "slot", None)
-        job = Job(f"{provider[:3]}-{uuid.uuid4().hex[:16]}", provider, model, frames, self.frame_size(size),
-                  max(time.monotonic(), slot.start if slot else 0.0), latency, job_fault, extra=extra)
+        job = Job(
+            f"{provider[:3]}-{uuid.uuid4().hex[:16]}",
+            provider,
+            model,
+            frames,
+            self.frame_size(size),
+            max(time.monotonic(), slot.start if slot else 0.0),
+            latency,
+            job_fault,
+            extra=extra,
+        )
         with self._lock:
             self.jobs[job.id] = job
             if slot is not None:
@@ -422,7 +449,7 @@ def dispatch(emu: Emulator, handler: Any) -> None:
             return
         for name, prefix, route, module in places():
             if path == prefix or path.startswith(prefix + "/"):
-                req = Req(emu, handler, name, path[len(prefix):], module)
+                req = Req(emu, handler, name, path[len(prefix) :], module)
                 req.recorded = req.record()
                 with emu._lock:
                     emu.requests.append(req.recorded)

@@ -23,6 +23,7 @@ from emulator.faults import ENDED_STATES, Fault
 if TYPE_CHECKING:
     from emulator.server import Emulator
 
+
 @dataclass
 class Hold:
     """Create requests of `provider` beyond the first `after` wait until released (Emulator.hold)."""
@@ -104,8 +105,9 @@ class Job:
 class Req:
     """One incoming request, parsed, with helpers to answer it."""
 
-    def __init__(self, emu: Emulator, handler: BaseHTTPRequestHandler, provider: str, path: str,
-                 module: ModuleType | None = None) -> None:
+    def __init__(
+        self, emu: Emulator, handler: BaseHTTPRequestHandler, provider: str, path: str, module: ModuleType | None = None
+    ) -> None:
         self.emu, self.h, self.provider, self.path = emu, handler, provider, path
         self.module = module  # the provider's module in emulator/providers (its error bodies)
         parts = urlsplit(handler.path)
@@ -139,8 +141,12 @@ class Req:
             filename = part.get_param("filename", header="content-disposition")
             payload = part.get_payload(decode=True) or b""
             if filename is not None:
-                self.files[str(name)] = {"filename": filename, "content_type": part.get_content_type(),
-                                         "size": len(payload), "data": payload}
+                self.files[str(name)] = {
+                    "filename": filename,
+                    "content_type": part.get_content_type(),
+                    "size": len(payload),
+                    "data": payload,
+                }
                 self.parts.append((str(name), self.files[str(name)]))
             else:
                 self.form[str(name)] = payload.decode("utf-8", "replace")
@@ -151,21 +157,35 @@ class Req:
             headers["authorization"] = headers["authorization"].split(" ", 1)[0] + " <redacted>"
         if "x-goog-api-key" in headers:  # Gemini's key header
             headers["x-goog-api-key"] = "<redacted>"
+
         def meta(part: dict[str, Any]) -> dict[str, Any]:  # the bytes as their hash (a chain's tests compare it)
-            return {**{k: v for k, v in part.items() if k != "data"}, "sha256": hashlib.sha256(part["data"]).hexdigest()}
+            return {
+                **{k: v for k, v in part.items() if k != "data"},
+                "sha256": hashlib.sha256(part["data"]).hexdigest(),
+            }
 
         files = {k: meta(v) for k, v in self.files.items()}
-        return Recorded(self.provider, self.method, self.path, self.query, headers, self.json,
-                        dict(self.form), files, self.content_type, [(k, meta(v)) for k, v in self.parts],
-                        body_size=len(self.body))
+        return Recorded(
+            self.provider,
+            self.method,
+            self.path,
+            self.query,
+            headers,
+            self.json,
+            dict(self.form),
+            files,
+            self.content_type,
+            [(k, meta(v)) for k, v in self.parts],
+            body_size=len(self.body),
+        )
 
     # -- auth --------------------------------------------------------------------------------
     def key(self, scheme: str = "Bearer") -> str | None:
         value = self.headers.get("authorization", "")
         prefix = f"{scheme} "
-        if not value.startswith(prefix) or not value[len(prefix):].strip():
+        if not value.startswith(prefix) or not value[len(prefix) :].strip():
             return None
-        key = value[len(prefix):].strip()
+        key = value[len(prefix) :].strip()
         return None if key.startswith("invalid") else key
 
     # -- answers -----------------------------------------------------------------------------

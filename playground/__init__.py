@@ -20,14 +20,29 @@ if TYPE_CHECKING:
     from playground.core.session import Session
 
 _EXPORTS = {
-    "Playground": "playground.core.playground", "Session": "playground.core.session", "Plan": "playground.core.plan",
-    "GenerationRequest": "playground.base.types", "RunRecord": "playground.base.types",
-    "RunResult": "playground.base.types", "PlaygroundError": "playground.base.errors",
-    "InputError": "playground.base.errors", "SpendCapError": "playground.base.errors",
+    "Playground": "playground.core.playground",
+    "Session": "playground.core.session",
+    "Plan": "playground.core.plan",
+    "GenerationRequest": "playground.base.types",
+    "RunRecord": "playground.base.types",
+    "RunResult": "playground.base.types",
+    "PlaygroundError": "playground.base.errors",
+    "InputError": "playground.base.errors",
+    "SpendCapError": "playground.base.errors",
     "ProviderError": "playground.base.errors",
 }
-__all__ = ["GenerationRequest", "InputError", "Plan", "Playground", "PlaygroundError", "ProviderError", "RunRecord",
-           "RunResult", "Session", "SpendCapError"]
+__all__ = [
+    "GenerationRequest",
+    "InputError",
+    "Plan",
+    "Playground",
+    "PlaygroundError",
+    "ProviderError",
+    "RunRecord",
+    "RunResult",
+    "Session",
+    "SpendCapError",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -27,10 +27,14 @@ if TYPE_CHECKING:
 
 PREFIX = "/byteplus/api/v3"
 _CODES = {
-    "auth": (401, "AuthenticationError"), "forbidden": (403, "AccessDenied"),
-    "rate_limit": (429, "RateLimitExceeded.EndpointRPMExceeded"), "server": (500, "InternalServiceError"),
-    "content": (400, "InputTextSensitiveContentDetected"), "quota": (403, "AccountOverdueError"),
-    "invalid": (400, "InvalidParameter"), "missing": (400, "MissingParameter"),
+    "auth": (401, "AuthenticationError"),
+    "forbidden": (403, "AccessDenied"),
+    "rate_limit": (429, "RateLimitExceeded.EndpointRPMExceeded"),
+    "server": (500, "InternalServiceError"),
+    "content": (400, "InputTextSensitiveContentDetected"),
+    "quota": (403, "AccountOverdueError"),
+    "invalid": (400, "InvalidParameter"),
+    "missing": (400, "MissingParameter"),
     "not_found": (404, "InvalidEndpoint.NotFound"),
 }
 
@@ -42,13 +46,24 @@ def error_body(req: Req, kind: str, message: str, param: str) -> tuple[int, Any,
     return status, {"error": {"code": code, "message": message, "param": param, "type": "BadRequest"}}, {}
 
 
-FIELDS = {"model", "prompt", "image", "size", "sequential_image_generation", "sequential_image_generation_options",
-                   "stream", "response_format", "watermark", "output_format", "optimize_prompt_options", "tools"}
+FIELDS = {
+    "model",
+    "prompt",
+    "image",
+    "size",
+    "sequential_image_generation",
+    "sequential_image_generation_options",
+    "stream",
+    "response_format",
+    "watermark",
+    "output_format",
+    "optimize_prompt_options",
+    "tools",
+}
 
 
 # The ids providers.md lists (and the 5.0 Lite alias seen in the wild); others answer 404 as ModelArk does.
-MODELS = frozenset({"seedream-5-0-260128", "seedream-5-0-lite-260128", "seedream-4-5-251128",
-                             "seedream-4-0-250828"})
+MODELS = frozenset({"seedream-5-0-260128", "seedream-5-0-lite-260128", "seedream-4-5-251128", "seedream-4-0-250828"})
 
 
 def route(req: Req) -> None:
@@ -71,14 +86,19 @@ def route(req: Req) -> None:
     options = options_object(body, "sequential_image_generation_options", {"max_images"})
     max_images = int_field(options, "max_images", 1, 15, 15)
     if mode == "auto" and refs + max_images > 15:
-        raise Invalid("invalid", "reference images + max_images must be <= 15", "sequential_image_generation_options.max_images")
+        raise Invalid(
+            "invalid", "reference images + max_images must be <= 15", "sequential_image_generation_options.max_images"
+        )
     bool_fields(body, "stream", "watermark")
     fmt = body.get("response_format", "url")
     if fmt not in ("url", "b64_json"):
         raise Invalid("invalid", "response_format must be url or b64_json", "response_format")
     if body.get("output_format", "jpeg") not in ("png", "jpeg"):
         raise Invalid("invalid", "output_format must be png or jpeg", "output_format")
-    if options_object(body, "optimize_prompt_options", {"mode", "thinking"}).get("mode", "standard") not in ("standard", "fast"):
+    if options_object(body, "optimize_prompt_options", {"mode", "thinking"}).get("mode", "standard") not in (
+        "standard",
+        "fast",
+    ):
         raise Invalid("invalid", "optimize_prompt_options.mode must be standard or fast", "optimize_prompt_options")
     tools = body.get("tools", [])
     if not isinstance(tools, list) or any(not isinstance(t, dict) or t.get("type") != "web_search" for t in tools):
@@ -98,8 +118,11 @@ def route(req: Req) -> None:
     for _, item in _byteplus_items(req.emu, job):
         items.append(item)
         generated += "error" not in item
-    req.json_response(200, {"model": job.model, _created_key(req): int(time.time()), "data": items,
-                            "usage": _byteplus_usage(generated)}, headers)
+    req.json_response(
+        200,
+        {"model": job.model, _created_key(req): int(time.time()), "data": items, "usage": _byteplus_usage(generated)},
+        headers,
+    )
 
 
 def _created_key(req: Req) -> str:
@@ -130,8 +153,15 @@ def _byteplus_items(emu: Emulator, job: Job) -> Any:
             yield i, {"error": {"code": "InternalServiceError", "message": "internal error, generation stopped"}}
             return
         if i == job.refused_index():
-            yield i, {"error": {"code": "OutputImageSensitiveContentDetected",
-                                "message": "The output image may contain sensitive information."}}
+            yield (
+                i,
+                {
+                    "error": {
+                        "code": "OutputImageSensitiveContentDetected",
+                        "message": "The output image may contain sensitive information.",
+                    }
+                },
+            )
             continue
         w, h = job.size
         if job.extra.get("response_format") == "b64_json":
@@ -151,14 +181,24 @@ def _byteplus_stream(req: Req, job: Job, headers: dict[str, str]) -> None:
             return
         if job.fault and job.fault.name == "stream_error" and i == int(job.fault.params.get("after", 1)):
             # a top-level error event (no `type`; `event: error` with the event-lines shapes), then the end
-            error_event = {"error": {"code": "InternalServiceError", "message": "internal error, the stream was aborted"}}
+            error_event = {
+                "error": {"code": "InternalServiceError", "message": "internal error, the stream was aborted"}
+            }
             lines = emu.shapes & {"sse_event_lines", "sse_type_in_event_only"}
             req.sse(json.dumps(error_event), event="error" if lines else None)
             return
         if i == 0:  # a preview first: the adapter must not take it for a frame
             preview = base64.b64encode(render_image(32, 32, "png", 0)).decode()
-            _byteplus_event(req, {"type": "image_generation.partial_image", "model": job.model, "image_index": 0,
-                                  "partial_image_index": 0, "b64_json": preview})
+            _byteplus_event(
+                req,
+                {
+                    "type": "image_generation.partial_image",
+                    "model": job.model,
+                    "image_index": 0,
+                    "partial_image_index": 0,
+                    "b64_json": preview,
+                },
+            )
         event = {"model": job.model, created: int(time.time()), "image_index": i, **item}
         if "error" in item:
             event["type"] = "image_generation.partial_failed"
@@ -169,8 +209,15 @@ def _byteplus_stream(req: Req, job: Job, headers: dict[str, str]) -> None:
         if "error" in item and item["error"]["code"] == "InternalServiceError" and job.fault.params.get("hold"):  # type: ignore[union-attr]
             emu.wait(emu.stuck_s)  # no more frames come [doc]; this server also leaves the connection open
             return
-    _byteplus_event(req, {"type": "image_generation.completed", "model": job.model, created: int(time.time()),
-                          "usage": _byteplus_usage(generated)})
+    _byteplus_event(
+        req,
+        {
+            "type": "image_generation.completed",
+            "model": job.model,
+            created: int(time.time()),
+            "usage": _byteplus_usage(generated),
+        },
+    )
     if "completed_then_hold" in emu.shapes:  # a gateway that drops [DONE] and keeps the connection open
         emu.wait(emu.stuck_s)
         return

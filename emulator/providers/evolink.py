@@ -24,11 +24,14 @@ from emulator.wire import Job, Req
 PREFIX = "/evolink/v1"
 MODELS = re.compile(r"^doubao-seedream-")  # every Seedream id EvoLink lists starts so [doc]
 _CODES = {
-    "auth": (401, "invalid_api_key", "authentication_error"), "forbidden": (403, "permission_denied", "permission_error"),
-    "rate_limit": (429, "rate_limit_exceeded", "rate_limit_error"), "server": (500, "internal_error", "internal_server_error"),
+    "auth": (401, "invalid_api_key", "authentication_error"),
+    "forbidden": (403, "permission_denied", "permission_error"),
+    "rate_limit": (429, "rate_limit_exceeded", "rate_limit_error"),
+    "server": (500, "internal_error", "internal_server_error"),
     "content": (400, "content_policy_violation", "invalid_request_error"),
     "quota": (402, "insufficient_quota", "insufficient_quota_error"),
-    "invalid": (400, "invalid_parameters", "invalid_request_error"), "missing": (400, "invalid_parameters", "invalid_request_error"),
+    "invalid": (400, "invalid_parameters", "invalid_request_error"),
+    "missing": (400, "invalid_parameters", "invalid_request_error"),
     "not_found": (404, "resource_not_found", "not_found_error"),
 }
 
@@ -65,10 +68,20 @@ def route(req: Req) -> None:
         if req.emu.shapes & {"evolink_immediate", "evolink_immediate_b64"}:
             _evolink_immediate(req, job)
             return
-        req.json_response(200, {"created": int(time.time()), "id": job.id, "model": job.model,
-                                "object": "image.generation.task", "progress": 0, "status": "pending",
-                                "task_info": {"can_cancel": True, "estimated_time": 45}, "type": "image",
-                                "usage": {"billing_rule": "per_call", "credits_reserved": 1.8 * n, "user_group": "default"}})
+        req.json_response(
+            200,
+            {
+                "created": int(time.time()),
+                "id": job.id,
+                "model": job.model,
+                "object": "image.generation.task",
+                "progress": 0,
+                "status": "pending",
+                "task_info": {"can_cancel": True, "estimated_time": 45},
+                "type": "image",
+                "usage": {"billing_rule": "per_call", "credits_reserved": 1.8 * n, "user_group": "default"},
+            },
+        )
         return
     m = re.match(r"^/tasks/([\w.-]+)$", req.path)
     if req.method == "GET" and m:
@@ -76,14 +89,21 @@ def route(req: Req) -> None:
         if job is None:
             return
         phase = job.phase()
-        task: dict[str, Any] = {"created": int(time.time()), "id": job.id, "model": job.model,
-                                "object": "image.generation.task", "type": "image"}
+        task: dict[str, Any] = {
+            "created": int(time.time()),
+            "id": job.id,
+            "model": job.model,
+            "object": "image.generation.task",
+            "type": "image",
+        }
         if phase == "queued":
             task.update(status="pending", progress=0)
         elif phase in ("processing", "stuck"):
             task.update(status="processing", progress=min(95, int(100 * job.elapsed() / max(job.latency, 1e-6))))
         elif phase == "failed":
-            task.update(status="failed", progress=0, error={"code": "service_error", "message": "internal service error"})
+            task.update(
+                status="failed", progress=0, error={"code": "service_error", "message": "internal service error"}
+            )
         elif phase in ("cancelled", "deleted"):
             task.update(status="failed", progress=0, error={"code": "request_cancelled", "message": phase})
         elif phase == "timeout":  # EvoLink's states are pending|processing|completed|failed [doc]
@@ -111,8 +131,14 @@ def _evolink_immediate(req: Req, job: Job) -> None:
     items: list[dict[str, Any]] = []
     for i in range(job.returned()):
         if i == job.refused_index():
-            items.append({"error": {"code": "content_policy_violation",
-                                    "message": "the output image was blocked by the content filter"}})
+            items.append(
+                {
+                    "error": {
+                        "code": "content_policy_violation",
+                        "message": "the output image was blocked by the content filter",
+                    }
+                }
+            )
         elif "evolink_immediate_b64" in emu.shapes:
             items.append({"b64_json": base64.b64encode(emu.frame_bytes(job, i)).decode()})
         else:

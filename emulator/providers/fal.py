@@ -17,29 +17,72 @@ from emulator.routes import Invalid, check_fields, create_gate, error, image_lis
 from emulator.wire import Job, Req
 
 PREFIX = "/fal"
-FIELDS = {"prompt", "num_images", "image_size", "seed", "output_format", "safety_tolerance",
-              "enable_safety_checker", "sync_mode", "prompt_upsampling", "guidance_scale", "num_inference_steps"}
+FIELDS = {
+    "prompt",
+    "num_images",
+    "image_size",
+    "seed",
+    "output_format",
+    "safety_tolerance",
+    "enable_safety_checker",
+    "sync_mode",
+    "prompt_upsampling",
+    "guidance_scale",
+    "num_inference_steps",
+}
 
 
-SEEDREAM_FIELDS = {"prompt", "image_size", "num_images", "max_images", "seed", "sync_mode", "enable_safety_checker",
-                   "enhance_prompt_mode"}
-SEEDREAM = {"fal-ai/bytedance/seedream/v4/text-to-image", "fal-ai/bytedance/seedream/v4.5/text-to-image",
-            "fal-ai/bytedance/seedream/v4/edit", "fal-ai/bytedance/seedream/v4.5/edit"}
+SEEDREAM_FIELDS = {
+    "prompt",
+    "image_size",
+    "num_images",
+    "max_images",
+    "seed",
+    "sync_mode",
+    "enable_safety_checker",
+    "enhance_prompt_mode",
+}
+SEEDREAM = {
+    "fal-ai/bytedance/seedream/v4/text-to-image",
+    "fal-ai/bytedance/seedream/v4.5/text-to-image",
+    "fal-ai/bytedance/seedream/v4/edit",
+    "fal-ai/bytedance/seedream/v4.5/edit",
+}
 SEEDREAM_PRESETS = {"auto": (2048, 2048), "auto_2K": (2048, 2048), "auto_4K": (4096, 4096)}
 MODELS = {"fal-ai/flux-pro/v1.1", "fal-ai/flux-pro"} | SEEDREAM
 
 
-FAL_PRESETS = {"square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
-               "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576)}
+FAL_PRESETS = {
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+}
 
 
 # request error types by fault kind, and their HTTP status [doc: request-errors table]
-_FAL_REQUEST_ERRORS = {"server": "runner_server_error", "failed": "runner_server_error",
-                       "cancelled": "client_cancelled"}
+_FAL_REQUEST_ERRORS = {
+    "server": "runner_server_error",
+    "failed": "runner_server_error",
+    "cancelled": "client_cancelled",
+}
 
 
-_FAL_STATUS = {"invalid": 422, "missing": 422, "content": 422, "quota": 403, "auth": 401, "forbidden": 403,
-               "rate_limit": 429, "server": 500, "not_found": 404, "failed": 500, "cancelled": 499}
+_FAL_STATUS = {
+    "invalid": 422,
+    "missing": 422,
+    "content": 422,
+    "quota": 403,
+    "auth": 401,
+    "forbidden": 403,
+    "rate_limit": 429,
+    "server": 500,
+    "not_found": 404,
+    "failed": 500,
+    "cancelled": 499,
+}
 
 
 # Answer shapes (Emulator.shapes) the fal docs or client show besides the default one:
@@ -58,7 +101,9 @@ def error_body(req: Req, kind: str, message: str, param: str) -> tuple[int, Any,
     status = _FAL_STATUS[kind]
     headers: dict[str, str] = {}
     if kind in ("invalid", "missing", "content"):
-        body: dict[str, Any] = {"detail": [{"loc": ["body", param or "prompt"], "msg": message, "type": f"{kind}_error"}]}
+        body: dict[str, Any] = {
+            "detail": [{"loc": ["body", param or "prompt"], "msg": message, "type": f"{kind}_error"}]
+        }
     else:
         body = {"detail": message}
         error_type = _FAL_REQUEST_ERRORS.get(kind)
@@ -93,15 +138,27 @@ def route(req: Req) -> None:
     job = req.emu.new_job("fal", model, n, dims, fault, seed=body.get("seed"), seedream=model in SEEDREAM)
     app = "/".join(model.split("/")[:2])
     base = f"{req.emu.url}{PREFIX}/{app}/requests/{job.id}"
-    req.json_response(200, {"request_id": job.id, "response_url": base, "status_url": f"{base}/status",
-                            "cancel_url": f"{base}/cancel", "queue_position": 0}, {"x-fal-request-id": job.id})
+    req.json_response(
+        200,
+        {
+            "request_id": job.id,
+            "response_url": base,
+            "status_url": f"{base}/status",
+            "cancel_url": f"{base}/cancel",
+            "queue_position": 0,
+        },
+        {"x-fal-request-id": job.id},
+    )
 
 
 def _size(size: Any, presets: dict[str, tuple[int, int]], lo: int, hi: int) -> tuple[int, int]:
     if isinstance(size, str) and size in presets:
         return presets[size]
-    if isinstance(size, dict) and set(size) == {"width", "height"} and all(
-            isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in size.values()):
+    if (
+        isinstance(size, dict)
+        and set(size) == {"width", "height"}
+        and all(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in size.values())
+    ):
         return size["width"], size["height"]
     raise Invalid("invalid", f"image_size: a preset name or {{width, height}} of {lo} to {hi}", "image_size")
 
@@ -109,14 +166,19 @@ def _size(size: Any, presets: dict[str, tuple[int, int]], lo: int, hi: int) -> t
 def _seedream(req: Req, model: str) -> tuple[int, tuple[int, int], dict[str, Any]]:
     """A Seedream request [doc]: (images it makes, their pixels, the body)."""
     edit = model.endswith("/edit")
-    body = check_fields(req.json, SEEDREAM_FIELDS | ({"image_urls"} if edit else set()),
-                        ("prompt", "image_urls") if edit else ("prompt",))
+    body = check_fields(
+        req.json,
+        SEEDREAM_FIELDS | ({"image_urls"} if edit else set()),
+        ("prompt", "image_urls") if edit else ("prompt",),
+    )
     generations = int_field(body, "num_images", 1, 6, 1)
     per_generation = int_field(body, "max_images", 1, 6, 1)
     refs = len(image_list(body["image_urls"], "image_urls", 1, 10)) if edit else 0
     if refs + generations * per_generation > 15:
         raise Invalid("invalid", "the total number of images (inputs + outputs) must not exceed 15", "max_images")
-    dims = _size(body.get("image_size", {"width": 2048, "height": 2048}), {**FAL_PRESETS, **SEEDREAM_PRESETS}, 1024, 4096)
+    dims = _size(
+        body.get("image_size", {"width": 2048, "height": 2048}), {**FAL_PRESETS, **SEEDREAM_PRESETS}, 1024, 4096
+    )
     return generations * per_generation, dims, body
 
 
@@ -155,8 +217,12 @@ def _fal_state(req: Req, job: Job, app: str) -> dict[str, Any]:
     base = f"{req.emu.url}{PREFIX}/{app}/requests/{job.id}"
     phase = job.phase()
     with_logs = req.query.get("logs", ["0"])[-1].lower() in ("1", "true")
-    state: dict[str, Any] = {"request_id": job.id, "response_url": base, "status_url": f"{base}/status",
-                             "cancel_url": f"{base}/cancel"}
+    state: dict[str, Any] = {
+        "request_id": job.id,
+        "response_url": base,
+        "status_url": f"{base}/status",
+        "cancel_url": f"{base}/cancel",
+    }
     if phase == "queued":
         return {**state, "status": "IN_QUEUE", "queue_position": 0}
     logs = _fal_logs(job, phase) if with_logs else None
@@ -166,8 +232,10 @@ def _fal_state(req: Req, job: Job, app: str) -> dict[str, Any]:
     if "fal_legacy_completed" not in req.emu.shapes:
         state["metrics"] = {"inference_time": job.latency}
     if phase in ("failed", "cancelled"):
-        state.update(error="Request was cancelled" if phase == "cancelled" else "Internal server error during inference",
-                     error_type=_FAL_REQUEST_ERRORS[phase])
+        state.update(
+            error="Request was cancelled" if phase == "cancelled" else "Internal server error during inference",
+            error_type=_FAL_REQUEST_ERRORS[phase],
+        )
     return state
 
 
@@ -196,5 +264,10 @@ def _fal_result(req: Req, job: Job) -> dict[str, Any]:
     if job.extra.get("seedream"):  # {"images", "seed"} only [doc]
         return {"images": images, "seed": seed}
     flags = [i == job.refused_index() for i in range(len(images))]
-    return {"images": images, "seed": seed, "has_nsfw_concepts": flags, "timings": {"inference": job.latency},
-            "prompt": ""}
+    return {
+        "images": images,
+        "seed": seed,
+        "has_nsfw_concepts": flags,
+        "timings": {"inference": job.latency},
+        "prompt": "",
+    }

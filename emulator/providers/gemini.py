@@ -31,11 +31,34 @@ from emulator.wire import Req
 
 PREFIX = "/gemini"
 # top-level fields of a generateContent request [sdk google-genai 3.6.1 models.py _GenerateContentParameters_to_mldev]
-FIELDS = {"contents", "generationConfig", "safetySettings", "systemInstruction", "tools", "toolConfig",
-          "cachedContent", "labels"}
-CONFIG_FIELDS = {"responseModalities", "imageConfig", "seed", "candidateCount", "temperature", "topP", "topK",
-                 "maxOutputTokens", "stopSequences", "thinkingConfig", "presencePenalty", "frequencyPenalty",
-                 "responseMimeType", "responseLogprobs", "logprobs", "mediaResolution"}
+FIELDS = {
+    "contents",
+    "generationConfig",
+    "safetySettings",
+    "systemInstruction",
+    "tools",
+    "toolConfig",
+    "cachedContent",
+    "labels",
+}
+CONFIG_FIELDS = {
+    "responseModalities",
+    "imageConfig",
+    "seed",
+    "candidateCount",
+    "temperature",
+    "topP",
+    "topK",
+    "maxOutputTokens",
+    "stopSequences",
+    "thinkingConfig",
+    "presencePenalty",
+    "frequencyPenalty",
+    "responseMimeType",
+    "responseLogprobs",
+    "logprobs",
+    "mediaResolution",
+}
 IMAGE_CONFIG_FIELDS = {"aspectRatio", "imageSize"}
 ASPECT_RATIOS = {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"}
 # model -> (image sizes it draws, output tokens per image by size, input tokens per reference, thinks)
@@ -43,13 +66,27 @@ MODELS: dict[str, tuple[tuple[str, ...], dict[str, int], int, bool]] = {
     "gemini-2.5-flash-image": (("1K",), {"1K": 1290}, 258, False),
     "gemini-3-pro-image-preview": (("1K", "2K", "4K"), {"1K": 1120, "2K": 1120, "4K": 2000}, 560, True),
 }
-GEMINI_SHAPES = frozenset({"gemini_snake_case", "gemini_urlsafe_base64", "gemini_text_only", "gemini_no_token_details",
-                           "gemini_usage_out_of_range"})
+GEMINI_SHAPES = frozenset(
+    {
+        "gemini_snake_case",
+        "gemini_urlsafe_base64",
+        "gemini_text_only",
+        "gemini_no_token_details",
+        "gemini_usage_out_of_range",
+    }
+)
 _SERIES = re.compile(r"series of (\d+) images", re.IGNORECASE)
-_ERRORS = {"auth": (400, "INVALID_ARGUMENT"), "forbidden": (403, "PERMISSION_DENIED"),
-           "rate_limit": (429, "RESOURCE_EXHAUSTED"), "server": (500, "INTERNAL"), "content": (400, "INVALID_ARGUMENT"),
-           "quota": (429, "RESOURCE_EXHAUSTED"), "invalid": (400, "INVALID_ARGUMENT"),
-           "missing": (400, "INVALID_ARGUMENT"), "not_found": (404, "NOT_FOUND")}
+_ERRORS = {
+    "auth": (400, "INVALID_ARGUMENT"),
+    "forbidden": (403, "PERMISSION_DENIED"),
+    "rate_limit": (429, "RESOURCE_EXHAUSTED"),
+    "server": (500, "INTERNAL"),
+    "content": (400, "INVALID_ARGUMENT"),
+    "quota": (429, "RESOURCE_EXHAUSTED"),
+    "invalid": (400, "INVALID_ARGUMENT"),
+    "missing": (400, "INVALID_ARGUMENT"),
+    "not_found": (404, "NOT_FOUND"),
+}
 
 
 def error_body(req: Req, kind: str, message: str, param: str) -> tuple[int, Any, dict[str, str]]:
@@ -59,8 +96,13 @@ def error_body(req: Req, kind: str, message: str, param: str) -> tuple[int, Any,
     body: dict[str, Any] = {"code": status, "message": message, "status": name}
     if kind == "auth":
         body["message"] = "API key not valid. Please pass a valid API key."
-        body["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-                            "domain": "googleapis.com"}]
+        body["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+            }
+        ]
     return status, {"error": body}, {}
 
 
@@ -83,23 +125,43 @@ def route(req: Req) -> None:
     fault = req.fault("create") or _prompt_fault(req)
     if fault is not None and fault.name == "rate_limit":
         delay = fault.params.get("retry_after", 1)
-        details = [] if delay is None else [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                                             "retryDelay": f"{float(delay):g}s"}]
-        req.json_response(429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": details,
-                                          "message": "You exceeded your current quota, please check your plan."}})
+        details = (
+            []
+            if delay is None
+            else [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{float(delay):g}s"}]
+        )
+        req.json_response(
+            429,
+            {
+                "error": {
+                    "code": 429,
+                    "status": "RESOURCE_EXHAUSTED",
+                    "details": details,
+                    "message": "You exceeded your current quota, please check your plan.",
+                }
+            },
+        )
         return
     blocked = fault is not None and fault.name == "content"  # a blocked prompt is an answer, not an error
     if (not blocked and answer_fault(req, fault)) or req.emu.held(req):
         return
     model = m.group(2)
     if model not in MODELS:
-        raise Invalid("not_found", f"models/{model} is not found for API version {m.group(1)}, or is not supported "
-                      "for generateContent")
+        raise Invalid(
+            "not_found",
+            f"models/{model} is not found for API version {m.group(1)}, or is not supported for generateContent",
+        )
     request = _read_request(req, model)
     if blocked:
-        req.json_response(200, {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": []},
-                                "usageMetadata": _usage(req, model, request, 0, 0),
-                                "modelVersion": model, "responseId": uuid.uuid4().hex[:20]})
+        req.json_response(
+            200,
+            {
+                "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": []},
+                "usageMetadata": _usage(req, model, request, 0, 0),
+                "modelVersion": model,
+                "responseId": uuid.uuid4().hex[:20],
+            },
+        )
         return
     job = answered_job(req, "gemini", model, request["images"], request["dims"], fault)
     if job is None:
@@ -115,9 +177,17 @@ def _prompt_fault(req: Req) -> Fault | None:
 
 def _texts(body: Any) -> list[str]:
     contents = body.get("contents") if isinstance(body, dict) else None
-    return [str(part.get("text")) for turn in contents if isinstance(turn, dict)
-            for part in turn.get("parts") or [] if isinstance(part, dict) and "text" in part] \
-        if isinstance(contents, list) else []
+    return (
+        [
+            str(part.get("text"))
+            for turn in contents
+            if isinstance(turn, dict)
+            for part in turn.get("parts") or []
+            if isinstance(part, dict) and "text" in part
+        ]
+        if isinstance(contents, list)
+        else []
+    )
 
 
 def _read_request(req: Req, model: str) -> dict[str, Any]:
@@ -162,7 +232,7 @@ def _read_request(req: Req, model: str) -> dict[str, Any]:
 
 
 def _part(part: Any) -> str:
-    """"text" or "image" for a valid user part; Invalid otherwise. inlineData / inline_data and
+    """ "text" or "image" for a valid user part; Invalid otherwise. inlineData / inline_data and
     mimeType / mime_type are all read (the SDK sends inlineData with mime_type [sdk]); the data
     in the standard or the URL-safe base64 alphabet (the SDK's [sdk])."""
     if not isinstance(part, dict):
@@ -178,7 +248,9 @@ def _part(part: Any) -> str:
         raise Invalid("invalid", "inlineData needs an image mimeType and base64 data", "inlineData")
     try:
         padded = data + "=" * (-len(data) % 4)
-        raw = base64.urlsafe_b64decode(padded) if "-" in data or "_" in data else base64.b64decode(padded, validate=True)
+        raw = (
+            base64.urlsafe_b64decode(padded) if "-" in data or "_" in data else base64.b64decode(padded, validate=True)
+        )
     except (binascii.Error, ValueError):
         raise Invalid("invalid", "inlineData.data is not base64", "inlineData") from None
     if not raw:
@@ -222,8 +294,12 @@ def _answer(req: Req, job: Any, request: dict[str, Any]) -> dict[str, Any]:
     if job.fault and job.fault.name == "fewer":
         parts.append({"text": f"I made {images} images."})
     candidate = {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
-    return {"candidates": [candidate], "usageMetadata": _usage(req, model, request, images, len(parts)),
-            "modelVersion": model, "responseId": uuid.uuid4().hex[:20]}
+    return {
+        "candidates": [candidate],
+        "usageMetadata": _usage(req, model, request, images, len(parts)),
+        "modelVersion": model,
+        "responseId": uuid.uuid4().hex[:20],
+    }
 
 
 def _usage(req: Req, model: str, request: dict[str, Any], images: int, text_parts: int) -> dict[str, Any]:
@@ -234,14 +310,17 @@ def _usage(req: Req, model: str, request: dict[str, Any], images: int, text_part
     text_out = 4 * text_parts
     thoughts = 180 if thinks and images else 0
     usage: dict[str, Any] = {
-        "promptTokenCount": text_in + image_in, "candidatesTokenCount": image_out + text_out,
+        "promptTokenCount": text_in + image_in,
+        "candidatesTokenCount": image_out + text_out,
         "totalTokenCount": text_in + image_in + image_out + text_out + thoughts,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": text_in}]
         + ([{"modality": "IMAGE", "tokenCount": image_in}] if image_in else []),
     }
     if "gemini_no_token_details" not in req.emu.shapes:
-        usage["candidatesTokensDetails"] = [{"modality": "IMAGE", "tokenCount": image_out},
-                                            {"modality": "TEXT", "tokenCount": text_out}]
+        usage["candidatesTokensDetails"] = [
+            {"modality": "IMAGE", "tokenCount": image_out},
+            {"modality": "TEXT", "tokenCount": text_out},
+        ]
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
     if "gemini_usage_out_of_range" in req.emu.shapes:

@@ -20,10 +20,14 @@ from emulator.wire import Job, Req
 
 PREFIX = "/openai/v1"
 _CODES = {
-    "auth": (401, "invalid_api_key", "invalid_request_error"), "forbidden": (403, "unsupported_country_region_territory", "invalid_request_error"),
-    "rate_limit": (429, "rate_limit_exceeded", "requests"), "server": (500, "server_error", "server_error"),
-    "content": (400, "moderation_blocked", "image_generation_user_error"), "quota": (429, "insufficient_quota", "insufficient_quota"),
-    "invalid": (400, "invalid_value", "invalid_request_error"), "missing": (400, "missing_required_parameter", "invalid_request_error"),
+    "auth": (401, "invalid_api_key", "invalid_request_error"),
+    "forbidden": (403, "unsupported_country_region_territory", "invalid_request_error"),
+    "rate_limit": (429, "rate_limit_exceeded", "requests"),
+    "server": (500, "server_error", "server_error"),
+    "content": (400, "moderation_blocked", "image_generation_user_error"),
+    "quota": (429, "insufficient_quota", "insufficient_quota"),
+    "invalid": (400, "invalid_value", "invalid_request_error"),
+    "missing": (400, "missing_required_parameter", "invalid_request_error"),
     "not_found": (404, "model_not_found", "invalid_request_error"),
 }
 
@@ -50,8 +54,13 @@ _OPENAI_ENUMS: dict[str, set[str]] = {
     "complexity": {"low", "medium", "high"},
     "input_fidelity": {"high", "low"},
 }
-_OPENAI_INTS: dict[str, tuple[int, int]] = {"n": (1, 10), "output_compression": (0, 100), "partial_images": (0, 3),
-                                            "frame_count": (2, 16), "frame_duration_ms": (1, 655_350)}
+_OPENAI_INTS: dict[str, tuple[int, int]] = {
+    "n": (1, 10),
+    "output_compression": (0, 100),
+    "partial_images": (0, 3),
+    "frame_count": (2, 16),
+    "frame_duration_ms": (1, 655_350),
+}
 _OPENAI_TEXT = {"prompt", "model", "size", "user", "safety_identifier"}
 FIELDS = (set(_OPENAI_ENUMS) - {"input_fidelity"}) | set(_OPENAI_INTS) | _OPENAI_TEXT | {"stream", "svg"}
 OPENAI_EDIT_FIELDS = (FIELDS - {"moderation", "style"}) | {"input_fidelity"}
@@ -60,16 +69,31 @@ GPT_SIZES = {"1024x1024", "1536x1024", "1024x1536", "auto"}
 # family -> allowed sizes (None: any WxH in multiples of 16, ratio 1:3..3:1, at most 3840x2160)
 # [sdk openai 3.57.0 openai/types/image_model.py and the `size` doc of image_generate_params.py]
 MODELS: dict[str, set[str] | None] = {
-    "gpt-image-1.5": GPT_SIZES, "gpt-image-1-mini": GPT_SIZES, "gpt-image-1": GPT_SIZES,
-    "chatgpt-image-latest": GPT_SIZES, "gpt-image-2.6-sunburst": GPT_SIZES, "gpt-image-2.6-flare": GPT_SIZES,
-    "gpt-image-2": None, "gpt-image-2.5-sunburst": None, "gpt-image-2.5-flare": None,
-    "dall-e-3": {"1024x1024", "1792x1024", "1024x1792"}, "dall-e-2": {"256x256", "512x512", "1024x1024"},
+    "gpt-image-1.5": GPT_SIZES,
+    "gpt-image-1-mini": GPT_SIZES,
+    "gpt-image-1": GPT_SIZES,
+    "chatgpt-image-latest": GPT_SIZES,
+    "gpt-image-2.6-sunburst": GPT_SIZES,
+    "gpt-image-2.6-flare": GPT_SIZES,
+    "gpt-image-2": None,
+    "gpt-image-2.5-sunburst": None,
+    "gpt-image-2.5-flare": None,
+    "dall-e-3": {"1024x1024", "1792x1024", "1024x1792"},
+    "dall-e-2": {"256x256", "512x512", "1024x1024"},
 }
 # Answer shapes (Emulator.shapes) besides the default: openai_usage_without_output_details, a
 # usage block without output_tokens_details (the SDK types it Optional: older answers) [sdk]
 OPENAI_SHAPES = frozenset({"openai_usage_without_output_details"})
-_GPT_ONLY = ("output_format", "output_compression", "background", "moderation", "partial_images", "stream",
-             "complexity", "input_fidelity")
+_GPT_ONLY = (
+    "output_format",
+    "output_compression",
+    "background",
+    "moderation",
+    "partial_images",
+    "stream",
+    "complexity",
+    "input_fidelity",
+)
 
 
 def _form_value(name: str, value: str) -> Any:
@@ -100,8 +124,11 @@ def _openai_params(raw: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
         raise Invalid("invalid", "Invalid 'prompt': string too long (at most 32000 characters).", "prompt")
     for name, value in body.items():
         if name in _OPENAI_ENUMS and value not in _OPENAI_ENUMS[name]:
-            raise Invalid("invalid", f"Invalid value: '{value}'. Supported values are: "
-                          f"{', '.join(sorted(_OPENAI_ENUMS[name]))}.", name)
+            raise Invalid(
+                "invalid",
+                f"Invalid value: '{value}'. Supported values are: {', '.join(sorted(_OPENAI_ENUMS[name]))}.",
+                name,
+            )
         if name in _OPENAI_INTS:
             lo, hi = _OPENAI_INTS[name]
             if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
@@ -121,12 +148,17 @@ def _openai_dims(family: str, size: str) -> tuple[int, int]:
     if allowed is None:
         if size != "auto":
             w, h = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-            if not m or w % 16 or h % 16 or not 1 / 3 <= w / max(h, 1) <= 3 or max(w, h) > 3840 \
-                    or w * h > 3840 * 2160:
-                raise Invalid("invalid", f"Invalid size '{size}': width and height in multiples of 16, ratio "
-                              "between 1:3 and 3:1, at most 3840x2160, or 'auto'.", "size")
+            if not m or w % 16 or h % 16 or not 1 / 3 <= w / max(h, 1) <= 3 or max(w, h) > 3840 or w * h > 3840 * 2160:
+                raise Invalid(
+                    "invalid",
+                    f"Invalid size '{size}': width and height in multiples of 16, ratio "
+                    "between 1:3 and 3:1, at most 3840x2160, or 'auto'.",
+                    "size",
+                )
     elif size not in allowed:
-        raise Invalid("invalid", f"Invalid value: '{size}'. Supported values are: {', '.join(sorted(allowed))}.", "size")
+        raise Invalid(
+            "invalid", f"Invalid value: '{size}'. Supported values are: {', '.join(sorted(allowed))}.", "size"
+        )
     return (int(m.group(1)), int(m.group(2))) if m else (1024, 1024)
 
 
@@ -146,10 +178,13 @@ def _openai_rules(body: dict[str, Any], family: str) -> None:
             if name in body:
                 raise Invalid("invalid", f"Unknown parameter: '{name}' is not supported for GPT image models.", name)
         if body.get("quality") in ("standard", "hd"):
-            raise Invalid("invalid", f"Invalid quality '{body['quality']}' for {family}: low, medium, high or auto.",
-                          "quality")
+            raise Invalid(
+                "invalid", f"Invalid quality '{body['quality']}' for {family}: low, medium, high or auto.", "quality"
+            )
         if body.get("quality") in ("xhigh", "max") and not family.startswith("gpt-image-2.5"):
-            raise Invalid("invalid", f"quality '{body['quality']}' is supported by gpt-image-2.5 models only.", "quality")
+            raise Invalid(
+                "invalid", f"quality '{body['quality']}' is supported by gpt-image-2.5 models only.", "quality"
+            )
         fidelity = body.get("input_fidelity")  # [sdk openai 3.57.0 image_edit_params.py `input_fidelity`]
         if fidelity and (family == "gpt-image-2" or (family == "gpt-image-1-mini" and fidelity != "low")):
             raise Invalid("invalid", f"input_fidelity '{fidelity}' is not supported by {family}.", "input_fidelity")
@@ -166,8 +201,11 @@ def _openai_rules(body: dict[str, Any], family: str) -> None:
         if name in body:
             raise Invalid("invalid", f"'{name}' requires output_format gif or svg.", name)
     if "output_compression" in body and fmt == "png":
-        raise Invalid("invalid", "'output_compression' is only supported with the webp or jpeg output formats.",
-                      "output_compression")
+        raise Invalid(
+            "invalid",
+            "'output_compression' is only supported with the webp or jpeg output formats.",
+            "output_compression",
+        )
     if body.get("background") == "transparent" and fmt == "jpeg":
         raise Invalid("invalid", "a transparent background needs output_format png or webp.", "background")
 
@@ -180,11 +218,13 @@ def _openai_usage(family: str, prompt: str, count: int, dims: tuple[int, int], i
     image_in = 323 * input_images
     image_out = 1056 * count * max(1, round(dims[0] * dims[1] / (1024 * 1024)))
     text_out = 0 if family in ("gpt-image-1", "gpt-image-1-mini") else 96 * count
-    return {"input_tokens": text_in + image_in,
-            "input_tokens_details": {"text_tokens": text_in, "image_tokens": image_in},
-            "output_tokens": image_out + text_out,
-            "output_tokens_details": {"image_tokens": image_out, "text_tokens": text_out},
-            "total_tokens": text_in + image_in + image_out + text_out}
+    return {
+        "input_tokens": text_in + image_in,
+        "input_tokens_details": {"text_tokens": text_in, "image_tokens": image_in},
+        "output_tokens": image_out + text_out,
+        "output_tokens_details": {"image_tokens": image_out, "text_tokens": text_out},
+        "total_tokens": text_in + image_in + image_out + text_out,
+    }
 
 
 def route(req: Req) -> None:
@@ -240,15 +280,28 @@ def route(req: Req) -> None:
         usage = _openai_usage(family, body["prompt"], count, dims, input_images)
         if "openai_usage_without_output_details" in req.emu.shapes:
             usage.pop("output_tokens_details")
-        answer: dict[str, Any] = {"created": int(time.time()), "data": data, **_openai_settings(body, dims),
-                                  "usage": usage}
+        answer: dict[str, Any] = {
+            "created": int(time.time()),
+            "data": data,
+            **_openai_settings(body, dims),
+            "usage": usage,
+        }
     elif body.get("response_format") == "b64_json":
-        answer = {"created": int(time.time()), "data": [
-            {"b64_json": base64.b64encode(req.emu.frame_bytes(job, i, "png")).decode(), "revised_prompt": body["prompt"]}
-            for i in range(count)]}
+        answer = {
+            "created": int(time.time()),
+            "data": [
+                {
+                    "b64_json": base64.b64encode(req.emu.frame_bytes(job, i, "png")).decode(),
+                    "revised_prompt": body["prompt"],
+                }
+                for i in range(count)
+            ],
+        }
     else:
-        answer = {"created": int(time.time()),
-                  "data": [{"url": req.emu.frame_url(job, i), "revised_prompt": body["prompt"]} for i in range(count)]}
+        answer = {
+            "created": int(time.time()),
+            "data": [{"url": req.emu.frame_url(job, i), "revised_prompt": body["prompt"]} for i in range(count)],
+        }
     req.json_response(200, answer, headers)
 
 
@@ -256,9 +309,12 @@ def _openai_settings(body: dict[str, Any], dims: tuple[int, int]) -> dict[str, A
     """The settings the answer echoes, "auto" resolved [sdk openai 3.57.0 images_response.py]."""
     background = body.get("background", "auto")
     quality = body.get("quality", "auto")
-    return {"background": "opaque" if background == "auto" else background,
-            "output_format": body.get("output_format", "png"),
-            "quality": "medium" if quality == "auto" else quality, "size": f"{dims[0]}x{dims[1]}"}
+    return {
+        "background": "opaque" if background == "auto" else background,
+        "output_format": body.get("output_format", "png"),
+        "quality": "medium" if quality == "auto" else quality,
+        "size": f"{dims[0]}x{dims[1]}",
+    }
 
 
 def _edit_images(req: Req, family: str) -> int:
@@ -282,8 +338,16 @@ def _edit_images(req: Req, family: str) -> int:
     return len(images)
 
 
-def _openai_stream(req: Req, job: Job, kind: str, body: dict[str, Any], family: str, dims: tuple[int, int],
-                   input_images: int, headers: dict[str, str]) -> None:
+def _openai_stream(
+    req: Req,
+    job: Job,
+    kind: str,
+    body: dict[str, Any],
+    family: str,
+    dims: tuple[int, int],
+    input_images: int,
+    headers: dict[str, str],
+) -> None:
     """Server-sent events, per image: `partial_images` previews (0..3), then the final image
     [sdk openai 3.57.0 openai/types/image_gen_stream_event.py, image_edit_stream_event.py;
     3p: mirrors of the API reference show an `event:` line naming the type]. The completed
@@ -297,18 +361,39 @@ def _openai_stream(req: Req, job: Job, kind: str, body: dict[str, Any], family: 
     for i in range(count):
         for k in range(partials):
             preview = render_image(max(16, dims[0] // 8), max(16, dims[1] // 8), fmt, emu.frame_variant(job, i))
-            event = {"type": f"{kind}.partial_image", "b64_json": base64.b64encode(preview).decode(),
-                     "created_at": int(time.time()), "partial_image_index": k, **settings}
+            event = {
+                "type": f"{kind}.partial_image",
+                "b64_json": base64.b64encode(preview).decode(),
+                "created_at": int(time.time()),
+                "partial_image_index": k,
+                **settings,
+            }
             req.sse(json.dumps(event), event=event["type"])
         if job.fault and job.fault.name == "job_failed":
-            req.sse(json.dumps({"type": "error", "error": {"type": "server_error", "code": "server_error",
-                                "message": "The server had an error while processing your request.", "param": None}}),
-                    event="error")
+            req.sse(
+                json.dumps(
+                    {
+                        "type": "error",
+                        "error": {
+                            "type": "server_error",
+                            "code": "server_error",
+                            "message": "The server had an error while processing your request.",
+                            "param": None,
+                        },
+                    }
+                ),
+                event="error",
+            )
             return
         usage = _openai_usage(family, body["prompt"], 1, dims, input_images)
         usage.pop("output_tokens_details")
-        event = {"type": f"{kind}.completed", "b64_json": base64.b64encode(emu.frame_bytes(job, i, fmt)).decode(),
-                 "created_at": int(time.time()), **settings, "usage": usage}
+        event = {
+            "type": f"{kind}.completed",
+            "b64_json": base64.b64encode(emu.frame_bytes(job, i, fmt)).decode(),
+            "created_at": int(time.time()),
+            **settings,
+            "usage": usage,
+        }
         req.sse(json.dumps(event), event=event["type"])
 
 

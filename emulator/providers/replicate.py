@@ -30,40 +30,86 @@ from emulator.wire import Job, Req
 
 PREFIX = "/replicate"
 FIELDS = {"input", "webhook", "webhook_completed", "webhook_events_filter", "stream"}  # [sdk prediction.py]
-_SEEDREAM = {"prompt", "image_input", "size", "aspect_ratio", "width", "height", "sequential_image_generation",
-             "max_images", "enhance_prompt", "disable_safety_checker"}
+_SEEDREAM = {
+    "prompt",
+    "image_input",
+    "size",
+    "aspect_ratio",
+    "width",
+    "height",
+    "sequential_image_generation",
+    "max_images",
+    "enhance_prompt",
+    "disable_safety_checker",
+}
 _RATIOS = {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"}
 # model -> (its input fields, output "list" or "one", the most references, the sizes it takes)
 MODELS: dict[str, tuple[set[str], str, int, tuple[str, ...]]] = {
     "bytedance/seedream-4": (_SEEDREAM, "list", 10, ("1K", "2K", "4K", "custom")),
     "bytedance/seedream-4.5": (_SEEDREAM, "list", 14, ("2K", "4K", "custom")),
     "google/nano-banana": ({"prompt", "image_input", "aspect_ratio", "output_format"}, "one", 14, ()),
-    "black-forest-labs/flux-kontext-pro": ({"prompt", "input_image", "aspect_ratio", "seed", "output_format",
-                                           "safety_tolerance", "prompt_upsampling"}, "one", 1, ()),
-    "black-forest-labs/flux-1.1-pro": ({"prompt", "aspect_ratio", "width", "height", "seed", "output_format",
-                                       "output_quality", "safety_tolerance", "prompt_upsampling", "image_prompt"},
-                                      "one", 0, ()),
+    "black-forest-labs/flux-kontext-pro": (
+        {"prompt", "input_image", "aspect_ratio", "seed", "output_format", "safety_tolerance", "prompt_upsampling"},
+        "one",
+        1,
+        (),
+    ),
+    "black-forest-labs/flux-1.1-pro": (
+        {
+            "prompt",
+            "aspect_ratio",
+            "width",
+            "height",
+            "seed",
+            "output_format",
+            "output_quality",
+            "safety_tolerance",
+            "prompt_upsampling",
+            "image_prompt",
+        },
+        "one",
+        0,
+        (),
+    ),
 }
 REPLICATE_SHAPES = frozenset({"replicate_wait_processing", "replicate_output_processing"})
 SENSITIVE = "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
-_STATUS_OF_PHASE = {"queued": "starting", "processing": "processing", "done": "succeeded", "failed": "failed",
-                    "cancelled": "canceled", "aborted": "aborted", "timeout": "failed", "deleted": "failed"}
-_PROBLEMS = {"auth": (401, "Unauthenticated"), "forbidden": (403, "Forbidden"), "rate_limit": (429, "Too Many Requests"),
-             "server": (500, "Internal Server Error"), "content": (422, "Input validation failed"),
-             "quota": (402, "Insufficient credit"), "invalid": (422, "Input validation failed"),
-             "missing": (422, "Input validation failed"), "not_found": (404, "Not found")}
+_STATUS_OF_PHASE = {
+    "queued": "starting",
+    "processing": "processing",
+    "done": "succeeded",
+    "failed": "failed",
+    "cancelled": "canceled",
+    "aborted": "aborted",
+    "timeout": "failed",
+    "deleted": "failed",
+}
+_PROBLEMS = {
+    "auth": (401, "Unauthenticated"),
+    "forbidden": (403, "Forbidden"),
+    "rate_limit": (429, "Too Many Requests"),
+    "server": (500, "Internal Server Error"),
+    "content": (422, "Input validation failed"),
+    "quota": (402, "Insufficient credit"),
+    "invalid": (422, "Input validation failed"),
+    "missing": (422, "Input validation failed"),
+    "not_found": (404, "Not found"),
+}
 
 
 def error_body(req: Req, kind: str, message: str, param: str) -> tuple[int, Any, dict[str, str]]:
     """Problem details {"title", "detail", "status"} [sdk replicate 1.0.7 exceptions.py]; a 429 says
     "Request was throttled..." [doc replicate.com/docs/topics/predictions/rate-limits]."""
     status, title = _PROBLEMS[kind]
-    detail = {"auth": "You did not pass a valid authentication token",
-              "rate_limit": "Request was throttled. Your rate limit resets in ~30s."}.get(kind, message)
+    detail = {
+        "auth": "You did not pass a valid authentication token",
+        "rate_limit": "Request was throttled. Your rate limit resets in ~30s.",
+    }.get(kind, message)
     body: dict[str, Any] = {"title": title, "detail": detail, "status": status}
     if status == 422:
-        body["invalid_fields"] = [{"type": kind, "field": f"input.{param}" if param else "input",
-                                   "description": message}]
+        body["invalid_fields"] = [
+            {"type": kind, "field": f"input.{param}" if param else "input", "description": message}
+        ]
     return status, body, {}
 
 
@@ -193,12 +239,22 @@ def _prediction(req: Req, job: Job, *, blocking: bool) -> dict[str, Any]:
         error_text = SENSITIVE if flagged else "Prediction failed: internal error"
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
     ended = status in ("succeeded", "failed", "canceled", "aborted")
-    return {"id": job.id, "model": job.model, "version": "hidden", "input": job.extra.get("inputs", {}),
-            "logs": "", "output": output, "data_removed": False, "error": error_text, "status": status,
-            "created_at": stamp, "started_at": None if status in ("starting", "aborted") else stamp,
-            "completed_at": stamp if ended else None,
-            "urls": {"get": base, "cancel": f"{base}/cancel", "web": f"https://replicate.com/p/{job.id}"},
-            "metrics": {"predict_time": round(job.latency, 3)} if ended else {}}
+    return {
+        "id": job.id,
+        "model": job.model,
+        "version": "hidden",
+        "input": job.extra.get("inputs", {}),
+        "logs": "",
+        "output": output,
+        "data_removed": False,
+        "error": error_text,
+        "status": status,
+        "created_at": stamp,
+        "started_at": None if status in ("starting", "aborted") else stamp,
+        "completed_at": stamp if ended else None,
+        "urls": {"get": base, "cancel": f"{base}/cancel", "web": f"https://replicate.com/p/{job.id}"},
+        "metrics": {"predict_time": round(job.latency, 3)} if ended else {},
+    }
 
 
 def _output_url(req: Req, job: Job, index: int) -> str:
@@ -219,4 +275,3 @@ def delivery(req: Req) -> None:
 
 
 EXTRA_PLACES = {"replicate-delivery": ("/replicate-delivery", delivery)}
-

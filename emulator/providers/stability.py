@@ -13,9 +13,17 @@ from emulator.wire import Req
 
 PREFIX = "/stability/v2beta"
 MODELS = ("sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd3.5-flash")
-_NAMES = {"auth": "unauthorized", "forbidden": "forbidden", "rate_limit": "rate_limit_exceeded",
-                    "server": "internal_error", "content": "content_moderation", "quota": "payment_required",
-                    "invalid": "bad_request", "missing": "bad_request", "not_found": "not_found"}
+_NAMES = {
+    "auth": "unauthorized",
+    "forbidden": "forbidden",
+    "rate_limit": "rate_limit_exceeded",
+    "server": "internal_error",
+    "content": "content_moderation",
+    "quota": "payment_required",
+    "invalid": "bad_request",
+    "missing": "bad_request",
+    "not_found": "not_found",
+}
 
 
 def error_body(req: Req, kind: str, message: str, param: str) -> tuple[int, Any, dict[str, str]]:
@@ -23,8 +31,18 @@ def error_body(req: Req, kind: str, message: str, param: str) -> tuple[int, Any,
     return status, {"id": uuid.uuid4().hex, "name": _NAMES[kind], "errors": [message]}, {}
 
 
-FIELDS = {"prompt", "model", "mode", "aspect_ratio", "seed", "output_format", "negative_prompt",
-                    "strength", "cfg_scale", "style_preset"}
+FIELDS = {
+    "prompt",
+    "model",
+    "mode",
+    "aspect_ratio",
+    "seed",
+    "output_format",
+    "negative_prompt",
+    "strength",
+    "cfg_scale",
+    "style_preset",
+}
 
 
 ASPECTS = ("1:1", "16:9", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
@@ -88,7 +106,8 @@ def route(req: Req) -> None:
     image = req.emu.frame_bytes(job, 0, fmt)
     headers = {"x-request-id": job.id}
     if accept == "application/json":
-        req.json_response(200, {"image": base64.b64encode(image).decode(), "finish_reason": finish,
-                                "seed": used_seed}, headers)
+        req.json_response(
+            200, {"image": base64.b64encode(image).decode(), "finish_reason": finish, "seed": used_seed}, headers
+        )
     else:
         req.send(200, image, f"image/{fmt}", {**headers, "finish-reason": finish, "seed": str(used_seed)})

@@ -38,10 +38,21 @@ def _wavespeed_upload(req: Req) -> None:
         if not isinstance(ctype, str):
             raise Invalid("invalid", "content_type must be a string", "content_type")
         req.emu.upload_tickets[upload_id] = {"content_type": ctype, "size": size}
-        req.json_response(200, enveloped(req, {
-            "upload": {"method": "PUT", "url": f"{req.emu.url}/storage/{upload_id}?X-Signature=emu-{upload_id[:8]}",
-                       "headers": {"Content-Type": ctype}},
-            "download_url": f"{req.emu.url}/files/upload/{upload_id}", "filename": ticket["filename"]}))
+        req.json_response(
+            200,
+            enveloped(
+                req,
+                {
+                    "upload": {
+                        "method": "PUT",
+                        "url": f"{req.emu.url}/storage/{upload_id}?X-Signature=emu-{upload_id[:8]}",
+                        "headers": {"Content-Type": ctype},
+                    },
+                    "download_url": f"{req.emu.url}/files/upload/{upload_id}",
+                    "filename": ticket["filename"],
+                },
+            ),
+        )
         return
     part = req.files.get("file")
     if not part or set(req.form) or set(req.files) != {"file"}:
@@ -66,8 +77,11 @@ def storage(req: Req) -> None:
     if answer_fault(req, req.fault("storage")):
         return
     if "authorization" in req.headers:
-        req.send(400, b"<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>",
-                 "application/xml")
+        req.send(
+            400,
+            b"<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>",
+            "application/xml",
+        )
     elif req.content_type != ticket["content_type"]:
         req.send(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", "application/xml")
     elif len(req.body) != ticket["size"]:

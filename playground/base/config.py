@@ -18,39 +18,39 @@ from playground.base.errors import ConfigError
 
 ENV_VARS: dict[str, str] = {
     "PLAYGROUND_DATA_DIR": "Where `runs.csv`, `ratings.csv` and frames live (`--data-dir` wins; default "
-                           "`/data/playground` when a persistent `/data` volume is mounted, else `./data`)",
+    "`/data/playground` when a persistent `/data` volume is mounted, else `./data`)",
     "PLAYGROUND_PRICES": "JSON file path or inline JSON overriding the price table, e.g. "
-                         "`{\"byteplus/seedream-5-0-260128\": 0.035}`",
+    '`{"byteplus/seedream-5-0-260128": 0.035}`',
     "PLAYGROUND_MAX_USD_PER_RUN": "Refuse a run whose worst case (the most it could cost) passes this (USD), before "
-                                  "anything is sent",
+    "anything is sent",
     "PLAYGROUND_MAX_USD_PER_SESSION": "Refuse runs once this browser session's spend would pass this (on a Space: "
-                                      "every session from one address together, per UTC day)",
+    "every session from one address together, per UTC day)",
     "PLAYGROUND_MAX_USD_PER_DAY": "Refuse runs once today's (UTC) spend logged in this DATA_DIR would pass this "
-                                  "(runs in flight in every process included)",
+    "(runs in flight in every process included)",
     "PLAYGROUND_CONFIRM_USD": "Compare (and the CLI's `compare` and `batch`) ask for confirmation when the worst case "
-                              "of the total passes this (default 1.0)",
+    "of the total passes this (default 1.0)",
     "PLAYGROUND_ALLOWED_MODELS": "Model ids beyond each provider's list that may run: comma-separated "
-                                 "`provider:model` or `provider:*` (unset: any off a Space, none on a Space)",
+    "`provider:model` or `provider:*` (unset: any off a Space, none on a Space)",
     "PLAYGROUND_MAX_DOWNLOAD_MB": "Size cap per downloaded frame (MB, default 40)",
     "PLAYGROUND_RUN_DEADLINE_S": "Overall deadline of one run in seconds (default 600)",
     "PLAYGROUND_RATE_LIMITS": "Rate limits per provider key over the documented ones, e.g. "
-                              "`byteplus=500/min:8,wavespeed=500/min:100,fal=:40,openai=off` (requests or images per "
-                              "period, `:` concurrent calls); see [docs/reliability.md](docs/reliability.md#rate-limits)",
+    "`byteplus=500/min:8,wavespeed=500/min:100,fal=:40,openai=off` (requests or images per "
+    "period, `:` concurrent calls); see [docs/reliability.md](docs/reliability.md#rate-limits)",
     "PLAYGROUND_DEFAULT_PROVIDER": "Provider preselected in the UI and CLI (default `local`)",
     "PLAYGROUND_CLIP_PATH": "Local folder of CLIP weights for the optional deep metrics "
-                            "(`pip install -r requirements-deep.txt`; docs/metrics.md)",
+    "(`pip install -r requirements-deep.txt`; docs/metrics.md)",
     "PLAYGROUND_DINO_PATH": "Local folder of DINOv2 weights for the optional deep metrics",
     "PLAYGROUND_DEEP_DOWNLOAD": "`1` lets the deep metrics download weights from the Hugging Face Hub when it is "
-                                "reachable",
+    "reachable",
     "SPACE_ID": "Set by Hugging Face Spaces; there, caps left unset default to $1 per run, $5 per session, $25 per "
-                "day (SPACE_DEFAULT_CAPS), the session cap counts every session of one address together, and model "
-                "ids outside the lists are refused",
+    "day (SPACE_DEFAULT_CAPS), the session cap counts every session of one address together, and model "
+    "ids outside the lists are refused",
     "PLAYGROUND_HUB_DATASET": "`owner/name` of a Hugging Face dataset to sync the log and votes to (unset: no sync; "
-                              "created private if new)",
+    "created private if new)",
     "PLAYGROUND_HUB_EVERY_MIN": "Minutes between the app's background commits to the dataset (default 5; fractions "
-                                "allowed)",
+    "allowed)",
     "PLAYGROUND_HUB_INCLUDE": "`frames` and/or `exports` (comma-separated) to sync too; default: the log and votes "
-                              "only",
+    "only",
     "HF_TOKEN": "Hugging Face token with write access to that dataset (a Space **secret**)",
     "HF_ENDPOINT": "The Hub's URL, as `huggingface_hub` reads it (default `https://huggingface.co`)",
     "GRADIO_SERVER_PORT": "Port of the web app (Gradio's own variable, default 7860)",
@@ -169,7 +169,9 @@ class Settings:
             data_dir=Path(data_dir) if data_dir else default_data_dir(env),
             env=env,
             max_usd_per_run=_cap_env(env, "PLAYGROUND_MAX_USD_PER_RUN", caps.get("PLAYGROUND_MAX_USD_PER_RUN")),
-            max_usd_per_session=_cap_env(env, "PLAYGROUND_MAX_USD_PER_SESSION", caps.get("PLAYGROUND_MAX_USD_PER_SESSION")),
+            max_usd_per_session=_cap_env(
+                env, "PLAYGROUND_MAX_USD_PER_SESSION", caps.get("PLAYGROUND_MAX_USD_PER_SESSION")
+            ),
             max_usd_per_day=_cap_env(env, "PLAYGROUND_MAX_USD_PER_DAY", caps.get("PLAYGROUND_MAX_USD_PER_DAY")),
             confirm_usd=_cap_env(env, "PLAYGROUND_CONFIRM_USD", 1.0) or 0.0,
             max_download_bytes=int(_limit_env(env, "PLAYGROUND_MAX_DOWNLOAD_MB", 40.0) * 1024 * 1024),

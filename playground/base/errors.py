@@ -37,8 +37,15 @@ class SpendCapError(PlaygroundError):
 class ProviderError(PlaygroundError):
     """A provider call failed. `may_be_billed` is True when the call may have been charged."""
 
-    def __init__(self, kind: str, message: str, *, status: int | None = None,
-                 may_be_billed: bool = False, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        may_be_billed: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status

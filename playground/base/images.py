@@ -50,5 +50,3 @@ def decode(data: bytes | Path, keep: bool = True) -> tuple[str, Image.Image | No
     if fmt not in EXTENSIONS:
         raise ValueError(f"unsupported image format {fmt or 'unknown'}")
     return EXTENSIONS[fmt], picture
-
-

@@ -31,8 +31,14 @@ def load_preset(path: Path) -> Preset:
     frames = int(data.get("frames", len(story.beats) or 4))
     if story.beats and len(story.beats) < frames:
         raise ValueError(f"{path.name}: {len(story.beats)} beats for {frames} frames")
-    return Preset(key=path.stem, title=data.get("title", path.stem), story=story, frames=frames,
-                  mode=data.get("mode", "sequence"), description=data.get("description", ""))
+    return Preset(
+        key=path.stem,
+        title=data.get("title", path.stem),
+        story=story,
+        frames=frames,
+        mode=data.get("mode", "sequence"),
+        description=data.get("description", ""),
+    )
 
 
 def load_presets(directory: Path = PRESET_DIR) -> dict[str, Preset]:

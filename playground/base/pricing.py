@@ -104,7 +104,7 @@ def parse_wh(size: str) -> tuple[int, int] | None:
 
 
 def k_size_px(size: str) -> int | None:
-    """"1K".."4K" -> 1024..4096 (square); None otherwise."""
+    """ "1K".."4K" -> 1024..4096 (square); None otherwise."""
     s = size.strip().upper()
     if len(s) == 2 and s[0] in "1234" and s[1] == "K":
         return int(s[0]) * 1024
@@ -146,14 +146,19 @@ _SNAPSHOT = re.compile(r"^(.+)-(\d{4}-\d{2}-\d{2})$")
 
 
 def snapshot_base(model: str) -> str | None:
-    """"gpt-image-1.5-2025-12-16" -> "gpt-image-1.5": a dated snapshot of a listed model is
+    """ "gpt-image-1.5-2025-12-16" -> "gpt-image-1.5": a dated snapshot of a listed model is
     priced like it; None when the id carries no date suffix."""
     match = _SNAPSHOT.match(model)
     return match.group(1) if match else None
 
 
-def price_for(provider: str, model: str, listed: Mapping[str, Price], fallback: Price | None,
-              overrides: Mapping[tuple[str, str], Price] | None = None) -> Price:
+def price_for(
+    provider: str,
+    model: str,
+    listed: Mapping[str, Price],
+    fallback: Price | None,
+    overrides: Mapping[tuple[str, str], Price] | None = None,
+) -> Price:
     """The price of `model`: the owner's override, then the provider's listed price (`listed`: its
     models' class attributes), then a dated snapshot of a listed model priced like it, then the
     override for (provider, "*"), then the provider's `fallback` marked as an estimate."""
@@ -198,8 +203,9 @@ def largest_size(price: Price) -> tuple[int, int]:
     return price.most_for_unknown or price.quoted_for or REFERENCE_QUOTE
 
 
-def most_cost(price: Price, size: str, images: int, prompt: str = "",
-              references: Sequence[tuple[int, int]] = ()) -> float:
+def most_cost(
+    price: Price, size: str, images: int, prompt: str = "", references: Sequence[tuple[int, int]] = ()
+) -> float:
     """The most one call can cost: `images` at the worst price of their size, plus the prompt's
     input tokens at most (one per UTF-8 byte) and its reference images (their pixels) at most,
     for a token-billed model."""

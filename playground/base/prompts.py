@@ -30,8 +30,10 @@ def sequence_prompt(prompt: str, beats: list[str], frames: int) -> str:
     base = prompt.strip()
     if frames == 1:
         return f"{base} {beats[0]}".strip() if beats else base
-    head = (f"Generate a series of {frames} images with the same character and a consistent style, "
-            f"one image per story beat. {base}")
+    head = (
+        f"Generate a series of {frames} images with the same character and a consistent style, "
+        f"one image per story beat. {base}"
+    )
     if not beats:
         return f"{head} Show {frames} different moments of the story."
     lines = [f"Image {i + 1}: {beat.strip()}" for i, beat in enumerate(beats[:frames])]

@@ -68,23 +68,44 @@ class Vote:
     def from_row(cls, row: Mapping[str, object]) -> Vote:
         """A row as read back (text cells; a newer column missing or empty reads as its default;
         an older row without a vote id gets one derived from its cells, the same on every read)."""
+
         def text(name: str) -> str:
             value = row.get(name)
             return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
 
-        vote = cls(rated_at=text("rated_at"), experiment_id=text("experiment_id"), run_id=text("run_id"),
-                   other_run_id=text("other_run_id"), verdict=text("verdict"), score=_whole(text("score")),
-                   rater=text("rater") or "anonymous", criterion=text("criterion") or "overall",
-                   vote_id=text("vote_id"), pair_id=text("pair_id"), source=text("source") or "ui",
-                   retracts=text("retracts"), decide_ms=_whole(text("decide_ms")))
+        vote = cls(
+            rated_at=text("rated_at"),
+            experiment_id=text("experiment_id"),
+            run_id=text("run_id"),
+            other_run_id=text("other_run_id"),
+            verdict=text("verdict"),
+            score=_whole(text("score")),
+            rater=text("rater") or "anonymous",
+            criterion=text("criterion") or "overall",
+            vote_id=text("vote_id"),
+            pair_id=text("pair_id"),
+            source=text("source") or "ui",
+            retracts=text("retracts"),
+            decide_ms=_whole(text("decide_ms")),
+        )
         return vote if vote.vote_id else dataclasses.replace(vote, vote_id=legacy_vote_id(vote))
 
     def json(self) -> dict[str, object]:
         """The vote as `/vote` and `vote --json` return it (left and right named as such)."""
-        return {"vote_id": self.vote_id, "rated_at": self.rated_at, "experiment_id": self.experiment_id,
-                "left_run_id": self.run_id, "right_run_id": self.other_run_id, "verdict": self.verdict,
-                "criterion": self.criterion, "rater": self.rater, "source": self.source, "pair_id": self.pair_id,
-                "retracts": self.retracts or None, "decide_ms": self.decide_ms}
+        return {
+            "vote_id": self.vote_id,
+            "rated_at": self.rated_at,
+            "experiment_id": self.experiment_id,
+            "left_run_id": self.run_id,
+            "right_run_id": self.other_run_id,
+            "verdict": self.verdict,
+            "criterion": self.criterion,
+            "rater": self.rater,
+            "source": self.source,
+            "pair_id": self.pair_id,
+            "retracts": self.retracts or None,
+            "decide_ms": self.decide_ms,
+        }
 
 
 RATING_COLUMNS: list[str] = Vote.columns()
@@ -92,8 +113,17 @@ RATING_COLUMNS: list[str] = Vote.columns()
 
 def legacy_vote_id(vote: Vote) -> str:
     """A stable id for a row written before votes had one: a hash of its cells."""
-    cells = "\x1f".join([vote.rated_at, vote.experiment_id, vote.run_id, vote.other_run_id, vote.verdict,
-                         "" if vote.score is None else str(vote.score), vote.rater])
+    cells = "\x1f".join(
+        [
+            vote.rated_at,
+            vote.experiment_id,
+            vote.run_id,
+            vote.other_run_id,
+            vote.verdict,
+            "" if vote.score is None else str(vote.score),
+            vote.rater,
+        ]
+    )
     return "old-" + hashlib.sha256(cells.encode("utf-8", "backslashreplace")).hexdigest()[:12]
 
 

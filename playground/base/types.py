@@ -64,8 +64,11 @@ class ModelInfo:
     def modes(self) -> tuple[Mode, ...]:
         """The modes a run of this model may take (core.plan refuses the others): sequence with
         native sequential generation, chain with reference input, baseline always."""
-        return (*(("sequence",) if self.native_sequence else ()), "baseline",
-                *(("chain",) if self.max_references else ()))
+        return (
+            *(("sequence",) if self.native_sequence else ()),
+            "baseline",
+            *(("chain",) if self.max_references else ()),
+        )
 
 
 @dataclass

@@ -36,7 +36,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="where runs.csv and frames live (default: $PLAYGROUND_DATA_DIR or ./data)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="where runs.csv and frames live (default: $PLAYGROUND_DATA_DIR or ./data)"
+    )
 
 
 def frames_arg(text: str) -> int:
@@ -44,8 +46,9 @@ def frames_arg(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"frames must be a whole number from {MIN_FRAMES} to {MAX_FRAMES}, "
-                                         f"got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"frames must be a whole number from {MIN_FRAMES} to {MAX_FRAMES}, got {text!r}"
+        ) from None
 
 
 def warn_damaged(playground: Playground) -> None:
@@ -82,9 +85,13 @@ def report_run(record: RunRecord, as_json: bool) -> int:
 
 # -- the CLI's --hub ----------------------------------------------------------------------------
 def add_hub_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hub", default=None, metavar="DIR|OWNER/NAME",
-                        help="merge a synced dataset: a pulled folder, or a dataset id to pull first "
-                             "(default: the pulled copy of $PLAYGROUND_HUB_DATASET, if any)")
+    parser.add_argument(
+        "--hub",
+        default=None,
+        metavar="DIR|OWNER/NAME",
+        help="merge a synced dataset: a pulled folder, or a dataset id to pull first "
+        "(default: the pulled copy of $PLAYGROUND_HUB_DATASET, if any)",
+    )
 
 
 def snapshots_from(args: argparse.Namespace, settings: Settings) -> list[Snapshot] | None:
@@ -114,8 +121,15 @@ class ProgressBar:
     and every second (waits change between runs); elsewhere a line every 5%. Its calls come from
     the event loop and the ticker thread: one lock. `stream=None` draws nothing (--json)."""
 
-    def __init__(self, total: int, stream: TextIO | None = None, *, initial: int = 0, quiet: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        *,
+        initial: int = 0,
+        quiet: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         stream = None if quiet else (stream or sys.stderr)  # the stderr of now, not of the import
         self.total, self.initial, self.done, self.spent, self.in_flight = total, initial, initial, 0.0, 0
         self.stream: TextIO | None = stream
@@ -161,9 +175,13 @@ class ProgressBar:
             counts = " ".join(f"{k} {v}" for k, v in sorted(self.status.items()))
             done, in_flight, spent = self.done, self.in_flight, self.spent
         eta = self.eta_s()
-        parts = [f"[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} runs  ${spent:.4f}",
-                 f"{in_flight} in flight", f"{LIMITERS.waiting()} waiting on a rate limit",
-                 "ETA " + ("?" if eta is None else _duration(eta)), counts]
+        parts = [
+            f"[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} runs  ${spent:.4f}",
+            f"{in_flight} in flight",
+            f"{LIMITERS.waiting()} waiting on a rate limit",
+            "ETA " + ("?" if eta is None else _duration(eta)),
+            counts,
+        ]
         return "  ".join(p for p in parts if p)
 
     def _draw(self) -> None:
@@ -194,5 +212,4 @@ class ProgressBar:
 def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
-    return (f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s" if rest >= 60
-            else f"{rest}s")
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s" if rest >= 60 else f"{rest}s"

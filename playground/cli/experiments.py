@@ -49,8 +49,9 @@ def confirm(usd: float, playground: Playground, yes: bool, ask: Callable[[str], 
         answer = ask(f"at most ${usd:.4f} passes PLAYGROUND_CONFIRM_USD (${limit:.2f}); run it? [y/N] ")
         if answer.strip().lower() in ("y", "yes"):
             return
-    raise SpendCapError(f"at most ${usd:.4f} passes PLAYGROUND_CONFIRM_USD (${limit:.2f}): nothing was sent; "
-                        f"pass --yes to run it")
+    raise SpendCapError(
+        f"at most ${usd:.4f} passes PLAYGROUND_CONFIRM_USD (${limit:.2f}): nothing was sent; pass --yes to run it"
+    )
 
 
 def asker(as_json: bool) -> Callable[[str], str] | None:
@@ -76,17 +77,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
     experiment_id = new_experiment_id()
     try:
         arms = parse_arms(args.arm)
-        plans = plan_comparison(playground, story, arms, frames=args.frames, seed=args.seed, size=args.size,
-                                session=session, experiment_id=experiment_id)  # a refused arm: an error row
+        plans = plan_comparison(
+            playground,
+            story,
+            arms,
+            frames=args.frames,
+            seed=args.seed,
+            size=args.size,
+            session=session,
+            experiment_id=experiment_id,
+        )  # a refused arm: an error row
         confirm(total_max_usd(plans), playground, args.yes, asker(args.json))
-        result = asyncio.run(compare(playground, story, arms, frames=args.frames, seed=args.seed, session=session,
-                                     size=args.size, experiment_id=experiment_id))
+        result = asyncio.run(
+            compare(
+                playground,
+                story,
+                arms,
+                frames=args.frames,
+                seed=args.seed,
+                session=session,
+                size=args.size,
+                experiment_id=experiment_id,
+            )
+        )
     except PlaygroundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         logged = logged_runs(playground, experiment_id)
         if logged:
-            print(f"note: nothing was sent; {logged} refused run(s) logged as error rows of experiment "
-                  f"{experiment_id}", file=sys.stderr)
+            print(
+                f"note: nothing was sent; {logged} refused run(s) logged as error rows of experiment {experiment_id}",
+                file=sys.stderr,
+            )
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; runs in flight were logged as cancelled", file=sys.stderr)
@@ -94,8 +115,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     records = result.records
     if args.json:
         runs = [{**record_json(o.record), "arm": o.cell.arm.label} for o in result.outcomes if o.record]
-        print(json.dumps({"experiment_id": result.experiment_id, "wall_s": result.wall_s, "runs": runs},
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                {"experiment_id": result.experiment_id, "wall_s": result.wall_s, "runs": runs}, ensure_ascii=False
+            )
+        )
     else:
         print(f"experiment {result.experiment_id}: {len(records)} arm(s) in {result.wall_s:.2f}s (wall)")
         for record in records:
@@ -124,10 +148,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     max_usd = args.max_usd if args.max_usd is not None else batch.max_usd
-    print(f"experiment {batch.experiment_id}: {len(batch.cells)} cells, {len(batch.cells) - len(todo)} already ok, "
-          f"{len(todo)} to run, estimated ${estimate:.4f} (at most ${most:.4f})"
-          + (f", cap ${max_usd:.2f}" if max_usd is not None else ""),
-          file=sys.stderr)
+    print(
+        f"experiment {batch.experiment_id}: {len(batch.cells)} cells, {len(batch.cells) - len(todo)} already ok, "
+        f"{len(todo)} to run, estimated ${estimate:.4f} (at most ${most:.4f})"
+        + (f", cap ${max_usd:.2f}" if max_usd is not None else ""),
+        file=sys.stderr,
+    )
     tally: Counter[str] = Counter()
     bar = ProgressBar(len(batch.cells), initial=len(batch.cells) - len(todo), quiet=args.json)
     lift_run_slots(playground, args.concurrency or batch.concurrency)
@@ -137,21 +163,41 @@ def cmd_batch(args: argparse.Namespace) -> int:
         bar(cell, record)
 
     try:
-        records = asyncio.run(run_cells(playground, batch.cells, batch.experiment_id, concurrency=args.concurrency
-                                        or batch.concurrency, max_usd=max_usd, on_done=done, on_start=bar.started))
+        records = asyncio.run(
+            run_cells(
+                playground,
+                batch.cells,
+                batch.experiment_id,
+                concurrency=args.concurrency or batch.concurrency,
+                max_usd=max_usd,
+                on_done=done,
+                on_start=bar.started,
+            )
+        )
     except KeyboardInterrupt:
         bar.close()
-        print(f"interrupted: {tally['ok']} cell(s) finished ok and are logged; runs in flight were logged as "
-              f"cancelled. Re-run the same command to resume.", file=sys.stderr)
+        print(
+            f"interrupted: {tally['ok']} cell(s) finished ok and are logged; runs in flight were logged as "
+            f"cancelled. Re-run the same command to resume.",
+            file=sys.stderr,
+        )
         return 130
     bar.close()
     return _batch_report(batch, records, tally, len(batch.cells) - len(todo), args.json)
 
 
 def _batch_report(batch: BatchFile, records: list[RunRecord], tally: Counter[str], skipped: int, as_json: bool) -> int:
-    summary = {"experiment_id": batch.experiment_id, "cells": len(batch.cells), "skipped": skipped,
-               "ran": len(records), "ok": tally["ok"], "partial": tally["partial"], "error": tally["error"],
-               "refused": tally["refused"], "cost_usd": round(sum(r.cost_usd for r in records), 6)}
+    summary = {
+        "experiment_id": batch.experiment_id,
+        "cells": len(batch.cells),
+        "skipped": skipped,
+        "ran": len(records),
+        "ok": tally["ok"],
+        "partial": tally["partial"],
+        "error": tally["error"],
+        "refused": tally["refused"],
+        "cost_usd": round(sum(r.cost_usd for r in records), 6),
+    }
     if as_json:
         print(json.dumps(summary))
     else:
@@ -173,8 +219,12 @@ def _register_compare(sub: Subparsers) -> None:
     p = sub.add_parser("compare", help="run one story across several arms at once, side by side")
     p.add_argument("--prompt", required=True, help="character and style (the story's shared text)")
     p.add_argument("--frames", type=frames_arg, required=True)
-    p.add_argument("--arm", action="append", required=True,
-                   help="PROVIDER:MODEL:MODE, repeatable; an empty MODEL means the provider's default (local::baseline); MODE sequence, baseline, chain or chain-previous")
+    p.add_argument(
+        "--arm",
+        action="append",
+        required=True,
+        help="PROVIDER:MODEL:MODE, repeatable; an empty MODEL means the provider's default (local::baseline); MODE sequence, baseline, chain or chain-previous",
+    )
     p.add_argument("--beat", action="append", default=[], help="one per frame, in order (repeatable)")
     p.add_argument("--seed", type=int, default=None, help="the same seed for every arm that takes one")
     p.add_argument("--size", default="")

@@ -17,9 +17,18 @@ from playground.experiments.export import FORMATS, export_run
 def register(subparsers: Subparsers, command: str) -> None:
     p = subparsers.add_parser("export", help="export a run as a ZIP, a storyboard sheet or an animated GIF")
     p.add_argument("run_id", metavar="RUN_ID")
-    p.add_argument("--format", choices=FORMATS, default="zip",
-                   help="zip: frames + manifest.json; sheet: one PNG grid with captions; gif/webp: animation")
-    p.add_argument("--out", type=Path, default=None, help="file, or directory (a path without a suffix); default: ./RUN_ID.zip, ./RUN_ID-sheet.png, ./RUN_ID.gif")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="zip",
+        help="zip: frames + manifest.json; sheet: one PNG grid with captions; gif/webp: animation",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="file, or directory (a path without a suffix); default: ./RUN_ID.zip, ./RUN_ID-sheet.png, ./RUN_ID.gif",
+    )
     add_data_dir(p)
     p.set_defaults(func=cmd_export)
 

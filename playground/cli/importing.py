@@ -21,8 +21,12 @@ def register(subparsers: Subparsers, command: str) -> None:
     p.add_argument("--cost", required=True, type=float, help="what the frames cost, in US dollars")
     p.add_argument("--prompt", required=True)
     p.add_argument("--beat", action="append", default=[], help="one per frame, in order (repeatable)")
-    p.add_argument("--mode", choices=MODES, default="sequence",
-                   help="sequence: one prompt made all frames; baseline: one image per prompt")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="sequence",
+        help="sequence: one prompt made all frames; baseline: one image per prompt",
+    )
     p.add_argument("--experiment", default="", help="experiment id, to compare with other runs")
     p.add_argument("--arm", default="")
     p.add_argument("--variant", default="")
@@ -34,8 +38,18 @@ def register(subparsers: Subparsers, command: str) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     with opened(args) as playground:
         try:
-            record = import_run(playground, args.frames, args.model, args.cost, args.prompt,
-                                args.beat, args.mode, args.experiment, args.arm, args.variant)
+            record = import_run(
+                playground,
+                args.frames,
+                args.model,
+                args.cost,
+                args.prompt,
+                args.beat,
+                args.mode,
+                args.experiment,
+                args.arm,
+                args.variant,
+            )
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

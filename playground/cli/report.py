@@ -31,8 +31,11 @@ def _report(playground: Playground, args: argparse.Namespace) -> int:
         return 1
     if args.experiment and args.experiment not in analysis.experiments(playground, snapshots):
         known = analysis.experiments(playground, snapshots)[:10]
-        print(f"error: no experiment {args.experiment!r} in {playground.log.runs.path}"
-              + (f"; recent: {', '.join(known)}" if known else ""), file=sys.stderr)
+        print(
+            f"error: no experiment {args.experiment!r} in {playground.log.runs.path}"
+            + (f"; recent: {', '.join(known)}" if known else ""),
+            file=sys.stderr,
+        )
         return 2
     if args.grid:
         return _grid(playground, args)
@@ -72,15 +75,28 @@ def _grid(playground: Playground, args: argparse.Namespace) -> int:
 
 
 def register(sub: Subparsers, command: str) -> None:
-    p = sub.add_parser("report", help="per-arm summary of runs and votes (success, cost, latency, consistency, ratings)")
+    p = sub.add_parser(
+        "report", help="per-arm summary of runs and votes (success, cost, latency, consistency, ratings)"
+    )
     p.add_argument("--experiment", default=None, help="one experiment id (default: every run in the log)")
-    p.add_argument("--criterion", default="overall", choices=CRITERIA,
-                   help="the votes of one criterion (default: overall; older votes are overall)")
-    p.add_argument("--grid", action="store_true",
-                   help="the experiment's grid: one row per story or prompt variant, one column per arm")
-    p.add_argument("--sort", default=None, metavar="METRIC[:ARM]",
-                   help="with --grid: sort rows by a metric (default subject_consistency) of one arm, "
-                        "or without ARM by its spread over the arms")
+    p.add_argument(
+        "--criterion",
+        default="overall",
+        choices=CRITERIA,
+        help="the votes of one criterion (default: overall; older votes are overall)",
+    )
+    p.add_argument(
+        "--grid",
+        action="store_true",
+        help="the experiment's grid: one row per story or prompt variant, one column per arm",
+    )
+    p.add_argument(
+        "--sort",
+        default=None,
+        metavar="METRIC[:ARM]",
+        help="with --grid: sort rows by a metric (default subject_consistency) of one arm, "
+        "or without ARM by its spread over the arms",
+    )
     p.add_argument("--page", type=int, default=1, help="with --grid: the page of 12 rows to print")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     add_hub_arg(p)

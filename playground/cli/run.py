@@ -25,16 +25,28 @@ def _register_run(sub: Subparsers) -> None:
     p = sub.add_parser("run", help="generate one run and log it")
     p.add_argument("--provider", default=None, help="provider name (see `providers`); default: local")
     p.add_argument("--model", default="", help="model id (default: the provider's default)")
-    p.add_argument("--mode", choices=MODES, default="sequence",
-                   help="sequence: one call for N frames; baseline: N independent calls; chain: frame 1, then "
-                        "frames 2..N each with an earlier frame as their reference image")
-    p.add_argument("--chain-from", choices=CHAIN_FROM, default="first",
-                   help="chain mode: the reference of frames 2..N is frame 1 (sent together once it is back) "
-                        "or the frame before (one after another); default: first")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="sequence",
+        help="sequence: one call for N frames; baseline: N independent calls; chain: frame 1, then "
+        "frames 2..N each with an earlier frame as their reference image",
+    )
+    p.add_argument(
+        "--chain-from",
+        choices=CHAIN_FROM,
+        default="first",
+        help="chain mode: the reference of frames 2..N is frame 1 (sent together once it is back) "
+        "or the frame before (one after another); default: first",
+    )
     p.add_argument("--frames", type=frames_arg, default=None, help="frames to make (default: one per --beat)")
     p.add_argument("--prompt", required=True)
-    p.add_argument("--beat", action="append", default=[],
-                   help="one per frame, in order (repeatable); beyond --frames only the first are sent")
+    p.add_argument(
+        "--beat",
+        action="append",
+        default=[],
+        help="one per frame, in order (repeatable); beyond --frames only the first are sent",
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--size", default="")
     p.add_argument("--ref", action="append", default=[], type=Path, help="reference image (repeatable)")
@@ -54,10 +66,18 @@ def _run_one(playground: Playground, args: argparse.Namespace) -> int:
     except InputError:
         print("error: give --frames N, or one --beat per frame", file=sys.stderr)
         return 2
-    request = GenerationRequest(prompt=args.prompt, frames=frames, mode=args.mode,
-                                provider=args.provider or playground.settings.default_provider, model=args.model,
-                                beats=args.beat, size=args.size, seed=args.seed, references=args.ref,
-                                chain_from=args.chain_from)
+    request = GenerationRequest(
+        prompt=args.prompt,
+        frames=frames,
+        mode=args.mode,
+        provider=args.provider or playground.settings.default_provider,
+        model=args.model,
+        beats=args.beat,
+        size=args.size,
+        seed=args.seed,
+        references=args.ref,
+        chain_from=args.chain_from,
+    )
     try:
         result: RunResult = asyncio.run(playground.run(request))
     except (InputError, SpendCapError) as exc:

@@ -19,10 +19,16 @@ if TYPE_CHECKING:
 
 
 def register(sub: Subparsers, command: str) -> None:
-    p = sub.add_parser("sync", help="commit the log and votes to the Hub dataset $PLAYGROUND_HUB_DATASET now "
-                                    "(--pull: fetch every writer's runs from it)")
-    p.add_argument("--pull", action="store_true", help="fetch the dataset into DATA_DIR/hub so that History, "
-                                                        "Analysis and `report` include every writer's runs")
+    p = sub.add_parser(
+        "sync",
+        help="commit the log and votes to the Hub dataset $PLAYGROUND_HUB_DATASET now "
+        "(--pull: fetch every writer's runs from it)",
+    )
+    p.add_argument(
+        "--pull",
+        action="store_true",
+        help="fetch the dataset into DATA_DIR/hub so that History, Analysis and `report` include every writer's runs",
+    )
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     add_data_dir(p)
     p.set_defaults(func=cmd_sync)
@@ -51,15 +57,23 @@ def push(sync: HubSync) -> dict[str, object]:
     result = sync.push()
     where = f"dataset {sync.config.repo_id} as writer {sync.writer}"
     if result.uploaded:
-        text = f"committed {len(result.uploaded)} file(s) to {where}: {', '.join(result.uploaded[:6])}" + \
-            (f" and {len(result.uploaded) - 6} more" if len(result.uploaded) > 6 else "") + \
-            f" (commit {(result.commit_oid or '')[:10]})"
+        text = (
+            f"committed {len(result.uploaded)} file(s) to {where}: {', '.join(result.uploaded[:6])}"
+            + (f" and {len(result.uploaded) - 6} more" if len(result.uploaded) > 6 else "")
+            + f" (commit {(result.commit_oid or '')[:10]})"
+        )
     else:
         text = f"nothing new to upload to {where}"
     if result.waiting:
         text += f"\n{len(result.waiting)} file(s) wait for the next sync (at most 500 per commit)"
-    return {"text": text, "repo_id": sync.config.repo_id, "writer": sync.writer, "commit": result.commit_oid,
-            "uploaded": result.uploaded, "waiting": result.waiting}
+    return {
+        "text": text,
+        "repo_id": sync.config.repo_id,
+        "writer": sync.writer,
+        "commit": result.commit_oid,
+        "uploaded": result.uploaded,
+        "waiting": result.waiting,
+    }
 
 
 def pull(sync: HubSync) -> dict[str, object]:
@@ -70,8 +84,17 @@ def pull(sync: HubSync) -> dict[str, object]:
     writers = count_runs(snapshot)
     votes = count_votes(snapshot)
     listed = ", ".join(f"{w} {n}" for w, n in writers.items())
-    text = (f"pulled dataset {sync.config.repo_id} into {snapshot.root}: {sum(writers.values())} runs from "
-            f"{len(writers)} writer(s) ({listed or 'none yet'}), {votes} votes. History, Analysis, `report` and "
-            f"`bench-story` now include them (each run once).")
-    return {"text": text, "repo_id": sync.config.repo_id, "writer": sync.writer, "snapshot": str(snapshot.root),
-            "writers": writers, "runs": sum(writers.values()), "votes": votes}
+    text = (
+        f"pulled dataset {sync.config.repo_id} into {snapshot.root}: {sum(writers.values())} runs from "
+        f"{len(writers)} writer(s) ({listed or 'none yet'}), {votes} votes. History, Analysis, `report` and "
+        f"`bench-story` now include them (each run once)."
+    )
+    return {
+        "text": text,
+        "repo_id": sync.config.repo_id,
+        "writer": sync.writer,
+        "snapshot": str(snapshot.root),
+        "writers": writers,
+        "runs": sum(writers.values()),
+        "votes": votes,
+    }

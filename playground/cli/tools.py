@@ -22,8 +22,10 @@ if TYPE_CHECKING:  # cli.common loads the core: only its type here
     from playground.cli.common import Subparsers
 
 TOOLS = {"emulator": "emulator.cli", "bench": "bench.cli"}  # tool -> its module with main(argv)
-HELP = {"emulator": "serve every provider's protocol on 127.0.0.1 (demos without keys)",
-        "bench": "benchmark the playground against the provider's own time (ratios)"}
+HELP = {
+    "emulator": "serve every provider's protocol on 127.0.0.1 (demos without keys)",
+    "bench": "benchmark the playground against the provider's own time (ratios)",
+}
 
 
 class ToolMissing(Exception):
@@ -41,9 +43,11 @@ def run_tool(name: str, argv: list[str]) -> int:
     try:
         module = load_tool(name)
     except ToolMissing:
-        print(f"error: the {name} is a development tool that lives beside playground/ in a source checkout; it is "
-              f"not part of the installed package (clone the repository, then: python -m playground {name})",
-              file=sys.stderr)
+        print(
+            f"error: the {name} is a development tool that lives beside playground/ in a source checkout; it is "
+            f"not part of the installed package (clone the repository, then: python -m playground {name})",
+            file=sys.stderr,
+        )
         return 2
     return int(module.main(argv) or 0)
 

@@ -49,8 +49,19 @@ def _register_vote(sub: Subparsers) -> None:
 def cmd_runs(args: argparse.Namespace) -> int:
     with opened(args) as playground:
         try:
-            result, _ = api_runs(playground, args.run_id, args.provider, args.model, args.mode, args.status,
-                                 args.experiment, args.include_refused, args.limit, args.offset, args.tag)
+            result, _ = api_runs(
+                playground,
+                args.run_id,
+                args.provider,
+                args.model,
+                args.mode,
+                args.status,
+                args.experiment,
+                args.include_refused,
+                args.limit,
+                args.offset,
+                args.tag,
+            )
         except PlaygroundError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -58,8 +69,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(json.dumps(result, ensure_ascii=False))
         return 0
     for run in result["runs"]:
-        print(f"{run['run_id']}  {run['created_at'][:16]}  {run['status']:<9} {run['frames_returned']}/"
-              f"{run['frames_requested']}  ${run['cost_usd']:.4f}  {run['provider']}/{run['model']} ({run['mode']})")
+        print(
+            f"{run['run_id']}  {run['created_at'][:16]}  {run['status']:<9} {run['frames_returned']}/"
+            f"{run['frames_requested']}  ${run['cost_usd']:.4f}  {run['provider']}/{run['model']} ({run['mode']})"
+        )
     print(f"{len(result['runs'])} of {result['total']} run(s)")
     return 0
 
@@ -67,11 +80,22 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_vote(args: argparse.Namespace) -> int:
     with opened(args) as playground:
         try:
-            vote = api_vote(playground, args.experiment, args.left, args.right, args.verdict, args.criterion,
-                            args.rater, source="cli")
+            vote = api_vote(
+                playground,
+                args.experiment,
+                args.left,
+                args.right,
+                args.verdict,
+                args.criterion,
+                args.rater,
+                source="cli",
+            )
         except PlaygroundError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    print(json.dumps(vote, ensure_ascii=False) if args.json else
-          f"vote logged: {vote['verdict']} ({vote['left_run_id']} vs {vote['right_run_id']}, {vote['criterion']})")
+    print(
+        json.dumps(vote, ensure_ascii=False)
+        if args.json
+        else f"vote logged: {vote['verdict']} ({vote['left_run_id']} vs {vote['right_run_id']}, {vote['criterion']})"
+    )
     return 0

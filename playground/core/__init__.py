@@ -19,8 +19,14 @@ if TYPE_CHECKING:
     from playground.core.session import Session
     from playground.core.sink import Progress
 
-_EXPORTS = {"Playground": "playground.core.playground", "Session": "playground.core.session",
-            "Estimate": "playground.core.plan", "Plan": "playground.core.plan", "Progress": "playground.core.sink", "RunResult": "playground.base.types"}
+_EXPORTS = {
+    "Playground": "playground.core.playground",
+    "Session": "playground.core.session",
+    "Estimate": "playground.core.plan",
+    "Plan": "playground.core.plan",
+    "Progress": "playground.core.sink",
+    "RunResult": "playground.base.types",
+}
 __all__ = ["Estimate", "Plan", "Playground", "Progress", "RunResult", "Session"]
 
 

@@ -44,8 +44,11 @@ def problems(call: ProviderCall, outcome: CallOutcome, delivered: int) -> list[s
         found.append(f"cost {outcome.cost_usd!r} is not a finite amount of $0 or more")
     if outcome.usage is not None and not isinstance(outcome.usage, dict):
         found.append(f"usage {str(outcome.usage)[:40]!r} is not an object")
-    found += [f"usage.{path} {repr(value)[:40]} is not a count" for path, value in _leaves(outcome.usage)
-              if not _usage_ok(value)]
+    found += [
+        f"usage.{path} {repr(value)[:40]} is not a count"
+        for path, value in _leaves(outcome.usage)
+        if not _usage_ok(value)
+    ]
     if len(found) > MAX_SHOWN:
         found = found[:MAX_SHOWN] + [f"{len(found) - MAX_SHOWN} more"]
     return found

@@ -59,8 +59,9 @@ def bill(record: RunRecord, provider: Provider, state: CallState, sink: RunSink,
                 most = provider.billed_images(call, CallOutcome(images_billed=None), call.frames)
                 unsure_images += max(0, min(most, call.frames) - returned)
             continue
-        call_most = pricing.most_cost(price, size, call.frames, call.prompt,
-                                      [(r.width, r.height) for r in call.references])
+        call_most = pricing.most_cost(
+            price, size, call.frames, call.prompt, [(r.width, r.height) for r in call.references]
+        )
         problems = audit.problems(call, outcome, returned)
         if problems:
             billed += call.frames
@@ -90,10 +91,13 @@ def bill(record: RunRecord, provider: Provider, state: CallState, sink: RunSink,
         unsure_usd = round(unsure_images * price.most_per_image(size), 6)
         record.cost_usd = round(record.cost_usd + unsure_usd, 6)
         record.cost_source = record.cost_source if worst_cost else POSSIBLY_BILLED
-        notes.append(f"cost_usd counts ${unsure_usd:.4f} for {unsure_images} image(s) that may have been billed "
-                     "(calls sent, then failed or stopped)")
+        notes.append(
+            f"cost_usd counts ${unsure_usd:.4f} for {unsure_images} image(s) that may have been billed "
+            "(calls sent, then failed or stopped)"
+        )
     if worst_cost:
-        notes.append(f"cost_usd counts ${worst_cost:.4f}, the worst case of the call(s) whose answer held values "
-                     "out of range")
+        notes.append(
+            f"cost_usd counts ${worst_cost:.4f}, the worst case of the call(s) whose answer held values out of range"
+        )
     notes += [f"check the price table: {o}" for o in over]  # counted as reported: the caps see more, not less
     state.billing_note = "; ".join(notes)

@@ -17,8 +17,14 @@ from playground.store import rundir
 DOWNLOAD_TIMEOUT_S = 120.0  # one frame, start to end (a slow drip cannot hold a run)
 
 
-async def download_frame(client: httpx.AsyncClient, url: str, run_dir: Path, number: int,
-                         max_bytes: int, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> Path:
+async def download_frame(
+    client: httpx.AsyncClient,
+    url: str,
+    run_dir: Path,
+    number: int,
+    max_bytes: int,
+    timeout_s: float = DOWNLOAD_TIMEOUT_S,
+) -> Path:
     """Stream a result URL to `frame_NN.part` with a size cap and a deadline, check that it
     decodes as an image, then rename it to its frame name. Any failure removes the .part."""
     if not url.lower().startswith(("http://", "https://")):
@@ -48,13 +54,17 @@ async def _stream_to(client: httpx.AsyncClient, url: str, part: Path, number: in
             raise ProviderError("server", f"frame {number}: download failed with HTTP {response.status_code}")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
-            raise ProviderError("malformed", f"frame {number}: {int(declared)} bytes exceeds the {max_bytes}-byte "
-                                "cap (PLAYGROUND_MAX_DOWNLOAD_MB)")
+            raise ProviderError(
+                "malformed",
+                f"frame {number}: {int(declared)} bytes exceeds the {max_bytes}-byte cap (PLAYGROUND_MAX_DOWNLOAD_MB)",
+            )
         received = 0
         with open(part, "wb") as out:
             async for chunk in response.aiter_bytes():
                 received += len(chunk)
                 if received > max_bytes:  # a missing or false content-length is caught here
-                    raise ProviderError("malformed", f"frame {number}: download passed the {max_bytes}-byte cap "
-                                        "(PLAYGROUND_MAX_DOWNLOAD_MB)")
+                    raise ProviderError(
+                        "malformed",
+                        f"frame {number}: download passed the {max_bytes}-byte cap (PLAYGROUND_MAX_DOWNLOAD_MB)",
+                    )
                 out.write(chunk)

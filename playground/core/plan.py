@@ -51,7 +51,6 @@ class Estimate:
     references_usd: float = 0.0  # typical: the reference images as input (token-billed models; in `usd`)
 
 
-
 def cost_words(usd: float, max_usd: float) -> str:
     """How a cap refusal names an amount: the worst case, with the typical figure when they differ."""
     if max_usd > usd + 1e-9:
@@ -108,9 +107,15 @@ class Spent:
     day: Callable[[], tuple[float, float]]  # (today's logged spend, worst cases in flight): read only when needed
 
 
-def make_plan(request: GenerationRequest, settings: Settings, *, overrides: dict[tuple[str, str], Price],
-              spent: Spent | None, configured: Callable[[str], bool],
-              load_reference: Callable[[Path], ReferenceImage]) -> Plan:
+def make_plan(
+    request: GenerationRequest,
+    settings: Settings,
+    *,
+    overrides: dict[tuple[str, str], Price],
+    spent: Spent | None,
+    configured: Callable[[str], bool],
+    load_reference: Callable[[Path], ReferenceImage],
+) -> Plan:
     """Every check a run makes before it sends, in its order; the plan stops at the first refusal
     of the request itself (story, model, size, references), and carries the estimate past a cap
     or key refusal so the estimate line can show it. `spent` None: the spend caps are left to
@@ -135,8 +140,17 @@ def make_plan(request: GenerationRequest, settings: Settings, *, overrides: dict
     return replace(plan, refusals=(refusal,)) if refusal else plan
 
 
-def check_story(prompt: str, beats: Sequence[str], frames: float, mode: str, *, empty: str = EMPTY_PROMPT,
-                frames_range: bool = True, total: bool = True, first_beats: bool = False) -> None:
+def check_story(
+    prompt: str,
+    beats: Sequence[str],
+    frames: float,
+    mode: str,
+    *,
+    empty: str = EMPTY_PROMPT,
+    frames_range: bool = True,
+    total: bool = True,
+    first_beats: bool = False,
+) -> None:
     """The story's own limits (the run's, and an import's with its own words for an empty prompt).
     `frames` as it came: the Frames box may send 2.5, which is refused, never rounded.
     `first_beats`: a run with more beats than frames sends the first `frames` of them (an import
@@ -206,9 +220,11 @@ def check_model(cls: type[Provider], model_id: str, settings: Settings) -> None:
         raise InputError(f"unknown model {model_id!r} for {cls.name}; choose one of: {', '.join(listed)}")
     if not settings.allows_model(cls.name, model_id):
         where = "on a public Space (SPACE_ID is set)" if settings.on_space else "here"
-        raise InputError(f"model id {model_id!r} is not in {cls.name}'s model list, and other ids are not allowed "
-                         f"{where}: choose one of {', '.join(listed)}, or the owner allows it with "
-                         f"PLAYGROUND_ALLOWED_MODELS (e.g. {cls.name}:{model_id} or {cls.name}:*)")
+        raise InputError(
+            f"model id {model_id!r} is not in {cls.name}'s model list, and other ids are not allowed "
+            f"{where}: choose one of {', '.join(listed)}, or the owner allows it with "
+            f"PLAYGROUND_ALLOWED_MODELS (e.g. {cls.name}:{model_id} or {cls.name}:*)"
+        )
 
 
 def check_chain(provider: str, model_id: str, max_references: int, request: GenerationRequest) -> None:
@@ -217,12 +233,16 @@ def check_chain(provider: str, model_id: str, max_references: int, request: Gene
     if request.chain_from not in CHAIN_FROM:
         raise InputError(f"chain_from must be one of {', '.join(CHAIN_FROM)}, got {request.chain_from!r}")
     if max_references == 0:
-        raise InputError(f"{provider}/{model_id} takes no reference image, so it cannot chain (frames 2..N take "
-                         "an earlier frame as their reference): use mode baseline, or a model with reference input")
+        raise InputError(
+            f"{provider}/{model_id} takes no reference image, so it cannot chain (frames 2..N take "
+            "an earlier frame as their reference): use mode baseline, or a model with reference input"
+        )
     if request.frames > 1 and len(request.references) + 1 > max_references:
-        raise InputError(f"{provider}/{model_id} accepts at most {max_references} reference image(s): chain mode "
-                         f"sends the chained frame besides your {len(request.references)}; remove "
-                         f"{len(request.references) + 1 - max_references} of them")
+        raise InputError(
+            f"{provider}/{model_id} accepts at most {max_references} reference image(s): chain mode "
+            f"sends the chained frame besides your {len(request.references)}; remove "
+            f"{len(request.references) + 1 - max_references} of them"
+        )
 
 
 def check_chain_start(cls: type[Provider], model_id: str, request: GenerationRequest) -> None:
@@ -232,11 +252,16 @@ def check_chain_start(cls: type[Provider], model_id: str, request: GenerationReq
     if text_to_image is None or request.references:
         return
     twin = cls.model(text_to_image)
-    instead = (f"or use {text_to_image} (text to image), which chains from its own frame 1" if twin.max_references
-               else f"or use {text_to_image} (text to image) in mode sequence or baseline: it takes no reference "
-                    "image, so it cannot chain")
-    raise InputError(f"{cls.name}/{model_id} edits reference images: frame 1 of a chain needs a reference image "
-                     f"on this model (frames 2..N get an earlier frame); add one, {instead}")
+    instead = (
+        f"or use {text_to_image} (text to image), which chains from its own frame 1"
+        if twin.max_references
+        else f"or use {text_to_image} (text to image) in mode sequence or baseline: it takes no reference "
+        "image, so it cannot chain"
+    )
+    raise InputError(
+        f"{cls.name}/{model_id} edits reference images: frame 1 of a chain needs a reference image "
+        f"on this model (frames 2..N get an earlier frame); add one, {instead}"
+    )
 
 
 def calls_for(request: GenerationRequest, references: tuple[ReferenceImage, ...]) -> tuple[ProviderCall, ...]:
@@ -245,15 +270,32 @@ def calls_for(request: GenerationRequest, references: tuple[ReferenceImage, ...]
     prompt shape with frame 1 (chain_from "first") or frame i-1 ("previous") added by the run as
     its first reference once that frame is back."""
     if request.mode == "sequence":
-        return (ProviderCall(model=request.model, prompt=prompts.sequence_prompt(request.prompt, request.beats,
-                                                                                 request.frames),
-                             frames=request.frames, size=request.size, seed=request.seed, references=references,
-                             beats=tuple(request.beats[:request.frames])),)
-    return tuple(ProviderCall(model=request.model, prompt=prompts.frame_prompt(request.prompt, request.beat(i)),
-                              frames=1, size=request.size, seed=request.seed, references=references,
-                              beats=(request.beat(i),), first_frame=i, call_index=i,
-                              chain_from=chained_frame(request, i))
-                 for i in range(request.frames))
+        return (
+            ProviderCall(
+                model=request.model,
+                prompt=prompts.sequence_prompt(request.prompt, request.beats, request.frames),
+                frames=request.frames,
+                size=request.size,
+                seed=request.seed,
+                references=references,
+                beats=tuple(request.beats[: request.frames]),
+            ),
+        )
+    return tuple(
+        ProviderCall(
+            model=request.model,
+            prompt=prompts.frame_prompt(request.prompt, request.beat(i)),
+            frames=1,
+            size=request.size,
+            seed=request.seed,
+            references=references,
+            beats=(request.beat(i),),
+            first_frame=i,
+            call_index=i,
+            chain_from=chained_frame(request, i),
+        )
+        for i in range(request.frames)
+    )
 
 
 def chained_frame(request: GenerationRequest, index: int) -> int | None:
@@ -263,18 +305,30 @@ def chained_frame(request: GenerationRequest, index: int) -> int | None:
     return 0 if request.chain_from == "first" else index - 1
 
 
-def estimate_cost(cls: type[Provider], request: GenerationRequest, calls: Sequence[ProviderCall],
-                  overrides: dict[tuple[str, str], Price]) -> Estimate:
+def estimate_cost(
+    cls: type[Provider],
+    request: GenerationRequest,
+    calls: Sequence[ProviderCall],
+    overrides: dict[tuple[str, str], Price],
+) -> Estimate:
     """The typical cost and the most the run could cost: every frame asked for billed (the most
     any billing rule bills: WaveSpeed's max_images, EvoLink's pre-charged n) at the worst price
     of its size, plus each call's prompt for token-billed models."""
     price, size = cls.price(request.model, overrides), cls.priced_size(request.size)
     per_image = price.per_image(size)
-    most = sum(pricing.most_cost(price, size, call.frames, call.prompt, reference_sizes(call, price, size))
-               for call in calls)
+    most = sum(
+        pricing.most_cost(price, size, call.frames, call.prompt, reference_sizes(call, price, size)) for call in calls
+    )
     inputs = sum(pricing.reference_usd(price, dims) for call in calls for dims in reference_sizes(call, price, size))
-    return Estimate(round(per_image * request.frames + inputs, 6), request.frames, price, per_image, round(most, 6),
-                    size, round(inputs, 6))
+    return Estimate(
+        round(per_image * request.frames + inputs, 6),
+        request.frames,
+        price,
+        per_image,
+        round(most, 6),
+        size,
+        round(inputs, 6),
+    )
 
 
 def reference_sizes(call: ProviderCall, price: Price, size: str) -> list[tuple[int, int]]:
@@ -295,23 +349,30 @@ def caps_refusal(estimate: Estimate, settings: Settings, spent: Spent) -> Refusa
         return Refusal("spend_cap", f"{said} passes PLAYGROUND_MAX_USD_PER_RUN (${settings.max_usd_per_run:.2f})")
     cap = settings.max_usd_per_session
     if spent.session is not None and cap is not None and spent.session + most > cap:
-        return Refusal("spend_cap", f"this session has spent ${spent.session:.4f} (runs in flight included); "
-                                    f"{said} more passes PLAYGROUND_MAX_USD_PER_SESSION (${cap:.2f})")
+        return Refusal(
+            "spend_cap",
+            f"this session has spent ${spent.session:.4f} (runs in flight included); "
+            f"{said} more passes PLAYGROUND_MAX_USD_PER_SESSION (${cap:.2f})",
+        )
     if settings.max_usd_per_day is not None and most > 0:
         return day_refusal(estimate.usd, most, settings, *spent.day())
     return None
 
 
-def day_refusal(usd: float, max_usd: float, settings: Settings, logged_today: float,
-                in_flight: float) -> Refusal | None:
+def day_refusal(
+    usd: float, max_usd: float, settings: Settings, logged_today: float, in_flight: float
+) -> Refusal | None:
     """The day cap (UTC day) on `max_usd` more: the log's spend today plus the worst cases of
     runs in flight in every process on this DATA_DIR (store/reservations.py)."""
     cap, spent = settings.max_usd_per_day, logged_today + in_flight
     if cap is None or spent + max_usd <= cap:
         return None
     note = " (runs in flight included)" if in_flight else ""
-    return Refusal("spend_cap", f"today's spend is ${spent:.4f}{note}; {cost_words(usd, max_usd)} more passes "
-                                f"PLAYGROUND_MAX_USD_PER_DAY (${cap:.2f})")
+    return Refusal(
+        "spend_cap",
+        f"today's spend is ${spent:.4f}{note}; {cost_words(usd, max_usd)} more passes "
+        f"PLAYGROUND_MAX_USD_PER_DAY (${cap:.2f})",
+    )
 
 
 def calls_refusal(cls: type[Provider], calls: Sequence[ProviderCall]) -> Refusal | None:
@@ -341,11 +402,17 @@ def check_model_id(cls: type[Provider], model_id: str) -> None:
     """Refuse a model id that is not shaped like one of this provider's ids (before anything is
     sent: WaveSpeed and fal put the id in the URL path)."""
     segments = model_id.split("/")
-    if (len(model_id) > MAX_MODEL_ID_CHARS or ".." in model_id or len(segments) > cls.model_id_segments
-            or not all(_ID_SEGMENT.match(part) for part in segments)):
+    if (
+        len(model_id) > MAX_MODEL_ID_CHARS
+        or ".." in model_id
+        or len(segments) > cls.model_id_segments
+        or not all(_ID_SEGMENT.match(part) for part in segments)
+    ):
         depth = "one segment" if cls.model_id_segments == 1 else f"up to {cls.model_id_segments} segments joined by '/'"
-        raise InputError(f"model id {model_id[:80]!r} is not a {cls.name} model id: letters, digits, '.', '_' and '-', "
-                         f"{depth}, no '..' (at most {MAX_MODEL_ID_CHARS} characters)")
+        raise InputError(
+            f"model id {model_id[:80]!r} is not a {cls.name} model id: letters, digits, '.', '_' and '-', "
+            f"{depth}, no '..' (at most {MAX_MODEL_ID_CHARS} characters)"
+        )
 
 
 def check_size_shape(size: str, where: str, presets: Collection[str] = ()) -> None:
@@ -357,8 +424,10 @@ def check_size_shape(size: str, where: str, presets: Collection[str] = ()) -> No
     if size.upper() in ("1K", "2K", "3K", "4K") or size.lower() == "auto" or size in presets:
         return
     named = f", one of {', '.join(presets)}" if presets else ""
-    raise InputError(f"size {size!r} is not valid for {where}: use WxH (e.g. 2048x2048, 64 to 16384 a side), "
-                     f"1K to 4K{named}, or leave it empty for the model's default")
+    raise InputError(
+        f"size {size!r} is not valid for {where}: use WxH (e.g. 2048x2048, 64 to 16384 a side), "
+        f"1K to 4K{named}, or leave it empty for the model's default"
+    )
 
 
 def check_allowed_models(settings: Settings) -> None:

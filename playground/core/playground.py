@@ -110,16 +110,24 @@ class Playground:
     def plan(self, request: GenerationRequest, session: Session | None = None, *, caps: bool = True) -> Plan:
         """What `run(request, session)` would send and cost, or why it would refuse (core.plan).
         `caps=False` leaves the spend caps to the caller (experiments check them over all cells)."""
-        return make_plan(request, self.settings, overrides=self.price_overrides,
-                         spent=self.spent(session) if caps else None,
-                         configured=lambda name: self.configured(name, session), load_reference=cached_reference)
+        return make_plan(
+            request,
+            self.settings,
+            overrides=self.price_overrides,
+            spent=self.spent(session) if caps else None,
+            configured=lambda name: self.configured(name, session),
+            load_reference=cached_reference,
+        )
 
     def spent(self, session: Session | None) -> Spent:
         """What the caps count besides a run: the session's spend (with its runs in flight), and
         today's in the log plus the worst cases of runs in flight in every process (read when the
         day cap needs it)."""
+
         def today() -> tuple[float, float]:
-            return self.log.spent_since(datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z")), self.reservations.reserved_usd()
+            return self.log.spent_since(
+                datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z")
+            ), self.reservations.reserved_usd()
 
         return Spent(session.spend.total_usd if session else None, today)
 
@@ -139,8 +147,9 @@ class Playground:
         today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z")
 
         def check(in_flight_usd: float) -> None:
-            refusal = day_refusal(estimate.usd, estimate.max_usd, self.settings, self.log.spent_since(today),
-                                  in_flight_usd)
+            refusal = day_refusal(
+                estimate.usd, estimate.max_usd, self.settings, self.log.spent_since(today), in_flight_usd
+            )
             if refusal:
                 raise refusal.error()
 
@@ -148,8 +157,13 @@ class Playground:
         return True
 
     # -- the run ---------------------------------------------------------------------------
-    async def run(self, request: GenerationRequest, session: Session | None = None,
-                  on_progress: ProgressCallback | None = None, cancel: asyncio.Event | None = None) -> RunResult:
+    async def run(
+        self,
+        request: GenerationRequest,
+        session: Session | None = None,
+        on_progress: ProgressCallback | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> RunResult:
         """Run one request to the end and log it as exactly one row. Before anything is sent,
         a refusal (InputError, SpendCapError) or any other error is raised after its row is
         logged; once calls are under way, every failure (the provider's, a full disk, a bug of
@@ -161,11 +175,24 @@ class Playground:
         that may have been billed), so the caller shows one final state, never a race."""
         session = session or Session()
         spend = session.spend  # the object this run reserves on and releases from, whatever rebinds the session
-        record = RunRecord(run_id=new_run_id(), experiment_id=request.experiment_id, created_at=utc_now(),
-                           provider=request.provider, model=request.model, mode=request.mode, prompt=request.prompt,
-                           beats=list(request.beats), frames_requested=request.frames,
-                           size=request.size, seed=request.seed, arm=request.arm, variant=request.variant,
-                           repeat=request.repeat, story_id=request.story_id, status="error")
+        record = RunRecord(
+            run_id=new_run_id(),
+            experiment_id=request.experiment_id,
+            created_at=utc_now(),
+            provider=request.provider,
+            model=request.model,
+            mode=request.mode,
+            prompt=request.prompt,
+            beats=list(request.beats),
+            frames_requested=request.frames,
+            size=request.size,
+            seed=request.seed,
+            arm=request.arm,
+            variant=request.variant,
+            repeat=request.repeat,
+            story_id=request.story_id,
+            status="error",
+        )
         try:
             plan = self.plan(request, session)  # at once: a refusal need not wait for a slot
             _planned(record, plan)
@@ -206,8 +233,13 @@ class Playground:
 
     def _refused(self, record: RunRecord, exc: BaseException) -> None:
         """Log the row of a run refused before anything was sent (the caller raises)."""
-        record.error = str(exc) if isinstance(exc, PlaygroundError) else redact(
-            f"internal error before sending (nothing was sent): {type(exc).__name__}: {exc}", self.secrets())
+        record.error = (
+            str(exc)
+            if isinstance(exc, PlaygroundError)
+            else redact(
+                f"internal error before sending (nothing was sent): {type(exc).__name__}: {exc}", self.secrets()
+            )
+        )
         record.latency_s = 0.0
         self._name_defaults(record)
         self.log.append(record)
@@ -218,17 +250,29 @@ class Playground:
         self.log.append(record)
         return RunResult(record=record, frames=[])
 
-    async def _take_slot(self, record: RunRecord, request: GenerationRequest, on_progress: ProgressCallback | None,
-                         cancel: asyncio.Event | None) -> bool:
+    async def _take_slot(
+        self,
+        record: RunRecord,
+        request: GenerationRequest,
+        on_progress: ProgressCallback | None,
+        cancel: asyncio.Event | None,
+    ) -> bool:
         """One of the process's MAX_RUNS_IN_FLIGHT slots for the run (the caller releases it);
         False when the cancel token stopped the wait. A run cancelled while it waits is logged
         as cancelled, with nothing sent, and the cancel raised."""
         slots = self.run_slots.semaphore()
         if slots.locked() and on_progress is not None:
             with contextlib.suppress(Exception):  # a live view's failure never stops a run
-                on_progress(Progress(0, request.frames, 0.0, [],
-                                     f"waiting: {self.run_slots.size} runs are in flight (the app runs at most "
-                                     f"{self.run_slots.size} at once)"))
+                on_progress(
+                    Progress(
+                        0,
+                        request.frames,
+                        0.0,
+                        [],
+                        f"waiting: {self.run_slots.size} runs are in flight (the app runs at most "
+                        f"{self.run_slots.size} at once)",
+                    )
+                )
         try:
             if cancel is None or not slots.locked():
                 await slots.acquire()  # a free slot is taken without yielding to the event loop

@@ -29,14 +29,15 @@ def load_reference(path: Path) -> ReferenceImage:
     except OSError:
         raise InputError(f"reference image {path.name}: cannot be read") from None
     if size > MAX_REFERENCE_FILE_BYTES:
-        raise InputError(f"reference image {path.name}: {size / 1e6:.1f} MB is over the "
-                         f"{MAX_REFERENCE_FILE_BYTES // 1_000_000} MB limit")
+        raise InputError(
+            f"reference image {path.name}: {size / 1e6:.1f} MB is over the "
+            f"{MAX_REFERENCE_FILE_BYTES // 1_000_000} MB limit"
+        )
     try:
         with open_checked(path) as image:
             fmt = image.format or "unknown"
             if fmt not in EXTENSIONS:
-                raise InputError(f"reference image {path.name}: {fmt} is not accepted; use "
-                                 f"{', '.join(EXTENSIONS)}")
+                raise InputError(f"reference image {path.name}: {fmt} is not accepted; use {', '.join(EXTENSIONS)}")
             image = ImageOps.exif_transpose(image).convert("RGB")  # orientation applied, metadata dropped
     except UNREADABLE:
         raise InputError(f"reference image {path.name}: not a readable image") from None
@@ -51,12 +52,15 @@ def load_reference(path: Path) -> ReferenceImage:
         image.save(buffer, format="JPEG", quality=90)
         data, mime = buffer.getvalue(), "image/jpeg"
         if len(data) > MAX_REFERENCE_BYTES:
-            raise InputError(f"reference image {path.name}: still over {MAX_REFERENCE_BYTES // 2**20} MB after "
-                             "re-encoding; use a smaller image")
+            raise InputError(
+                f"reference image {path.name}: still over {MAX_REFERENCE_BYTES // 2**20} MB after "
+                "re-encoding; use a smaller image"
+            )
     else:
         mime = "image/png"
-    return ReferenceImage(data=data, mime=mime, sha256=hashlib.sha256(data).hexdigest(),
-                          width=image.width, height=image.height)
+    return ReferenceImage(
+        data=data, mime=mime, sha256=hashlib.sha256(data).hexdigest(), width=image.width, height=image.height
+    )
 
 
 def frame_reference(path: Path) -> ReferenceImage:

@@ -48,7 +48,6 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-
 async def stopped_by(work: asyncio.Future[Any], cancel: asyncio.Event | None) -> bool:
     """Await `work` unless the cancel token is set first: True when the token stopped it (`work`
     is then cancelled and awaited, so its own clean-up has run). A cancel of the caller's task
@@ -76,16 +75,23 @@ async def stopped_by(work: asyncio.Future[Any], cancel: asyncio.Event | None) ->
 class Execution:
     """One run on its way: sends the calls, then fills and appends its row (Playground.run)."""
 
-    def __init__(self, playground: Playground, provider: Provider, calls: list[ProviderCall], estimate: Estimate,
-                 record: RunRecord) -> None:
+    def __init__(
+        self,
+        playground: Playground,
+        provider: Provider,
+        calls: list[ProviderCall],
+        estimate: Estimate,
+        record: RunRecord,
+    ) -> None:
         self.playground, self.provider, self.estimate, self.record = playground, provider, estimate, record
         self.state = CallState(calls, started=time.perf_counter())
         self.ended = [asyncio.Event() for _ in calls]  # call i has ended (a chained call waits on its source)
         self.not_sent: dict[int, int] = {}  # chained call -> the frame (run index) whose loss stopped it
         self.chained: dict[int, int] | None = None  # chain mode: {frame number: its reference's frame number}
 
-    async def execute(self, request: GenerationRequest, on_progress: ProgressCallback | None,
-                      cancel: asyncio.Event | None = None) -> RunResult:
+    async def execute(
+        self, request: GenerationRequest, on_progress: ProgressCallback | None, cancel: asyncio.Event | None = None
+    ) -> RunResult:
         """Send, then write the row. Stopped by the cancel token, the run keeps the frames that
         arrived, is logged as cancelled and returned (its cost: what may have been billed)."""
         record, state = self.record, self.state
@@ -93,8 +99,14 @@ class Execution:
         record.image_dir = str(run_dir)
         record.composed_prompts = [c.prompt for c in state.calls]
         self.chained = {} if request.mode == "chain" else None
-        sink = RunSink(run_dir, self.playground.settings.max_download_bytes, request.frames, state.started,
-                       on_progress, request.beats)
+        sink = RunSink(
+            run_dir,
+            self.playground.settings.max_download_bytes,
+            request.frames,
+            state.started,
+            on_progress,
+            request.beats,
+        )
         try:
             if await stopped_by(asyncio.ensure_future(self.send(sink)), cancel):
                 record.status, record.error = "cancelled", "cancelled by the user"
@@ -112,8 +124,9 @@ class Execution:
         deadline) and wait for the frames they handed over as URLs."""
         deadline = self.playground.settings.run_deadline_s
         sink.run_dir.mkdir(parents=True, exist_ok=True)
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, verify=tls_context(), limits=httpx.Limits(max_connections=32),
-                                     follow_redirects=False) as client:
+        async with httpx.AsyncClient(
+            timeout=HTTP_TIMEOUT, verify=tls_context(), limits=httpx.Limits(max_connections=32), follow_redirects=False
+        ) as client:
             sink.client = client
             gate = asyncio.Semaphore(self.provider.max_concurrency)
             try:
@@ -122,8 +135,10 @@ class Execution:
                         await asyncio.gather(*(self.call(i, client, sink, gate) for i in range(len(self.state.calls))))
                         await asyncio.gather(*sink.downloads)
             except TimeoutError:
-                self.state.deadline_note = (f"the run passed its {deadline:g} s deadline (PLAYGROUND_RUN_DEADLINE_S); "
-                                            "calls still in flight were stopped and may be billed")
+                self.state.deadline_note = (
+                    f"the run passed its {deadline:g} s deadline (PLAYGROUND_RUN_DEADLINE_S); "
+                    "calls still in flight were stopped and may be billed"
+                )
             finally:  # nothing may land in run_dir after the row is written
                 await asyncio.shield(sink.stop_downloads())
 
@@ -155,8 +170,9 @@ class Execution:
             root = self.not_sent.get(source, source)  # the frame whose loss stopped the chain
             self.not_sent[i] = root
             sink.call_failed(call, f"not sent: {why}, and chain mode takes it as this frame's reference")
-            self.state.failures.append(f"chain mode: frame {root + 1} did not come back, so the frames chained "
-                                       "from it were not sent")
+            self.state.failures.append(
+                f"chain mode: frame {root + 1} did not come back, so the frames chained from it were not sent"
+            )
             return False
         self.state.calls[i] = replace(call, references=(reference, *call.references), chain_from=None)
         if self.chained is not None:
@@ -210,8 +226,9 @@ class Execution:
             # CPU-bound: a thread keeps the event loop (other sessions, live frames) responsive
             await asyncio.to_thread(score_into, self.record, [sink.frames[i].path for i in order], order)
         except Exception as exc:
-            note_finish_failure(self.record, self.estimate,
-                                self.redact(f"{type(exc).__name__}: {exc}", self.state.calls))
+            note_finish_failure(
+                self.record, self.estimate, self.redact(f"{type(exc).__name__}: {exc}", self.state.calls)
+            )
         self.playground.log.append(self.record)
 
     def fill(self, sink: RunSink) -> None:
@@ -229,14 +246,20 @@ class Execution:
         lost = {i: e for i, e in sorted(sink.errors.items()) if i not in sink.frames}
         record.frame_errors = {i + 1: e for i, e in lost.items()} if sink.errors else None
         if record.status != "cancelled":
-            record.status = "error" if state.internal_error else status_of(record.frames_returned,
-                                                                            record.frames_requested)
+            record.status = (
+                "error" if state.internal_error else status_of(record.frames_returned, record.frames_requested)
+            )
             if record.status != "ok":
-                reasons = [r for r in (state.internal_error, state.deadline_note) if r] + state.failures or list(lost.values())
+                reasons = [r for r in (state.internal_error, state.deadline_note) if r] + state.failures or list(
+                    lost.values()
+                )
                 missing = record.frames_requested - record.frames_returned
-                record.error = "; ".join(dict.fromkeys(reasons)) or f"the provider returned {missing} frame(s) fewer than asked"
-        record.error = "; ".join(filter(None, [record.error, state.billing_note, sink.delivery_note(),
-                                               sink.progress_error]))
+                record.error = (
+                    "; ".join(dict.fromkeys(reasons)) or f"the provider returned {missing} frame(s) fewer than asked"
+                )
+        record.error = "; ".join(
+            filter(None, [record.error, state.billing_note, sink.delivery_note(), sink.progress_error])
+        )
 
 
 def result(record: RunRecord, sink: RunSink) -> RunResult:

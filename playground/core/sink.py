@@ -41,8 +41,15 @@ class RunSink:
     callback raises is noted in `progress_error` and never costs a frame. Nothing raised
     here may escape into the run: every run must end as its one row."""
 
-    def __init__(self, run_dir: Path, max_download_bytes: int, requested: int, started: float,
-                 on_progress: ProgressCallback | None, beats: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        max_download_bytes: int,
+        requested: int,
+        started: float,
+        on_progress: ProgressCallback | None,
+        beats: Sequence[str] = (),
+    ) -> None:
         self.run_dir, self.max_download_bytes = run_dir, max_download_bytes
         self.client: httpx.AsyncClient | None = None  # set once the run's client is open
         self.requested, self.started, self.on_progress = requested, started, on_progress
@@ -96,17 +103,23 @@ class RunSink:
         """What was ignored of what the provider handed over (empty when nothing was)."""
         notes = []
         if self.outside:
-            notes.append(f"ignored {len(self.outside)} frame(s) outside those asked for (frame {_listed(self.outside)} "
-                         "of a call)")
+            notes.append(
+                f"ignored {len(self.outside)} frame(s) outside those asked for (frame {_listed(self.outside)} "
+                "of a call)"
+            )
         if self.duplicates:
-            notes.append(f"ignored {len(self.duplicates)} duplicate frame(s) (frame {_listed([i + 1 for i in self.duplicates])} "
-                         "sent again; the first one was kept)")
+            notes.append(
+                f"ignored {len(self.duplicates)} duplicate frame(s) (frame {_listed([i + 1 for i in self.duplicates])} "
+                "sent again; the first one was kept)"
+            )
         return "; ".join(notes)
 
     async def store(self, index: int, data: bytes) -> None:
         if len(data) > self.max_download_bytes:  # a frame sent inline is held to the download cap
-            self.errors[index] = (f"frame {index + 1}: {len(data)} bytes passes the {self.max_download_bytes}-byte "
-                                  "cap (PLAYGROUND_MAX_DOWNLOAD_MB); not saved")
+            self.errors[index] = (
+                f"frame {index + 1}: {len(data)} bytes passes the {self.max_download_bytes}-byte "
+                "cap (PLAYGROUND_MAX_DOWNLOAD_MB); not saved"
+            )
             return
         try:
             frame = await asyncio.to_thread(save_frame, self.run_dir, index + 1, data)
@@ -144,7 +157,8 @@ class RunSink:
             self.on_progress(Progress(len(done), self.requested, time.perf_counter() - self.started, done, note))
         except Exception as exc:
             self.progress_error = self.progress_error or (
-                f"the live progress view failed ({type(exc).__name__}: {exc}); the run went on without it")
+                f"the live progress view failed ({type(exc).__name__}: {exc}); the run went on without it"
+            )
 
 
 def _listed(numbers: list[int], most: int = 5) -> str:

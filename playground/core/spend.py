@@ -27,9 +27,20 @@ MAX_RUNS_IN_FLIGHT = 8  # the README's promise: Generate, Compare and batch shar
 MAX_VISITORS = 65_536  # visitors remembered per day; the oldest idle ones are forgotten first
 
 # Hops of a proxy chain that are the hosting platform's own network, never a visitor.
-_INTERNAL = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                                      "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-                                                      "::1/128", "fc00::/7", "fe80::/10"))
+_INTERNAL = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
 
 
 @dataclass
@@ -112,8 +123,9 @@ class RunSlots:
 
     def __init__(self, size: int = MAX_RUNS_IN_FLIGHT) -> None:
         self.size = size
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
+        )
 
     def semaphore(self) -> asyncio.Semaphore:
         """The running event loop's semaphore: acquire it for a slot, release it after the run."""

@@ -57,8 +57,16 @@ def flag(value: object, name: str) -> bool:
     return value
 
 
-def run_request(prompt: object, beats: object = None, frames: object = None, provider: object = "local",
-                model: object = "", mode: object = "sequence", seed: object = None, size: object = "") -> GenerationRequest:
+def run_request(
+    prompt: object,
+    beats: object = None,
+    frames: object = None,
+    provider: object = "local",
+    model: object = "",
+    mode: object = "sequence",
+    seed: object = None,
+    size: object = "",
+) -> GenerationRequest:
     """A run as the API asked for it: `frames` None takes one frame per beat; more beats than
     frames sends the first ones (as the form and the CLI)."""
     beat_list = text_list(beats, "beats", MAX_FRAMES, MAX_PROMPT_CHARS)
@@ -69,8 +77,14 @@ def run_request(prompt: object, beats: object = None, frames: object = None, pro
         mode_name, chain_from = "chain", "previous"
     if mode_name not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)} or {CHAIN_PREVIOUS}, got {mode_name!r}")
-    return GenerationRequest(prompt=text(prompt, "prompt", MAX_PROMPT_CHARS), beats=beat_list,
-                             frames=frames_from_beats(n, beat_list), mode=mode_name, chain_from=chain_from,
-                             provider=text(provider, "provider", default="local") or "local",
-                             model=text(model, "model"), seed=whole(seed, "seed", 0, MAX_SEED),
-                             size=text(size, "size").strip())
+    return GenerationRequest(
+        prompt=text(prompt, "prompt", MAX_PROMPT_CHARS),
+        beats=beat_list,
+        frames=frames_from_beats(n, beat_list),
+        mode=mode_name,
+        chain_from=chain_from,
+        provider=text(provider, "provider", default="local") or "local",
+        model=text(model, "model"),
+        seed=whole(seed, "seed", 0, MAX_SEED),
+        size=text(size, "size").strip(),
+    )

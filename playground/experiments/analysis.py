@@ -50,19 +50,45 @@ if TYPE_CHECKING:
 
 GROUP = ["arm", "variant"]
 # the runs.csv columns the analysis reads: on a 100k-row log, parsing only these is much faster
-COLUMNS = ["run_id", "experiment_id", "provider", "model", "mode", "reference_frames", "status", "api_calls", "arm",
-           "variant", "prompt", "story_id",
-           "frames_requested", "frames_returned", "cost_usd", "latency_s", *METRIC_COLUMNS]
+COLUMNS = [
+    "run_id",
+    "experiment_id",
+    "provider",
+    "model",
+    "mode",
+    "reference_frames",
+    "status",
+    "api_calls",
+    "arm",
+    "variant",
+    "prompt",
+    "story_id",
+    "frames_requested",
+    "frames_returned",
+    "cost_usd",
+    "latency_s",
+    *METRIC_COLUMNS,
+]
 CI_NOTE = "95% Student t interval: mean ± t(0.975, n−1)·s/√n (blank for fewer than 2 scored runs)"
 # The range each metric can take: an interval passing it (small n, large spread) is shown clipped
 METRIC_BOUNDS: dict[str, tuple[float, float]] = {
-    "palette_consistency": (0.0, 1.0), "structure_consistency": (0.0, 1.0), "subject_consistency": (0.0, 1.0),
-    "clip_i": (-1.0, 1.0), "dino_i": (-1.0, 1.0), "clip_t": (-1.0, 1.0), "dreamsim": (0.0, 2.0)}
-CLIP_NOTE = ("an interval that passes what its metric can take (0 to 1 for palette, structure and subject) is shown "
-             "clipped to it, as [low, high]: with so few runs it says little; the CSV and JSON keep the raw t bounds "
-             "(columns such as subject_consistency_ci95_low and _ci95_high)")
-RATING_NOTE = ("Bradley–Terry (maximum likelihood), ties = half a win each, prior = one tie against a virtual opponent; "
-               "Elo-like scale 1000 + 400·log10(strength)")
+    "palette_consistency": (0.0, 1.0),
+    "structure_consistency": (0.0, 1.0),
+    "subject_consistency": (0.0, 1.0),
+    "clip_i": (-1.0, 1.0),
+    "dino_i": (-1.0, 1.0),
+    "clip_t": (-1.0, 1.0),
+    "dreamsim": (0.0, 2.0),
+}
+CLIP_NOTE = (
+    "an interval that passes what its metric can take (0 to 1 for palette, structure and subject) is shown "
+    "clipped to it, as [low, high]: with so few runs it says little; the CSV and JSON keep the raw t bounds "
+    "(columns such as subject_consistency_ci95_low and _ci95_high)"
+)
+RATING_NOTE = (
+    "Bradley–Terry (maximum likelihood), ties = half a win each, prior = one tie against a virtual opponent; "
+    "Elo-like scale 1000 + 400·log10(strength)"
+)
 
 
 @dataclass
@@ -107,7 +133,9 @@ def arm_mode(mode: str, reference_frames: object) -> str:
     options sent the same there."""
     if mode != "chain":
         return mode
-    chained = decode_json("reference_frames", reference_frames) if isinstance(reference_frames, str) else reference_frames
+    chained = (
+        decode_json("reference_frames", reference_frames) if isinstance(reference_frames, str) else reference_frames
+    )
     if isinstance(chained, dict) and any(int(source) != 1 for source in chained.values()):
         return "chain-previous"
     return mode
@@ -121,8 +149,10 @@ def by_prompt(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     stories = frame["story_id"].fillna("").astype(str) if "story_id" in frame else [""] * len(frame)
     frame = frame.copy()
-    frame["variant"] = [_pooled_variant(v, str(e), str(p), s) for v, e, p, s in
-                        zip(frame["variant"], frame["experiment_id"].fillna(""), frame["prompt"].fillna(""), stories)]
+    frame["variant"] = [
+        _pooled_variant(v, str(e), str(p), s)
+        for v, e, p, s in zip(frame["variant"], frame["experiment_id"].fillna(""), frame["prompt"].fillna(""), stories)
+    ]
     return frame
 
 
@@ -136,7 +166,7 @@ def _pooled_variant(variant: str, experiment_id: str, prompt: str, story_id: str
         tag = "“" + words + "”"
         if len(words) > PROMPT_TAG_CHARS:  # cut, with a digest so two prompts alike at the start stay apart
             digest = hashlib.sha256(words.encode("utf-8", "backslashreplace")).hexdigest()[:4]
-            tag = f"“{words[:PROMPT_TAG_CHARS - 1]}…” #{digest}"
+            tag = f"“{words[: PROMPT_TAG_CHARS - 1]}…” #{digest}"
     return f"{variant} · {tag}" if variant else tag
 
 
@@ -147,16 +177,30 @@ def experiments(playground: Playground, snapshots: Sequence[Snapshot] | None = N
     return list(dict.fromkeys(reversed(ids.tolist())))
 
 
-def analyse(playground: Playground, experiment_id: str | None = None,
-            snapshots: Sequence[Snapshot] | None = None, criterion: str = "overall",
-            raters: Collection[str] | None = None) -> Analysis:
+def analyse(
+    playground: Playground,
+    experiment_id: str | None = None,
+    snapshots: Sequence[Snapshot] | None = None,
+    criterion: str = "overall",
+    raters: Collection[str] | None = None,
+) -> Analysis:
     """Every writer's runs and votes when a synced dataset was pulled (merged.py)."""
-    return analyse_frames(merged.runs(playground, COLUMNS, snapshots), merged.ratings(playground, snapshots),
-                          experiment_id, criterion, raters)
+    return analyse_frames(
+        merged.runs(playground, COLUMNS, snapshots),
+        merged.ratings(playground, snapshots),
+        experiment_id,
+        criterion,
+        raters,
+    )
 
 
-def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str | None = None,
-                   criterion: str = "overall", raters: Collection[str] | None = None) -> Analysis:
+def analyse_frames(
+    runs: pd.DataFrame,
+    ratings: pd.DataFrame,
+    experiment_id: str | None = None,
+    criterion: str = "overall",
+    raters: Collection[str] | None = None,
+) -> Analysis:
     import pandas as pd
 
     frame = runs_frame(runs, experiment_id)
@@ -170,8 +214,11 @@ def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str
     if not experiment_id:
         sent = by_prompt(sent)
     stopped = sent[sent["status"] == "cancelled"]
-    spend: dict[str, Any] = {"spend_usd": float(sent["cost_usd"].fillna(0).sum()),
-                             "cancelled_usd": float(stopped["cost_usd"].fillna(0).sum()), "cancelled_runs": len(stopped)}
+    spend: dict[str, Any] = {
+        "spend_usd": float(sent["cost_usd"].fillna(0).sum()),
+        "cancelled_usd": float(stopped["cost_usd"].fillna(0).sum()),
+        "cancelled_runs": len(stopped),
+    }
     if summary.empty:
         return _with_spend(Analysis(frame, summary, pd.DataFrame(), 0), **spend)
     keys = [tuple(k) for k in summary[GROUP].itertuples(index=False)]
@@ -189,9 +236,11 @@ def analyse_frames(runs: pd.DataFrame, ratings: pd.DataFrame, experiment_id: str
 
 
 MODE_ORDER = ("sequence", "chain", "chain-previous", "baseline")
-MODES_NOTE = ("modes: sequence = one call returns all the frames; chain = frame 1 from the story and beat 1, then "
-              "frames 2..N each with frame 1 as a reference image (chain-previous: the frame before), with the "
-              "baseline's prompts word for word; baseline = N independent single-image calls")
+MODES_NOTE = (
+    "modes: sequence = one call returns all the frames; chain = frame 1 from the story and beat 1, then "
+    "frames 2..N each with frame 1 as a reference image (chain-previous: the frame before), with the "
+    "baseline's prompts word for word; baseline = N independent single-image calls"
+)
 
 
 def mode_notes(summary: pd.DataFrame, metric: str = "subject_consistency") -> list[str]:
@@ -203,16 +252,21 @@ def mode_notes(summary: pd.DataFrame, metric: str = "subject_consistency") -> li
     present = [m for m in MODE_ORDER if (modes == m).any()]
     if len(present) < 2:
         return []
-    means = [f"{m} {summary.loc[modes == m, f'{metric}_mean'].mean():.3f} "
-             f"(${summary.loc[modes == m, 'cost_per_run'].mean():.4f}/run)" for m in present]
+    means = [
+        f"{m} {summary.loc[modes == m, f'{metric}_mean'].mean():.3f} "
+        f"(${summary.loc[modes == m, 'cost_per_run'].mean():.4f}/run)"
+        for m in present
+    ]
     return [MODES_NOTE, f"by mode, the mean of its arms' {metric.replace('_', ' ')}: " + " · ".join(means)]
 
 
 def _with_spend(result: Analysis, spend_usd: float, cancelled_usd: float, cancelled_runs: int) -> Analysis:
     result.spend_usd, result.cancelled_usd, result.cancelled_runs = spend_usd, cancelled_usd, cancelled_runs
     if cancelled_runs:
-        result.notes.append(f"spend ${spend_usd:.4f}, of which ${cancelled_usd:.4f} possibly billed by "
-                            f"{cancelled_runs} cancelled run(s); the other figures leave cancelled runs out")
+        result.notes.append(
+            f"spend ${spend_usd:.4f}, of which ${cancelled_usd:.4f} possibly billed by "
+            f"{cancelled_runs} cancelled run(s); the other figures leave cancelled runs out"
+        )
     return result
 
 
@@ -263,8 +317,9 @@ def arm_table(frame: pd.DataFrame) -> pd.DataFrame:
 
     if frame.empty:
         return pd.DataFrame(columns=GROUP)
-    rows = [{"arm": arm, "variant": variant, **_arm_row(group)}
-            for (arm, variant), group in frame.groupby(GROUP, sort=True)]
+    rows = [
+        {"arm": arm, "variant": variant, **_arm_row(group)} for (arm, variant), group in frame.groupby(GROUP, sort=True)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -277,8 +332,11 @@ def vote_frame(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
     votes = ratings
     voted = runs[runs["run_id"].isin(set(votes["run_id"]) | set(votes["other_run_id"]))]  # not every run: 100k+ rows
     group_of = {r.run_id: (r.arm, r.variant) for r in voted[["run_id", *GROUP]].itertuples(index=False)}
-    rows = [{"left": group_of[v.run_id], "right": group_of[v.other_run_id], "verdict": v.verdict}
-            for v in votes.itertuples(index=False) if v.run_id in group_of and v.other_run_id in group_of]
+    rows = [
+        {"left": group_of[v.run_id], "right": group_of[v.other_run_id], "verdict": v.verdict}
+        for v in votes.itertuples(index=False)
+        if v.run_id in group_of and v.other_run_id in group_of
+    ]
     return pd.DataFrame(rows, columns=["left", "right", "verdict"])
 
 
@@ -322,8 +380,13 @@ def vote_table(votes: pd.DataFrame, keys: list[tuple[str, str]], seed: int = 0) 
     import pandas as pd
 
     index = {k: i for i, k in enumerate(keys)}
-    ratings = bootstrap.rate([index[k] for k in votes["left"]], [index[k] for k in votes["right"]],
-                             list(votes["verdict"]), len(keys), seed=seed)
+    ratings = bootstrap.rate(
+        [index[k] for k in votes["left"]],
+        [index[k] for k in votes["right"]],
+        list(votes["verdict"]),
+        len(keys),
+        seed=seed,
+    )
     rows = [{"arm": key[0], "variant": key[1], **_rating_cells(r)} for key, r in zip(keys, ratings)]
     return pd.DataFrame(rows).set_index(GROUP)
 
@@ -332,11 +395,19 @@ def _rating_cells(r: bootstrap.ArmRating) -> dict[str, Any]:
     def number(value: float | None) -> float:
         return math.nan if value is None else value
 
-    return {"votes": r.votes, "wins": r.wins, "losses": r.losses, "ties": r.ties,
-            "win_rate": number(r.win_rate), "win_rate_ci95_low": number(r.win_rate_ci95_low),
-            "win_rate_ci95_high": number(r.win_rate_ci95_high), "bt_rating": number(r.bt_rating),
-            "bt_rating_ci95_low": number(r.bt_rating_ci95_low), "bt_rating_ci95_high": number(r.bt_rating_ci95_high),
-            "too_few_votes": r.too_few_votes}
+    return {
+        "votes": r.votes,
+        "wins": r.wins,
+        "losses": r.losses,
+        "ties": r.ties,
+        "win_rate": number(r.win_rate),
+        "win_rate_ci95_low": number(r.win_rate_ci95_low),
+        "win_rate_ci95_high": number(r.win_rate_ci95_high),
+        "bt_rating": number(r.bt_rating),
+        "bt_rating_ci95_low": number(r.bt_rating_ci95_low),
+        "bt_rating_ci95_high": number(r.bt_rating_ci95_high),
+        "too_few_votes": r.too_few_votes,
+    }
 
 
 def pairwise_table(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> pd.DataFrame:
@@ -345,8 +416,10 @@ def pairwise_table(votes: pd.DataFrame, keys: list[tuple[str, str]]) -> pd.DataF
 
     wins = win_counts(votes, keys)
     names = [label(k) for k in keys]
-    cells = [[wins[i][j] / (wins[i][j] + wins[j][i]) if wins[i][j] + wins[j][i] else math.nan
-              for j in range(len(keys))] for i in range(len(keys))]
+    cells = [
+        [wins[i][j] / (wins[i][j] + wins[j][i]) if wins[i][j] + wins[j][i] else math.nan for j in range(len(keys))]
+        for i in range(len(keys))
+    ]
     return pd.DataFrame(cells, index=names, columns=names)
 
 
@@ -363,8 +436,10 @@ def pairwise_text(pairwise: pd.DataFrame, width: int = 100) -> str:
     for start in range(0, len(codes), per_block):
         cols = range(start, min(start + per_block, len(codes)))
         lines.append(" " * (cell + 2) + " ".join(codes[j].rjust(cell) for j in cols))
-        lines += [codes[i].ljust(cell + 2) + " ".join((cells[i][j] or "·").rjust(cell) for j in cols)
-                  for i in range(len(codes))]
+        lines += [
+            codes[i].ljust(cell + 2) + " ".join((cells[i][j] or "·").rjust(cell) for j in cols)
+            for i in range(len(codes))
+        ]
         lines.append("")
     lines += [f"{code} = {name}" for code, name in zip(codes, names)]
     return "\n".join(lines)
@@ -380,10 +455,14 @@ def score_table(runs: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
     scores = ratings[ratings["verdict"] == SCORE_VERDICT][["run_id", "score"]]
     scored = scores.merge(runs[["run_id", *GROUP]], on="run_id")
     scored["score"] = pd.to_numeric(scored["score"], errors="coerce")
-    table = scored.groupby(GROUP)["score"].agg(["mean", "count"]).rename(columns={"mean": "score_mean",
-                                                                                 "count": "scores"})
-    return table if not table.empty else pd.DataFrame(columns=["score_mean", "scores"],
-                                                       index=pd.MultiIndex.from_tuples([], names=GROUP))
+    table = (
+        scored.groupby(GROUP)["score"].agg(["mean", "count"]).rename(columns={"mean": "score_mean", "count": "scores"})
+    )
+    return (
+        table
+        if not table.empty
+        else pd.DataFrame(columns=["score_mean", "scores"], index=pd.MultiIndex.from_tuples([], names=GROUP))
+    )
 
 
 def label(key: tuple[str, str]) -> str:
@@ -409,17 +488,27 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
 
         return summary[column].map(cell)
 
-    out = pd.DataFrame({"arm": [label(k) for k in summary[GROUP].itertuples(index=False)], "runs": summary["runs"],
-                        "ok": text("success_rate", "{:.0%}"), "votes": summary["votes"],
-                        "win %": rating_cells(summary, "win_rate", "{:.0%}"),
-                        "BT": rating_cells(summary, "bt_rating", "{:.0f}"),
-                        "score": text("score_mean", "{:.2f}"), "$/run": text("cost_per_run", "{:.4f}"),
-                        "p50 s": text("latency_p50_s", "{:.2f}")})
+    out = pd.DataFrame(
+        {
+            "arm": [label(k) for k in summary[GROUP].itertuples(index=False)],
+            "runs": summary["runs"],
+            "ok": text("success_rate", "{:.0%}"),
+            "votes": summary["votes"],
+            "win %": rating_cells(summary, "win_rate", "{:.0%}"),
+            "BT": rating_cells(summary, "bt_rating", "{:.0f}"),
+            "score": text("score_mean", "{:.2f}"),
+            "$/run": text("cost_per_run", "{:.4f}"),
+            "p50 s": text("latency_p50_s", "{:.2f}"),
+        }
+    )
     for metric in SHOWN_METRICS:
         if f"{metric}_mean" in summary:
             out[metric.replace("_consistency", "")] = [
-                _interval(m, lo, hi, METRIC_BOUNDS[metric]) for m, lo, hi in
-                zip(summary[f"{metric}_mean"], summary[f"{metric}_ci95_low"], summary[f"{metric}_ci95_high"])]
+                _interval(m, lo, hi, METRIC_BOUNDS[metric])
+                for m, lo, hi in zip(
+                    summary[f"{metric}_mean"], summary[f"{metric}_ci95_low"], summary[f"{metric}_ci95_high"]
+                )
+            ]
     out["frames"] = text("frames_ratio", "{:.0%}")
     out["$/frame"] = text("cost_per_frame", "{:.4f}")
     out["p95 s"] = text("latency_p95_s", "{:.2f}")
@@ -427,7 +516,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def rating_cells(summary: pd.DataFrame, column: str, form: str) -> list[str]:
-    """"67% [42%, 88%]" per arm; "" without votes; "n < 5" with too few votes (no rating)."""
+    """ "67% [42%, 88%]" per arm; "" without votes; "n < 5" with too few votes (no rating)."""
     cells = []
     for _, row in summary.iterrows():
         votes = row.get("votes")
@@ -442,7 +531,7 @@ def rating_cells(summary: pd.DataFrame, column: str, form: str) -> list[str]:
 
 
 def _interval(mean: float, low: float, high: float, bounds: tuple[float, float]) -> str:
-    """"mean ± half-width", or "mean [low, high]" clipped to the metric's bounds when it passes them."""
+    """ "mean ± half-width", or "mean [low, high]" clipped to the metric's bounds when it passes them."""
     if math.isnan(mean):
         return ""
     if math.isnan(low):
@@ -454,8 +543,11 @@ def _interval(mean: float, low: float, high: float, bounds: tuple[float, float])
 
 def passes_bounds(summary: pd.DataFrame) -> bool:
     """Whether any interval of the summary passes what its metric can take (shown clipped)."""
-    return any(((summary[f"{m}_ci95_low"] < low) | (summary[f"{m}_ci95_high"] > high)).any()
-               for m, (low, high) in METRIC_BOUNDS.items() if f"{m}_ci95_low" in summary)
+    return any(
+        ((summary[f"{m}_ci95_low"] < low) | (summary[f"{m}_ci95_high"] > high)).any()
+        for m, (low, high) in METRIC_BOUNDS.items()
+        if f"{m}_ci95_low" in summary
+    )
 
 
 def cost_consistency_points(summary: pd.DataFrame, metric: str = "subject_consistency") -> pd.DataFrame:
@@ -467,13 +559,20 @@ def cost_consistency_points(summary: pd.DataFrame, metric: str = "subject_consis
     if summary.empty or column not in summary:
         return pd.DataFrame(columns=["arm", "short", "cost_per_run", metric])
     keys = [tuple(k) for k in summary[GROUP].itertuples(index=False)]
-    points = pd.DataFrame({"arm": [label(k) for k in keys], "short": short_labels(keys),
-                           "cost_per_run": summary["cost_per_run"], metric: summary[column]})
+    points = pd.DataFrame(
+        {
+            "arm": [label(k) for k in keys],
+            "short": short_labels(keys),
+            "cost_per_run": summary["cost_per_run"],
+            metric: summary[column],
+        }
+    )
     return points.dropna()
 
 
 def short_labels(keys: list[tuple[str, str]]) -> list[str]:
-    """"provider:mode [variant]" for each arm, the full label where that would be ambiguous."""
+    """ "provider:mode [variant]" for each arm, the full label where that would be ambiguous."""
+
     def short(key: tuple[str, str]) -> str:
         parts = key[0].split(":")
         return label((f"{parts[0]}:{parts[-1]}" if len(parts) >= 3 else key[0], key[1]))
@@ -499,17 +598,29 @@ def export_csv(summary: pd.DataFrame, directory: Path, experiment_id: str | None
 
 def report_json(result: Analysis, experiment_id: str | None) -> dict[str, Any]:
     """The report as plain JSON values (NaN becomes null)."""
+
     def clean(value: Any) -> Any:
         if isinstance(value, float) and math.isnan(value):
             return None
         return value.item() if hasattr(value, "item") else value
 
     arms = [{k: clean(v) for k, v in row.items()} for row in result.summary.to_dict(orient="records")]
-    pairwise = {r: {c: clean(v) for c, v in cols.items()} for r, cols in result.pairwise.to_dict(orient="index").items()}
-    out: dict[str, Any] = {"experiment_id": experiment_id, "runs": len(result.runs), "votes": result.votes,
-           "criterion": result.criterion, "min_votes": bootstrap.MIN_VOTES, "arms": arms,
-           "pairwise_win_rate": pairwise, "notes": result.notes, "spend_usd": round(result.spend_usd, 6),
-           "cancelled_usd": round(result.cancelled_usd, 6), "cancelled_runs": result.cancelled_runs}
+    pairwise = {
+        r: {c: clean(v) for c, v in cols.items()} for r, cols in result.pairwise.to_dict(orient="index").items()
+    }
+    out: dict[str, Any] = {
+        "experiment_id": experiment_id,
+        "runs": len(result.runs),
+        "votes": result.votes,
+        "criterion": result.criterion,
+        "min_votes": bootstrap.MIN_VOTES,
+        "arms": arms,
+        "pairwise_win_rate": pairwise,
+        "notes": result.notes,
+        "spend_usd": round(result.spend_usd, 6),
+        "cancelled_usd": round(result.cancelled_usd, 6),
+        "cancelled_runs": result.cancelled_runs,
+    }
     if merged.WRITER_COLUMN in result.runs:  # merged with a synced dataset: runs per writer
         out["writers"] = merged.writers(result.runs)
     return out

@@ -45,11 +45,20 @@ def _annotate(playground: Playground, run_id: str, kind: str, value: str, author
         raise InputError(f"author is at most {MAX_AUTHOR_CHARS} characters, got {len(name)}")
     log = annotation_log(playground.settings.data_dir)
     if log.path.exists() and log.path.stat().st_size >= MAX_ANNOTATIONS_BYTES:
-        raise InputError(f"annotations.csv is full ({MAX_ANNOTATIONS_BYTES // (1024 * 1024)} MB, this app's limit): "
-                         "no more tags or notes are taken until the owner moves it aside")
+        raise InputError(
+            f"annotations.csv is full ({MAX_ANNOTATIONS_BYTES // (1024 * 1024)} MB, this app's limit): "
+            "no more tags or notes are taken until the owner moves it aside"
+        )
     log.append(
-        {"at": utc_now(), "run_id": run_id, "kind": kind, "value": value, "author": name or "anonymous",
-         "source": source})
+        {
+            "at": utc_now(),
+            "run_id": run_id,
+            "kind": kind,
+            "value": value,
+            "author": name or "anonymous",
+            "source": source,
+        }
+    )
 
 
 def clean_tag(tag: str) -> str:

@@ -15,8 +15,21 @@ from playground.base.prompts import Story
 from playground.base.types import CHAIN_FROM, MAX_FRAMES, MIN_FRAMES
 from playground.experiments.cells import Arm, Cell, check_variant_labels, parse_arm, parse_arms, variant_story
 
-FILE_KEYS = {"id", "title", "description", "arms", "variants", "stories", "repeats", "seed", "size", "frames",
-             "concurrency", "max_usd", "chain_from"}
+FILE_KEYS = {
+    "id",
+    "title",
+    "description",
+    "arms",
+    "variants",
+    "stories",
+    "repeats",
+    "seed",
+    "size",
+    "frames",
+    "concurrency",
+    "max_usd",
+    "chain_from",
+}
 
 
 ARM_KEYS = {"provider", "model", "mode", "chain_from"}  # an arm written as a table
@@ -53,7 +66,9 @@ def load_story(entry: dict[str, Any], presets: dict[str, Preset]) -> tuple[str, 
     """(story_id, story, frames) of one [[stories]] entry: a preset, or an inline story."""
     unknown = set(entry) - STORY_KEYS
     if unknown:
-        raise InputError(f"unknown key(s) in a story: {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(STORY_KEYS))}")
+        raise InputError(
+            f"unknown key(s) in a story: {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(STORY_KEYS))}"
+        )
     if "preset" in entry:
         preset = find_preset(str(entry["preset"]), presets)
         story_id = str(entry.get("id") or preset.key.split("_", 1)[-1])
@@ -104,8 +119,10 @@ def file_arms(data: dict[str, Any]) -> list[Arm]:
         if isinstance(entry, dict):
             unknown = set(entry) - ARM_KEYS
             if unknown or "provider" not in entry or "mode" not in entry:
-                raise InputError(f"an arm table takes provider and mode (model and chain_from are optional), got "
-                                 f"{', '.join(sorted(entry))}")
+                raise InputError(
+                    f"an arm table takes provider and mode (model and chain_from are optional), got "
+                    f"{', '.join(sorted(entry))}"
+                )
             chain_from = entry.get("chain_from", default)
             if entry["mode"] != "chain" and "chain_from" in entry:
                 raise InputError(f"`chain_from` is for chain arms, not mode {entry['mode']!r}")
@@ -166,10 +183,22 @@ def _batch_from(path: Path, data: dict[str, Any], content: bytes) -> BatchFile:
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise InputError(f"`seed` must be a whole number, got {seed!r}")
     default_frames = None if data.get("frames") is None else frames_of(data["frames"], "the file")
-    cells = [Cell(story=variant_story(story, text) if label else story, arm=arm, variant=label, repeat=r,
-                  frames=default_frames or frames, seed=None if seed is None else seed + r,
-                  story_id=story_id, size=str(data.get("size", "")))
-             for story_id, story, frames in stories for label, text in (variants.items() or [("", "")])
-             for r in range(repeats) for arm in arms]
-    return BatchFile(file_experiment_id(path, data, content), cells, _whole(data, "concurrency", 4, 1),
-                     cap_of(data.get("max_usd")))
+    cells = [
+        Cell(
+            story=variant_story(story, text) if label else story,
+            arm=arm,
+            variant=label,
+            repeat=r,
+            frames=default_frames or frames,
+            seed=None if seed is None else seed + r,
+            story_id=story_id,
+            size=str(data.get("size", "")),
+        )
+        for story_id, story, frames in stories
+        for label, text in (variants.items() or [("", "")])
+        for r in range(repeats)
+        for arm in arms
+    ]
+    return BatchFile(
+        file_experiment_id(path, data, content), cells, _whole(data, "concurrency", 4, 1), cap_of(data.get("max_usd"))
+    )

@@ -40,9 +40,11 @@ if TYPE_CHECKING:
 MIN_VOTES = 5
 RESAMPLES = 1000
 ELO_SCALE = 400 / math.log(10)
-NOTE = (f"win % and BT: 95% bootstrap interval over the votes ({RESAMPLES} resamples, percentiles 2.5 and 97.5); "
-        f"an arm with fewer than {MIN_VOTES} votes gets no rating; votes are taken as independent, so one "
-        "dominant rater or repeated pairs make the interval too narrow")
+NOTE = (
+    f"win % and BT: 95% bootstrap interval over the votes ({RESAMPLES} resamples, percentiles 2.5 and 97.5); "
+    f"an arm with fewer than {MIN_VOTES} votes gets no rating; votes are taken as independent, so one "
+    "dominant rater or repeated pairs make the interval too narrow"
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,9 @@ def seed_of(experiment_id: str | None, criterion: str | None) -> int:
 SMOOTHING = 0.5  # pseudo-votes added to each outcome of a voted pair before resampling
 
 
-def categories(left: Sequence[int], right: Sequence[int], outcome: Sequence[str], arms: int
-               ) -> tuple[np.ndarray, np.ndarray]:
+def categories(
+    left: Sequence[int], right: Sequence[int], outcome: Sequence[str], arms: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Votes between different arms as (category counts, wins contribution of each category):
     a category is (i, j, outcome) with i < j, all three outcomes of every voted pair (a count
     may be 0); its row of the contribution is a flattened K x K matrix of wins (a tie half to
@@ -125,8 +128,14 @@ def fit_strengths(wins: np.ndarray, prior: float = 1.0, tol: float = 1e-10, step
     return theta
 
 
-def rate(left: Sequence[int], right: Sequence[int], outcome: Sequence[str], arms: int,
-         resamples: int = RESAMPLES, seed: int = 0) -> list[ArmRating]:
+def rate(
+    left: Sequence[int],
+    right: Sequence[int],
+    outcome: Sequence[str],
+    arms: int,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> list[ArmRating]:
     """Each arm's counts, win rate and BT rating with 95% bootstrap intervals (None below MIN_VOTES).
     left[v], right[v]: the arm indices of vote v; outcome[v]: "left", "right" or "tie"."""
     import numpy as np

@@ -56,7 +56,7 @@ class Arm:
 
     @property
     def label(self) -> str:
-        """"provider:model:mode" with the resolved model id (the `arm` column of runs.csv)."""
+        """ "provider:model:mode" with the resolved model id (the `arm` column of runs.csv)."""
         return f"{self.provider}:{self.model_id}:{self.mode_token}"
 
 
@@ -64,12 +64,13 @@ ARM_MODES = (*MODES, *(f"chain-{c}" for c in CHAIN_FROM))  # what an arm's last 
 
 
 def parse_arm(text: str) -> Arm:
-    """"PROVIDER:MODEL:MODE"; MODEL may be empty (the provider's default) or contain colons."""
+    """ "PROVIDER:MODEL:MODE"; MODEL may be empty (the provider's default) or contain colons."""
     parts = (text or "").strip().split(":")
     example = "e.g. local::baseline or byteplus:seedream-5-0-260128:sequence"
     if len(parts) < 3:
-        raise InputError(f"arm {text!r} must look like PROVIDER:MODEL:MODE ({example}; an empty MODEL means the "
-                         f"provider's default)")
+        raise InputError(
+            f"arm {text!r} must look like PROVIDER:MODEL:MODE ({example}; an empty MODEL means the provider's default)"
+        )
     provider, model, mode = parts[0].strip(), ":".join(parts[1:-1]).strip(), parts[-1].strip()
     if provider not in provider_names():
         raise InputError(f"arm {text!r}: unknown provider {provider!r}; choose one of: {', '.join(provider_names())}")
@@ -105,15 +106,15 @@ def check_variant_labels(labels: Iterable[object]) -> None:
     for label in labels:
         if not isinstance(label, str) or not VARIANT_LABEL.match(label):
             shown = label.encode("utf-8", "backslashreplace").decode() if isinstance(label, str) else label
-            raise InputError(f"a variant label is 1 to 20 letters, digits, spaces, '.', '_', '+' or '-', "
-                             f"got {shown!r}")
+            raise InputError(f"a variant label is 1 to 20 letters, digits, spaces, '.', '_', '+' or '-', got {shown!r}")
 
 
 def variant_story(story: Story, text: str) -> Story:
     """The story with its shared text replaced by a prompt variant; `{character}` and `{style}`
     in the variant stand for the story's own (so one variant serves many stories)."""
     prompt = text.replace("{character}", story.character.strip().rstrip(".")).replace(
-        "{style}", story.style.strip().rstrip("."))
+        "{style}", story.style.strip().rstrip(".")
+    )
     return Story(character=prompt.strip(), style="", beats=story.beats)
 
 
@@ -140,11 +141,22 @@ class Cell:
         return (self.arm.label, self.variant, self.repeat, self.story_id)
 
     def request(self, experiment_id: str) -> GenerationRequest:
-        return GenerationRequest(prompt=self.story.prompt(), frames=self.frame_count,
-                                 mode=self.arm.mode, provider=self.arm.provider, model=self.arm.model,  # type: ignore[arg-type]
-                                 beats=list(self.story.beats), size=self.size, seed=self.seed,
-                                 experiment_id=experiment_id, arm=self.arm.label, variant=self.variant,
-                                 repeat=self.repeat, story_id=self.story_id, chain_from=self.arm.chain_from)
+        return GenerationRequest(
+            prompt=self.story.prompt(),
+            frames=self.frame_count,
+            mode=self.arm.mode,  # type: ignore[arg-type]
+            provider=self.arm.provider,
+            model=self.arm.model,
+            beats=list(self.story.beats),
+            size=self.size,
+            seed=self.seed,
+            experiment_id=experiment_id,
+            arm=self.arm.label,
+            variant=self.variant,
+            repeat=self.repeat,
+            story_id=self.story_id,
+            chain_from=self.arm.chain_from,
+        )
 
 
 @dataclass(frozen=True)
@@ -174,8 +186,9 @@ def plan_cell(playground: Playground, cell: Cell, experiment_id: str = "", sessi
     return CellPlan(cell, plan.estimate)
 
 
-def plan_cells(playground: Playground, cells: Sequence[Cell], experiment_id: str = "",
-               session: Session | None = None) -> list[CellPlan]:
+def plan_cells(
+    playground: Playground, cells: Sequence[Cell], experiment_id: str = "", session: Session | None = None
+) -> list[CellPlan]:
     return [plan_cell(playground, c, experiment_id, session) for c in cells]
 
 
@@ -277,10 +290,22 @@ def pending_cells(playground: Playground, cells: Sequence[Cell], experiment_id: 
 
 def _error_record(cell: Cell, experiment_id: str, error: str) -> RunRecord:
     """What a cell refused by the core shows (the core has already logged its own row)."""
-    return RunRecord(experiment_id=experiment_id, provider=cell.arm.provider, model=cell.arm.model_id,
-                     mode=cell.arm.mode, prompt=cell.story.prompt(), frames_requested=cell.frame_count,
-                     seed=cell.seed, status="error", error=error, arm=cell.arm.label, variant=cell.variant,
-                     repeat=cell.repeat, story_id=cell.story_id, latency_s=0.0)
+    return RunRecord(
+        experiment_id=experiment_id,
+        provider=cell.arm.provider,
+        model=cell.arm.model_id,
+        mode=cell.arm.mode,
+        prompt=cell.story.prompt(),
+        frames_requested=cell.frame_count,
+        seed=cell.seed,
+        status="error",
+        error=error,
+        arm=cell.arm.label,
+        variant=cell.variant,
+        repeat=cell.repeat,
+        story_id=cell.story_id,
+        latency_s=0.0,
+    )
 
 
 def log_refusals(playground: Playground, refused: Sequence[tuple[Cell, str]], experiment_id: str) -> list[RunRecord]:
@@ -296,11 +321,20 @@ def log_refusals(playground: Playground, refused: Sequence[tuple[Cell, str]], ex
     return records
 
 
-async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment_id: str, *, concurrency: int = 4,
-                       max_usd: float | None = None, session: Session | None = None,
-                       on_done: CellCallback | None = None, on_progress: ProgressByCell | None = None,
-                       resume: bool = True, cancel: asyncio.Event | None = None,
-                       on_start: Callable[[Cell], None] | None = None) -> list[CellOutcome]:
+async def run_outcomes(
+    playground: Playground,
+    cells: Sequence[Cell],
+    experiment_id: str,
+    *,
+    concurrency: int = 4,
+    max_usd: float | None = None,
+    session: Session | None = None,
+    on_done: CellCallback | None = None,
+    on_progress: ProgressByCell | None = None,
+    resume: bool = True,
+    cancel: asyncio.Event | None = None,
+    on_start: Callable[[Cell], None] | None = None,
+) -> list[CellOutcome]:
     """Run the cells concurrently; the outcomes of the cells that were sent or refused, in cell order.
     `cancel`: the token that stops every cell's run (each is logged and returned as cancelled).
     `on_start(cell)` when a cell takes its place among the `concurrency` in flight (progress bars)."""
@@ -310,8 +344,11 @@ async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment
     overall = asyncio.Semaphore(concurrency)
     # A provider that calls out over HTTP is bounded per key by its limiter (providers/limiter.py),
     # shared with every other run of the process; one that draws here (local) by its own bound.
-    gates = {name: asyncio.Semaphore(provider_class(name).max_concurrency) for name in {c.arm.provider for c in todo}
-             if not issubclass(provider_class(name), HttpProvider)}
+    gates = {
+        name: asyncio.Semaphore(provider_class(name).max_concurrency)
+        for name in {c.arm.provider for c in todo}
+        if not issubclass(provider_class(name), HttpProvider)
+    }
     unbounded = contextlib.nullcontext()
     budget = _Budget(max_usd)
     outcomes: list[CellOutcome | None] = [None] * len(todo)
@@ -324,9 +361,16 @@ async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment
             if not budget.admit(plan.max_usd):
                 outcomes[index] = CellOutcome(cell)
             else:
-                outcomes[index] = await _send(playground, cell, experiment_id, plan, budget, session,
-                                              None if on_progress is None else lambda p: on_progress(index, p),
-                                              cancel)
+                outcomes[index] = await _send(
+                    playground,
+                    cell,
+                    experiment_id,
+                    plan,
+                    budget,
+                    session,
+                    None if on_progress is None else lambda p: on_progress(index, p),
+                    cancel,
+                )
         if on_done is not None:
             on_done(cell, outcomes[index].record)  # type: ignore[union-attr]
 
@@ -334,14 +378,22 @@ async def run_outcomes(playground: Playground, cells: Sequence[Cell], experiment
     return [o for o in outcomes if o is not None]
 
 
-async def _send(playground: Playground, cell: Cell, experiment_id: str, plan: CellPlan, budget: _Budget,
-                session: Session | None, on_progress: Callable[[Progress], None] | None,
-                cancel: asyncio.Event | None = None) -> CellOutcome:
+async def _send(
+    playground: Playground,
+    cell: Cell,
+    experiment_id: str,
+    plan: CellPlan,
+    budget: _Budget,
+    session: Session | None,
+    on_progress: Callable[[Progress], None] | None,
+    cancel: asyncio.Event | None = None,
+) -> CellOutcome:
     """One cell through the core; a failure becomes this cell's error row, never the others'."""
     outcome = CellOutcome(cell)
     try:
-        outcome.result = await playground.run(cell.request(experiment_id), session, on_progress=on_progress,
-                                              cancel=cancel)
+        outcome.result = await playground.run(
+            cell.request(experiment_id), session, on_progress=on_progress, cancel=cancel
+        )
         outcome.record = outcome.result.record
     except SpendCapError as exc:  # a settings cap (per run/session/day): later cells would hit it too
         budget.stopped = True
@@ -355,13 +407,28 @@ async def _send(playground: Playground, cell: Cell, experiment_id: str, plan: Ce
     return outcome
 
 
-async def run_cells(playground: Playground, cells: Sequence[Cell], experiment_id: str, *, concurrency: int = 4,
-                    max_usd: float | None = None, session: Session | None = None,
-                    on_done: CellCallback | None = None, resume: bool = True,
-                    on_start: Callable[[Cell], None] | None = None) -> list[RunRecord]:
+async def run_cells(
+    playground: Playground,
+    cells: Sequence[Cell],
+    experiment_id: str,
+    *,
+    concurrency: int = 4,
+    max_usd: float | None = None,
+    session: Session | None = None,
+    on_done: CellCallback | None = None,
+    resume: bool = True,
+    on_start: Callable[[Cell], None] | None = None,
+) -> list[RunRecord]:
     """The rows of the cells that were sent (refused and resumed-over cells have none)."""
-    outcomes = await run_outcomes(playground, cells, experiment_id, concurrency=concurrency, max_usd=max_usd,
-                                  session=session, on_done=on_done, resume=resume, on_start=on_start)
+    outcomes = await run_outcomes(
+        playground,
+        cells,
+        experiment_id,
+        concurrency=concurrency,
+        max_usd=max_usd,
+        session=session,
+        on_done=on_done,
+        resume=resume,
+        on_start=on_start,
+    )
     return [o.record for o in outcomes if o.record is not None]
-
-

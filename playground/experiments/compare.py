@@ -52,8 +52,15 @@ def new_experiment_id(prefix: str = "cmp") -> str:
     return f"{prefix}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def comparison_cells(story: Story, arms: Sequence[Arm], *, variants: Mapping[str, str] | None = None,
-                     frames: int, seed: int | None, size: str = "") -> list[Cell]:
+def comparison_cells(
+    story: Story,
+    arms: Sequence[Arm],
+    *,
+    variants: Mapping[str, str] | None = None,
+    frames: int,
+    seed: int | None,
+    size: str = "",
+) -> list[Cell]:
     """Arms x prompt variants of one story, each arm with the same seed (fair comparison)."""
     if not arms:
         raise InputError("give at least one arm, e.g. local::sequence")
@@ -67,13 +74,25 @@ def comparison_cells(story: Story, arms: Sequence[Arm], *, variants: Mapping[str
     if len(chosen) > MAX_VARIANTS:
         raise InputError(f"{len(chosen)} prompt variants: a comparison takes at most {MAX_VARIANTS}")
     stories = {label: variant_story(story, text) for label, text in chosen.items()} or {"": story}
-    return [Cell(story=s, arm=arm, variant=label, frames=frames, seed=seed, size=size)
-            for label, s in stories.items() for arm in arms]
+    return [
+        Cell(story=s, arm=arm, variant=label, frames=frames, seed=seed, size=size)
+        for label, s in stories.items()
+        for arm in arms
+    ]
 
 
-def plan_comparison(playground: Playground, story: Story, arms: Sequence[Arm], *,
-                    variants: Mapping[str, str] | None = None, frames: int, seed: int | None, size: str = "",
-                    session: Session | None = None, experiment_id: str | None = None) -> list[CellPlan]:
+def plan_comparison(
+    playground: Playground,
+    story: Story,
+    arms: Sequence[Arm],
+    *,
+    variants: Mapping[str, str] | None = None,
+    frames: int,
+    seed: int | None,
+    size: str = "",
+    session: Session | None = None,
+    experiment_id: str | None = None,
+) -> list[CellPlan]:
     """The cells of a comparison with their estimates; InputError or SpendCapError when
     anything would be refused (so callers can show the total and ask before sending).
 
@@ -92,22 +111,50 @@ def plan_comparison(playground: Playground, story: Story, arms: Sequence[Arm], *
     return plans
 
 
-async def compare(playground: Playground, story: Story, arms: Sequence[Arm], *,
-                  variants: Mapping[str, str] | None = None, frames: int, seed: int | None,
-                  session: Session | None = None, on_progress: ProgressByCell | None = None,
-                  size: str = "", experiment_id: str | None = None, cancel: asyncio.Event | None = None
-                  ) -> Comparison:
+async def compare(
+    playground: Playground,
+    story: Story,
+    arms: Sequence[Arm],
+    *,
+    variants: Mapping[str, str] | None = None,
+    frames: int,
+    seed: int | None,
+    session: Session | None = None,
+    on_progress: ProgressByCell | None = None,
+    size: str = "",
+    experiment_id: str | None = None,
+    cancel: asyncio.Event | None = None,
+) -> Comparison:
     """All arms (x variants) at once; bad input or a spend cap refuses the whole comparison
     before anything is sent (each refused arm logged as an error row), a failing arm only ends
     its own row. `cancel`: the token that stops every arm (each logged and returned as cancelled)."""
     comparison = Comparison(experiment_id or new_experiment_id())
-    cells = [p.cell for p in plan_comparison(playground, story, arms, variants=variants, frames=frames, seed=seed,
-                                             size=size, session=session, experiment_id=comparison.experiment_id)]
+    cells = [
+        p.cell
+        for p in plan_comparison(
+            playground,
+            story,
+            arms,
+            variants=variants,
+            frames=frames,
+            seed=seed,
+            size=size,
+            session=session,
+            experiment_id=comparison.experiment_id,
+        )
+    ]
     started = time.perf_counter()
     # every cell at once: the per-provider bound in run_outcomes is the only queue
-    comparison.outcomes = await run_outcomes(playground, cells, comparison.experiment_id, concurrency=len(cells),
-                                             session=session, on_progress=on_progress, resume=False,
-                                             cancel=cancel)
+    comparison.outcomes = await run_outcomes(
+        playground,
+        cells,
+        comparison.experiment_id,
+        concurrency=len(cells),
+        session=session,
+        on_progress=on_progress,
+        resume=False,
+        cancel=cancel,
+    )
     comparison.wall_s = round(time.perf_counter() - started, 4)
     return comparison
 

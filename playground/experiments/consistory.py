@@ -77,8 +77,7 @@ def compose_story(style: str, subject: str, settings: Sequence[str]) -> Story:
     style = " ".join(style.split())
     if style.lower().endswith(" of"):
         style = style[:-3].rstrip()
-    return Story(character=" ".join(subject.split()), style=style,
-                 beats=tuple(" ".join(s.split()) for s in settings))
+    return Story(character=" ".join(subject.split()), style=style, beats=tuple(" ".join(s.split()) for s in settings))
 
 
 def _slug(text: str) -> str:
@@ -118,8 +117,10 @@ def parse_consistory(data: object) -> list[BenchStory]:
     return stories
 
 
-WHERE_TO_GET = ("The playground does not ship it: download resource/consistory+.yaml from the public 1Prompt1Story "
-                "repository (https://github.com/byliutao/1Prompt1Story) and pass its path; docs/consistory.md says how")
+WHERE_TO_GET = (
+    "The playground does not ship it: download resource/consistory+.yaml from the public 1Prompt1Story "
+    "repository (https://github.com/byliutao/1Prompt1Story) and pass its path; docs/consistory.md says how"
+)
 
 
 def load_consistory(path: Path) -> list[BenchStory]:
@@ -142,8 +143,13 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def select_stories(stories: Sequence[BenchStory], categories: Sequence[str] | None = None,
-                   sample: int | None = None, sample_seed: int = 0, limit: int | None = None) -> list[BenchStory]:
+def select_stories(
+    stories: Sequence[BenchStory],
+    categories: Sequence[str] | None = None,
+    sample: int | None = None,
+    sample_seed: int = 0,
+    limit: int | None = None,
+) -> list[BenchStory]:
     """Subset in this order: categories, then a seeded random sample (kept in file order),
     then the first `limit`. The same arguments always give the same stories."""
     chosen = list(stories)
@@ -151,8 +157,10 @@ def select_stories(stories: Sequence[BenchStory], categories: Sequence[str] | No
         known = list(dict.fromkeys(s.category for s in stories))
         unknown = [c for c in categories if c not in known]
         if unknown:
-            raise InputError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
-                             f"the file has: {', '.join(known)}")
+            raise InputError(
+                f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+                f"the file has: {', '.join(known)}"
+            )
         chosen = [s for s in chosen if s.category in set(categories)]
     if sample is not None:
         if sample < 1:
@@ -176,6 +184,7 @@ def experiment_id_for(digest: str, arms: Sequence[str], story_ids: Sequence[str]
 
 # ---------------------------------------------------------------- the benchmark run
 
+
 @dataclass
 class BenchPlan:
     """What one bench-story invocation will do, known before anything is sent."""
@@ -193,19 +202,34 @@ class BenchPlan:
         return {s.story_id: s.category for s in self.stories}
 
 
-def bench_cells(stories: Sequence[BenchStory], arms: Sequence[Arm], repeats: int = 1,
-                seed: int | None = None, size: str = "") -> list[Cell]:
+def bench_cells(
+    stories: Sequence[BenchStory], arms: Sequence[Arm], repeats: int = 1, seed: int | None = None, size: str = ""
+) -> list[Cell]:
     """Every story x arm x repeat; with a seed, repeat r uses seed + r (the same for every arm)."""
     if repeats < 1:
         raise InputError(f"--repeats must be at least 1, got {repeats}")
-    return [Cell(story=s.story, arm=arm, repeat=r, seed=None if seed is None else seed + r, story_id=s.story_id,
-                 size=size)
-            for s in stories for arm in arms for r in range(repeats)]
+    return [
+        Cell(story=s.story, arm=arm, repeat=r, seed=None if seed is None else seed + r, story_id=s.story_id, size=size)
+        for s in stories
+        for arm in arms
+        for r in range(repeats)
+    ]
 
 
-def plan_bench(playground: Playground, path: Path, arm_texts: Sequence[str], *, categories: Sequence[str] = (),
-               limit: int | None = None, sample: int | None = None, sample_seed: int = 0, repeats: int = 1,
-               seed: int | None = None, size: str = "", session: Session | None = None) -> BenchPlan:
+def plan_bench(
+    playground: Playground,
+    path: Path,
+    arm_texts: Sequence[str],
+    *,
+    categories: Sequence[str] = (),
+    limit: int | None = None,
+    sample: int | None = None,
+    sample_seed: int = 0,
+    repeats: int = 1,
+    seed: int | None = None,
+    size: str = "",
+    session: Session | None = None,
+) -> BenchPlan:
     """Load, subset, build the cells and estimate what is left to run; InputError on any problem."""
     arms = parse_arms(arm_texts)
     stories = select_stories(load_consistory(path), categories, sample=sample, sample_seed=sample_seed, limit=limit)
@@ -217,17 +241,22 @@ def plan_bench(playground: Playground, path: Path, arm_texts: Sequence[str], *, 
     return BenchPlan(experiment_id, stories, arms, cells, pending, total_usd(plans), total_max_usd(plans))
 
 
-def check_bench_budget(playground: Playground, plan: BenchPlan, max_usd: float | None,
-                       session: Session | None = None) -> None:
+def check_bench_budget(
+    playground: Playground, plan: BenchPlan, max_usd: float | None, session: Session | None = None
+) -> None:
     """Refuse before anything is sent: --max-usd, then the settings' caps (per run/session/day)."""
     if max_usd is not None and plan.max_usd > max_usd + 1e-9:
-        raise SpendCapError(f"at most ${plan.max_usd:.4f} (typical ${plan.estimate_usd:.4f}) for {len(plan.pending)} "
-                            f"runs passes --max-usd "
-                            f"${max_usd:.2f}: nothing was sent (narrow the subset or raise the cap)")
+        raise SpendCapError(
+            f"at most ${plan.max_usd:.4f} (typical ${plan.estimate_usd:.4f}) for {len(plan.pending)} "
+            f"runs passes --max-usd "
+            f"${max_usd:.2f}: nothing was sent (narrow the subset or raise the cap)"
+        )
     check_budget(playground, plan_cells(playground, plan.pending, plan.experiment_id, session), session)
 
 
-def experiment_runs(playground: Playground, plan: BenchPlan, snapshots: Sequence[Snapshot] | None = None) -> pd.DataFrame:
+def experiment_runs(
+    playground: Playground, plan: BenchPlan, snapshots: Sequence[Snapshot] | None = None
+) -> pd.DataFrame:
     """The rows of this plan's cells (of any earlier invocation too: that is the resume), with
     other writers' runs of the same experiment when a synced dataset was pulled (merged.py)."""
     import pandas as pd
@@ -239,11 +268,13 @@ def experiment_runs(playground: Playground, plan: BenchPlan, snapshots: Sequence
     runs = merged.runs(playground, list(dict.fromkeys([*COLUMNS, "created_at", "story_id", "repeat"])), snapshots)
     runs = runs[runs["experiment_id"] == plan.experiment_id]
     wanted = {c.key for c in plan.cells}
-    keys = zip(runs["arm"].astype(str), runs["variant"].astype(str),
-               pd.to_numeric(runs["repeat"], errors="coerce").fillna(0).astype(int), runs["story_id"].astype(str))
+    keys = zip(
+        runs["arm"].astype(str),
+        runs["variant"].astype(str),
+        pd.to_numeric(runs["repeat"], errors="coerce").fillna(0).astype(int),
+        runs["story_id"].astype(str),
+    )
     return runs[[key in wanted for key in keys]]
 
 
 # ---------------------------------------------------------------- the command
-
-

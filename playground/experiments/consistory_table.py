@@ -60,8 +60,10 @@ REFERENCE_ROWS: tuple[ReferenceRow, ...] = (
     ReferenceRow("ConsiStory", {"clip_t": 0.8769, "clip_i": 0.8737, "dreamsim": 0.3188}, _P1S),
     ReferenceRow("1Prompt1Story", {"clip_t": 0.8942, "clip_i": 0.9117, "dreamsim": 0.1993}, _P1S),
 )
-NOT_COMPARABLE = ("Reference rows are the papers' own figures, copied for orientation: scores from different "
-                  "backbones, image models and prompt wrappers are not comparable with ours.")
+NOT_COMPARABLE = (
+    "Reference rows are the papers' own figures, copied for orientation: scores from different "
+    "backbones, image models and prompt wrappers are not comparable with ours."
+)
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Summary:
 
 
 # ---------------------------------------------------------------- summarising
+
 
 def latest_cells(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per cell (arm, story, variant, repeat): the newest that was sent, so a resumed
@@ -103,8 +106,11 @@ def _ci(values: pd.Series) -> tuple[float, float, float] | None:
 
 def summarise(rows: pd.DataFrame, method: str, category: str = "") -> Summary:
     """Per-story means first (repeats averaged), then mean and 95% CI across stories."""
-    per_story = rows.assign(**{m.column: _numeric(rows, m.column) for m in METRICS},
-                            latency_s=_numeric(rows, "latency_s"), cost_usd=_numeric(rows, "cost_usd"))
+    per_story = rows.assign(
+        **{m.column: _numeric(rows, m.column) for m in METRICS},
+        latency_s=_numeric(rows, "latency_s"),
+        cost_usd=_numeric(rows, "cost_usd"),
+    )
     by_story = per_story.groupby("story_id", sort=False)
     story_means = by_story[[m.column for m in METRICS] + ["latency_s", "cost_usd"]].mean()
     requested = int(_numeric(rows, "frames_requested").fillna(0).sum())
@@ -112,13 +118,26 @@ def summarise(rows: pd.DataFrame, method: str, category: str = "") -> Summary:
     # pandas-stubs passes apply's keywords to the function; pandas 2.2 needs include_groups=False
     ratio = by_story.apply(_frames_ratio, include_groups=False)  # type: ignore[call-overload]
     x_col, y_col = plot_axes_for(story_means)
-    points = [(None if x_col is None else _float(story_means.at[s, x_col]), _float(story_means.at[s, y_col]),
-               float(ratio.get(s, 0.0))) for s in story_means.index]
-    return Summary(method=method, category=category, stories=len(story_means), runs=len(rows),
-                   metrics={m.column: _ci(story_means[m.column]) for m in METRICS},
-                   frames_requested=requested, frames_returned=returned,
-                   cost_per_story_usd=float(story_means["cost_usd"].fillna(0).mean()) if len(story_means) else 0.0,
-                   latency_s=_ci(story_means["latency_s"]), points=points)
+    points = [
+        (
+            None if x_col is None else _float(story_means.at[s, x_col]),
+            _float(story_means.at[s, y_col]),
+            float(ratio.get(s, 0.0)),
+        )
+        for s in story_means.index
+    ]
+    return Summary(
+        method=method,
+        category=category,
+        stories=len(story_means),
+        runs=len(rows),
+        metrics={m.column: _ci(story_means[m.column]) for m in METRICS},
+        frames_requested=requested,
+        frames_returned=returned,
+        cost_per_story_usd=float(story_means["cost_usd"].fillna(0).mean()) if len(story_means) else 0.0,
+        latency_s=_ci(story_means["latency_s"]),
+        points=points,
+    )
 
 
 def _frames_ratio(rows: pd.DataFrame) -> float:
@@ -134,8 +153,9 @@ def _float(value: object) -> float | None:
     return None if math.isnan(number) else number
 
 
-def summarise_experiment(runs: pd.DataFrame, categories: Mapping[str, str],
-                         arm_order: Sequence[str] = ()) -> tuple[list[Summary], list[Summary]]:
+def summarise_experiment(
+    runs: pd.DataFrame, categories: Mapping[str, str], arm_order: Sequence[str] = ()
+) -> tuple[list[Summary], list[Summary]]:
     """(overall rows per arm, rows per category and arm) for one experiment's runs.
     `categories` maps story_id -> category (from the benchmark file)."""
     cells = latest_cells(runs)
@@ -144,14 +164,17 @@ def summarise_experiment(runs: pd.DataFrame, categories: Mapping[str, str],
     arms = list(dict.fromkeys([*arm_order, *cells["arm"].astype(str)]))
     cells = cells.assign(category=cells["story_id"].map(lambda s: categories.get(str(s), "?")))
     overall = [summarise(cells[cells["arm"] == arm], arm) for arm in arms if (cells["arm"] == arm).any()]
-    per_category = [summarise(part, arm, category)
-                    for category in dict.fromkeys(categories.values())
-                    for arm in arms
-                    if not (part := cells[(cells["category"] == category) & (cells["arm"] == arm)]).empty]
+    per_category = [
+        summarise(part, arm, category)
+        for category in dict.fromkeys(categories.values())
+        for arm in arms
+        if not (part := cells[(cells["category"] == category) & (cells["arm"] == arm)]).empty
+    ]
     return overall, per_category
 
 
 # ---------------------------------------------------------------- which metrics carry the run
+
 
 def deep_available(summaries: Sequence[Summary]) -> list[str]:
     return [m.column for m in METRICS if m.deep and any(s.metrics.get(m.column) for s in summaries)]
@@ -165,6 +188,7 @@ def shown_metrics(summaries: Sequence[Summary]) -> list[Metric]:
 def plot_axes_for(story_means: pd.DataFrame) -> tuple[str | None, str]:
     """(x, y) columns: text alignment vs consistency when CLIP-T exists; else x is None
     (the frames-returned ratio is plotted) and y the best consistency metric present."""
+
     def has(column: str) -> bool:
         return column in story_means and bool(story_means[column].notna().any())
 
@@ -186,15 +210,19 @@ def backbones() -> dict[str, str]:
 def metrics_note(summaries: Sequence[Summary]) -> str:
     present = deep_available(summaries)
     if not present:
-        return ("Deep metrics (CLIP-T, CLIP-I, DreamSim) were not available for these runs (no torch/weights, "
-                "see docs/metrics.md), so consistency is reported with the offline metrics Palette, Structure and "
-                "Subject (palette_consistency, structure_consistency, subject_consistency; 0-1, higher = more "
-                "consistent); text alignment (CLIP-T) is not available.")
+        return (
+            "Deep metrics (CLIP-T, CLIP-I, DreamSim) were not available for these runs (no torch/weights, "
+            "see docs/metrics.md), so consistency is reported with the offline metrics Palette, Structure and "
+            "Subject (palette_consistency, structure_consistency, subject_consistency; 0-1, higher = more "
+            "consistent); text alignment (CLIP-T) is not available."
+        )
     names = backbones()
     parts = [f"{label_of(c)}: {names.get(c, 'backbone unknown')}" for c in present]
-    return ("Deep metrics computed with " + "; ".join(parts) + " (raw cosines). CLIP-T compares each frame with "
-            "the prompt actually sent for it (a sequence run sends one prompt for all frames). Offline metrics "
-            "(Palette, Structure, Subject) are shown alongside.")
+    return (
+        "Deep metrics computed with " + "; ".join(parts) + " (raw cosines). CLIP-T compares each frame with "
+        "the prompt actually sent for it (a sequence run sends one prompt for all frames). Offline metrics "
+        "(Palette, Structure, Subject) are shown alongside."
+    )
 
 
 def label_of(column: str) -> str:
@@ -202,6 +230,7 @@ def label_of(column: str) -> str:
 
 
 # ---------------------------------------------------------------- Markdown and CSV
+
 
 def _cell(value: tuple[float, float, float] | None, digits: int = 4) -> str:
     if value is None:
@@ -221,8 +250,14 @@ def _row(s: Summary, metrics: Sequence[Metric], first: Sequence[str]) -> list[st
     share = f"{s.frames_returned}/{s.frames_requested}"
     if s.frames_requested:
         share += f" ({100 * s.frames_returned / s.frames_requested:.0f}%)"
-    return [*first, str(s.stories), *(_cell(s.metrics.get(m.column)) for m in metrics), share,
-            f"{s.cost_per_story_usd:.4f}", _cell(s.latency_s, 2)]
+    return [
+        *first,
+        str(s.stories),
+        *(_cell(s.metrics.get(m.column)) for m in metrics),
+        share,
+        f"{s.cost_per_story_usd:.4f}",
+        _cell(s.latency_s, 2),
+    ]
 
 
 def _reference_row(ref: ReferenceRow, metrics: Sequence[Metric], first: Sequence[str]) -> list[str]:
@@ -241,9 +276,13 @@ def markdown(overall: Sequence[Summary], per_category: Sequence[Summary], title:
     rows = [_row(s, metrics, [f"**{s.method}** (ours)"]) for s in overall]
     rows += [_reference_row(r, metrics, [f"*{r.method}* (reference)"]) for r in REFERENCE_ROWS]
     lines = [f"### {title or 'ConsiStory+ results'}", ""] + _table(_header(metrics, ["Method"]), rows)
-    lines += ["", "Mean over stories ± half-width of the 95% confidence interval (Student t, per-story means). "
-              + metrics_note(overall), "",
-              f"Reference rows: {_P1S}. {NOT_COMPARABLE}"]
+    lines += [
+        "",
+        "Mean over stories ± half-width of the 95% confidence interval (Student t, per-story means). "
+        + metrics_note(overall),
+        "",
+        f"Reference rows: {_P1S}. {NOT_COMPARABLE}",
+    ]
     if per_category:
         cat_rows = [_row(s, metrics, [s.category, s.method]) for s in per_category]
         lines += ["", "#### Per category", ""] + _table(_header(metrics, ["Category", "Method"]), cat_rows)
@@ -255,8 +294,13 @@ def csv_rows(overall: Sequence[Summary], per_category: Sequence[Summary]) -> pd.
     records = [_summary_record("overall", s) for s in overall]
     records += [_summary_record("category", s) for s in per_category]
     for ref in REFERENCE_ROWS:
-        record: dict[str, object] = {"table": "reference", "category": "", "method": ref.method, "source": ref.source,
-                                     "note": NOT_COMPARABLE}
+        record: dict[str, object] = {
+            "table": "reference",
+            "category": "",
+            "method": ref.method,
+            "source": ref.source,
+            "note": NOT_COMPARABLE,
+        }
         for column, value in ref.scores.items():
             record[f"{column}_mean"] = value
         records.append(record)
@@ -267,28 +311,48 @@ def _csv_columns() -> list[str]:
     columns = ["table", "category", "method", "source", "stories", "runs"]
     for m in METRICS:
         columns += [f"{m.column}_mean", f"{m.column}_ci_low", f"{m.column}_ci_high"]
-    return columns + ["frames_requested", "frames_returned", "cost_per_story_usd",
-                      "latency_s_mean", "latency_s_ci_low", "latency_s_ci_high", "note"]
+    return columns + [
+        "frames_requested",
+        "frames_returned",
+        "cost_per_story_usd",
+        "latency_s_mean",
+        "latency_s_ci_low",
+        "latency_s_ci_high",
+        "note",
+    ]
 
 
 def _summary_record(table: str, s: Summary) -> dict[str, object]:
-    record: dict[str, object] = {"table": table, "category": s.category, "method": s.method, "source": "this run",
-                                 "stories": s.stories, "runs": s.runs, "frames_requested": s.frames_requested,
-                                 "frames_returned": s.frames_returned,
-                                 "cost_per_story_usd": round(s.cost_per_story_usd, 6), "note": ""}
+    record: dict[str, object] = {
+        "table": table,
+        "category": s.category,
+        "method": s.method,
+        "source": "this run",
+        "stories": s.stories,
+        "runs": s.runs,
+        "frames_requested": s.frames_requested,
+        "frames_returned": s.frames_returned,
+        "cost_per_story_usd": round(s.cost_per_story_usd, 6),
+        "note": "",
+    }
     for column, value in [*s.metrics.items(), ("latency_s", s.latency_s)]:
         if value is not None:
             record[f"{column}_mean"], record[f"{column}_ci_low"], record[f"{column}_ci_high"] = (
-                round(v, 6) if not math.isnan(v) else None for v in value)
+                round(v, 6) if not math.isnan(v) else None for v in value
+            )
     return record
 
 
-def write_outputs(out_dir: Path, overall: Sequence[Summary], per_category: Sequence[Summary],
-                  title: str = "") -> dict[str, Path]:
+def write_outputs(
+    out_dir: Path, overall: Sequence[Summary], per_category: Sequence[Summary], title: str = ""
+) -> dict[str, Path]:
     """consistory_table.md, consistory_table.csv and consistory_plot.png in out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"markdown": out_dir / "consistory_table.md", "csv": out_dir / "consistory_table.csv",
-             "plot": out_dir / "consistory_plot.png"}
+    paths = {
+        "markdown": out_dir / "consistory_table.md",
+        "csv": out_dir / "consistory_table.csv",
+        "plot": out_dir / "consistory_plot.png",
+    }
     paths["markdown"].write_text(markdown(overall, per_category, title), encoding="utf-8")
     csv_rows(overall, per_category).to_csv(paths["csv"], index=False)
     draw_plot(overall, paths["plot"], title=title)
@@ -338,8 +402,10 @@ class _Axes:
 
     def px(self, x: float, y: float) -> tuple[float, float]:
         left, top, right, bottom = PLOT_BOX
-        return (left + (x - self.x[0]) / (self.x[1] - self.x[0]) * (right - left),
-                bottom - (y - self.y[0]) / (self.y[1] - self.y[0]) * (bottom - top))
+        return (
+            left + (x - self.x[0]) / (self.x[1] - self.x[0]) * (right - left),
+            bottom - (y - self.y[0]) / (self.y[1] - self.y[0]) * (bottom - top),
+        )
 
 
 def draw_plot(overall: Sequence[Summary], path: Path, title: str = "") -> Path:
@@ -365,23 +431,45 @@ def draw_plot(overall: Sequence[Summary], path: Path, title: str = "") -> Path:
     return path
 
 
-def _draw_labels(draw: ImageDraw.ImageDraw, overall: Sequence[Summary], colours: Sequence[tuple[int, int, int]],
-                 y_col: str, aligned: bool, title: str) -> None:
+def _draw_labels(
+    draw: ImageDraw.ImageDraw,
+    overall: Sequence[Summary],
+    colours: Sequence[tuple[int, int, int]],
+    y_col: str,
+    aligned: bool,
+    title: str,
+) -> None:
     left, top, right, bottom = PLOT_BOX
     for i, (s, colour) in enumerate(zip(overall, colours)):
         draw.rectangle((right + 30, top + 10 + 28 * i, right + 46, top + 26 + 28 * i), fill=colour)
         name = s.method if len(s.method) <= 40 else s.method[:39] + "…"
         draw.text((right + 54, top + 10 + 28 * i), f"{name} (n={s.stories})", fill="black", font=_font(14))
-    x_label = (f"text alignment: CLIP-T ({backbones().get('clip_t', '?')})" if aligned else
-               "frames returned / requested   (no text-alignment metric: deep metrics off;"
-               " story dots offset sideways per arm)")
-    y_label = f"{label_of(y_col)} ({backbones().get(y_col, '?')})" if y_col == "clip_i" else \
-        "Subject (offline subject_consistency)"
+    x_label = (
+        f"text alignment: CLIP-T ({backbones().get('clip_t', '?')})"
+        if aligned
+        else "frames returned / requested   (no text-alignment metric: deep metrics off;"
+        " story dots offset sideways per arm)"
+    )
+    y_label = (
+        f"{label_of(y_col)} ({backbones().get(y_col, '?')})"
+        if y_col == "clip_i"
+        else "Subject (offline subject_consistency)"
+    )
     draw.text(((left + right) / 2, bottom + 48), x_label, fill="black", font=_font(15), anchor="mm")
-    draw.text((left, top - 14), f"y = consistency: {y_label}   (dots: stories; large dot and bars: arm mean, 95% CI)",
-              fill="black", font=_font(14), anchor="ls")
-    draw.text((PLOT_SIZE[0] / 2, 24), title or "ConsiStory+: consistency vs text alignment per arm",
-              fill="black", font=_font(18), anchor="mm")
+    draw.text(
+        (left, top - 14),
+        f"y = consistency: {y_label}   (dots: stories; large dot and bars: arm mean, 95% CI)",
+        fill="black",
+        font=_font(14),
+        anchor="ls",
+    )
+    draw.text(
+        (PLOT_SIZE[0] / 2, 24),
+        title or "ConsiStory+: consistency vs text alignment per arm",
+        fill="black",
+        font=_font(18),
+        anchor="mm",
+    )
 
 
 def _draw_axes(draw: ImageDraw.ImageDraw, axes: _Axes, x_ticks: Sequence[float]) -> None:
@@ -389,8 +477,13 @@ def _draw_axes(draw: ImageDraw.ImageDraw, axes: _Axes, x_ticks: Sequence[float])
     for x in x_ticks:
         px, _ = axes.px(x, axes.y[0])
         draw.line((px, top, px, bottom), fill=(230, 230, 230))
-        draw.text((px, bottom + 16), f"{x:.3g}" if not 0 < abs(x) < 0.1 else f"{x:.3f}", fill="black",
-                  font=_font(13), anchor="mm")
+        draw.text(
+            (px, bottom + 16),
+            f"{x:.3g}" if not 0 < abs(x) < 0.1 else f"{x:.3f}",
+            fill="black",
+            font=_font(13),
+            anchor="mm",
+        )
     for k in range(6):
         y = axes.y[0] + (axes.y[1] - axes.y[0]) * k / 5
         _, py = axes.px(axes.x[0], y)
@@ -399,8 +492,9 @@ def _draw_axes(draw: ImageDraw.ImageDraw, axes: _Axes, x_ticks: Sequence[float])
     draw.rectangle(PLOT_BOX, outline="black")
 
 
-def _draw_points(draw: ImageDraw.ImageDraw, s: Summary, colour: tuple[int, int, int], aligned: bool,
-                 axes: _Axes, dodge: float) -> None:
+def _draw_points(
+    draw: ImageDraw.ImageDraw, s: Summary, colour: tuple[int, int, int], aligned: bool, axes: _Axes, dodge: float
+) -> None:
     light = tuple(int(c + (255 - c) * 0.55) for c in colour)
     for x, y, ratio in s.points:
         if y is None or (aligned and x is None):
@@ -409,8 +503,9 @@ def _draw_points(draw: ImageDraw.ImageDraw, s: Summary, colour: tuple[int, int, 
         draw.ellipse((px - 4, py - 4, px + 4, py + 4), fill=light)
 
 
-def _draw_mean(draw: ImageDraw.ImageDraw, s: Summary, colour: tuple[int, int, int], y_col: str, aligned: bool,
-               axes: _Axes) -> None:
+def _draw_mean(
+    draw: ImageDraw.ImageDraw, s: Summary, colour: tuple[int, int, int], y_col: str, aligned: bool, axes: _Axes
+) -> None:
     y_ci = s.metrics.get(y_col)
     if not y_ci:
         return

@@ -34,13 +34,42 @@ ANIMATION_SIDE = 512  # px, the long side of the animated preview
 FRAME_MS = 900  # how long each frame of the animation shows
 
 # Manifest sections: which row fields go where (anything else lands in "details").
-REQUEST_FIELDS = ("prompt", "beats", "frames_requested", "provider", "model", "mode", "size", "seed",
-                  "experiment_id", "arm", "variant", "repeat", "ref_count", "ref_hashes")
-COST_FIELDS = ("cost_usd", "cost_source", "estimate_usd", "price_per_image_usd", "price_source", "images_billed",
-               "api_calls")
+REQUEST_FIELDS = (
+    "prompt",
+    "beats",
+    "frames_requested",
+    "provider",
+    "model",
+    "mode",
+    "size",
+    "seed",
+    "experiment_id",
+    "arm",
+    "variant",
+    "repeat",
+    "ref_count",
+    "ref_hashes",
+)
+COST_FIELDS = (
+    "cost_usd",
+    "cost_source",
+    "estimate_usd",
+    "price_per_image_usd",
+    "price_source",
+    "images_billed",
+    "api_calls",
+)
 LATENCY_FIELDS = ("latency_s", "first_frame_s")
-SCORE_FIELDS = ("palette_consistency", "structure_consistency", "subject_consistency", "clip_i", "dino_i", "clip_t",
-                "dreamsim", "metrics_note")
+SCORE_FIELDS = (
+    "palette_consistency",
+    "structure_consistency",
+    "subject_consistency",
+    "clip_i",
+    "dino_i",
+    "clip_t",
+    "dreamsim",
+    "metrics_note",
+)
 JSON_LIST_FIELDS = ("beats", "ref_hashes", "request_ids", "composed_prompts")
 
 
@@ -52,13 +81,25 @@ def manifest(run: StoredRun) -> dict[str, Any]:
         row[name] = row.get(name) or []
     row["frame_errors"] = {str(n): reason for n, reason in (row.get("frame_errors") or {}).items()}
     sections = {"request": REQUEST_FIELDS, "cost": COST_FIELDS, "latency": LATENCY_FIELDS, "scores": SCORE_FIELDS}
-    out: dict[str, Any] = {"run_id": row["run_id"], "created_at": row["created_at"], "status": row["status"],
-                           "error": row["error"]}
+    out: dict[str, Any] = {
+        "run_id": row["run_id"],
+        "created_at": row["created_at"],
+        "status": row["status"],
+        "error": row["error"],
+    }
     for section, names in sections.items():
         out[section] = {n: row[n] for n in names if n in row}
     out["composed_prompts"] = row["composed_prompts"]
     out["frames"] = [{"number": f.number, "file": f.path.name, "caption": run.caption(f.number)} for f in run.frames]
-    taken = {"run_id", "created_at", "status", "error", "composed_prompts", "image_dir", *(n for s in sections.values() for n in s)}
+    taken = {
+        "run_id",
+        "created_at",
+        "status",
+        "error",
+        "composed_prompts",
+        "image_dir",
+        *(n for s in sections.values() for n in s),
+    }
     out["details"] = {k: v for k, v in row.items() if k not in taken}
     return out
 
@@ -156,11 +197,20 @@ def write_animation(run: StoredRun, out: Path, fmt: str = "gif", side: int = ANI
         canvas.append(frame)
     if fmt == "gif":
         canvas = [c.quantize(colors=255, method=Image.Quantize.FASTOCTREE) for c in canvas]
-        canvas[0].save(out, format="GIF", save_all=True, append_images=canvas[1:], duration=FRAME_MS, loop=0,
-                       optimize=False, disposal=1)
+        canvas[0].save(
+            out,
+            format="GIF",
+            save_all=True,
+            append_images=canvas[1:],
+            duration=FRAME_MS,
+            loop=0,
+            optimize=False,
+            disposal=1,
+        )
     else:
-        canvas[0].save(out, format="WEBP", save_all=True, append_images=canvas[1:], duration=FRAME_MS, loop=0,
-                       quality=80)
+        canvas[0].save(
+            out, format="WEBP", save_all=True, append_images=canvas[1:], duration=FRAME_MS, loop=0, quality=80
+        )
     return out
 
 

@@ -85,24 +85,38 @@ def _cell(arm: str, group: pd.DataFrame) -> GridCell:
     worst = min(statuses, key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else 0)
     returned = group[group["frames_returned"] > 0]
     errors = [str(e) for e in group.get("error", []) if str(e).strip() and str(e) != "nan"]
-    return GridCell(arm=arm, run_ids=tuple(str(r) for r in group["run_id"]), status=worst,
-                    metrics={m: _mean(group[m]) for m in METRIC_COLUMNS}, n=len(group),
-                    cost_usd=float(group["cost_usd"].fillna(0).sum()),
-                    latency_s=_mean(returned["latency_s"]), error=errors[0][:200] if errors else "")
+    return GridCell(
+        arm=arm,
+        run_ids=tuple(str(r) for r in group["run_id"]),
+        status=worst,
+        metrics={m: _mean(group[m]) for m in METRIC_COLUMNS},
+        n=len(group),
+        cost_usd=float(group["cost_usd"].fillna(0).sum()),
+        latency_s=_mean(returned["latency_s"]),
+        error=errors[0][:200] if errors else "",
+    )
 
 
 def _title(row: pd.Series) -> str:
     prompt = " ".join(str(row.get("prompt") or "").split())
-    short = prompt if len(prompt) <= TITLE_CHARS else prompt[:TITLE_CHARS - 1] + "…"
+    short = prompt if len(prompt) <= TITLE_CHARS else prompt[: TITLE_CHARS - 1] + "…"
     story = str(row.get("story_id") or "")
     variant = str(row.get("variant") or "")
     head = " · ".join(x for x in (story, f"variant {variant}" if variant else "") if x)
     return f"{head}: {short}" if head else short
 
 
-def build_grid(playground: Playground, experiment_id: str, *, sort_by: str = "subject_consistency",
-               sort_arm: str = SPREAD, descending: bool = True, page: int = 0, per_page: int = PER_PAGE,
-               with_frames: bool = True) -> Grid:
+def build_grid(
+    playground: Playground,
+    experiment_id: str,
+    *,
+    sort_by: str = "subject_consistency",
+    sort_arm: str = SPREAD,
+    descending: bool = True,
+    page: int = 0,
+    per_page: int = PER_PAGE,
+    with_frames: bool = True,
+) -> Grid:
     """The grid of one experiment. Rows sorted by `sort_by` of `sort_arm` (SPREAD: the spread over
     the arms, where they disagree most), empty values last; arms ordered by their mean of it.
     Only the page shown has its frames read from disk."""
@@ -118,8 +132,10 @@ def build_grid(playground: Playground, experiment_id: str, *, sort_by: str = "su
     for key, group in frame.groupby("row_key", sort=True):
         cells = {str(arm): _cell(str(arm), g) for arm, g in group.groupby("arm", sort=True)}
         rows.append(GridRow(str(key).replace("\x1f", " "), _title(group.iloc[0]), cells))
-    arm_means = {arm: _mean([r.cells[arm].value(sort_by) for r in rows if arm in r.cells]) for arm in
-                 sorted({a for r in rows for a in r.cells})}
+    arm_means = {
+        arm: _mean([r.cells[arm].value(sort_by) for r in rows if arm in r.cells])
+        for arm in sorted({a for r in rows for a in r.cells})
+    }
     sign = -1 if descending else 1
     arms = sorted(arm_means, key=lambda a: (arm_means[a] is None, sign * (arm_means[a] or 0.0), a))
 
@@ -133,7 +149,7 @@ def build_grid(playground: Playground, experiment_id: str, *, sort_by: str = "su
     rows.sort(key=lambda r: (row_value(r) is None, sign * (row_value(r) or 0.0), r.key))
     pages = max(1, math.ceil(len(rows) / per_page))
     page = min(max(0, page), pages - 1)
-    shown = rows[page * per_page:(page + 1) * per_page]
+    shown = rows[page * per_page : (page + 1) * per_page]
     if with_frames:
         shown = [GridRow(r.key, r.title, {a: _with_frames(playground, c) for a, c in r.cells.items()}) for r in shown]
     return Grid(experiment_id, arms, shown, sort_by, sort_arm, descending, page, pages, len(rows))
@@ -148,5 +164,6 @@ def _with_frames(playground: Playground, cell: GridCell) -> GridCell:
         stored = merged.load_run(playground, cell.run_ids[0])
     except InputError:
         return cell
-    return replace(cell, frames=tuple(GridFrame(f.number, str(f.preview or f.path), str(f.path), f.label)
-                                      for f in stored.frames))
+    return replace(
+        cell, frames=tuple(GridFrame(f.number, str(f.preview or f.path), str(f.path), f.label) for f in stored.frames)
+    )

@@ -58,14 +58,27 @@ def read_frames(frames: list[Path]) -> list[bytes]:
 def check_fields(model: str, cost_usd: object, prompt: str, beats: list[str], mode: str, frames: int) -> None:
     if not model or not model.strip():
         raise InputError("the model name is empty: say which tool and model made the frames, e.g. midjourney-v7")
-    if isinstance(cost_usd, bool) or not isinstance(cost_usd, (int, float)) or not math.isfinite(cost_usd) \
-            or not 0 <= cost_usd <= MAX_IMPORT_USD:
-        raise InputError(f"the cost must be a number of US dollars, 0 or more and at most {MAX_IMPORT_USD:g} "
-                         f"(what the frames cost elsewhere), got {cost_usd!r}")
+    if (
+        isinstance(cost_usd, bool)
+        or not isinstance(cost_usd, (int, float))
+        or not math.isfinite(cost_usd)
+        or not 0 <= cost_usd <= MAX_IMPORT_USD
+    ):
+        raise InputError(
+            f"the cost must be a number of US dollars, 0 or more and at most {MAX_IMPORT_USD:g} "
+            f"(what the frames cost elsewhere), got {cost_usd!r}"
+        )
     # the run's own story checks and words (core.plan), but for what a run that was sent elsewhere
     # already settled: how many frames, and how long the prompt with its beats was
-    check_story(prompt, beats, frames, mode, empty="the prompt is empty: give the prompt the frames were made from",
-                frames_range=False, total=False)
+    check_story(
+        prompt,
+        beats,
+        frames,
+        mode,
+        empty="the prompt is empty: give the prompt the frames were made from",
+        frames_range=False,
+        total=False,
+    )
 
 
 def composed_prompts(prompt: str, beats: list[str], frames: int, mode: str) -> list[str]:
@@ -80,20 +93,43 @@ def _image_size(path: Path) -> str:
         return f"{image.width}x{image.height}"
 
 
-def import_run(playground: Playground, frames: list[Path], model: str, cost_usd: float, prompt: str,
-               beats: list[str], mode: str = "sequence", experiment_id: str = "", arm: str = "",
-               variant: str = "") -> RunRecord:
+def import_run(
+    playground: Playground,
+    frames: list[Path],
+    model: str,
+    cost_usd: float,
+    prompt: str,
+    beats: list[str],
+    mode: str = "sequence",
+    experiment_id: str = "",
+    arm: str = "",
+    variant: str = "",
+) -> RunRecord:
     """Check, copy, preview, score and log frames made elsewhere; return the logged row."""
     beats = [b.strip() for b in beats if b and b.strip()]
     check_fields(model, cost_usd, prompt, beats, mode, len(frames))
     data = read_frames(list(frames))
-    record = RunRecord(run_id=new_run_id(), experiment_id=experiment_id, created_at=utc_now(),
-                       provider=IMPORT_PROVIDER, model=model.strip(), mode=mode, prompt=prompt,
-                       beats=beats, frames_requested=len(data),
-                       frames_returned=len(data), images_billed=len(data), cost_usd=round(float(cost_usd), 6),
-                       estimate_usd=round(float(cost_usd), 6), price_per_image_usd=round(float(cost_usd) / len(data), 6),
-                       cost_source="user", price_source="typed by the user at import", status="ok",
-                       arm=arm, variant=variant)
+    record = RunRecord(
+        run_id=new_run_id(),
+        experiment_id=experiment_id,
+        created_at=utc_now(),
+        provider=IMPORT_PROVIDER,
+        model=model.strip(),
+        mode=mode,
+        prompt=prompt,
+        beats=beats,
+        frames_requested=len(data),
+        frames_returned=len(data),
+        images_billed=len(data),
+        cost_usd=round(float(cost_usd), 6),
+        estimate_usd=round(float(cost_usd), 6),
+        price_per_image_usd=round(float(cost_usd) / len(data), 6),
+        cost_source="user",
+        price_source="typed by the user at import",
+        status="ok",
+        arm=arm,
+        variant=variant,
+    )
     run_dir = playground.log.run_dir(record.run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = [save_frame(run_dir, i + 1, raw) for i, raw in enumerate(data)]
@@ -104,5 +140,3 @@ def import_run(playground: Playground, frames: list[Path], model: str, cost_usd:
     score_into(record, paths)
     playground.log.append(record)
     return record
-
-

@@ -91,9 +91,19 @@ def _voted_run(playground: Playground, run_id: object, side: str, experiment_id:
     return run_id
 
 
-def vote(playground: Playground, *, experiment_id: str = "", left_run_id: str, right_run_id: str,
-         verdict: str, criterion: str = "overall", rater: str = "", pair_id: str = "", source: str = "api",
-         decide_ms: int | None = None) -> Vote:
+def vote(
+    playground: Playground,
+    *,
+    experiment_id: str = "",
+    left_run_id: str,
+    right_run_id: str,
+    verdict: str,
+    criterion: str = "overall",
+    rater: str = "",
+    pair_id: str = "",
+    source: str = "api",
+    decide_ms: int | None = None,
+) -> Vote:
     """Log one blind pairwise vote between two sequences and return it (what `/vote` and
     `vote --json` return, as `Vote.json()`).
 
@@ -125,9 +135,20 @@ def vote(playground: Playground, *, experiment_id: str = "", left_run_id: str, r
     right = _voted_run(playground, right_run_id, "right", experiment_id)
     if left == right:
         raise InputError("a vote needs two different runs")
-    return _append(playground, Vote(experiment_id=experiment_id, run_id=left, other_run_id=right, verdict=verdict,
-                                    rater=who, criterion=criterion, pair_id=pair_id.strip() or new_vote_id(),
-                                    source=source, decide_ms=ms))
+    return _append(
+        playground,
+        Vote(
+            experiment_id=experiment_id,
+            run_id=left,
+            other_run_id=right,
+            verdict=verdict,
+            rater=who,
+            criterion=criterion,
+            pair_id=pair_id.strip() or new_vote_id(),
+            source=source,
+            decide_ms=ms,
+        ),
+    )
 
 
 def retract(playground: Playground, *, vote_id: str, rater: str = "", source: str = "api") -> Vote:
@@ -144,34 +165,64 @@ def retract(playground: Playground, *, vote_id: str, rater: str = "", source: st
         raise InputError(f"no vote {vote_id!r} in the log")
     if any(v.verdict == RETRACT and v.retracts == vote_id for v in rows):
         raise InputError(f"vote {vote_id!r} is already withdrawn")
-    return _append(playground, Vote(experiment_id=target.experiment_id, run_id=target.run_id,
-                                    other_run_id=target.other_run_id, verdict=RETRACT, rater=clean_rater(rater),
-                                    criterion=target.criterion, pair_id=target.pair_id,
-                                    source=_choice(source, "source", SOURCES), retracts=vote_id))
+    return _append(
+        playground,
+        Vote(
+            experiment_id=target.experiment_id,
+            run_id=target.run_id,
+            other_run_id=target.other_run_id,
+            verdict=RETRACT,
+            rater=clean_rater(rater),
+            criterion=target.criterion,
+            pair_id=target.pair_id,
+            source=_choice(source, "source", SOURCES),
+            retracts=vote_id,
+        ),
+    )
 
 
 def _append(playground: Playground, row: Vote) -> Vote:
     path = playground.log.ratings.path
     if path.exists() and path.stat().st_size >= MAX_RATINGS_BYTES:
-        raise InputError(f"ratings.csv is full ({MAX_RATINGS_BYTES // (1024 * 1024)} MB, this app's limit): no more "
-                         "votes are taken until the owner moves it aside")
+        raise InputError(
+            f"ratings.csv is full ({MAX_RATINGS_BYTES // (1024 * 1024)} MB, this app's limit): no more "
+            "votes are taken until the owner moves it aside"
+        )
     logged = replace(row, rated_at=utc_now(), vote_id=new_vote_id())
     playground.log.add_rating(logged.as_row())
     return logged
 
 
-def add_vote(playground: Playground, experiment_id: str, left_run_id: str, right_run_id: str, verdict: str,
-             rater: str = "", criterion: str = "overall", pair_id: str = "", source: str = "ui") -> Vote:
+def add_vote(
+    playground: Playground,
+    experiment_id: str,
+    left_run_id: str,
+    right_run_id: str,
+    verdict: str,
+    rater: str = "",
+    criterion: str = "overall",
+    pair_id: str = "",
+    source: str = "ui",
+) -> Vote:
     """Log a vote on a pair this app drew itself (Compare's blind vote: the runs are known, not
     looked up again): left better, right better, tie or skip."""
     if verdict not in VOTE_VERDICTS:
         raise InputError(f"a vote is one of {', '.join(VOTE_VERDICTS)}, got {verdict!r}")
     if not left_run_id or not right_run_id or left_run_id == right_run_id:
         raise InputError("a vote needs two different runs")
-    return _append(playground, Vote(experiment_id=experiment_id, run_id=left_run_id, other_run_id=right_run_id,
-                                    verdict=verdict, rater=clean_rater(rater),
-                                    criterion=_choice(criterion or "overall", "criterion", CRITERIA),
-                                    pair_id=pair_id or new_vote_id(), source=_choice(source, "source", SOURCES)))
+    return _append(
+        playground,
+        Vote(
+            experiment_id=experiment_id,
+            run_id=left_run_id,
+            other_run_id=right_run_id,
+            verdict=verdict,
+            rater=clean_rater(rater),
+            criterion=_choice(criterion or "overall", "criterion", CRITERIA),
+            pair_id=pair_id or new_vote_id(),
+            source=_choice(source, "source", SOURCES),
+        ),
+    )
 
 
 def _score_value(score: object) -> int:
@@ -188,13 +239,25 @@ def add_score(playground: Playground, experiment_id: str, run_id: str, score: ob
     """Log a 1 to 5 score of one sequence."""
     if not run_id:
         raise InputError("a score needs a run")
-    return _append(playground, Vote(experiment_id=experiment_id, run_id=run_id, verdict=SCORE_VERDICT,
-                                    score=_score_value(score), rater=clean_rater(rater)))
+    return _append(
+        playground,
+        Vote(
+            experiment_id=experiment_id,
+            run_id=run_id,
+            verdict=SCORE_VERDICT,
+            score=_score_value(score),
+            rater=clean_rater(rater),
+        ),
+    )
 
 
 # -- the votes that count ----------------------------------------------------------------------
-def counted_votes(ratings: pd.DataFrame, experiment_id: str | None = None, criterion: str | None = "overall",
-                  raters: Collection[str] | None = None) -> pd.DataFrame:
+def counted_votes(
+    ratings: pd.DataFrame,
+    experiment_id: str | None = None,
+    criterion: str | None = "overall",
+    raters: Collection[str] | None = None,
+) -> pd.DataFrame:
     """The preference votes (left, right, tie) that count: not withdrawn, of one criterion (None:
     every criterion; an empty cell of an older row is "overall"), of `raters` when given.
     Columns: the rating columns, with criterion and rater filled in."""
@@ -208,8 +271,9 @@ def counted_votes(ratings: pd.DataFrame, experiment_id: str | None = None, crite
     if withdrawn:
         unnamed = frame["vote_id"] == ""  # an older row: its id is derived from its cells
         if unnamed.any():
-            frame.loc[unnamed, "vote_id"] = [legacy_vote_id(Vote.from_row(r))
-                                             for r in frame[unnamed].to_dict(orient="records", into=dict)]
+            frame.loc[unnamed, "vote_id"] = [
+                legacy_vote_id(Vote.from_row(r)) for r in frame[unnamed].to_dict(orient="records", into=dict)
+            ]
     keep = frame["verdict"].isin(PREFERENCES) & ~frame["vote_id"].isin(withdrawn)
     if criterion:
         keep &= frame["criterion"] == criterion
@@ -219,12 +283,13 @@ def counted_votes(ratings: pd.DataFrame, experiment_id: str | None = None, crite
 
 
 # -- pairs to vote on --------------------------------------------------------------------------
-def blind_pair(records: Sequence[RunRecord], rng: random.Random, shown: Collection[frozenset[str]] = ()
-               ) -> tuple[RunRecord, RunRecord] | None:
+def blind_pair(
+    records: Sequence[RunRecord], rng: random.Random, shown: Collection[frozenset[str]] = ()
+) -> tuple[RunRecord, RunRecord] | None:
     """Two sequences with frames, in random order, for a blind vote: a pair not `shown` yet
     while there is one. None when fewer than two runs returned frames."""
     rated = [r for r in records if r.frames_returned > 0 and r.run_id]
-    pairs = [(a, b) for i, a in enumerate(rated) for b in rated[i + 1:]]
+    pairs = [(a, b) for i, a in enumerate(rated) for b in rated[i + 1 :]]
     fresh = [p for p in pairs if frozenset((p[0].run_id, p[1].run_id)) not in shown] or pairs
     if not fresh:
         return None
@@ -232,8 +297,7 @@ def blind_pair(records: Sequence[RunRecord], rng: random.Random, shown: Collecti
     return (left, right) if rng.random() < 0.5 else (right, left)
 
 
-def draw_pair(runs: pd.DataFrame, ratings: pd.DataFrame, rater: str, rng: random.Random
-              ) -> tuple[str, str] | None:
+def draw_pair(runs: pd.DataFrame, ratings: pd.DataFrame, rater: str, rng: random.Random) -> tuple[str, str] | None:
     """Two runs of different arms (arm and variant), in random order, for a blind vote: pairs this
     rater has not been shown yet first (a vote, skip or withdrawn vote of theirs counts as shown),
     then the pairs with the fewest votes of anyone. `runs`: the experiment's runs that count
@@ -241,7 +305,7 @@ def draw_pair(runs: pd.DataFrame, ratings: pd.DataFrame, rater: str, rng: random
     rated = runs[runs["frames_returned"] > 0]
     groups = {str(r.run_id): (str(r.arm), str(r.variant)) for r in rated[["run_id", "arm", "variant"]].itertuples()}
     ids = sorted(groups)
-    pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if groups[a] != groups[b]]
+    pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if groups[a] != groups[b]]
     if not pairs:
         return None
     who = clean_rater(rater)

@@ -35,12 +35,12 @@ SUBJECT_CROP = 32  # the subject's bounding box is resampled to this square
 
 # ---------------------------------------------------------------- small numeric helpers
 
+
 def _smooth_axes(array: np.ndarray) -> np.ndarray:
     """A [1, 2, 1] blur along every axis: spreads histogram mass to neighbouring bins so
     a small colour shift does not move all of it into an empty bin."""
     for axis in range(array.ndim):
-        padded = np.pad(array, [(1, 1) if a == axis else (0, 0) for a in range(array.ndim)],
-                        mode="edge")
+        padded = np.pad(array, [(1, 1) if a == axis else (0, 0) for a in range(array.ndim)], mode="edge")
         lower = np.take(padded, range(0, array.shape[axis]), axis=axis)
         middle = np.take(padded, range(1, array.shape[axis] + 1), axis=axis)
         upper = np.take(padded, range(2, array.shape[axis] + 2), axis=axis)
@@ -67,12 +67,12 @@ def _lab_bin_index(lab: np.ndarray, bins: tuple[int, int, int]) -> np.ndarray:
     return flat
 
 
-def _lab_histogram(lab: np.ndarray, bins: tuple[int, int, int],
-                   weights: np.ndarray | None = None) -> np.ndarray:
+def _lab_histogram(lab: np.ndarray, bins: tuple[int, int, int], weights: np.ndarray | None = None) -> np.ndarray:
     """A smoothed, normalised colour histogram (flattened)."""
     index = _lab_bin_index(lab, bins).ravel()
-    counts = np.bincount(index, weights=None if weights is None else weights.ravel(),
-                         minlength=int(np.prod(bins))).reshape(bins)
+    counts = np.bincount(
+        index, weights=None if weights is None else weights.ravel(), minlength=int(np.prod(bins))
+    ).reshape(bins)
     counts = _smooth_axes(counts.astype(np.float64))
     normalised: np.ndarray = (counts / max(counts.sum(), 1e-12)).ravel()
     return normalised
@@ -93,10 +93,10 @@ def orientation_cells(grey: np.ndarray, grid: int, bins: int = 8) -> np.ndarray:
     rows = np.minimum(np.arange(grey.shape[0]) * grid // grey.shape[0], grid - 1)
     cols = np.minimum(np.arange(grey.shape[1]) * grid // grey.shape[1], grid - 1)
     cell = (rows[:, None] * grid + cols[None, :]) * bins
-    hist = np.bincount((cell + lower).ravel(), (magnitude * (1 - upper_weight)).ravel(),
-                       minlength=grid * grid * bins)
-    hist += np.bincount((cell + (lower + 1) % bins).ravel(), (magnitude * upper_weight).ravel(),
-                        minlength=grid * grid * bins)
+    hist = np.bincount((cell + lower).ravel(), (magnitude * (1 - upper_weight)).ravel(), minlength=grid * grid * bins)
+    hist += np.bincount(
+        (cell + (lower + 1) % bins).ravel(), (magnitude * upper_weight).ravel(), minlength=grid * grid * bins
+    )
     return hist.reshape(grid, grid, bins)
 
 
@@ -145,8 +145,9 @@ def local_binary_patterns(grey: np.ndarray, radius: int = LBP_RADIUS) -> np.ndar
     codes = np.zeros(centre.shape, dtype=np.int32)
     offsets = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
     for bit, (dy, dx) in enumerate(offsets):
-        neighbour = grey[radius + dy * radius: radius + dy * radius + height,
-                         radius + dx * radius: radius + dx * radius + width]
+        neighbour = grey[
+            radius + dy * radius : radius + dy * radius + height, radius + dx * radius : radius + dx * radius + width
+        ]
         codes |= (neighbour >= centre + 0.01).astype(np.int32) << bit  # 0.01: ignore noise
     counts = np.bincount(codes.ravel(), minlength=256).astype(np.float64)
     symmetric: np.ndarray = counts + counts[_LBP_MIRROR]  # a pattern and its mirror image count alike
@@ -167,8 +168,7 @@ _LBP_MIRROR = _mirrored_codes()
 def magnitude_histogram(grey: np.ndarray) -> np.ndarray:
     """Histogram of log gradient magnitude: how much of the frame is flat, soft or sharp."""
     magnitude, _ = _gradients(grey)
-    counts, _ = np.histogram(np.log(magnitude + 1e-3), bins=MAGNITUDE_BINS,
-                             range=(np.log(1e-3), 0.0))
+    counts, _ = np.histogram(np.log(magnitude + 1e-3), bins=MAGNITUDE_BINS, range=(np.log(1e-3), 0.0))
     return counts.astype(np.float64)
 
 
@@ -177,8 +177,9 @@ def structure_descriptor(lightness: np.ndarray) -> np.ndarray:
     descriptors is the mean of three cosine similarities: edge orientations and their
     coarse layout (mirror-symmetric), micro-texture, and edge strength."""
     grey = resize_array(lightness, STRUCTURE_SIDE)
-    orientation = np.concatenate([_unit(np.sqrt(mirror_symmetric(orientation_cells(grey, grid)).ravel()))
-                                  for grid in STRUCTURE_GRIDS])
+    orientation = np.concatenate(
+        [_unit(np.sqrt(mirror_symmetric(orientation_cells(grey, grid)).ravel())) for grid in STRUCTURE_GRIDS]
+    )
     parts = (orientation, local_binary_patterns(grey) ** 0.5, magnitude_histogram(grey) ** 0.5)
     return np.concatenate([_unit(part) / np.sqrt(len(parts)) for part in parts])
 
@@ -211,10 +212,12 @@ def foreground_weights(lab: np.ndarray) -> np.ndarray:
     border[:band] = border[-band:] = border[:, :band] = border[:, -band:] = True
     index = _lab_bin_index(lab, FOREGROUND_BINS)
     size = int(np.prod(FOREGROUND_BINS))
-    in_frame = _smooth_axes(np.bincount(index.ravel(), minlength=size)
-                            .reshape(FOREGROUND_BINS).astype(np.float64)).ravel()
-    in_border = _smooth_axes(np.bincount(index[border], minlength=size)
-                             .reshape(FOREGROUND_BINS).astype(np.float64)).ravel()
+    in_frame = _smooth_axes(
+        np.bincount(index.ravel(), minlength=size).reshape(FOREGROUND_BINS).astype(np.float64)
+    ).ravel()
+    in_border = _smooth_axes(
+        np.bincount(index[border], minlength=size).reshape(FOREGROUND_BINS).astype(np.float64)
+    ).ravel()
     ratio = (in_border / border.sum()) / (in_frame / index.size + 1e-9)
     background = np.clip(ratio, 0.0, 1.0)[index]
     weights: np.ndarray = np.clip(_box_blur(1.0 - background, 1), 0.0, 1.0)
@@ -223,11 +226,13 @@ def foreground_weights(lab: np.ndarray) -> np.ndarray:
 
 def _bounding_box(weights: np.ndarray, low: float = 0.05) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) holding the central 90% of the foreground mass."""
+
     def span(mass: np.ndarray) -> tuple[int, int]:
         cumulative = np.cumsum(mass) / max(mass.sum(), 1e-12)
         start = int(np.searchsorted(cumulative, low))
         end = int(np.searchsorted(cumulative, 1 - low)) + 1
         return start, max(end, start + 2)
+
     top, bottom = span(weights.sum(axis=1))
     left, right = span(weights.sum(axis=0))
     return top, bottom, left, right
@@ -242,7 +247,7 @@ def focus_on_densest(weights: np.ndarray, sigma: float, steps: int = 4) -> np.nd
     """A Gaussian window (sigma as a fraction of the longest side) moved by mean shift to
     the densest foreground mass: an isolated prop pulls the window much less than the
     subject does, so the subject's colours dominate the descriptor."""
-    rows, cols = np.mgrid[0:weights.shape[0], 0:weights.shape[1]].astype(np.float64)
+    rows, cols = np.mgrid[0 : weights.shape[0], 0 : weights.shape[1]].astype(np.float64)
     width = sigma * max(weights.shape)
     centre = np.array([np.average(rows, weights=weights), np.average(cols, weights=weights)])
     for _ in range(steps):
@@ -266,8 +271,8 @@ def subject_descriptor(lab: np.ndarray) -> SubjectDescriptor:
     crop = small[top:bottom, left:right, 0]
     gradient = orientation_cells(_resample(crop, SUBJECT_CROP), 4)
     return SubjectDescriptor(
-        colour=np.sqrt(_lab_histogram(small, SUBJECT_BINS, confident**2)),
-        gradient=_unit(np.sqrt(gradient).ravel()))
+        colour=np.sqrt(_lab_histogram(small, SUBJECT_BINS, confident**2)), gradient=_unit(np.sqrt(gradient).ravel())
+    )
 
 
 def _mirror_gradient(gradient: np.ndarray) -> np.ndarray:
@@ -285,13 +290,14 @@ def subject_similarity(descriptors: Sequence[SubjectDescriptor]) -> np.ndarray:
     colour = np.stack([d.colour for d in descriptors])
     gradient = np.stack([d.gradient for d in descriptors])
     gradient_mirrored = np.stack([_mirror_gradient(d.gradient) for d in descriptors])
-    similarity: np.ndarray = (SUBJECT_WEIGHTS["colour"] * (colour @ colour.T)
-                              + SUBJECT_WEIGHTS["gradient"] * np.maximum(gradient @ gradient.T,
-                                                                         gradient @ gradient_mirrored.T))
+    similarity: np.ndarray = SUBJECT_WEIGHTS["colour"] * (colour @ colour.T) + SUBJECT_WEIGHTS["gradient"] * np.maximum(
+        gradient @ gradient.T, gradient @ gradient_mirrored.T
+    )
     return similarity
 
 
 # ---------------------------------------------------------------- scoring
+
 
 def default_scores(frames: Sequence[ImageSource]) -> dict[str, float | None]:
     """The three default metrics; None each for fewer than 2 frames."""
@@ -306,5 +312,3 @@ def default_scores(frames: Sequence[ImageSource]) -> dict[str, float | None]:
         "structure_consistency": mean_pairwise(structure @ structure.T),
         "subject_consistency": mean_pairwise(subject_similarity(subjects)),
     }
-
-

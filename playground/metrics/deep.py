@@ -55,8 +55,9 @@ class WeightSource:
     problem: str = ""
 
 
-def deep_scores(frames: Sequence[Any], prompts: Sequence[str] | None,
-                explicit: bool = False) -> tuple[dict[str, float | None], str]:
+def deep_scores(
+    frames: Sequence[Any], prompts: Sequence[str] | None, explicit: bool = False
+) -> tuple[dict[str, float | None], str]:
     """The deep columns and a note ("" only if every column has a value).
 
     `explicit` is True when the caller asked for deep metrics (deep=True): then a failure
@@ -93,9 +94,13 @@ def weight_source(env_name: str, model_id: str, allow_download: bool) -> WeightS
         return WeightSource(model_id)
     if allow_download:
         return WeightSource(model_id, local_only=False)
-    return WeightSource(None, problem=(
-        f"no local weights (set {env_name} to a saved copy of {model_id}, "
-        f"or allow a download with deep=True or {DOWNLOAD_ENV}=1)"))
+    return WeightSource(
+        None,
+        problem=(
+            f"no local weights (set {env_name} to a saved copy of {model_id}, "
+            f"or allow a download with deep=True or {DOWNLOAD_ENV}=1)"
+        ),
+    )
 
 
 def _in_hub_cache(model_id: str) -> bool:
@@ -110,16 +115,16 @@ def _load_image(frame: Any) -> Image.Image:
     return Image.fromarray(load_frame(frame, side=LOAD_SIDE))
 
 
-def _run_clip(source: WeightSource, images: list[Image.Image], prompts: Sequence[str] | None,
-              scores: dict[str, float | None]) -> list[str]:
+def _run_clip(
+    source: WeightSource, images: list[Image.Image], prompts: Sequence[str] | None, scores: dict[str, float | None]
+) -> list[str]:
     try:
         model, processor = _load_clip(source.location, source.local_only)
         image_features = _clip_image_features(model, processor, images)
         texts = _prompts_per_frame(prompts, len(images))
         text_features = _clip_text_features(model, processor, texts) if texts else None
     except Exception as exc:  # a missing file, no network, an incompatible checkpoint
-        return [f"clip_i/clip_t off: could not load or run CLIP from {source.location} "
-                f"({_brief(exc)})"]
+        return [f"clip_i/clip_t off: could not load or run CLIP from {source.location} ({_brief(exc)})"]
     notes = []
     if len(images) >= 2:
         scores["clip_i"] = mean_pairwise_cosine(image_features)
@@ -130,16 +135,14 @@ def _run_clip(source: WeightSource, images: list[Image.Image], prompts: Sequence
     return notes
 
 
-def _run_dino(source: WeightSource, images: list[Image.Image],
-              scores: dict[str, float | None]) -> list[str]:
+def _run_dino(source: WeightSource, images: list[Image.Image], scores: dict[str, float | None]) -> list[str]:
     if len(images) < 2:
         return []
     try:
         model, processor = _load_dino(source.location, source.local_only)
         features = _dino_features(model, processor, images)
     except Exception as exc:
-        return [f"dino_i off: could not load or run DINO from {source.location} "
-                f"({_brief(exc)})"]
+        return [f"dino_i off: could not load or run DINO from {source.location} ({_brief(exc)})"]
     scores["dino_i"] = mean_pairwise_cosine(features)
     return []
 
@@ -179,6 +182,7 @@ def _pooled(output: Any) -> Any:
 @lru_cache(maxsize=2)
 def _load_clip(location: str, local_only: bool) -> tuple[Any, Any]:
     from transformers import CLIPModel, CLIPProcessor
+
     model = CLIPModel.from_pretrained(location, local_files_only=local_only).eval()
     return model, CLIPProcessor.from_pretrained(location, local_files_only=local_only)
 
@@ -186,12 +190,14 @@ def _load_clip(location: str, local_only: bool) -> tuple[Any, Any]:
 @lru_cache(maxsize=2)
 def _load_dino(location: str, local_only: bool) -> tuple[Any, Any]:
     from transformers import AutoImageProcessor, AutoModel
+
     model = AutoModel.from_pretrained(location, local_files_only=local_only).eval()
     return model, AutoImageProcessor.from_pretrained(location, local_files_only=local_only)
 
 
 def _clip_image_features(model: Any, processor: Any, images: list[Image.Image]) -> np.ndarray:
     import torch
+
     with torch.inference_mode():
         inputs = processor(images=images, return_tensors="pt")
         return _unit_rows(_pooled(model.get_image_features(pixel_values=inputs["pixel_values"])))
@@ -199,17 +205,19 @@ def _clip_image_features(model: Any, processor: Any, images: list[Image.Image]) 
 
 def _clip_text_features(model: Any, processor: Any, texts: list[str]) -> np.ndarray:
     import torch
+
     max_length = model.config.text_config.max_position_embeddings
     with torch.inference_mode():
-        inputs = processor(text=texts, return_tensors="pt", padding=True, truncation=True,
-                           max_length=max_length)
-        return _unit_rows(_pooled(model.get_text_features(
-            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])))
+        inputs = processor(text=texts, return_tensors="pt", padding=True, truncation=True, max_length=max_length)
+        return _unit_rows(
+            _pooled(model.get_text_features(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]))
+        )
 
 
 def _dino_features(model: Any, processor: Any, images: list[Image.Image]) -> np.ndarray:
     """The class token (after the final layer norm where the model has a pooler)."""
     import torch
+
     with torch.inference_mode():
         output = model(pixel_values=processor(images=images, return_tensors="pt")["pixel_values"])
         pooled = getattr(output, "pooler_output", None)

@@ -12,8 +12,9 @@ from playground.metrics import METRIC_COLUMNS
 from playground.metrics.classic import default_scores
 
 
-def score_frames(frames: Sequence[pathlib.Path | Image.Image], prompts: Sequence[str] | None = None,
-                 deep: bool | None = None) -> dict[str, float | str | None]:
+def score_frames(
+    frames: Sequence[pathlib.Path | Image.Image], prompts: Sequence[str] | None = None, deep: bool | None = None
+) -> dict[str, float | str | None]:
     """One key per METRIC_COLUMNS entry plus "metrics_note".
 
     Default metrics are in [0, 1], higher = more consistent, None for fewer than 2 frames.

@@ -16,8 +16,20 @@ ALL = "(all runs)"
 
 # px per column of the table (a metric's "0.477 ± 0.090" takes METRIC_WIDTH); what does not fit
 # in the window scrolls sideways, after the columns arms are compared by
-WIDTHS = {"arm": 230, "runs": 56, "ok": 56, "votes": 62, "win %": 124, "BT": 130, "score": 62, "$/run": 72,
-          "p50 s": 64, "frames": 70, "$/frame": 76, "p95 s": 64}
+WIDTHS = {
+    "arm": 230,
+    "runs": 56,
+    "ok": 56,
+    "votes": 62,
+    "win %": 124,
+    "BT": 130,
+    "score": 62,
+    "$/run": 72,
+    "p50 s": 64,
+    "frames": 70,
+    "$/frame": 76,
+    "p95 s": 64,
+}
 # The per-arm table comes as two: runs, votes, cost and latency; then consistency. As one table
 # the columns took 1,354 px of a ~1,190 px table at 1400 px and `$/frame`, `p95 s` were cut.
 FIGURES = ["arm", "runs", "ok", "votes", "win %", "BT", "score", "$/run", "$/frame", "p50 s", "p95 s", "frames"]
@@ -56,16 +68,26 @@ class AnalysisView:
 def analysis_view(playground: Playground, choice: str | None) -> AnalysisView:
     experiment_id = None if not choice or choice == ALL else choice
     result = analysis.analyse(playground, experiment_id)
-    csv_path = analysis.export_csv(result.summary, playground.settings.data_dir / "exports", experiment_id) \
-        if not result.summary.empty else None
+    csv_path = (
+        analysis.export_csv(result.summary, playground.settings.data_dir / "exports", experiment_id)
+        if not result.summary.empty
+        else None
+    )
     head = f"**{experiment_id or 'All runs'}**: {len(result.runs)} run(s), {result.votes} vote(s)."
     notes = "\n\n".join([head] + [f"<small>{n}</small>" for n in result.notes])
     shown = analysis.display_table(result.summary)
     figures = [c for c in FIGURES if c in shown]
     consistency = shown[["arm", *(c for c in shown.columns if c not in FIGURES)]]
     points = analysis.cost_consistency_points(result.summary)
-    return AnalysisView(shown[figures], notes, points, analysis.latency_points(result.runs), csv_path,
-                        consistency, cost_plot_svg(points))
+    return AnalysisView(
+        shown[figures],
+        notes,
+        points,
+        analysis.latency_points(result.runs),
+        csv_path,
+        consistency,
+        cost_plot_svg(points),
+    )
 
 
 def experiment_choices(playground: Playground) -> list[str]:

@@ -55,9 +55,18 @@ def frame_files(playground: Playground, record: RunRecord) -> list[Path]:
     return [f.path for f in load_run(playground, record.run_id).frames] if record.image_dir else []
 
 
-async def api_run(playground: Playground, session: Session, prompt: object, beats: object, frames: object,
-                  provider: object, model: object, mode: object, seed: object, size: object
-                  ) -> tuple[dict[str, Any], list[Path]]:
+async def api_run(
+    playground: Playground,
+    session: Session,
+    prompt: object,
+    beats: object,
+    frames: object,
+    provider: object,
+    model: object,
+    mode: object,
+    seed: object,
+    size: object,
+) -> tuple[dict[str, Any], list[Path]]:
     """`/run`: one run, refused (and logged as an error row) exactly as from the CLI."""
     request = run_request(prompt, beats, frames, provider, model, mode, seed, size)
     result = await playground.run(request, session)
@@ -78,9 +87,18 @@ def _variants(value: object) -> dict[str, str] | None:
     return {text(k, "a variant label", 20): text(v, "a variant prompt", MAX_PROMPT_CHARS) for k, v in value.items()}
 
 
-async def api_compare(playground: Playground, session: Session, prompt: object, beats: object, frames: object,
-                      arms: object, variants: object, seed: object, size: object, confirm: object
-                      ) -> tuple[dict[str, Any], list[Path]]:
+async def api_compare(
+    playground: Playground,
+    session: Session,
+    prompt: object,
+    beats: object,
+    frames: object,
+    arms: object,
+    variants: object,
+    seed: object,
+    size: object,
+    confirm: object,
+) -> tuple[dict[str, Any], list[Path]]:
     """`/compare`: every arm at once, asked first (confirm=True) above PLAYGROUND_CONFIRM_USD."""
     from playground.experiments.compare import new_experiment_id
 
@@ -90,52 +108,109 @@ async def api_compare(playground: Playground, session: Session, prompt: object, 
     chosen = parse_arms(arm_specs)
     variant_map, ok = _variants(variants), flag(confirm, "confirm")
     experiment_id = new_experiment_id()
-    plans = plan_comparison(playground, story, chosen, variants=variant_map, frames=request.frames,
-                            seed=request.seed, size=request.size, session=session, experiment_id=experiment_id)
+    plans = plan_comparison(
+        playground,
+        story,
+        chosen,
+        variants=variant_map,
+        frames=request.frames,
+        seed=request.seed,
+        size=request.size,
+        session=session,
+        experiment_id=experiment_id,
+    )
     most = total_max_usd(plans)
     if needs_confirmation(playground, most) and not ok:
-        raise InputError(f"the comparison could cost up to ${most:.4f}, above "
-                         f"${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD): call again with "
-                         "confirm=True to run it")
-    result = await compare(playground, story, chosen, variants=variant_map, frames=request.frames,
-                           seed=request.seed, size=request.size, session=session, experiment_id=experiment_id)
+        raise InputError(
+            f"the comparison could cost up to ${most:.4f}, above "
+            f"${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD): call again with "
+            "confirm=True to run it"
+        )
+    result = await compare(
+        playground,
+        story,
+        chosen,
+        variants=variant_map,
+        frames=request.frames,
+        seed=request.seed,
+        size=request.size,
+        session=session,
+        experiment_id=experiment_id,
+    )
     files = [path for record in result.records for path in frame_files(playground, record)]
     shown = compare_json(result)
     shown["runs"] = [public_json(playground, run) for run in shown["runs"]]
     return shown, files
 
 
-def api_vote(playground: Playground, experiment_id: object, left_run_id: object, right_run_id: object,
-             verdict: object, criterion: object, rater: object, source: str = "api") -> dict[str, Any]:
+def api_vote(
+    playground: Playground,
+    experiment_id: object,
+    left_run_id: object,
+    right_run_id: object,
+    verdict: object,
+    criterion: object,
+    rater: object,
+    source: str = "api",
+) -> dict[str, Any]:
     """`/vote` and `vote --json`: a blind pairwise vote between two runs (of one experiment when
     given), both with frames; the values' types and lengths are checked here, the vote itself by
     experiments.votes.vote (runs in the log, verdict, criterion, rater)."""
-    logged = vote(playground, experiment_id=text(experiment_id, "experiment_id").strip(),
-                  left_run_id=text(left_run_id, "left_run_id").strip(),
-                  right_run_id=text(right_run_id, "right_run_id").strip(),
-                  verdict=text(verdict, "verdict").strip().lower(),
-                  criterion=text(criterion, "criterion", default="overall").strip().lower() or "overall",
-                  rater=text(rater, "rater", 64).strip(), source=source)
+    logged = vote(
+        playground,
+        experiment_id=text(experiment_id, "experiment_id").strip(),
+        left_run_id=text(left_run_id, "left_run_id").strip(),
+        right_run_id=text(right_run_id, "right_run_id").strip(),
+        verdict=text(verdict, "verdict").strip().lower(),
+        criterion=text(criterion, "criterion", default="overall").strip().lower() or "overall",
+        rater=text(rater, "rater", 64).strip(),
+        source=source,
+    )
     return logged.json()
 
 
 def runs_item(record: RunRecord, tags: list[str]) -> dict[str, Any]:
-    return {**record_json(record), "created_at": record.created_at, "prompt": record.prompt,
-            "beats": record.beats or [], "tags": tags}
+    return {
+        **record_json(record),
+        "created_at": record.created_at,
+        "prompt": record.prompt,
+        "beats": record.beats or [],
+        "tags": tags,
+    }
 
 
-def api_runs(playground: Playground, run_id: object, provider: object, model: object, mode: object, status: object,
-             experiment_id: object, include_refused: object, limit: object, offset: object, tag: object = ""
-             ) -> tuple[dict[str, Any], list[Path]]:
+def api_runs(
+    playground: Playground,
+    run_id: object,
+    provider: object,
+    model: object,
+    mode: object,
+    status: object,
+    experiment_id: object,
+    include_refused: object,
+    limit: object,
+    offset: object,
+    tag: object = "",
+) -> tuple[dict[str, Any], list[Path]]:
     """`/runs`: the log, filtered and paged; the frames only when `run_id` names one run."""
-    filters = {name: text(value, name).strip() for name, value in (
-        ("run_id", run_id), ("provider", provider), ("model", model), ("mode", mode), ("status", status),
-        ("experiment_id", experiment_id), ("tag", tag))}
+    filters = {
+        name: text(value, name).strip()
+        for name, value in (
+            ("run_id", run_id),
+            ("provider", provider),
+            ("model", model),
+            ("mode", mode),
+            ("status", status),
+            ("experiment_id", experiment_id),
+            ("tag", tag),
+        )
+    }
     first = whole(offset, "offset", 0, 10**9) or 0
     count = whole(limit, "limit", 1, MAX_RUNS_LIMIT) or 50
-    matching, _ = filtered_runs(playground, RunFilter(**filters, include_refused=flag(include_refused,
-                                                                                      "include_refused")))
-    rows = matching.iloc[first:first + count].to_dict("records")  # only the page becomes records: a long log
+    matching, _ = filtered_runs(
+        playground, RunFilter(**filters, include_refused=flag(include_refused, "include_refused"))
+    )
+    rows = matching.iloc[first : first + count].to_dict("records")  # only the page becomes records: a long log
     page = [record_from_row({str(k): v for k, v in row.items()}) for row in rows]  # is not parsed per call
     files = frame_files(playground, page[0]) if filters["run_id"] and page else []
     notes = replayed(playground, {r.run_id for r in page})
@@ -156,4 +231,3 @@ def api_report(playground: Playground, experiment_id: object, criterion: object 
     if wanted:
         out["grid"] = grid_json(build_grid(playground, wanted, with_frames=False))
     return out
-

@@ -52,8 +52,9 @@ def _runs(playground: Playground, experiment_id: str) -> Any:
     return analysis.runs_frame(merged.runs(playground, analysis.COLUMNS), experiment_id)
 
 
-def new_pair(playground: Playground, experiment_id: str, rater: str, per_criterion: bool,
-             rng: random.Random) -> ArenaPair | None:
+def new_pair(
+    playground: Playground, experiment_id: str, rater: str, per_criterion: bool, rng: random.Random
+) -> ArenaPair | None:
     """A blind pair of the experiment (draw_pair's order: unseen by this rater, then fewest votes)."""
     if not experiment_id:
         return None
@@ -76,9 +77,18 @@ def cast(playground: Playground, pair: ArenaPair | None, criterion: str, verdict
         raise PlaygroundError("no pair to vote on: choose an experiment, then press Next pair")
     if criterion not in pair.pending:
         raise PlaygroundError(f"{criterion}: already voted on this pair (Undo last takes a vote back)")
-    logged = vote(playground, experiment_id=pair.experiment_id, left_run_id=pair.left, right_run_id=pair.right,
-                  verdict=verdict, criterion=criterion, rater=rater, pair_id=pair.pair_id, source="ui",
-                  decide_ms=min(int((time.monotonic() - pair.shown_at) * 1000), 24 * 3600 * 1000))
+    logged = vote(
+        playground,
+        experiment_id=pair.experiment_id,
+        left_run_id=pair.left,
+        right_run_id=pair.right,
+        verdict=verdict,
+        criterion=criterion,
+        rater=rater,
+        pair_id=pair.pair_id,
+        source="ui",
+        decide_ms=min(int((time.monotonic() - pair.shown_at) * 1000), 24 * 3600 * 1000),
+    )
     pair.cast[criterion] = logged.vote_id
     return pair
 
@@ -95,6 +105,7 @@ def undo(playground: Playground, pair: ArenaPair | None, rater: str) -> tuple[Ar
 
 def reveal(playground: Playground, pair: ArenaPair) -> str:
     """Which arm was A and which was B (shown once every row of the pair is voted)."""
+
     def arm(run_id: str) -> str:
         record = merged.load_run(playground, run_id).record
         label = record.arm or f"{record.provider}:{record.model}:{record.mode}"
@@ -123,13 +134,24 @@ def leaderboard(playground: Playground, experiment_id: str | None, criterion: st
     for _, row in summary.iterrows():
         key = (row["arm"], row["variant"])
         rated = not row["too_few_votes"]
-        rows.append({"arm": analysis.label(key), "votes": int(row["votes"]),
-                     "W-T-L": f"{int(row['wins'])}-{int(row['ties'])}-{int(row['losses'])}",
-                     "win % [95% CI]": (f"{row['win_rate']:.0%} [{row['win_rate_ci95_low']:.0%}, "
-                                        f"{row['win_rate_ci95_high']:.0%}]") if rated else needs,
-                     "BT [95% CI]": (f"{row['bt_rating']:.0f} [{row['bt_rating_ci95_low']:.0f}, "
-                                     f"{row['bt_rating_ci95_high']:.0f}]") if rated else needs,
-                     "raters": raters.get(key, 0)})
+        rows.append(
+            {
+                "arm": analysis.label(key),
+                "votes": int(row["votes"]),
+                "W-T-L": f"{int(row['wins'])}-{int(row['ties'])}-{int(row['losses'])}",
+                "win % [95% CI]": (
+                    f"{row['win_rate']:.0%} [{row['win_rate_ci95_low']:.0%}, {row['win_rate_ci95_high']:.0%}]"
+                )
+                if rated
+                else needs,
+                "BT [95% CI]": (
+                    f"{row['bt_rating']:.0f} [{row['bt_rating_ci95_low']:.0f}, {row['bt_rating_ci95_high']:.0f}]"
+                )
+                if rated
+                else needs,
+                "raters": raters.get(key, 0),
+            }
+        )
     return pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
 
 

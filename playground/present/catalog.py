@@ -27,8 +27,9 @@ def _models(cls: type[Provider]) -> str:
 
 
 def _modes(cls: type[Provider]) -> str:
-    most = max(m.max_frames for m in cls.models if m.native_sequence) if any(
-        m.native_sequence for m in cls.models) else 0
+    most = (
+        max(m.max_frames for m in cls.models if m.native_sequence) if any(m.native_sequence for m in cls.models) else 0
+    )
     modes = f"sequence (up to {most}), baseline" if most else "baseline (1 image per call)"
     modes += ", chain" if any(m.max_references for m in cls.models) else ""
     return modes + ("; seed" if any(m.takes_seed for m in cls.models) else "")
@@ -49,20 +50,49 @@ def _base_url(cls: type[Provider]) -> str:
 
 def provider_table() -> str:
     """Every provider: models (the first is the default), modes, prices, variables, protocol."""
-    rows = [[f"`{name}` {cls.label}", _models(cls), _modes(cls), _prices(cls), f"`{cls.key_env}`" if cls.key_env
-             else "none", _base_url(cls), cls.protocol]
-            for name, cls in ((n, provider_class(n)) for n in provider_names())]
-    return _table(["provider", "models (first = default)", "modes", "price used for estimates", "key variable",
-                   "base URL variable (default)", "protocol"], rows)
+    rows = [
+        [
+            f"`{name}` {cls.label}",
+            _models(cls),
+            _modes(cls),
+            _prices(cls),
+            f"`{cls.key_env}`" if cls.key_env else "none",
+            _base_url(cls),
+            cls.protocol,
+        ]
+        for name, cls in ((n, provider_class(n)) for n in provider_names())
+    ]
+    return _table(
+        [
+            "provider",
+            "models (first = default)",
+            "modes",
+            "price used for estimates",
+            "key variable",
+            "base URL variable (default)",
+            "protocol",
+        ],
+        rows,
+    )
 
 
 def mode_table() -> str:
     """Every model in use and the modes a run of it may take (ModelInfo.modes: what core.plan allows)."""
+
     def row(name: str, info: ModelInfo) -> list[str]:
-        chain = ("frame 1 with a reference of yours" if "references required" in info.note else "yes") \
-            if "chain" in info.modes else "no (no reference input)"
-        return [f"`{name}`", f"`{info.id}`", f"up to {info.max_frames}" if "sequence" in info.modes else "no",
-                "yes", chain, str(info.max_references)]
+        chain = (
+            ("frame 1 with a reference of yours" if "references required" in info.note else "yes")
+            if "chain" in info.modes
+            else "no (no reference input)"
+        )
+        return [
+            f"`{name}`",
+            f"`{info.id}`",
+            f"up to {info.max_frames}" if "sequence" in info.modes else "no",
+            "yes",
+            chain,
+            str(info.max_references),
+        ]
 
     rows = [row(name, info) for name in provider_names() for info in provider_class(name).models if not info.retired]
     return _table(["provider", "model", "sequence", "baseline", "chain", "references a call"], rows)
@@ -70,8 +100,9 @@ def mode_table() -> str:
 
 def billing_table() -> str:
     """What `images_billed` and `cost_usd` count, per provider, with the evidence ([doc], [sdk], [3p], [guess])."""
-    rows = [[name, provider_class(name).billing_details or provider_class(name).billing_rule]
-            for name in provider_names()]
+    rows = [
+        [name, provider_class(name).billing_details or provider_class(name).billing_rule] for name in provider_names()
+    ]
     return _table(["provider", "billing rule and its evidence"], rows)
 
 
@@ -81,8 +112,12 @@ def config_table() -> str:
     for name in provider_names():
         cls = provider_class(name)
         if cls.key_env:
-            rows.append([f"`{cls.key_env}`, `{cls.base_url_env}`",
-                         f"{cls.label} key; base URL (default `{cls.default_base_url}`)"])
+            rows.append(
+                [
+                    f"`{cls.key_env}`, `{cls.base_url_env}`",
+                    f"{cls.label} key; base URL (default `{cls.default_base_url}`)",
+                ]
+            )
     return _table(["variable", "meaning"], rows)
 
 

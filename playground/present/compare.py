@@ -44,8 +44,10 @@ class PendingConfirmation:
         return asked, self.max_usd
 
 
-NOTHING_TO_CONFIRM = ("nothing to confirm: press Run comparison first; a confirmation runs only the comparison this "
-                      "page was asked about, once")
+NOTHING_TO_CONFIRM = (
+    "nothing to confirm: press Run comparison first; a confirmation runs only the comparison this "
+    "page was asked about, once"
+)
 
 
 @dataclass(frozen=True)
@@ -59,30 +61,46 @@ class CompareForm:
     seed: int | None
     size: str = ""  # "" = each model's default
 
-    def plans(self, playground: Playground, session: Session | None, experiment_id: str | None = None
-              ) -> list[CellPlan]:
+    def plans(
+        self, playground: Playground, session: Session | None, experiment_id: str | None = None
+    ) -> list[CellPlan]:
         """The cells with their estimates; raises what the comparison would be refused for (and,
         given the id of a comparison being sent, logs each refused arm as an error row)."""
-        return plan_comparison(playground, self.story, self.arms(), variants=self.variants, frames=self.frames,
-                               seed=self.seed, size=self.size, session=session, experiment_id=experiment_id)
+        return plan_comparison(
+            playground,
+            self.story,
+            self.arms(),
+            variants=self.variants,
+            frames=self.frames,
+            seed=self.seed,
+            size=self.size,
+            session=session,
+            experiment_id=experiment_id,
+        )
 
     def arms(self) -> list[Arm]:
         return parse_arms(self.arms_text.splitlines())
 
     def cells(self) -> list[Cell]:
-        return comparison_cells(self.story, self.arms(), variants=self.variants, frames=self.frames, seed=self.seed,
-                                size=self.size)
+        return comparison_cells(
+            self.story, self.arms(), variants=self.variants, frames=self.frames, seed=self.seed, size=self.size
+        )
 
 
-def read_form(prompts: list[str], beats_text: str, frames: float | None, seed: float | None, arms_text: str,
-              size: str | None = "") -> CompareForm:
+def read_form(
+    prompts: list[str], beats_text: str, frames: float | None, seed: float | None, arms_text: str, size: str | None = ""
+) -> CompareForm:
     """Prompt A alone: no variants; B (and C) filled in: variants A, B (, C) of the same story."""
     texts = [(p or "").strip() for p in prompts]
     variants = {label: text for label, text in zip(VARIANT_LABELS, texts) if text} if any(texts[1:]) else None
-    return CompareForm(story=Story(character=texts[0], beats=tuple(parse_beats(beats_text))), arms_text=arms_text or "",
-                       variants=variants, seed=None if seed is None else int(seed),
-                       frames=frames_value(frames),  # type: ignore[arg-type]  # as typed: the core refuses 2.5
-                       size=(size or "").strip())
+    return CompareForm(
+        story=Story(character=texts[0], beats=tuple(parse_beats(beats_text))),
+        arms_text=arms_text or "",
+        variants=variants,
+        seed=None if seed is None else int(seed),
+        frames=frames_value(frames),  # type: ignore[arg-type]  # as typed: the core refuses 2.5
+        size=(size or "").strip(),
+    )
 
 
 def estimate_markdown(playground: Playground, form: CompareForm, session: Session | None) -> str:
@@ -92,8 +110,11 @@ def estimate_markdown(playground: Playground, form: CompareForm, session: Sessio
         return f"*{exc}*"
     usd, most = total_usd(plans), total_max_usd(plans)
     images = sum(p.estimate.images for p in plans if p.estimate)
-    note = (f" — above ${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD): you will be asked to confirm"
-            if needs_confirmation(playground, most) else "")
+    note = (
+        f" — above ${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD): you will be asked to confirm"
+        if needs_confirmation(playground, most)
+        else ""
+    )
     return f"**Estimated total** ${usd:.4f} for {len(plans)} run(s), {images} image(s), **at most** ${most:.4f}{note}"
 
 
@@ -105,12 +126,16 @@ def append_arm(text: str, provider: str, model: str, mode: str) -> str:
 
 def row_header(record: RunRecord, variant: str = "") -> str:
     """One arm's line above its gallery: status, frames, cost, latency, consistency."""
-    scores = [(n.replace("_consistency", ""), getattr(record, n)) for n in
-              ("subject_consistency", "palette_consistency", "structure_consistency")]
+    scores = [
+        (n.replace("_consistency", ""), getattr(record, n))
+        for n in ("subject_consistency", "palette_consistency", "structure_consistency")
+    ]
     shown = " · ".join(f"{n} {v:.3f}" for n, v in scores if isinstance(v, float))
-    head = (f"**{record.arm}**{f' · variant {variant}' if variant else ''} — **{record.status}** · "
-            f"{record.frames_returned}/{record.frames_requested} frames · ${record.cost_usd:.4f} · "
-            f"{record.latency_s or 0:.2f} s")
+    head = (
+        f"**{record.arm}**{f' · variant {variant}' if variant else ''} — **{record.status}** · "
+        f"{record.frames_returned}/{record.frames_requested} frames · ${record.cost_usd:.4f} · "
+        f"{record.latency_s or 0:.2f} s"
+    )
     lines = [head + (f" · consistency: {shown}" if shown else "")]
     failures = frame_failures(record)
     if failures:
@@ -144,8 +169,11 @@ class VotePool:
     @classmethod
     def of(cls, comparison: Comparison) -> VotePool:
         done = [o for o in comparison.outcomes if o.record is not None and o.result is not None]
-        return cls(comparison.experiment_id, [o.record for o in done],  # type: ignore[misc]
-                   {o.record.run_id: outcome_items(o) for o in done})  # type: ignore[union-attr]
+        return cls(
+            comparison.experiment_id,
+            [o.record for o in done],  # type: ignore[misc]
+            {o.record.run_id: outcome_items(o) for o in done},  # type: ignore[union-attr]
+        )
 
     def label(self, run_id: str) -> str:
         record = next(r for r in self.records if r.run_id == run_id)
@@ -161,8 +189,14 @@ class VotePool:
         return self.pair
 
 
-def cast_vote(playground: Playground, pool: VotePool | None, verdict: str, left_score: str | None,
-              right_score: str | None, rater: str) -> str:
+def cast_vote(
+    playground: Playground,
+    pool: VotePool | None,
+    verdict: str,
+    left_score: str | None,
+    right_score: str | None,
+    rater: str,
+) -> str:
     """Log the vote (and any scores), then reveal which arm was which."""
     if pool is None or pool.pair is None:
         raise PlaygroundError("no pair to vote on: run a comparison, then press Another pair")
@@ -182,6 +216,8 @@ def status_line(comparison: Comparison) -> str:
     slowest = max((r.latency_s or 0 for r in records), default=0.0)
     stopped = sum(r.status == "cancelled" for r in records)
     cancelled = f" · **{stopped} cancelled** (their cost is what may have been billed)" if stopped else ""
-    return (f"Experiment `{comparison.experiment_id}`: {ok}/{len(records)} arm(s) ok{cancelled} · wall time "
-            f"{comparison.wall_s:.2f} s (slowest arm {slowest:.2f} s) · cost "
-            f"${sum(r.cost_usd for r in records):.4f}. Vote in **Blind vote**; figures in **Analysis**.")
+    return (
+        f"Experiment `{comparison.experiment_id}`: {ok}/{len(records)} arm(s) ok{cancelled} · wall time "
+        f"{comparison.wall_s:.2f} s (slowest arm {slowest:.2f} s) · cost "
+        f"${sum(r.cost_usd for r in records):.4f}. Vote in **Blind vote**; figures in **Analysis**."
+    )

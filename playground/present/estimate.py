@@ -17,13 +17,20 @@ def estimate_line(plan: Plan) -> str:
     if estimate is None:
         return f"*{refusal.message if refusal else 'nothing to estimate'}*"
     note = " (estimate: model not in the price table)" if estimate.price.estimated else ""
-    state = ("ready" if refusal is None else refusal.message if refusal.kind == "not_configured"
-             else f"would be refused: {refusal.message}")
+    state = (
+        "ready"
+        if refusal is None
+        else refusal.message
+        if refusal.kind == "not_configured"
+        else f"would be refused: {refusal.message}"
+    )
     inputs = f" + ${estimate.references_usd:.4f} reference input" if estimate.references_usd else ""
     used, given = plan.beats_used
     beats = f" · uses beats 1–{used} of {given}" if used < given else ""
-    return (f"**Estimated cost** ${estimate.usd:.4f} = {estimate.images} × ${estimate.per_image_usd:.4f}{inputs}{note} · "
-            f"**at most** ${estimate.max_usd:.4f} (the spend caps check this){beats} · {state}")
+    return (
+        f"**Estimated cost** ${estimate.usd:.4f} = {estimate.images} × ${estimate.per_image_usd:.4f}{inputs}{note} · "
+        f"**at most** ${estimate.max_usd:.4f} (the spend caps check this){beats} · {state}"
+    )
 
 
 def estimate_text(playground: Playground, request: GenerationRequest, session: Session | None = None) -> str:

@@ -8,10 +8,16 @@ from playground.base.errors import InputError
 
 # The Mode control of Generate and Compare: (label, value); "chain-previous" is a chain from the
 # frame before, as an arm says it (experiments.cells.parse_arm)
-MODE_CHOICES = [("sequence", "sequence"), ("baseline", "baseline"), ("chain from frame 1", "chain"),
-                ("chain from the frame before", "chain-previous")]
-MODE_INFO = ("sequence: one call for N frames · baseline: N independent single-image calls · chain: frame 1, then "
-             "each frame with frame 1 (or the frame before) as its reference image")
+MODE_CHOICES = [
+    ("sequence", "sequence"),
+    ("baseline", "baseline"),
+    ("chain from frame 1", "chain"),
+    ("chain from the frame before", "chain-previous"),
+]
+MODE_INFO = (
+    "sequence: one call for N frames · baseline: N independent single-image calls · chain: frame 1, then "
+    "each frame with frame 1 (or the frame before) as its reference image"
+)
 
 
 def mode_and_chain(value: str) -> tuple[str, str]:

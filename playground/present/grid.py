@@ -13,8 +13,13 @@ from playground.present.analysis import ALL
 from playground.present.runs import file_url
 
 SHOWN = ("subject_consistency", "palette_consistency", "structure_consistency")  # in a cell, when scored
-SHORT = {"subject_consistency": "subject", "palette_consistency": "palette", "structure_consistency": "structure",
-         "cost_usd": "cost", "latency_s": "latency"}
+SHORT = {
+    "subject_consistency": "subject",
+    "palette_consistency": "palette",
+    "structure_consistency": "structure",
+    "cost_usd": "cost",
+    "latency_s": "latency",
+}
 
 
 def sort_choices() -> list[tuple[str, str]]:
@@ -23,33 +28,53 @@ def sort_choices() -> list[tuple[str, str]]:
 
 def grid_json(grid: Grid) -> dict[str, Any]:
     """The grid as plain JSON values (frames as their file paths, in order)."""
-    def cell(c: GridCell) -> dict[str, Any]:
-        return {"arm": c.arm, "run_ids": list(c.run_ids), "status": c.status, "n": c.n, "cost_usd": c.cost_usd,
-                "latency_s": c.latency_s, "metrics": {k: v for k, v in c.metrics.items() if v is not None},
-                "error": c.error or None,
-                "frames": [{"number": f.number, "original": f.original, "preview": f.preview} for f in c.frames]}
 
-    return {"experiment_id": grid.experiment_id, "arms": grid.arms, "sort_by": grid.sort_by,
-            "sort_arm": grid.sort_arm or None, "descending": grid.descending, "page": grid.page, "pages": grid.pages,
-            "total_rows": grid.total_rows,
-            "rows": [{"key": r.key, "title": r.title, "cells": {a: cell(c) for a, c in r.cells.items()}}
-                     for r in grid.rows]}
+    def cell(c: GridCell) -> dict[str, Any]:
+        return {
+            "arm": c.arm,
+            "run_ids": list(c.run_ids),
+            "status": c.status,
+            "n": c.n,
+            "cost_usd": c.cost_usd,
+            "latency_s": c.latency_s,
+            "metrics": {k: v for k, v in c.metrics.items() if v is not None},
+            "error": c.error or None,
+            "frames": [{"number": f.number, "original": f.original, "preview": f.preview} for f in c.frames],
+        }
+
+    return {
+        "experiment_id": grid.experiment_id,
+        "arms": grid.arms,
+        "sort_by": grid.sort_by,
+        "sort_arm": grid.sort_arm or None,
+        "descending": grid.descending,
+        "page": grid.page,
+        "pages": grid.pages,
+        "total_rows": grid.total_rows,
+        "rows": [
+            {"key": r.key, "title": r.title, "cells": {a: cell(c) for a, c in r.cells.items()}} for r in grid.rows
+        ],
+    }
 
 
 def grid_text(grid: Grid, width: int = 28) -> str:
     """One line per row: each arm's status, cost and the sorted-by value (arms as letters, legend below)."""
     codes = {arm: chr(ord("A") + i) if i < 26 else f"A{i}" for i, arm in enumerate(grid.arms)}
-    lines = [f"{grid.experiment_id}: {grid.total_rows} row(s) x {len(grid.arms)} arm(s), sorted by "
-             f"{SHORT.get(grid.sort_by, grid.sort_by)} ({grid.sort_arm or 'spread over the arms'}), "
-             f"page {grid.page + 1}/{grid.pages}"]
+    lines = [
+        f"{grid.experiment_id}: {grid.total_rows} row(s) x {len(grid.arms)} arm(s), sorted by "
+        f"{SHORT.get(grid.sort_by, grid.sort_by)} ({grid.sort_arm or 'spread over the arms'}), "
+        f"page {grid.page + 1}/{grid.pages}"
+    ]
     for row in grid.rows:
-        title = row.title if len(row.title) <= width else row.title[:width - 1] + "…"
+        title = row.title if len(row.title) <= width else row.title[: width - 1] + "…"
         cells = []
         for arm in grid.arms:
             c = row.cells.get(arm)
             value = None if c is None else c.value(grid.sort_by)
-            cells.append(f"{codes[arm]} " + ("—" if c is None else
-                                             f"{c.status} ${c.cost_usd:.3f} " + ("·" if value is None else f"{value:.3f}")))
+            cells.append(
+                f"{codes[arm]} "
+                + ("—" if c is None else f"{c.status} ${c.cost_usd:.3f} " + ("·" if value is None else f"{value:.3f}"))
+            )
         lines.append(f"{title.ljust(width)}  " + "  ".join(cells))
     lines += [f"{code} = {arm}" for arm, code in codes.items()]
     return "\n".join(lines)
@@ -59,9 +84,11 @@ def _cell_html(c: GridCell | None, arm: str, sort_by: str) -> str:
     label = escape(arm)
     if c is None:
         return f'<td data-arm="{label}" class="grid-empty">—</td>'
-    strip = "".join(f'<img src="{escape(file_url(f.preview))}" alt="{escape(f.caption)}" title="{escape(f.caption)}" '
-                    f'loading="lazy" data-original="{escape(file_url(f.original))}" data-frame="{f.number}">'
-                    for f in c.frames)
+    strip = "".join(
+        f'<img src="{escape(file_url(f.preview))}" alt="{escape(f.caption)}" title="{escape(f.caption)}" '
+        f'loading="lazy" data-original="{escape(file_url(f.original))}" data-frame="{f.number}">'
+        for f in c.frames
+    )
     figures = [f"${c.cost_usd:.4f}"] + ([f"{c.latency_s:.1f} s"] if c.latency_s is not None else [])
     for metric in dict.fromkeys([sort_by, *SHOWN]):
         value = c.value(metric)
@@ -69,9 +96,11 @@ def _cell_html(c: GridCell | None, arm: str, sort_by: str) -> str:
             figures.append(f"{SHORT.get(metric, metric)} {value:.3f}")
     repeats = f" ×{c.n}" if c.n > 1 else ""
     error = f'<div class="grid-error" title="{escape(c.error)}">{escape(c.error[:80])}</div>' if c.error else ""
-    return (f'<td data-arm="{label}" data-run-id="{escape(c.run_ids[0])}"><div class="grid-strip">{strip}</div>'
-            f'<div class="grid-figures"><span class="grid-status grid-{escape(c.status)}">{escape(c.status)}{repeats}'
-            f'</span> {" · ".join(escape(f) for f in figures)}</div>{error}</td>')
+    return (
+        f'<td data-arm="{label}" data-run-id="{escape(c.run_ids[0])}"><div class="grid-strip">{strip}</div>'
+        f'<div class="grid-figures"><span class="grid-status grid-{escape(c.status)}">{escape(c.status)}{repeats}'
+        f"</span> {' · '.join(escape(f) for f in figures)}</div>{error}</td>"
+    )
 
 
 def grid_html(grid: Grid) -> str:
@@ -79,16 +108,23 @@ def grid_html(grid: Grid) -> str:
     if not grid.rows:
         return '<p class="grid-none">No runs in this experiment yet.</p>'
     head = "".join(f"<th>{escape(arm)}</th>" for arm in grid.arms)
-    body = "".join(f'<tr><th scope="row" class="grid-title">{escape(row.title)}</th>'
-                   + "".join(_cell_html(row.cells.get(arm), arm, grid.sort_by) for arm in grid.arms) + "</tr>"
-                   for row in grid.rows)
+    body = "".join(
+        f'<tr><th scope="row" class="grid-title">{escape(row.title)}</th>'
+        + "".join(_cell_html(row.cells.get(arm), arm, grid.sort_by) for arm in grid.arms)
+        + "</tr>"
+        for row in grid.rows
+    )
     order = "highest" if grid.descending else "lowest"
     by = SHORT.get(grid.sort_by, grid.sort_by)
     said = f"{escape(grid.sort_arm)}'s {by}" if grid.sort_arm else f"the spread of {by} over the arms"
-    caption = (f"{grid.total_rows} row(s) × {len(grid.arms)} arm(s) · sorted by {said}, {order} first · "
-               f"page {grid.page + 1} of {grid.pages}")
-    return (f'<p class="grid-caption">{caption}</p><div class="grid-box"><table class="grid">'
-            f'<thead><tr><th>story</th>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+    caption = (
+        f"{grid.total_rows} row(s) × {len(grid.arms)} arm(s) · sorted by {said}, {order} first · "
+        f"page {grid.page + 1} of {grid.pages}"
+    )
+    return (
+        f'<p class="grid-caption">{caption}</p><div class="grid-box"><table class="grid">'
+        f"<thead><tr><th>story</th>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
 
 
 CSS = """
@@ -117,11 +153,18 @@ table.grid .grid-error { color: #b91c1c; }
 """
 
 
-def analysis_grid(playground: Playground, choice: str | None, sort_by: str, sort_arm: str, order: str, page: int
-                  ) -> tuple[str, list[str]]:
+def analysis_grid(
+    playground: Playground, choice: str | None, sort_by: str, sort_arm: str, order: str, page: int
+) -> tuple[str, list[str]]:
     """The Analysis tab's grid: its HTML and the arms (for the sort-by-arm choices)."""
     if not choice or choice == ALL:
         return '<p class="grid-none">Choose an experiment to see its grid.</p>', []
-    grid = build_grid(playground, choice, sort_by=sort_by if sort_by in SORTABLE else "subject_consistency",
-                      sort_arm=sort_arm or SPREAD, descending=order != "lowest first", page=max(0, int(page or 1) - 1))
+    grid = build_grid(
+        playground,
+        choice,
+        sort_by=sort_by if sort_by in SORTABLE else "subject_consistency",
+        sort_arm=sort_arm or SPREAD,
+        descending=order != "lowest first",
+        page=max(0, int(page or 1) - 1),
+    )
     return grid_html(grid), grid.arms

@@ -76,8 +76,10 @@ def find_runs(playground: Playground, run_filter: RunFilter) -> list[RunRecord]:
 def filter_choices(playground: Playground) -> dict[str, list[str]]:
     """The values each filter can take in the log (newest rows), for the dropdowns."""
     frame = merged.latest(playground, RECENT_ROWS)
-    return {**{name: sorted({str(v) for v in frame[name].dropna() if str(v)}) for name in FILTERS},
-            "tag": all_tags(playground)}
+    return {
+        **{name: sorted({str(v) for v in frame[name].dropna() if str(v)}) for name in FILTERS},
+        "tag": all_tags(playground),
+    }
 
 
 def made_with(record: RunRecord) -> str:
@@ -88,20 +90,31 @@ def made_with(record: RunRecord) -> str:
     if beats:
         lines.append("Beats" + (f" (the first {used} of {len(beats)} sent)" if used < len(beats) else "") + ":")
         lines += [f"  {i + 1}. {beat}" for i, beat in enumerate(beats)]
-    lines.append(f"Frames: {record.frames_requested} · {record.provider}/{record.model} · {record.mode} · "
-                 f"size {record.size or 'model default'}")
+    lines.append(
+        f"Frames: {record.frames_requested} · {record.provider}/{record.model} · {record.mode} · "
+        f"size {record.size or 'model default'}"
+    )
     lines.append(f"Seed: {seed_note(record) or (record.seed if record.seed is not None else 'none')}")
     if record.ref_count:
         lines.append(f"Reference images: {record.ref_count} (their sha256 in runs.csv; the files are not kept)")
     if record.experiment_id:
-        lines.append(f"Experiment: {record.experiment_id} · arm {record.arm or '—'}"
-                     + (f" · variant {record.variant}" if record.variant else ""))
+        lines.append(
+            f"Experiment: {record.experiment_id} · arm {record.arm or '—'}"
+            + (f" · variant {record.variant}" if record.variant else "")
+        )
     lines.append(f"Made {record.created_at} · status {record.status}")
     return "\n".join(lines)
 
 
 def request_from_record(record: RunRecord) -> GenerationRequest:
     """The request that makes this run again (without its reference images, which are not kept)."""
-    return GenerationRequest(prompt=record.prompt, frames=record.frames_requested, mode=record.mode,  # type: ignore[arg-type]
-                             provider=record.provider, model=record.model, beats=list(record.beats or []),
-                             size=record.size, seed=record.seed)
+    return GenerationRequest(
+        prompt=record.prompt,
+        frames=record.frames_requested,
+        mode=record.mode,  # type: ignore[arg-type]
+        provider=record.provider,
+        model=record.model,
+        beats=list(record.beats or []),
+        size=record.size,
+        seed=record.seed,
+    )

@@ -35,7 +35,7 @@ def nice_ticks(low: float, high: float, most: int = MAX_TICKS) -> list[float]:
 
 def _format(value: float, step: float, money: bool) -> str:
     decimals = 0
-    while decimals < 6 and abs(round(step * 10 ** decimals) - step * 10 ** decimals) > 1e-9:
+    while decimals < 6 and abs(round(step * 10**decimals) - step * 10**decimals) > 1e-9:
         decimals += 1
     text = f"{value:.{min(decimals, 6)}f}"
     return ("$" + text) if money else text
@@ -60,34 +60,48 @@ def cost_plot_svg(points: Any, metric: str = "subject_consistency") -> str:
     def py(y: float) -> float:
         return TOP + plot_h - (y - y0) / ((y1 - y0) or 1) * plot_h
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-label="cost per run against {escape(metric)}" class="cost-plot" '
-             f'style="width:100%;max-width:{WIDTH}px;height:auto;font:12px sans-serif">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="cost per run against {escape(metric)}" class="cost-plot" '
+        f'style="width:100%;max-width:{WIDTH}px;height:auto;font:12px sans-serif">'
+    ]
     x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
     y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
     for t in x_ticks:
-        parts.append(f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{TOP}" y2="{TOP + plot_h}" stroke="#ddd"/>'
-                     f'<text class="x-tick" x="{px(t):.1f}" y="{TOP + plot_h + 24}" text-anchor="middle" '
-                     f'fill="currentColor">{_format(t, x_step, True)}</text>')
+        parts.append(
+            f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{TOP}" y2="{TOP + plot_h}" stroke="#ddd"/>'
+            f'<text class="x-tick" x="{px(t):.1f}" y="{TOP + plot_h + 24}" text-anchor="middle" '
+            f'fill="currentColor">{_format(t, x_step, True)}</text>'
+        )
     for t in y_ticks:
-        parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#ddd"/>'
-                     f'<text class="y-tick" x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end" '
-                     f'fill="currentColor">{_format(t, y_step, False)}</text>')
-    parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 6}" text-anchor="middle" fill="currentColor">'
-                 f'$ per run</text>')
-    parts.append(f'<text class="y-title" transform="translate(12 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle" '
-                 f'fill="currentColor">{escape(metric.replace("_", " "))} (mean)</text>')
+        parts.append(
+            f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#ddd"/>'
+            f'<text class="y-tick" x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end" '
+            f'fill="currentColor">{_format(t, y_step, False)}</text>'
+        )
+    parts.append(
+        f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 6}" text-anchor="middle" fill="currentColor">$ per run</text>'
+    )
+    parts.append(
+        f'<text class="y-title" transform="translate(12 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle" '
+        f'fill="currentColor">{escape(metric.replace("_", " "))} (mean)</text>'
+    )
     for i, (x, y, arm) in enumerate(zip(xs, ys, points["arm"])):
         colour = COLOURS[i % len(COLOURS)]
-        parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="6" fill="{colour}" fill-opacity="0.85">'
-                     f'<title>{escape(str(arm))}: ${x:.4f} per run, {y:.3f}</title></circle>')
+        parts.append(
+            f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="6" fill="{colour}" fill-opacity="0.85">'
+            f"<title>{escape(str(arm))}: ${x:.4f} per run, {y:.3f}</title></circle>"
+        )
     parts.append("</svg>")
-    legend = "".join(f'<li style="display:flex;align-items:center;gap:6px"><span style="width:12px;height:12px;'
-                     f'border-radius:50%;display:inline-block;background:{COLOURS[i % len(COLOURS)]}"></span>'
-                     f'{escape(str(short))}</li>' for i, short in enumerate(points["short"]))
-    return (f'<figure class="cost-figure" style="margin:0"><figcaption style="font-weight:600;margin-bottom:4px">'
-            f'Cost per run against {escape(metric.replace("_", " "))}</figcaption>{"".join(parts)}'
-            f'<ul class="cost-legend" style="list-style:none;padding:0;margin:4px 0 0;display:flex;flex-wrap:wrap;'
-            f'gap:4px 16px">{legend}</ul></figure>')
-
-
+    legend = "".join(
+        f'<li style="display:flex;align-items:center;gap:6px"><span style="width:12px;height:12px;'
+        f'border-radius:50%;display:inline-block;background:{COLOURS[i % len(COLOURS)]}"></span>'
+        f"{escape(str(short))}</li>"
+        for i, short in enumerate(points["short"])
+    )
+    return (
+        f'<figure class="cost-figure" style="margin:0"><figcaption style="font-weight:600;margin-bottom:4px">'
+        f"Cost per run against {escape(metric.replace('_', ' '))}</figcaption>{''.join(parts)}"
+        f'<ul class="cost-legend" style="list-style:none;padding:0;margin:4px 0 0;display:flex;flex-wrap:wrap;'
+        f'gap:4px 16px">{legend}</ul></figure>'
+    )

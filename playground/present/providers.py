@@ -22,10 +22,20 @@ def provider_rows(playground: Playground) -> list[dict[str, object]]:
         cls = provider_class(name)
         for info in cls.models:
             price = cls.price(info.id, playground.price_overrides)
-            rows.append({"provider": name, "model": info.id, "label": info.label, "sequence": info.native_sequence,
-                         "modes": list(info.modes),
-                         "price_usd": price.usd, "price_unit": price.unit, "configured": playground.configured(name),
-                         "key_env": cls.key_env or "", "retired": info.retired})
+            rows.append(
+                {
+                    "provider": name,
+                    "model": info.id,
+                    "label": info.label,
+                    "sequence": info.native_sequence,
+                    "modes": list(info.modes),
+                    "price_usd": price.usd,
+                    "price_unit": price.unit,
+                    "configured": playground.configured(name),
+                    "key_env": cls.key_env or "",
+                    "retired": info.retired,
+                }
+            )
     return rows
 
 
@@ -39,8 +49,10 @@ def provider_choices(playground: Playground, session: Session | None = None) -> 
 
 
 def model_choices(provider: str) -> list[tuple[str, str]]:
-    return [(m.label + (" [retired]" if m.retired and "retired" not in m.label else ""), m.id)
-            for m in provider_class(provider).models]
+    return [
+        (m.label + (" [retired]" if m.retired and "retired" not in m.label else ""), m.id)
+        for m in provider_class(provider).models
+    ]
 
 
 def reference_note(provider: str, model: str, count: int = 0) -> str:
@@ -71,12 +83,21 @@ def banner(playground: Playground) -> str:
     s = playground.settings
     live = [n for n in playground.configured_providers() if n != "local"]
     providers = ", ".join(f"`{n}`" for n in live) if live else "none (no API key set: add one as a secret or below)"
-    caps = [f"${value:.2f} {label}" for value, label in ((s.max_usd_per_run, "per run"),
-            (s.max_usd_per_session, "per session"), (s.max_usd_per_day, "per day")) if value not in (None, float("inf"))]
+    caps = [
+        f"${value:.2f} {label}"
+        for value, label in (
+            (s.max_usd_per_run, "per run"),
+            (s.max_usd_per_session, "per session"),
+            (s.max_usd_per_day, "per day"),
+        )
+        if value not in (None, float("inf"))
+    ]
     spend = f"Spend caps: {', '.join(caps)}." if caps else ("**No spend cap is set.**" if live else "")
-    return (f"**Sequential image playground** · Live providers: {providers} · `local` is an offline stand-in "
-            f"that draws frames procedurally (not a model). **Every run is logged** with its prompt, frames and cost "
-            f"(`{s.data_dir.name}/runs.csv`) and shows in History to everyone using this app.{banner_note(s)} {spend}")
+    return (
+        f"**Sequential image playground** · Live providers: {providers} · `local` is an offline stand-in "
+        f"that draws frames procedurally (not a model). **Every run is logged** with its prompt, frames and cost "
+        f"(`{s.data_dir.name}/runs.csv`) and shows in History to everyone using this app.{banner_note(s)} {spend}"
+    )
 
 
 def banner_note(settings: Settings) -> str:
@@ -85,9 +106,11 @@ def banner_note(settings: Settings) -> str:
         return ""
     *first, last = ["runs (prompts, costs, scores)", "votes", *settings.hub_include]
     parts = f"{', '.join(first)} and {last}"
-    return (f" **Synced to the Hugging Face dataset `{settings.hub_dataset}`**: {parts} are copied there every "
-            f"{settings.hub_every_min:g} min. A new dataset is created private; whoever can read it on the Hub "
-            f"sees them, and History here shows the runs of every writer to it.")
+    return (
+        f" **Synced to the Hugging Face dataset `{settings.hub_dataset}`**: {parts} are copied there every "
+        f"{settings.hub_every_min:g} min. A new dataset is created private; whoever can read it on the Hub "
+        f"sees them, and History here shows the runs of every writer to it."
+    )
 
 
 COMMON_SIZES = ("1024x1024", "2048x2048", "512x512", "1536x1024", "1024x1536", "2K")  # offered where any WxH goes
@@ -120,25 +143,37 @@ def size_choices(provider: str, model: str) -> list[str]:
 def accepts_size(playground: Playground, provider: str, model: str, mode: str, frames: int, size: str) -> bool:
     """Whether the run's own pre-send checks take this size for this model, as if its key were set
     (a missing key or a cap is not about the size)."""
-    request = GenerationRequest(prompt="size check", frames=frames, mode=mode, provider=provider,  # type: ignore[arg-type]
-                                model=model, size=size)
-    plan = make_plan(request, playground.settings, overrides=playground.price_overrides, spent=None,
-                     configured=lambda _: True, load_reference=cached_reference)
+    request = GenerationRequest(
+        prompt="size check",
+        frames=frames,
+        mode=mode,  # type: ignore[arg-type]
+        provider=provider,
+        model=model,
+        size=size,
+    )
+    plan = make_plan(
+        request,
+        playground.settings,
+        overrides=playground.price_overrides,
+        spent=None,
+        configured=lambda _: True,
+        load_reference=cached_reference,
+    )
     return plan.sendable
 
 
 def common_sizes(playground: Playground, arms: Sequence[tuple[str, str, str]], frames: int) -> list[str]:
     """The sizes every arm (provider, model, mode) accepts, in the order they are offered."""
     offered = list(dict.fromkeys(s for p, m, _ in arms for s in size_choices(p, m)))
-    return [size for size in offered
-            if all(accepts_size(playground, p, m, mode, frames, size) for p, m, mode in arms)]
+    return [size for size in offered if all(accepts_size(playground, p, m, mode, frames, size) for p, m, mode in arms)]
 
 
 MODEL_DEFAULT = "model default"
 
 
-def generate_sizes(playground: Playground, provider: str, model: str, mode_name: str, frames: float | None,
-                   current: str | None) -> tuple[list[tuple[str, str]], str]:
+def generate_sizes(
+    playground: Playground, provider: str, model: str, mode_name: str, frames: float | None, current: str | None
+) -> tuple[list[tuple[str, str]], str]:
     """Generate's Size: "model default" then the model's sizes its pre-send check takes (for this
     mode and frame count; all its sizes when the run is refused for another reason), and the value
     to keep: the current one while the model takes it (a size History's Load into Generate set, a
@@ -169,5 +204,8 @@ def default_sizes_note(arms: Sequence[tuple[str, str, str]]) -> str:
     if len(by_size) < 2:
         return ""
     parts = [f"{size} ({', '.join(names)})" for size, names in by_size.items()]
-    return ("At each model's default the arms would run at " + " and ".join(parts)
-            + ": choose a size to compare like with like.")
+    return (
+        "At each model's default the arms would run at "
+        + " and ".join(parts)
+        + ": choose a size to compare like with like."
+    )

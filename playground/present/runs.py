@@ -19,10 +19,28 @@ from playground.store import merged
 from playground.store.merged import load_run
 from playground.store.rundir import RUNS, first_preview
 
-RUN_JSON_KEYS = ("run_id", "status", "frames_requested", "frames_returned", "cost_usd", "latency_s",
-                 "first_frame_s", "images_billed", "api_calls", "provider", "model", "mode", "error", "image_dir",
-                 "palette_consistency", "structure_consistency", "subject_consistency", "estimate_usd", "max_cost_usd",
-                 "reference_frames")
+RUN_JSON_KEYS = (
+    "run_id",
+    "status",
+    "frames_requested",
+    "frames_returned",
+    "cost_usd",
+    "latency_s",
+    "first_frame_s",
+    "images_billed",
+    "api_calls",
+    "provider",
+    "model",
+    "mode",
+    "error",
+    "image_dir",
+    "palette_consistency",
+    "structure_consistency",
+    "subject_consistency",
+    "estimate_usd",
+    "max_cost_usd",
+    "reference_frames",
+)
 
 
 APPENDED_JSON_KEYS = ("seed", "seed_sent", "size", "cost_source", "experiment_id", "arm", "variant")  # issue 17
@@ -50,23 +68,43 @@ def mode_words(record: RunRecord) -> str:
 
 
 def summary_line(record: RunRecord) -> str:
-    line = (f"{record.status.upper()}  {record.frames_returned}/{record.frames_requested} frames  "
-            f"${record.cost_usd:.4f}  {record.latency_s or 0:.2f}s  {record.provider}/{record.model} ({mode_words(record)})")
+    line = (
+        f"{record.status.upper()}  {record.frames_returned}/{record.frames_requested} frames  "
+        f"${record.cost_usd:.4f}  {record.latency_s or 0:.2f}s  {record.provider}/{record.model} ({mode_words(record)})"
+    )
     if record.subject_consistency is not None:
-        line += (f"  consistency: subject {record.subject_consistency:.3f}, palette {record.palette_consistency:.3f},"
-                 f" structure {record.structure_consistency:.3f}")
+        line += (
+            f"  consistency: subject {record.subject_consistency:.3f}, palette {record.palette_consistency:.3f},"
+            f" structure {record.structure_consistency:.3f}"
+        )
     notes = [note for note in (beats_note(record), seed_note(record)) if note]
     return line + "".join(f"  ({note})" for note in notes)
 
 
 def format_summary(record: RunRecord, estimate_usd: float | None = None) -> str:
-    lines = [f"### {record.status}: {record.frames_returned} of {record.frames_requested} frames",
-             " · ".join([cost_words(record, estimate_usd),
-                         f"**Latency** {record.latency_s or 0:.2f} s · **First frame** "
-                         f"{'—' if record.first_frame_s is None else f'{record.first_frame_s:.2f} s'} · "
-                         f"**Calls** {record.api_calls} · **Billed images** {record.images_billed}"])]
-    scores = [(n, getattr(record, n)) for n in ("subject_consistency", "palette_consistency", "structure_consistency",
-                                                "clip_i", "dino_i", "clip_t", "dreamsim")]
+    lines = [
+        f"### {record.status}: {record.frames_returned} of {record.frames_requested} frames",
+        " · ".join(
+            [
+                cost_words(record, estimate_usd),
+                f"**Latency** {record.latency_s or 0:.2f} s · **First frame** "
+                f"{'—' if record.first_frame_s is None else f'{record.first_frame_s:.2f} s'} · "
+                f"**Calls** {record.api_calls} · **Billed images** {record.images_billed}",
+            ]
+        ),
+    ]
+    scores = [
+        (n, getattr(record, n))
+        for n in (
+            "subject_consistency",
+            "palette_consistency",
+            "structure_consistency",
+            "clip_i",
+            "dino_i",
+            "clip_t",
+            "dreamsim",
+        )
+    ]
     shown = [f"{n.replace('_consistency', '')} {v:.3f}" for n, v in scores if isinstance(v, float)]
     if shown:
         lines.append("**Consistency** " + " · ".join(shown))
@@ -98,7 +136,7 @@ def source_words(cost_source: str) -> str:
 
 
 def cost_words(record: RunRecord, estimate_usd: float | None = None) -> str:
-    """"**Cost** $0.1400 (possibly billed, estimate) · **Estimate** $0.1400, at most $0.1400": the
+    """ "**Cost** $0.1400 (possibly billed, estimate) · **Estimate** $0.1400, at most $0.1400": the
     source only when the run has one, the estimate only when the run got as far as one."""
     text = f"**Cost** ${record.cost_usd or 0:.4f}"
     if record.cost_source:
@@ -111,7 +149,7 @@ def cost_words(record: RunRecord, estimate_usd: float | None = None) -> str:
 
 
 def beats_note(record: RunRecord) -> str:
-    """"beats 1–4 of 6 used" when the run had fewer frames than beats (the first N are sent)."""
+    """ "beats 1–4 of 6 used" when the run had fewer frames than beats (the first N are sent)."""
     given = len(record.beats or [])
     if given <= record.frames_requested or record.frames_requested < 1:
         return ""
@@ -136,8 +174,10 @@ def progress_text(progress: Progress, first_frame_s: float | None = None) -> str
     """Frames done / requested, a bar, elapsed time and time to first frame of a run in flight."""
     done, wanted = progress.frames_done, max(int(progress.frames_requested), 1)
     bar = "▰" * done + "▱" * max(0, wanted - done)
-    parts = [f"**Running… {done} / {progress.frames_requested} frames** <span class='bar'>{bar}</span>",
-             f"{progress.elapsed_s:.1f} s elapsed"]
+    parts = [
+        f"**Running… {done} / {progress.frames_requested} frames** <span class='bar'>{bar}</span>",
+        f"{progress.elapsed_s:.1f} s elapsed",
+    ]
     if first_frame_s is not None:
         parts.append(f"first frame after {first_frame_s:.1f} s")
     if progress.note:
@@ -148,8 +188,10 @@ def progress_text(progress: Progress, first_frame_s: float | None = None) -> str
 def refusal_text(exc: BaseException, shown_run: str = "") -> str:
     """What the summary says when the core refused a run before sending it."""
     kept = f" The frames shown are from run `{shown_run}`." if shown_run else ""
-    return (f"### Not sent\n\n**{exc}**\n\nNothing was sent to the provider; the attempt is logged as an error row "
-            f"(see History).{kept}")
+    return (
+        f"### Not sent\n\n**{exc}**\n\nNothing was sent to the provider; the attempt is logged as an error row "
+        f"(see History).{kept}"
+    )
 
 
 def gallery_items(frames: Sequence[Frame]) -> list[tuple[str, str]]:
@@ -163,13 +205,15 @@ def progress_items(progress: Progress) -> list[tuple[str, str]]:
 
 
 def frame_failures(record: RunRecord) -> list[str]:
-    """"Frame 2: <why>" for each frame that did not come back with a reason (frame_errors);
+    """ "Frame 2: <why>" for each frame that did not come back with a reason (frame_errors);
     frames failing for one reason are named together."""
     by_reason: dict[str, list[int]] = {}
     for number, reason in sorted((record.frame_errors or {}).items()):
         by_reason.setdefault(reason, []).append(number)
-    return [f"Frame{'s' if len(numbers) > 1 else ''} {number_ranges(numbers)}: {reason}"
-            for reason, numbers in by_reason.items()]
+    return [
+        f"Frame{'s' if len(numbers) > 1 else ''} {number_ranges(numbers)}: {reason}"
+        for reason, numbers in by_reason.items()
+    ]
 
 
 def number_ranges(numbers: list[int]) -> str:
@@ -195,16 +239,25 @@ def history_table(playground: Playground, n: int = 100, frame: Any = None) -> An
         values = pd.to_numeric(frame[column], errors="coerce")
         return ["" if pd.isna(v) else f"{v:.{places}f}" for v in values]
 
-    table = pd.DataFrame({
-        "frame": pd.Series([thumbnail(playground, str(rid)) for rid in frame["run_id"]], index=frame.index,
-                           dtype=object),
-        "run_id": frame["run_id"],
-        "when (UTC)": frame["created_at"].astype(str).str.replace("T", " ").str.slice(5, 16),  # MM-DD HH:MM
-        "provider": frame["provider"], "model": frame["model"], "mode": frame["mode"],
-        "status": frame["status"],
-        "frames": [f"{r}/{q}" for r, q in zip(frame["frames_returned"], frame["frames_requested"])],
-        "cost $": fixed("cost_usd", 4), "latency s": fixed("latency_s", 2), "subject": fixed("subject_consistency", 3),
-        "prompt": frame["prompt"].astype(str).str.slice(0, 80), "error": frame["error"].astype(str)})
+    table = pd.DataFrame(
+        {
+            "frame": pd.Series(
+                [thumbnail(playground, str(rid)) for rid in frame["run_id"]], index=frame.index, dtype=object
+            ),
+            "run_id": frame["run_id"],
+            "when (UTC)": frame["created_at"].astype(str).str.replace("T", " ").str.slice(5, 16),  # MM-DD HH:MM
+            "provider": frame["provider"],
+            "model": frame["model"],
+            "mode": frame["mode"],
+            "status": frame["status"],
+            "frames": [f"{r}/{q}" for r, q in zip(frame["frames_returned"], frame["frames_requested"])],
+            "cost $": fixed("cost_usd", 4),
+            "latency s": fixed("latency_s", 2),
+            "subject": fixed("subject_consistency", 3),
+            "prompt": frame["prompt"].astype(str).str.slice(0, 80),
+            "error": frame["error"].astype(str),
+        }
+    )
     if merged.WRITER_COLUMN in frame:
         table[merged.WRITER_COLUMN] = frame[merged.WRITER_COLUMN].astype(str).to_numpy()
     return table.reset_index(drop=True)
@@ -240,10 +293,11 @@ def look_strip(playground: Playground, run_id: str) -> str:
         return ""
     run = load_run(playground, run_id)
     label = f"{run.record.provider}:{run.record.model} · {run.record.mode}"
-    frames = "".join(f'<img data-original="{escape(file_url(str(f.path)))}" data-frame="{f.number}" '
-                     f'alt="{escape(f.label)}">' for f in run.frames)
-    return (f'<div class="look-strip" hidden data-run-id="{escape(run_id)}" data-arm="{escape(label)}">'
-            f"{frames}</div>")
+    frames = "".join(
+        f'<img data-original="{escape(file_url(str(f.path)))}" data-frame="{f.number}" alt="{escape(f.label)}">'
+        for f in run.frames
+    )
+    return f'<div class="look-strip" hidden data-run-id="{escape(run_id)}" data-arm="{escape(label)}">{frames}</div>'
 
 
 def run_frames(playground: Playground, run_id: str) -> tuple[list[tuple[str, str]], str]:

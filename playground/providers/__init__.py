@@ -39,8 +39,10 @@ def provider_names() -> list[str]:
 
 def provider_class(name: str) -> type[Provider]:
     if name == "import":  # imported runs (playground/experiments/importer.py) have nothing to call
-        raise InputError("`import` is not a provider you can run: to log frames made elsewhere, use "
-                         "`python -m playground import FRAME... --model NAME --cost USD --prompt TEXT`")
+        raise InputError(
+            "`import` is not a provider you can run: to log frames made elsewhere, use "
+            "`python -m playground import FRAME... --model NAME --cost USD --prompt TEXT`"
+        )
     if name not in _module_names():
         raise InputError(f"unknown provider {name!r}; choose one of: {', '.join(provider_names())}")
     cls: type[Provider] = importlib.import_module(f"{ADAPTERS}.{name}").ADAPTER

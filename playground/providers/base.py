@@ -29,11 +29,16 @@ def check_size_limits(size: str, info: ModelInfo, where: str) -> None:
     if dims is None or not (info.max_side or info.max_pixels or info.max_aspect):
         return
     w, h = dims
-    if ((info.max_side and max(w, h) > info.max_side) or (info.max_pixels and w * h > info.max_pixels)
-            or (info.max_aspect and max(w, h) > info.max_aspect * min(w, h))):
-        limits = [f"at most {info.max_side} px a side" if info.max_side else "",
-                  f"{info.max_pixels:,} pixels" if info.max_pixels else "",
-                  f"a ratio up to {info.max_aspect:g}:1" if info.max_aspect else ""]
+    if (
+        (info.max_side and max(w, h) > info.max_side)
+        or (info.max_pixels and w * h > info.max_pixels)
+        or (info.max_aspect and max(w, h) > info.max_aspect * min(w, h))
+    ):
+        limits = [
+            f"at most {info.max_side} px a side" if info.max_side else "",
+            f"{info.max_pixels:,} pixels" if info.max_pixels else "",
+            f"a ratio up to {info.max_aspect:g}:1" if info.max_aspect else "",
+        ]
         raise InputError(f"size {size!r} is too large for {where}: {', '.join(x for x in limits if x)}")
 
 
@@ -93,8 +98,15 @@ class Provider(abc.ABC):
             references = template.max_references
         else:
             template, references = cls.models[0], max(m.max_references for m in cls.models)
-        return dataclasses.replace(template, id=model_id, label=f"{model_id} (not in the model list)",
-                                   max_references=references, retired=False, price=None, note="")
+        return dataclasses.replace(
+            template,
+            id=model_id,
+            label=f"{model_id} (not in the model list)",
+            max_references=references,
+            retired=False,
+            price=None,
+            note="",
+        )
 
     @classmethod
     def text_to_image_id(cls, model_id: str) -> str | None:
@@ -126,20 +138,26 @@ class Provider(abc.ABC):
             raise InputError(f"{self.name}/{call.model} returns at most {info.max_frames} frame(s) per call")
         check_size_limits(call.size, info, f"{self.name}/{call.model}")
         if info.sizes and call.size not in info.sizes and call.size not in self.size_presets:
-            raise InputError(f"size {call.size!r} is not allowed for {self.name}/{call.model}; "
-                             f"allowed: {', '.join(info.sizes)}")
+            raise InputError(
+                f"size {call.size!r} is not allowed for {self.name}/{call.model}; allowed: {', '.join(info.sizes)}"
+            )
         refs = call.reference_count  # a chain's frame to come counts
         chained = " (the chained frame included)" if call.chain_from is not None else ""
         if refs > info.max_references:
             if info.max_references == 0:
-                raise InputError(f"{self.name}/{call.model} takes no reference images: remove them or pick a model "
-                                 "that does")
-            raise InputError(f"{self.name}/{call.model} accepts at most {info.max_references} reference image(s), "
-                             f"got {refs}{chained}")
+                raise InputError(
+                    f"{self.name}/{call.model} takes no reference images: remove them or pick a model that does"
+                )
+            raise InputError(
+                f"{self.name}/{call.model} accepts at most {info.max_references} reference image(s), "
+                f"got {refs}{chained}"
+            )
         limit = info.frames_plus_references_max
         if limit is not None and call.frames + refs > limit:
-            raise InputError(f"{self.name}/{call.model}: reference images + frames must be <= {limit}, got "
-                             f"{refs} + {call.frames}{chained}")
+            raise InputError(
+                f"{self.name}/{call.model}: reference images + frames must be <= {limit}, got "
+                f"{refs} + {call.frames}{chained}"
+            )
 
     def billed_images(self, call: ProviderCall, outcome: CallOutcome, frames_returned: int) -> int:
         """Images this call is billed for under the provider's rule (default: what came back)."""

@@ -94,9 +94,13 @@ def answer_limit(frames: int, frame_bytes: int = DEFAULT_FRAME_BYTES) -> int:
 
 
 def _too_large(resp: httpx.Response, limit: int, ctx: ErrorContext, may_be_billed: bool) -> ProviderError:
-    return ctx.error("malformed", f"the answer passed {limit} bytes (HTTP {resp.status_code}) and was not read "
-                     "further (bounded by PLAYGROUND_MAX_DOWNLOAD_MB per frame)", status=resp.status_code,
-                     may_be_billed=may_be_billed)
+    return ctx.error(
+        "malformed",
+        f"the answer passed {limit} bytes (HTTP {resp.status_code}) and was not read "
+        "further (bounded by PLAYGROUND_MAX_DOWNLOAD_MB per frame)",
+        status=resp.status_code,
+        may_be_billed=may_be_billed,
+    )
 
 
 async def read_body(resp: httpx.Response, limit: int, ctx: ErrorContext, *, may_be_billed: bool) -> bytes:
@@ -161,7 +165,7 @@ class RetryPolicy:
     rate_limit_patience_s: float = 600.0  # with a limiter: the most one request waits on 429s in all
 
     def backoff(self, attempt: int) -> float:
-        delay: float = min(self.max_delay, self.base_delay * (2 ** attempt))
+        delay: float = min(self.max_delay, self.base_delay * (2**attempt))
         return delay * random.uniform(1 - self.jitter, 1 + self.jitter)
 
 
@@ -177,8 +181,17 @@ class PollPolicy:
 
 # -- error mapping -------------------------------------------------------------------------
 
-CONTENT_WORDS = ("sensitive", "content_policy", "content policy", "moderation", "safety", "nsfw",
-                  "content_filtered", "content filter", "inappropriate")
+CONTENT_WORDS = (
+    "sensitive",
+    "content_policy",
+    "content policy",
+    "moderation",
+    "safety",
+    "nsfw",
+    "content_filtered",
+    "content filter",
+    "inappropriate",
+)
 _QUOTA_WORDS = ("quota", "insufficient", "balance", "overdue", "billing", "payment", "credit")
 
 
@@ -200,8 +213,10 @@ def extract_error(body: Any, text: str = "") -> tuple[str, str]:
         if isinstance(detail, str):
             return "", detail
         if isinstance(detail, list):
-            parts = [f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}" if isinstance(d, Mapping) else str(d)
-                     for d in detail]
+            parts = [
+                f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}" if isinstance(d, Mapping) else str(d)
+                for d in detail
+            ]
             return "", "; ".join(parts)[:500]
         if body.get("message"):
             code = body.get("code")
@@ -250,16 +265,29 @@ class ErrorContext:
         """Provider (or transport) text: through errors.redact before it enters a message."""
         return redact(str(text), self.secrets)
 
-    def error(self, kind: str, detail: str, *, status: int | None = None, may_be_billed: bool = False,
-              retry_after: float | None = None) -> ProviderError:
+    def error(
+        self,
+        kind: str,
+        detail: str,
+        *,
+        status: int | None = None,
+        may_be_billed: bool = False,
+        retry_after: float | None = None,
+    ) -> ProviderError:
         """`detail` is our own wording plus provider text already passed through `clean`, so the
         whole message is not redacted a second time."""
-        return ProviderError(kind, f"{self.label}: {detail}", status=status,
-                             may_be_billed=may_be_billed, retry_after=retry_after)
+        return ProviderError(
+            kind, f"{self.label}: {detail}", status=status, may_be_billed=may_be_billed, retry_after=retry_after
+        )
 
 
-def http_error(resp: httpx.Response, ctx: ErrorContext, *, may_be_billed: bool = False,
-               refine: Callable[[int, str, str], str | None] | None = None) -> ProviderError:
+def http_error(
+    resp: httpx.Response,
+    ctx: ErrorContext,
+    *,
+    may_be_billed: bool = False,
+    refine: Callable[[int, str, str], str | None] | None = None,
+) -> ProviderError:
     """Map a non-2xx response to ProviderError (the body must have been read)."""
     try:
         body: Any = resp.json()
@@ -268,12 +296,21 @@ def http_error(resp: httpx.Response, ctx: ErrorContext, *, may_be_billed: bool =
     code, message = extract_error(body, resp.text if body is None else "")
     status = resp.status_code
     where = f"HTTP {status}" + (f", {ctx.clean(code)}" if code and code != str(status) else "")
-    return coded_error(ctx, status, code, message, where=where, may_be_billed=may_be_billed, refine=refine,
-                       retry_after=parse_retry_after(resp.headers.get("retry-after")))
+    return coded_error(
+        ctx,
+        status,
+        code,
+        message,
+        where=where,
+        may_be_billed=may_be_billed,
+        refine=refine,
+        retry_after=parse_retry_after(resp.headers.get("retry-after")),
+    )
 
 
-def body_error(body: Any, ctx: ErrorContext, *, may_be_billed: bool,
-               refine: Callable[[int, str, str], str | None] | None = None) -> ProviderError | None:
+def body_error(
+    body: Any, ctx: ErrorContext, *, may_be_billed: bool, refine: Callable[[int, str, str], str | None] | None = None
+) -> ProviderError | None:
     """An error inside an HTTP 200 answer: WaveSpeed/AtlasCloud may say {"code": 400|500...,
     "message": "...", "data": null} with status 200 [doc: their envelope repeats the status in
     `code`]. None when `body` is not such an error (code 2xx, or data present). A 5xx code is
@@ -290,13 +327,28 @@ def body_error(body: Any, ctx: ErrorContext, *, may_be_billed: bool,
     message = str(body.get("message") or body.get("msg") or "no message")
     # a numeric code is read as the HTTP status it stands for; any other code as a server error
     status = status if 400 <= status < 600 else 500
-    return coded_error(ctx, status, str(code), message, where=f"HTTP 200 with error code {ctx.clean(str(code))}",
-                       may_be_billed=may_be_billed or status >= 500, refine=refine)
+    return coded_error(
+        ctx,
+        status,
+        str(code),
+        message,
+        where=f"HTTP 200 with error code {ctx.clean(str(code))}",
+        may_be_billed=may_be_billed or status >= 500,
+        refine=refine,
+    )
 
 
-def coded_error(ctx: ErrorContext, status: int, code: str, message: str, *, where: str, may_be_billed: bool,
-                refine: Callable[[int, str, str], str | None] | None = None,
-                retry_after: float | None = None) -> ProviderError:
+def coded_error(
+    ctx: ErrorContext,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    where: str,
+    may_be_billed: bool,
+    refine: Callable[[int, str, str], str | None] | None = None,
+    retry_after: float | None = None,
+) -> ProviderError:
     """ProviderError from a provider's status, code and message: kind classified (the provider's
     `refine` first), provider text redacted, auth errors naming the key's variable."""
     code, message = ctx.clean(code), ctx.clean(message)
@@ -315,11 +367,21 @@ def coded_error(ctx: ErrorContext, status: int, code: str, message: str, *, wher
 
 # -- sending -------------------------------------------------------------------------------
 
-async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable: bool, ctx: ErrorContext,
-               policy: RetryPolicy = RetryPolicy(), sleep: Sleep = asyncio.sleep,
-               stream: bool = False, max_bytes: int = answer_limit(1),
-               may_be_billed: bool | None = None, limiter: Limiter | None = None,
-               weight: float = 0.0) -> httpx.Response:
+
+async def send(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    repeatable: bool,
+    ctx: ErrorContext,
+    policy: RetryPolicy = RetryPolicy(),
+    sleep: Sleep = asyncio.sleep,
+    stream: bool = False,
+    max_bytes: int = answer_limit(1),
+    may_be_billed: bool | None = None,
+    limiter: Limiter | None = None,
+    weight: float = 0.0,
+) -> httpx.Response:
     """Send with the retry policy above. Returns the final response whatever its status: a 2xx
     read whole up to `max_bytes` unless `stream` (past it: ProviderError, may be billed unless
     `may_be_billed` says otherwise, by default when not `repeatable`), an error's first
@@ -339,39 +401,52 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, *, repeatable:
                 await sleep(policy.backoff(failures))
                 failures += 1
                 continue
-            raise ctx.error("network", f"could not connect ({type(exc).__name__}: {ctx.clean(str(exc))}); "
-                            "nothing was sent") from None
+            raise ctx.error(
+                "network", f"could not connect ({type(exc).__name__}: {ctx.clean(str(exc))}); nothing was sent"
+            ) from None
         except httpx.TimeoutException as exc:
             if repeatable and not last:
                 await sleep(policy.backoff(failures))
                 failures += 1
                 continue
             note = "" if repeatable else "; the call may still run and be billed"
-            raise ctx.error("timeout", f"no answer in time ({type(exc).__name__}){note}",
-                            may_be_billed=not repeatable) from None
+            raise ctx.error(
+                "timeout", f"no answer in time ({type(exc).__name__}){note}", may_be_billed=not repeatable
+            ) from None
         except httpx.TransportError as exc:  # reset / protocol error after the request went out
             if repeatable and not last:
                 await sleep(policy.backoff(failures))
                 failures += 1
                 continue
             note = "" if repeatable else "; the call may have been received and billed"
-            raise ctx.error("network", f"connection failed ({type(exc).__name__}: {ctx.clean(str(exc))}){note}",
-                            may_be_billed=not repeatable) from None
+            raise ctx.error(
+                "network",
+                f"connection failed ({type(exc).__name__}: {ctx.clean(str(exc))}){note}",
+                may_be_billed=not repeatable,
+            ) from None
         status = resp.status_code
         if limiter is not None:
             limiter.observe(status, resp.headers, max_wait=policy.max_retry_after)
         if status == 429 and limiter is not None:
             if not await _out_of_quota(resp):
-                wait, honoured = limiter.throttled(resp.headers, resp.content, create=not repeatable,
-                                                   fallback=policy.backoff(throttles), max_wait=policy.max_retry_after)
+                wait, honoured = limiter.throttled(
+                    resp.headers,
+                    resp.content,
+                    create=not repeatable,
+                    fallback=policy.backoff(throttles),
+                    max_wait=policy.max_retry_after,
+                )
                 if _may_wait(wait, rate_waited, policy):
                     throttles, rate_waited = throttles + 1, rate_waited + wait
                     await limiter.wait_out(wait, create=not repeatable, sleep=sleep)
                     continue
         elif status == 429 or (repeatable and status in RETRYABLE_GET_STATUSES):
             retry_after = parse_retry_after(resp.headers.get("retry-after"))
-            if not last and (retry_after is None or retry_after <= policy.max_retry_after) \
-                    and not await _out_of_quota(resp):
+            if (
+                not last
+                and (retry_after is None or retry_after <= policy.max_retry_after)
+                and not await _out_of_quota(resp)
+            ):
                 await resp.aclose()
                 await sleep(retry_after if retry_after is not None else policy.backoff(failures))
                 failures += 1
@@ -388,8 +463,11 @@ def _may_wait(wait: float, waited: float, policy: RetryPolicy) -> bool:
     """Whether a 429's wait is waited out: not past max_retry_after, the policy's patience for one
     request, or the run's deadline (limiter.run_deadline); else the 429 is the answer."""
     left = deadline_left()
-    return wait <= policy.max_retry_after and waited + wait <= policy.rate_limit_patience_s \
+    return (
+        wait <= policy.max_retry_after
+        and waited + wait <= policy.rate_limit_patience_s
         and (left is None or wait < left)
+    )
 
 
 async def _out_of_quota(resp: httpx.Response) -> bool:
@@ -405,17 +483,28 @@ def json_body(resp: httpx.Response, ctx: ErrorContext, *, may_be_billed: bool) -
         return resp.json()
     except (ValueError, UnicodeDecodeError):
         snippet = ctx.clean(resp.text[:120])
-        raise ctx.error("malformed", f"unreadable JSON in the answer (HTTP {resp.status_code}): {snippet!r}",
-                        status=resp.status_code, may_be_billed=may_be_billed) from None
+        raise ctx.error(
+            "malformed",
+            f"unreadable JSON in the answer (HTTP {resp.status_code}): {snippet!r}",
+            status=resp.status_code,
+            may_be_billed=may_be_billed,
+        ) from None
 
 
 # -- polling -------------------------------------------------------------------------------
 
-async def poll_job(fetch: Callable[[], Awaitable[T]], is_done: Callable[[T], bool], *,
-                   policy: PollPolicy = PollPolicy(), sleep: Sleep = asyncio.sleep,
-                   clock: Callable[[], float] = time.monotonic,
-                   cancel: Callable[[], Awaitable[Any]] | None = None,
-                   ctx: ErrorContext | None = None, job: str = "") -> T:
+
+async def poll_job(
+    fetch: Callable[[], Awaitable[T]],
+    is_done: Callable[[T], bool],
+    *,
+    policy: PollPolicy = PollPolicy(),
+    sleep: Sleep = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    cancel: Callable[[], Awaitable[Any]] | None = None,
+    ctx: ErrorContext | None = None,
+    job: str = "",
+) -> T:
     """Call `fetch` until `is_done(state)`; return that state. `fetch` raises for a failed job.
     At the deadline: `cancel()` (errors ignored), then ProviderError("timeout"). If the caller
     is cancelled (the user stopped the run) the job is cancelled too, then the cancel propagates."""
@@ -447,14 +536,18 @@ async def poll_job(fetch: Callable[[], Awaitable[T]], is_done: Callable[[T], boo
             cancelled = True
         except Exception:
             cancelled = False
-    tail = ("cancel requested" if cancelled else
-            "could not cancel it" if cancel is not None else
-            "the protocol has no cancel, so it may still finish and be billed")
-    raise ctx.error("timeout", f"job {job} did not finish within {policy.deadline_s:g} s; {tail}",
-                    may_be_billed=True)
+    tail = (
+        "cancel requested"
+        if cancelled
+        else "could not cancel it"
+        if cancel is not None
+        else "the protocol has no cancel, so it may still finish and be billed"
+    )
+    raise ctx.error("timeout", f"job {job} did not finish within {policy.deadline_s:g} s; {tail}", may_be_billed=True)
 
 
 # -- server-sent events --------------------------------------------------------------------
+
 
 @dataclass
 class SSEEvent:
@@ -490,6 +583,7 @@ async def iter_sse(lines: AsyncIterator[str]) -> AsyncIterator[SSEEvent]:
 
 
 # -- helpers for provider modules ----------------------------------------------------------
+
 
 def scrub(value: Any) -> Any:
     """A request body fit for the run log: data URLs / base64 blobs replaced by a short note."""
@@ -569,9 +663,18 @@ class HttpProvider(Provider):
     def error(self, resp: httpx.Response, call: ProviderCall, *, may_be_billed: bool = False) -> ProviderError:
         return http_error(resp, self.ctx(call), may_be_billed=may_be_billed, refine=self.refine)
 
-    async def request(self, client: httpx.AsyncClient, method: str, url: str, call: ProviderCall, *,
-                      repeatable: bool, stream: bool = False, job_exists: bool = False,
-                      **kwargs: Any) -> httpx.Response:
+    async def request(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        url: str,
+        call: ProviderCall,
+        *,
+        repeatable: bool,
+        stream: bool = False,
+        job_exists: bool = False,
+        **kwargs: Any,
+    ) -> httpx.Response:
         """Send with the retry policy; a 3xx is raised here (redirects are never followed: the key
         would go along), so no caller mistakes a redirect page for an answer. `job_exists`: a
         failure may be billed (a poll of a job already created)."""
@@ -583,9 +686,19 @@ class HttpProvider(Provider):
         # only a create counts in the key's rate window: polls, uploads and cancels do not (limiter.py)
         weight = limiter.weight(call.frames) if not repeatable and not job_exists else 0.0
         async with limiter.slot():  # the slot generate holds, or one for this request alone
-            resp = await send(client, req, repeatable=repeatable, ctx=self.ctx(call), policy=self.retry_policy,
-                              sleep=self.sleep, stream=stream, max_bytes=self.answer_limit(call),
-                              may_be_billed=job_exists or not repeatable, limiter=limiter, weight=weight)
+            resp = await send(
+                client,
+                req,
+                repeatable=repeatable,
+                ctx=self.ctx(call),
+                policy=self.retry_policy,
+                sleep=self.sleep,
+                stream=stream,
+                max_bytes=self.answer_limit(call),
+                may_be_billed=job_exists or not repeatable,
+                limiter=limiter,
+                weight=weight,
+            )
         if 300 <= resp.status_code < 400:
             await resp.aclose()
             raise self.redirect_error(resp, call, may_be_billed=job_exists)
@@ -605,10 +718,16 @@ class HttpProvider(Provider):
         where = f"check {self.base_url_env} ({ctx.clean(self.base_url)})" if self.base_url_env else "check the base URL"
         # a redirect answers instead of the API: this request was not processed (a job created
         # earlier may still run, hence may_be_billed from the caller)
-        return ctx.error("invalid", f"unexpected redirect (HTTP {resp.status_code}{to}), not followed: {where}",
-                         status=resp.status_code, may_be_billed=may_be_billed)
+        return ctx.error(
+            "invalid",
+            f"unexpected redirect (HTTP {resp.status_code}{to}), not followed: {where}",
+            status=resp.status_code,
+            may_be_billed=may_be_billed,
+        )
 
-    async def create(self, client: httpx.AsyncClient, url: str, call: ProviderCall, body: Any) -> tuple[Any, httpx.Response]:
+    async def create(
+        self, client: httpx.AsyncClient, url: str, call: ProviderCall, body: Any
+    ) -> tuple[Any, httpx.Response]:
         """POST a job / generation (never re-sent once received); JSON answer or ProviderError."""
         resp = await self.request(client, "POST", url, call, repeatable=False, json=body)
         if resp.status_code >= 400:
@@ -622,10 +741,25 @@ class HttpProvider(Provider):
             raise self.error(resp, call, may_be_billed=True)
         return json_body(resp, self.ctx(call), may_be_billed=True)
 
-    async def poll(self, fetch: Callable[[], Awaitable[T]], is_done: Callable[[T], bool], call: ProviderCall, *,
-                   cancel: Callable[[], Awaitable[Any]] | None = None, job: str = "") -> T:
-        return await poll_job(fetch, is_done, policy=self.poll_policy, sleep=self.sleep, clock=self.clock,
-                              cancel=cancel, ctx=self.ctx(call), job=job)
+    async def poll(
+        self,
+        fetch: Callable[[], Awaitable[T]],
+        is_done: Callable[[T], bool],
+        call: ProviderCall,
+        *,
+        cancel: Callable[[], Awaitable[Any]] | None = None,
+        job: str = "",
+    ) -> T:
+        return await poll_job(
+            fetch,
+            is_done,
+            policy=self.poll_policy,
+            sleep=self.sleep,
+            clock=self.clock,
+            cancel=cancel,
+            ctx=self.ctx(call),
+            job=job,
+        )
 
 
 def _holding_a_slot(generate: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:

@@ -112,25 +112,45 @@ _LOOPBACK = LimitSpec(None, None, "[none: a loopback base URL is not the provide
 
 # Documented limits per provider. Where a provider documents levels, the seed is a new account's.
 SEEDS: dict[str, LimitSpec] = {
-    "byteplus": LimitSpec(Rate(500, 60, "images"), None,
-                          "[3p docs/providers.md: image models about 500 images/min per model; concurrency "
-                          "undocumented, doc https://docs.byteplus.com/en/docs/modelark/1330310]"),
-    "wavespeed": LimitSpec(Rate(10, 60, "images"), 3,
-                           "[doc https://wavespeed.ai/docs/account-levels: Bronze (a new account) 10 images/min, "
-                           "3 concurrent; Silver 500/100, Gold 3000/2000]"),
-    "atlascloud": LimitSpec(None, None, "[doc https://atlascloud.ai/docs/en/errors: per account and model, numbers "
-                                        "not published; no rate-limit headers on media endpoints]"),
-    "openai": LimitSpec(None, None, "[3p https://github.com/api-evangelist/openai: per tier (RPM, IPM); read from "
-                                    "x-ratelimit-* headers]"),
-    "stability": LimitSpec(Rate(150, 10), None, "[3p https://apifox.com/apidoc/docs-site/3757851/doc-3401709: 150 "
-                                                "requests per 10 s]"),
-    "fal": LimitSpec(None, 40, "[doc https://docs.fal.ai/documentation/model-apis/concurrency-limits: 2 to 40 in "
-                               "progress per account by credit; above it fal queues, never refuses; no RPM]"),
+    "byteplus": LimitSpec(
+        Rate(500, 60, "images"),
+        None,
+        "[3p docs/providers.md: image models about 500 images/min per model; concurrency "
+        "undocumented, doc https://docs.byteplus.com/en/docs/modelark/1330310]",
+    ),
+    "wavespeed": LimitSpec(
+        Rate(10, 60, "images"),
+        3,
+        "[doc https://wavespeed.ai/docs/account-levels: Bronze (a new account) 10 images/min, "
+        "3 concurrent; Silver 500/100, Gold 3000/2000]",
+    ),
+    "atlascloud": LimitSpec(
+        None,
+        None,
+        "[doc https://atlascloud.ai/docs/en/errors: per account and model, numbers "
+        "not published; no rate-limit headers on media endpoints]",
+    ),
+    "openai": LimitSpec(
+        None,
+        None,
+        "[3p https://github.com/api-evangelist/openai: per tier (RPM, IPM); read from x-ratelimit-* headers]",
+    ),
+    "stability": LimitSpec(
+        Rate(150, 10), None, "[3p https://apifox.com/apidoc/docs-site/3757851/doc-3401709: 150 requests per 10 s]"
+    ),
+    "fal": LimitSpec(
+        None,
+        40,
+        "[doc https://docs.fal.ai/documentation/model-apis/concurrency-limits: 2 to 40 in "
+        "progress per account by credit; above it fal queues, never refuses; no RPM]",
+    ),
     "evolink": LimitSpec(None, None, "[guess: nothing published]"),
-    "replicate": LimitSpec(Rate(600, 60), None, "[doc https://replicate.com/docs/topics/predictions/rate-limits: "
-                                                "600 creates/min]"),
-    "gemini": LimitSpec(None, None, "[doc https://ai.google.dev/gemini-api/docs/rate-limits: per project and tier, "
-                                    "shown in AI Studio]"),
+    "replicate": LimitSpec(
+        Rate(600, 60), None, "[doc https://replicate.com/docs/topics/predictions/rate-limits: 600 creates/min]"
+    ),
+    "gemini": LimitSpec(
+        None, None, "[doc https://ai.google.dev/gemini-api/docs/rate-limits: per project and tier, shown in AI Studio]"
+    ),
 }
 
 
@@ -301,12 +321,22 @@ def retry_hint(headers: Mapping[str, str], body: bytes | str = b"", now: float |
 
 
 _CONCURRENCY_WORDS = ("concurren", "in progress", "in-progress", "parallel", "simultaneous")
-_RATE_WORDS = ("rpm", "tpm", "ipm", "rpd", "per minute", "per day", "per hour", "resets in", "requests per",
-               "resource_exhausted")
+_RATE_WORDS = (
+    "rpm",
+    "tpm",
+    "ipm",
+    "rpd",
+    "per minute",
+    "per day",
+    "per hour",
+    "resets in",
+    "requests per",
+    "resource_exhausted",
+)
 
 
 def throttle_kind(headers: Mapping[str, str], body: bytes | str = b"") -> str:
-    """"concurrency", "rate" or "unknown": what a 429 says it was about. Only a rate needs no cut
+    """ "concurrency", "rate" or "unknown": what a 429 says it was about. Only a rate needs no cut
     of the concurrency bound."""
     text = (body.decode("utf-8", "replace") if isinstance(body, bytes) else body).lower()
     if any(word in text for word in _CONCURRENCY_WORDS):
@@ -407,8 +437,17 @@ class Limiter:
     beta = 0.5  # the most one refusal may cut the bound by: to half
     probe_after_s = 60.0  # no growth this soon after a cut
 
-    def __init__(self, spec: LimitSpec = NO_LIMITS, *, provider: str = "", host: str = "", key_id: str = "",
-                 label: str = "", clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        spec: LimitSpec = NO_LIMITS,
+        *,
+        provider: str = "",
+        host: str = "",
+        key_id: str = "",
+        label: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.spec, self.provider, self.host, self.key_id = spec, provider, host, key_id
         self.label = label or provider or "provider"
         self.clock, self.sleep = clock, sleep
@@ -492,8 +531,7 @@ class Limiter:
         with self._lock:
             saturated = self._in_flight >= self._cap()
             self._in_flight -= 1
-            if ok and saturated and self._bound < self._ceiling \
-                    and self.clock() - self._last_cut >= self.probe_after_s:
+            if ok and saturated and self._bound < self._ceiling and self.clock() - self._last_cut >= self.probe_after_s:
                 self._bound = min(self._ceiling, self._bound + 1 / self._bound)
             self._grant()
 
@@ -565,8 +603,9 @@ class Limiter:
         if reset is not None and 0 < reset <= max_wait:
             self._pause(reset)
 
-    def throttled(self, headers: Mapping[str, str], body: bytes = b"", *, create: bool, fallback: float,
-                  max_wait: float) -> tuple[float, float]:
+    def throttled(
+        self, headers: Mapping[str, str], body: bytes = b"", *, create: bool, fallback: float, max_wait: float
+    ) -> tuple[float, float]:
         """Note a 429: (the wait it asks for, else `fallback`; the pause's end this caller may treat
         as honoured once it has slept the wait). A wait within `max_wait` pauses the key; a create
         refused for concurrency or no stated reason cuts the bound."""
@@ -610,9 +649,13 @@ class Limiter:
     def _check_deadline(self, wait: float, *, may_be_billed: bool) -> None:
         left = deadline_left()
         if left is not None and wait > left:
-            raise ProviderError("rate_limit", f"{self.label}: rate limited: waiting {wait:.3g} s for the rate limit "
-                                f"would pass the run's deadline ({max(0.0, left):.3g} s left); nothing more was sent",
-                                retry_after=wait, may_be_billed=may_be_billed)
+            raise ProviderError(
+                "rate_limit",
+                f"{self.label}: rate limited: waiting {wait:.3g} s for the rate limit "
+                f"would pass the run's deadline ({max(0.0, left):.3g} s left); nothing more was sent",
+                retry_after=wait,
+                may_be_billed=may_be_billed,
+            )
 
     async def _bounded_wait(self, future: asyncio.Future[None], what: str) -> None:
         left = deadline_left()
@@ -623,18 +666,30 @@ class Limiter:
             async with asyncio.timeout(max(0.0, left)):
                 await future
         except TimeoutError:
-            raise ProviderError("rate_limit", f"{self.label}: rate limited: still waiting for {what} at the run's "
-                                "deadline; nothing was sent") from None
+            raise ProviderError(
+                "rate_limit",
+                f"{self.label}: rate limited: still waiting for {what} at the run's deadline; nothing was sent",
+            ) from None
 
     # observing --------------------------------------------------------------------------------
     def stats(self) -> LimiterStats:
         with self._lock:
             rate = str(self.spec.rate) if self.spec.rate else "none"
             return LimiterStats(
-                self.provider, self.host, self.key_id, self._in_flight,
+                self.provider,
+                self.host,
+                self.key_id,
+                self._in_flight,
                 None if self._bound == math.inf else self._cap(),  # type: ignore[arg-type]
-                self.spec.concurrency, rate, self.spec.source, self._waiting_slot, self._waiting_rate,
-                self._throttled, round(self._waited_s, 3), max(0.0, self._paused_until - self.clock()))
+                self.spec.concurrency,
+                rate,
+                self.spec.source,
+                self._waiting_slot,
+                self._waiting_rate,
+                self._throttled,
+                round(self._waited_s, 3),
+                max(0.0, self._paused_until - self.clock()),
+            )
 
     @property
     def waiting(self) -> int:
@@ -707,8 +762,9 @@ class LimiterRegistry:
                 documented = SEEDS.get(provider, NO_LIMITS)
                 unit = documented.rate.unit if documented.rate else "requests"
                 spec = override.apply(seed, unit) if override else seed
-                limiter = self._limiters[ident] = Limiter(spec, provider=provider, host=host, key_id=ident[2],
-                                                          label=label, clock=self.clock, sleep=self.sleep)
+                limiter = self._limiters[ident] = Limiter(
+                    spec, provider=provider, host=host, key_id=ident[2], label=label, clock=self.clock, sleep=self.sleep
+                )
             return limiter
 
     def _forget_idle(self) -> None:

@@ -34,10 +34,12 @@ T2I = replace(SEEDREAM, max_references=0, frames_plus_references_max=None)
 EDIT = replace(SEEDREAM, max_references=10)
 
 
-SYNC_GATEWAY_TIMEOUT = ("the sync-mode request (enable_sync_mode) ended in HTTP 504, a gateway timeout, before the "
-                        "prediction was done; that answer carries no prediction id (in neither its headers nor its "
-                        "body), so the prediction can be neither fetched nor cancelled. It may still complete and be "
-                        "billed: look for it in the provider's dashboard")
+SYNC_GATEWAY_TIMEOUT = (
+    "the sync-mode request (enable_sync_mode) ended in HTTP 504, a gateway timeout, before the "
+    "prediction was done; that answer carries no prediction id (in neither its headers nor its "
+    "body), so the prediction can be neither fetched nor cancelled. It may still complete and be "
+    "billed: look for it in the provider's dashboard"
+)
 
 
 class PredictionProvider(HttpProvider):
@@ -120,8 +122,10 @@ class PredictionProvider(HttpProvider):
         if "edit-sequential" in call.model and not call.references:
             raise InputError(f"{self.name}/{call.model} edits reference images: add 1 to {info.max_references or 10}")
         if call.references and info.max_references == 0 and call.model.endswith("/sequential"):
-            raise InputError(f"{self.name}/{call.model} takes no reference images; use "
-                             f"{call.model.replace('/sequential', '/edit-sequential')}")
+            raise InputError(
+                f"{self.name}/{call.model} takes no reference images; use "
+                f"{call.model.replace('/sequential', '/edit-sequential')}"
+            )
         super().validate(call)
 
     def billed_images(self, call: ProviderCall, outcome: CallOutcome, frames_returned: int) -> int:
@@ -134,8 +138,9 @@ class PredictionProvider(HttpProvider):
             message = self.ctx(call).clean(str(state.get("error") or "no error text"))
             kind = "content" if any(w in message.lower() for w in CONTENT_WORDS) else "job_failed"
             billed = "" if status == "failed" else "; it may still have been billed"
-            raise self.ctx(call).error(kind, f"prediction {pred_id} ended {status}: {message}{billed}",
-                                       may_be_billed=status != "failed")
+            raise self.ctx(call).error(
+                kind, f"prediction {pred_id} ended {status}: {message}{billed}", may_be_billed=status != "failed"
+            )
         return status in self.done_states
 
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
@@ -158,6 +163,7 @@ class PredictionProvider(HttpProvider):
 
         state: Mapping[str, Any] = pred
         if not self.finished(pred, call, pred_id):  # else: sync mode, or an instant answer
+
             async def fetch() -> Mapping[str, Any]:
                 got = self.unwrap(await self.fetch(client, url, call), call, may_be_billed=True)
                 status = str(got.get("status", "")).lower()

@@ -11,8 +11,16 @@ from playground.base.types import ModelInfo, ProviderCall
 # Seedream 4.0 / 4.5 / 5.0 Lite limits [doc]: up to 14 references, up to 15 images per call,
 # references + generated <= 15. No seed. A template: each adapter's models copy it
 # (dataclasses.replace) with their id, label and price.
-SEEDREAM = ModelInfo(id="", label="", native_sequence=True, max_frames=15, max_references=14,
-                     frames_plus_references_max=15, takes_seed=False, default_size="2048x2048")
+SEEDREAM = ModelInfo(
+    id="",
+    label="",
+    native_sequence=True,
+    max_frames=15,
+    max_references=14,
+    frames_plus_references_max=15,
+    takes_seed=False,
+    default_size="2048x2048",
+)
 
 
 def seedream_body(call: ProviderCall) -> dict[str, Any]:

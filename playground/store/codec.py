@@ -15,9 +15,14 @@ from playground.store.csvtext import restore
 
 # the JSON columns -> the ensure_ascii they have always been written with; None is an empty cell
 # and stays apart from an empty list or mapping ("[]", "{}": a run whose frame errors all recovered)
-JSON_COLUMNS: dict[str, bool] = {"beats": False, "request_ids": True, "frame_errors": False,
-                                 "composed_prompts": False, "ref_hashes": True,
-                                 "reference_frames": True}
+JSON_COLUMNS: dict[str, bool] = {
+    "beats": False,
+    "request_ids": True,
+    "frame_errors": False,
+    "composed_prompts": False,
+    "ref_hashes": True,
+    "reference_frames": True,
+}
 _FIELD_TYPES = {f.name: str(f.type) for f in dataclasses.fields(RunRecord)}
 
 
@@ -48,8 +53,11 @@ def decode_json(name: str, text: object) -> Any:
     if name == "frame_errors":
         return {int(k): str(v) for k, v in value.items() if str(k).isdigit()} if isinstance(value, dict) else None
     if name == "reference_frames":  # {frame number: the frame it took as its reference}
-        return ({int(k): int(v) for k, v in value.items() if str(k).isdigit() and str(v).isdigit()}
-                if isinstance(value, dict) else None)
+        return (
+            {int(k): int(v) for k, v in value.items() if str(k).isdigit() and str(v).isdigit()}
+            if isinstance(value, dict)
+            else None
+        )
     return [str(v) for v in value] if isinstance(value, list) else None
 
 

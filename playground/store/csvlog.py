@@ -169,7 +169,7 @@ class CsvLog:
                 damaged = damaged_rows(chunk, ends, width)
                 start = 0
                 for i, end in enumerate(ends):
-                    row, start = chunk[start: int(end) + 1], int(end) + 1
+                    row, start = chunk[start : int(end) + 1], int(end) + 1
                     if i in damaged or row in (b"\n", b"\r\n"):
                         dst.write(row)
                         continue
@@ -192,8 +192,13 @@ class CsvLog:
                 for offset, raw, why in new:
                     note = f"# {self.path.name} row at byte {offset} (crc {zlib.crc32(raw):08x}): {why}; set aside {stamp}\n"
                     f.write(note.encode("utf-8") + raw + (b"" if raw.endswith(b"\n") else b"\n"))
-        log.warning("%s: %d damaged row(s) set aside (left out of reads, kept in the file, copied to %s): %s",
-                    self.path.name, len(new), self.aside_path.name, "; ".join(f"byte {o}: {w}" for o, _, w in new))
+        log.warning(
+            "%s: %d damaged row(s) set aside (left out of reads, kept in the file, copied to %s): %s",
+            self.path.name,
+            len(new),
+            self.aside_path.name,
+            "; ".join(f"byte {o}: {w}" for o, _, w in new),
+        )
 
     def _aside_known(self) -> set[int]:
         try:
@@ -237,10 +242,15 @@ class CsvLog:
 
         text_cols = self._text_columns()
         wanted = list(columns) if columns is not None else self.columns
-        frame = pd.read_csv(source, dtype={c: object for c in text_cols}, keep_default_na=False,
-                            na_values={c: [""] for c in self.columns if c not in text_cols},
-                            usecols=None if columns is None else lambda c: c in wanted, index_col=False,
-                            lineterminator=None if crlf else "\n")
+        frame = pd.read_csv(
+            source,
+            dtype={c: object for c in text_cols},
+            keep_default_na=False,
+            na_values={c: [""] for c in self.columns if c not in text_cols},
+            usecols=None if columns is None else lambda c: c in wanted,
+            index_col=False,
+            lineterminator=None if crlf else "\n",
+        )
         for column in wanted:
             if column not in frame.columns:
                 frame[column] = "" if column in text_cols else pd.NA
@@ -272,8 +282,9 @@ class CsvLog:
             self._cache[key] = (inode, end, frame)
         return frame.copy(deep=False)
 
-    def _rows_between(self, raw: io.BufferedReader, start: int | None, end: int,
-                      columns: Sequence[str] | None) -> pd.DataFrame:
+    def _rows_between(
+        self, raw: io.BufferedReader, start: int | None, end: int, columns: Sequence[str] | None
+    ) -> pd.DataFrame:
         """Rows in bytes [start, end) of the file (None: from the first row) parsed with the file's
         own header, damaged rows left out."""
         raw.seek(0)
@@ -289,7 +300,7 @@ class CsvLog:
             self._unindexed_damage = len(damaged)
             if damaged:
                 starts = [0] + [int(e) + 1 for e in ends[:-1]]
-                rows = [(first + starts[i], data[starts[i]: int(ends[i]) + 1], why) for i, why in damaged.items()]
+                rows = [(first + starts[i], data[starts[i] : int(ends[i]) + 1], why) for i, why in damaged.items()]
                 self._set_aside(rows)
                 skip = [(o, len(b)) for o, b, _ in rows]
         if start is None and not skip:  # the whole file as it is: parse straight from it

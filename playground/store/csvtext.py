@@ -132,8 +132,9 @@ def damaged_rows(chunk: bytes, ends: np.ndarray, width: int) -> dict[int, str]:
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
     sizes = ends - starts  # without the newline
     blank = (sizes == 0) | ((sizes == 1) & (data[np.minimum(starts, len(data) - 1)] == 13))
-    reasons = {int(i): f"{int(cells[i])} cells where the header has {width}"
-               for i in np.flatnonzero((cells != width) & ~blank)}
+    reasons = {
+        int(i): f"{int(cells[i])} cells where the header has {width}" for i in np.flatnonzero((cells != width) & ~blank)
+    }
     view, position = memoryview(chunk), 0
     while position < stop:
         try:

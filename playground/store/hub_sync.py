@@ -84,8 +84,13 @@ class HubConfig:
         # HF_ENDPOINT is read here (huggingface_hub reads it once, at import): same variable and
         # the same trailing-slash rule, and it also holds when it is set after the import.
         endpoint = settings.env.get("HF_ENDPOINT", "").strip().rstrip("/") or None
-        return cls(repo, settings.hub_every_min, settings.hub_include, endpoint,
-                   settings.env.get("HF_TOKEN", "").strip() or None)
+        return cls(
+            repo,
+            settings.hub_every_min,
+            settings.hub_include,
+            endpoint,
+            settings.env.get("HF_TOKEN", "").strip() or None,
+        )
 
 
 def writer_id(data_dir: Path, env: Mapping[str, str]) -> str:
@@ -155,10 +160,17 @@ def _run_files(data_dir: Path, include: tuple[str, ...], run_ids: list[str]) -> 
 def plan_uploads(data_dir: Path, writer: str, include: tuple[str, ...], uploaded: dict[str, str]) -> list[Upload]:
     """Every file that is new or changed since its last upload: the three logs first."""
     log = RunLog(data_dir)
-    todo = [u for u in (_csv_upload(log.runs, f"runs/{writer}.csv", uploaded),
-                        _csv_upload(log.ratings, f"ratings/{writer}.csv", uploaded),
-                        _csv_upload(CsvLog(Path(data_dir) / ANNOTATIONS_FILE, ANNOTATION_COLUMNS),
-                                    f"annotations/{writer}.csv", uploaded)) if u]
+    todo = [
+        u
+        for u in (
+            _csv_upload(log.runs, f"runs/{writer}.csv", uploaded),
+            _csv_upload(log.ratings, f"ratings/{writer}.csv", uploaded),
+            _csv_upload(
+                CsvLog(Path(data_dir) / ANNOTATIONS_FILE, ANNOTATION_COLUMNS), f"annotations/{writer}.csv", uploaded
+            ),
+        )
+        if u
+    ]
     if include:
         run_ids = list(dict.fromkeys(log.read(["run_id"])["run_id"].astype(str)))
         for repo_path, path in _run_files(Path(data_dir), include, run_ids):
@@ -204,19 +216,26 @@ def _now() -> str:
 def visibility_text(private: bool | None) -> str:
     if private is None:
         return "visibility not known yet"
-    return ("private: only you and those you give access on the Hub can read it" if private else
-            "**public: anyone can read it**")
+    return (
+        "private: only you and those you give access on the Hub can read it"
+        if private
+        else "**public: anyone can read it**"
+    )
 
 
 def status_text(status: SyncStatus) -> str:
     """One Markdown line for the UI."""
     what = "the log and votes" + "".join(f", {part}" for part in status.include)
-    head = (f"**Hub sync** to dataset `{status.repo_id}` ({visibility_text(status.private)}) as writer "
-            f"`{status.writer}`, {what}, every {status.every_min:g} min")
+    head = (
+        f"**Hub sync** to dataset `{status.repo_id}` ({visibility_text(status.private)}) as writer "
+        f"`{status.writer}`, {what}, every {status.every_min:g} min"
+    )
     waiting = f" · {len(status.waiting)} file(s) waiting: {', '.join(status.waiting[:3])}" if status.waiting else ""
     if status.state == "failing":
-        return (f"{head} · **upload failing** ({status.failures} attempt(s) in a row: {status.last_error}){waiting}"
-                f" · retried every {status.every_min:g} min; runs go on and stay in the local log")
+        return (
+            f"{head} · **upload failing** ({status.failures} attempt(s) in a row: {status.last_error}){waiting}"
+            f" · retried every {status.every_min:g} min; runs go on and stay in the local log"
+        )
     if status.state == "starting":
         return f"{head} · starting…"
     last = f" · last upload check {status.last_ok}" if status.last_ok else ""
@@ -331,9 +350,11 @@ class HubSync:
                     continue
                 try:
                     info = self.api.create_commit(
-                        self.config.repo_id, [CommitOperationAdd(path_in_repo=u.repo_path, path_or_fileobj=u.content())
-                                              for u in batch],
-                        repo_type="dataset", commit_message=f"playground sync from {self.writer} ({len(batch)} file(s))")
+                        self.config.repo_id,
+                        [CommitOperationAdd(path_in_repo=u.repo_path, path_or_fileobj=u.content()) for u in batch],
+                        repo_type="dataset",
+                        commit_message=f"playground sync from {self.writer} ({len(batch)} file(s))",
+                    )
                 except Exception as exc:
                     raise self._failed(exc, [u.repo_path for u in todo if u.repo_path not in committed]) from None
                 self._record_uploaded({u.repo_path: u.fingerprint for u in batch})
@@ -342,8 +363,9 @@ class HubSync:
                 self._update(commits=self.status.commits + 1)
             result = PushResult(oid, committed, [u.repo_path for u in later] + held, held)
             if held:
-                raise self._failed(HubSyncError(f"held back {', '.join(held)}: a key was found in them"),
-                                   result.waiting)
+                raise self._failed(
+                    HubSyncError(f"held back {', '.join(held)}: a key was found in them"), result.waiting
+                )
             self._update(state="ok", failures=0, last_error="", waiting=tuple(result.waiting), last_ok=_now())
             return result
 
@@ -409,9 +431,15 @@ class HubSync:
         except OSError as exc:
             waiting = [f"(could not list: {exc})"]
         if waiting:
-            logger.warning("hub sync: %d file(s) not uploaded to dataset %s at shutdown: %s. They stay in %s "
-                           "(lost with it on a Space without persistent storage); `python -m playground sync` "
-                           "uploads them.", len(waiting), self.config.repo_id, ", ".join(waiting), self.data_dir)
+            logger.warning(
+                "hub sync: %d file(s) not uploaded to dataset %s at shutdown: %s. They stay in %s "
+                "(lost with it on a Space without persistent storage); `python -m playground sync` "
+                "uploads them.",
+                len(waiting),
+                self.config.repo_id,
+                ", ".join(waiting),
+                self.data_dir,
+            )
         else:
             logger.info("hub sync: everything is uploaded to dataset %s", self.config.repo_id)
         self._update(state="stopped", waiting=tuple(waiting))
@@ -440,19 +468,27 @@ def error_line(exc: BaseException, secrets: list[str]) -> str:
     return redact(" ".join(text.split()), secrets)[:300]
 
 
-def pull_dataset(settings: Settings, repo_id: str, config: HubConfig | None = None,
-                 secrets: list[str] | None = None) -> Snapshot:
+def pull_dataset(
+    settings: Settings, repo_id: str, config: HubConfig | None = None, secrets: list[str] | None = None
+) -> Snapshot:
     """snapshot_download of a synced dataset into DATA_DIR/hub/<owner>--<name>; HubSyncError if it failed."""
     config = config or HubConfig.from_settings(settings, repo_id)
     root = dataset_dir(settings.data_dir, repo_id)
     try:
         # cache_dir inside DATA_DIR/hub: the library writes refs there even for a local_dir download
-        path = snapshot_download(repo_id, repo_type="dataset", local_dir=root, cache_dir=root.parent / ".cache",
-                                 endpoint=config.endpoint, token=config.token,
-                                 allow_patterns=pull_patterns(config.include))
+        path = snapshot_download(
+            repo_id,
+            repo_type="dataset",
+            local_dir=root,
+            cache_dir=root.parent / ".cache",
+            endpoint=config.endpoint,
+            token=config.token,
+            allow_patterns=pull_patterns(config.include),
+        )
     except Exception as exc:
-        raise HubSyncError(f"could not pull dataset {repo_id}: "
-                           f"{error_line(exc, secrets or [config.token or ''])}") from None
+        raise HubSyncError(
+            f"could not pull dataset {repo_id}: {error_line(exc, secrets or [config.token or ''])}"
+        ) from None
     return Snapshot(Path(path))
 
 

@@ -75,8 +75,9 @@ class RowIndex:
     MAGIC = b"PGRIDX2\0"  # 2: spend leaves imports out, damaged rows are flagged (older indexes are rebuilt)
     HEADER = struct.Struct("<8sQQQ")
 
-    def __init__(self, csv_path: Path, spec: IndexSpec,
-                 set_aside: Callable[[list[tuple[int, bytes, str]]], None] | None = None) -> None:
+    def __init__(
+        self, csv_path: Path, spec: IndexSpec, set_aside: Callable[[list[tuple[int, bytes, str]]], None] | None = None
+    ) -> None:
         self.csv_path, self.spec = csv_path, spec
         self.path = csv_path.with_name(csv_path.name + ".idx")
         self.set_aside = set_aside  # called with the damaged rows each (re)indexing finds
@@ -208,8 +209,9 @@ class RowIndex:
             return np.frombuffer(f.read((last - first) * dtype.itemsize), dtype)
 
 
-def index_records(header: bytes, chunk: bytes, ends: np.ndarray, base: int,
-             spec: IndexSpec) -> tuple[np.ndarray, list[tuple[int, bytes, str]]]:
+def index_records(
+    header: bytes, chunk: bytes, ends: np.ndarray, base: int, spec: IndexSpec
+) -> tuple[np.ndarray, list[tuple[int, bytes, str]]]:
     """Index records of the rows of `chunk` that end at `ends`, and the damaged ones among them
     as (offset, bytes, why). pandas parses the cells of the good rows; a damaged row gets the
     DAMAGED flag and what can be read of it leniently (its spend still counts if readable)."""
@@ -220,8 +222,11 @@ def index_records(header: bytes, chunk: bytes, ends: np.ndarray, base: int,
     damaged = damaged_rows(chunk, ends, len(names))
     good = np.ones(len(ends), bool)
     good[list(damaged)] = False
-    body = chunk[: int(ends[-1]) + 1] if not damaged else b"".join(
-        chunk[int(s): int(e) + 1] for s, e, ok in zip(starts, ends, good) if ok)
+    body = (
+        chunk[: int(ends[-1]) + 1]
+        if not damaged
+        else b"".join(chunk[int(s) : int(e) + 1] for s, e, ok in zip(starts, ends, good) if ok)
+    )
     keys, times, amounts, sources = [np.array([], object)] * 4
     if good.any():
         keys, times, amounts, sources = _index_cells(header, body, int(good.sum()), spec, names, crlf)
@@ -235,7 +240,7 @@ def index_records(header: bytes, chunk: bytes, ends: np.ndarray, base: int,
     out["amount"][rows] = spend
     aside = []
     for i, why in sorted(damaged.items()):
-        raw = chunk[int(starts[i]): int(ends[i]) + 1]
+        raw = chunk[int(starts[i]) : int(ends[i]) + 1]
         cells, _ = split_row(raw, crlf)
         cell = dict(zip(names, cells))
         out[i]["key"] = id_hash(restore(cell.get(spec.key, ""))) | DAMAGED
@@ -245,21 +250,28 @@ def index_records(header: bytes, chunk: bytes, ends: np.ndarray, base: int,
     return out, aside
 
 
-def _index_cells(header: bytes, body: bytes, rows: int, spec: IndexSpec, names: list[str],
-                 crlf: bool) -> tuple[Any, Any, Any, Any]:
+def _index_cells(
+    header: bytes, body: bytes, rows: int, spec: IndexSpec, names: list[str], crlf: bool
+) -> tuple[Any, Any, Any, Any]:
     """Key, time, amount and source cells of `rows` whole rows (pandas; csv row by row when
     pandas delimits rows otherwise than the quote count does, in a file edited by hand)."""
     import pandas as pd
 
     columns = (spec.key, spec.time, spec.amount, spec.source)
     try:
-        cells = pd.read_csv(io.BytesIO(header + body), usecols=[c for c in columns if c in names], dtype=object,
-                            keep_default_na=False, skip_blank_lines=False, index_col=False,
-                            lineterminator=None if crlf else "\n")
+        cells = pd.read_csv(
+            io.BytesIO(header + body),
+            usecols=[c for c in columns if c in names],
+            dtype=object,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            index_col=False,
+            lineterminator=None if crlf else "\n",
+        )
     except ValueError:  # pandas' ParserError is one
         cells = None
     if cells is None or len(cells) != rows:
-        lines = [body[int(s): int(e) + 1] for s, e in row_spans(body)]
+        lines = [body[int(s) : int(e) + 1] for s, e in row_spans(body)]
         parsed = [dict(zip(names, split_row(line, crlf)[0])) for line in lines]
         return tuple([row.get(c, "") for row in parsed] for c in columns)  # type: ignore[return-value]
     empty = [""] * len(cells)

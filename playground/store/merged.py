@@ -145,8 +145,9 @@ def remote_runs(snapshots: Sequence[Snapshot], columns: Sequence[str] | None, se
     return parts
 
 
-def runs(playground: LogSource, columns: Sequence[str] | None = None,
-         snapshots: Sequence[Snapshot] | None = None) -> pd.DataFrame:
+def runs(
+    playground: LogSource, columns: Sequence[str] | None = None, snapshots: Sequence[Snapshot] | None = None
+) -> pd.DataFrame:
     """Every run (or only `columns` of every run), local ones first, each run once."""
     import pandas as pd
 
@@ -220,8 +221,11 @@ def annotation_rows(playground: LogSource, snapshots: Sequence[Snapshot] | None 
 
     local_path = Path(playground.settings.data_dir) / ANNOTATIONS_FILE
     parts = [_read(local_path, ANNOTATION_COLUMNS, ANNOTATION_COLUMNS)] if local_path.is_file() else []
-    parts += [_read(path, ANNOTATION_COLUMNS, ANNOTATION_COLUMNS)
-              for s in _snapshots(playground, snapshots) for _, path in s.annotation_files()]
+    parts += [
+        _read(path, ANNOTATION_COLUMNS, ANNOTATION_COLUMNS)
+        for s in _snapshots(playground, snapshots)
+        for _, path in s.annotation_files()
+    ]
     if not parts:
         return pd.DataFrame(columns=ANNOTATION_COLUMNS)
     rows = pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)

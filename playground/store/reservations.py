@@ -43,8 +43,12 @@ class DayReservations:
         with self.lock:
             entries = self._live(self._read())
             check(sum(float(e["usd"]) for e in entries.values()))
-            entries[run_id] = {"pid": os.getpid(), "host": socket.gethostname(), "usd": usd,
-                               "expires": time.time() + lifetime_s}
+            entries[run_id] = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "usd": usd,
+                "expires": time.time() + lifetime_s,
+            }
             self._write(entries)
 
     def release(self, run_id: str) -> None:
@@ -82,9 +86,15 @@ class DayReservations:
     @staticmethod
     def _live(entries: dict[str, Any]) -> dict[str, Any]:
         now, host = time.time(), socket.gethostname()
-        return {run_id: e for run_id, e in entries.items()
-                if isinstance(e, dict) and _number(e.get("usd")) and _number(e.get("expires"))
-                and e["expires"] > now and not (e.get("host") == host and not _running(e.get("pid")))}
+        return {
+            run_id: e
+            for run_id, e in entries.items()
+            if isinstance(e, dict)
+            and _number(e.get("usd"))
+            and _number(e.get("expires"))
+            and e["expires"] > now
+            and not (e.get("host") == host and not _running(e.get("pid")))
+        }
 
 
 def _number(value: object) -> bool:

@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 REFUSED_LIMITS = {"beats": 8 * MAX_PROMPT_CHARS}
 
 
-
 class RunLog:
     """runs.csv and ratings.csv of one DATA_DIR."""
 
@@ -78,8 +77,13 @@ class RunLog:
     def append(self, record: RunRecord) -> None:
         row = row_of(record)  # the typed columns encoded as the log has always written them
         if record.status == "error" and not record.api_calls:  # refused: its inputs may be any size
-            row.update({c: shorten(loggable(v), REFUSED_LIMITS.get(c, MAX_PROMPT_CHARS)) for c, v in row.items()
-                        if isinstance(v, str)})
+            row.update(
+                {
+                    c: shorten(loggable(v), REFUSED_LIMITS.get(c, MAX_PROMPT_CHARS))
+                    for c, v in row.items()
+                    if isinstance(v, str)
+                }
+            )
         self.runs.append(row)
 
     def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -154,12 +158,17 @@ class RunLog:
             with self.runs.lock:  # the index in sync: damaged rows appended by anything else are found
                 self.runs.settle_tail()
         counts = [(log.path.name, log.aside_path.name, log.damaged_count()) for log in (self.runs, self.ratings)]
-        parts = [f"{name} has {n} damaged row(s) (bytes that are not UTF-8, or the wrong number of cells)"
-                 f", copied to {aside}" for name, aside, n in counts if n]
+        parts = [
+            f"{name} has {n} damaged row(s) (bytes that are not UTF-8, or the wrong number of cells), copied to {aside}"
+            for name, aside, n in counts
+            if n
+        ]
         if not parts:
             return ""
-        return ("; ".join(parts) + ". They are left out of History and Analysis and stay in the file unchanged: "
-                "fix or remove them there.")
+        return (
+            "; ".join(parts) + ". They are left out of History and Analysis and stay in the file unchanged: "
+            "fix or remove them there."
+        )
 
     def add_rating(self, row: Mapping[str, object]) -> None:
         self.ratings.append(row)

@@ -63,9 +63,17 @@ def register(playground: Playground) -> None:
         except PlaygroundError as exc:  # the CLI's words after "error:"
             raise gr.Error(str(exc), print_exception=False) from None
 
-    async def run(prompt: str, beats: list[str] | None = None, frames: int | None = None, provider: str = "local",
-                  model: str = "", mode: str = "sequence", seed: int | None = None, size: str = "",
-                  request: gr.Request = None) -> tuple[dict[str, Any], list[FileData]]:  # type: ignore[assignment]
+    async def run(
+        prompt: str,
+        beats: list[str] | None = None,
+        frames: int | None = None,
+        provider: str = "local",
+        model: str = "",
+        mode: str = "sequence",
+        seed: int | None = None,
+        size: str = "",
+        request: gr.Request = None,
+    ) -> tuple[dict[str, Any], list[FileData]]:  # type: ignore[assignment]
         """One run, logged like any other: the JSON of `run --json`, and its frames in frame order.
 
         Args:
@@ -79,14 +87,24 @@ def register(playground: Playground) -> None:
             seed: sent to models that take one (the JSON's seed_sent says whether it was)
             size: WxH or a size the model lists; empty: the model's default
         """
-        record, paths = await checked(lambda: api.api_run(playground, session_of(request), prompt, beats, frames,
-                                                          provider, model, mode, seed, size))
+        record, paths = await checked(
+            lambda: api.api_run(
+                playground, session_of(request), prompt, beats, frames, provider, model, mode, seed, size
+            )
+        )
         return record, files(paths, f"{record['run_id']}_")
 
-    async def compare(prompt: str, beats: list[str] | None = None, frames: int | None = None,
-                      arms: list[str] | None = None, variants: dict[str, str] | None = None, seed: int | None = None,
-                      size: str = "", confirm: bool = False, request: gr.Request = None  # type: ignore[assignment]
-                      ) -> tuple[dict[str, Any], list[FileData]]:
+    async def compare(
+        prompt: str,
+        beats: list[str] | None = None,
+        frames: int | None = None,
+        arms: list[str] | None = None,
+        variants: dict[str, str] | None = None,
+        seed: int | None = None,
+        size: str = "",
+        confirm: bool = False,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[dict[str, Any], list[FileData]]:
         """Every arm at once on one story: the JSON of `compare --json`, and every run's frames, run by run.
 
         Args:
@@ -99,15 +117,23 @@ def register(playground: Playground) -> None:
             size: the same for every arm; empty: each model's default
             confirm: true to run a comparison above PLAYGROUND_CONFIRM_USD (as `compare --yes`)
         """
+
         async def work() -> tuple[dict[str, Any], list[Path]]:
-            return await api.api_compare(playground, session_of(request), prompt, beats, frames, arms, variants,
-                                         seed, size, confirm)
+            return await api.api_compare(
+                playground, session_of(request), prompt, beats, frames, arms, variants, seed, size, confirm
+            )
 
         result, paths = await checked(work)
         return result, files(paths)
 
-    async def vote(experiment_id: str, left_run_id: str, right_run_id: str, verdict: str,
-                   criterion: str = "overall", rater: str = "") -> dict[str, Any]:
+    async def vote(
+        experiment_id: str,
+        left_run_id: str,
+        right_run_id: str,
+        verdict: str,
+        criterion: str = "overall",
+        rater: str = "",
+    ) -> dict[str, Any]:
         """A blind pairwise vote between two runs of one experiment, logged to ratings.csv.
 
         Args:
@@ -118,15 +144,26 @@ def register(playground: Playground) -> None:
             criterion: "overall", "character", "style" or "story"
             rater: your name or initials (optional)
         """
+
         async def work() -> dict[str, Any]:  # file work in a thread: the event loop serves every visitor
-            return await asyncio.to_thread(api.api_vote, playground, experiment_id, left_run_id, right_run_id,
-                                           verdict, criterion, rater)
+            return await asyncio.to_thread(
+                api.api_vote, playground, experiment_id, left_run_id, right_run_id, verdict, criterion, rater
+            )
 
         return await checked(work)
 
-    async def runs(run_id: str = "", provider: str = "", model: str = "", mode: str = "", status: str = "",
-                   experiment_id: str = "", include_refused: bool = False, limit: int = 50, offset: int = 0,
-                   tag: str = "") -> tuple[dict[str, Any], list[FileData]]:
+    async def runs(
+        run_id: str = "",
+        provider: str = "",
+        model: str = "",
+        mode: str = "",
+        status: str = "",
+        experiment_id: str = "",
+        include_refused: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+        tag: str = "",
+    ) -> tuple[dict[str, Any], list[FileData]]:
         """The run log, newest first, filtered and paged; the frames when run_id names one run.
 
         Args:
@@ -141,9 +178,22 @@ def register(playground: Playground) -> None:
             offset: skip this many first
             tag: only the runs that carry this tag now (annotations.csv)
         """
+
         async def work() -> tuple[dict[str, Any], list[Path]]:  # reading the log: in a thread, as above
-            return await asyncio.to_thread(api.api_runs, playground, run_id, provider, model, mode, status,
-                                           experiment_id, include_refused, limit, offset, tag)
+            return await asyncio.to_thread(
+                api.api_runs,
+                playground,
+                run_id,
+                provider,
+                model,
+                mode,
+                status,
+                experiment_id,
+                include_refused,
+                limit,
+                offset,
+                tag,
+            )
 
         result, paths = await checked(work)
         return result, files(paths)
@@ -156,6 +206,7 @@ def register(playground: Playground) -> None:
             experiment_id: an experiment id; empty: every run
             criterion: the votes counted: "overall", "character", "style" or "story"
         """
+
         async def work() -> dict[str, Any]:  # the analysis: in a thread, as above
             return await asyncio.to_thread(api.api_report, playground, experiment_id, criterion)
 

@@ -43,6 +43,7 @@ def build_app(playground: Playground, hub: HubSync | None = None) -> gr.Blocks:
         api.register(playground)  # /run /compare /vote /runs /report
         # a reopened run back into Generate's form (prompt, beats, frames, provider, model, mode, seed, size)
         form = generate["inputs"][:8]
+
         def to_generate(run_id: str) -> tuple[Any, ...]:
             return (*load_values(playground, run_id), gr.Tabs(selected="generate"))
 
@@ -50,8 +51,9 @@ def build_app(playground: Playground, hub: HubSync | None = None) -> gr.Blocks:
         rerun = history["rerun"].click(to_generate, history["run_id"], [*form, tabs], api_visibility="private")
         # Re-run: the form filled, then Generate pressed (its estimate, caps and live frames, as any run)
         rerun.success(None, None, None, js="() => { document.getElementById('generate-button')?.click(); }")
-        refresh = dict(fn=history["refresh"], inputs=history["filters"], outputs=history["listed"],
-                       api_visibility="private")
+        refresh = dict(
+            fn=history["refresh"], inputs=history["filters"], outputs=history["listed"], api_visibility="private"
+        )
         history_tab.select(**refresh)
         for event in (generate["run_event"], generate["submit_event"], imported):
             event.then(**refresh)

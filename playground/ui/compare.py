@@ -71,8 +71,9 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
             with gr.Column(scale=2, min_width=320):
                 form = _build_form(playground, presets)
             with gr.Column(scale=3, min_width=360):
-                status = gr.Markdown("Choose arms, then **Run comparison**. Every arm runs at the same time.",
-                                     elem_id="compare-status")
+                status = gr.Markdown(
+                    "Choose arms, then **Run comparison**. Every arm runs at the same time.", elem_id="compare-status"
+                )
                 form["activity"] = gr.Markdown(elem_id="compare-activity")  # where Gradio shows queue and errors
                 with gr.Tabs():
                     with gr.Tab("Side by side"):
@@ -89,8 +90,9 @@ def build_tab(playground: Playground, session: gr.State) -> dict[str, Any]:
 def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, Any]:
     c: dict[str, Any] = {}
     c["preset"] = gr.Dropdown(choices=["(none)"] + list(presets), value="(none)", label="Preset")
-    c["prompt_a"] = gr.Textbox(label="Prompt", lines=3, elem_id="compare-prompt",
-                               placeholder="Character and style, shared by every frame")
+    c["prompt_a"] = gr.Textbox(
+        label="Prompt", lines=3, elem_id="compare-prompt", placeholder="Character and style, shared by every frame"
+    )
     with gr.Accordion("Prompt variants (optional A/B test of the wording)", open=False):
         c["prompt_b"] = gr.Textbox(label="Prompt variant B", lines=2, placeholder="Filled in: the prompt above is A")
         c["prompt_c"] = gr.Textbox(label="Prompt variant C", lines=2)
@@ -98,19 +100,36 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
     with gr.Row():
         c["frames"] = frames_box(4)
         c["seed"] = gr.Number(value=7, precision=0, label="Seed (sent to arms that take one)")
-        c["size"] = gr.Dropdown(choices=size_dropdown(playground, DEFAULT_ARMS, 4), value="", label="Size",
-                                allow_custom_value=True, elem_id="compare-size",
-                                info="The same for every arm; offered: the sizes every arm takes")
-    c["arms"] = gr.Textbox(label="Arms", lines=4, value=DEFAULT_ARMS, elem_id="compare-arms",
-                           info=f"One per line, provider:model:mode (empty model = default; mode sequence, baseline, "
-                                f"chain or chain-previous), up to {MAX_ARMS}")
+        c["size"] = gr.Dropdown(
+            choices=size_dropdown(playground, DEFAULT_ARMS, 4),
+            value="",
+            label="Size",
+            allow_custom_value=True,
+            elem_id="compare-size",
+            info="The same for every arm; offered: the sizes every arm takes",
+        )
+    c["arms"] = gr.Textbox(
+        label="Arms",
+        lines=4,
+        value=DEFAULT_ARMS,
+        elem_id="compare-arms",
+        info=f"One per line, provider:model:mode (empty model = default; mode sequence, baseline, "
+        f"chain or chain-previous), up to {MAX_ARMS}",
+    )
     c["size_note"] = gr.Markdown(sizes_note(DEFAULT_ARMS), elem_id="compare-size-note")
     with gr.Row():
         default = playground.settings.default_provider
-        c["add_provider"] = gr.Dropdown(choices=provider_choices(playground), value=default, label="Provider", scale=2,
-                                        min_width=260)
-        c["add_model"] = gr.Dropdown(choices=model_choices(default), value=provider_class(default).default_model(),
-                                     label="Model", allow_custom_value=True, scale=2, min_width=260)
+        c["add_provider"] = gr.Dropdown(
+            choices=provider_choices(playground), value=default, label="Provider", scale=2, min_width=260
+        )
+        c["add_model"] = gr.Dropdown(
+            choices=model_choices(default),
+            value=provider_class(default).default_model(),
+            label="Model",
+            allow_custom_value=True,
+            scale=2,
+            min_width=260,
+        )
         c["add_mode"] = gr.Radio(MODE_CHOICES, value="baseline", label="Mode", scale=2)
     c["add"] = gr.Button("Add arm", size="sm")
     c["estimate"] = gr.Markdown(elem_id="compare-estimate")
@@ -128,8 +147,14 @@ def _build_form(playground: Playground, presets: dict[str, Any]) -> dict[str, An
 def _build_row(i: int) -> dict[str, Any]:
     with gr.Group(visible=False) as box:
         header = gr.Markdown(elem_classes=["run-summary"])
-        gallery = gr.Gallery(show_label=False, columns=6, height="auto", object_fit="contain", preview=False,
-                             elem_id=f"compare-gallery-{i}")
+        gallery = gr.Gallery(
+            show_label=False,
+            columns=6,
+            height="auto",
+            object_fit="contain",
+            preview=False,
+            elem_id=f"compare-gallery-{i}",
+        )
         with gr.Accordion("Composed prompt(s) sent", open=False):
             prompts = gr.Textbox(show_label=False, lines=3, max_lines=12, interactive=False)
     return {"box": box, "header": header, "gallery": gallery, "prompts": prompts}
@@ -141,11 +166,21 @@ def _build_vote() -> dict[str, Any]:
     with gr.Row(equal_height=False):
         for side in ("left", "right"):
             with gr.Column():
-                v[side] = gr.Gallery(label=side.capitalize(), columns=3, height=280, object_fit="contain",
-                                     preview=False, elem_id=f"vote-{side}")
-                v[f"{side}_score"] = gr.Radio(["1", "2", "3", "4", "5"], value=None, elem_id=f"vote-{side}-score",
-                                              interactive=False,
-                                              label=f"Score {side} (optional, 5 = best)")
+                v[side] = gr.Gallery(
+                    label=side.capitalize(),
+                    columns=3,
+                    height=280,
+                    object_fit="contain",
+                    preview=False,
+                    elem_id=f"vote-{side}",
+                )
+                v[f"{side}_score"] = gr.Radio(
+                    ["1", "2", "3", "4", "5"],
+                    value=None,
+                    elem_id=f"vote-{side}-score",
+                    interactive=False,
+                    label=f"Score {side} (optional, 5 = best)",
+                )
     with gr.Row():  # usable while a pair awaits its vote
         v["vote_left"] = gr.Button("Left better", interactive=False, elem_id="vote-left-better")
         v["vote_tie"] = gr.Button("Tie", interactive=False, elem_id="vote-tie")
@@ -156,14 +191,29 @@ def _build_vote() -> dict[str, Any]:
     return v
 
 
-def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows: list[dict[str, Any]],
-          vote: dict[str, Any], status: gr.Markdown, pool: gr.State, presets: dict[str, Any],
-          pending: gr.State) -> None:
+def _wire(
+    playground: Playground,
+    session: gr.State,
+    form: dict[str, Any],
+    rows: list[dict[str, Any]],
+    vote: dict[str, Any],
+    status: gr.Markdown,
+    pool: gr.State,
+    presets: dict[str, Any],
+    pending: gr.State,
+) -> None:
     fields = [form[k] for k in ("prompt_a", "prompt_b", "prompt_c", "beats", "frames", "seed", "arms", "size")]
     row_outputs = [c for row in rows for c in row.values()]
     vote_outputs = [vote[k] for k in ("info", "left", "right", "reveal", *VOTE_CONTROLS)]
-    run_outputs = [status, form["activity"], form["confirm_box"], form["confirm_text"], pool, *row_outputs,
-                   *vote_outputs]
+    run_outputs = [
+        status,
+        form["activity"],
+        form["confirm_box"],
+        form["confirm_text"],
+        pool,
+        *row_outputs,
+        *vote_outputs,
+    ]
     rng = random.Random()
 
     def form_of(values: list[Any]) -> CompareForm:
@@ -182,15 +232,27 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     def pair_updates(current: VotePool | None) -> dict[Any, Any]:
         pair = current.draw(rng) if current else None
         if pair is None:
-            return {vote["info"]: "Fewer than two sequences returned frames: nothing to vote on.",
-                    vote["left"]: [], vote["right"]: [], vote["reveal"]: "", pool: current, **voting(False)}
-        return {vote["info"]: "Which sequence keeps the character and style more consistent, and tells the story "
-                              "better? The arms are revealed after your vote.",
-                vote["left"]: current.items[pair[0]], vote["right"]: current.items[pair[1]], vote["reveal"]: "",
-                pool: current, **voting(True)}
+            return {
+                vote["info"]: "Fewer than two sequences returned frames: nothing to vote on.",
+                vote["left"]: [],
+                vote["right"]: [],
+                vote["reveal"]: "",
+                pool: current,
+                **voting(False),
+            }
+        return {
+            vote["info"]: "Which sequence keeps the character and style more consistent, and tells the story "
+            "better? The arms are revealed after your vote.",
+            vote["left"]: current.items[pair[0]],
+            vote["right"]: current.items[pair[1]],
+            vote["reveal"]: "",
+            pool: current,
+            **voting(True),
+        }
 
-    async def on_run(confirmed: bool, values: tuple[Any, ...], state: Session, asked: PendingConfirmation,
-                     running: InFlight) -> AsyncIterator[dict[Any, Any]]:
+    async def on_run(
+        confirmed: bool, values: tuple[Any, ...], state: Session, asked: PendingConfirmation, running: InFlight
+    ) -> AsyncIterator[dict[Any, Any]]:
         form_values = form_of(list(values))
         shown, shown_usd = asked.take()  # before any await: two confirmations cannot both use it
         if confirmed and shown != form_values:
@@ -201,33 +263,53 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
             plans = form_values.plans(playground, state, experiment_id)
         except PlaygroundError as exc:
             logged = logged_runs(playground, experiment_id)
-            note = f" {logged} refused run(s) logged as error rows of `{experiment_id}` (see History)." if logged else ""
+            note = (
+                f" {logged} refused run(s) logged as error rows of `{experiment_id}` (see History)." if logged else ""
+            )
             yield {status: f"**Not sent:** {exc}.{note}"}
             raise gr.Error(str(exc), print_exception=False) from None
         usd, most = total_usd(plans), total_max_usd(plans)
         # ask, unless this is the answer to the same question (a worst case that grew since asks again)
         if needs_confirmation(playground, most) and not (confirmed and most <= shown_usd + 1e-9):
             asked.form, asked.max_usd = form_values, most
-            yield {form["confirm_box"]: gr.Group(visible=True),
-                   form["confirm_text"]: f"**At most ${most:.4f}** (typical ${usd:.4f}), above "
-                                         f"${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD). "
-                                         f"Nothing has been sent. Run it?"}
+            yield {
+                form["confirm_box"]: gr.Group(visible=True),
+                form["confirm_text"]: f"**At most ${most:.4f}** (typical ${usd:.4f}), above "
+                f"${playground.settings.confirm_usd:.2f} (PLAYGROUND_CONFIRM_USD). "
+                f"Nothing has been sent. Run it?",
+            }
             return
         done: list[Comparison] = []
-        async for update in _run_rows(playground, form_values, [p.cell for p in plans], state, rows, status, done,
-                                      experiment_id, running):
+        async for update in _run_rows(
+            playground, form_values, [p.cell for p in plans], state, rows, status, done, experiment_id, running
+        ):
             yield {form["confirm_box"]: gr.Group(visible=False), **update}
         yield pair_updates(VotePool.of(done[0]))
 
     def run_handler(confirmed: bool, name: str) -> Any:
         # Explicit parameters: Gradio passes gr.Request only to a named positional parameter.
-        async def handler(a: str, b: str, c: str, beats: str, frames: float | None, seed: float | None, arms: str,
-                          size: str | None, state: Session, asked: PendingConfirmation | None = None,
-                          running: InFlight | None = None, http: gr.Request | None = None
-                          ) -> AsyncIterator[dict[Any, Any]]:
+        async def handler(
+            a: str,
+            b: str,
+            c: str,
+            beats: str,
+            frames: float | None,
+            seed: float | None,
+            arms: str,
+            size: str | None,
+            state: Session,
+            asked: PendingConfirmation | None = None,
+            running: InFlight | None = None,
+            http: gr.Request | None = None,
+        ) -> AsyncIterator[dict[Any, Any]]:
             state = visitor_session(playground, state, http)
-            async for update in on_run(confirmed, (a, b, c, beats, frames, seed, arms, size), state,
-                                       asked or PendingConfirmation(), running or InFlight()):
+            async for update in on_run(
+                confirmed,
+                (a, b, c, beats, frames, seed, arms, size),
+                state,
+                asked or PendingConfirmation(),
+                running or InFlight(),
+            ):
                 yield update
 
         handler.__name__ = name  # Gradio names an event after its function
@@ -249,22 +331,54 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
     form["confirm"].click(on_confirm, inputs, run_outputs, api_visibility="private", **run_options)
     # Cancel sets the comparison's token: every arm stops, is logged as cancelled, and the run's own
     # event shows them (with what may have been billed)
-    form["cancel"].click(request_cancel, form["in_flight"], None, api_visibility="private", concurrency_limit=None,
-                         show_progress="hidden")
+    form["cancel"].click(
+        request_cancel,
+        form["in_flight"],
+        None,
+        api_visibility="private",
+        concurrency_limit=None,
+        show_progress="hidden",
+    )
     form["back"].click(on_back, pending, [form["confirm_box"], status], api_visibility="private")
     # one listener each (see generate.py): answers of one listener land in order, of several may not
-    gr.on([c.change for c in fields], show_estimate, inputs, form["estimate"], api_visibility="private",
-          show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
-    gr.on([form["arms"].change, form["frames"].change],  # the sizes every arm takes, and whether defaults differ
-          lambda arms, n: (gr.Dropdown(choices=size_dropdown(playground, arms, n)), sizes_note(arms)),
-          [form["arms"], form["frames"]], [form["size"], form["size_note"]], api_visibility="private",
-          show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
-    form["add_provider"].change(lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
-                                form["add_provider"], form["add_model"], api_visibility="private")
-    form["add"].click(append_arm, [form["arms"], form["add_provider"], form["add_model"], form["add_mode"]],
-                      form["arms"], api_visibility="private")
-    form["preset"].change(lambda t: _preset_values(presets, t), form["preset"],
-                          [form["prompt_a"], form["beats"], form["frames"]], api_visibility="private")
+    gr.on(
+        [c.change for c in fields],
+        show_estimate,
+        inputs,
+        form["estimate"],
+        api_visibility="private",
+        show_progress="hidden",
+        trigger_mode="always_last",
+        concurrency_limit=None,
+    )
+    gr.on(
+        [form["arms"].change, form["frames"].change],  # the sizes every arm takes, and whether defaults differ
+        lambda arms, n: (gr.Dropdown(choices=size_dropdown(playground, arms, n)), sizes_note(arms)),
+        [form["arms"], form["frames"]],
+        [form["size"], form["size_note"]],
+        api_visibility="private",
+        show_progress="hidden",
+        trigger_mode="always_last",
+        concurrency_limit=None,
+    )
+    form["add_provider"].change(
+        lambda p: gr.Dropdown(choices=model_choices(p), value=provider_class(p).default_model()),
+        form["add_provider"],
+        form["add_model"],
+        api_visibility="private",
+    )
+    form["add"].click(
+        append_arm,
+        [form["arms"], form["add_provider"], form["add_model"], form["add_mode"]],
+        form["arms"],
+        api_visibility="private",
+    )
+    form["preset"].change(
+        lambda t: _preset_values(presets, t),
+        form["preset"],
+        [form["prompt_a"], form["beats"], form["frames"]],
+        api_visibility="private",
+    )
 
     def on_vote(verdict: str, current: VotePool | None, left: str | None, right: str | None, rater: str) -> Any:
         try:
@@ -275,9 +389,12 @@ def _wire(playground: Playground, session: gr.State, form: dict[str, Any], rows:
 
     vote_inputs = [pool, vote["left_score"], vote["right_score"], vote["rater"]]
     for verdict in ("left", "tie", "right"):
-        vote[f"vote_{verdict}"].click(lambda *v, verdict=verdict: on_vote(verdict, *v), vote_inputs,
-                                      [vote["reveal"], pool, *(vote[k] for k in VOTE_CONTROLS)],
-                                      api_visibility="private")
+        vote[f"vote_{verdict}"].click(
+            lambda *v, verdict=verdict: on_vote(verdict, *v),
+            vote_inputs,
+            [vote["reveal"], pool, *(vote[k] for k in VOTE_CONTROLS)],
+            api_visibility="private",
+        )
     vote["next"].click(pair_updates, pool, vote_outputs + [pool], api_visibility="private")
 
 
@@ -289,7 +406,7 @@ def _arm_specs(arms_text: str | None) -> list[tuple[str, str, str]]:
 
 
 def size_dropdown(playground: Playground, arms_text: str | None, frames: float | None) -> list[tuple[str, str]]:
-    """"each model's default" first, then the sizes every arm's pre-send check takes."""
+    """ "each model's default" first, then the sizes every arm's pre-send check takes."""
     n = frames if isinstance(frames, int) or (isinstance(frames, float) and frames.is_integer()) else 4
     sizes = common_sizes(playground, _arm_specs(arms_text), int(n or 4)) if _arm_specs(arms_text) else []
     return [(EACH_DEFAULT, ""), *((s, s) for s in sizes)]
@@ -307,24 +424,44 @@ def _preset_values(presets: dict[str, Any], title: str) -> tuple[Any, ...]:
     return chosen.prompt, "\n".join(chosen.story.beats), chosen.frames
 
 
-async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell], state: Session,
-                    rows: list[dict[str, Any]], status: gr.Markdown, done: list[Comparison], experiment_id: str,
-                    running: InFlight) -> AsyncIterator[dict[Any, Any]]:
+async def _run_rows(
+    playground: Playground,
+    form: CompareForm,
+    cells: list[Cell],
+    state: Session,
+    rows: list[dict[str, Any]],
+    status: gr.Markdown,
+    done: list[Comparison],
+    experiment_id: str,
+    running: InFlight,
+) -> AsyncIterator[dict[Any, Any]]:
     """Run the comparison, streaming each arm's frames into its row; the result goes to `done`."""
     queue: asyncio.Queue[tuple[int, Progress]] = asyncio.Queue()
     token = asyncio.Event()
     running.tokens.add(token)
-    task = asyncio.create_task(compare(playground, form.story, form.arms(),
-                                       variants=form.variants, frames=form.frames, seed=form.seed, size=form.size,
-                                       session=state,
-                                       on_progress=lambda i, p: queue.put_nowait((i, p)), experiment_id=experiment_id,
-                                       cancel=token))
+    task = asyncio.create_task(
+        compare(
+            playground,
+            form.story,
+            form.arms(),
+            variants=form.variants,
+            frames=form.frames,
+            seed=form.seed,
+            size=form.size,
+            session=state,
+            on_progress=lambda i, p: queue.put_nowait((i, p)),
+            experiment_id=experiment_id,
+            cancel=token,
+        )
+    )
     first: dict[Any, Any] = {status: f"Running {len(cells)} arm(s) at once…"}
     for i, row in enumerate(rows):
         cell = cells[i] if i < len(cells) else None
         first[row["box"]] = gr.Group(visible=cell is not None)
         if cell is not None:
-            first[row["header"]] = f"**{cell.arm.label}**{f' · variant {cell.variant}' if cell.variant else ''} — running…"
+            first[row["header"]] = (
+                f"**{cell.arm.label}**{f' · variant {cell.variant}' if cell.variant else ''} — running…"
+            )
             first[row["gallery"]], first[row["prompts"]] = [], ""
     yield first
     try:
@@ -333,9 +470,11 @@ async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell]
             await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
             if getter.done():
                 i, p = getter.result()
-                yield {rows[i]["gallery"]: progress_items(p),
-                       rows[i]["header"]: f"**{cells[i].arm.label}** — running… {p.frames_done}/{p.frames_requested} "
-                                          f"frames · {p.elapsed_s:.1f} s"}
+                yield {
+                    rows[i]["gallery"]: progress_items(p),
+                    rows[i]["header"]: f"**{cells[i].arm.label}** — running… {p.frames_done}/{p.frames_requested} "
+                    f"frames · {p.elapsed_s:.1f} s",
+                }
             else:
                 getter.cancel()
         comparison = task.result()
@@ -354,5 +493,3 @@ async def _run_rows(playground: Playground, form: CompareForm, cells: list[Cell]
             final[rows[i]["gallery"]] = outcome_items(outcome)
             final[rows[i]["prompts"]] = composed_prompts(outcome.record)
     yield final
-
-

@@ -16,7 +16,9 @@ def build_keys(playground: Playground, session: gr.State) -> None:
         return
     with gr.Accordion("API keys for this session (kept in memory only)", open=False):
         for cls in keyed:
-            box = gr.Textbox(label=f"{cls.key_env} ({cls.name})", type="password", placeholder="uses the environment if empty")
+            box = gr.Textbox(
+                label=f"{cls.key_env} ({cls.name})", type="password", placeholder="uses the environment if empty"
+            )
 
             def store(value: str, state: Session, env_var: str = str(cls.key_env)) -> Session:
                 if value.strip():

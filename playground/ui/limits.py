@@ -28,9 +28,11 @@ MAX_UPLOAD_REQUEST_BYTES = 256 * 1024 * 1024  # one upload request (the files of
 MAX_BODY_BYTES = 4 * 1024 * 1024  # any other request
 UPLOAD_PATH = "/gradio_api/upload"
 # Files of DATA_DIR that are never served (a second guard: they are outside the served folders).
-DATA_FILES = tuple(f"{name}{side}" for name in ("runs.csv", "ratings.csv", "reservations.json",
-                                                                 "annotations.csv")
-                   for side in ("", ".idx", ".lock", ".torn", ".damaged", ".migrating"))
+DATA_FILES = tuple(
+    f"{name}{side}"
+    for name in ("runs.csv", "ratings.csv", "reservations.json", "annotations.csv")
+    for side in ("", ".idx", ".lock", ".torn", ".damaged", ".migrating")
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,8 +61,12 @@ class BodyLimit:
     declared Content-Length is checked before anything is read; a streamed body is counted as
     it arrives and cut off at the limit."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], body_bytes: int = MAX_BODY_BYTES,
-                 upload_bytes: int = MAX_UPLOAD_REQUEST_BYTES) -> None:
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        body_bytes: int = MAX_BODY_BYTES,
+        upload_bytes: int = MAX_UPLOAD_REQUEST_BYTES,
+    ) -> None:
         self.app, self.body_bytes, self.upload_bytes = app, body_bytes, upload_bytes
 
     def limit(self, path: str) -> int:
@@ -106,7 +112,15 @@ class BodyLimit:
 
 async def _refuse(send: Send, limit: int) -> None:
     body = json.dumps({"error": f"request too large: the limit is {limit // (1024 * 1024)} MB"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -12,18 +12,23 @@ def _every(rule: str) -> str:
     return ", ".join(f"{g}{suffix.rstrip()}" for g in FRAME_GALLERIES) + " {" + block
 
 
-GALLERY_CSS = "\n".join(_every(rule) for rule in (
-    # Gradio caps a gallery at 55vh (row 3 of 15 frames was cut, row 4 hidden behind an inner scroll)
-    " .fixed-height {max-height: none !important; min-height: 0 !important}",
-    # the caption under its frame, whole: over the frame it hid the frame's own caption strip
-    " .thumbnail-item {height: auto !important; aspect-ratio: auto !important; overflow: visible !important;"
-    " display: flex; flex-direction: column}",
-    " .thumbnail-item img {aspect-ratio: 1 / 1; height: auto !important}",
-    " .caption-label {position: static !important; max-width: 100% !important; white-space: normal !important;"
-    " opacity: 1; border: 0; background: none; padding: 2px 0 0 0; text-overflow: clip}",
-))
+GALLERY_CSS = "\n".join(
+    _every(rule)
+    for rule in (
+        # Gradio caps a gallery at 55vh (row 3 of 15 frames was cut, row 4 hidden behind an inner scroll)
+        " .fixed-height {max-height: none !important; min-height: 0 !important}",
+        # the caption under its frame, whole: over the frame it hid the frame's own caption strip
+        " .thumbnail-item {height: auto !important; aspect-ratio: auto !important; overflow: visible !important;"
+        " display: flex; flex-direction: column}",
+        " .thumbnail-item img {aspect-ratio: 1 / 1; height: auto !important}",
+        " .caption-label {position: static !important; max-width: 100% !important; white-space: normal !important;"
+        " opacity: 1; border: 0; background: none; padding: 2px 0 0 0; text-overflow: clip}",
+    )
+)
 
-CSS = GALLERY_CSS + """
+CSS = (
+    GALLERY_CSS
+    + """
 /* Gradio sets overflow: hidden on the container, which turns position: sticky off */
 .gradio-container {overflow: clip !important}
 /* Generate, Cancel and the estimate stay in view at the bottom of the screen */
@@ -54,7 +59,9 @@ body {overflow-anchor: none}
   .pg-results {order: -1}  /* frames first on a phone: the form and its action bar follow */
   .gradio-container {padding-left: 6px !important; padding-right: 6px !important}
   /* Gradio's grid keeps 100 px per column: 4 or 5 columns overflow a phone */
-  """ + _every(" .grid-container {grid-template-columns: repeat(2, minmax(0, 1fr)) !important}") + """
+  """
+    + _every(" .grid-container {grid-template-columns: repeat(2, minmax(0, 1fr)) !important}")
+    + """
   /* the cost plot's SVG scales to its box (640 units into ~350 px): its 12-unit text would be 7 px
      (the caption names the y axis: its rotated title makes way for the larger ticks) */
   #analysis-cost-plot svg text {font-size: 24px}
@@ -67,6 +74,7 @@ body {overflow-anchor: none}
   #history-show-refused {flex: 1 1 100% !important; min-width: 100% !important}
 }
 """
+)
 # Ctrl+Enter (Cmd+Enter on a Mac) in any field of the Generate form starts a run; Gradio's own
 # Shift+Enter submit of the multi-line Prompt stays too.
 HEAD = r"""

@@ -66,8 +66,10 @@ async def request_cancel(in_flight: InFlight | None) -> None:
 def build_downloads(prefix: str) -> list[gr.DownloadButton]:
     """ZIP, sheet and GIF buttons, hidden until a run with frames is shown."""
     with gr.Row():
-        return [gr.DownloadButton(label, visible=False, size="sm", elem_id=f"{prefix}-download-{fmt}")
-                for fmt, label in DOWNLOADS.items()]
+        return [
+            gr.DownloadButton(label, visible=False, size="sm", elem_id=f"{prefix}-download-{fmt}")
+            for fmt, label in DOWNLOADS.items()
+        ]
 
 
 def download_updates(playground: Playground, run_id: str) -> list[Any]:
@@ -76,5 +78,9 @@ def download_updates(playground: Playground, run_id: str) -> list[Any]:
         files = run_exports(playground, run_id) if run_id else {}
     except InputError:
         files = {}
-    return [gr.DownloadButton(value=str(files[fmt]), visible=True) if fmt in files else
-            gr.DownloadButton(value=None, visible=False) for fmt in DOWNLOADS]
+    return [
+        gr.DownloadButton(value=str(files[fmt]), visible=True)
+        if fmt in files
+        else gr.DownloadButton(value=None, visible=False)
+        for fmt in DOWNLOADS
+    ]

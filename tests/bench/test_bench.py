@@ -17,34 +17,71 @@ from playground.store.runlog import RunLog
 from support.paths import REPO
 
 EXPECTED = [  # (part, words every row of that kind has), one entry per row
-    *[("1 single run", f"{style.label}{at}: {what}") for at in ("", " at L=0.6 s") for style in remote.STYLES
-      for what in ("core / reference (in-process)", "core above provider time",
-                   "CLI / reference script (fresh interpreters)", "CLI above provider time")],
-    ("2 polling", "wavespeed, job of L="), ("2 polling", "wavespeed, job of L="),
-    ("2 polling", "evolink, job of L="), ("2 polling", "evolink, job of L="),
-    ("2 polling", "worst case, any job of 2-10 s"), ("2 polling", "worst case, any job of 10-30 s"),
+    *[
+        ("1 single run", f"{style.label}{at}: {what}")
+        for at in ("", " at L=0.6 s")
+        for style in remote.STYLES
+        for what in (
+            "core / reference (in-process)",
+            "core above provider time",
+            "CLI / reference script (fresh interpreters)",
+            "CLI above provider time",
+        )
+    ],
+    ("2 polling", "wavespeed, job of L="),
+    ("2 polling", "wavespeed, job of L="),
+    ("2 polling", "evolink, job of L="),
+    ("2 polling", "evolink, job of L="),
+    ("2 polling", "worst case, any job of 2-10 s"),
+    ("2 polling", "worst case, any job of 10-30 s"),
     ("2 polling", "worst case, any job of 30-240 s"),
-    ("3 fan-out", "4-arm comparison"), ("3 fan-out", "baseline of 8 single-image calls"),
-    ("3 fan-out", "4-arm comparison (4 frames each) at L="), ("3 fan-out", "baseline of 8 single-image calls at L="),
-    *[("4 log scale", f"rows: {what}") for what in ("append one row", "append vs empty log", "History",
-                                                    "reopen a run", "daily spend cap", "whole-CSV read", "resume an experiment",
-                                                    "Analysis summary, cold", "Analysis summary, warm")],
-    ("5 start-up", "python app.py to first HTTP 200 / bare Gradio app"), ("5 start-up", "start-up work"),
-    ("6 offline", "local provider at 1024x1024"), ("6 offline", "8 frames 2048x2048 JPEG"),
+    ("3 fan-out", "4-arm comparison"),
+    ("3 fan-out", "baseline of 8 single-image calls"),
+    ("3 fan-out", "4-arm comparison (4 frames each) at L="),
+    ("3 fan-out", "baseline of 8 single-image calls at L="),
+    *[
+        ("4 log scale", f"rows: {what}")
+        for what in (
+            "append one row",
+            "append vs empty log",
+            "History",
+            "reopen a run",
+            "daily spend cap",
+            "whole-CSV read",
+            "resume an experiment",
+            "Analysis summary, cold",
+            "Analysis summary, warm",
+        )
+    ],
+    ("5 start-up", "python app.py to first HTTP 200 / bare Gradio app"),
+    ("5 start-up", "start-up work"),
+    ("6 offline", "local provider at 1024x1024"),
+    ("6 offline", "8 frames 2048x2048 JPEG"),
     ("6 offline", "8 frames 2048x2048 PNG"),
-    ("7 UI delivery", "bytes the gallery sends"), ("7 UI delivery", "originals on disk"),
-    ("8 limits", "wall / least the limits allow"), ("8 limits", "rows not ok"),
-    *[("9 inflight", what) for what in ("whole ok rows in the log", "slowest run / L", "slowest bare httpx request",
-                                        "CPU of this process", "CPU of the emulator's process",
-                                        "peak memory of this process")],
+    ("7 UI delivery", "bytes the gallery sends"),
+    ("7 UI delivery", "originals on disk"),
+    ("8 limits", "wall / least the limits allow"),
+    ("8 limits", "rows not ok"),
+    *[
+        ("9 inflight", what)
+        for what in (
+            "whole ok rows in the log",
+            "slowest run / L",
+            "slowest bare httpx request",
+            "CPU of this process",
+            "CPU of the emulator's process",
+            "peak memory of this process",
+        )
+    ],
     ("10 firstreq", "process start -> first request"),
 ]
 
 
 @pytest.fixture(scope="module")
 def quick_table() -> str:
-    done = subprocess.run([sys.executable, "-m", "playground", "bench", "--quick"], cwd=REPO, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "playground", "bench", "--quick"], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 

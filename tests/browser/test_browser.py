@@ -11,8 +11,12 @@ expect = pytest.importorskip("playwright.sync_api").expect
 
 def test_generate_four_frames_then_history(app_url: str, page, playground) -> None:
     page.goto(app_url)
-    fill_story(page, frames=4, beats=["gets a parcel", "runs over roofs", "hides from rain", "delivers it"],
-               prompt="A red panda courier with a green scarf. Flat webcomic style.")
+    fill_story(
+        page,
+        frames=4,
+        beats=["gets a parcel", "runs over roofs", "hides from rain", "delivers it"],
+        prompt="A red panda courier with a green scarf. Flat webcomic style.",
+    )
     page.get_by_role("button", name="Generate").click()
     gallery = page.locator("#sequence-gallery")
     gallery.locator("img").nth(3).wait_for(timeout=30_000)
@@ -91,6 +95,7 @@ def test_every_input_of_a_run_is_in_sight_under_its_exact_name(app_url: str, pag
     expect(mode).to_be_visible()
     expect(mode.get_by_role("radio")).to_have_count(4)  # sequence, baseline, chain from frame 1, from the frame before
     expect(form.get_by_label("Prompt", exact=True)).to_have_accessible_description(
-        "Shift+Enter or Ctrl+Enter to generate")
+        "Shift+Enter or Ctrl+Enter to generate"
+    )
     expect(form.get_by_role("button", name="Reference images: click to upload or drop files")).to_be_visible()
     assert console_errors(page.console_errors) == []

@@ -25,9 +25,14 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture
 def experiment(playground):  # type: ignore[no-untyped-def]
-    story = Story("Miko, a red panda courier " + HOSTILE, beats=("gets a parcel", "runs over roofs", "hides", "delivers"))
-    result = asyncio.run(compare(playground, story, ARMS, variants={"A": "flat colours", "B": "ink wash"}, frames=4,
-                                 seed=5, size="512x512"))
+    story = Story(
+        "Miko, a red panda courier " + HOSTILE, beats=("gets a parcel", "runs over roofs", "hides", "delivers")
+    )
+    result = asyncio.run(
+        compare(
+            playground, story, ARMS, variants={"A": "flat colours", "B": "ink wash"}, frames=4, seed=5, size="512x512"
+        )
+    )
     return result
 
 
@@ -50,8 +55,14 @@ def wait_rows(page, playground, n: int) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("width, height", [(1400, 900), (390, 844)])
-def test_arena_keys_vote_undo_criteria_and_leaderboard(experiment, app_url: str, page, playground,  # type: ignore[no-untyped-def]
-                                                       width: int, height: int) -> None:
+def test_arena_keys_vote_undo_criteria_and_leaderboard(
+    experiment,
+    app_url: str,
+    page,
+    playground,  # type: ignore[no-untyped-def]
+    width: int,
+    height: int,
+) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.set_viewport_size({"width": width, "height": height})
@@ -59,7 +70,10 @@ def test_arena_keys_vote_undo_criteria_and_leaderboard(experiment, app_url: str,
     open_tab(page, "Arena")
     for side in ("left", "right"):
         page.locator(f"#arena-{side} img").nth(3).wait_for(timeout=30_000)
-        box, last = page.locator(f"#arena-{side}").bounding_box(), page.locator(f"#arena-{side} img").nth(3).bounding_box()
+        box, last = (
+            page.locator(f"#arena-{side}").bounding_box(),
+            page.locator(f"#arena-{side} img").nth(3).bounding_box(),
+        )
         assert box and last and last["x"] + last["width"] <= box["x"] + box["width"] + 1  # 4 frames, one row, none cut
         assert abs(last["y"] - page.locator(f"#arena-{side} img").first.bounding_box()["y"]) < 2
         if width < 640:  # as tall as its row of frames: both panes in view (the gallery kept 240 px)
@@ -109,8 +123,14 @@ def test_arena_keys_vote_undo_criteria_and_leaderboard(experiment, app_url: str,
     runs = {r.run_id: r for r in experiment.records}
     ids = list(runs)
     for i in range(12):
-        vote(playground, experiment_id=experiment.experiment_id, left_run_id=ids[i % 4], right_run_id=ids[(i + 1) % 4],
-             verdict="left", rater="bo")
+        vote(
+            playground,
+            experiment_id=experiment.experiment_id,
+            left_run_id=ids[i % 4],
+            right_run_id=ids[(i + 1) % 4],
+            verdict="left",
+            rater="bo",
+        )
     page.locator("#arena-board-criterion input").first.click()
     page.get_by_role("option", name="character").click()
     page.locator("#arena-board-criterion input").first.click()

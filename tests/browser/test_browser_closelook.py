@@ -20,8 +20,16 @@ expect = pytest.importorskip("playwright.sync_api").expect
 @pytest.fixture
 def comparison(playground):  # type: ignore[no-untyped-def]
     story = Story("Miko, a red panda courier", beats=("gets a parcel", "runs over roofs", "hides", "delivers"))
-    return asyncio.run(compare(playground, story, [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
-                               frames=4, seed=4, size="1024x1024"))
+    return asyncio.run(
+        compare(
+            playground,
+            story,
+            [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
+            frames=4,
+            seed=4,
+            size="1024x1024",
+        )
+    )
 
 
 def labels(page) -> list[str]:  # type: ignore[no-untyped-def]
@@ -29,8 +37,14 @@ def labels(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("width, height", [(1400, 900), (390, 844)])
-def test_click_a_frame_opens_the_original_and_arrows_step_both_runs(comparison, app_url: str, page, playground,  # type: ignore[no-untyped-def]
-                                                                    width: int, height: int) -> None:
+def test_click_a_frame_opens_the_original_and_arrows_step_both_runs(
+    comparison,
+    app_url: str,
+    page,
+    playground,  # type: ignore[no-untyped-def]
+    width: int,
+    height: int,
+) -> None:
     original = comparison.records[0].image_dir
     first = sorted(p for p in __import__("pathlib").Path(original).glob("frame_01.*") if ".preview" not in p.name)[0]
     assert Image.open(first).width == 1024
@@ -42,8 +56,9 @@ def test_click_a_frame_opens_the_original_and_arrows_step_both_runs(comparison, 
     thumb.click()
     look = page.locator("#close-look")
     expect(look).to_be_visible(timeout=15_000)
-    page.wait_for_function("[...document.querySelectorAll('#close-look img')].every(i => i.complete && i.naturalWidth)",
-                           timeout=15_000)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#close-look img')].every(i => i.complete && i.naturalWidth)", timeout=15_000
+    )
     widths = page.locator("#close-look img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert widths == [1024, 1024]  # the originals: the grid's previews are 640 px wide
     assert page.locator("#analysis-grid td img").first.evaluate("i => i.naturalWidth") <= 640

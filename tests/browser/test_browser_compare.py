@@ -84,14 +84,24 @@ def test_confirmation_above_the_threshold_sends_nothing_until_yes(page, data_dir
         app.close()  # type: ignore[attr-defined]
 
 
-SIX_ARMS = ["local:procedural-v1:sequence", "local:procedural-v1:baseline", "byteplus:seedream-5-0-260128:sequence",
-            "byteplus:seedream-5-0-260128:baseline", "wavespeed:bytedance/seedream-v4.5/sequential:sequence",
-            "fal:fal-ai/flux-pro/v1.1:baseline"]
+SIX_ARMS = [
+    "local:procedural-v1:sequence",
+    "local:procedural-v1:baseline",
+    "byteplus:seedream-5-0-260128:sequence",
+    "byteplus:seedream-5-0-260128:baseline",
+    "wavespeed:bytedance/seedream-v4.5/sequential:sequence",
+    "fal:fal-ai/flux-pro/v1.1:baseline",
+]
 
 
 @pytest.mark.parametrize("width, height", [(1400, 900), (390, 844)])
-def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(app_url: str, page, playground,  # type: ignore[no-untyped-def]
-                                                                                 width: int, height: int) -> None:
+def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(
+    app_url: str,
+    page,
+    playground,  # type: ignore[no-untyped-def]
+    width: int,
+    height: int,
+) -> None:
     """At 1400 px every column of both tables is in sight (`$/frame`, `p95 s` were cut); the cost
     axis has a few round ticks from $0 (it had about 30, from -$0.01); win % and BT come with
     their intervals, or "n < 5"; at 390 px the tables scroll inside themselves, not the page."""
@@ -102,10 +112,24 @@ def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(
     for i, arm in enumerate(SIX_ARMS):
         provider, mode = arm.split(":")[0], arm.split(":")[-1]
         for repeat, subject in enumerate((0.05, 0.95) if i == 0 else (0.4 + i / 20, 0.42 + i / 20)):
-            playground.log.append(RunRecord(run_id=f"r{i}{repeat}", experiment_id="six", arm=arm, provider=provider,
-                                            model=arm.split(":", 1)[1].rsplit(":", 1)[0], mode=mode, status="ok",
-                                            frames_requested=3, frames_returned=3, api_calls=1, cost_usd=0.03 * i,
-                                            latency_s=2.0 + i / 10, subject_consistency=subject, repeat=repeat))
+            playground.log.append(
+                RunRecord(
+                    run_id=f"r{i}{repeat}",
+                    experiment_id="six",
+                    arm=arm,
+                    provider=provider,
+                    model=arm.split(":", 1)[1].rsplit(":", 1)[0],
+                    mode=mode,
+                    status="ok",
+                    frames_requested=3,
+                    frames_returned=3,
+                    api_calls=1,
+                    cost_usd=0.03 * i,
+                    latency_s=2.0 + i / 10,
+                    subject_consistency=subject,
+                    repeat=repeat,
+                )
+            )
     for i in range(1, 6):
         add_vote(playground, "six", "r00", f"r{i}0", "left")
     for _ in range(5):
@@ -114,8 +138,10 @@ def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(
     open_tab(page, "Analysis")  # on a phone it may be folded into "More tabs"
     page.locator("#analysis-notes", has_text="10 vote(s)").wait_for(timeout=15_000)
     page.locator("#analysis-cost-plot svg circle").nth(5).wait_for(timeout=15_000)
-    tables = {"#analysis-table": ("votes", "win %", "BT", "score", "$/run", "$/frame", "p50 s", "p95 s", "frames"),
-              "#analysis-consistency": ("subject",)}
+    tables = {
+        "#analysis-table": ("votes", "win %", "BT", "score", "$/run", "$/frame", "p50 s", "p95 s", "frames"),
+        "#analysis-consistency": ("subject",),
+    }
     for table, headers in tables.items():
         for header in headers:
             cell = page.locator(f"{table} th", has_text=header).filter(visible=True).first
@@ -133,8 +159,14 @@ def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(
     ticks = page.locator("#analysis-cost-plot .x-tick").evaluate_all("ts => ts.map(t => t.textContent)")
     assert 2 <= len(ticks) <= 6 and ticks[0] == "$0.00" and not any("-" in t for t in ticks)
     plot = page.locator("#analysis-cost-plot").bounding_box()
-    for label in ("local:sequence", "local:baseline", "byteplus:sequence", "byteplus:baseline", "wavespeed:sequence",
-                  "fal:baseline"):  # drawn whole, inside the plot's box
+    for label in (
+        "local:sequence",
+        "local:baseline",
+        "byteplus:sequence",
+        "byteplus:baseline",
+        "wavespeed:sequence",
+        "fal:baseline",
+    ):  # drawn whole, inside the plot's box
         entry = page.locator("#analysis-cost-plot li", has_text=label).first.bounding_box()
         assert entry and plot["x"] <= entry["x"] and entry["x"] + entry["width"] <= plot["x"] + plot["width"], label
     page.locator("#analysis-table").scroll_into_view_if_needed()

@@ -24,16 +24,20 @@ def check_look(page, gallery: str, run_id: str, name: str) -> None:  # type: ign
     """Frame 2 of `gallery` opens as the original; → steps to 3, End to 4, Esc closes."""
     # the frame list arrives just after the frames (an event of its own): wait for this run's
     strip = gallery.replace("-gallery", "-look")
-    page.wait_for_function(f"() => document.querySelector('#{strip} .look-strip')?.dataset.runId === '{run_id}'",
-                           timeout=30_000)
+    page.wait_for_function(
+        f"() => document.querySelector('#{strip} .look-strip')?.dataset.runId === '{run_id}'", timeout=30_000
+    )
     thumb = page.locator(f"#{gallery} .thumbnail-item").nth(1)
     thumb.evaluate("t => t.scrollIntoView({block: 'center'})")  # clear of the sticky action bar on a phone
     assert thumb.locator("img").evaluate("i => i.naturalWidth") <= 640  # the gallery shows the preview
     thumb.click()
     look = page.locator("#close-look")
     expect(look).to_be_visible(timeout=15_000)
-    page.wait_for_function("() => { const i = document.querySelector(\"#close-look [data-side='A'] img\");"
-                           " return i && i.complete && i.naturalWidth > 0; }", timeout=15_000)
+    page.wait_for_function(
+        "() => { const i = document.querySelector(\"#close-look [data-side='A'] img\");"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        timeout=15_000,
+    )
     img = pane(page).locator("img")
     assert img.evaluate("i => i.naturalWidth") == 1024  # the original, full resolution
     assert "frame_02." in img.get_attribute("src") and ".preview" not in img.get_attribute("src")
@@ -67,9 +71,21 @@ def test_generate_gallery_opens_the_close_look(app_url: str, page, playground, w
 
 def test_history_gallery_opens_the_close_look(app_url: str, page, playground) -> None:
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds a loop in this thread
-        record = pool.submit(asyncio.run, playground.run(GenerationRequest(
-            prompt="Miko, a red panda courier.", frames=4, size="1024x1024",
-            beats=["gets a parcel", "runs over roofs", "hides", "delivers"]))).result().record
+        record = (
+            pool.submit(
+                asyncio.run,
+                playground.run(
+                    GenerationRequest(
+                        prompt="Miko, a red panda courier.",
+                        frames=4,
+                        size="1024x1024",
+                        beats=["gets a parcel", "runs over roofs", "hides", "delivers"],
+                    )
+                ),
+            )
+            .result()
+            .record
+        )
     for width in (1400, 390):
         page.set_viewport_size(VIEWPORTS[width])
         page.goto(app_url)

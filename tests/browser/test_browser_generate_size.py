@@ -41,8 +41,7 @@ def test_size_offers_the_models_sizes_and_follows_the_model(app_url: str, page, 
     fill_story(page, frames=2)
     page.locator("#generate-size input").click()
     page.get_by_role("option", name="768x768", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#generate-size input').value === '768x768'",
-                           timeout=15_000)
+    page.wait_for_function("() => document.querySelector('#generate-size input').value === '768x768'", timeout=15_000)
     page.wait_for_function("() => !document.querySelector('[role=option]')", timeout=15_000)  # the list closed
     shot(page, f"generate_size_{width}", full_page=False)
     page.locator("#generate-button").click()

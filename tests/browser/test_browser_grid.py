@@ -19,10 +19,20 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture
 def comparison(playground):  # type: ignore[no-untyped-def]
-    story = Story("Miko, a red panda courier " + HOSTILE, beats=("gets a parcel", "runs over roofs", "hides", "delivers"))
-    return asyncio.run(compare(playground, story, [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
-                               variants={"A": "flat colours " + HOSTILE, "B": "ink wash", "C": "pastel"}, frames=4, seed=2,
-                               size="512x512"))
+    story = Story(
+        "Miko, a red panda courier " + HOSTILE, beats=("gets a parcel", "runs over roofs", "hides", "delivers")
+    )
+    return asyncio.run(
+        compare(
+            playground,
+            story,
+            [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
+            variants={"A": "flat colours " + HOSTILE, "B": "ink wash", "C": "pastel"},
+            frames=4,
+            seed=2,
+            size="512x512",
+        )
+    )
 
 
 def row_titles(page) -> list[str]:  # type: ignore[no-untyped-def]
@@ -30,8 +40,14 @@ def row_titles(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("width, height", [(1400, 900), (390, 844)])
-def test_grid_shows_every_arm_and_row_sorts_and_escapes(comparison, app_url: str, page, playground,  # type: ignore[no-untyped-def]
-                                                        width: int, height: int) -> None:
+def test_grid_shows_every_arm_and_row_sorts_and_escapes(
+    comparison,
+    app_url: str,
+    page,
+    playground,  # type: ignore[no-untyped-def]
+    width: int,
+    height: int,
+) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.set_viewport_size({"width": width, "height": height})
@@ -50,7 +66,9 @@ def test_grid_shows_every_arm_and_row_sorts_and_escapes(comparison, app_url: str
     if width >= 640:
         assert "local:procedural-v1:sequence" in text and "local:procedural-v1:baseline" in text  # the headers
     else:  # a card per row: each cell labelled with its arm
-        labels = page.locator("#analysis-grid tbody td").first.evaluate("td => getComputedStyle(td, '::before').content")
+        labels = page.locator("#analysis-grid tbody td").first.evaluate(
+            "td => getComputedStyle(td, '::before').content"
+        )
         assert "local:procedural-v1:" in labels
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.locator("#analysis-grid").scroll_into_view_if_needed()
@@ -62,7 +80,8 @@ def test_grid_shows_every_arm_and_row_sorts_and_escapes(comparison, app_url: str
     page.locator("#analysis-grid .grid-caption", has_text="latency").wait_for(timeout=15_000)
     page.get_by_label("lowest first").check()
     page.locator("#analysis-grid .grid-caption", has_text="lowest first").wait_for(timeout=15_000)
-    expected = build_grid(playground, comparison.experiment_id, sort_by="latency_s", descending=False,
-                          with_frames=False)
+    expected = build_grid(
+        playground, comparison.experiment_id, sort_by="latency_s", descending=False, with_frames=False
+    )
     assert [t.split(":")[0] for t in row_titles(page)] == [r.title.split(":")[0] for r in expected.rows]
     assert not dialogs and not page.console_errors

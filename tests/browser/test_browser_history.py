@@ -24,8 +24,17 @@ VIEWPORTS = {1400: {"width": 1400, "height": 900}, 390: {"width": 390, "height":
 
 @pytest.mark.parametrize("width", [1400, 390])
 def test_history_fork(app_url: str, page, playground, width: int) -> None:
-    made = run_now(playground.run(GenerationRequest(prompt="A fox courier. Flat style.", frames=2, seed=11,
-                                                        beats=["wakes", "runs", "sleeps"], size="512x512"))).record
+    made = run_now(
+        playground.run(
+            GenerationRequest(
+                prompt="A fox courier. Flat style.",
+                frames=2,
+                seed=11,
+                beats=["wakes", "runs", "sleeps"],
+                size="512x512",
+            )
+        )
+    ).record
     run_now(playground.run(GenerationRequest(prompt="A cat.", frames=1, mode="baseline")))
     with pytest.raises(InputError):
         run_now(playground.run(GenerationRequest(prompt="A dog.", frames=2, provider="nope")))
@@ -33,7 +42,8 @@ def test_history_fork(app_url: str, page, playground, width: int) -> None:
     page.goto(app_url)
     page.get_by_role("tab", name="History").click()
     page.locator("#history-hidden-note", has_text="1 request(s) refused before sending are hidden").wait_for(
-        timeout=15_000)
+        timeout=15_000
+    )
     table = page.locator("#history-table")
     assert "nope" not in table.inner_text()
     page.locator("#history-show-refused input").check()
@@ -42,14 +52,16 @@ def test_history_fork(app_url: str, page, playground, width: int) -> None:
     mode = page.locator("#history-filter-mode input")
     mode.fill("sequence")
     mode.press("Enter")
-    page.wait_for_function("() => !document.querySelector('#history-table').innerText.includes('baseline')",
-                           timeout=15_000)
+    page.wait_for_function(
+        "() => !document.querySelector('#history-table').innerText.includes('baseline')", timeout=15_000
+    )
     page.get_by_label("Run ID").fill(made.run_id)
     page.get_by_role("button", name="Open run").click()
     made_with = page.locator("#history-made-with textarea")
     made_with.wait_for(timeout=15_000)
-    page.wait_for_function("() => document.querySelector('#history-made-with textarea').value.includes('Prompt:')",
-                           timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelector('#history-made-with textarea').value.includes('Prompt:')", timeout=15_000
+    )
     text = made_with.input_value()
     assert "A fox courier. Flat style." in text and "(the first 2 of 3 sent)" in text and "seed 11 sent" in text
     assert "size 512x512" in text
@@ -60,21 +72,26 @@ def test_history_fork(app_url: str, page, playground, width: int) -> None:
     page.get_by_role("button", name="Add tag").click()
     page.locator("#history-note textarea").fill("the scarf changes colour in frame 2")
     page.get_by_role("button", name="Add note").click()
-    page.wait_for_function("() => document.querySelector('#history-notes textarea').value.includes('scarf')",
-                           timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelector('#history-notes textarea').value.includes('scarf')", timeout=15_000
+    )
     assert "Tags: keep" in page.locator("#history-notes textarea").input_value()
     page.reload()  # read back from annotations.csv
     page.get_by_role("tab", name="History").click()
     page.get_by_label("Run ID").fill(made.run_id)
     page.get_by_role("button", name="Open run").click()
-    page.wait_for_function("() => document.querySelector('#history-notes textarea')?.value.includes('scarf')",
-                           timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelector('#history-notes textarea')?.value.includes('scarf')", timeout=15_000
+    )
     assert "Tags: keep" in page.locator("#history-notes textarea").input_value()
     shot(page, f"history_reopened_{width}", full_page=False)
     page.locator("#history-load").click()
     prompt = page.get_by_label("Prompt", exact=True).first
-    page.wait_for_function("() => [...document.querySelectorAll('#generate-form textarea')]"
-                           ".some(t => t.value === 'A fox courier. Flat style.')", timeout=15_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#generate-form textarea')]"
+        ".some(t => t.value === 'A fox courier. Flat style.')",
+        timeout=15_000,
+    )
     assert prompt.input_value() == "A fox courier. Flat style."
     assert page.get_by_label("Frame beats").first.input_value() == "wakes\nruns\nsleeps"
     assert page.get_by_label("Frames", exact=True).first.input_value() == "2"

@@ -23,8 +23,7 @@ def run_now(coroutine):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("width", [1400, 390])
 def test_history_rows_show_first_frame_previews(app_url: str, page, playground, width: int) -> None:
-    made = [run_now(playground.run(GenerationRequest(prompt=f"A fox courier {i}.", frames=2))).record
-            for i in range(2)]
+    made = [run_now(playground.run(GenerationRequest(prompt=f"A fox courier {i}.", frames=2))).record for i in range(2)]
     with pytest.raises(InputError):
         run_now(playground.run(GenerationRequest(prompt="A dog.", frames=2, provider="nope")))
     page.set_viewport_size(VIEWPORTS[width])
@@ -32,11 +31,15 @@ def test_history_rows_show_first_frame_previews(app_url: str, page, playground, 
     page.get_by_role("tab", name="History").click()
     page.locator("#history-show-refused input").check()  # the refused row is listed, without a picture
     page.locator("#history-table .virtual-row", has_text="nope").first.wait_for(state="attached", timeout=15_000)
-    page.wait_for_function("() => [...document.querySelectorAll('#history-table .virtual-row img')]"
-                           ".filter(i => i.complete && i.naturalWidth > 0).length >= 2", timeout=15_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#history-table .virtual-row img')]"
+        ".filter(i => i.complete && i.naturalWidth > 0).length >= 2",
+        timeout=15_000,
+    )
     thumbs = page.locator("#history-table .virtual-row img").evaluate_all(
         "(imgs) => imgs.map(i => ({src: i.getAttribute('src') || '', w: i.naturalWidth, "
-        "shown: i.getBoundingClientRect().width, row: i.closest('.virtual-row').innerText}))")
+        "shown: i.getBoundingClientRect().width, row: i.closest('.virtual-row').innerText}))"
+    )
     assert len(thumbs) == 2, thumbs  # one per run with frames; the refused row has none
     for thumb, record in zip(thumbs, reversed(made)):  # newest first
         assert record.run_id in thumb["row"]
@@ -50,7 +53,8 @@ def test_history_rows_show_first_frame_previews(app_url: str, page, playground, 
     tag = page.locator("#history-filter-tag input")
     tag.fill("keep")
     tag.press("Enter")
-    page.wait_for_function(f"() => !document.querySelector('#history-table').innerText.includes('{made[1].run_id}')",
-                           timeout=15_000)
+    page.wait_for_function(
+        f"() => !document.querySelector('#history-table').innerText.includes('{made[1].run_id}')", timeout=15_000
+    )
     assert made[0].run_id in page.locator("#history-table").inner_text()
     assert console_errors(page.console_errors) == []

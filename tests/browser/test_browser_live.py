@@ -25,6 +25,7 @@ from support.browser import BEATS, SHOTS, console_errors, fill_story, shot
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
+
 @pytest.fixture(scope="module")
 def live_app(emulator_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Playground]]:
     """One app for the module, pointed at the emulator, BytePlus preselected."""
@@ -123,8 +124,12 @@ def test_zip_download_after_a_run(live, page, tmp_path: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         manifest = json.loads(archive.read(f"{row['run_id']}/manifest.json"))
-    assert sorted(n.rsplit("/", 1)[1] for n in names) == ["frame_01.png", "frame_02.png", "frame_03.png",
-                                                           "manifest.json"]
+    assert sorted(n.rsplit("/", 1)[1] for n in names) == [
+        "frame_01.png",
+        "frame_02.png",
+        "frame_03.png",
+        "manifest.json",
+    ]
     assert manifest["request"]["beats"] == BEATS[:3] and manifest["cost"]["cost_usd"] == pytest.approx(row["cost_usd"])
     assert emulator.env()["ARK_API_KEY"].encode() not in data
     assert console_errors(page.console_errors) == []
@@ -137,8 +142,9 @@ def test_history_reopens_a_run_with_its_downloads(live, page) -> None:
     from playground.base.types import GenerationRequest
 
     url, playground, _ = live
-    request = GenerationRequest(prompt="Miko, a red panda courier. Flat webcomic style.", frames=4, beats=BEATS,
-                                provider="local", seed=7)
+    request = GenerationRequest(
+        prompt="Miko, a red panda courier. Flat webcomic style.", frames=4, beats=BEATS, provider="local", seed=7
+    )
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
         run_id = pool.submit(asyncio.run, playground.run(request)).result().record.run_id
     page.goto(url)
@@ -212,10 +218,13 @@ def test_ctrl_enter_in_the_prompt_starts_a_run(live, page) -> None:
     assert console_errors(page.console_errors) == []
 
 
-@pytest.mark.parametrize("name, options", [
-    ("phone", dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)),
-    ("dark", dict(viewport={"width": 1400, "height": 1000}, color_scheme="dark")),
-])
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("phone", dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)),
+        ("dark", dict(viewport={"width": 1400, "height": 1000}, color_scheme="dark")),
+    ],
+)
 def test_phone_width_and_dark_mode_stay_readable(live, page, name: str, options: dict) -> None:
     url, _, _ = live
     context = page.context.browser.new_context(**options)
@@ -234,7 +243,8 @@ def test_phone_width_and_dark_mode_stay_readable(live, page, name: str, options:
     width = tab.evaluate("document.documentElement.scrollWidth")
     assert width <= options["viewport"]["width"], f"page is {width}px wide: it scrolls sideways"
     boxes = tab.locator("#sequence-gallery img").evaluate_all(
-        "els => els.map(e => e.getBoundingClientRect()).map(r => [r.left, r.right])")
+        "els => els.map(e => e.getBoundingClientRect()).map(r => [r.left, r.right])"
+    )
     assert len(boxes) == 4 and all(0 <= left and right <= options["viewport"]["width"] + 1 for left, right in boxes)
     if name == "dark":
         colours = tab.evaluate("""() => { const s = getComputedStyle(document.querySelector('#run-summary'));
@@ -246,7 +256,7 @@ def test_phone_width_and_dark_mode_stay_readable(live, page, name: str, options:
 
 
 def _luminance(css: str) -> float:
-    r, g, b = (int(float(v)) for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+    r, g, b = (int(float(v)) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
@@ -349,8 +359,7 @@ def test_cancel_never_leaves_running_under_cancelled(live, page, monkeypatch, wi
         page.locator("#cancel-button").click()
         page.locator("#run-summary", has_text="The run is logged with status").wait_for(timeout=15_000)
         newest_row(playground, status="cancelled")
-        page.wait_for_function("() => document.querySelector('#run-progress').innerText.trim() === ''",
-                               timeout=5_000)
+        page.wait_for_function("() => document.querySelector('#run-progress').innerText.trim() === ''", timeout=5_000)
         assert "Running" not in page.locator("#run-progress").inner_text(), cycle
         assert len(playground.log.read()) == before + 1
     shot(page, f"cancelled_{width}", full_page=False)

@@ -53,8 +53,9 @@ def test_compare_has_a_size_and_says_when_defaults_differ(app_url: str, page) ->
     arms.fill("local::sequence\nbyteplus::sequence")
     page.locator("#compare-size-note", has_text="2048x2048 (byteplus)").wait_for(timeout=15_000)
     arms.fill("local::sequence\nlocal::baseline")
-    page.wait_for_function("() => !document.querySelector('#compare-size-note').innerText.includes('byteplus')",
-                           timeout=15_000)
+    page.wait_for_function(
+        "() => !document.querySelector('#compare-size-note').innerText.includes('byteplus')", timeout=15_000
+    )
     size.locator("input").click()
     page.get_by_role("option", name="768x768").wait_for(timeout=15_000)
     shot(page, "compare_size_1400", full_page=False)

@@ -82,7 +82,9 @@ def test_compare_rows_show_whole_frames(app_url: str, page, width: int) -> None:
         inside = gallery.evaluate("""(g) => { const box = g.getBoundingClientRect();
             return [...g.querySelectorAll('img')].every(i => i.getBoundingClientRect().bottom <= box.bottom + 1); }""")
         assert inside, (width, row)
-        tops = gallery.evaluate("(g) => [...g.querySelectorAll('img')].map(i => Math.round(i.getBoundingClientRect().top))")
+        tops = gallery.evaluate(
+            "(g) => [...g.querySelectorAll('img')].map(i => Math.round(i.getBoundingClientRect().top))"
+        )
         rows = len(set(tops))
         assert rows == (1 if width == 1400 else 2), tops  # one row of 4, or 2 + 2 on a phone (never 3 + 1)
     shot(page, f"compare_rows_{width}")

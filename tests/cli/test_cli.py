@@ -17,13 +17,30 @@ ROOT = REPO
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "playground", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_run_json_prints_one_object_and_logs_the_row(data_dir: Path) -> None:
-    out = cli("run", "--provider", "local", "--frames", "4", "--prompt", "A robot chef. Watercolour.",
-              "--beat", "wakes up", "--beat", "cooks", "--seed", "3", "--data-dir", str(data_dir), "--json")
+    out = cli(
+        "run",
+        "--provider",
+        "local",
+        "--frames",
+        "4",
+        "--prompt",
+        "A robot chef. Watercolour.",
+        "--beat",
+        "wakes up",
+        "--beat",
+        "cooks",
+        "--seed",
+        "3",
+        "--data-dir",
+        str(data_dir),
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     for key in ("run_id", "status", "frames_requested", "frames_returned", "cost_usd", "latency_s", "image_dir"):
@@ -63,8 +80,13 @@ def test_providers_lists_models_prices_and_configuration() -> None:
 
 
 def test_emulator_command_serves_and_prints_base_urls() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "playground", "emulator", "--port", "0"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "playground", "emulator", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = [proc.stdout.readline() for _ in range(3)]
         assert "emulator on http://127.0.0.1:" in lines[0]

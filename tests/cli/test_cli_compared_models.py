@@ -18,22 +18,28 @@ from PIL import Image
 from support.paths import REPO
 
 # (model, mode, frames, size, with a reference image)
-GEMINI = [("gemini-2.5-flash-image", "sequence", 3, "1024x1024", False),
-          ("gemini-2.5-flash-image", "baseline", 2, "1344x768", True),
-          ("gemini-3-pro-image-preview", "sequence", 3, "2K", True),
-          ("gemini-3-pro-image-preview", "baseline", 2, "1024x1024", False)]
-REPLICATE = [("bytedance/seedream-4", "sequence", 3, "1024x1024", True),
-             ("bytedance/seedream-4", "baseline", 2, "1024x1024", False),
-             ("bytedance/seedream-4.5", "sequence", 3, "2K", False),
-             ("bytedance/seedream-4.5", "baseline", 2, "2K", True),
-             ("google/nano-banana", "baseline", 2, "1024x1024", True),
-             ("black-forest-labs/flux-kontext-pro", "baseline", 2, "1024x1024", True),
-             ("black-forest-labs/flux-1.1-pro", "baseline", 2, "1024x768", False)]
-FAL = [("fal-ai/bytedance/seedream/v4/text-to-image", "sequence", 3, "2048x2048", False),
-       ("fal-ai/bytedance/seedream/v4/text-to-image", "baseline", 2, "2048x2048", True),
-       ("fal-ai/bytedance/seedream/v4.5/text-to-image", "sequence", 3, "2560x1440", False),
-       ("fal-ai/bytedance/seedream/v4.5/edit", "sequence", 2, "2560x1440", True),
-       ("fal-ai/bytedance/seedream/v4/edit", "baseline", 2, "2048x2048", True)]
+GEMINI = [
+    ("gemini-2.5-flash-image", "sequence", 3, "1024x1024", False),
+    ("gemini-2.5-flash-image", "baseline", 2, "1344x768", True),
+    ("gemini-3-pro-image-preview", "sequence", 3, "2K", True),
+    ("gemini-3-pro-image-preview", "baseline", 2, "1024x1024", False),
+]
+REPLICATE = [
+    ("bytedance/seedream-4", "sequence", 3, "1024x1024", True),
+    ("bytedance/seedream-4", "baseline", 2, "1024x1024", False),
+    ("bytedance/seedream-4.5", "sequence", 3, "2K", False),
+    ("bytedance/seedream-4.5", "baseline", 2, "2K", True),
+    ("google/nano-banana", "baseline", 2, "1024x1024", True),
+    ("black-forest-labs/flux-kontext-pro", "baseline", 2, "1024x1024", True),
+    ("black-forest-labs/flux-1.1-pro", "baseline", 2, "1024x768", False),
+]
+FAL = [
+    ("fal-ai/bytedance/seedream/v4/text-to-image", "sequence", 3, "2048x2048", False),
+    ("fal-ai/bytedance/seedream/v4/text-to-image", "baseline", 2, "2048x2048", True),
+    ("fal-ai/bytedance/seedream/v4.5/text-to-image", "sequence", 3, "2560x1440", False),
+    ("fal-ai/bytedance/seedream/v4.5/edit", "sequence", 2, "2560x1440", True),
+    ("fal-ai/bytedance/seedream/v4/edit", "baseline", 2, "2048x2048", True),
+]
 
 
 def run_all(provider: str, runs: list[tuple[str, str, int, str, bool]], emulator, tmp_path: Path) -> list[dict]:
@@ -44,11 +50,30 @@ def run_all(provider: str, runs: list[tuple[str, str, int, str, bool]], emulator
     env.pop("PLAYGROUND_PRICES", None)
     procs = []
     for i, (model, mode, frames, size, with_ref) in enumerate(runs):
-        args = [sys.executable, "-m", "playground", "run", "--provider", provider, "--model", model, "--mode", mode,
-                "--frames", str(frames), "--size", size, "--prompt", f"run {i}: a fox courier's day",
-                "--data-dir", str(tmp_path / f"data{i}"), "--json"] + (["--ref", str(reference)] if with_ref else [])
-        procs.append(subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
+        args = [
+            sys.executable,
+            "-m",
+            "playground",
+            "run",
+            "--provider",
+            provider,
+            "--model",
+            model,
+            "--mode",
+            mode,
+            "--frames",
+            str(frames),
+            "--size",
+            size,
+            "--prompt",
+            f"run {i}: a fox courier's day",
+            "--data-dir",
+            str(tmp_path / f"data{i}"),
+            "--json",
+        ] + (["--ref", str(reference)] if with_ref else [])
+        procs.append(
+            subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
     outputs = []
     for (model, mode, *_), proc in zip(runs, procs):
         out, err = proc.communicate(timeout=180)
@@ -59,6 +84,7 @@ def run_all(provider: str, runs: list[tuple[str, str, int, str, bool]], emulator
 
 def sent_by(emulator, provider: str, run: int) -> list:
     """The generation requests of run `run` (its prompt names it)."""
+
     def prompt(r) -> str:
         body = r.json or {}
         if provider == "gemini":
@@ -69,8 +95,11 @@ def sent_by(emulator, provider: str, run: int) -> list:
     return [r for r in creates if f"run {run}:" in prompt(r)]
 
 
-@pytest.mark.parametrize("provider,runs", [("gemini", GEMINI), ("replicate", REPLICATE), ("fal", FAL)],
-                         ids=["gemini", "replicate", "fal-seedream"])
+@pytest.mark.parametrize(
+    "provider,runs",
+    [("gemini", GEMINI), ("replicate", REPLICATE), ("fal", FAL)],
+    ids=["gemini", "replicate", "fal-seedream"],
+)
 def test_every_mode_each_model_allows_runs_from_the_cli(emulator, tmp_path, provider, runs):
     emulator.image_size = (64, 48)  # small frames: the point is the protocol, not the pixels
     outputs = run_all(provider, runs, emulator, tmp_path)

@@ -66,10 +66,13 @@ def test_server_error_says_it_may_be_billed(emulator, data_dir):
     assert len(emulator.requests_for("byteplus", "POST")) == 1
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--frames", "16"], "frames must be between 1 and 15"),
-    (["--frames", "3", "--size", "banana"], "size 'banana' is not valid"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--frames", "16"], "frames must be between 1 and 15"),
+        (["--frames", "3", "--size", "banana"], "size 'banana' is not valid"),
+    ],
+)
 def test_bad_input_exits_2_and_sends_nothing(emulator, data_dir, args, words):
     base = ["run", "--provider", "byteplus", "--prompt", "a fox", "--json", *args]
     result = cli(base, emulator.env(), data_dir)

@@ -16,9 +16,27 @@ from support.faults import REPO
 
 # Never before the first request: the dataframe and science stack, the UI, the metrics (scoring
 # comes after the frames), deep-learning parts and every provider SDK (the adapters speak HTTP).
-HEAVY = ("pandas", "scipy", "numpy", "gradio", "torch", "transformers", "matplotlib", "sklearn", "skimage",
-         "openai", "fal_client", "wavespeed", "byteplussdkarkruntime", "google.genai", "replicate",
-         "playground.metrics", "playground.ui", "playground.experiments.analysis", "emulator")
+HEAVY = (
+    "pandas",
+    "scipy",
+    "numpy",
+    "gradio",
+    "torch",
+    "transformers",
+    "matplotlib",
+    "sklearn",
+    "skimage",
+    "openai",
+    "fal_client",
+    "wavespeed",
+    "byteplussdkarkruntime",
+    "google.genai",
+    "replicate",
+    "playground.metrics",
+    "playground.ui",
+    "playground.experiments.analysis",
+    "emulator",
+)
 
 BATCH = """id = "light-cli"
 arms = ["byteplus::sequence", "wavespeed::sequence", "replicate::sequence"]
@@ -31,8 +49,20 @@ beats = ["the fox wakes"]
 
 COMMANDS = {
     "run": ["run", "--provider", "byteplus", "--frames", "1", "--prompt", "a fox"],
-    "compare": ["compare", "--arm", "byteplus::sequence", "--arm", "wavespeed::sequence", "--arm",
-                "gemini::sequence", "--prompt", "a fox", "--frames", "1", "--yes"],
+    "compare": [
+        "compare",
+        "--arm",
+        "byteplus::sequence",
+        "--arm",
+        "wavespeed::sequence",
+        "--arm",
+        "gemini::sequence",
+        "--prompt",
+        "a fox",
+        "--frames",
+        "1",
+        "--yes",
+    ],
     "batch": ["batch", "{batch}", "--yes", "--json"],
 }
 
@@ -54,10 +84,22 @@ def test_the_cli_sends_its_first_request_before_any_heavy_import(command, emulat
     batch.write_text(BATCH)
     args = [a.format(batch=batch) for a in COMMANDS[command]]
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    proc = subprocess.run([sys.executable, "-X", "importtime", str(Path(REPO, "bench", "first_request.py")),
-                           *args, "--data-dir", str(tmp_path / "data")],
-                          env={**env, **emulator.env(), "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            str(Path(REPO, "bench", "first_request.py")),
+            *args,
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env={**env, **emulator.env(), "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     modules = imported_before_first_request(proc.stderr)
     assert "httpx" in modules and "playground.core.run" in modules  # the hook saw the real imports

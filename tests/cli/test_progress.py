@@ -62,8 +62,9 @@ def test_the_cli_batch_lifts_the_run_slots_to_its_concurrency(emulator, data_dir
     assert pg.run_slots.size == 12 and RUN_SLOTS.size == MAX_RUNS_IN_FLIGHT
     hold = emulator.hold("byteplus")
     done: list = []
-    worker = threading.Thread(target=lambda: done.append(asyncio.run(run_cells(pg, byteplus_cells(12), "slots",
-                                                                             concurrency=12))))
+    worker = threading.Thread(
+        target=lambda: done.append(asyncio.run(run_cells(pg, byteplus_cells(12), "slots", concurrency=12)))
+    )
     worker.start()
     try:
         deadline = time.monotonic() + 60
@@ -81,5 +82,7 @@ def byteplus_cells(n: int) -> list:
     from playground.experiments.cells import Arm, Cell
 
     story = Story("a red fox", "watercolour", ("the fox wakes",))
-    return [Cell(story, Arm("byteplus", "", "sequence"), repeat=i, frames=1, story_id="fox", size="256x256")
-            for i in range(n)]
+    return [
+        Cell(story, Arm("byteplus", "", "sequence"), repeat=i, frames=1, story_id="fox", size="256x256")
+        for i in range(n)
+    ]

@@ -39,13 +39,24 @@ MODEL = "seedream-5-0-260128"
 CLIENT_ID = re.compile(r"^\d{14}[A-Za-z0-9]{20}$")  # the SDK's X-Client-Request-Id [sdk _utils/_utils.py]
 # Fields the SDK sends as null when the caller leaves them unset (3.0.63): the API reads null as
 # absent [sdk: the vendor's own client sends them on every call].
-SDK_NULLS = {"seed", "guidance_scale", "optimize_prompt", "optimize_prompt_options", "tools", "output_format",
-             "layer_decomposition"}
+SDK_NULLS = {
+    "seed",
+    "guidance_scale",
+    "optimize_prompt",
+    "optimize_prompt_options",
+    "tools",
+    "output_format",
+    "layer_decomposition",
+}
 
 
 def client(emulator, **kw) -> ark.Ark:
-    return ark.Ark(base_url=emulator.base_urls()["ARK_BASE_URL"], api_key="sdk-key-0123456789",
-                   max_retries=kw.pop("max_retries", 0), **kw)
+    return ark.Ark(
+        base_url=emulator.base_urls()["ARK_BASE_URL"],
+        api_key="sdk-key-0123456789",
+        max_retries=kw.pop("max_retries", 0),
+        **kw,
+    )
 
 
 def data_url(colour=(200, 40, 40)) -> str:
@@ -53,6 +64,7 @@ def data_url(colour=(200, 40, 40)) -> str:
 
 
 # -- the calls, in the SDK's default shape and the playground's ----------------------------------
+
 
 def test_default_call_is_accepted_and_parsed(emulator):
     """The SDK's default call sends every parameter, null when unset: accepted (null = absent),
@@ -81,10 +93,15 @@ def test_timestamp_under_either_name(emulator, shape):
 
 def test_sequence_with_references_as_the_playground_asks(emulator):
     resp = client(emulator).images.generate(
-        model=MODEL, prompt="Generate a series of 4 images: a fox's day", size="128x96",
-        image=[data_url(), data_url((0, 0, 200))], sequential_image_generation="auto",
+        model=MODEL,
+        prompt="Generate a series of 4 images: a fox's day",
+        size="128x96",
+        image=[data_url(), data_url((0, 0, 200))],
+        sequential_image_generation="auto",
         sequential_image_generation_options=SequentialImageGenerationOptions(max_images=4),
-        response_format="url", watermark=False)
+        response_format="url",
+        watermark=False,
+    )
     assert [d.size for d in resp.data] == ["128x96"] * 4 and resp.usage.generated_images == 4
     assert all(fetched_image(d.url).size == (128, 96) for d in resp.data)
     body = emulator.requests_for("byteplus")[-1].json
@@ -100,9 +117,15 @@ def test_b64_json_answer(emulator):
 def test_refused_item_in_a_json_answer(emulator):
     emulator.set_fault("byteplus", "refused")
     resp = client(emulator).images.generate(
-        model=MODEL, prompt="p", size="64x64", sequential_image_generation="auto",
-        sequential_image_generation_options=SequentialImageGenerationOptions(max_images=3))
-    assert resp.data[1].url is None and resp.data[1].model_extra["error"]["code"] == "OutputImageSensitiveContentDetected"
+        model=MODEL,
+        prompt="p",
+        size="64x64",
+        sequential_image_generation="auto",
+        sequential_image_generation_options=SequentialImageGenerationOptions(max_images=3),
+    )
+    assert (
+        resp.data[1].url is None and resp.data[1].model_extra["error"]["code"] == "OutputImageSensitiveContentDetected"
+    )
     assert resp.data[2].url and resp.usage.generated_images == 2
 
 
@@ -112,10 +135,18 @@ def test_stream_events_parse(emulator, shapes):
     union's discriminator `type` is a plain str in both classes, so the completed event is not told
     apart either and carries `usage` as a plain dict [sdk types/images/image_gen_stream_event.py]."""
     emulator.shapes = shapes
-    events = list(client(emulator).images.generate(
-        model=MODEL, prompt="p", size="96x64", stream=True, sequential_image_generation="auto",
-        sequential_image_generation_options=SequentialImageGenerationOptions(max_images=3),
-        response_format="url", watermark=False))
+    events = list(
+        client(emulator).images.generate(
+            model=MODEL,
+            prompt="p",
+            size="96x64",
+            stream=True,
+            sequential_image_generation="auto",
+            sequential_image_generation_options=SequentialImageGenerationOptions(max_images=3),
+            response_format="url",
+            watermark=False,
+        )
+    )
     assert all(isinstance(e, ImageGenGeneratingEvent) for e in events)
     frames = [e for e in events if e.type == "image_generation.partial_succeeded"]
     assert [e.image_index for e in frames] == [0, 1, 2] and all(e.size == "96x64" for e in frames)
@@ -133,8 +164,13 @@ def test_sdk_stream_stops_at_a_refused_frame_where_the_docs_go_on(emulator, make
     docs: same stream, frames 0, 2 and 3."""
     emulator.set_fault("byteplus", "refused", count=2)
     stream = client(emulator).images.generate(
-        model=MODEL, prompt="p", size="64x64", stream=True, sequential_image_generation="auto",
-        sequential_image_generation_options=SequentialImageGenerationOptions(max_images=4))
+        model=MODEL,
+        prompt="p",
+        size="64x64",
+        stream=True,
+        sequential_image_generation="auto",
+        sequential_image_generation_options=SequentialImageGenerationOptions(max_images=4),
+    )
     got = []
     with pytest.raises(ArkAPIError) as err:
         for event in stream:
@@ -146,12 +182,15 @@ def test_sdk_stream_stops_at_a_refused_frame_where_the_docs_go_on(emulator, make
     assert sorted(sink.urls) == [0, 2, 3] and list(sink.failures) == [1] and outcome.images_billed == 3
 
 
-@pytest.mark.parametrize("fault,exc,code", [
-    ("auth", ArkAuthenticationError, "AuthenticationError"),
-    ("content", ArkBadRequestError, "InputTextSensitiveContentDetected"),
-    ("quota", ArkPermissionDeniedError, "AccountOverdueError"),
-    ("rate_limit", ArkRateLimitError, "RateLimitExceeded.EndpointRPMExceeded"),
-])
+@pytest.mark.parametrize(
+    "fault,exc,code",
+    [
+        ("auth", ArkAuthenticationError, "AuthenticationError"),
+        ("content", ArkBadRequestError, "InputTextSensitiveContentDetected"),
+        ("quota", ArkPermissionDeniedError, "AccountOverdueError"),
+        ("rate_limit", ArkRateLimitError, "RateLimitExceeded.EndpointRPMExceeded"),
+    ],
+)
 def test_error_bodies_parse_into_the_sdk_exceptions(emulator, fault, exc, code):
     emulator.set_fault("byteplus", fault)
     with pytest.raises(exc) as err:
@@ -178,8 +217,12 @@ def test_an_unknown_optional_field(emulator, strict):
     """A newer optional field (extra_body): refused by the strict emulator that judges adapters,
     accepted and recorded by the tolerant one, as the service is assumed to [guess]."""
     emulator.strict_fields = strict
-    call = lambda: client(emulator).images.generate(model=MODEL, prompt="p", size="64x64",  # noqa: E731
-                                                    extra_body={"future_option": True})
+
+    def call():
+        return client(emulator).images.generate(
+            model=MODEL, prompt="p", size="64x64", extra_body={"future_option": True}
+        )
+
     if strict:
         with pytest.raises(ArkBadRequestError) as err:
             call()
@@ -196,8 +239,9 @@ def test_the_adapter_reads_as_long_as_the_sdk():
 # -- same request: the adapter's and the SDK's, field by field -----------------------------------
 
 # Every remaining difference, with its reason (docs/providers.md lists the same).
-KNOWN_BODY_DIFFERENCES = {name: "the SDK sends unset parameters as null; the adapter leaves them out"
-                          for name in SDK_NULLS}
+KNOWN_BODY_DIFFERENCES = {
+    name: "the SDK sends unset parameters as null; the adapter leaves them out" for name in SDK_NULLS
+}
 KNOWN_HEADER_DIFFERENCES = {
     "accept": "the adapter asks for text/event-stream when it streams; the SDK always says application/json",
     "user-agent": "each client names itself",
@@ -212,25 +256,38 @@ async def _generate(provider, call, sink):
 def test_same_request_as_the_sdk(emulator, make_provider, make_call, sink):
     refs = tuple(_reference(png_bytes(c)) for c in ((200, 40, 40), (0, 0, 200)))
     p = make_provider("byteplus")
-    call = make_call(p, model=MODEL, prompt="Generate a series of 4 images: a fox's day", frames=4,
-                     size="128x96", references=refs)
+    call = make_call(
+        p, model=MODEL, prompt="Generate a series of 4 images: a fox's day", frames=4, size="128x96", references=refs
+    )
     asyncio.run(_generate(p, call, sink))
     ours = emulator.requests_for("byteplus")[-1]
-    list(client(emulator).images.generate(
-        model=MODEL, prompt=call.prompt, size=call.size, image=[r.data_url() for r in refs],
-        sequential_image_generation="auto",
-        sequential_image_generation_options=SequentialImageGenerationOptions(max_images=4),
-        response_format="url", watermark=False, stream=True))
+    list(
+        client(emulator).images.generate(
+            model=MODEL,
+            prompt=call.prompt,
+            size=call.size,
+            image=[r.data_url() for r in refs],
+            sequential_image_generation="auto",
+            sequential_image_generation_options=SequentialImageGenerationOptions(max_images=4),
+            response_format="url",
+            watermark=False,
+            stream=True,
+        )
+    )
     theirs = emulator.requests_for("byteplus")[-1]
     assert (ours.method, ours.path) == (theirs.method, theirs.path) == ("POST", "/images/generations")
     assert ours.headers["authorization"] == theirs.headers["authorization"] == "Bearer <redacted>"
     assert ours.content_type == theirs.content_type == "application/json"
-    assert CLIENT_ID.match(ours.headers["x-client-request-id"]) and CLIENT_ID.match(theirs.headers["x-client-request-id"])
+    assert CLIENT_ID.match(ours.headers["x-client-request-id"]) and CLIENT_ID.match(
+        theirs.headers["x-client-request-id"]
+    )
     assert body_differences(ours.json, theirs.json) == {name: ("<absent>", None) for name in KNOWN_BODY_DIFFERENCES}
     assert ours.json["image"][0].startswith("data:image/png;base64,")  # the same value format
-    differing = {h for h in set(ours.headers) | set(theirs.headers)
-                 if h not in ("content-length", "x-client-request-id", "host")
-                 and ours.headers.get(h) != theirs.headers.get(h)}
+    differing = {
+        h
+        for h in set(ours.headers) | set(theirs.headers)
+        if h not in ("content-length", "x-client-request-id", "host") and ours.headers.get(h) != theirs.headers.get(h)
+    }
     assert differing == set(KNOWN_HEADER_DIFFERENCES)
 
 
@@ -239,4 +296,6 @@ def _reference(data: bytes) -> ReferenceImage:
 
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
-    return ReferenceImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=width, height=height)
+    return ReferenceImage(
+        data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=width, height=height
+    )

@@ -19,8 +19,7 @@ import pytest
 from support.sdk import sdk
 
 APP = "fal-ai/flux-pro/v1.1"
-ARGS = {"prompt": "a red fox in a blue scarf", "num_images": 1, "image_size": {"width": 512, "height": 384},
-        "seed": 5}
+ARGS = {"prompt": "a red fox in a blue scarf", "num_images": 1, "image_size": {"width": 512, "height": 384}, "seed": 5}
 
 
 @pytest.fixture
@@ -49,8 +48,11 @@ def test_submit_status_result_parse_into_the_sdk_types(fal, client, emulator):
     assert isinstance(queued, fal.Queued) and queued.position == 0
     move(emulator, handle.request_id, "processing")
     running = handle.status(with_logs=True)
-    assert isinstance(running, fal.InProgress) and running.logs and all(
-        {"message", "level", "timestamp"} <= set(line) for line in running.logs)
+    assert (
+        isinstance(running, fal.InProgress)
+        and running.logs
+        and all({"message", "level", "timestamp"} <= set(line) for line in running.logs)
+    )
     move(emulator, handle.request_id, "done")
     done = handle.status(with_logs=True)
     assert isinstance(done, fal.Completed) and done.error is None and done.error_type is None
@@ -147,6 +149,7 @@ def test_the_async_client_speaks_the_same_queue(fal, emulator):
 
 # -- answer shapes -------------------------------------------------------------------------------
 
+
 def test_a_legacy_app_completes_without_metrics(fal, client, emulator):
     emulator.shapes = {"fal_legacy_completed"}
     handle = client.submit(APP, ARGS)
@@ -165,13 +168,15 @@ def test_a_sync_mode_result_carries_data_uris(fal, client, emulator):
 
 # -- the same run, from the adapter and from the SDK ---------------------------------------------
 
+
 def adapter_run(make_provider, make_call, sink, **provider_options):
     provider = make_provider("fal", **provider_options)
 
     async def go():
         async with httpx.AsyncClient(timeout=10) as http:
-            return await provider.generate(make_call(provider, prompt=ARGS["prompt"], size="512x384", seed=5),
-                                           http, sink)
+            return await provider.generate(
+                make_call(provider, prompt=ARGS["prompt"], size="512x384", seed=5), http, sink
+            )
 
     return asyncio.run(go())
 
@@ -188,6 +193,7 @@ def test_the_adapter_sends_what_the_sdk_sends_for_one_image(fal, client, emulato
     assert (ours[0].method, ours[0].path) == (theirs[0].method, theirs[0].path) == ("POST", f"/{APP}")
     assert ours[0].headers["authorization"] == theirs[0].headers["authorization"] == "Key <redacted>"
     assert ours[0].content_type == theirs[0].content_type == "application/json" and ours[0].json == theirs[0].json
+
     # then status polls with logs=false on the returned status_url, and one GET of response_url
     def polls(requests, request_id):
         return [(r.method, r.path.replace(request_id, "ID"), r.query) for r in requests[1:]]
@@ -208,7 +214,9 @@ def test_the_adapter_cancels_where_the_sdk_cancels(fal, client, emulator, make_p
     handle = client.submit(APP, ARGS)
     handle.cancel()
     theirs = emulator.requests_for("fal", "PUT")[1:]
-    assert [r.path.rsplit("/", 2)[0] + "/ID/cancel" for r in ours + theirs] == ["/fal-ai/flux-pro/requests/ID/cancel"] * 2
+    assert [r.path.rsplit("/", 2)[0] + "/ID/cancel" for r in ours + theirs] == [
+        "/fal-ai/flux-pro/requests/ID/cancel"
+    ] * 2
     assert all(r.headers["authorization"] == "Key <redacted>" and not r.json for r in ours + theirs)
     assert len(emulator.cancelled) == 2
 
@@ -221,9 +229,17 @@ SEEDREAM_EDIT = "fal-ai/bytedance/seedream/v4.5/edit"
 def test_a_seedream_series_parses_with_the_documented_result(fal, client, emulator):
     emulator.latency_s = 0.0
     emulator.image_size = (64, 48)
-    result = client.subscribe("fal-ai/bytedance/seedream/v4/text-to-image", {
-        "prompt": "Generate a series of 3 images: a fox's day", "num_images": 1, "max_images": 3,
-        "image_size": {"width": 2048, "height": 2048}, "seed": 4}, interval=0.02)
+    result = client.subscribe(
+        "fal-ai/bytedance/seedream/v4/text-to-image",
+        {
+            "prompt": "Generate a series of 3 images: a fox's day",
+            "num_images": 1,
+            "max_images": 3,
+            "image_size": {"width": 2048, "height": 2048},
+            "seed": 4,
+        },
+        interval=0.02,
+    )
     assert [set(image) >= {"url", "width", "height"} for image in result["images"]] == [True] * 3
     assert result["seed"] == 4 and "has_nsfw_concepts" not in result  # {"images", "seed"} [doc]
     assert all(httpx.get(image["url"]).status_code == 200 for image in result["images"])
@@ -233,23 +249,39 @@ def test_a_seedream_edit_takes_data_uris_and_refuses_a_missing_reference(fal, cl
     from support.sdk import reference_image
 
     emulator.latency_s = 0.0
-    handle = client.submit(SEEDREAM_EDIT, {"prompt": "the same fox", "image_urls": [reference_image().data_url()],
-                                           "num_images": 1, "max_images": 2, "image_size": "auto_2K"})
+    handle = client.submit(
+        SEEDREAM_EDIT,
+        {
+            "prompt": "the same fox",
+            "image_urls": [reference_image().data_url()],
+            "num_images": 1,
+            "max_images": 2,
+            "image_size": "auto_2K",
+        },
+    )
     assert len(handle.get()["images"]) == 2
     with pytest.raises(fal.client.FalClientHTTPError) as err:
         client.submit(SEEDREAM_EDIT, {"prompt": "the same fox"})
     assert err.value.status_code == 422 and err.value.message[0]["loc"] == ["body", "image_urls"]
 
 
-def test_the_adapter_sends_what_the_sdk_sends_for_a_seedream_edit(fal, client, emulator, make_provider, make_call,
-                                                                  sink):
+def test_the_adapter_sends_what_the_sdk_sends_for_a_seedream_edit(
+    fal, client, emulator, make_provider, make_call, sink
+):
     from support.sdk import reference_image
 
     emulator.latency_s = 0.0
     ref = reference_image()
     provider = make_provider("fal")
-    call = make_call(provider, model="fal-ai/bytedance/seedream/v4.5/text-to-image", prompt="a fox's day", frames=3,
-                     size="2560x1440", seed=5, references=(ref,))
+    call = make_call(
+        provider,
+        model="fal-ai/bytedance/seedream/v4.5/text-to-image",
+        prompt="a fox's day",
+        frames=3,
+        size="2560x1440",
+        seed=5,
+        references=(ref,),
+    )
 
     async def go():
         async with httpx.AsyncClient(timeout=10) as http:
@@ -257,8 +289,17 @@ def test_the_adapter_sends_what_the_sdk_sends_for_a_seedream_edit(fal, client, e
 
     asyncio.run(go())
     ours = emulator.requests_for("fal", "POST")[-1]
-    client.submit(SEEDREAM_EDIT, {"prompt": "a fox's day", "num_images": 1, "max_images": 3, "seed": 5,
-                                  "image_size": {"width": 2560, "height": 1440}, "image_urls": [ref.data_url()]})
+    client.submit(
+        SEEDREAM_EDIT,
+        {
+            "prompt": "a fox's day",
+            "num_images": 1,
+            "max_images": 3,
+            "seed": 5,
+            "image_size": {"width": 2560, "height": 1440},
+            "image_urls": [ref.data_url()],
+        },
+    )
     theirs = emulator.requests_for("fal", "POST")[-1]
     assert (ours.path, ours.json) == (theirs.path, theirs.json) and ours.path == f"/{SEEDREAM_EDIT}"
     assert ours.headers["authorization"] == theirs.headers["authorization"] == "Key <redacted>"

@@ -26,9 +26,18 @@ from google.genai import errors, types  # noqa: E402  (after the skip)
 
 FLASH, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image-preview"
 KEY = "sdk-gemini-key-0123456789"
-CLIENT_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_API_VERSION",
-              "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE", "GOOGLE_CLOUD_PROJECT",
-              "GOOGLE_CLOUD_LOCATION", "GOOGLE_VERTEX_BASE_URL", "GOOGLE_GENAI_HTTP_CLIENT")
+CLIENT_ENV = (
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_GENAI_API_VERSION",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GENAI_USE_ENTERPRISE",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_VERTEX_BASE_URL",
+    "GOOGLE_GENAI_HTTP_CLIENT",
+)
 SERIES = "Generate a series of 3 images with the same character: a fox's day"
 
 
@@ -52,8 +61,9 @@ def generate(emulator, model: str = FLASH, contents="a fox", config=None, **opti
 
 
 def config(**image: str) -> types.GenerateContentConfig:
-    return types.GenerateContentConfig(response_modalities=["TEXT", "IMAGE"],
-                                       image_config=types.ImageConfig(**image) if image else None)
+    return types.GenerateContentConfig(
+        response_modalities=["TEXT", "IMAGE"], image_config=types.ImageConfig(**image) if image else None
+    )
 
 
 def frames(response: types.GenerateContentResponse) -> list[bytes]:
@@ -69,12 +79,17 @@ def decoded(data: bytes) -> Image.Image:
 
 # -- the calls -------------------------------------------------------------------------------
 
+
 def test_a_series_with_a_reference_parses_into_the_sdk_types(emulator):
     reference = types.Part.from_bytes(data=png_bytes(), mime_type="image/png")
     response = generate(
-        emulator, FLASH, [SERIES, reference],
-        config=types.GenerateContentConfig(response_modalities=["TEXT", "IMAGE"], seed=7,
-                                           image_config=types.ImageConfig(aspect_ratio="16:9")))
+        emulator,
+        FLASH,
+        [SERIES, reference],
+        config=types.GenerateContentConfig(
+            response_modalities=["TEXT", "IMAGE"], seed=7, image_config=types.ImageConfig(aspect_ratio="16:9")
+        ),
+    )
     assert isinstance(response, types.GenerateContentResponse) and response.response_id
     candidate = response.candidates[0]
     assert candidate.finish_reason == types.FinishReason.STOP and candidate.content.role == "model"
@@ -86,8 +101,11 @@ def test_a_series_with_a_reference_parses_into_the_sdk_types(emulator):
     assert usage.total_token_count == usage.prompt_token_count + usage.candidates_token_count
     sent = emulator.requests_for("gemini")[-1]
     assert sent.path == f"/v1beta/models/{FLASH}:generateContent" and sent.headers["x-goog-api-key"] == "<redacted>"
-    assert sent.json["generationConfig"] == {"seed": 7, "responseModalities": ["TEXT", "IMAGE"],
-                                             "imageConfig": {"aspectRatio": "16:9"}}
+    assert sent.json["generationConfig"] == {
+        "seed": 7,
+        "responseModalities": ["TEXT", "IMAGE"],
+        "imageConfig": {"aspectRatio": "16:9"},
+    }
 
 
 def test_the_pro_model_answers_thought_parts_that_are_not_frames(emulator):
@@ -154,6 +172,7 @@ def test_url_safe_base64_from_the_client_is_accepted(emulator):
 
 # -- errors ----------------------------------------------------------------------------------
 
+
 def test_a_rejected_key_is_a_client_error_with_api_key_invalid(emulator):
     with pytest.raises(errors.ClientError) as err:
         generate(emulator, key="invalid-gemini-key")
@@ -206,9 +225,15 @@ def test_the_adapter_sends_what_the_client_sends(emulator, make_provider, make_c
     outcome = generate_with_adapter(provider, call, sink)
     ours = emulator.requests_for("gemini")[-1]
     response = generate(
-        emulator, PRO, [SERIES, types.Part.from_bytes(data=ref.data, mime_type=ref.mime)],
-        types.GenerateContentConfig(response_modalities=["TEXT", "IMAGE"], seed=5,
-                                           image_config=types.ImageConfig(aspect_ratio="16:9", image_size="2K")))
+        emulator,
+        PRO,
+        [SERIES, types.Part.from_bytes(data=ref.data, mime_type=ref.mime)],
+        types.GenerateContentConfig(
+            response_modalities=["TEXT", "IMAGE"],
+            seed=5,
+            image_config=types.ImageConfig(aspect_ratio="16:9", image_size="2K"),
+        ),
+    )
     theirs = emulator.requests_for("gemini")[-1]
     assert (ours.method, ours.path) == (theirs.method, theirs.path) == ("POST", f"/v1beta/models/{PRO}:generateContent")
     assert ours.headers["x-goog-api-key"] == theirs.headers["x-goog-api-key"] == "<redacted>"
@@ -220,8 +245,11 @@ def test_the_adapter_sends_what_the_client_sends(emulator, make_provider, make_c
     ours_blob, theirs_blob = our_turn["parts"][1]["inlineData"], their_turn["parts"][1]["inlineData"]
     assert (ours_blob["mimeType"], theirs_blob["mime_type"]) == ("image/png", "image/png")
     assert base64.b64decode(ours_blob["data"]) == base64.urlsafe_b64decode(theirs_blob["data"]) == ref.data
-    differing = {h for h in set(ours.headers) | set(theirs.headers)
-                 if h not in ("content-length", "host") and ours.headers.get(h) != theirs.headers.get(h)}
+    differing = {
+        h
+        for h in set(ours.headers) | set(theirs.headers)
+        if h not in ("content-length", "host") and ours.headers.get(h) != theirs.headers.get(h)
+    }
     assert differing == KNOWN_HEADER_DIFFERENCES
     # and both read the same frames from their answers
     assert len(sink.images) == len(frames(response)) == 3 and outcome.images_billed == 3

@@ -27,8 +27,9 @@ PROMPT = "a red fox in a blue scarf, watercolour"
 @pytest.fixture
 def client(emulator):
     openai = sdk("openai")
-    return openai.OpenAI(base_url=emulator.base_urls()["OPENAI_BASE_URL"], api_key=emulator.env()["OPENAI_API_KEY"],
-                         max_retries=0)
+    return openai.OpenAI(
+        base_url=emulator.base_urls()["OPENAI_BASE_URL"], api_key=emulator.env()["OPENAI_API_KEY"], max_retries=0
+    )
 
 
 def picture(b64: str) -> Image.Image:
@@ -48,8 +49,12 @@ def test_generate_parses_into_the_sdk_types_with_every_field_filled(client):
     answer = client.images.generate(model="gpt-image-1.5", prompt=PROMPT, size="1536x1024")
     assert isinstance(answer, types.ImagesResponse) and isinstance(answer.data[0], types.Image)
     assert answer.created > 0 and answer._request_id.startswith("req_")
-    assert (answer.background, answer.output_format, answer.quality, answer.size) == ("opaque", "png", "medium",
-                                                                                      "1536x1024")
+    assert (answer.background, answer.output_format, answer.quality, answer.size) == (
+        "opaque",
+        "png",
+        "medium",
+        "1536x1024",
+    )
     assert picture(answer.data[0].b64_json).size == (1536, 1024) and answer.data[0].url is None
     usage = answer.usage
     assert usage.input_tokens == usage.input_tokens_details.text_tokens + usage.input_tokens_details.image_tokens
@@ -62,8 +67,12 @@ def test_generate_parses_into_the_sdk_types_with_every_field_filled(client):
 def test_the_adapters_cost_reads_the_fields_the_sdk_types_define(client):
     """The adapter's token_cost on the SDK-parsed usage: each typed count at its own rate."""
     usage = client.images.generate(model="gpt-image-1.5", prompt=PROMPT, size="1024x1024").usage
-    expected = (usage.input_tokens_details.text_tokens * 5.0 + usage.input_tokens_details.image_tokens * 8.0
-                + usage.output_tokens_details.text_tokens * 10.0 + usage.output_tokens_details.image_tokens * 32.0)
+    expected = (
+        usage.input_tokens_details.text_tokens * 5.0
+        + usage.input_tokens_details.image_tokens * 8.0
+        + usage.output_tokens_details.text_tokens * 10.0
+        + usage.output_tokens_details.image_tokens * 32.0
+    )
     assert token_cost("gpt-image-1.5", usage.model_dump()) == pytest.approx(expected / 1e6)
     assert token_cost("gpt-image-1.5", usage.model_dump()) < usage.output_tokens * 32.0 / 1e6  # text out is cheaper
 
@@ -77,28 +86,56 @@ def test_output_format_is_honoured(client, fmt, pil):
 
 
 def test_every_sdk_field_is_accepted_and_null_means_the_default(client, emulator):
-    nulls = dict(background=None, complexity=None, moderation=None, n=None, output_compression=None,
-                 output_format=None, partial_images=None, quality=None, response_format=None, safety_identifier=None,
-                 size=None, style=None, frame_count=None, frame_duration_ms=None, svg=None)
+    nulls = dict(
+        background=None,
+        complexity=None,
+        moderation=None,
+        n=None,
+        output_compression=None,
+        output_format=None,
+        partial_images=None,
+        quality=None,
+        response_format=None,
+        safety_identifier=None,
+        size=None,
+        style=None,
+        frame_count=None,
+        frame_duration_ms=None,
+        svg=None,
+    )
     answer = client.images.generate(model="gpt-image-1.5", prompt=PROMPT, **nulls)
     sent = emulator.requests_for("openai")[-1].json
     assert all(sent[k] is None for k in nulls)  # the SDK sends them as null
     assert len(answer.data) == 1 and answer.output_format == "png" and answer.size == "1024x1024"
-    answer = client.images.generate(model="gpt-image-2", prompt=PROMPT, n=2, size="auto", quality="high",
-                                    background="opaque", moderation="low", complexity="high", output_format="jpeg",
-                                    output_compression=70, safety_identifier="user-7f3a", user="legacy-user")
+    answer = client.images.generate(
+        model="gpt-image-2",
+        prompt=PROMPT,
+        n=2,
+        size="auto",
+        quality="high",
+        background="opaque",
+        moderation="low",
+        complexity="high",
+        output_format="jpeg",
+        output_compression=70,
+        safety_identifier="user-7f3a",
+        user="legacy-user",
+    )
     assert len(answer.data) == 2 and answer.quality == "high" and answer.output_format == "jpeg"
 
 
-@pytest.mark.parametrize("kwargs,param", [
-    (dict(extra_body={"seed": 3}), "seed"),  # not an OpenAI Images field: still refused
-    (dict(n=11), "n"),
-    (dict(extra_body={"n": "2"}), "n"),  # a string where an integer belongs
-    (dict(quality="hd"), "quality"),  # DALL-E's quality on a GPT model
-    (dict(response_format="url"), "response_format"),
-    (dict(size="1000x700"), "size"),
-    (dict(output_format="png", output_compression=50), "output_compression"),
-])
+@pytest.mark.parametrize(
+    "kwargs,param",
+    [
+        (dict(extra_body={"seed": 3}), "seed"),  # not an OpenAI Images field: still refused
+        (dict(n=11), "n"),
+        (dict(extra_body={"n": "2"}), "n"),  # a string where an integer belongs
+        (dict(quality="hd"), "quality"),  # DALL-E's quality on a GPT model
+        (dict(response_format="url"), "response_format"),
+        (dict(size="1000x700"), "size"),
+        (dict(output_format="png", output_compression=50), "output_compression"),
+    ],
+)
 def test_unknown_fields_and_wrong_values_are_refused(client, kwargs, param):
     openai = sdk("openai")
     with pytest.raises(openai.BadRequestError) as err:
@@ -109,8 +146,9 @@ def test_unknown_fields_and_wrong_values_are_refused(client, kwargs, param):
 
 def test_streaming_yields_partial_images_then_the_final_image(client, emulator):
     types = sdk("openai.types")
-    stream = client.images.generate(model="gpt-image-1.5", prompt=PROMPT, size="1024x1536", stream=True,
-                                    partial_images=2, output_format="webp")
+    stream = client.images.generate(
+        model="gpt-image-1.5", prompt=PROMPT, size="1024x1536", stream=True, partial_images=2, output_format="webp"
+    )
     events = list(stream)
     assert [type(e) for e in events] == [types.ImageGenPartialImageEvent] * 2 + [types.ImageGenCompletedEvent]
     assert [e.partial_image_index for e in events[:2]] == [0, 1]
@@ -138,8 +176,9 @@ def test_a_failure_mid_stream_is_raised_by_the_sdk(client, emulator):
 def test_edit_takes_several_images_as_image_array_parts(client, emulator):
     types = sdk("openai.types")
     images = [("first.png", png(colour=(200, 0, 0)), "image/png"), ("second.png", png(colour=(0, 200, 0)), "image/png")]
-    answer = client.images.edit(model="gpt-image-1.5", prompt=PROMPT, image=images, input_fidelity="high",
-                                size="1024x1024")
+    answer = client.images.edit(
+        model="gpt-image-1.5", prompt=PROMPT, image=images, input_fidelity="high", size="1024x1024"
+    )
     assert isinstance(answer, types.ImagesResponse) and picture(answer.data[0].b64_json).size == (1024, 1024)
     assert answer.usage.input_tokens_details.image_tokens > 0  # the input images are billed as image tokens
     sent = emulator.requests_for("openai")[-1]
@@ -150,29 +189,34 @@ def test_edit_takes_several_images_as_image_array_parts(client, emulator):
 
 def test_edit_streams_edit_events(client):
     types = sdk("openai.types")
-    stream = client.images.edit(model="gpt-image-1.5", prompt=PROMPT, image=("one.png", png(), "image/png"),
-                                stream=True, partial_images=1)
+    stream = client.images.edit(
+        model="gpt-image-1.5", prompt=PROMPT, image=("one.png", png(), "image/png"), stream=True, partial_images=1
+    )
     assert [type(e) for e in stream] == [types.ImageEditPartialImageEvent, types.ImageEditCompletedEvent]
 
 
 def test_edit_refuses_what_the_sdk_docs_refuse(client):
     openai = sdk("openai")
     with pytest.raises(openai.BadRequestError) as err:  # "For gpt-image-2, omit this parameter"
-        client.images.edit(model="gpt-image-2", prompt=PROMPT, image=("one.png", png(), "image/png"),
-                           input_fidelity="high")
+        client.images.edit(
+            model="gpt-image-2", prompt=PROMPT, image=("one.png", png(), "image/png"), input_fidelity="high"
+        )
     assert err.value.param == "input_fidelity"
     with pytest.raises(openai.BadRequestError) as err:
         client.images.edit(model="gpt-image-1.5", prompt=PROMPT, image=("notes.png", b"not an image", "image/png"))
     assert err.value.param == "image"
 
 
-@pytest.mark.parametrize("fault,error,status,code", [
-    ("auth", "AuthenticationError", 401, "invalid_api_key"),
-    ("refused", "BadRequestError", 400, "moderation_blocked"),
-    ("rate_limit", "RateLimitError", 429, "rate_limit_exceeded"),
-    ("quota", "RateLimitError", 429, "insufficient_quota"),
-    ("server", "InternalServerError", 500, "server_error"),
-])
+@pytest.mark.parametrize(
+    "fault,error,status,code",
+    [
+        ("auth", "AuthenticationError", 401, "invalid_api_key"),
+        ("refused", "BadRequestError", 400, "moderation_blocked"),
+        ("rate_limit", "RateLimitError", 429, "rate_limit_exceeded"),
+        ("quota", "RateLimitError", 429, "insufficient_quota"),
+        ("server", "InternalServerError", 500, "server_error"),
+    ],
+)
 def test_error_bodies_parse_into_the_sdk_errors(client, emulator, fault, error, status, code):
     openai = sdk("openai")
     emulator.set_fault("openai", fault)
@@ -191,6 +235,7 @@ def test_an_unknown_model_is_not_found(client):
 
 # -- answer shapes: b64_json and url -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("response_format", [None, "url", "b64_json"])
 def test_dalle_answers_a_url_or_base64_as_asked(client, response_format):
     kwargs = {"response_format": response_format} if response_format else {}
@@ -205,6 +250,7 @@ def test_dalle_answers_a_url_or_base64_as_asked(client, response_format):
 
 # -- the same run, from the adapter and from the SDK ---------------------------------------------
 
+
 def adapter_run(make_provider, make_call, sink, **fields):
     provider = make_provider("openai")
 
@@ -216,9 +262,17 @@ def adapter_run(make_provider, make_call, sink, **fields):
 
 
 # headers only the SDK sends: its telemetry, none of which the API documents as required
-SDK_ONLY_HEADERS = {"x-stainless-lang", "x-stainless-package-version", "x-stainless-os", "x-stainless-arch",
-                    "x-stainless-runtime", "x-stainless-runtime-version", "x-stainless-async",
-                    "x-stainless-retry-count", "x-stainless-read-timeout"}
+SDK_ONLY_HEADERS = {
+    "x-stainless-lang",
+    "x-stainless-package-version",
+    "x-stainless-os",
+    "x-stainless-arch",
+    "x-stainless-runtime",
+    "x-stainless-runtime-version",
+    "x-stainless-async",
+    "x-stainless-retry-count",
+    "x-stainless-read-timeout",
+}
 
 
 def test_the_adapter_sends_what_the_sdk_sends_for_one_image(client, emulator, make_provider, make_call, sink):
@@ -233,14 +287,20 @@ def test_the_adapter_sends_what_the_sdk_sends_for_one_image(client, emulator, ma
     assert theirs.headers["accept"] == "application/json" and ours.headers["accept"] == "*/*"
 
 
-def test_the_adapter_sends_references_as_the_sdk_sends_an_image_list(client, emulator, make_provider, make_call,
-                                                                     sink):
+def test_the_adapter_sends_references_as_the_sdk_sends_an_image_list(client, emulator, make_provider, make_call, sink):
     data = [png(colour=(200, 0, 0)), png(colour=(0, 0, 200))]
-    refs = tuple(ReferenceImage(data=d, mime="image/png", sha256=hashlib.sha256(d).hexdigest(), width=48, height=32)
-                 for d in data)
+    refs = tuple(
+        ReferenceImage(data=d, mime="image/png", sha256=hashlib.sha256(d).hexdigest(), width=48, height=32)
+        for d in data
+    )
     outcome = adapter_run(make_provider, make_call, sink, prompt=PROMPT, size="1024x1024", references=refs)
-    client.images.edit(model="gpt-image-1.5", prompt=PROMPT, n=1, size="1024x1024",
-                       image=[(f"reference-{i + 1}.png", d, "image/png") for i, d in enumerate(data)])
+    client.images.edit(
+        model="gpt-image-1.5",
+        prompt=PROMPT,
+        n=1,
+        size="1024x1024",
+        image=[(f"reference-{i + 1}.png", d, "image/png") for i, d in enumerate(data)],
+    )
     ours, theirs = emulator.requests_for("openai")
     assert (ours.method, ours.path) == (theirs.method, theirs.path) == ("POST", "/images/edits")
     assert ours.content_type.startswith("multipart/form-data") and theirs.content_type.startswith("multipart/form-data")

@@ -26,11 +26,21 @@ from support.sinks import generate
 replicate = sdk("replicate")
 from replicate.exceptions import ModelError, ReplicateError  # noqa: E402  (after the skip)
 
-SEEDREAM, NANO, KONTEXT, FLUX = ("bytedance/seedream-4", "google/nano-banana", "black-forest-labs/flux-kontext-pro",
-                                 "black-forest-labs/flux-1.1-pro")
+SEEDREAM, NANO, KONTEXT, FLUX = (
+    "bytedance/seedream-4",
+    "google/nano-banana",
+    "black-forest-labs/flux-kontext-pro",
+    "black-forest-labs/flux-1.1-pro",
+)
 TOKEN = "r8_sdk-token-0123456789"
-SERIES = {"prompt": "Generate a series of 3 images: a fox's day", "size": "custom", "width": 1024, "height": 1024,
-          "sequential_image_generation": "auto", "max_images": 3}
+SERIES = {
+    "prompt": "Generate a series of 3 images: a fox's day",
+    "size": "custom",
+    "width": 1024,
+    "height": 1024,
+    "sequential_image_generation": "auto",
+    "max_images": 3,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +60,7 @@ def creates(emulator):
 
 
 # -- the calls -------------------------------------------------------------------------------
+
 
 def test_run_answers_a_seedream_series_in_the_wait(emulator):
     ref = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
@@ -73,9 +84,9 @@ def test_run_polls_when_the_wait_runs_out(emulator):
 def test_a_prediction_parses_into_the_sdk_type_and_reloads_until_done(emulator):
     emulator.latency_s, emulator.sync_wait_s = 0.3, 0.02
     held = client(emulator)
-    prediction = held.models.predictions.create(model=KONTEXT, input={"prompt": "a fox", "seed": 3,
-                                                                      "input_image": reference_image().data_url()},
-                                                wait=1)
+    prediction = held.models.predictions.create(
+        model=KONTEXT, input={"prompt": "a fox", "seed": 3, "input_image": reference_image().data_url()}, wait=1
+    )
     assert isinstance(prediction, replicate.prediction.Prediction)
     assert prediction.status == "starting" and prediction.output is None and prediction.model == KONTEXT
     assert set(prediction.urls) >= {"get", "cancel"} and prediction.created_at
@@ -115,16 +126,20 @@ def test_the_client_cannot_parse_an_aborted_prediction(emulator):
     adapter reads it (tests/providers/test_replicate.py), the client raises."""
     emulator.set_fault("replicate", "job_ended", state="aborted")
     held = client(emulator)
-    answer = httpx.post(f"{emulator.url}/replicate/v1/models/{FLUX}/predictions", json={"input": {"prompt": "x"}},
-                        headers={"Authorization": f"Bearer {TOKEN}"})
+    answer = httpx.post(
+        f"{emulator.url}/replicate/v1/models/{FLUX}/predictions",
+        json={"input": {"prompt": "x"}},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
     assert answer.status_code == 201
     emulator.jobs[answer.json()["id"]].created -= 10  # its deadline has passed
     with pytest.raises(pydantic_v1.ValidationError, match="status"):
         held.predictions.get(answer.json()["id"])
 
 
-@pytest.mark.parametrize("shape,status", [("replicate_output_processing", "processing"),
-                                          ("replicate_wait_processing", "processing")])
+@pytest.mark.parametrize(
+    "shape,status", [("replicate_output_processing", "processing"), ("replicate_wait_processing", "processing")]
+)
 def test_each_blocking_answer_shape_parses(emulator, shape, status):
     emulator.shapes = {shape}
     if shape == "replicate_wait_processing":
@@ -135,6 +150,7 @@ def test_each_blocking_answer_shape_parses(emulator, shape, status):
 
 
 # -- errors and retries ------------------------------------------------------------------------
+
 
 def test_a_rejected_token_is_a_problem_details_401(emulator):
     with pytest.raises(ReplicateError) as err:
@@ -180,27 +196,42 @@ def adapter_run(make_provider, make_call, sink, *, call_fields, **options):
 def test_the_adapter_sends_what_the_client_sends(emulator, make_provider, make_call, sink):
     emulator.latency_s, emulator.sync_wait_s = 0.3, 0.02  # both poll
     ref = reference_image()
-    outcome = adapter_run(make_provider, make_call, sink, call_fields=dict(
-        model=SEEDREAM, prompt=SERIES["prompt"], frames=3, size="1024x1024", references=(ref,)))
+    outcome = adapter_run(
+        make_provider,
+        make_call,
+        sink,
+        call_fields=dict(model=SEEDREAM, prompt=SERIES["prompt"], frames=3, size="1024x1024", references=(ref,)),
+    )
     ours = emulator.requests_for("replicate")
     emulator.requests.clear()
     out = client(emulator).run(SEEDREAM, input={**SERIES, "image_input": [ref.data_url()]})
     theirs = emulator.requests_for("replicate")
-    assert (ours[0].method, ours[0].path) == (theirs[0].method, theirs[0].path) == ("POST", f"/v1/models/{SEEDREAM}/predictions")
+    assert (
+        (ours[0].method, ours[0].path)
+        == (theirs[0].method, theirs[0].path)
+        == ("POST", f"/v1/models/{SEEDREAM}/predictions")
+    )
     assert ours[0].headers["authorization"] == theirs[0].headers["authorization"] == "Bearer <redacted>"
     assert ours[0].headers["prefer"] == theirs[0].headers["prefer"] == "wait"
     assert ours[0].content_type == theirs[0].content_type == "application/json"
     assert body_differences(ours[0].json, theirs[0].json) == {}
     assert ours[0].headers["cancel-after"] == "1m"
-    differing = {h for h in set(ours[0].headers) | set(theirs[0].headers)
-                 if h not in ("content-length", "host") and ours[0].headers.get(h) != theirs[0].headers.get(h)}
+    differing = {
+        h
+        for h in set(ours[0].headers) | set(theirs[0].headers)
+        if h not in ("content-length", "host") and ours[0].headers.get(h) != theirs[0].headers.get(h)
+    }
     assert differing == KNOWN_HEADER_DIFFERENCES
 
     def polls(requests, pred_id):
         return {(r.method, r.path.replace(pred_id, "ID"), r.headers["authorization"]) for r in requests[1:]}
 
     their_id = theirs[1].path.rsplit("/", 1)[1]
-    assert polls(ours, outcome.request_id) == polls(theirs, their_id) == {("GET", "/v1/predictions/ID", "Bearer <redacted>")}
+    assert (
+        polls(ours, outcome.request_id)
+        == polls(theirs, their_id)
+        == {("GET", "/v1/predictions/ID", "Bearer <redacted>")}
+    )
     assert len(sink.urls) == len(out) == 3
 
 

@@ -30,12 +30,21 @@ EDIT = "bytedance/seedream-v4.5/edit-sequential"
 
 
 def client(emulator) -> wavespeed.Client:
-    return wavespeed.Client(api_key="sdk-key-0123456789", base_url=f"{emulator.url}/wavespeed",
-                            max_connection_retries=3, retry_interval=0.01)
+    return wavespeed.Client(
+        api_key="sdk-key-0123456789",
+        base_url=f"{emulator.url}/wavespeed",
+        max_connection_retries=3,
+        retry_interval=0.01,
+    )
 
 
 def run(emulator, model=T2I, **kw):
-    payload = {"prompt": "Generate a series of 3 images: a fox's day", "size": "96*64", "max_images": 3, **kw.pop("input", {})}
+    payload = {
+        "prompt": "Generate a series of 3 images: a fox's day",
+        "size": "96*64",
+        "max_images": 3,
+        **kw.pop("input", {}),
+    }
     return client(emulator).run(model, payload, poll_interval=0.02, timeout=20, **kw)
 
 
@@ -46,6 +55,7 @@ def reference_file(tmp_path: Path, name: str, colour) -> Path:
 
 
 # -- the calls -------------------------------------------------------------------------------
+
 
 def test_run_polls_until_completed(emulator):
     emulator.latency_s = 0.2
@@ -69,8 +79,9 @@ def test_sync_mode_that_runs_out_gives_the_task_id_and_get_result_fetches_it(emu
     emulator.latency_s, emulator.sync_wait_s = 1.5, 0.05  # the job outlasts the sync wait by far
     with pytest.raises(RuntimeError, match=r"Sync mode timed out \(task_id: wav-\w+\).*Query the result later"):
         run(emulator, enable_sync_mode=True)
-    no_throw = client(emulator).run_no_throw(T2I, {"prompt": "p", "size": "64*64", "max_images": 1},
-                                             enable_sync_mode=True)
+    no_throw = client(emulator).run_no_throw(
+        T2I, {"prompt": "p", "size": "64*64", "max_images": 1}, enable_sync_mode=True
+    )
     assert no_throw["status"] == "processing" and no_throw["task_id"].startswith("wav-")
     for _ in range(1000):  # the job ends 1.5 s after it was created
         result = client(emulator).get_result(no_throw["task_id"])
@@ -158,7 +169,9 @@ GET_ONLY_DIFFERENCE = {"content-type": "the SDK declares a JSON body on its GETs
 def _reference(data: bytes) -> ReferenceImage:
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
-    return ReferenceImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=width, height=height)
+    return ReferenceImage(
+        data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=width, height=height
+    )
 
 
 def _steps(emulator, since: int) -> list:
@@ -178,8 +191,9 @@ def test_same_requests_as_the_sdk(emulator, make_provider, make_call, sink, tmp_
     refs = tuple(_reference(png_bytes(c)) for c in colours)
     emulator.latency_s = 0.2
     p = make_provider("wavespeed")
-    call = make_call(p, model=EDIT, prompt="Generate a series of 3 images: a fox's day", frames=3, size="96x64",
-                     references=refs)
+    call = make_call(
+        p, model=EDIT, prompt="Generate a series of 3 images: a fox's day", frames=3, size="96x64", references=refs
+    )
 
     async def adapter_run():
         async with httpx.AsyncClient(timeout=10) as http:
@@ -189,14 +203,20 @@ def test_same_requests_as_the_sdk(emulator, make_provider, make_call, sink, tmp_
     asyncio.run(adapter_run())
     middle = len(emulator.requests)
     c = client(emulator)
-    urls = [c.upload(str(reference_file(tmp_path, f"reference_{i + 1}.png", colour))) for i, colour in enumerate(colours)]
-    c.run(EDIT, {"prompt": call.prompt, "size": "96*64", "max_images": 3, "images": urls}, poll_interval=0.02, timeout=20)
+    urls = [
+        c.upload(str(reference_file(tmp_path, f"reference_{i + 1}.png", colour))) for i, colour in enumerate(colours)
+    ]
+    c.run(
+        EDIT, {"prompt": call.prompt, "size": "96*64", "max_images": 3, "images": urls}, poll_interval=0.02, timeout=20
+    )
     ours, theirs = emulator.requests[start:middle], emulator.requests[middle:]
 
     # the same steps: ticket, PUT, ticket, PUT, submit, polls of the result path
     expected = [("wavespeed", "POST", "/media/uploads"), ("storage", "PUT", "/{upload}")] * 2 + [
-        ("wavespeed", "POST", f"/{EDIT}"), ("wavespeed", "GET", "/predictions/{id}/result")]
-    assert _steps(emulator, start)[:len(expected)] == expected
+        ("wavespeed", "POST", f"/{EDIT}"),
+        ("wavespeed", "GET", "/predictions/{id}/result"),
+    ]
+    assert _steps(emulator, start)[: len(expected)] == expected
     assert _steps(emulator, middle) == expected
     by_step = lambda log, method, prefix: [r for r in log if r.method == method and r.path.startswith(prefix)]  # noqa: E731
     # upload tickets: the same fields, values and formats
@@ -222,5 +242,8 @@ def test_same_requests_as_the_sdk(emulator, make_provider, make_call, sink, tmp_
 
 def _differing(ours: dict[str, str], theirs: dict[str, str]) -> set[str]:
     """Headers whose values differ (those of the connection itself left aside)."""
-    return {h for h in set(ours) | set(theirs)
-            if h not in ("content-length", "host", "connection") and ours.get(h) != theirs.get(h)}
+    return {
+        h
+        for h in set(ours) | set(theirs)
+        if h not in ("content-length", "host", "connection") and ours.get(h) != theirs.get(h)
+    }

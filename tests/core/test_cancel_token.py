@@ -29,8 +29,13 @@ def test_a_cancelled_run_returns_its_result(emulator, data_dir: Path) -> None:
         if p.frames_done >= 1:
             token.set()
 
-    result = asyncio.run(pg.run(GenerationRequest(prompt="A fox.", frames=4, provider="byteplus", size="2048x2048"),
-                                on_progress=progress, cancel=token))
+    result = asyncio.run(
+        pg.run(
+            GenerationRequest(prompt="A fox.", frames=4, provider="byteplus", size="2048x2048"),
+            on_progress=progress,
+            cancel=token,
+        )
+    )
     record = result.record
     assert record.status == "cancelled" and record.error.startswith("cancelled by the user")
     assert 1 <= record.frames_returned < 4 and len(result.frames) == record.frames_returned
@@ -43,8 +48,9 @@ def test_a_token_set_before_the_run_sends_nothing(emulator, data_dir: Path) -> N
     pg = on_emulator(emulator, data_dir)
     token = asyncio.Event()
     token.set()
-    record = asyncio.run(pg.run(GenerationRequest(prompt="A fox.", frames=2, provider="byteplus", size="2048x2048"),
-                                cancel=token)).record
+    record = asyncio.run(
+        pg.run(GenerationRequest(prompt="A fox.", frames=2, provider="byteplus", size="2048x2048"), cancel=token)
+    ).record
     assert record.status == "cancelled" and "nothing was sent" in record.error and record.cost_usd == 0
     assert emulator.requests == [] and len(pg.log.read()) == 1
 
@@ -59,8 +65,18 @@ def test_a_cancelled_comparison_logs_every_arm_cancelled(emulator, data_dir: Pat
         if p.frames_done >= 1:
             token.set()
 
-    result = asyncio.run(compare(pg, Story("A fox.", beats=("a", "b", "c", "d")), arms, frames=4, seed=None,
-                                 size="2048x2048", on_progress=progress, cancel=token))
+    result = asyncio.run(
+        compare(
+            pg,
+            Story("A fox.", beats=("a", "b", "c", "d")),
+            arms,
+            frames=4,
+            seed=None,
+            size="2048x2048",
+            on_progress=progress,
+            cancel=token,
+        )
+    )
     assert [r.status for r in result.records] == ["cancelled", "cancelled"]
     assert sorted(pg.log.read()["status"]) == ["cancelled", "cancelled"]
     assert sum(r.cost_usd for r in result.records) > 0

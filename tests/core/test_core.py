@@ -63,17 +63,22 @@ def test_sequence_prompt_states_the_frame_count(playground: Playground) -> None:
     assert "series of 4 images" in prompt and "Image 4: delivers it" in prompt
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"prompt": "   "}, "prompt is empty"),
-    ({"frames": 0}, "between 1 and 15"),
-    ({"frames": 16}, "between 1 and 15"),
-    ({"frames": 2, "beats": [str(i) for i in range(16)]}, "the limit is 15, one per frame"),
-    ({"provider": "nope"}, "unknown provider"),
-    ({"model": "no-such-model"}, "unknown model"),
-    ({"mode": "sideways"}, "mode must be"),
-    ({"size": "999x999"}, "not allowed"),
-])
-def test_bad_input_is_rejected_logged_and_keeps_earlier_rows(playground: Playground, kwargs: dict, message: str) -> None:
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"prompt": "   "}, "prompt is empty"),
+        ({"frames": 0}, "between 1 and 15"),
+        ({"frames": 16}, "between 1 and 15"),
+        ({"frames": 2, "beats": [str(i) for i in range(16)]}, "the limit is 15, one per frame"),
+        ({"provider": "nope"}, "unknown provider"),
+        ({"model": "no-such-model"}, "unknown model"),
+        ({"mode": "sideways"}, "mode must be"),
+        ({"size": "999x999"}, "not allowed"),
+    ],
+)
+def test_bad_input_is_rejected_logged_and_keeps_earlier_rows(
+    playground: Playground, kwargs: dict, message: str
+) -> None:
     first = run(playground).record
     before = (playground.log.runs.path).read_bytes()
     with pytest.raises(InputError, match=message):

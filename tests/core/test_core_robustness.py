@@ -110,6 +110,7 @@ def _disk_full(*args, **kwargs):
 
 # -- every run ends as exactly one row, whatever raises (defect 2) -----------------------------------
 
+
 def test_a_download_that_hits_a_full_disk_is_that_frames_error(scripted, monkeypatch):
     pg = scripted(deliver_urls)
     monkeypatch.setattr(run_sink, "download_frame", fake_download)
@@ -119,7 +120,11 @@ def test_a_download_that_hits_a_full_disk_is_that_frames_error(scripted, monkeyp
     assert list(errors) == [2] and "No space left on device" in errors[2]
     assert only_row(pg)["status"] == "partial"
     assert frame_files(pg.log.run_dir(record.run_id)) == [
-        "frame_01.png", "frame_01.preview.webp", "frame_03.png", "frame_03.preview.webp"]
+        "frame_01.png",
+        "frame_01.preview.webp",
+        "frame_03.png",
+        "frame_03.preview.webp",
+    ]
 
 
 @pytest.mark.parametrize("deliver", [deliver_urls, deliver_bytes], ids=["downloads", "bytes"])
@@ -160,6 +165,7 @@ def test_an_adapter_bug_while_the_row_is_filled_still_logs_it(scripted, monkeypa
 
 # -- keys never in a repr (defect 11) ------------------------------------------------------------
 
+
 def test_no_key_in_the_repr_of_anything_that_holds_one(tmp_path):
     call = ProviderCall(model="m", prompt="p", frames=1, size="1K", seed=None, api_key=FAKE_KEY)
     session = Session(keys={"ARK_API_KEY": FAKE_KEY})
@@ -172,8 +178,16 @@ def test_no_key_in_the_repr_of_anything_that_holds_one(tmp_path):
 
 # -- configuration values that would silently disable a limit (defect 20) --------------------------
 
-@pytest.mark.parametrize("name", ["PLAYGROUND_MAX_USD_PER_RUN", "PLAYGROUND_MAX_USD_PER_SESSION",
-                                  "PLAYGROUND_MAX_USD_PER_DAY", "PLAYGROUND_CONFIRM_USD"])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PLAYGROUND_MAX_USD_PER_RUN",
+        "PLAYGROUND_MAX_USD_PER_SESSION",
+        "PLAYGROUND_MAX_USD_PER_DAY",
+        "PLAYGROUND_CONFIRM_USD",
+    ],
+)
 @pytest.mark.parametrize("raw", ["nan", "-1", "-inf"])
 def test_a_cap_that_is_not_a_non_negative_number_is_refused(tmp_path, name, raw):
     with pytest.raises(ConfigError) as caught:
@@ -190,8 +204,9 @@ def test_a_limit_must_be_a_positive_finite_number(tmp_path, name, raw):
 
 
 def test_inf_still_lifts_a_cap_and_zero_still_means_free_runs_only(tmp_path):
-    settings = Settings.from_env(env={"PLAYGROUND_MAX_USD_PER_RUN": "inf", "PLAYGROUND_MAX_USD_PER_DAY": "0"},
-                                 data_dir=tmp_path)
+    settings = Settings.from_env(
+        env={"PLAYGROUND_MAX_USD_PER_RUN": "inf", "PLAYGROUND_MAX_USD_PER_DAY": "0"}, data_dir=tmp_path
+    )
     assert settings.max_usd_per_run == math.inf and settings.max_usd_per_day == 0.0
 
 
@@ -201,6 +216,7 @@ def test_the_cli_prints_the_one_line_for_a_nan_cap(data_dir):
 
 
 # -- a failed write leaves no file behind (defect 20) ------------------------------------------------
+
 
 def test_save_frame_removes_its_part_file_when_the_write_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(rundir.os, "replace", _disk_full)
@@ -244,6 +260,7 @@ def test_an_unexpected_error_before_sending_is_raised_after_its_row(scripted, mo
 
 
 # -- a second cancel cannot lose the row (defect 3) -------------------------------------------------
+
 
 def slow_scoring(monkeypatch) -> None:
     """Scoring (in a thread, while the row is being finished) takes 0.6 s."""
@@ -293,6 +310,7 @@ def test_a_cancel_that_lands_while_a_finished_run_is_scored_keeps_its_row(script
 
 # -- calls that may have been billed are counted (defect 5) -------------------------------------------
 
+
 async def hang(call: ProviderCall, sink: FrameSink) -> CallOutcome:
     await asyncio.sleep(3600)
     raise AssertionError("stopped before this")
@@ -301,8 +319,9 @@ async def hang(call: ProviderCall, sink: FrameSink) -> CallOutcome:
 def test_calls_stopped_by_the_deadline_count_as_possibly_billed_and_waiting_ones_do_not(scripted, monkeypatch):
     pg = scripted(hang, PLAYGROUND_RUN_DEADLINE_S="0.3")
     monkeypatch.setattr(ScriptedProvider, "max_concurrency", 1)  # one call in flight, two waiting their turn
-    record = asyncio.run(pg.run(GenerationRequest(prompt="a fox", provider="scripted", mode="baseline",
-                                                  frames=3))).record
+    record = asyncio.run(
+        pg.run(GenerationRequest(prompt="a fox", provider="scripted", mode="baseline", frames=3))
+    ).record
     assert record.status == "error" and "deadline" in record.error
     assert record.images_billed == 0
     assert record.cost_usd == pytest.approx(0.05) and record.cost_source == "possibly billed (estimate)"
@@ -376,8 +395,14 @@ sys.stdin.read()  # hold it until the test closes stdin or ends this process
 
 def test_a_reservation_of_another_process_counts_until_that_process_is_gone(scripted, data_dir):
     pg = scripted(deliver_bytes, **DAY_CAP)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(data_dir)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(data_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(SpendCapError, match="PLAYGROUND_MAX_USD_PER_DAY"):
@@ -396,6 +421,7 @@ def test_an_expired_reservation_does_not_count(scripted, data_dir):
 
 
 # -- sizes a provider names, models a user types (defect 18) ---------------------------------------------
+
 
 def test_a_size_preset_the_provider_declares_is_accepted_and_other_names_are_not(scripted, monkeypatch):
     pg = scripted(deliver_bytes)
@@ -420,8 +446,9 @@ def test_a_typed_edit_sequential_model_takes_references_like_its_listed_kin(prov
     info = provider_cls.model(typed)
     assert info.max_references == 10 and info.native_sequence and info.id == typed
     reference = ReferenceImage(data=tiny_png(), mime="image/png", sha256="0" * 64, width=64, height=64)
-    call = ProviderCall(model=typed, prompt="a fox", frames=3, size="2048x2048", seed=None,
-                        references=(reference, reference))
+    call = ProviderCall(
+        model=typed, prompt="a fox", frames=3, size="2048x2048", seed=None, references=(reference, reference)
+    )
     provider_cls().validate(call)  # was: "accepts at most 0 reference image(s)"
 
 

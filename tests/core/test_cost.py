@@ -29,8 +29,9 @@ def test_megapixel_prices_scale_with_size() -> None:
 
 
 def test_unknown_model_falls_back_to_a_marked_estimate() -> None:
-    price = pricing.price_for("acme", "acme-9000", {"acme-1": pricing.Price(0.01, "listed")},
-                              pricing.Price(0.02, "acme list price"))
+    price = pricing.price_for(
+        "acme", "acme-9000", {"acme-1": pricing.Price(0.01, "listed")}, pricing.Price(0.02, "acme list price")
+    )
     assert price.estimated and price.usd == 0.02 and "estimate" in price.source
 
 

@@ -45,11 +45,15 @@ def only_row(pg) -> dict:
 
 # -- keys -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("provider, fault, env_var, mode", [
-    ("byteplus", "auth", "ARK_API_KEY", "sequence"),
-    ("evolink", "forbidden", "EVOLINK_API_KEY", "sequence"),
-    ("openai", "auth", "OPENAI_API_KEY", "baseline"),
-])
+
+@pytest.mark.parametrize(
+    "provider, fault, env_var, mode",
+    [
+        ("byteplus", "auth", "ARK_API_KEY", "sequence"),
+        ("evolink", "forbidden", "EVOLINK_API_KEY", "sequence"),
+        ("openai", "auth", "OPENAI_API_KEY", "baseline"),
+    ],
+)
 def test_rejected_key_names_the_variable_never_the_key(pg, emulator, provider, fault, env_var, mode):
     emulator.set_fault(provider, fault)
     key = emulator.env()[env_var]
@@ -73,6 +77,7 @@ def test_a_key_typed_in_the_session_is_used_and_redacted(pg, emulator):
 
 
 # -- rate limits ------------------------------------------------------------------------------------
+
 
 def test_429_with_retry_after_is_honoured_then_succeeds(pg, emulator):
     emulator.set_fault("wavespeed", "rate_limit", count=2, retry_after=0.3)
@@ -117,6 +122,7 @@ def test_a_long_retry_after_is_reported_not_waited_for(pg, emulator):
 
 # -- server errors and resets ---------------------------------------------------------------------------
 
+
 def test_5xx_on_a_generation_is_not_resent(pg, emulator):
     emulator.set_fault("byteplus", "server", count=1)
     record = run(pg, **SEQ).record
@@ -150,6 +156,7 @@ def test_fal_result_fetch_is_retried(pg, emulator):
 
 
 # -- timeouts ---------------------------------------------------------------------------------------------
+
 
 def test_connection_refused_says_nothing_was_sent(emulator, data_dir, monkeypatch):
     monkeypatch.setattr(HttpProvider, "retry_policy", RetryPolicy(base_delay=0.01))
@@ -230,6 +237,7 @@ def test_a_job_that_never_finishes_without_a_cancel_endpoint(pg_short, emulator)
 
 # -- bad answers ---------------------------------------------------------------------------------------------
 
+
 def test_truncated_json_on_create(pg, emulator):
     emulator.set_fault("evolink", "malformed", count=1)
     record = run(pg, provider="evolink", frames=2, size="256x256").record
@@ -244,8 +252,10 @@ def test_truncated_json_on_a_poll(pg, emulator):
     assert record.status == "error" and "unreadable JSON" in record.error
 
 
-@pytest.mark.parametrize("provider, mode, frames", [("evolink", "sequence", 2), ("wavespeed", "sequence", 2),
-                                                    ("fal", "baseline", 1), ("atlascloud", "sequence", 2)])
+@pytest.mark.parametrize(
+    "provider, mode, frames",
+    [("evolink", "sequence", 2), ("wavespeed", "sequence", 2), ("fal", "baseline", 1), ("atlascloud", "sequence", 2)],
+)
 def test_an_async_job_that_fails(pg, emulator, provider, mode, frames):
     emulator.set_fault(provider, "job_failed")
     record = run(pg, provider=provider, mode=mode, frames=frames, size="512x512").record
@@ -261,11 +271,15 @@ def test_content_refused_at_submission(pg, emulator):
 
 # -- fewer frames, refused frames, billing -------------------------------------------------------------------
 
-@pytest.mark.parametrize("provider, billed", [
-    ("byteplus", 2),   # usage.generated_images: successful images only
-    ("evolink", 2),    # settles on images generated
-    ("wavespeed", 4),  # max_images requested, whatever comes back
-])
+
+@pytest.mark.parametrize(
+    "provider, billed",
+    [
+        ("byteplus", 2),  # usage.generated_images: successful images only
+        ("evolink", 2),  # settles on images generated
+        ("wavespeed", 4),  # max_images requested, whatever comes back
+    ],
+)
 def test_fewer_frames_than_asked_is_partial_and_billed_by_the_providers_rule(pg, emulator, provider, billed):
     emulator.set_fault(provider, "fewer", n=2)
     record = run(pg, provider=provider, frames=4, size="256x256").record
@@ -321,6 +335,7 @@ def test_a_baseline_call_refused_by_the_safety_checker(pg, emulator):
 
 # -- a sync-mode POST that ends in a gateway timeout -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("provider", ["wavespeed", "atlascloud"])
 def test_a_sync_mode_gateway_timeout_says_the_prediction_cannot_be_looked_up(pg, emulator, provider):
     """WaveSpeed's docs: a sync-mode POST may end in HTTP 504 while the task runs on and
@@ -341,6 +356,7 @@ def test_a_sync_mode_gateway_timeout_says_the_prediction_cannot_be_looked_up(pg,
 
 # -- no fault leaves a run in flight ----------------------------------------------------------------------------
 
+
 def test_a_fault_matrix_logs_one_finished_row_per_run(pg_short, emulator):
     faults = ["auth", "server", "reset", "malformed", "content", "quota", "stuck", "fewer", "refused", "job_failed"]
     for fault in faults:
@@ -355,6 +371,7 @@ def test_a_fault_matrix_logs_one_finished_row_per_run(pg_short, emulator):
 
 
 # -- a stream that breaks off ------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def cut_server():
@@ -376,14 +393,16 @@ def test_a_stream_cut_after_one_frame_keeps_that_frame(emulator, data_dir, cut_s
 
 # -- the user stops a run ----------------------------------------------------------------------------------------
 
+
 def test_a_cancelled_run_is_logged_and_its_job_cancelled(pg, emulator):
     from playground.base.types import GenerationRequest
 
     emulator.set_fault("fal", "stuck")
 
     async def start_then_cancel():
-        task = asyncio.create_task(pg.run(GenerationRequest(prompt="a fox", provider="fal", mode="baseline",
-                                                            frames=2, size="512x512")))
+        task = asyncio.create_task(
+            pg.run(GenerationRequest(prompt="a fox", provider="fal", mode="baseline", frames=2, size="512x512"))
+        )
         await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -394,4 +413,8 @@ def test_a_cancelled_run_is_logged_and_its_job_cancelled(pg, emulator):
     assert row["status"] == "cancelled" and row["error"].startswith("cancelled by the user")
     assert sorted(emulator.cancelled) == sorted(emulator.jobs)  # both queued jobs were cancelled
     # the jobs had been sent: they may be billed (a cancel may come too late), and the caps count them
-    assert row["cost_source"] == "possibly billed (estimate)" and row["cost_usd"] > 0 and "may have been billed" in row["error"]
+    assert (
+        row["cost_source"] == "possibly billed (estimate)"
+        and row["cost_usd"] > 0
+        and "may have been billed" in row["error"]
+    )

@@ -48,16 +48,19 @@ def test_a_good_frame_is_kept_under_its_frame_name(files, tmp_path):
     assert frame_files(tmp_path) == ["frame_01.png", "frame_01.preview.webp"]  # preview from the same decode
 
 
-@pytest.mark.parametrize("route, words", [
-    ("/garbage", "not a readable image"),
-    ("/text", "not a readable image"),
-    ("/bomb.png", "DecompressionBomb"),
-    ("/mild-bomb.png", "DecompressionBomb"),  # Pillow alone would only warn below 2x the limit
-    ("/declared-big", "exceeds the 200000-byte cap"),
-    ("/chunked-big", "passed the 200000-byte cap"),
-    ("/redirect", "HTTP 302"),
-    ("/missing", "HTTP 404"),
-])
+@pytest.mark.parametrize(
+    "route, words",
+    [
+        ("/garbage", "not a readable image"),
+        ("/text", "not a readable image"),
+        ("/bomb.png", "DecompressionBomb"),
+        ("/mild-bomb.png", "DecompressionBomb"),  # Pillow alone would only warn below 2x the limit
+        ("/declared-big", "exceeds the 200000-byte cap"),
+        ("/chunked-big", "passed the 200000-byte cap"),
+        ("/redirect", "HTTP 302"),
+        ("/missing", "HTTP 404"),
+    ],
+)
 def test_a_bad_download_is_refused_and_leaves_nothing(files, tmp_path, route, words):
     with pytest.raises(ProviderError) as caught:
         download(f"{files.url}{route}", tmp_path)
@@ -65,18 +68,22 @@ def test_a_bad_download_is_refused_and_leaves_nothing(files, tmp_path, route, wo
     assert frame_files(tmp_path) == []  # no frame, no .part
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x.png", "data:image/png;base64,AAAA",
-                                 "gopher://x", "/relative.png"])
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://127.0.0.1/x.png", "data:image/png;base64,AAAA", "gopher://x", "/relative.png"]
+)
 def test_only_http_and_https_are_downloaded(files, tmp_path, url):
     with pytest.raises(ProviderError, match="non-http"):
         download(url, tmp_path)
     assert frame_files(tmp_path) == []
 
 
-@pytest.mark.parametrize("route, words", [
-    ("/stall", "timed out|took over"),  # headers, then silence
-    ("/drip", "took over 0.6 s"),  # a byte every 0.05 s never trips a read timeout; the deadline ends it
-])
+@pytest.mark.parametrize(
+    "route, words",
+    [
+        ("/stall", "timed out|took over"),  # headers, then silence
+        ("/drip", "took over 0.6 s"),  # a byte every 0.05 s never trips a read timeout; the deadline ends it
+    ],
+)
 def test_a_slow_download_is_stopped_by_its_deadline(files, tmp_path, route, words):
     started = time.monotonic()
     with pytest.raises(ProviderError, match=words):
@@ -93,6 +100,7 @@ def test_check_image_refuses_bombs_and_garbage():
 
 
 # -- through a whole run: the provider hands out hostile URLs ----------------------------------------------
+
 
 def test_a_run_keeps_good_frames_and_explains_each_bad_one(emulator, data_dir, files, monkeypatch):
     routes = {0: None, 1: "/garbage", 2: "/chunked-big", 3: "/bomb.png", 4: "file:///etc/passwd"}

@@ -43,13 +43,28 @@ def test_baseline_with_more_beats_sends_one_call_per_frame(playground: Playgroun
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "playground", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_run_takes_frames_from_beats(data_dir: Path) -> None:
-    out = cli("run", "--prompt", "A fox.", "--beat", "a", "--beat", "b", "--beat", "c", "--seed", "7",
-              "--data-dir", str(data_dir), "--json")
+    out = cli(
+        "run",
+        "--prompt",
+        "A fox.",
+        "--beat",
+        "a",
+        "--beat",
+        "b",
+        "--beat",
+        "c",
+        "--seed",
+        "7",
+        "--data-dir",
+        str(data_dir),
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     assert payload["frames_requested"] == 3 and payload["frames_returned"] == 3 and payload["beats_used"] == 3
@@ -57,8 +72,21 @@ def test_run_takes_frames_from_beats(data_dir: Path) -> None:
     assert list(payload)[:3] == ["run_id", "status", "frames_requested"]
     neither = cli("run", "--prompt", "A fox.", "--data-dir", str(data_dir))
     assert neither.returncode == 2 and neither.stderr.strip() == "error: give --frames N, or one --beat per frame"
-    fewer = cli("run", "--prompt", "A fox.", "--frames", "2", "--beat", "a", "--beat", "b", "--beat", "c",
-                "--data-dir", str(data_dir))
+    fewer = cli(
+        "run",
+        "--prompt",
+        "A fox.",
+        "--frames",
+        "2",
+        "--beat",
+        "a",
+        "--beat",
+        "b",
+        "--beat",
+        "c",
+        "--data-dir",
+        str(data_dir),
+    )
     assert fewer.returncode == 0 and "beats 1–2 of 3 used" in fewer.stdout
 
 
@@ -68,8 +96,9 @@ def test_seed_said_sent_or_not_and_shown_only_where_the_model_takes_one(emulator
     pg = Playground(Settings.from_env(env=emulator.env(), data_dir=data_dir))
     local = asyncio.run(pg.run(GenerationRequest(prompt="A fox.", frames=2, seed=7))).record
     assert "seed 7 sent" in format_summary(local)
-    seedream = asyncio.run(pg.run(GenerationRequest(prompt="A fox.", frames=2, seed=7, provider="byteplus",
-                                                    size="2048x2048"))).record
+    seedream = asyncio.run(
+        pg.run(GenerationRequest(prompt="A fox.", frames=2, seed=7, provider="byteplus", size="2048x2048"))
+    ).record
     assert seedream.status == "ok" and seedream.seed_sent is None
     assert f"seed 7 not sent: {seedream.model} takes none" in format_summary(seedream)
     assert "seed 7 not sent" in summary_line(seedream)

@@ -52,23 +52,28 @@ def earlier_row(pg, emulator):
 BP = dict(provider="byteplus", size="256x256")
 
 
-@pytest.mark.parametrize("fields, words", [
-    (dict(prompt="", frames=2, **BP), "the prompt is empty"),
-    (dict(prompt="   \n ", frames=2, **BP), "the prompt is empty"),
-    (dict(prompt="x" * (MAX_PROMPT_CHARS + 1), frames=2, **BP), f"the limit is {MAX_PROMPT_CHARS}"),
-    (dict(prompt="x" * 3000, beats=["y" * 600, "z" * 600], frames=2, **BP), "prompt and beats are 4200 characters"),
-    (dict(frames=0, **BP), "frames must be between 1 and 15, got 0"),
-    (dict(frames=16, **BP), "frames must be between 1 and 15, got 16"),
-    (dict(frames=2, beats=[str(i) for i in range(16)], **BP), "16 beats; the limit is 15"),
-    (dict(frames=2, mode="storyboard", **BP), "mode must be one of"),
-    (dict(frames=2, provider="nope"), "unknown provider 'nope'"),
-    (dict(frames=2, provider="byteplus", size="banana"), "size 'banana' is not valid"),
-    (dict(frames=2, provider="byteplus", size="20x20"), "64 to 16384 a side"),
-    (dict(frames=1, provider="openai", mode="baseline", size="999x999"), "allowed: 1024x1024"),
-    (dict(frames=3, provider="fal", size="512x512"), "no native sequential mode: use mode baseline"),
-    (dict(frames=15, provider="atlascloud", model="bytedance/seedream-v4/sequential", size="256x256"),
-     "at most 14 frame(s)"),
-])
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        (dict(prompt="", frames=2, **BP), "the prompt is empty"),
+        (dict(prompt="   \n ", frames=2, **BP), "the prompt is empty"),
+        (dict(prompt="x" * (MAX_PROMPT_CHARS + 1), frames=2, **BP), f"the limit is {MAX_PROMPT_CHARS}"),
+        (dict(prompt="x" * 3000, beats=["y" * 600, "z" * 600], frames=2, **BP), "prompt and beats are 4200 characters"),
+        (dict(frames=0, **BP), "frames must be between 1 and 15, got 0"),
+        (dict(frames=16, **BP), "frames must be between 1 and 15, got 16"),
+        (dict(frames=2, beats=[str(i) for i in range(16)], **BP), "16 beats; the limit is 15"),
+        (dict(frames=2, mode="storyboard", **BP), "mode must be one of"),
+        (dict(frames=2, provider="nope"), "unknown provider 'nope'"),
+        (dict(frames=2, provider="byteplus", size="banana"), "size 'banana' is not valid"),
+        (dict(frames=2, provider="byteplus", size="20x20"), "64 to 16384 a side"),
+        (dict(frames=1, provider="openai", mode="baseline", size="999x999"), "allowed: 1024x1024"),
+        (dict(frames=3, provider="fal", size="512x512"), "no native sequential mode: use mode baseline"),
+        (
+            dict(frames=15, provider="atlascloud", model="bytedance/seedream-v4/sequential", size="256x256"),
+            "at most 14 frame(s)",
+        ),
+    ],
+)
 def test_bad_requests_are_rejected_before_sending(pg, emulator, earlier_row, fields, words):
     fields.setdefault("prompt", "a fox courier")
     rejected(pg, emulator, words, **fields)
@@ -79,6 +84,7 @@ def test_frames_must_be_a_whole_number(pg, emulator):
 
 
 # -- reference images ------------------------------------------------------------------------------------------
+
 
 def test_references_plus_frames_at_most_15_for_seedream(pg, emulator, tmp_path, earlier_row):
     refs = [write_image(tmp_path / f"r{i}.png", colour=(i * 15, 50, 50)) for i in range(14)]
@@ -93,18 +99,31 @@ def test_reference_count(pg, emulator, tmp_path):
 
 def test_a_model_without_references_refuses_them(pg, emulator, tmp_path):
     ref = write_image(tmp_path / "r.png")
-    rejected(pg, emulator, "takes no reference images", prompt="x", frames=2, provider="wavespeed",
-             size="256x256", references=[ref])
+    rejected(
+        pg,
+        emulator,
+        "takes no reference images",
+        prompt="x",
+        frames=2,
+        provider="wavespeed",
+        size="256x256",
+        references=[ref],
+    )
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda d: d.joinpath("notes.png").write_text("not an image") and d / "notes.png", "not a readable image"),
-    (lambda d: d.joinpath("bomb.png").write_bytes(png_header_only(100_000, 100_000)) and d / "bomb.png",
-     "not a readable image"),
-    (lambda d: write_image(d / "tiny.png", size=(10, 10)), "sides must be over 14 pixels"),
-    (lambda d: write_image(d / "icon.ico", size=(32, 32), fmt="ICO"), "ICO is not accepted"),
-    (lambda d: d / "missing.png", "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda d: d.joinpath("notes.png").write_text("not an image") and d / "notes.png", "not a readable image"),
+        (
+            lambda d: d.joinpath("bomb.png").write_bytes(png_header_only(100_000, 100_000)) and d / "bomb.png",
+            "not a readable image",
+        ),
+        (lambda d: write_image(d / "tiny.png", size=(10, 10)), "sides must be over 14 pixels"),
+        (lambda d: write_image(d / "icon.ico", size=(32, 32), fmt="ICO"), "ICO is not accepted"),
+        (lambda d: d / "missing.png", "cannot be read"),
+    ],
+)
 def test_bad_reference_files(pg, emulator, tmp_path, earlier_row, make, words):
     rejected(pg, emulator, words, prompt="x", frames=1, references=[make(tmp_path)], **BP)
 

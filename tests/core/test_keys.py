@@ -22,8 +22,20 @@ from support.faults import cli, files_under, find_secrets, make_playground
 
 # provider -> (mode, frames, size) that it accepts: from the providers' shared table of cases
 SHAPES = {name: (case.modes[0], 2, case.size) for name, case in CASES.items()}
-FAULTS = ["auth", "forbidden", "rate_limit", "server", "reset", "malformed", "content", "quota",
-          "job_failed", "fewer", "refused", None]
+FAULTS = [
+    "auth",
+    "forbidden",
+    "rate_limit",
+    "server",
+    "reset",
+    "malformed",
+    "content",
+    "quota",
+    "job_failed",
+    "fewer",
+    "refused",
+    None,
+]
 
 
 def fake_keys(tag: str) -> dict[str, str]:
@@ -44,8 +56,7 @@ async def matrix(pg, emulator, session: Session | None, errors: list[str], fault
         if fault:
             for provider in SHAPES:
                 emulator.set_fault(provider, fault, retry_after=0.01, n=1)
-        results = await asyncio.gather(*(pg.run(request(p, fault), session) for p in SHAPES),
-                                       return_exceptions=True)
+        results = await asyncio.gather(*(pg.run(request(p, fault), session) for p in SHAPES), return_exceptions=True)
         for result in results:
             if isinstance(result, PlaygroundError):
                 errors.append(str(result))
@@ -64,8 +75,15 @@ def test_no_key_reaches_files_output_logs_or_errors(emulator, data_dir, capsys, 
     pg = make_playground(env, data_dir)
     errors: list[str] = []
     runs = asyncio.run(matrix(pg, emulator, None, errors))
-    runs += asyncio.run(matrix(pg, emulator, Session(keys=typed_keys), errors,
-                               faults=["auth", "server", "content", "job_failed", "refused", None]))
+    runs += asyncio.run(
+        matrix(
+            pg,
+            emulator,
+            Session(keys=typed_keys),
+            errors,
+            faults=["auth", "server", "content", "job_failed", "refused", None],
+        )
+    )
     emulator.clear_faults()
     for provider in ("byteplus", "fal"):  # calls that never finish, cut by the deadline
         emulator.set_fault(provider, "stuck")
@@ -86,9 +104,13 @@ def test_no_key_reaches_files_output_logs_or_errors(emulator, data_dir, capsys, 
     secrets = [*env_keys.values(), *typed_keys.values(), *rejected.values()]
     captured = capsys.readouterr()
     texts: dict[str, str | bytes] = {str(p): p.read_bytes() for p in files_under(data_dir)}
-    texts.update(stdout=captured.out, stderr=captured.err, errors="\n".join(errors),
-                 history=history_table(pg, n=10_000).to_csv(),
-                 logs="\n".join(r.getMessage() + str(r.exc_info or "") + str(r.args) for r in caplog.records))
+    texts.update(
+        stdout=captured.out,
+        stderr=captured.err,
+        errors="\n".join(errors),
+        history=history_table(pg, n=10_000).to_csv(),
+        logs="\n".join(r.getMessage() + str(r.exc_info or "") + str(r.args) for r in caplog.records),
+    )
     assert any(p.endswith("runs.csv") for p in texts)
     assert find_secrets(secrets + [s[-16:] for s in secrets], texts) == []
 
@@ -100,8 +122,24 @@ def test_cli_output_never_shows_a_key(emulator, data_dir):
     for provider, fault in (("byteplus", "auth"), ("openai", "auth"), ("fal", "job_failed")):
         emulator.set_fault(provider, fault)
         mode, frames, size = SHAPES[provider]
-        result = cli(["run", "--provider", provider, "--mode", mode, "--frames", str(frames), "--size", size,
-                      "--prompt", "a fox", "--json"], env, data_dir)
+        result = cli(
+            [
+                "run",
+                "--provider",
+                provider,
+                "--mode",
+                mode,
+                "--frames",
+                str(frames),
+                "--size",
+                size,
+                "--prompt",
+                "a fox",
+                "--json",
+            ],
+            env,
+            data_dir,
+        )
         assert result.code == 1
         outputs += [result.out, result.err]
     assert any("key rejected" in o for o in outputs)
@@ -115,12 +153,15 @@ def test_redact_removes_known_keys_and_key_shapes_but_keeps_our_words():
     assert redact("Authorization: Bearer abcdef0123456789XYZ") == "Authorization: Bearer [redacted]"
     assert redact("header Key 12345678-aaaa:bbbbccccdddd") == "header Key [redacted]"
     assert redact("got sk-proj-AbCdEfGhIjKlMnOpQrSt1234 back") == "got [redacted] back"
-    assert redact("BytePlus: key rejected (HTTP 401): check ARK_API_KEY") == \
-        "BytePlus: key rejected (HTTP 401): check ARK_API_KEY"
+    assert (
+        redact("BytePlus: key rejected (HTTP 401): check ARK_API_KEY")
+        == "BytePlus: key rejected (HTTP 401): check ARK_API_KEY"
+    )
     assert redact("a key of abc", ["abc"]) == "a key of abc"  # too short to be a key: left alone
 
 
 # -- the launched app ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def keyed_app(emulator, data_dir, monkeypatch):
@@ -153,7 +194,9 @@ def test_the_public_api_takes_no_key_and_shows_none(keyed_app):
     assert info["unnamed_endpoints"] == {}
     config = fetch(url + "config")
     assert find_secrets(list(keys.values()), {"api info": json.dumps(info), "config": config}) == []
-    assert '"run_history": false' in config.replace(" ", "").replace('":false', '": false') or "run_history" not in config
+    assert (
+        '"run_history": false' in config.replace(" ", "").replace('":false', '": false') or "run_history" not in config
+    )
 
 
 def test_gradio_client_sees_no_key_parameter(keyed_app):
@@ -170,8 +213,10 @@ def test_gradio_client_sees_no_key_parameter(keyed_app):
 
 # -- the synced Hub dataset (playground/store/hub_sync.py) ---------------------------------------------------------
 
-def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator, data_dir, tmp_path, caplog,
-                                                                         monkeypatch):
+
+def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(
+    emulator, data_dir, tmp_path, caplog, monkeypatch
+):
     """The fault matrix with env and typed keys, frames and exports synced to a stand-in Hub whose
     first commit fails with an error echoing the HF token; then every file the Hub holds (LFS
     objects too), every commit payload, a pulled copy, the status line and the logs are scanned."""
@@ -187,8 +232,12 @@ def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator,
     with HubStandIn(token=f"hf_SYNCTOKEN{uuid.uuid4().hex}") as hub:
         point_library_at(hub.url, monkeypatch)
         monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_XET", True)  # frames over LFS: the stand-in has no Xet
-        hub_env = {"PLAYGROUND_HUB_DATASET": "team/keys", "HF_TOKEN": hub.token, "HF_ENDPOINT": hub.url,
-                   "PLAYGROUND_HUB_INCLUDE": "frames,exports"}
+        hub_env = {
+            "PLAYGROUND_HUB_DATASET": "team/keys",
+            "HF_TOKEN": hub.token,
+            "HF_ENDPOINT": hub.url,
+            "PLAYGROUND_HUB_INCLUDE": "frames,exports",
+        }
         env = {**emulator.base_urls(), **env_keys, **hub_env, "PLAYGROUND_RUN_DEADLINE_S": "1"}
         pg = make_playground(env, data_dir)
         errors: list[str] = []
@@ -207,8 +256,10 @@ def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator,
         failing = hub_sync.status_text(sync.status)
         pushed = sync.push()
         assert any("/exports/" in p for p in pushed.uploaded) and any(p.endswith(".png") for p in pushed.uploaded)
-        pulled = hub_sync.pull_dataset(make_playground({**hub_env, "PLAYGROUND_HUB_INCLUDE": "frames,exports"},
-                                                       tmp_path / "reader").settings, "team/keys")
+        pulled = hub_sync.pull_dataset(
+            make_playground({**hub_env, "PLAYGROUND_HUB_INCLUDE": "frames,exports"}, tmp_path / "reader").settings,
+            "team/keys",
+        )
         stored = hub.files("team/keys")
         assert f"runs/{sync.writer}.csv" in stored and f"ratings/{sync.writer}.csv" in stored
 
@@ -217,8 +268,10 @@ def test_no_key_reaches_the_synced_dataset_its_pull_or_the_sync_status(emulator,
     texts.update({f"lfs:{oid}": data for oid, data in hub.lfs_store.items()})
     texts["commit payloads"] = json.dumps(hub.commit_bodies)
     texts.update({str(p): p.read_bytes() for p in files_under(pulled.root)})
-    texts.update(status=failing + hub_sync.status_text(sync.status),
-                 logs="\n".join(r.getMessage() + str(r.exc_info or "") + str(r.args) for r in caplog.records))
+    texts.update(
+        status=failing + hub_sync.status_text(sync.status),
+        logs="\n".join(r.getMessage() + str(r.exc_info or "") + str(r.args) for r in caplog.records),
+    )
     assert "stand-in fault on commit" in texts["status"]
     assert find_secrets(secrets + [s[-16:] for s in secrets], texts) == []
 

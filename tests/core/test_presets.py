@@ -25,6 +25,7 @@ def test_five_use_cases_with_beats_for_every_frame() -> None:
 
 def test_every_preset_runs_offline(playground: Playground) -> None:
     for preset in load_presets().values():
-        request = GenerationRequest(prompt=preset.prompt, beats=list(preset.story.beats), frames=preset.frames,
-                                    size="512x512")
+        request = GenerationRequest(
+            prompt=preset.prompt, beats=list(preset.story.beats), frames=preset.frames, size="512x512"
+        )
         assert asyncio.run(playground.run(request)).record.status == "ok"

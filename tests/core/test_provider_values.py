@@ -81,8 +81,14 @@ class HostileProvider:
         return f"{self.url}/frame/{n}.png"
 
     def env(self) -> dict[str, str]:
-        return {"ARK_API_KEY": KEY, "ARK_BASE_URL": f"{self.url}/byteplus", "OPENAI_API_KEY": KEY,
-                "OPENAI_BASE_URL": f"{self.url}/openai", "EVOLINK_API_KEY": KEY, "EVOLINK_BASE_URL": f"{self.url}/evolink/v1"}
+        return {
+            "ARK_API_KEY": KEY,
+            "ARK_BASE_URL": f"{self.url}/byteplus",
+            "OPENAI_API_KEY": KEY,
+            "OPENAI_BASE_URL": f"{self.url}/openai",
+            "EVOLINK_API_KEY": KEY,
+            "EVOLINK_BASE_URL": f"{self.url}/evolink/v1",
+        }
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -101,8 +107,9 @@ def as_json(data: Any) -> tuple[str, bytes]:
 
 
 def seedream_json(hostile: HostileProvider, frames: int, **usage: Any) -> Callable[[str, Any], tuple[str, bytes]]:
-    return lambda path, body: as_json({"created": 1, "data": [{"url": hostile.frame(i), "size": "64x64"}
-                                                               for i in range(frames)], "usage": usage})
+    return lambda path, body: as_json(
+        {"created": 1, "data": [{"url": hostile.frame(i), "size": "64x64"} for i in range(frames)], "usage": usage}
+    )
 
 
 def seedream_stream(events: list[dict[str, Any]]) -> Callable[[str, Any], tuple[str, bytes]]:
@@ -124,6 +131,7 @@ def saved_frames(record: Any) -> list[str]:
 
 
 # -- counts -------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("generated", [-1000, 40, 2.5, True, "2"])
 def test_a_billed_image_count_outside_the_request_counts_the_worst_case(hostile, data_dir, generated):
@@ -155,13 +163,15 @@ def test_never_more_frames_saved_than_asked_for(hostile, data_dir):
 
 def test_duplicate_and_out_of_range_frame_indexes_are_ignored_with_a_note(hostile, data_dir):
     frame = "image_generation.partial_succeeded"
-    hostile.answer = seedream_stream([
-        {"type": frame, "image_index": 0, "url": hostile.frame(0)},
-        {"type": frame, "image_index": 0, "url": hostile.frame(2)},  # frame 1 again: the first one stays
-        {"type": frame, "image_index": 7, "url": hostile.frame(3)},  # a frame that was never asked for
-        {"type": frame, "image_index": 1, "url": hostile.frame(1)},
-        {"type": "image_generation.completed", "usage": {"generated_images": 2}},
-    ])
+    hostile.answer = seedream_stream(
+        [
+            {"type": frame, "image_index": 0, "url": hostile.frame(0)},
+            {"type": frame, "image_index": 0, "url": hostile.frame(2)},  # frame 1 again: the first one stays
+            {"type": frame, "image_index": 7, "url": hostile.frame(3)},  # a frame that was never asked for
+            {"type": frame, "image_index": 1, "url": hostile.frame(1)},
+            {"type": "image_generation.completed", "usage": {"generated_images": 2}},
+        ]
+    )
     record = run(make_playground(hostile.env(), data_dir), **SEQ).record
     assert record.status == "ok" and record.frames_returned == 2
     assert saved_frames(record) == ["frame_01.png", "frame_02.png"]
@@ -174,8 +184,14 @@ def test_evolink_results_beyond_n_are_not_saved_nor_trusted(hostile, data_dir):
     def answer(path: str, body: Any) -> tuple[str, bytes]:
         if path.endswith("/images/generations"):
             return as_json({"id": "task-unified-1", "status": "pending"})
-        return as_json({"id": "task-unified-1", "status": "completed", "progress": 100,
-                        "results": [hostile.frame(i) for i in range(10)]})
+        return as_json(
+            {
+                "id": "task-unified-1",
+                "status": "completed",
+                "progress": 100,
+                "results": [hostile.frame(i) for i in range(10)],
+            }
+        )
 
     hostile.answer = answer
     record = run(make_playground(hostile.env(), data_dir), provider="evolink", frames=2, size="256x256").record
@@ -188,14 +204,17 @@ def test_evolink_results_beyond_n_are_not_saved_nor_trusted(hostile, data_dir):
 WORST_GPT_15 = 0.133  # gpt-image-1.5 at 1024x1024, high quality [3p]; plus the prompt's input tokens at most
 
 
-@pytest.mark.parametrize("usage", [
-    {"input_tokens": 10, "output_tokens": -5_000_000, "total_tokens": 0},  # a negative cost
-    {"input_tokens": 10, "output_tokens": float("inf"), "total_tokens": 0},  # an infinite one
-    {"input_tokens": 10, "output_tokens": float("nan"), "total_tokens": 0},
-    {"input_tokens": 10, "input_tokens_details": {"text_tokens": -10_000}, "output_tokens": 10_000},  # looks fine
-    {"input_tokens": 10, "output_tokens": 1e12, "total_tokens": 0},  # beyond any image
-    {"input_tokens": "10", "output_tokens": True},
-])
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"input_tokens": 10, "output_tokens": -5_000_000, "total_tokens": 0},  # a negative cost
+        {"input_tokens": 10, "output_tokens": float("inf"), "total_tokens": 0},  # an infinite one
+        {"input_tokens": 10, "output_tokens": float("nan"), "total_tokens": 0},
+        {"input_tokens": 10, "input_tokens_details": {"text_tokens": -10_000}, "output_tokens": 10_000},  # looks fine
+        {"input_tokens": 10, "output_tokens": 1e12, "total_tokens": 0},  # beyond any image
+        {"input_tokens": "10", "output_tokens": True},
+    ],
+)
 def test_a_token_count_out_of_range_counts_the_worst_case(hostile, data_dir, usage):
     hostile.answer = gpt_image(usage)
     record = run(make_playground(hostile.env(), data_dir), **GPT).record
@@ -207,8 +226,14 @@ def test_a_token_count_out_of_range_counts_the_worst_case(hostile, data_dir, usa
 
 
 def test_honest_tokens_still_give_the_reported_cost(hostile, data_dir):
-    hostile.answer = gpt_image({"input_tokens": 10, "input_tokens_details": {"text_tokens": 10, "image_tokens": 0},
-                                "output_tokens": 1056, "total_tokens": 1066})
+    hostile.answer = gpt_image(
+        {
+            "input_tokens": 10,
+            "input_tokens_details": {"text_tokens": 10, "image_tokens": 0},
+            "output_tokens": 1056,
+            "total_tokens": 1066,
+        }
+    )
     record = run(make_playground(hostile.env(), data_dir), **GPT).record
     assert record.cost_source == "reported" and 0 < record.cost_usd < WORST_GPT_15
     assert record.error == ""
@@ -223,8 +248,11 @@ def test_more_images_than_asked_in_one_answer(hostile, data_dir):
 
 def test_through_the_cli_the_row_and_the_json_agree(hostile, data_dir):
     hostile.answer = seedream_json(hostile, 40, generated_images=-1000)
-    result = cli(["run", "--provider", "byteplus", "--frames", "2", "--size", "256x256", "--prompt", "a fox",
-                  "--json"], hostile.env(), data_dir)
+    result = cli(
+        ["run", "--provider", "byteplus", "--frames", "2", "--size", "256x256", "--prompt", "a fox", "--json"],
+        hostile.env(),
+        data_dir,
+    )
     out = result.json()
     assert result.code == 0 and out["frames_returned"] == 2 and out["cost_usd"] == pytest.approx(0.07)
     assert "generated_images" in out["error"] and "38 frame(s)" in out["error"]

@@ -54,8 +54,9 @@ def test_per_day_cap_is_shared_by_every_process_on_the_data_dir(emulator, data_d
     message = refused(second, **TWO)
     assert "PLAYGROUND_MAX_USD_PER_DAY" in message and "$0.0700" in message
     assert emulator.requests == []
-    result = cli(["run", "--provider", "byteplus", "--frames", "2", "--size", "256x256", "--prompt", "a fox"],
-                 env, data_dir)
+    result = cli(
+        ["run", "--provider", "byteplus", "--frames", "2", "--size", "256x256", "--prompt", "a fox"], env, data_dir
+    )
     assert result.code == 2 and "PLAYGROUND_MAX_USD_PER_DAY" in result.err
     assert emulator.requests == []
     assert [r["status"] for r in rows(second)] == ["ok", "error", "error"]
@@ -71,8 +72,9 @@ def test_yesterdays_spend_does_not_count(emulator, data_dir):
 def test_concurrent_runs_cannot_pass_a_cap_together(emulator, data_dir):
     """Ten runs started at once: those in flight count with their estimate."""
     emulator.latency_s = 0.3
-    pg = make_playground(emulator.env(), data_dir, PLAYGROUND_MAX_USD_PER_DAY="0.25",
-                         PLAYGROUND_MAX_USD_PER_SESSION="0.20")
+    pg = make_playground(
+        emulator.env(), data_dir, PLAYGROUND_MAX_USD_PER_DAY="0.25", PLAYGROUND_MAX_USD_PER_SESSION="0.20"
+    )
     session = Session()
 
     async def one():
@@ -90,8 +92,9 @@ def test_concurrent_runs_cannot_pass_a_cap_together(emulator, data_dir):
 
 
 def test_free_runs_pass_any_cap(data_dir):
-    pg = make_playground({}, data_dir, PLAYGROUND_MAX_USD_PER_RUN="0", PLAYGROUND_MAX_USD_PER_DAY="0",
-                         PLAYGROUND_MAX_USD_PER_SESSION="0")
+    pg = make_playground(
+        {}, data_dir, PLAYGROUND_MAX_USD_PER_RUN="0", PLAYGROUND_MAX_USD_PER_DAY="0", PLAYGROUND_MAX_USD_PER_SESSION="0"
+    )
     assert run(pg, provider="local", frames=2).record.status == "ok"
 
 
@@ -104,13 +107,16 @@ def test_a_cap_check_sends_nothing_even_for_a_broken_provider(emulator, data_dir
 
 # -- on a public Space ---------------------------------------------------------------------------------
 
+
 def test_a_space_gets_default_caps_unless_the_owner_sets_them(data_dir):
     on_space = Settings.from_env(env={"SPACE_ID": "someone/playground"}, data_dir=data_dir)
     assert on_space.max_usd_per_run == SPACE_DEFAULT_CAPS["PLAYGROUND_MAX_USD_PER_RUN"]
     assert on_space.max_usd_per_session == SPACE_DEFAULT_CAPS["PLAYGROUND_MAX_USD_PER_SESSION"]
     assert on_space.max_usd_per_day == SPACE_DEFAULT_CAPS["PLAYGROUND_MAX_USD_PER_DAY"]
-    owner = Settings.from_env(env={"SPACE_ID": "x/y", "PLAYGROUND_MAX_USD_PER_DAY": "100",
-                                   "PLAYGROUND_MAX_USD_PER_RUN": "inf"}, data_dir=data_dir)
+    owner = Settings.from_env(
+        env={"SPACE_ID": "x/y", "PLAYGROUND_MAX_USD_PER_DAY": "100", "PLAYGROUND_MAX_USD_PER_RUN": "inf"},
+        data_dir=data_dir,
+    )
     assert owner.max_usd_per_day == 100 and owner.max_usd_per_run == float("inf")
     local = Settings.from_env(env={}, data_dir=data_dir)
     assert (local.max_usd_per_run, local.max_usd_per_session, local.max_usd_per_day) == (None, None, None)
@@ -120,8 +126,12 @@ def test_the_space_default_refuses_a_big_run_before_sending(emulator, data_dir):
     pg = make_playground(emulator.env(), data_dir, SPACE_ID="someone/playground")
     assert run(pg, provider="byteplus", frames=15, size="256x256").record.status == "ok"  # $0.525 passes
     emulator.reset()
-    big = make_playground(emulator.env(), data_dir, SPACE_ID="someone/playground",
-                          PLAYGROUND_PRICES='{"byteplus/seedream-5-0-260128": 0.10}')
+    big = make_playground(
+        emulator.env(),
+        data_dir,
+        SPACE_ID="someone/playground",
+        PLAYGROUND_PRICES='{"byteplus/seedream-5-0-260128": 0.10}',
+    )
     message = refused(big, provider="byteplus", frames=15, size="256x256")  # $1.50 > $1.00
     assert "PLAYGROUND_MAX_USD_PER_RUN ($1.00)" in message
     assert emulator.requests == []
@@ -135,6 +145,7 @@ def test_a_bad_cap_value_is_a_clear_error(data_dir):
 
 # -- calls that may have been billed count towards the caps ---------------------------------------------
 
+
 def test_a_call_that_may_have_been_billed_counts_towards_the_day_cap(emulator, data_dir):
     """A 500 after the generation was sent: nothing came back, but the provider may bill it."""
     pg = make_playground(emulator.env(), data_dir, PLAYGROUND_MAX_USD_PER_DAY="0.10")
@@ -142,7 +153,9 @@ def test_a_call_that_may_have_been_billed_counts_towards_the_day_cap(emulator, d
     record = run(pg, **TWO).record
     assert record.status == "error" and record.frames_returned == 0
     assert record.images_billed == 0  # none known to be billed...
-    assert record.cost_usd == pytest.approx(0.07) and record.cost_source == "possibly billed (estimate)"  # ...but may be
+    assert (
+        record.cost_usd == pytest.approx(0.07) and record.cost_source == "possibly billed (estimate)"
+    )  # ...but may be
     assert "may have been billed" in record.error and "$0.0700" in record.error
     message = refused(pg, **TWO)  # $0.07 possibly spent + $0.07 passes $0.10
     assert "PLAYGROUND_MAX_USD_PER_DAY" in message and "$0.0700" in message

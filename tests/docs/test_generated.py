@@ -16,8 +16,13 @@ GENERATED = ["README.md", "tests/conformance/requirements.txt"]
 
 def test_the_generated_tables_are_up_to_date() -> None:
     pytest.importorskip("cogapp")
-    done = subprocess.run([sys.executable, "-m", "cogapp", "--check", "-I", ".", "-I", "tests", *GENERATED],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "cogapp", "--check", "-I", ".", "-I", "tests", *GENERATED],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, f"run `bash scripts/docs.sh`: {done.stdout[-2000:]}{done.stderr[-2000:]}"
 
 

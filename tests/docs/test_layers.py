@@ -33,8 +33,9 @@ def test_the_import_contracts_are_kept() -> None:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "playground", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_tools_run_through_the_playground_command_from_a_checkout() -> None:
@@ -47,9 +48,11 @@ def test_the_tools_run_through_the_playground_command_from_a_checkout() -> None:
 
 
 def test_a_run_loads_neither_the_emulator_nor_the_benchmarks(tmp_path: Path) -> None:
-    code = ("import sys; from playground.cli.main import main; "
-            f"code = main(['run', '--frames', '2', '--prompt', 'a fox', '--data-dir', {str(tmp_path)!r}]); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('emulator', 'bench')))")
+    code = (
+        "import sys; from playground.cli.main import main; "
+        f"code = main(['run', '--frames', '2', '--prompt', 'a fox', '--data-dir', {str(tmp_path)!r}]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('emulator', 'bench')))"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
@@ -58,13 +61,16 @@ def test_a_run_loads_neither_the_emulator_nor_the_benchmarks(tmp_path: Path) -> 
 def test_the_wheel_holds_the_product_only(tmp_path: Path) -> None:
     """The installed package is playground/ alone; its `emulator` command says where the tool is."""
     source = tmp_path / "source"  # built from a copy: setuptools leaves build/ and *.egg-info behind
-    shutil.copytree(REPO / "playground", source / "playground",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md", "requirements.txt", "requirements-deep.txt",
-                 "requirements-dev.txt"):
+    shutil.copytree(REPO / "playground", source / "playground", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "requirements.txt", "requirements-deep.txt", "requirements-dev.txt"):
         shutil.copy(REPO / name, source / name)
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q",
-                            "-w", str(tmp_path)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next(tmp_path.glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
@@ -75,6 +81,12 @@ def test_the_wheel_holds_the_product_only(tmp_path: Path) -> None:
     zipfile.ZipFile(wheel).extractall(site)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(site)
-    done = subprocess.run([sys.executable, "-m", "playground", "emulator"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "playground", "emulator"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "source checkout" in done.stderr and "Traceback" not in done.stderr

@@ -12,7 +12,9 @@ from support.paths import REPO
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # a repository path: a top-level folder of ours, then path characters (a glob or a placeholder stops it)
-PATH = re.compile(r"(?<![\w./-])((?:playground|emulator|bench|tests|docs|scripts|presets|experiments)/[\w./-]*[\w/])(?![\w./<>*{}-])")
+PATH = re.compile(
+    r"(?<![\w./-])((?:playground|emulator|bench|tests|docs|scripts|presets|experiments)/[\w./-]*[\w/])(?![\w./<>*{}-])"
+)
 
 
 def named_paths(text: str) -> set[str]:

@@ -49,8 +49,11 @@ def test_variants_differ_and_are_cached():
 
 def test_request_log_hides_the_key(emulator):
     url = emulator.base_urls()["OPENAI_BASE_URL"] + "/images/generations"
-    httpx.post(url, json={"model": "gpt-image-1.5", "prompt": "x", "size": "1024x1024"},
-               headers={"Authorization": "Bearer sk-very-secret"})
+    httpx.post(
+        url,
+        json={"model": "gpt-image-1.5", "prompt": "x", "size": "1024x1024"},
+        headers={"Authorization": "Bearer sk-very-secret"},
+    )
     rec = emulator.requests_for("openai")[-1]
     assert rec.headers["authorization"] == "Bearer <redacted>" and "sk-very-secret" not in repr(rec)
     assert rec.json["prompt"] == "x"
@@ -60,8 +63,9 @@ def test_missing_or_malformed_auth_is_401_with_provider_body(emulator):
     base = emulator.base_urls()
     r = httpx.post(base["ARK_BASE_URL"] + "/images/generations", json={"model": "seedream-x", "prompt": "p"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "AuthenticationError"
-    r = httpx.post(base["FAL_QUEUE_URL"] + "/fal-ai/flux-pro/v1.1", json={"prompt": "p"},
-                   headers={"Authorization": "Bearer k"})  # fal wants "Key"
+    r = httpx.post(
+        base["FAL_QUEUE_URL"] + "/fal-ai/flux-pro/v1.1", json={"prompt": "p"}, headers={"Authorization": "Bearer k"}
+    )  # fal wants "Key"
     assert r.status_code == 401 and "detail" in r.json()
     r = httpx.post(base["STABILITY_BASE_URL"] + "/stable-image/generate/sd3", files={"prompt": (None, "p")})
     assert r.status_code == 401 and r.json()["name"] == "unauthorized"
@@ -69,9 +73,14 @@ def test_missing_or_malformed_auth_is_401_with_provider_body(emulator):
 
 def test_unknown_fields_are_refused(emulator):
     url = emulator.base_urls()["ARK_BASE_URL"] + "/images/generations"
-    r = httpx.post(url, json={"model": "seedream-4-0-250828", "prompt": "p", "seed": 3},
-                   headers={"Authorization": "Bearer k"})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidParameter" and "seed" in r.json()["error"]["message"]
+    r = httpx.post(
+        url, json={"model": "seedream-4-0-250828", "prompt": "p", "seed": 3}, headers={"Authorization": "Bearer k"}
+    )
+    assert (
+        r.status_code == 400
+        and r.json()["error"]["code"] == "InvalidParameter"
+        and "seed" in r.json()["error"]["message"]
+    )
 
 
 def test_fault_count_header_and_prompt_keyword(emulator):
@@ -94,8 +103,11 @@ def test_async_states_move_with_latency(emulator):
     emulator.latency_s = 1.0
     base = emulator.base_urls()["EVOLINK_BASE_URL"]
     headers = {"Authorization": "Bearer k"}
-    task = httpx.post(base + "/images/generations", json={"model": "doubao-seedream-4.0", "prompt": "p", "n": 2,
-                                                          "size": "64x64"}, headers=headers).json()
+    task = httpx.post(
+        base + "/images/generations",
+        json={"model": "doubao-seedream-4.0", "prompt": "p", "n": 2, "size": "64x64"},
+        headers=headers,
+    ).json()
     assert task["status"] == "pending"
     seen = []
     for _ in range(200):
@@ -113,8 +125,11 @@ def test_async_states_move_with_latency(emulator):
 def test_image_size_override_for_benchmarks():
     with Emulator(image_size="2048x2048", image_format="jpeg") as emu:
         url = emu.base_urls()["ARK_BASE_URL"] + "/images/generations"
-        r = httpx.post(url, json={"model": "seedream-4-0-250828", "prompt": "p", "size": "64x64", "stream": False},
-                       headers={"Authorization": "Bearer k"})
+        r = httpx.post(
+            url,
+            json={"model": "seedream-4-0-250828", "prompt": "p", "size": "64x64", "stream": False},
+            headers={"Authorization": "Bearer k"},
+        )
         frame = httpx.get(r.json()["data"][0]["url"])
         image = Image.open(io.BytesIO(frame.content))
         assert image.size == (2048, 2048) and image.format == "JPEG"
@@ -123,8 +138,9 @@ def test_image_size_override_for_benchmarks():
 
 
 def test_cli_prints_exports():
-    proc = subprocess.Popen([sys.executable, "-m", "emulator", "--port", "0", "--latency", "0"],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--port", "0", "--latency", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         lines = []
         while not lines or lines[-1] not in ("# ready\n", ""):  # the exports end with "# ready"
@@ -142,11 +158,22 @@ def test_cli_prints_exports():
 
 # -- answer shapes (Emulator.shapes): each switch really changes the answer ---------------------
 
+
 def _byteplus_stream_text(emulator) -> str:
-    body = {"model": "seedream-5-0-260128", "prompt": "p", "size": "64x64", "stream": True,
-            "sequential_image_generation": "auto", "sequential_image_generation_options": {"max_images": 2}}
-    resp = httpx.post(emulator.base_urls()["ARK_BASE_URL"] + "/images/generations", json=body,
-                      headers={"Authorization": "Bearer k-123"}, timeout=10)
+    body = {
+        "model": "seedream-5-0-260128",
+        "prompt": "p",
+        "size": "64x64",
+        "stream": True,
+        "sequential_image_generation": "auto",
+        "sequential_image_generation_options": {"max_images": 2},
+    }
+    resp = httpx.post(
+        emulator.base_urls()["ARK_BASE_URL"] + "/images/generations",
+        json=body,
+        headers={"Authorization": "Bearer k-123"},
+        timeout=10,
+    )
     assert resp.status_code == 200 and resp.headers["content-type"] == "text/event-stream"
     return resp.text
 

@@ -22,8 +22,12 @@ BYTEPLUS_BODY = {"model": "seedream-4-0-250828", "prompt": "a fox", "size": "256
 
 
 def post_byteplus(emu: Emulator, key: str = "emu-key-one") -> httpx.Response:
-    return httpx.post(f"{emu.base_urls()['ARK_BASE_URL']}/images/generations", json=BYTEPLUS_BODY,
-                      headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return httpx.post(
+        f"{emu.base_urls()['ARK_BASE_URL']}/images/generations",
+        json=BYTEPLUS_BODY,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
 
 
 def test_requests_per_minute_per_key_refused_with_retry_after(emulator):
@@ -55,8 +59,12 @@ def asyncio_free_post(client: httpx.Client, emu: Emulator):
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(1)
-    future = pool.submit(client.post, f"{emu.base_urls()['ARK_BASE_URL']}/images/generations", json=BYTEPLUS_BODY,
-                         headers={"Authorization": "Bearer emu-key-one"})
+    future = pool.submit(
+        client.post,
+        f"{emu.base_urls()['ARK_BASE_URL']}/images/generations",
+        json=BYTEPLUS_BODY,
+        headers={"Authorization": "Bearer emu-key-one"},
+    )
     pool.shutdown(wait=False)
     return future
 
@@ -117,6 +125,7 @@ def test_limits_syntax_of_the_emulator_and_its_flags():
 
 # -- the playground against it ------------------------------------------------------------------
 
+
 def batch_cells(n: int) -> list[Cell]:
     story = Story("a red fox", "watercolour", ("the fox wakes",))
     arm = Arm("byteplus", "", "sequence")
@@ -150,8 +159,12 @@ def test_a_retry_after_storm_is_waited_out_with_no_error_row(emulator, data_dir)
     async def go() -> list:
         from playground.base.types import GenerationRequest
 
-        return await asyncio.gather(*(pg.run(GenerationRequest(prompt=f"fox {i}", provider="byteplus", frames=1,
-                                                               size="256x256")) for i in range(10)))
+        return await asyncio.gather(
+            *(
+                pg.run(GenerationRequest(prompt=f"fox {i}", provider="byteplus", frames=1, size="256x256"))
+                for i in range(10)
+            )
+        )
 
     started = time.monotonic()
     records = [r.record for r in asyncio.run(go())]

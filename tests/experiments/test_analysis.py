@@ -26,8 +26,15 @@ SEQ, BASE = Arm("local", "", "sequence"), Arm("local", "", "baseline")
 
 
 def run_row(**fields: object) -> dict[str, object]:
-    base = RunRecord(provider="local", model="procedural-v1", mode="sequence", frames_requested=4, api_calls=1,
-                     status="ok", frames_returned=4).as_row()
+    base = RunRecord(
+        provider="local",
+        model="procedural-v1",
+        mode="sequence",
+        frames_requested=4,
+        api_calls=1,
+        status="ok",
+        frames_returned=4,
+    ).as_row()
     return {**base, **fields}
 
 
@@ -59,8 +66,15 @@ def test_bradley_terry_orders_by_wins_and_is_symmetric_for_ties() -> None:
 def test_summary_figures_per_arm() -> None:
     runs = frame_of(
         run_row(run_id="a", arm="x", cost_usd=0.4, latency_s=2.0, subject_consistency=0.8),
-        run_row(run_id="b", arm="x", cost_usd=0.2, latency_s=4.0, frames_returned=2, status="partial",
-                subject_consistency=0.6),
+        run_row(
+            run_id="b",
+            arm="x",
+            cost_usd=0.2,
+            latency_s=4.0,
+            frames_returned=2,
+            status="partial",
+            subject_consistency=0.6,
+        ),
         run_row(run_id="c", arm="x", status="cancelled", latency_s=99.0),  # stopped by the user: left out
         run_row(run_id="d", arm="x", status="error", api_calls=0, frames_returned=0),  # never sent: left out
         run_row(run_id="e", arm="", mode="baseline", latency_s=1.0, cost_usd=0.0),  # a Generate run
@@ -113,7 +127,9 @@ def test_votes_change_the_analysis(playground: Playground) -> None:
 
 
 def test_report_command_json_and_text(playground: Playground, capsys: pytest.CaptureFixture[str]) -> None:
-    result = asyncio.run(compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=1, size="512x512"))
+    result = asyncio.run(
+        compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=1, size="512x512")
+    )
     for _ in range(6):
         add_vote(playground, result.experiment_id, result.records[0].run_id, result.records[1].run_id, "left")
     data_dir = str(playground.settings.data_dir)
@@ -133,7 +149,9 @@ def test_report_command_json_and_text(playground: Playground, capsys: pytest.Cap
 
 
 def test_analysis_tab_view_and_csv_export(playground: Playground) -> None:
-    result = asyncio.run(compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=1, size="512x512"))
+    result = asyncio.run(
+        compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=1, size="512x512")
+    )
     assert experiment_choices(playground) == [ALL, result.experiment_id]
     view = analysis_view(playground, result.experiment_id)
     assert sorted(view.table["arm"]) == sorted([SEQ.label, BASE.label])
@@ -149,8 +167,10 @@ def test_analysis_tab_view_and_csv_export(playground: Playground) -> None:
 
 def test_intervals_past_a_metric_bounds_are_shown_clipped_and_kept_raw() -> None:
     """n = 2 with a large spread: the t interval of a 0-to-1 metric passes 0 and 1."""
-    runs = frame_of(run_row(run_id="a", arm="x", palette_consistency=0.0, subject_consistency=0.70),
-                    run_row(run_id="b", arm="x", palette_consistency=0.95, subject_consistency=0.72))
+    runs = frame_of(
+        run_row(run_id="a", arm="x", palette_consistency=0.0, subject_consistency=0.70),
+        run_row(run_id="b", arm="x", palette_consistency=0.95, subject_consistency=0.72),
+    )
     result = analysis.analyse_frames(runs, no_ratings())
     raw = result.summary.iloc[0]
     assert raw["palette_consistency_ci95_low"] < 0 and raw["palette_consistency_ci95_high"] > 1  # raw, as computed
@@ -158,8 +178,13 @@ def test_intervals_past_a_metric_bounds_are_shown_clipped_and_kept_raw() -> None
     assert shown["palette"] == "0.475 [0.00, 1.00]"
     assert shown["subject"].startswith("0.710 ± ")  # inside [0, 1]: the usual ± form
     assert analysis.CLIP_NOTE in result.notes
-    tight = analysis.analyse_frames(frame_of(run_row(run_id="a", arm="x", subject_consistency=0.7),
-                                             run_row(run_id="b", arm="x", subject_consistency=0.71)), no_ratings())
+    tight = analysis.analyse_frames(
+        frame_of(
+            run_row(run_id="a", arm="x", subject_consistency=0.7),
+            run_row(run_id="b", arm="x", subject_consistency=0.71),
+        ),
+        no_ratings(),
+    )
     assert analysis.CLIP_NOTE not in tight.notes
     assert analysis._interval(-0.2, -0.9, 0.5, (-1.0, 1.0)) == "-0.200 ± 0.700"  # a cosine may be negative
 
@@ -172,11 +197,20 @@ def test_the_table_puts_what_arms_are_compared_by_first() -> None:
 
 
 def test_plot_labels_are_short_unless_that_is_ambiguous() -> None:
-    keys = [("byteplus:seedream-5-0-260128:sequence", ""), ("byteplus:seedream-5-0-260128:baseline", ""),
-            ("wavespeed:bytedance/seedream-v4.5/sequential:sequence", "B"),
-            ("fal:a:baseline", ""), ("fal:b:baseline", "")]
-    assert analysis.short_labels(keys) == ["byteplus:sequence", "byteplus:baseline", "wavespeed:sequence [B]",
-                                           "fal:a:baseline", "fal:b:baseline"]
+    keys = [
+        ("byteplus:seedream-5-0-260128:sequence", ""),
+        ("byteplus:seedream-5-0-260128:baseline", ""),
+        ("wavespeed:bytedance/seedream-v4.5/sequential:sequence", "B"),
+        ("fal:a:baseline", ""),
+        ("fal:b:baseline", ""),
+    ]
+    assert analysis.short_labels(keys) == [
+        "byteplus:sequence",
+        "byteplus:baseline",
+        "wavespeed:sequence [B]",
+        "fal:a:baseline",
+        "fal:b:baseline",
+    ]
 
 
 def test_plot_ranges_leave_a_margin_around_the_points() -> None:
@@ -191,12 +225,14 @@ def test_plot_ranges_leave_a_margin_around_the_points() -> None:
 def test_all_runs_keeps_different_prompts_apart() -> None:
     """(all runs) pooled a Generate run of one prompt and a Compare arm of another into one arm."""
     long = "A red panda courier with a green scarf delivers parcels over the roofs"
-    runs = frame_of(run_row(run_id="a", prompt="A fox.", subject_consistency=0.9),
-                    run_row(run_id="b", prompt="A fox.", subject_consistency=0.7),
-                    run_row(run_id="c", prompt=long, experiment_id="cmp-1", arm="local:procedural-v1:sequence"),
-                    run_row(run_id="d", prompt=long + " at night", subject_consistency=0.1),
-                    run_row(run_id="e", prompt="story 1", experiment_id="batch-1", story_id="s1"),
-                    run_row(run_id="f", prompt="story 2", experiment_id="batch-1", story_id="s2"))
+    runs = frame_of(
+        run_row(run_id="a", prompt="A fox.", subject_consistency=0.9),
+        run_row(run_id="b", prompt="A fox.", subject_consistency=0.7),
+        run_row(run_id="c", prompt=long, experiment_id="cmp-1", arm="local:procedural-v1:sequence"),
+        run_row(run_id="d", prompt=long + " at night", subject_consistency=0.1),
+        run_row(run_id="e", prompt="story 1", experiment_id="batch-1", story_id="s1"),
+        run_row(run_id="f", prompt="story 2", experiment_id="batch-1", story_id="s2"),
+    )
     summary = analysis.analyse_frames(runs, no_ratings()).summary
     assert sorted(summary["runs"]) == [1, 1, 2, 2]
     fox = summary[summary["variant"] == "“A fox.”"].iloc[0]
@@ -213,9 +249,19 @@ def test_report_pairwise_matrix_keeps_lines_short(playground: Playground, capsys
     long = "wavespeed:bytedance/seedream-v4.5/edit-sequential:sequence"
     runs, votes = [], []
     for i in range(6):
-        record = RunRecord(run_id=f"r{i}", experiment_id="six", provider="local", model="procedural-v1",
-                           mode="sequence", arm=f"{long}-{i}", prompt="p", frames_requested=2, frames_returned=2,
-                           api_calls=1, status="ok")
+        record = RunRecord(
+            run_id=f"r{i}",
+            experiment_id="six",
+            provider="local",
+            model="procedural-v1",
+            mode="sequence",
+            arm=f"{long}-{i}",
+            prompt="p",
+            frames_requested=2,
+            frames_returned=2,
+            api_calls=1,
+            status="ok",
+        )
         playground.log.append(record)
         runs.append(record.run_id)
     for i in range(1, 6):
@@ -228,8 +274,21 @@ def test_report_pairwise_matrix_keeps_lines_short(playground: Playground, capsys
     assert f"A = {long}-0" in matrix and "100%" in matrix
     table = text.split("pairwise win rate")[0]
     assert "n < 5" in table and "100% [" in table  # r0: 15 votes; r1..r4 fewer than 5
-    assert main(["report", "--experiment", "six", "--json", "--criterion", "style",
-                 "--data-dir", str(playground.settings.data_dir)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--experiment",
+                "six",
+                "--json",
+                "--criterion",
+                "style",
+                "--data-dir",
+                str(playground.settings.data_dir),
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["votes"] == 0 and report["criterion"] == "style" and report["min_votes"] == 5
 
@@ -244,9 +303,14 @@ def test_plot_ticks_are_few_round_and_cover_the_range(low: float, high: float) -
 
 def test_cost_plot_starts_at_zero_dollars_and_escapes_arm_names() -> None:
     """gr.ScatterPlot drew about 30 cost ticks at 1400 px, from -$0.01."""
-    points = pd.DataFrame({"arm": ["<img src=x onerror=alert(1)>:m:sequence", "local:m:baseline"],
-                           "short": ["<img src=x onerror=alert(1)>", "local:baseline"],
-                           "cost_per_run": [0.0, 0.15], "subject_consistency": [0.3, 0.9]})
+    points = pd.DataFrame(
+        {
+            "arm": ["<img src=x onerror=alert(1)>:m:sequence", "local:m:baseline"],
+            "short": ["<img src=x onerror=alert(1)>", "local:baseline"],
+            "cost_per_run": [0.0, 0.15],
+            "subject_consistency": [0.3, 0.9],
+        }
+    )
     svg = cost_plot_svg(points)
     ticks = [t.split(">")[1].split("<")[0] for t in svg.split('class="x-tick"')[1:]]
     assert ticks == ["$0.00", "$0.05", "$0.10", "$0.15"]

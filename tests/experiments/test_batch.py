@@ -17,9 +17,11 @@ from playground.experiments.cells import parse_arm, plan_cells
 from support.paths import REPO
 
 EXAMPLES = sorted((REPO / "experiments").glob("*.toml"))
-INLINE = ('arms = ["local::sequence", "local::baseline"]\nrepeats = 2\nseed = 10\nsize = "512x512"\n'
-          '[variants]\nA = "{character}. {style}."\nB = "{character}, drawn in {style}"\n'
-          '[[stories]]\nid = "fox"\ncharacter = "a fox courier"\nstyle = "ink"\nbeats = ["a parcel", "a door"]\n')
+INLINE = (
+    'arms = ["local::sequence", "local::baseline"]\nrepeats = 2\nseed = 10\nsize = "512x512"\n'
+    '[variants]\nA = "{character}. {style}."\nB = "{character}, drawn in {style}"\n'
+    '[[stories]]\nid = "fox"\ncharacter = "a fox courier"\nstyle = "ink"\nbeats = ["a parcel", "a door"]\n'
+)
 
 
 def write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:
@@ -43,11 +45,19 @@ def test_there_is_one_example_per_preset() -> None:
 def test_examples_are_offline_and_their_commented_remote_arms_are_valid(path: Path, emulator_server) -> None:  # type: ignore[no-untyped-def]
     parsed = load_batch(path)
     assert {c.arm.provider for c in parsed.cells} == {"local"} and {c.arm.mode for c in parsed.cells} >= {
-        "sequence", "baseline"}
-    assert not [p.problem for p in plan_cells(Playground(Settings.from_env(env={}, data_dir=Path("unused"))),
-                                              parsed.cells) if p.problem]
-    remote = [line.strip().lstrip("#").strip().strip('",') for line in path.read_text().splitlines()
-              if line.strip().startswith('# "')]
+        "sequence",
+        "baseline",
+    }
+    assert not [
+        p.problem
+        for p in plan_cells(Playground(Settings.from_env(env={}, data_dir=Path("unused"))), parsed.cells)
+        if p.problem
+    ]
+    remote = [
+        line.strip().lstrip("#").strip().strip('",')
+        for line in path.read_text().splitlines()
+        if line.strip().startswith('# "')
+    ]
     assert remote, "list remote arms commented out, for people with keys"
     with_keys = Playground(Settings.from_env(env=emulator_server.env(), data_dir=Path("unused")))
     for spec in remote:
@@ -66,8 +76,12 @@ def test_an_example_runs_offline_then_resumes_to_nothing(capsys, data_dir: Path)
 def test_cells_are_stories_x_variants_x_repeats_x_arms_with_seed_per_repeat(tmp_path: Path) -> None:
     parsed = load_batch(write(tmp_path, INLINE))
     assert len(parsed.cells) == 2 * 2 * 2
-    assert {(c.variant, c.repeat, c.seed) for c in parsed.cells} == {("A", 0, 10), ("A", 1, 11), ("B", 0, 10),
-                                                                    ("B", 1, 11)}
+    assert {(c.variant, c.repeat, c.seed) for c in parsed.cells} == {
+        ("A", 0, 10),
+        ("A", 1, 11),
+        ("B", 0, 10),
+        ("B", 1, 11),
+    }
     assert {c.story_id for c in parsed.cells} == {"fox"} and {c.size for c in parsed.cells} == {"512x512"}
     b = next(c for c in parsed.cells if c.variant == "B")
     assert b.story.prompt() == "a fox courier, drawn in ink." and b.story.beats == ("a parcel", "a door")
@@ -80,17 +94,20 @@ def test_experiment_id_follows_the_file(tmp_path: Path) -> None:
     assert load_batch(write(tmp_path, 'id = "mine"\n' + INLINE)).experiment_id == "mine"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("arms = [", "exp.toml"),
-    ('arm = ["local::sequence"]\n', "unknown key(s) arm"),
-    ('arms = "local::sequence"\n[[stories]]\npreset = "webcomic"\n', "`arms` must be a list"),
-    ('arms = ["local::sequnce"]\n[[stories]]\npreset = "webcomic"\n', "mode must be one of"),
-    ('arms = ["local::sequence"]\n', "at least one [[stories]]"),
-    ('arms = ["local::sequence"]\n[[stories]]\npreset = "nope"\n', "unknown preset 'nope'"),
-    ('arms = ["local::sequence"]\nrepeats = 0\n[[stories]]\npreset = "webcomic"\n', "`repeats` must be"),
-    ('arms = ["local::sequence"]\n[[stories]]\ncharacter = "x"\n', "needs `id` and `character`"),
-    ('arms = ["local::sequence"]\n[[stories]]\npreset = "webcomic"\n[[stories]]\npreset = "webcomic"\n', "unique"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("arms = [", "exp.toml"),
+        ('arm = ["local::sequence"]\n', "unknown key(s) arm"),
+        ('arms = "local::sequence"\n[[stories]]\npreset = "webcomic"\n', "`arms` must be a list"),
+        ('arms = ["local::sequnce"]\n[[stories]]\npreset = "webcomic"\n', "mode must be one of"),
+        ('arms = ["local::sequence"]\n', "at least one [[stories]]"),
+        ('arms = ["local::sequence"]\n[[stories]]\npreset = "nope"\n', "unknown preset 'nope'"),
+        ('arms = ["local::sequence"]\nrepeats = 0\n[[stories]]\npreset = "webcomic"\n', "`repeats` must be"),
+        ('arms = ["local::sequence"]\n[[stories]]\ncharacter = "x"\n', "needs `id` and `character`"),
+        ('arms = ["local::sequence"]\n[[stories]]\npreset = "webcomic"\n[[stories]]\npreset = "webcomic"\n', "unique"),
+    ],
+)
 def test_bad_files_are_refused_with_the_reason(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         load_batch(write(tmp_path, text))

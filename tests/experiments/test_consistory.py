@@ -27,23 +27,51 @@ ARMS = ["--arm", "local::sequence", "--arm", "local::baseline"]
 
 SYNTHETIC = {
     "animals": [
-        {"concept_token": "fox", "style": "A watercolour painting of", "subject": "A red fox with a blue scarf",
-         "settings": ["crossing a frozen river", "sleeping in a hollow log", "watching the moon", "chasing a moth"]},
-        {"concept_token": "owl", "style": "A quick pencil study of", "subject": "A barn owl with golden eyes",
-         "settings": ["perched on a fence post", "gliding over a meadow", "hiding in a barn", "hooting at dusk"]},
-        {"concept_token": "newt", "style": "", "subject": "A newt",
-         "settings": ["under a mossy stone", "in a rain puddle", "climbing a fern", "on a garden path"]},
+        {
+            "concept_token": "fox",
+            "style": "A watercolour painting of",
+            "subject": "A red fox with a blue scarf",
+            "settings": ["crossing a frozen river", "sleeping in a hollow log", "watching the moon", "chasing a moth"],
+        },
+        {
+            "concept_token": "owl",
+            "style": "A quick pencil study of",
+            "subject": "A barn owl with golden eyes",
+            "settings": ["perched on a fence post", "gliding over a meadow", "hiding in a barn", "hooting at dusk"],
+        },
+        {
+            "concept_token": "newt",
+            "style": "",
+            "subject": "A newt",
+            "settings": ["under a mossy stone", "in a rain puddle", "climbing a fern", "on a garden path"],
+        },
     ],
     "foods": [
-        {"concept_token": "tart", "style": "A soft pastel still life of", "subject": "A lemon tart with a lattice crust",
-         "settings": ["on a marble counter", "under a glass dome", "on a picnic blanket", "beside a cup of tea"]},
-        {"concept_token": "cake", "style": "A glossy magazine photo of", "subject": "A three-tier wedding cake",
-         "settings": ["on a silver stand", "being cut by a knife", "in a bakery window", "under string lights"]},
+        {
+            "concept_token": "tart",
+            "style": "A soft pastel still life of",
+            "subject": "A lemon tart with a lattice crust",
+            "settings": ["on a marble counter", "under a glass dome", "on a picnic blanket", "beside a cup of tea"],
+        },
+        {
+            "concept_token": "cake",
+            "style": "A glossy magazine photo of",
+            "subject": "A three-tier wedding cake",
+            "settings": ["on a silver stand", "being cut by a knife", "in a bakery window", "under string lights"],
+        },
     ],
     "humans": [
-        {"concept_token": "beekeeper", "style": "A sunlit documentary photo of", "subject": "A beekeeper in a white veil",
-         "settings": ["lifting a honey frame", "walking between hives", "pouring honey into jars",
-                      "resting under an apple tree"]},
+        {
+            "concept_token": "beekeeper",
+            "style": "A sunlit documentary photo of",
+            "subject": "A beekeeper in a white veil",
+            "settings": [
+                "lifting a honey frame",
+                "walking between hives",
+                "pouring honey into jars",
+                "resting under an apple tree",
+            ],
+        },
     ],
 }
 
@@ -57,8 +85,10 @@ def real_file() -> Path:
         pytest.skip(f"PLAYGROUND_CONSISTORY_FILE={configured} does not exist")
     if SHARED_FILE.is_file():
         return SHARED_FILE
-    pytest.skip(f"ConsiStory+ file absent: set PLAYGROUND_CONSISTORY_FILE or place it at {SHARED_FILE} "
-                "(see docs/consistory.md for where the public file lives)")
+    pytest.skip(
+        f"ConsiStory+ file absent: set PLAYGROUND_CONSISTORY_FILE or place it at {SHARED_FILE} "
+        "(see docs/consistory.md for where the public file lives)"
+    )
 
 
 @pytest.fixture
@@ -78,9 +108,13 @@ def experiment_rows(data_dir: Path) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- importing
 
+
 def test_compose_story_drops_the_dangling_of_and_keeps_one_beat_per_setting() -> None:
-    story = consistory.compose_story("A moody charcoal sketch of", "A lighthouse keeper with a grey beard",
-                                     ["climbing the spiral stairs", "  polishing   the great lens "])
+    story = consistory.compose_story(
+        "A moody charcoal sketch of",
+        "A lighthouse keeper with a grey beard",
+        ["climbing the spiral stairs", "  polishing   the great lens "],
+    )
     assert story.character == "A lighthouse keeper with a grey beard"
     assert story.style == "A moody charcoal sketch"
     assert story.beats == ("climbing the spiral stairs", "polishing the great lens")
@@ -98,15 +132,18 @@ def test_synthetic_file_imports_in_file_order_with_stable_ids(synthetic_file: Pa
     assert [s.story_id for s in consistory.load_consistory(synthetic_file)] == [s.story_id for s in stories]
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ([1, 2], "mapping of category"),
-    ({"animals": {"subject": "x"}}, "not a list"),
-    ({"animals": [{"style": "A photo of", "settings": ["a"]}]}, "animals[0] lacks subject"),
-    ({"animals": [{"subject": "A cat", "settings": "on a mat"}]}, "animals[0].settings must be a list"),
-    ({"animals": [{"subject": "A cat", "settings": ["a", ""]}]}, "non-empty texts"),
-    ({"animals": [{"subject": "A cat", "settings": [f"s{i}" for i in range(16)]}]}, "16 settings"),
-    ({"animals": []}, "no prompt sets"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([1, 2], "mapping of category"),
+        ({"animals": {"subject": "x"}}, "not a list"),
+        ({"animals": [{"style": "A photo of", "settings": ["a"]}]}, "animals[0] lacks subject"),
+        ({"animals": [{"subject": "A cat", "settings": "on a mat"}]}, "animals[0].settings must be a list"),
+        ({"animals": [{"subject": "A cat", "settings": ["a", ""]}]}, "non-empty texts"),
+        ({"animals": [{"subject": "A cat", "settings": [f"s{i}" for i in range(16)]}]}, "16 settings"),
+        ({"animals": []}, "no prompt sets"),
+    ],
+)
 def test_malformed_files_are_refused_with_the_place_named(data: object, message: str) -> None:
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
         consistory.parse_consistory(data)
@@ -123,6 +160,7 @@ def test_unreadable_and_invalid_yaml_give_clear_errors(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- subsetting and ids
 
+
 def test_subsets_by_category_sample_and_limit(synthetic_file: Path) -> None:
     stories = consistory.load_consistory(synthetic_file)
     foods = consistory.select_stories(stories, ["foods", "humans"])
@@ -133,8 +171,9 @@ def test_subsets_by_category_sample_and_limit(synthetic_file: Path) -> None:
     assert len(sample) == 3
     assert sample == consistory.select_stories(stories, sample=3, sample_seed=7)
     assert [stories.index(s) for s in sample] == sorted(stories.index(s) for s in sample)  # file order kept
-    samples = {tuple(s.story_id for s in consistory.select_stories(stories, sample=3, sample_seed=seed))
-               for seed in range(8)}
+    samples = {
+        tuple(s.story_id for s in consistory.select_stories(stories, sample=3, sample_seed=seed)) for seed in range(8)
+    }
     assert len(samples) > 1  # the seed matters
     assert consistory.select_stories(stories, limit=2) == stories[:2]
     assert len(consistory.select_stories(stories, sample=50)) == len(stories)
@@ -166,8 +205,10 @@ def test_the_published_file_has_192_stories_in_8_categories() -> None:
 
 # ---------------------------------------------------------------- the command, offline
 
+
 def test_bench_story_runs_every_story_and_arm_and_sequence_is_more_consistent(
-        synthetic_file: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    synthetic_file: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     assert bench(synthetic_file, data_dir, "--out", str(out)) == 0
     captured = capsys.readouterr()
@@ -184,13 +225,15 @@ def test_bench_story_runs_every_story_and_arm_and_sequence_is_more_consistent(
     table = pd.read_csv(out / "consistory_table.csv")
     overall = table[table["table"] == "overall"].set_index("method")
     assert overall.loc["local:procedural-v1:sequence", "subject_consistency_mean"] == pytest.approx(
-        runs[runs["mode"] == "sequence"].groupby("story_id")["subject_consistency"].mean().mean(), abs=1e-6)
+        runs[runs["mode"] == "sequence"].groupby("story_id")["subject_consistency"].mean().mean(), abs=1e-6
+    )
     assert set(table.loc[table["table"] == "category", "category"]) == {"animals", "foods", "humans"}
     assert (out / "consistory_plot.png").stat().st_size > 1000
 
 
-def test_a_rerun_resumes_without_sending_again(synthetic_file: Path, data_dir: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_rerun_resumes_without_sending_again(
+    synthetic_file: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert bench(synthetic_file, data_dir, "--limit", "2") == 0
     first = experiment_rows(data_dir)
     assert bench(synthetic_file, data_dir, "--limit", "2") == 0
@@ -198,8 +241,9 @@ def test_a_rerun_resumes_without_sending_again(synthetic_file: Path, data_dir: P
     assert len(experiment_rows(data_dir)) == len(first)
 
 
-def test_json_output_and_bad_arguments(synthetic_file: Path, data_dir: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output_and_bad_arguments(
+    synthetic_file: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert bench(synthetic_file, data_dir, "--categories", "foods", "--json") == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["stories"] == 2 and payload["sent"] == 4 and payload["not_sent"] == 0
@@ -224,10 +268,9 @@ def test_real_file_subset_offline_sequence_beats_baseline(data_dir: Path, capsys
 # ---------------------------------------------------------------- a paid provider (the loopback emulator)
 
 
-
 def test_paid_arms_show_the_estimate_and_refuse_past_max_usd_with_nothing_sent(
-        synthetic_file: Path, data_dir: Path, emulator, emulator_env: dict[str, str],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    synthetic_file: Path, data_dir: Path, emulator, emulator_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     arms = ["--arm", "byteplus::sequence", "--arm", "byteplus::baseline"]
     args = ["bench-story", str(synthetic_file), *arms, "--limit", "2", "--data-dir", str(data_dir)]
     assert main([*args, "--max-usd", "0.5"]) == 2
@@ -239,12 +282,28 @@ def test_paid_arms_show_the_estimate_and_refuse_past_max_usd_with_nothing_sent(
 
 
 def test_paid_arms_run_through_the_provider_protocol_and_cost_per_story_is_reported(
-        synthetic_file: Path, data_dir: Path, tmp_path: Path, emulator, emulator_env: dict[str, str],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    synthetic_file: Path,
+    data_dir: Path,
+    tmp_path: Path,
+    emulator,
+    emulator_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     emulator.image_size = (256, 256)  # small frames: quick to score
     arms = ["--arm", "byteplus::sequence", "--arm", "byteplus::baseline"]
-    args = ["bench-story", str(synthetic_file), *arms, "--limit", "2", "--data-dir", str(data_dir),
-            "--max-usd", "1", "--out", str(tmp_path / "out")]
+    args = [
+        "bench-story",
+        str(synthetic_file),
+        *arms,
+        "--limit",
+        "2",
+        "--data-dir",
+        str(data_dir),
+        "--max-usd",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert main(args) == 0
     creates = emulator.requests_for("byteplus", "POST")
     assert len(creates) == 2 * 1 + 2 * 4  # one call per sequence story, one per frame for baseline
@@ -262,12 +321,22 @@ def test_paid_arms_run_through_the_provider_protocol_and_cost_per_story_is_repor
 
 
 def test_a_failed_run_is_retried_by_the_next_invocation_and_only_it(
-        synthetic_file: Path, data_dir: Path, emulator, emulator_env: dict[str, str],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    synthetic_file: Path, data_dir: Path, emulator, emulator_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     emulator.image_size = (256, 256)
     emulator.set_fault("byteplus", "content", count=1)  # the first call is refused: that run ends in error
-    args = ["bench-story", str(synthetic_file), "--arm", "byteplus::sequence", "--limit", "3",
-            "--data-dir", str(data_dir), "--concurrency", "1"]
+    args = [
+        "bench-story",
+        str(synthetic_file),
+        "--arm",
+        "byteplus::sequence",
+        "--limit",
+        "3",
+        "--data-dir",
+        str(data_dir),
+        "--concurrency",
+        "1",
+    ]
     assert main(args) == 1
     assert "1 run(s) ended in error; rerun the same command to retry them" in capsys.readouterr().err
     first = experiment_rows(data_dir)

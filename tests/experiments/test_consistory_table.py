@@ -19,9 +19,22 @@ CATEGORIES = {"animals-000-fox": "animals", "animals-001-owl": "animals", "foods
 
 
 def row(arm: str, story: str, repeat: int = 0, created: str = "2026-01-01T00:00:00Z", **fields: object) -> dict:
-    base = RunRecord(run_id=f"{arm}-{story}-{repeat}-{created}", experiment_id="consistory-x", created_at=created,
-                     provider="local", model="procedural-v1", mode=arm, frames_requested=5, frames_returned=5,
-                     api_calls=1, status="ok", arm=arm, repeat=repeat, story_id=story, latency_s=1.0)
+    base = RunRecord(
+        run_id=f"{arm}-{story}-{repeat}-{created}",
+        experiment_id="consistory-x",
+        created_at=created,
+        provider="local",
+        model="procedural-v1",
+        mode=arm,
+        frames_requested=5,
+        frames_returned=5,
+        api_calls=1,
+        status="ok",
+        arm=arm,
+        repeat=repeat,
+        story_id=story,
+        latency_s=1.0,
+    )
     return {**base.as_row(), **fields}
 
 
@@ -29,16 +42,28 @@ def offline_runs() -> pd.DataFrame:
     rows = []
     for arm, level in (("seq", 0.8), ("base", 0.5)):
         for i, story in enumerate(CATEGORIES):
-            rows.append(row(arm, story, subject_consistency=level + 0.05 * i, palette_consistency=0.6,
-                            structure_consistency=0.7, cost_usd=0.1 * (i + 1)))
+            rows.append(
+                row(
+                    arm,
+                    story,
+                    subject_consistency=level + 0.05 * i,
+                    palette_consistency=0.6,
+                    structure_consistency=0.7,
+                    cost_usd=0.1 * (i + 1),
+                )
+            )
     return pd.DataFrame(rows)
 
 
 def test_repeats_are_averaged_per_story_before_the_interval() -> None:
-    runs = pd.DataFrame([row("seq", "animals-000-fox", 0, subject_consistency=0.2),
-                         row("seq", "animals-000-fox", 1, subject_consistency=0.4),
-                         row("seq", "animals-001-owl", 0, subject_consistency=0.9),
-                         row("seq", "foods-000-tart", 0, subject_consistency=0.6)])
+    runs = pd.DataFrame(
+        [
+            row("seq", "animals-000-fox", 0, subject_consistency=0.2),
+            row("seq", "animals-000-fox", 1, subject_consistency=0.4),
+            row("seq", "animals-001-owl", 0, subject_consistency=0.9),
+            row("seq", "foods-000-tart", 0, subject_consistency=0.6),
+        ]
+    )
     overall, _ = table.summarise_experiment(runs, CATEGORIES)
     per_story = [0.3, 0.9, 0.6]
     low, high = stats.t.interval(0.95, len(per_story) - 1, loc=np.mean(per_story), scale=stats.sem(per_story))
@@ -48,13 +73,21 @@ def test_repeats_are_averaged_per_story_before_the_interval() -> None:
 
 
 def test_a_retried_cell_counts_once_with_its_latest_row_and_cancelled_rows_are_dropped() -> None:
-    runs = pd.DataFrame([
-        row("seq", "animals-000-fox", created="2026-01-01T00:00:00Z", status="error", frames_returned=0),
-        row("seq", "animals-000-fox", created="2026-01-02T00:00:00Z", subject_consistency=0.7),
-        row("seq", "animals-001-owl", created="2026-01-02T00:00:00Z", status="cancelled", frames_returned=2),
-        row("seq", "foods-000-tart", created="2026-01-01T00:00:00Z", status="partial", frames_returned=3,
-            subject_consistency=0.5),
-    ])
+    runs = pd.DataFrame(
+        [
+            row("seq", "animals-000-fox", created="2026-01-01T00:00:00Z", status="error", frames_returned=0),
+            row("seq", "animals-000-fox", created="2026-01-02T00:00:00Z", subject_consistency=0.7),
+            row("seq", "animals-001-owl", created="2026-01-02T00:00:00Z", status="cancelled", frames_returned=2),
+            row(
+                "seq",
+                "foods-000-tart",
+                created="2026-01-01T00:00:00Z",
+                status="partial",
+                frames_returned=3,
+                subject_consistency=0.5,
+            ),
+        ]
+    )
     overall, per_category = table.summarise_experiment(runs, CATEGORIES)
     assert overall[0].stories == 2
     assert (overall[0].frames_returned, overall[0].frames_requested) == (8, 10)
@@ -67,7 +100,15 @@ def test_offline_table_says_deep_metrics_are_missing_and_keeps_reference_rows_ap
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("| Method"))
     assert [c.strip() for c in header.strip("|").split("|")][:8] == [
-        "Method", "Stories", "CLIP-T ↑", "CLIP-I ↑", "DreamSim ↓", "Palette ↑", "Structure ↑", "Subject ↑"]
+        "Method",
+        "Stories",
+        "CLIP-T ↑",
+        "CLIP-I ↑",
+        "DreamSim ↓",
+        "Palette ↑",
+        "Structure ↑",
+        "Subject ↑",
+    ]
     ours = next(line for line in lines if line.startswith("| **seq**"))
     assert "n/a" in ours and "0.8500 ± " in ours  # subject: mean of 0.80, 0.85, 0.90
     assert "| *1Prompt1Story* (reference) |  | 0.8942 | 0.9117 | 0.1993 |" in text
@@ -111,8 +152,9 @@ def test_plot_without_alignment_uses_the_frames_ratio(tmp_path: Path) -> None:
 
 
 def test_single_story_has_a_mean_without_an_interval() -> None:
-    overall, _ = table.summarise_experiment(pd.DataFrame([row("seq", "animals-000-fox", subject_consistency=0.4)]),
-                                            CATEGORIES)
+    overall, _ = table.summarise_experiment(
+        pd.DataFrame([row("seq", "animals-000-fox", subject_consistency=0.4)]), CATEGORIES
+    )
     mean, low, high = overall[0].metrics["subject_consistency"]
     assert mean == 0.4 and math.isnan(low) and math.isnan(high)
     assert "| **seq** (ours) | 1 | n/a | n/a | n/a | n/a | n/a | 0.4000 |" in table.markdown(overall, [])

@@ -20,15 +20,19 @@ from playground.experiments.compare import compare, comparison_cells, plan_compa
 from playground.experiments.votes import add_score, add_vote, blind_pair
 from playground.providers.adapters.local import LocalProvider
 
-STORY = Story(character="A red fox courier with a blue scarf", style="flat webcomic style",
-              beats=("gets a parcel", "runs over roofs", "delivers it"))
+STORY = Story(
+    character="A red fox courier with a blue scarf",
+    style="flat webcomic style",
+    beats=("gets a parcel", "runs over roofs", "delivers it"),
+)
 SEQ, BASE = Arm("local", "", "sequence"), Arm("local", "", "baseline")
 
 
 def priced(data_dir: Path, **env: str) -> Playground:
     """A playground where the local stand-in costs $0.10 an image (so caps have something to count)."""
-    return Playground(Settings.from_env(env={"PLAYGROUND_PRICES": '{"local/procedural-v1": 0.1}', **env},
-                                        data_dir=data_dir))
+    return Playground(
+        Settings.from_env(env={"PLAYGROUND_PRICES": '{"local/procedural-v1": 0.1}', **env}, data_dir=data_dir)
+    )
 
 
 # -- arms -----------------------------------------------------------------------------------
@@ -39,12 +43,15 @@ def test_parse_arm_resolves_the_default_model_and_keeps_colons_in_model_ids() ->
     assert parse_arm("openai:org:custom:model:baseline").model == "org:custom:model"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("local", "PROVIDER:MODEL:MODE"),
-    ("nope::sequence", "unknown provider 'nope'"),
-    ("local::seq", "mode must be one of sequence, baseline"),
-    ("", "PROVIDER:MODEL:MODE"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("local", "PROVIDER:MODEL:MODE"),
+        ("nope::sequence", "unknown provider 'nope'"),
+        ("local::seq", "mode must be one of sequence, baseline"),
+        ("", "PROVIDER:MODEL:MODE"),
+    ],
+)
 def test_parse_arm_rejects_bad_specs_with_the_fix(text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_arm(text)
@@ -59,10 +66,15 @@ def test_parse_arms_skips_comments_and_refuses_duplicates() -> None:
 
 
 def test_comparison_cells_are_arms_times_variants_with_one_seed() -> None:
-    cells = comparison_cells(STORY, [SEQ, BASE], variants={"A": "{character}. {style}.", "B": "{character}!", "C": " "},
-                             frames=3, seed=11)
-    assert [(c.variant, c.arm.mode) for c in cells] == [("A", "sequence"), ("A", "baseline"),
-                                                       ("B", "sequence"), ("B", "baseline")]
+    cells = comparison_cells(
+        STORY, [SEQ, BASE], variants={"A": "{character}. {style}.", "B": "{character}!", "C": " "}, frames=3, seed=11
+    )
+    assert [(c.variant, c.arm.mode) for c in cells] == [
+        ("A", "sequence"),
+        ("A", "baseline"),
+        ("B", "sequence"),
+        ("B", "baseline"),
+    ]
     assert {c.seed for c in cells} == {11}
     assert cells[0].story.prompt() == "A red fox courier with a blue scarf. flat webcomic style."
     assert cells[2].story.beats == STORY.beats
@@ -89,25 +101,40 @@ def test_compare_runs_sequence_and_baseline_fairly_and_logs_both(playground: Pla
 
 
 def test_compare_with_prompt_variants_labels_every_row(playground: Playground) -> None:
-    result = asyncio.run(compare(playground, STORY, [SEQ], variants={"A": "{character}. {style}.",
-                                                                     "B": "{character}, same scarf in every frame."},
-                                 frames=3, seed=1, size="512x512"))
+    result = asyncio.run(
+        compare(
+            playground,
+            STORY,
+            [SEQ],
+            variants={"A": "{character}. {style}.", "B": "{character}, same scarf in every frame."},
+            frames=3,
+            seed=1,
+            size="512x512",
+        )
+    )
     log = playground.log.read()
     assert sorted(log["variant"]) == ["A", "B"]
     prompts = {r.variant: r.composed_prompts[0] for r in result.records}
     assert "same scarf in every frame" in prompts["B"] and "same scarf" not in prompts["A"]
 
 
-@pytest.mark.parametrize("arms, message", [
-    ([Arm("openai", "", "sequence")], "no native sequential mode"),
-    ([SEQ, Arm("byteplus", "", "sequence")], "byteplus is not configured: set ARK_API_KEY"),
-])
-def test_compare_refuses_bad_input_before_sending_anything(playground: Playground, arms: list[Arm], message: str) -> None:
+@pytest.mark.parametrize(
+    "arms, message",
+    [
+        ([Arm("openai", "", "sequence")], "no native sequential mode"),
+        ([SEQ, Arm("byteplus", "", "sequence")], "byteplus is not configured: set ARK_API_KEY"),
+    ],
+)
+def test_compare_refuses_bad_input_before_sending_anything(
+    playground: Playground, arms: list[Arm], message: str
+) -> None:
     with pytest.raises(InputError, match=message):
         asyncio.run(compare(playground, STORY, arms, frames=3, seed=None, experiment_id="cmp-bad"))
     log = playground.log.read()  # not even the good arm ran; the refused one is an error row
     assert list(log["arm"]) == [arms[-1].label] and list(log["status"]) == ["error"]
-    assert list(log["api_calls"]) == [0] and message in log.iloc[0]["error"] and log.iloc[0]["experiment_id"] == "cmp-bad"
+    assert (
+        list(log["api_calls"]) == [0] and message in log.iloc[0]["error"] and log.iloc[0]["experiment_id"] == "cmp-bad"
+    )
     assert log.iloc[0]["run_id"] and json.loads(log.iloc[0]["beats"]) == list(STORY.beats)
 
 
@@ -129,16 +156,25 @@ def test_compare_refuses_a_total_that_passes_the_session_cap(data_dir: Path) -> 
 # -- many cells ---------------------------------------------------------------------------------
 def cells_of(n: int, frames: int = 2) -> list[Cell]:
     story = Story(STORY.character, STORY.style, STORY.beats[:frames])
-    return [Cell(story=story, arm=SEQ, repeat=r, frames=frames, seed=r, story_id="fox", size="512x512")
-            for r in range(n)]
+    return [
+        Cell(story=story, arm=SEQ, repeat=r, frames=frames, seed=r, story_id="fox", size="512x512") for r in range(n)
+    ]
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_cost_cap_stops_before_it_is_passed(data_dir: Path, concurrency: int) -> None:
     pg = priced(data_dir)  # each cell 2 frames x $0.10 = $0.20; the cap allows two
     seen: list[tuple[int, RunRecord | None]] = []
-    records = asyncio.run(run_cells(pg, cells_of(5), "cap", concurrency=concurrency, max_usd=0.5,
-                                    on_done=lambda c, r: seen.append((c.repeat, r))))
+    records = asyncio.run(
+        run_cells(
+            pg,
+            cells_of(5),
+            "cap",
+            concurrency=concurrency,
+            max_usd=0.5,
+            on_done=lambda c, r: seen.append((c.repeat, r)),
+        )
+    )
     assert len(records) == 2 and sum(r.cost_usd for r in records) <= 0.5
     assert sorted(c for c, r in seen if r is None) == sorted(set(range(5)) - {r.repeat for r in records})
     assert len(pg.log.read()) == 2  # refused cells sent nothing and logged nothing
@@ -180,13 +216,15 @@ class BarrierProvider(LocalProvider):
 def test_compare_runs_every_arm_at_the_same_time(playground: Playground, monkeypatch: pytest.MonkeyPatch) -> None:
     provider = BarrierProvider(expected=3)  # the sequence call + the baseline's two calls
     monkeypatch.setattr(playground, "provider", lambda name: provider)
-    result = asyncio.run(compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=None,
-                                 size="512x512"))
+    result = asyncio.run(
+        compare(playground, Story("a fox", beats=("a", "b")), [SEQ, BASE], frames=2, seed=None, size="512x512")
+    )
     assert [r.status for r in result.records] == ["ok", "ok"] and provider.peak == 3
 
 
-def test_cells_of_one_provider_are_bounded_by_its_max_concurrency(playground: Playground,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cells_of_one_provider_are_bounded_by_its_max_concurrency(
+    playground: Playground, monkeypatch: pytest.MonkeyPatch
+) -> None:
     provider = BarrierProvider()
     monkeypatch.setattr(playground, "provider", lambda name: provider)
     records = asyncio.run(run_cells(playground, cells_of(6, frames=1), "bound", concurrency=6))
@@ -217,12 +255,15 @@ def test_votes_and_scores_are_appended_to_ratings_csv(playground: Playground) ->
     assert int(ratings.iloc[1]["score"]) == 4 and list(ratings["rater"]) == ["ana", "anonymous"]
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda pg: add_vote(pg, "e", "a", "b", "better"), "one of left, right, tie"),
-    (lambda pg: add_vote(pg, "e", "a", "a", "tie"), "two different runs"),
-    (lambda pg: add_score(pg, "e", "a", 6), "from 1 to 5"),
-    (lambda pg: add_score(pg, "e", "a", "3.5"), "from 1 to 5"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda pg: add_vote(pg, "e", "a", "b", "better"), "one of left, right, tie"),
+        (lambda pg: add_vote(pg, "e", "a", "a", "tie"), "two different runs"),
+        (lambda pg: add_score(pg, "e", "a", 6), "from 1 to 5"),
+        (lambda pg: add_score(pg, "e", "a", "3.5"), "from 1 to 5"),
+    ],
+)
 def test_bad_votes_are_refused(playground: Playground, call, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InputError, match=message):
         call(playground)

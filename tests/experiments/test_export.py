@@ -22,8 +22,12 @@ BEATS = ["gets a parcel", "runs over roofs", "hides from rain", "delivers it"]
 
 
 def run_local(playground: Playground, frames: int = 4, beats: list[str] | None = None) -> str:
-    request = GenerationRequest(prompt="A red panda courier with a green scarf. Flat webcomic style.", frames=frames,
-                                beats=BEATS[:frames] if beats is None else beats, seed=7)
+    request = GenerationRequest(
+        prompt="A red panda courier with a green scarf. Flat webcomic style.",
+        frames=frames,
+        beats=BEATS[:frames] if beats is None else beats,
+        seed=7,
+    )
     return asyncio.run(playground.run(request)).record.run_id
 
 
@@ -93,7 +97,9 @@ def test_sheet_columns(count: int, columns: int) -> None:
 
 
 @pytest.mark.parametrize("fmt, pil_format", [("gif", "GIF"), ("webp", "WEBP")])
-def test_animation_has_one_frame_per_run_frame(playground: Playground, tmp_path: Path, fmt: str, pil_format: str) -> None:
+def test_animation_has_one_frame_per_run_frame(
+    playground: Playground, tmp_path: Path, fmt: str, pil_format: str
+) -> None:
     run_id = run_local(playground, frames=3)
     path = export.export_run(playground, run_id, fmt, tmp_path / f"a.{fmt}")
     with Image.open(path) as animation:
@@ -118,8 +124,11 @@ def test_partial_run_keeps_frame_numbers_and_captions(playground: Playground, tm
     assert [f.number for f in run.frames] == [1, 3, 4]
     assert [run.caption(f.number) for f in run.frames] == ["gets a parcel", "hides from rain", "delivers it"]
     manifest = export.manifest_from_zip(export.export_run(playground, run_id, "zip", tmp_path / "p.zip").read_bytes())
-    assert [(f["number"], f["file"]) for f in manifest["frames"]] == [(1, "frame_01.png"), (3, "frame_03.png"),
-                                                                       (4, "frame_04.png")]
+    assert [(f["number"], f["file"]) for f in manifest["frames"]] == [
+        (1, "frame_01.png"),
+        (3, "frame_03.png"),
+        (4, "frame_04.png"),
+    ]
 
 
 def test_unknown_run_and_run_without_frames_are_refused(playground: Playground, tmp_path: Path) -> None:
@@ -151,8 +160,13 @@ def test_run_exports_are_made_once_in_the_run_folder(playground: Playground) -> 
     assert len(export.load_run(playground, run_id).frames) == 2  # exports are not frames
 
 
-def test_cli_export_formats_and_errors(playground: Playground, data_dir: Path, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_export_formats_and_errors(
+    playground: Playground,
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     run_id = run_local(playground, frames=2)
     monkeypatch.chdir(tmp_path)
     assert main(["export", run_id, "--data-dir", str(data_dir)]) == 0

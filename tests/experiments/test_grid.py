@@ -18,9 +18,11 @@ from playground.present.grid import grid_html, grid_json, grid_text
 
 ARMS = ("local:procedural-v1:sequence", "local:procedural-v1:chain", "local:procedural-v1:baseline")
 # story -> arm -> subject scores of its repeats (None: not scored)
-SCORES = {"s1": {ARMS[0]: (0.9, 0.7), ARMS[1]: (0.6, 0.6), ARMS[2]: (0.2, 0.4)},
-          "s2": {ARMS[0]: (0.5, 0.5), ARMS[1]: (0.5, 0.5), ARMS[2]: (0.45, 0.45)},
-          "s3": {ARMS[0]: (None, None), ARMS[1]: (0.8, 0.8), ARMS[2]: (0.1, 0.1)}}
+SCORES = {
+    "s1": {ARMS[0]: (0.9, 0.7), ARMS[1]: (0.6, 0.6), ARMS[2]: (0.2, 0.4)},
+    "s2": {ARMS[0]: (0.5, 0.5), ARMS[1]: (0.5, 0.5), ARMS[2]: (0.45, 0.45)},
+    "s3": {ARMS[0]: (None, None), ARMS[1]: (0.8, 0.8), ARMS[2]: (0.1, 0.1)},
+}
 
 
 @pytest.fixture
@@ -28,13 +30,38 @@ def logged(playground: Playground) -> Playground:
     for story, arms in SCORES.items():
         for arm, scores in arms.items():
             for repeat, score in enumerate(scores):
-                playground.log.append(RunRecord(
-                    run_id=f"{story}-{arm.rsplit(':', 1)[1]}-{repeat}", experiment_id="b1", story_id=story, arm=arm,
-                    provider="local", model="procedural-v1", mode=arm.rsplit(":", 1)[1], status="ok", api_calls=1,
-                    frames_requested=2, frames_returned=2, cost_usd=0.01, latency_s=1.0 + repeat, repeat=repeat,
-                    prompt=f"{story} <img src=x onerror=alert(1)>", subject_consistency=score))
-    playground.log.append(RunRecord(run_id="other", experiment_id="b2", story_id="s1", arm=ARMS[0], api_calls=1,
-                                    status="ok", frames_returned=1, prompt="p"))
+                playground.log.append(
+                    RunRecord(
+                        run_id=f"{story}-{arm.rsplit(':', 1)[1]}-{repeat}",
+                        experiment_id="b1",
+                        story_id=story,
+                        arm=arm,
+                        provider="local",
+                        model="procedural-v1",
+                        mode=arm.rsplit(":", 1)[1],
+                        status="ok",
+                        api_calls=1,
+                        frames_requested=2,
+                        frames_returned=2,
+                        cost_usd=0.01,
+                        latency_s=1.0 + repeat,
+                        repeat=repeat,
+                        prompt=f"{story} <img src=x onerror=alert(1)>",
+                        subject_consistency=score,
+                    )
+                )
+    playground.log.append(
+        RunRecord(
+            run_id="other",
+            experiment_id="b2",
+            story_id="s1",
+            arm=ARMS[0],
+            api_calls=1,
+            status="ok",
+            frames_returned=1,
+            prompt="p",
+        )
+    )
     return playground
 
 
@@ -72,9 +99,17 @@ def test_grid_json_text_and_html_escape_user_text(logged: Playground) -> None:
 
 
 def test_grid_of_a_comparison_with_variants_has_frames(playground: Playground) -> None:
-    result = asyncio.run(compare(playground, Story("a fox", beats=("a", "b")),
-                                 [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
-                                 variants={"A": "flat", "B": "ink"}, frames=2, seed=1, size="512x512"))
+    result = asyncio.run(
+        compare(
+            playground,
+            Story("a fox", beats=("a", "b")),
+            [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
+            variants={"A": "flat", "B": "ink"},
+            frames=2,
+            seed=1,
+            size="512x512",
+        )
+    )
     grid = build_grid(playground, result.experiment_id)
     assert [r.key for r in sorted(grid.rows, key=lambda r: r.key)] == [" A", " B"]
     for row in grid.rows:
@@ -90,8 +125,22 @@ def test_report_grid_json_is_the_grid_the_ui_renders(logged: Playground, capsys:
     from playground.cli.main import main
 
     data_dir = str(logged.settings.data_dir)
-    assert main(["report", "--experiment", "b1", "--grid", "--json", "--sort", f"subject_consistency:{ARMS[0]}",
-                 "--data-dir", data_dir]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--experiment",
+                "b1",
+                "--grid",
+                "--json",
+                "--sort",
+                f"subject_consistency:{ARMS[0]}",
+                "--data-dir",
+                data_dir,
+            ]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(json.dumps(grid_json(build_grid(logged, "b1", sort_arm=ARMS[0]))))
     assert main(["report", "--experiment", "b1", "--grid", "--data-dir", data_dir]) == 0

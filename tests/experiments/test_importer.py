@@ -32,11 +32,21 @@ def make_frames(folder: Path, count: int, fmt: str = "PNG", size: tuple[int, int
 
 def test_import_copies_scores_and_logs_a_normal_row(playground: Playground, tmp_path: Path) -> None:
     sources = make_frames(tmp_path / "src", 3, fmt="JPEG")
-    record = import_run(playground, sources, "midjourney-v7", 0.12, "A fox courier. Ink style.",
-                        ["packs", "runs"], experiment_id="exp-1", arm="B", variant="mj")
+    record = import_run(
+        playground,
+        sources,
+        "midjourney-v7",
+        0.12,
+        "A fox courier. Ink style.",
+        ["packs", "runs"],
+        experiment_id="exp-1",
+        arm="B",
+        variant="mj",
+    )
     run_dir = playground.log.run_dir(record.run_id)
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
-        [f"frame_{i:02d}.jpg" for i in (1, 2, 3)] + [f"frame_{i:02d}.preview.webp" for i in (1, 2, 3)])
+        [f"frame_{i:02d}.jpg" for i in (1, 2, 3)] + [f"frame_{i:02d}.preview.webp" for i in (1, 2, 3)]
+    )
     assert (run_dir / "frame_02.jpg").read_bytes() == sources[1].read_bytes()  # originals, byte for byte
     row = playground.log.get(record.run_id)
     assert row["provider"] == "import" and row["model"] == "midjourney-v7" and row["cost_source"] == "user"
@@ -60,18 +70,25 @@ def test_a_bad_file_rejects_the_whole_import_and_writes_nothing(playground: Play
     with pytest.raises(InputError, match="missing.png: cannot be read"):
         import_run(playground, [tmp_path / "missing.png"], "comfyui", 0.0, "a fox", [])
     assert playground.log.read().empty
-    assert not (playground.settings.data_dir / "runs").exists() or not any((playground.settings.data_dir / "runs").iterdir())
+    assert not (playground.settings.data_dir / "runs").exists() or not any(
+        (playground.settings.data_dir / "runs").iterdir()
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(model=" "), "model name is empty"),
-    (dict(cost_usd=-0.5), "0 or more"),
-    (dict(cost_usd=math.nan), "0 or more"),
-    (dict(prompt=""), "prompt is empty"),
-    (dict(beats=["a", "b", "c"]), "3 beats for 2 frames"),
-    (dict(mode="storyboard"), "mode must be one of"),
-])
-def test_bad_fields_are_refused_with_the_fix(playground: Playground, tmp_path: Path, kwargs: dict, message: str) -> None:
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(model=" "), "model name is empty"),
+        (dict(cost_usd=-0.5), "0 or more"),
+        (dict(cost_usd=math.nan), "0 or more"),
+        (dict(prompt=""), "prompt is empty"),
+        (dict(beats=["a", "b", "c"]), "3 beats for 2 frames"),
+        (dict(mode="storyboard"), "mode must be one of"),
+    ],
+)
+def test_bad_fields_are_refused_with_the_fix(
+    playground: Playground, tmp_path: Path, kwargs: dict, message: str
+) -> None:
     args = dict(frames=make_frames(tmp_path, 2), model="mj", cost_usd=0.1, prompt="a fox", beats=[]) | kwargs
     with pytest.raises(InputError, match=message):
         import_run(playground, **args)
@@ -82,16 +99,37 @@ def test_bad_fields_are_refused_with_the_fix(playground: Playground, tmp_path: P
 
 def test_cli_import_json_and_exit_codes(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     frames = [str(p) for p in make_frames(tmp_path, 2)]
-    code = main(["import", *frames, "--model", "midjourney-v7", "--cost", "0.08", "--prompt", "a fox",
-                 "--beat", "packs", "--beat", "runs", "--json", "--data-dir", str(data_dir)])
+    code = main(
+        [
+            "import",
+            *frames,
+            "--model",
+            "midjourney-v7",
+            "--cost",
+            "0.08",
+            "--prompt",
+            "a fox",
+            "--beat",
+            "packs",
+            "--beat",
+            "runs",
+            "--json",
+            "--data-dir",
+            str(data_dir),
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["provider"] == "import" and out["cost_usd"] == pytest.approx(0.08)
     assert out["frames_returned"] == 2 and out["api_calls"] == 0
-    assert main(["import", frames[0], "--model", "mj", "--cost", "-1", "--prompt", "x", "--data-dir", str(data_dir)]) == 2
+    assert (
+        main(["import", frames[0], "--model", "mj", "--cost", "-1", "--prompt", "x", "--data-dir", str(data_dir)]) == 2
+    )
     assert "0 or more" in capsys.readouterr().err
 
 
-def test_run_with_provider_import_points_to_the_import_command(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_with_provider_import_points_to_the_import_command(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["run", "--provider", "import", "--frames", "2", "--prompt", "x", "--data-dir", str(data_dir)]) == 2
     assert "use `python -m playground import" in capsys.readouterr().err
 
@@ -102,8 +140,7 @@ SPACE = {"SPACE_ID": "owner/playground"}  # the Space defaults: $25 a day
 
 
 @pytest.mark.parametrize("cost", ["1e300", "1001", "inf", "nan", "-0.01"])
-def test_cli_refuses_an_import_cost_out_of_bounds_and_logs_nothing(data_dir: Path, tmp_path: Path,
-                                                                    cost: str) -> None:
+def test_cli_refuses_an_import_cost_out_of_bounds_and_logs_nothing(data_dir: Path, tmp_path: Path, cost: str) -> None:
     from support.faults import cli
 
     frames = [str(p) for p in make_frames(tmp_path, 2)]
@@ -120,8 +157,11 @@ def test_cli_imported_costs_never_shut_paid_runs_off(emulator, data_dir: Path, t
     env = {**emulator.env(), **SPACE}
     frames = [str(p) for p in make_frames(tmp_path, 2)]
     assert cli(["import", *frames, "--model", "mj", "--cost", "1000", "--prompt", "a fox"], env, data_dir).code == 0
-    done = cli(["run", "--provider", "byteplus", "--frames", "2", "--size", "256x256", "--prompt", "a fox", "--json"],
-               env, data_dir)
+    done = cli(
+        ["run", "--provider", "byteplus", "--frames", "2", "--size", "256x256", "--prompt", "a fox", "--json"],
+        env,
+        data_dir,
+    )
     assert done.code == 0, done.err
     paid = done.json()["cost_usd"]
     from playground.store.runlog import RunLog
@@ -145,8 +185,9 @@ def test_api_import_is_bounded_and_not_counted_by_the_day_cap(emulator, data_dir
         assert not refused.success and "1000" in refused.error
         assert not (data_dir / "runs.csv").exists()
         assert call(url, "do_import", [files, "mj", 1000, "a fox", ""]).success
-        job = Client(url, verbose=False).submit("a fox", "", 2, "byteplus", "seedream-5-0-260128", "sequence", 7,
-                                                "256x256", [], api_name="/generate")
+        job = Client(url, verbose=False).submit(
+            "a fox", "", 2, "byteplus", "seedream-5-0-260128", "sequence", 7, "256x256", [], api_name="/generate"
+        )
         job.result()
         assert "ok: 2 of 2 frames" in str(job.outputs())
     finally:

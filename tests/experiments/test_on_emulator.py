@@ -56,13 +56,31 @@ def test_a_failing_arm_says_why_and_the_others_finish(emulator, data_dir: Path) 
 
 def test_compare_command_prints_one_json_object(emulator, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     emulator.image_size = (256, 256)
-    args = ["compare", "--prompt", "a fox courier", "--frames", "2", "--beat", "a parcel", "--beat", "a door",
-            "--arm", "byteplus::sequence", "--arm", "fal::baseline", "--seed", "3", "--json"]
+    args = [
+        "compare",
+        "--prompt",
+        "a fox courier",
+        "--frames",
+        "2",
+        "--beat",
+        "a parcel",
+        "--beat",
+        "a door",
+        "--arm",
+        "byteplus::sequence",
+        "--arm",
+        "fal::baseline",
+        "--seed",
+        "3",
+        "--json",
+    ]
     result = cli(args, emulator.env(), data_dir)
     assert result.code == 0, result.err
     out = result.json()
-    assert [run["arm"] for run in out["runs"]] == ["byteplus:seedream-5-0-260128:sequence",
-                                                   "fal:fal-ai/flux-pro/v1.1:baseline"]
+    assert [run["arm"] for run in out["runs"]] == [
+        "byteplus:seedream-5-0-260128:sequence",
+        "fal:fal-ai/flux-pro/v1.1:baseline",
+    ]
     assert all(list(run) == [*RUN_JSON_KEYS, *APPENDED_JSON_KEYS, "beats_used"] for run in out["runs"])
     assert {r["experiment_id"] for r in rows(data_dir)} == {out["experiment_id"]}
 
@@ -73,8 +91,9 @@ def test_compare_command_exit_codes(emulator, data_dir: Path) -> None:  # type: 
     bad = cli(base + ["--arm", "byteplus::sequence", "--arm", "openai::sequence"], emulator.env(), data_dir)
     assert bad.code == 2 and "no native sequential mode" in bad.err and "1 refused run(s) logged" in bad.err
     refused_arm = rows(data_dir)  # the log says what failed, as `run` logs a refused run
-    assert [(r["arm"].split(":")[0], r["arm"].split(":")[-1], r["status"], r["api_calls"]) for r in refused_arm] == \
-        [("openai", "sequence", "error", "0")]
+    assert [(r["arm"].split(":")[0], r["arm"].split(":")[-1], r["status"], r["api_calls"]) for r in refused_arm] == [
+        ("openai", "sequence", "error", "0")
+    ]
     assert "no native sequential mode" in refused_arm[0]["error"] and refused_arm[0]["experiment_id"] in bad.err
     assert emulator.requests == []  # nothing sent, not even the good arm
     emulator.set_fault(None, "auth")
@@ -90,9 +109,11 @@ def test_compare_command_exit_codes(emulator, data_dir: Path) -> None:  # type: 
 
 def batch_file(tmp_path: Path, arms: list[str], repeats: int, concurrency: int = 4) -> Path:
     path = tmp_path / "exp.toml"
-    path.write_text(f'arms = {arms!r}\nrepeats = {repeats}\nseed = 1\nconcurrency = {concurrency}\nsize = "512x512"\n'
-                    '[[stories]]\nid = "fox"\ncharacter = "a fox courier"\nbeats = ["a parcel", "a door"]\n',
-                    encoding="utf-8")
+    path.write_text(
+        f'arms = {arms!r}\nrepeats = {repeats}\nseed = 1\nconcurrency = {concurrency}\nsize = "512x512"\n'
+        '[[stories]]\nid = "fox"\ncharacter = "a fox courier"\nbeats = ["a parcel", "a door"]\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -118,8 +139,14 @@ def test_ctrl_c_keeps_finished_rows_and_resumes_cleanly(emulator, data_dir: Path
     hold = emulator.hold("byteplus", after=1)  # the first cell goes through, the next waits
     base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     env = {**base, "PYTHONPATH": str(REPO), **emulator.env()}
-    proc = subprocess.Popen([sys.executable, "-m", "playground", "batch", str(path), "--json", "--data-dir",
-                             str(data_dir)], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "playground", "batch", str(path), "--json", "--data-dir", str(data_dir)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert hold.arrived.wait(120), "the second cell never reached the emulator"
         proc.send_signal(signal.SIGINT)

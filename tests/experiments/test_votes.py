@@ -28,8 +28,16 @@ OLD_HEADER = "rated_at,experiment_id,run_id,other_run_id,verdict,score,rater\n"
 
 @pytest.fixture()
 def compared(playground: Playground) -> tuple[str, str, str]:
-    result = asyncio.run(compare(playground, Story("a fox courier", beats=("a parcel", "a door")), [SEQ, BASE],
-                                 frames=2, seed=3, size="512x512"))
+    result = asyncio.run(
+        compare(
+            playground,
+            Story("a fox courier", beats=("a parcel", "a door")),
+            [SEQ, BASE],
+            frames=2,
+            seed=3,
+            size="512x512",
+        )
+    )
     seq, base = (r.run_id for r in result.records)
     return result.experiment_id, seq, base
 
@@ -39,18 +47,25 @@ def test_new_columns_come_after_the_old_ones() -> None:
     assert RATING_COLUMNS[7:] == ["criterion", "vote_id", "pair_id", "source", "retracts", "decide_ms"]
 
 
-def test_an_old_ratings_file_is_read_and_migrated_on_the_next_vote(playground: Playground,
-                                                                  compared: tuple[str, str, str]) -> None:
+def test_an_old_ratings_file_is_read_and_migrated_on_the_next_vote(
+    playground: Playground, compared: tuple[str, str, str]
+) -> None:
     eid, seq, base = compared
     path = playground.log.ratings.path
-    path.write_text(OLD_HEADER + f"2026-01-01T00:00:00Z,{eid},{seq},{base},left,,ana\n"
-                    f"2026-01-01T00:00:01Z,{eid},{seq},,score,4,ana\n", encoding="utf-8")
+    path.write_text(
+        OLD_HEADER + f"2026-01-01T00:00:00Z,{eid},{seq},{base},left,,ana\n"
+        f"2026-01-01T00:00:01Z,{eid},{seq},,score,4,ana\n",
+        encoding="utf-8",
+    )
     old = [Vote.from_row(r) for r in playground.log.read_ratings().to_dict(orient="records")]
-    assert [(v.verdict, v.criterion, v.source, v.score) for v in old] == [("left", "overall", "ui", None),
-                                                                           ("score", "overall", "ui", 4)]
+    assert [(v.verdict, v.criterion, v.source, v.score) for v in old] == [
+        ("left", "overall", "ui", None),
+        ("score", "overall", "ui", 4),
+    ]
     assert old[0].vote_id == legacy_vote_id(old[0]) and old[0].vote_id.startswith("old-")  # stable on every read
-    new = vote(playground, experiment_id=eid, left_run_id=base, right_run_id=seq, verdict="tie",
-               criterion="style", rater="bo")
+    new = vote(
+        playground, experiment_id=eid, left_run_id=base, right_run_id=seq, verdict="tie", criterion="style", rater="bo"
+    )
     assert path.read_text(encoding="utf-8").splitlines()[0].split(",") == RATING_COLUMNS  # migrated once
     rows = playground.log.read_ratings()
     assert list(rows["verdict"]) == ["left", "score", "tie"] and rows.iloc[0]["rater"] == "ana"
@@ -63,27 +78,39 @@ def test_an_old_ratings_file_is_read_and_migrated_on_the_next_vote(playground: P
 
 def test_vote_returns_the_logged_vote(playground: Playground, compared: tuple[str, str, str]) -> None:
     eid, seq, base = compared
-    cast = vote(playground, experiment_id=eid, left_run_id=seq, right_run_id=base, verdict="left",
-                criterion="character", rater="  ana\x07 ", decide_ms=1800)
+    cast = vote(
+        playground,
+        experiment_id=eid,
+        left_run_id=seq,
+        right_run_id=base,
+        verdict="left",
+        criterion="character",
+        rater="  ana\x07 ",
+        decide_ms=1800,
+    )
     assert len(cast.vote_id) == 12 and cast.pair_id and cast.source == "api" and cast.rater == "ana"
     row = Vote.from_row(playground.log.read_ratings().iloc[0].to_dict())
     assert row == cast
     assert cast.json()["left_run_id"] == seq and cast.json()["decide_ms"] == 1800
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"verdict": "better"}, "verdict is one of left, right, tie, skip"),
-    ({"criterion": "colour"}, "criterion is one of overall, character, style, story"),
-    ({"rater": "x" * 65}, "at most 64 characters"),
-    ({"right_run_id": "nope"}, "no run 'nope' in the log"),
-    ({"right_run_id": "LEFT"}, "two different runs"),
-    ({"experiment_id": "other"}, "is not in experiment 'other'"),
-    ({"left_run_id": ""}, "left_run_id is required"),
-    ({"decide_ms": -1}, "decide_ms"),
-    ({"source": "bot"}, "source is one of"),
-])
-def test_bad_votes_are_refused_and_nothing_is_logged(playground: Playground, compared: tuple[str, str, str],
-                                                     change: dict[str, object], message: str) -> None:
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"verdict": "better"}, "verdict is one of left, right, tie, skip"),
+        ({"criterion": "colour"}, "criterion is one of overall, character, style, story"),
+        ({"rater": "x" * 65}, "at most 64 characters"),
+        ({"right_run_id": "nope"}, "no run 'nope' in the log"),
+        ({"right_run_id": "LEFT"}, "two different runs"),
+        ({"experiment_id": "other"}, "is not in experiment 'other'"),
+        ({"left_run_id": ""}, "left_run_id is required"),
+        ({"decide_ms": -1}, "decide_ms"),
+        ({"source": "bot"}, "source is one of"),
+    ],
+)
+def test_bad_votes_are_refused_and_nothing_is_logged(
+    playground: Playground, compared: tuple[str, str, str], change: dict[str, object], message: str
+) -> None:
     eid, seq, base = compared
     args: dict[str, object] = {"experiment_id": eid, "left_run_id": seq, "right_run_id": base, "verdict": "left"}
     args.update({k: (seq if v == "LEFT" else v) for k, v in change.items()})
@@ -121,8 +148,16 @@ def test_retracted_and_skipped_votes_do_not_count(playground: Playground, compar
 def test_votes_by_criterion_and_rater(playground: Playground, compared: tuple[str, str, str]) -> None:
     eid, seq, base = compared
     for criterion in ("character", "style", "story"):
-        vote(playground, experiment_id=eid, left_run_id=seq, right_run_id=base, verdict="left",
-             criterion=criterion, rater="ana", pair_id="p1")
+        vote(
+            playground,
+            experiment_id=eid,
+            left_run_id=seq,
+            right_run_id=base,
+            verdict="left",
+            criterion=criterion,
+            rater="ana",
+            pair_id="p1",
+        )
     vote(playground, experiment_id=eid, left_run_id=seq, right_run_id=base, verdict="right", rater="bo")
     ratings = playground.log.read_ratings()
     assert set(ratings.loc[ratings["pair_id"] == "p1", "criterion"]) == {"character", "style", "story"}
@@ -144,8 +179,15 @@ def test_a_vote_between_two_runs_of_one_arm_does_not_crash(playground: Playgroun
 
 
 def run_row(**fields: object) -> dict[str, object]:
-    base = RunRecord(provider="local", model="procedural-v1", mode="sequence", frames_requested=4, api_calls=1,
-                     status="ok", frames_returned=4).as_row()
+    base = RunRecord(
+        provider="local",
+        model="procedural-v1",
+        mode="sequence",
+        frames_requested=4,
+        api_calls=1,
+        status="ok",
+        frames_returned=4,
+    ).as_row()
     return {**base, **fields}
 
 
@@ -192,8 +234,10 @@ def test_too_few_votes_gives_no_rating() -> None:
     for r in rated[1:]:
         assert r.too_few_votes and r.win_rate is r.win_rate_ci95_low is r.bt_rating is r.bt_rating_ci95_high is None
     runs = pd.DataFrame([run_row(run_id=f"r{i}", arm=a) for i, a in enumerate("xyz")])
-    ratings = pd.DataFrame([Vote(run_id="r0", other_run_id="r1", verdict="left").as_row()] * 4
-                           + [Vote(run_id="r2", other_run_id="r0", verdict="left").as_row()])
+    ratings = pd.DataFrame(
+        [Vote(run_id="r0", other_run_id="r1", verdict="left").as_row()] * 4
+        + [Vote(run_id="r2", other_run_id="r0", verdict="left").as_row()]
+    )
     shown = analysis.display_table(analysis.analyse_frames(runs, ratings).summary).set_index("arm")
     assert shown.loc["x", "win %"].startswith("80% [") and shown.loc["x", "BT"].count("[") == 1
     assert shown.loc["y", "win %"] == shown.loc["y", "BT"] == "n < 5" == shown.loc["z", "BT"]
@@ -210,8 +254,9 @@ def test_the_interval_covers_the_truth_about_as_often_as_it_says() -> None:
         right = (left + rng.integers(1, 3, 60)) % 3
         p = 1 / (1 + np.exp(theta[right] - theta[left]))
         outcome = np.where(rng.random(60) < p, "left", "right").tolist()
-        rated = bootstrap.rate(left.tolist(), right.tolist(), outcome, 3, resamples=400,
-                               seed=int(rng.integers(1 << 30)))
+        rated = bootstrap.rate(
+            left.tolist(), right.tolist(), outcome, 3, resamples=400, seed=int(rng.integers(1 << 30))
+        )
         opponents = np.concatenate([right[left == 0], left[right == 0]])
         truth = float(np.mean(1 / (1 + np.exp(theta[opponents] - theta[0]))))
         low, high = rated[0].win_rate_ci95_low, rated[0].win_rate_ci95_high
@@ -235,11 +280,19 @@ def test_draw_pair_prefers_pairs_the_rater_has_not_seen_and_never_one_arm_twice(
 
     from playground.experiments.votes import draw_pair
 
-    runs = pd.DataFrame([run_row(run_id=r, arm=a, variant="") for r, a in
-                         (("r1", "x"), ("r2", "x"), ("r3", "y"), ("r4", "z"), ("r5", "w"))])
+    runs = pd.DataFrame(
+        [
+            run_row(run_id=r, arm=a, variant="")
+            for r, a in (("r1", "x"), ("r2", "x"), ("r3", "y"), ("r4", "z"), ("r5", "w"))
+        ]
+    )
     runs.loc[runs["run_id"] == "r5", "frames_returned"] = 0  # no frames: never drawn
-    seen = pd.DataFrame([Vote(run_id=a, other_run_id=b, verdict="skip", rater="ana").as_row()
-                         for a, b in (("r1", "r3"), ("r2", "r3"), ("r1", "r4"), ("r3", "r4"))])
+    seen = pd.DataFrame(
+        [
+            Vote(run_id=a, other_run_id=b, verdict="skip", rater="ana").as_row()
+            for a, b in (("r1", "r3"), ("r2", "r3"), ("r1", "r4"), ("r3", "r4"))
+        ]
+    )
     rng = random.Random(3)
     for _ in range(20):
         pair = draw_pair(runs, seen, "ana", rng)
@@ -249,8 +302,9 @@ def test_draw_pair_prefers_pairs_the_rater_has_not_seen_and_never_one_arm_twice(
     assert draw_pair(runs[runs["arm"] == "x"], seen, "ana", rng) is None  # one arm: nothing to compare
 
 
-def test_leaderboard_never_shows_a_rating_without_its_interval(playground: Playground,
-                                                                compared: tuple[str, str, str]) -> None:
+def test_leaderboard_never_shows_a_rating_without_its_interval(
+    playground: Playground, compared: tuple[str, str, str]
+) -> None:
     from playground.present.arena import leaderboard
 
     eid, seq, base = compared

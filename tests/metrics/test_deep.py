@@ -72,6 +72,7 @@ def test_prompts_are_matched_to_frames() -> None:
 
 # ---------------------------------------------------------------- with torch (optional)
 
+
 def _byte_symbols() -> list[str]:
     """GPT-2 / CLIP's printable stand-ins for the 256 byte values (byte-level BPE)."""
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
@@ -83,9 +84,12 @@ def _byte_level_clip_tokenizer(directory: Path) -> None:
     """A CLIP tokenizer whose vocabulary is the 256 byte symbols (no merges): enough to
     turn any prompt into ids offline. transformers ships no vocabulary files."""
     from transformers import CLIPTokenizer
+
     symbols = _byte_symbols()
-    vocab = {token: i for i, token in enumerate(
-        ["<|startoftext|>", "<|endoftext|>"] + symbols + [s + "</w>" for s in symbols])}
+    vocab = {
+        token: i
+        for i, token in enumerate(["<|startoftext|>", "<|endoftext|>"] + symbols + [s + "</w>" for s in symbols])
+    }
     try:  # transformers 5: the vocabulary is passed in directly
         tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
     except TypeError:  # transformers 4: files on disk
@@ -104,27 +108,46 @@ def _tiny_clip(directory: Path) -> None:
         CLIPProcessor,
         CLIPTokenizer,
     )
+
     torch.manual_seed(0)
     _byte_level_clip_tokenizer(directory)
     config = CLIPConfig(
-        text_config=dict(vocab_size=514, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                         num_attention_heads=2, max_position_embeddings=77,
-                         bos_token_id=0, eos_token_id=1, pad_token_id=1),
-        vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37,
-                           num_hidden_layers=2, num_attention_heads=2),
-        projection_dim=16)
+        text_config=dict(
+            vocab_size=514,
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        ),
+        vision_config=dict(
+            image_size=32,
+            patch_size=8,
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+        ),
+        projection_dim=16,
+    )
     CLIPModel(config).save_pretrained(directory)
     image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    CLIPProcessor(image_processor=image_processor,
-                  tokenizer=CLIPTokenizer.from_pretrained(directory)).save_pretrained(directory)
+    CLIPProcessor(image_processor=image_processor, tokenizer=CLIPTokenizer.from_pretrained(directory)).save_pretrained(
+        directory
+    )
 
 
 def _tiny_dino(directory: Path) -> None:
     import torch
     from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
+
     torch.manual_seed(0)
-    config = Dinov2Config(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
-                          num_attention_heads=2, intermediate_size=37)
+    config = Dinov2Config(
+        image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37
+    )
     Dinov2Model(config).save_pretrained(directory)
     BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(directory)
 
@@ -139,8 +162,9 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return clip_dir, dino_dir
 
 
-def test_deep_path_runs_offline_with_random_weights(tiny_models: tuple[Path, Path], no_deep_env: None,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deep_path_runs_offline_with_random_weights(
+    tiny_models: tuple[Path, Path], no_deep_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clip_dir, dino_dir = tiny_models
     monkeypatch.setenv(deep_metrics.CLIP_PATH_ENV, str(clip_dir))
     monkeypatch.setenv(deep_metrics.DINO_PATH_ENV, str(dino_dir))
@@ -156,8 +180,9 @@ def test_deep_path_runs_offline_with_random_weights(tiny_models: tuple[Path, Pat
     assert mixed["metrics_note"] == deep_metrics.DREAMSIM_NOTE
 
 
-def test_clip_t_follows_prompts_and_reports_mismatch(tiny_models: tuple[Path, Path], no_deep_env: None,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_clip_t_follows_prompts_and_reports_mismatch(
+    tiny_models: tuple[Path, Path], no_deep_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With random weights only the plumbing is testable: different prompts must give
     different clip_t, and a frame count / prompt count mismatch must give None + a note."""
     clip_dir, _ = tiny_models

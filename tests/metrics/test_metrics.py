@@ -19,8 +19,15 @@ from playground.metrics.score import score_frames
 from support.paths import REPO
 
 
-def _scene(background: tuple[int, int, int], subject: tuple[int, int, int], *, x: int = 60, size: int = 90,
-           side: int = 256, stripes: bool = False) -> Image.Image:
+def _scene(
+    background: tuple[int, int, int],
+    subject: tuple[int, int, int],
+    *,
+    x: int = 60,
+    size: int = 90,
+    side: int = 256,
+    stripes: bool = False,
+) -> Image.Image:
     """A flat background with one subject (a disc, optionally striped) on it."""
     image = Image.new("RGB", (side, side), background)
     draw = ImageDraw.Draw(image)
@@ -39,9 +46,17 @@ def _noise(seed: int, side: int = 256) -> Image.Image:
 
 # ---------------------------------------------------------------- contract
 
+
 def test_contract_names() -> None:
-    assert METRIC_COLUMNS == ("palette_consistency", "structure_consistency", "subject_consistency",
-                              "clip_i", "dino_i", "clip_t", "dreamsim")
+    assert METRIC_COLUMNS == (
+        "palette_consistency",
+        "structure_consistency",
+        "subject_consistency",
+        "clip_i",
+        "dino_i",
+        "clip_t",
+        "dreamsim",
+    )
     assert DEFAULT_METRICS == METRIC_COLUMNS[:3]
 
 
@@ -100,6 +115,7 @@ def test_lab_conversion_matches_reference_values() -> None:
 
 # ---------------------------------------------------------------- what each metric sees
 
+
 def test_palette_prefers_same_colours() -> None:
     same = score_frames([_scene((40, 90, 160), (220, 60, 30)), _scene((45, 95, 150), (210, 70, 30), x=140)], deep=False)
     different = score_frames([_scene((40, 90, 160), (220, 60, 30)), _scene((230, 220, 90), (20, 130, 40))], deep=False)
@@ -109,8 +125,10 @@ def test_palette_prefers_same_colours() -> None:
 def test_structure_prefers_same_texture() -> None:
     stripes = Image.fromarray(np.tile((np.arange(256) // 8 % 2 * 255).astype(np.uint8), (256, 1)))
     shifted = Image.fromarray(np.roll(np.asarray(stripes), 5, axis=1))
-    assert (score_frames([stripes, shifted], deep=False)["structure_consistency"]
-            > score_frames([stripes, _noise(3)], deep=False)["structure_consistency"] + 0.2)
+    assert (
+        score_frames([stripes, shifted], deep=False)["structure_consistency"]
+        > score_frames([stripes, _noise(3)], deep=False)["structure_consistency"] + 0.2
+    )
 
 
 def test_structure_is_mirror_invariant() -> None:
@@ -123,8 +141,10 @@ def test_subject_ignores_position_and_scale() -> None:
     subject = (200, 40, 120)
     moved = [_scene((30, 160, 60), subject, x=20, size=70), _scene((30, 160, 60), subject, x=130, size=110)]
     swapped = [_scene((30, 160, 60), subject, x=20, size=70), _scene((30, 160, 60), (240, 200, 40), x=130, size=110)]
-    assert (score_frames(moved, deep=False)["subject_consistency"]
-            > score_frames(swapped, deep=False)["subject_consistency"] + 0.3)
+    assert (
+        score_frames(moved, deep=False)["subject_consistency"]
+        > score_frames(swapped, deep=False)["subject_consistency"] + 0.3
+    )
 
 
 def test_subject_looks_past_a_changed_background() -> None:
@@ -148,11 +168,13 @@ def test_foreground_weights_find_the_subject() -> None:
 
 # ---------------------------------------------------------------- cost
 
+
 def test_import_does_not_pull_heavy_modules() -> None:
-    code = ("import sys, playground.metrics.classic, playground.metrics.score; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('skimage', 'scipy', 'torch', 'transformers')))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=REPO)
+    code = (
+        "import sys, playground.metrics.classic, playground.metrics.score; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('skimage', 'scipy', 'torch', 'transformers')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert result.stdout.strip() == "[]"
 
 
@@ -166,6 +188,7 @@ def test_eight_large_frames_score_fast() -> None:
 
 
 # ---------------------------------------------------------------- the offline provider
+
 
 def _local_frames(mode: str, prompt: str, beats: list[str], seed: int = 7) -> list[Image.Image]:
     """Frames from the offline `local` provider: one call for a sequence, one call per
@@ -191,11 +214,25 @@ def _local_frames(mode: str, prompt: str, beats: list[str], seed: int = 7) -> li
 
     provider = LocalProvider()
     if mode == "sequence":
-        calls = [ProviderCall(model="procedural-v1", prompt=prompt, frames=len(beats), size="512x512",
-                              seed=seed, beats=tuple(beats))]
+        calls = [
+            ProviderCall(
+                model="procedural-v1", prompt=prompt, frames=len(beats), size="512x512", seed=seed, beats=tuple(beats)
+            )
+        ]
     else:
-        calls = [ProviderCall(model="procedural-v1", prompt=prompt, frames=1, size="512x512", seed=seed,
-                              beats=(beat,), first_frame=i, call_index=i) for i, beat in enumerate(beats)]
+        calls = [
+            ProviderCall(
+                model="procedural-v1",
+                prompt=prompt,
+                frames=1,
+                size="512x512",
+                seed=seed,
+                beats=(beat,),
+                first_frame=i,
+                call_index=i,
+            )
+            for i, beat in enumerate(beats)
+        ]
     frames = []
     for call in calls:
         sink = Collect()

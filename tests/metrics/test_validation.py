@@ -14,8 +14,6 @@ SEQUENCES = 30  # positives and as many negatives in the identity set
 SMALL = 20  # in the other sets, whose floors have more headroom
 
 
-
-
 def test_roc_auc_by_mann_whitney() -> None:
     assert bench.roc_auc([3, 4], [1, 2]) == 1.0
     assert bench.roc_auc([1, 2], [3, 4]) == 0.0
@@ -25,6 +23,7 @@ def test_roc_auc_by_mann_whitney() -> None:
 
 def test_sets_are_balanced_and_labelled() -> None:
     import numpy as np
+
     positives, negatives = bench.build_identity(3, np.random.default_rng(0))
     assert len(positives) == len(negatives) == 3
     for sequence in positives + negatives:

@@ -76,8 +76,11 @@ class HostileProvider:
         h.send_header("Content-Type", "text/event-stream" if mode == "endless-sse" else "application/json")
         h.send_header("Connection", "close")
         h.end_headers()
-        head = b'data: {"type": "image_generation.partial_succeeded", "b64_json": "' if mode == "endless-sse" \
+        head = (
+            b'data: {"type": "image_generation.partial_succeeded", "b64_json": "'
+            if mode == "endless-sse"
             else b'{"created": 1, "data": [{"b64_json": "'
+        )
         h.wfile.write(head)
         block, self.sent[mode] = b"A" * 65536, len(head)
         while self.sent[mode] < ENDLESS:
@@ -105,8 +108,11 @@ def only_row(data_dir: Path) -> dict[str, Any]:
 
 
 def test_an_endless_json_answer_is_cut_off_at_the_bound(hostile: HostileProvider, data_dir: Path) -> None:
-    env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": f"{hostile.url}/huge-json/v1",
-           "PLAYGROUND_MAX_DOWNLOAD_MB": "1"}
+    env = {
+        "OPENAI_API_KEY": "sk-test-0123456789abcdef",
+        "OPENAI_BASE_URL": f"{hostile.url}/huge-json/v1",
+        "PLAYGROUND_MAX_DOWNLOAD_MB": "1",
+    }
     done = cli(["run", "--provider", "openai", "--frames", "1", "--prompt", "a fox"], env, data_dir, timeout=120)
     assert done.code == 1
     row = only_row(data_dir)
@@ -117,10 +123,17 @@ def test_an_endless_json_answer_is_cut_off_at_the_bound(hostile: HostileProvider
 
 
 def test_an_endless_event_stream_line_is_cut_off_at_the_bound(hostile: HostileProvider, data_dir: Path) -> None:
-    env = {"ARK_API_KEY": "ark-test-0123456789", "ARK_BASE_URL": f"{hostile.url}/endless-sse/api/v3",
-           "PLAYGROUND_MAX_DOWNLOAD_MB": "1"}
-    done = cli(["run", "--provider", "byteplus", "--frames", "2", "--size", "2048x2048", "--prompt", "a fox"],
-               env, data_dir, timeout=120)
+    env = {
+        "ARK_API_KEY": "ark-test-0123456789",
+        "ARK_BASE_URL": f"{hostile.url}/endless-sse/api/v3",
+        "PLAYGROUND_MAX_DOWNLOAD_MB": "1",
+    }
+    done = cli(
+        ["run", "--provider", "byteplus", "--frames", "2", "--size", "2048x2048", "--prompt", "a fox"],
+        env,
+        data_dir,
+        timeout=120,
+    )
     assert done.code == 1
     row = only_row(data_dir)
     assert row["status"] == "error" and f"the answer passed {answer_limit(2, MB)} bytes" in row["error"]
@@ -129,8 +142,11 @@ def test_an_endless_event_stream_line_is_cut_off_at_the_bound(hostile: HostilePr
 
 def test_a_frame_sent_inline_over_the_download_cap_is_not_saved(hostile: HostileProvider, data_dir: Path) -> None:
     assert MB < len(hostile.frame) and len(base64.b64encode(hostile.frame)) < answer_limit(1, MB)
-    env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": f"{hostile.url}/big-frame/v1",
-           "PLAYGROUND_MAX_DOWNLOAD_MB": "1"}
+    env = {
+        "OPENAI_API_KEY": "sk-test-0123456789abcdef",
+        "OPENAI_BASE_URL": f"{hostile.url}/big-frame/v1",
+        "PLAYGROUND_MAX_DOWNLOAD_MB": "1",
+    }
     done = cli(["run", "--provider", "openai", "--frames", "1", "--prompt", "a fox"], env, data_dir, timeout=120)
     assert done.code == 1
     row = only_row(data_dir)

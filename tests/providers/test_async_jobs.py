@@ -14,7 +14,10 @@ from playground.base.errors import InputError, ProviderError
 from playground.base.types import CallOutcome, ReferenceImage
 
 ASYNC = ("evolink", "wavespeed", "atlascloud")
-EDIT_MODEL = {"wavespeed": "bytedance/seedream-v4.5/edit-sequential", "atlascloud": "bytedance/seedream-v4.5/edit-sequential"}
+EDIT_MODEL = {
+    "wavespeed": "bytedance/seedream-v4.5/edit-sequential",
+    "atlascloud": "bytedance/seedream-v4.5/edit-sequential",
+}
 KEY_ENV = {"evolink": "EVOLINK_API_KEY", "wavespeed": "WAVESPEED_API_KEY", "atlascloud": "ATLASCLOUD_API_KEY"}
 
 
@@ -38,13 +41,18 @@ async def generate(provider, call, sink, timeout=10.0):
 
 # -- contracts -------------------------------------------------------------------------------
 
+
 def test_evolink_contract(emulator, make_provider, make_call, sink):
     p = make_provider("evolink")
     outcome, images = run(generate(p, make_call(p, frames=4, size="288x224", references=(reference(),)), sink))
     create = emulator.requests_for("evolink", "POST")[-1]
     assert create.path == "/images/generations" and create.headers["authorization"] == "Bearer <redacted>"
     assert create.json.keys() == {"model", "prompt", "n", "size", "image_urls"}
-    assert create.json["n"] == 4 and create.json["size"] == "288x224" and create.json["model"] == "doubao-seedream-5.0-lite"
+    assert (
+        create.json["n"] == 4
+        and create.json["size"] == "288x224"
+        and create.json["model"] == "doubao-seedream-5.0-lite"
+    )
     assert create.json["image_urls"][0].startswith("data:image/png;base64,")
     polls = emulator.requests_for("evolink", "GET")
     assert polls and all(r.path == f"/tasks/{outcome.request_id}" for r in polls)
@@ -99,18 +107,24 @@ def test_wavespeed_uploads_references_then_sends_their_urls(emulator, make_provi
     assert outcome.sent_fields["images"] == urls and len(images) == 2
 
 
-@pytest.mark.parametrize("served,expected", [
-    ("/media/upload/binary", ["/media/uploads", "/media/upload/binary", "/media/upload/binary"]),
-    ("/upload", ["/media/uploads", "/media/upload/binary", "/upload", "/upload"]),
-])
-def test_wavespeed_upload_falls_back_to_the_older_documented_paths(emulator, make_provider, make_call, sink,
-                                                                    served, expected):
+@pytest.mark.parametrize(
+    "served,expected",
+    [
+        ("/media/upload/binary", ["/media/uploads", "/media/upload/binary", "/media/upload/binary"]),
+        ("/upload", ["/media/uploads", "/media/upload/binary", "/upload", "/upload"]),
+    ],
+)
+def test_wavespeed_upload_falls_back_to_the_older_documented_paths(
+    emulator, make_provider, make_call, sink, served, expected
+):
     """A host without the ticket flow: the older multipart paths [sdk wavespeed 1.0.10, doc], each
     tried after a 404, the one that worked kept for the other reference."""
     emulator.wavespeed_upload_path = served
     p = make_provider("wavespeed")
     ref = reference()
-    outcome, images = run(generate(p, make_call(p, model=EDIT_MODEL["wavespeed"], frames=2, references=(ref, ref)), sink))
+    outcome, images = run(
+        generate(p, make_call(p, model=EDIT_MODEL["wavespeed"], frames=2, references=(ref, ref)), sink)
+    )
     posts = emulator.requests_for("wavespeed", "POST")
     assert [r.path for r in posts] == [*expected, "/bytedance/seedream-v4.5/edit-sequential"]
     assert posts[-2].files["file"]["size"] == len(ref.data) and posts[-2].content_type.startswith("multipart/")
@@ -155,17 +169,32 @@ def test_wavespeed_storage_refusal_is_reported(emulator, make_provider, make_cal
 
 def test_wavespeed_ticket_asking_for_authorization_is_refused(make_provider, make_call, sink):
     """A ticket whose headers name Authorization would make us hand our key to a storage host."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.method == "POST", "nothing may be PUT"
-        return httpx.Response(200, json={"code": 200, "message": "success", "data": {
-            "upload": {"method": "PUT", "url": "https://storage.example/x", "headers": {"Authorization": "Bearer x"}},
-            "download_url": "https://cdn.example/x.png"}})
+        return httpx.Response(
+            200,
+            json={
+                "code": 200,
+                "message": "success",
+                "data": {
+                    "upload": {
+                        "method": "PUT",
+                        "url": "https://storage.example/x",
+                        "headers": {"Authorization": "Bearer x"},
+                    },
+                    "download_url": "https://cdn.example/x.png",
+                },
+            },
+        )
 
     async def go():
         p = make_provider("wavespeed")
         p.base_url = "https://wavespeed.test/api/v3"
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            return await p.generate(make_call(p, model=EDIT_MODEL["wavespeed"], references=(reference(),)), client, sink)
+            return await p.generate(
+                make_call(p, model=EDIT_MODEL["wavespeed"], references=(reference(),)), client, sink
+            )
 
     with pytest.raises(ProviderError) as err:
         run(go())
@@ -192,6 +221,7 @@ def test_reference_rules(make_provider, make_call, name):
 
 
 # -- polling, billing ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ASYNC)
 def test_polls_until_done_with_progress(emulator, make_provider, make_call, sink, name):
@@ -262,10 +292,16 @@ def test_auth_error(emulator, make_provider, make_call, sink, name):
     assert "invalid-0123456789abc" not in str(err.value)
 
 
-@pytest.mark.parametrize("name,fault,kind", [
-    ("evolink", "quota", "quota"), ("evolink", "content", "content"), ("wavespeed", "quota", "quota"),
-    ("atlascloud", "content", "content"), ("wavespeed", "rate_limit", "rate_limit"),
-])
+@pytest.mark.parametrize(
+    "name,fault,kind",
+    [
+        ("evolink", "quota", "quota"),
+        ("evolink", "content", "content"),
+        ("wavespeed", "quota", "quota"),
+        ("atlascloud", "content", "content"),
+        ("wavespeed", "rate_limit", "rate_limit"),
+    ],
+)
 def test_error_kinds(emulator, make_provider, make_call, sink, name, fault, kind):
     emulator.set_fault(name, fault)
     p = make_provider(name)
@@ -289,13 +325,17 @@ def test_error_code_in_a_200_poll_answer_ends_the_job(emulator, make_provider, m
 
 
 @pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
-@pytest.mark.parametrize("code,message,kind", [
-    (400, "size must be between 1024*1024 and 4096*4096", "invalid"),
-    (401, "invalid api key", "auth"),
-    (400, "the prompt contains sensitive content", "content"),
-])
-def test_error_code_in_a_200_submit_answer_keeps_the_message(emulator, make_provider, make_call, sink,
-                                                               name, code, message, kind):
+@pytest.mark.parametrize(
+    "code,message,kind",
+    [
+        (400, "size must be between 1024*1024 and 4096*4096", "invalid"),
+        (401, "invalid api key", "auth"),
+        (400, "the prompt contains sensitive content", "content"),
+    ],
+)
+def test_error_code_in_a_200_submit_answer_keeps_the_message(
+    emulator, make_provider, make_call, sink, name, code, message, kind
+):
     emulator.set_fault(name, "body_error", code=code, message=message)
     p = make_provider(name)
     with pytest.raises(ProviderError) as err:
@@ -318,8 +358,12 @@ def test_malformed_poll_answer(emulator, make_provider, make_call, sink):
 def test_evolink_task_error_codes_map_to_kinds(make_provider, make_call):
     p = make_provider("evolink")
     call = make_call(p)
-    for code, kind in [("content_policy_violation", "content"), ("quota_exceeded", "quota"),
-                       ("generation_timeout", "timeout"), ("whatever_new", "job_failed")]:
+    for code, kind in [
+        ("content_policy_violation", "content"),
+        ("quota_exceeded", "quota"),
+        ("generation_timeout", "timeout"),
+        ("whatever_new", "job_failed"),
+    ]:
         with pytest.raises(ProviderError) as err:
             p._raise_failed({"status": "failed", "error": {"code": code, "message": "m"}}, call)
         assert err.value.kind == kind
@@ -334,17 +378,41 @@ def test_documented_answers_via_mock_transport(make_provider, make_call, sink):
         seen.append(str(request.url))
         path = request.url.path
         if request.method == "POST" and "wavespeed" in str(request.url):
-            return httpx.Response(200, json={"code": 200, "message": "success", "data": {
-                "id": "pred_abc123", "model": "m", "status": "created", "outputs": [],
-                "urls": {"get": "https://elsewhere.example/api/v3/predictions/pred_abc123/result"},
-                "has_nsfw_contents": [], "error": "", "timings": {}}})
+            return httpx.Response(
+                200,
+                json={
+                    "code": 200,
+                    "message": "success",
+                    "data": {
+                        "id": "pred_abc123",
+                        "model": "m",
+                        "status": "created",
+                        "outputs": [],
+                        "urls": {"get": "https://elsewhere.example/api/v3/predictions/pred_abc123/result"},
+                        "has_nsfw_contents": [],
+                        "error": "",
+                        "timings": {},
+                    },
+                },
+            )
         if path.endswith("/predictions/pred_abc123/result"):
-            return httpx.Response(200, json={"id": "pred_abc123", "status": "completed",  # bare, no envelope
-                                             "outputs": ["https://cdn.example/1.png", "https://cdn.example/2.png"]})
+            return httpx.Response(
+                200,
+                json={
+                    "id": "pred_abc123",
+                    "status": "completed",  # bare, no envelope
+                    "outputs": ["https://cdn.example/1.png", "https://cdn.example/2.png"],
+                },
+            )
         if request.method == "POST":
             return httpx.Response(200, json={"id": "atl-1", "status": "processing"})
-        return httpx.Response(200, json={"code": 200, "data": {"id": "atl-1", "status": "succeeded",
-                                                               "outputs": ["https://cdn.example/a.png"]}})
+        return httpx.Response(
+            200,
+            json={
+                "code": 200,
+                "data": {"id": "atl-1", "status": "succeeded", "outputs": ["https://cdn.example/a.png"]},
+            },
+        )
 
     async def go(name, s):
         p = make_provider(name)
@@ -354,7 +422,10 @@ def test_documented_answers_via_mock_transport(make_provider, make_call, sink):
         return p, out
 
     p, out = run(go("wavespeed", sink))
-    assert out.request_id == "pred_abc123" and list(sink.urls.values()) == ["https://cdn.example/1.png", "https://cdn.example/2.png"]
+    assert out.request_id == "pred_abc123" and list(sink.urls.values()) == [
+        "https://cdn.example/1.png",
+        "https://cdn.example/2.png",
+    ]
     assert not any("elsewhere.example" in u for u in seen)
     from support.sinks import CollectingSink
 
@@ -386,6 +457,7 @@ def test_evolink_prompt_limit(make_provider, make_call):
 
 
 # -- terminal states, sync mode, base64 outputs (WaveSpeed, AtlasCloud) ----------------------
+
 
 @pytest.mark.parametrize("name", ["wavespeed", "atlascloud"])
 @pytest.mark.parametrize("state", ["cancelled", "timeout", "deleted"])
@@ -444,9 +516,18 @@ def test_base64_outputs_are_decoded(emulator, make_provider, make_call, sink, na
 
 def test_unreadable_output_is_a_failed_frame(make_provider, make_call, sink):
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"code": 200, "message": "success", "data": {
-            "id": "p1", "status": "completed", "outputs": ["https://cdn.example/0.png", "not base64 !!",
-                                                            "data:image/png;base64,iVBORw0KGgo="]}})
+        return httpx.Response(
+            200,
+            json={
+                "code": 200,
+                "message": "success",
+                "data": {
+                    "id": "p1",
+                    "status": "completed",
+                    "outputs": ["https://cdn.example/0.png", "not base64 !!", "data:image/png;base64,iVBORw0KGgo="],
+                },
+            },
+        )
 
     async def go():
         p = make_provider("wavespeed", sync_mode=True)
@@ -459,6 +540,7 @@ def test_unreadable_output_is_a_failed_frame(make_provider, make_call, sink):
 
 
 # -- EvoLink: the frames at once (the seed guide's shape) as well as the task ------------------
+
 
 @pytest.mark.parametrize("shape", ["evolink_immediate", "evolink_immediate_b64"])
 def test_evolink_immediate_answer(emulator, make_provider, make_call, sink, shape):
@@ -487,8 +569,15 @@ def test_evolink_immediate_refused_item_is_a_failed_frame(emulator, make_provide
     assert outcome.images_billed == 3  # settles on images generated
 
 
-@pytest.mark.parametrize("fault,kind,billed", [("job_failed", "server", True), ("content", "content", False),
-                                               ("quota", "quota", False), ("malformed", "malformed", True)])
+@pytest.mark.parametrize(
+    "fault,kind,billed",
+    [
+        ("job_failed", "server", True),
+        ("content", "content", False),
+        ("quota", "quota", False),
+        ("malformed", "malformed", True),
+    ],
+)
 def test_evolink_immediate_faults(emulator, make_provider, make_call, sink, fault, kind, billed):
     emulator.shapes = {"evolink_immediate"}
     emulator.set_fault("evolink", fault)

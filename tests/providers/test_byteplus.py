@@ -47,8 +47,17 @@ def test_sequence_sends_exactly_the_documented_fields(emulator, make_provider, m
     assert sent.method == "POST" and sent.path == "/images/generations"
     assert sent.headers["authorization"] == "Bearer <redacted>"
     body = sent.json
-    assert set(body) == {"model", "prompt", "size", "image", "sequential_image_generation",
-                         "sequential_image_generation_options", "response_format", "watermark", "stream"}
+    assert set(body) == {
+        "model",
+        "prompt",
+        "size",
+        "image",
+        "sequential_image_generation",
+        "sequential_image_generation_options",
+        "response_format",
+        "watermark",
+        "stream",
+    }
     assert body["model"] == "seedream-5-0-260128" and body["size"] == "320x256"
     assert body["sequential_image_generation"] == "auto"
     assert body["sequential_image_generation_options"] == {"max_images": 4}
@@ -150,12 +159,15 @@ def test_requests_carry_the_sdk_read_timeout_and_a_client_request_id(make_provid
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"data": [{"url": "https://x.invalid/0.png"}], "usage": {"generated_images": 1}})
+        return httpx.Response(
+            200, json={"data": [{"url": "https://x.invalid/0.png"}], "usage": {"generated_images": 1}}
+        )
 
     async def go():
         p = make_provider("byteplus", stream=False)
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler),
-                                     timeout=httpx.Timeout(connect=10, read=180, write=60, pool=60)) as client:
+        async with httpx.AsyncClient(
+            transport=httpx.MockTransport(handler), timeout=httpx.Timeout(connect=10, read=180, write=60, pool=60)
+        ) as client:
             return await p.generate(make_call(p), client, sink)
 
     outcome = run(go())
@@ -179,8 +191,9 @@ def test_non_stream_answer(emulator, make_provider, make_call, sink, fault, crea
 
 
 @pytest.mark.parametrize("shapes", STREAM_SHAPES)
-def test_top_level_stream_error_event_ends_the_call_keeping_earlier_frames(emulator, make_provider, make_call,
-                                                                            sink, shapes):
+def test_top_level_stream_error_event_ends_the_call_keeping_earlier_frames(
+    emulator, make_provider, make_call, sink, shapes
+):
     emulator.shapes = set(shapes)
     emulator.set_fault("byteplus", "stream_error", after=2)
     p = make_provider("byteplus")
@@ -212,7 +225,9 @@ def test_null_image_index_means_the_next_frame(make_provider, make_call, sink):
 
     async def go():
         p = make_provider("byteplus")
-        transport = httpx.MockTransport(lambda r: httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"}))
+        transport = httpx.MockTransport(
+            lambda r: httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"})
+        )
         async with httpx.AsyncClient(transport=transport) as client:
             return await p.generate(make_call(p, frames=3), client, sink)
 
@@ -232,9 +247,15 @@ def test_auth_error_names_the_variable_and_hides_the_key(emulator, make_provider
     assert "invalid-key-abcdef123456" not in message and "[redacted]" in message  # the emulator echoes the key
 
 
-@pytest.mark.parametrize("fault,kind,status", [
-    ("content", "content", 400), ("quota", "quota", 403), ("forbidden", "auth", 403), ("server", "server", 500),
-])
+@pytest.mark.parametrize(
+    "fault,kind,status",
+    [
+        ("content", "content", 400),
+        ("quota", "quota", 403),
+        ("forbidden", "auth", 403),
+        ("server", "server", 500),
+    ],
+)
 def test_error_kinds(emulator, make_provider, make_call, sink, fault, kind, status):
     emulator.set_fault("byteplus", fault)
     p = make_provider("byteplus")
@@ -281,16 +302,31 @@ def test_documented_examples_via_mock_transport(make_provider, make_call, sink):
     """The response example of providers.md / the BytePlus docs, verbatim shapes: `created`
     (the SDK says `created_at`), b64 frames, a failed item, the SSE events."""
     png = base64.b64encode(_png()).decode()
-    doc_json = {"model": "seedream-4-5-251128", "created_at": 1757323224,
-                "data": [{"url": "https://example.invalid/a.jpeg", "size": "1760x2368"},
-                         {"b64_json": png, "size": "64x64"},
-                         {"error": {"code": "OutputImageSensitiveContentDetected", "message": "sensitive"}}],
-                "usage": {"generated_images": 2, "output_tokens": 16280, "total_tokens": 16280}}
+    doc_json = {
+        "model": "seedream-4-5-251128",
+        "created_at": 1757323224,
+        "data": [
+            {"url": "https://example.invalid/a.jpeg", "size": "1760x2368"},
+            {"b64_json": png, "size": "64x64"},
+            {"error": {"code": "OutputImageSensitiveContentDetected", "message": "sensitive"}},
+        ],
+        "usage": {"generated_images": 2, "output_tokens": 16280, "total_tokens": 16280},
+    }
     events = [
         {"type": "image_generation.partial_image", "image_index": 0, "b64_json": png},
-        {"type": "image_generation.partial_succeeded", "image_index": 0, "url": "https://x.invalid/0.png", "size": "1x1"},
-        {"type": "image_generation.partial_failed", "model": "doubao-seedream-4-0-250828", "created": 1589478378,
-         "image_index": 1, "error": {"code": "OutputImageSensitiveContentDetected", "message": "sensitive"}},
+        {
+            "type": "image_generation.partial_succeeded",
+            "image_index": 0,
+            "url": "https://x.invalid/0.png",
+            "size": "1x1",
+        },
+        {
+            "type": "image_generation.partial_failed",
+            "model": "doubao-seedream-4-0-250828",
+            "created": 1589478378,
+            "image_index": 1,
+            "error": {"code": "OutputImageSensitiveContentDetected", "message": "sensitive"},
+        },
         {"type": "image_generation.partial_succeeded", "image_index": 2, "b64_json": png, "size": "64x64"},
         {"type": "image_generation.completed", "usage": {"generated_images": 2}},
     ]

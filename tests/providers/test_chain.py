@@ -45,12 +45,28 @@ CHAINS: dict[str, tuple[str, str]] = {
 }
 
 
-def run_chain(env: dict[str, str], data_dir: Path, provider: str, model: str, size: str, chain_from: str = "first",
-              frames: int = 4, references: tuple[Path, ...] = ()) -> RunResult:
+def run_chain(
+    env: dict[str, str],
+    data_dir: Path,
+    provider: str,
+    model: str,
+    size: str,
+    chain_from: str = "first",
+    frames: int = 4,
+    references: tuple[Path, ...] = (),
+) -> RunResult:
     pg = Playground(Settings.from_env(env=env, data_dir=data_dir))
-    request = GenerationRequest(prompt="a red fox in a blue scarf", frames=frames, mode="chain", provider=provider,
-                                model=model, size=size, beats=BEATS[:frames], chain_from=chain_from,
-                                references=list(references))
+    request = GenerationRequest(
+        prompt="a red fox in a blue scarf",
+        frames=frames,
+        mode="chain",
+        provider=provider,
+        model=model,
+        size=size,
+        beats=BEATS[:frames],
+        chain_from=chain_from,
+        references=list(references),
+    )
     return asyncio.run(pg.run(request))
 
 
@@ -65,8 +81,13 @@ def reference_hashes(emulator: Any, value: Any) -> list[str]:
     if isinstance(value, dict):
         blob = value.get("inlineData", value.get("inline_data"))
         if isinstance(blob, dict):
-            return [digest(base64.urlsafe_b64decode(blob["data"] + "=" * (-len(blob["data"]) % 4))
-                           if "-" in blob["data"] or "_" in blob["data"] else base64.b64decode(blob["data"]))]
+            return [
+                digest(
+                    base64.urlsafe_b64decode(blob["data"] + "=" * (-len(blob["data"]) % 4))
+                    if "-" in blob["data"] or "_" in blob["data"]
+                    else base64.b64decode(blob["data"])
+                )
+            ]
         for item in value.values():
             found += reference_hashes(emulator, item)
     elif isinstance(value, list):
@@ -131,8 +152,12 @@ def test_previous_chains_each_frame_to_its_predecessor_one_after_another(emulato
     sent = frame_requests(emulator, provider)
     # call n carries frame n-1's bytes, so it cannot have left before frame n-1 was back: sequential
     assert sent == {1: [], 2: [hashes[0]], 3: [hashes[1]], 4: [hashes[2]]}
-    order = [n for r in emulator.requests_for(provider, "POST") for n, beat in enumerate(BEATS, 1)
-             if beat in json.dumps(r.json)]
+    order = [
+        n
+        for r in emulator.requests_for(provider, "POST")
+        for n, beat in enumerate(BEATS, 1)
+        if beat in json.dumps(r.json)
+    ]
     assert order == [1, 2, 3, 4]
 
 
@@ -141,8 +166,9 @@ def test_chain_from_first_sends_frames_2_to_n_together(emulator, tmp_path):
     model, size = CHAINS["byteplus"]
     hold = emulator.hold("byteplus", after=1)  # frame 1 passes; the others wait at the emulator
     results: list[RunResult] = []
-    runner = threading.Thread(target=lambda: results.append(
-        run_chain(emulator.env(), tmp_path / "data", "byteplus", model, size)))
+    runner = threading.Thread(
+        target=lambda: results.append(run_chain(emulator.env(), tmp_path / "data", "byteplus", model, size))
+    )
     runner.start()
     try:
         assert hold.arrived.wait(30)
@@ -182,16 +208,42 @@ def test_local_chain_keeps_frame_1s_character_offline(tmp_path):
     characters = [character(frame.path) for frame in result.frames]
     assert len(set(characters)) == 1
     pg = Playground(Settings.from_env(env={}, data_dir=tmp_path / "data"))
-    baseline = asyncio.run(pg.run(GenerationRequest(prompt="a red fox in a blue scarf", frames=4, mode="baseline",
-                                                    beats=BEATS, size="512x512")))
+    baseline = asyncio.run(
+        pg.run(
+            GenerationRequest(
+                prompt="a red fox in a blue scarf", frames=4, mode="baseline", beats=BEATS, size="512x512"
+            )
+        )
+    )
     assert len({character(frame.path) for frame in baseline.frames}) > 1
 
 
 def test_cli_runs_a_chain_from_the_previous_frame(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "playground", "run", "--mode", "chain", "--chain-from", "previous",
-                          "--frames", "3", "--prompt", "a red fox", "--size", "512x512", "--json",
-                          "--data-dir", str(tmp_path / "data")],
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "playground",
+            "run",
+            "--mode",
+            "chain",
+            "--chain-from",
+            "previous",
+            "--frames",
+            "3",
+            "--prompt",
+            "a red fox",
+            "--size",
+            "512x512",
+            "--json",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout)
     assert row["mode"] == "chain" and row["status"] == "ok" and row["api_calls"] == 3
@@ -206,10 +258,24 @@ def test_openai_chain_prices_the_reference_input_and_stays_within_its_worst_case
 
     price = provider_class("openai").price("gpt-image-1.5")
     pg = Playground(Settings.from_env(env=emulator.env(), data_dir=tmp_path / "data"))
-    chain = GenerationRequest(prompt="a red fox", frames=4, mode="chain", provider="openai", model="gpt-image-1.5",
-                              size="1024x1024", beats=BEATS)
-    baseline = GenerationRequest(prompt="a red fox", frames=4, mode="baseline", provider="openai",
-                                 model="gpt-image-1.5", size="1024x1024", beats=BEATS)
+    chain = GenerationRequest(
+        prompt="a red fox",
+        frames=4,
+        mode="chain",
+        provider="openai",
+        model="gpt-image-1.5",
+        size="1024x1024",
+        beats=BEATS,
+    )
+    baseline = GenerationRequest(
+        prompt="a red fox",
+        frames=4,
+        mode="baseline",
+        provider="openai",
+        model="gpt-image-1.5",
+        size="1024x1024",
+        beats=BEATS,
+    )
     with_chain, without = pg.plan(chain).estimate, pg.plan(baseline).estimate
     assert with_chain.references_usd == pytest.approx(3 * 135 * 8.0 / 1e6)
     assert with_chain.usd == pytest.approx(without.usd + 3 * 135 * 8.0 / 1e6)
@@ -230,8 +296,17 @@ def test_openai_user_references_are_priced_by_their_pixels(tmp_path):
     Image.new("RGB", (64, 64), (10, 20, 30)).save(small)
 
     def most(refs: list[Path]) -> float:
-        return pg.plan(GenerationRequest(prompt="a fox", frames=1, mode="baseline", provider="openai",
-                                         model="gpt-image-1.5", size="1024x1024", references=refs)).estimate.max_usd
+        return pg.plan(
+            GenerationRequest(
+                prompt="a fox",
+                frames=1,
+                mode="baseline",
+                provider="openai",
+                model="gpt-image-1.5",
+                size="1024x1024",
+                references=refs,
+            )
+        ).estimate.max_usd
 
     assert most([big]) - most([]) == pytest.approx(4 * 3050 * 8.0 / 1e6, abs=1e-6)
     assert most([small]) - most([]) == pytest.approx(3050 * 8.0 / 1e6, abs=1e-6)

@@ -23,6 +23,7 @@ from support.paths import REPO
 
 ROOT = REPO
 
+
 def csv_rows(data_dir: Path) -> list[dict[str, str]]:
     with open(data_dir / "runs.csv", encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
@@ -76,14 +77,17 @@ def test_run_through_the_core(emulator, tmp_path, provider, mode):
 
 def test_fal_reports_the_megapixels_of_its_output(emulator, tmp_path):
     """fal bills megapixels of output: reported from images[].width x height."""
-    record = run_core(emulator.env(), tmp_path / "data", provider="fal", mode="baseline", frames=4, size="512x384").record
+    record = run_core(
+        emulator.env(), tmp_path / "data", provider="fal", mode="baseline", frames=4, size="512x384"
+    ).record
     assert record.cost_source == "reported"
     assert record.cost_usd == pytest.approx(4 * table_price("fal", "512x384"), abs=1e-6)
 
 
 def test_openai_reports_the_cost_of_its_usage_tokens(emulator, tmp_path):
-    record = run_core(emulator.env(), tmp_path / "data", provider="openai", mode="baseline", frames=4,
-                      size="1024x1024").record
+    record = run_core(
+        emulator.env(), tmp_path / "data", provider="openai", mode="baseline", frames=4, size="1024x1024"
+    ).record
     prompts_sent = [r.json["prompt"] for r in emulator.requests_for("openai", "POST")]
     # the emulator's usage: 1056 image output tokens at $32/M, 96 text output tokens at $10/M
     expected = sum((max(1, len(p) // 4) * 5.0 + 1056 * 32.0 + 96 * 10.0) / 1e6 for p in prompts_sent)
@@ -146,9 +150,28 @@ def test_auth_failure_row_names_the_variable_not_the_key(emulator, tmp_path):
 def test_cli_run_against_the_emulator(emulator, tmp_path):
     env = {**os.environ, **emulator.env(), "PLAYGROUND_DATA_DIR": str(tmp_path / "data")}
     env.pop("PLAYGROUND_PRICES", None)
-    proc = subprocess.run([sys.executable, "-m", "playground", "run", "--provider", "byteplus", "--frames", "4",
-                           "--size", "256x256", "--prompt", "a lighthouse keeper's day", "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "playground",
+            "run",
+            "--provider",
+            "byteplus",
+            "--frames",
+            "4",
+            "--size",
+            "256x256",
+            "--prompt",
+            "a lighthouse keeper's day",
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["status"] == "ok" and out["frames_returned"] == 4 and out["images_billed"] == 4
@@ -157,17 +180,28 @@ def test_cli_run_against_the_emulator(emulator, tmp_path):
     assert csv_rows(tmp_path / "data")[-1]["run_id"] == out["run_id"]
 
 
-@pytest.mark.parametrize("provider, rule", [("wavespeed", "max_images requested"), ("byteplus", "usage.generated_images"),
-                                            ("fal", "megapixel")])
+@pytest.mark.parametrize(
+    "provider, rule",
+    [("wavespeed", "max_images requested"), ("byteplus", "usage.generated_images"), ("fal", "megapixel")],
+)
 def test_the_row_records_the_billing_rule_it_applied(emulator, tmp_path, provider, rule):
     mode = "baseline" if provider == "fal" else "sequence"
-    record = run_core(emulator.env(), tmp_path / "data", provider=provider, mode=mode, frames=2, size="1024x1024").record
+    record = run_core(
+        emulator.env(), tmp_path / "data", provider=provider, mode=mode, frames=2, size="1024x1024"
+    ).record
     assert record.status == "ok", record.error
     assert rule in record.billing_rule and rule in csv_rows(tmp_path / "data")[-1]["billing_rule"]
 
 
 def test_an_unknown_byteplus_model_is_a_clear_not_found_row(emulator, tmp_path):
-    record = run_core(emulator.env(), tmp_path / "data", provider="byteplus", model="seedream-does-not-exist",
-                      mode="sequence", frames=2, size="1024x1024").record
+    record = run_core(
+        emulator.env(),
+        tmp_path / "data",
+        provider="byteplus",
+        model="seedream-does-not-exist",
+        mode="sequence",
+        frames=2,
+        size="1024x1024",
+    ).record
     assert record.status == "error" and "does not exist or is not activated" in record.error
     assert record.frames_returned == 0 and record.cost_usd == 0

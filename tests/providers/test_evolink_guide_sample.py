@@ -23,7 +23,7 @@ from support.paths import REPO
 ROOT = REPO
 
 # The guide's sample, the endpoint from the environment, plus the follow-up GET it advises.
-GUIDE_SAMPLE = '''
+GUIDE_SAMPLE = """
 import os, time, httpx as requests
 
 base = os.environ["EVOLINK_BASE_URL"]
@@ -42,7 +42,7 @@ else:                                     # a job id: the follow-up GET
         result = requests.get(base + "/tasks/" + result["id"], headers=headers).json()
     urls = result["results"]
 print("\\n".join(urls))
-'''
+"""
 
 SHAPES = {"task": set(), "immediate": {"evolink_immediate"}}
 
@@ -67,9 +67,28 @@ def test_the_cli_run_of_the_issue_is_ok_in_both_shapes(emulator, tmp_path, shape
     emulator.shapes = SHAPES[shape]
     env = {**os.environ, **emulator.env(), "PLAYGROUND_DATA_DIR": str(tmp_path / "data")}
     env.pop("PLAYGROUND_PRICES", None)
-    proc = subprocess.run([sys.executable, "-m", "playground", "run", "--provider", "evolink", "--frames", "4",
-                           "--size", "256x256", "--prompt", "a fox's day, morning to night", "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "playground",
+            "run",
+            "--provider",
+            "evolink",
+            "--frames",
+            "4",
+            "--size",
+            "256x256",
+            "--prompt",
+            "a fox's day, morning to night",
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["status"] == "ok" and out["frames_returned"] == 4 and out["images_billed"] == 4

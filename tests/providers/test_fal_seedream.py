@@ -16,20 +16,22 @@ V4, V45 = "fal-ai/bytedance/seedream/v4/text-to-image", "fal-ai/bytedance/seedre
 V4_EDIT, V45_EDIT = "fal-ai/bytedance/seedream/v4/edit", "fal-ai/bytedance/seedream/v4.5/edit"
 
 
-
-
 def submitted(emulator):
     return emulator.requests_for("fal", "POST")
 
 
-@pytest.mark.parametrize("model,frames,refs,path,extra", [
-    (V4, 4, 0, V4, {}),
-    (V45, 1, 0, V45, {}),
-    (V4, 3, 2, V4_EDIT, {"image_urls": 2}),  # references: the /edit endpoint of the same version
-    (V45_EDIT, 2, 1, V45_EDIT, {"image_urls": 1}),
-])
-def test_a_series_is_one_generation_and_references_go_to_edit(small_frames, make_provider, make_call, sink, model, frames,
-                                                               refs, path, extra):
+@pytest.mark.parametrize(
+    "model,frames,refs,path,extra",
+    [
+        (V4, 4, 0, V4, {}),
+        (V45, 1, 0, V45, {}),
+        (V4, 3, 2, V4_EDIT, {"image_urls": 2}),  # references: the /edit endpoint of the same version
+        (V45_EDIT, 2, 1, V45_EDIT, {"image_urls": 1}),
+    ],
+)
+def test_a_series_is_one_generation_and_references_go_to_edit(
+    small_frames, make_provider, make_call, sink, model, frames, refs, path, extra
+):
     p = make_provider("fal")
     references = tuple(reference_image((40 * i, 90, 200)) for i in range(refs))
     call = make_call(p, model=model, prompt="a fox", frames=frames, size="2560x1440", seed=8, references=references)
@@ -38,8 +40,14 @@ def test_a_series_is_one_generation_and_references_go_to_edit(small_frames, make
     (req,) = submitted(small_frames)
     assert req.path == f"/{path}" and req.headers["authorization"] == "Key <redacted>"
     body = {k: (len(v) if k == "image_urls" else v) for k, v in req.json.items()}
-    assert body == {"prompt": "a fox", "num_images": 1, "max_images": frames, "seed": 8,
-                    "image_size": {"width": 2560, "height": 1440}, **extra}
+    assert body == {
+        "prompt": "a fox",
+        "num_images": 1,
+        "max_images": frames,
+        "seed": 8,
+        "image_size": {"width": 2560, "height": 1440},
+        **extra,
+    }
     assert req.json.get("image_urls", []) == [r.data_url() for r in references]  # data URIs [doc]
     assert sorted(sink.urls) == list(range(frames)) and outcome.images_billed == frames
     price = 0.03 if "/v4/" in model else 0.04
@@ -49,14 +57,17 @@ def test_a_series_is_one_generation_and_references_go_to_edit(small_frames, make
     assert polls and all(r.startswith("/fal-ai/bytedance/requests/") for r in polls)  # the app's queue paths
 
 
-@pytest.mark.parametrize("model,fields,message", [
-    (V4_EDIT, dict(), "edits reference images"),
-    (V45, dict(size="1024x1024"), "2560x1440 to 4096x4096"),
-    (V4, dict(size="512x512"), "1024 to 4096 pixels a side"),
-    (V4, dict(frames=7), "at most 6 frame"),
-    (V4, dict(frames=6, references=(reference_image(),) * 10), "<= 15"),
-    (V4, dict(references=(reference_image(),) * 11), "at most 10 reference"),
-])
+@pytest.mark.parametrize(
+    "model,fields,message",
+    [
+        (V4_EDIT, dict(), "edits reference images"),
+        (V45, dict(size="1024x1024"), "2560x1440 to 4096x4096"),
+        (V4, dict(size="512x512"), "1024 to 4096 pixels a side"),
+        (V4, dict(frames=7), "at most 6 frame"),
+        (V4, dict(frames=6, references=(reference_image(),) * 10), "<= 15"),
+        (V4, dict(references=(reference_image(),) * 11), "at most 10 reference"),
+    ],
+)
 def test_documented_limits_are_checked_before_sending(make_provider, make_call, model, fields, message):
     p = make_provider("fal")
     with pytest.raises(InputError, match=message):
@@ -80,8 +91,15 @@ def test_a_short_series_is_partial_and_billed_per_image_returned(small_frames, d
 
 
 def test_a_baseline_makes_one_image_per_call(small_frames, data_dir):
-    record = run(make_playground(small_frames.env(), data_dir), provider="fal", model=V45, mode="baseline", frames=3,
-                 size="2560x1440", seed=2).record
+    record = run(
+        make_playground(small_frames.env(), data_dir),
+        provider="fal",
+        model=V45,
+        mode="baseline",
+        frames=3,
+        size="2560x1440",
+        seed=2,
+    ).record
     assert record.status == "ok" and record.api_calls == 3 and record.cost_usd == pytest.approx(3 * 0.04)
     assert all(r.json["max_images"] == 1 and r.json["num_images"] == 1 for r in submitted(small_frames))
 
@@ -90,4 +108,6 @@ def test_the_reference_note_asks_for_a_reference_on_an_edit_id():
     from playground.present.providers import reference_note
 
     assert "Upload at least one" in reference_note("fal", V4_EDIT, 0)
-    assert "up to 10 reference image(s)" in reference_note("fal", V4, 0) and "Upload" not in reference_note("fal", V4, 0)
+    assert "up to 10 reference image(s)" in reference_note("fal", V4, 0) and "Upload" not in reference_note(
+        "fal", V4, 0
+    )

@@ -19,16 +19,16 @@ FLASH, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image-preview"
 SERIES = "Generate a series of 4 images with the same character: a fox's day"
 
 
-
-
 def sent(emulator):
     return emulator.requests_for("gemini", "POST")[-1]
 
 
 # -- the request -----------------------------------------------------------------------------
 
-def test_the_request_carries_the_key_in_its_header_and_the_references_as_inline_parts(small_frames, make_provider,
-                                                                                     make_call, sink):
+
+def test_the_request_carries_the_key_in_its_header_and_the_references_as_inline_parts(
+    small_frames, make_provider, make_call, sink
+):
     p = make_provider("gemini")
     refs = (reference_image((10, 20, 200)), reference_image((200, 20, 10)))
     generate(p, make_call(p, model=PRO, prompt=SERIES, frames=4, size="1920x1080", seed=9, references=refs), sink)
@@ -39,21 +39,29 @@ def test_the_request_carries_the_key_in_its_header_and_the_references_as_inline_
     assert turn["role"] == "user" and turn["parts"][0] == {"text": SERIES}
     assert [base64.b64decode(part["inlineData"]["data"]) for part in turn["parts"][1:]] == [r.data for r in refs]
     assert all(part["inlineData"]["mimeType"] == "image/png" for part in turn["parts"][1:])
-    assert req.json["generationConfig"] == {"responseModalities": ["TEXT", "IMAGE"], "seed": 9,
-                                            "imageConfig": {"aspectRatio": "16:9", "imageSize": "2K"}}
+    assert req.json["generationConfig"] == {
+        "responseModalities": ["TEXT", "IMAGE"],
+        "seed": 9,
+        "imageConfig": {"aspectRatio": "16:9", "imageSize": "2K"},
+    }
     assert req.unknown_fields == []
 
 
-@pytest.mark.parametrize("model,size,config", [
-    (PRO, "1024x1024", {"aspectRatio": "1:1", "imageSize": "1K"}),
-    (PRO, "4K", {"imageSize": "4K"}),
-    (PRO, "3000x4000", {"aspectRatio": "3:4", "imageSize": "4K"}),
-    (PRO, "auto", None),
-    (FLASH, "1344x768", {"aspectRatio": "16:9"}),  # 2.5 Flash Image draws 1K: no imageSize
-    (FLASH, "2048x2048", {"aspectRatio": "1:1"}),
-    (FLASH, "1K", None),
-])
-def test_sizes_become_an_aspect_ratio_and_a_size_class(small_frames, make_provider, make_call, sink, model, size, config):
+@pytest.mark.parametrize(
+    "model,size,config",
+    [
+        (PRO, "1024x1024", {"aspectRatio": "1:1", "imageSize": "1K"}),
+        (PRO, "4K", {"imageSize": "4K"}),
+        (PRO, "3000x4000", {"aspectRatio": "3:4", "imageSize": "4K"}),
+        (PRO, "auto", None),
+        (FLASH, "1344x768", {"aspectRatio": "16:9"}),  # 2.5 Flash Image draws 1K: no imageSize
+        (FLASH, "2048x2048", {"aspectRatio": "1:1"}),
+        (FLASH, "1K", None),
+    ],
+)
+def test_sizes_become_an_aspect_ratio_and_a_size_class(
+    small_frames, make_provider, make_call, sink, model, size, config
+):
     p = make_provider("gemini")
     generate(p, make_call(p, model=model, size=size), sink)
     assert sent(small_frames).json["generationConfig"].get("imageConfig") == config
@@ -76,6 +84,7 @@ def test_an_unlisted_id_takes_its_family_limits():
 
 # -- frames, shortfalls and refusals through the core ----------------------------------------
 
+
 def test_a_series_gives_its_image_parts_as_frames_and_skips_the_thoughts(small_frames, data_dir):
     pg = make_playground(small_frames.env(), data_dir)
     record = run(pg, provider="gemini", model=PRO, mode="sequence", frames=4, size="1024x1024").record
@@ -86,8 +95,9 @@ def test_a_series_gives_its_image_parts_as_frames_and_skips_the_thoughts(small_f
 
 def test_fewer_images_than_asked_is_a_partial_run_that_says_why(small_frames, data_dir):
     small_frames.set_fault("gemini", "fewer", n=2)
-    record = run(make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=4,
-                 size="1024x1024").record
+    record = run(
+        make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=4, size="1024x1024"
+    ).record
     assert record.status == "partial" and record.frames_returned == 2 and record.images_billed == 2
     errors = record.frame_errors
     assert set(errors) == {3, 4} and "returned 2 of 4 image(s)" in errors[3]
@@ -96,8 +106,9 @@ def test_fewer_images_than_asked_is_a_partial_run_that_says_why(small_frames, da
 
 def test_a_blocked_prompt_is_an_error_row_with_the_block_reason_and_its_input_tokens(small_frames, data_dir):
     small_frames.set_fault("gemini", "content")
-    record = run(make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=3,
-                 size="1024x1024").record
+    record = run(
+        make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=3, size="1024x1024"
+    ).record
     assert record.status == "error" and record.frames_returned == 0 and record.images_billed == 0
     assert "blockReason SAFETY" in record.error
     assert record.cost_source == "reported" and 0 < record.cost_usd < 0.0001  # the prompt's tokens only
@@ -105,16 +116,18 @@ def test_a_blocked_prompt_is_an_error_row_with_the_block_reason_and_its_input_to
 
 def test_an_image_safety_stop_fails_the_frames_after_it_as_refused(small_frames, data_dir):
     small_frames.set_fault("gemini", "refused")
-    record = run(make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=3,
-                 size="1024x1024").record
+    record = run(
+        make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=3, size="1024x1024"
+    ).record
     assert record.status == "partial" and record.frames_returned == 1
     assert all("refused for content (finishReason IMAGE_SAFETY)" in e for e in record.frame_errors.values())
 
 
 def test_a_baseline_call_without_an_image_is_a_failed_frame(small_frames, data_dir):
     small_frames.set_fault("gemini", "job_failed", count=1)
-    record = run(make_playground(small_frames.env(), data_dir), provider="gemini", mode="baseline", frames=3,
-                 size="1024x1024").record
+    record = run(
+        make_playground(small_frames.env(), data_dir), provider="gemini", mode="baseline", frames=3, size="1024x1024"
+    ).record
     assert record.status == "partial" and record.frames_returned == 2
     (reason,) = record.frame_errors.values()
     assert "no image (finishReason IMAGE_OTHER)" in reason
@@ -138,6 +151,7 @@ def test_both_field_spellings_and_base64_alphabets_are_read(small_frames, make_p
 
 # -- billing ------------------------------------------------------------------------------------
 
+
 def test_the_cost_is_the_usage_tokens_at_the_model_rates(small_frames, make_provider, make_call, sink):
     p = make_provider("gemini")
     outcome = generate(p, make_call(p, model=PRO, frames=2, size="2K", prompt="Generate a series of 2 images"), sink)
@@ -159,10 +173,18 @@ def test_without_the_token_split_every_candidate_token_is_priced_as_image(small_
 
 
 def test_usage_values_out_of_range_reach_the_core_as_they_came():
-    counts = usage_counts({"promptTokenCount": -5, "candidatesTokenCount": "many",
-                           "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1e300}, "junk"]})
-    assert counts == {"promptTokenCount": -5, "candidatesTokenCount": "many",
-                      "candidatesTokensDetails": {"IMAGE": 1e300}}  # the core's audit names each one
+    counts = usage_counts(
+        {
+            "promptTokenCount": -5,
+            "candidatesTokenCount": "many",
+            "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1e300}, "junk"],
+        }
+    )
+    assert counts == {
+        "promptTokenCount": -5,
+        "candidatesTokenCount": "many",
+        "candidatesTokensDetails": {"IMAGE": 1e300},
+    }  # the core's audit names each one
     assert token_cost(FLASH, counts) is not None  # reading them never raises
     assert usage_counts(None) is None and usage_counts("text") == {"usageMetadata": "text"}
 
@@ -174,13 +196,21 @@ def test_the_worst_case_covers_4k_with_14_references(small_frames, data_dir, tmp
     for i in range(14):
         refs.append(tmp_path / f"ref{i}.png")
         Image.new("RGB", (40, 30), (i * 15, 80, 200)).save(refs[-1])
-    record = run(make_playground(small_frames.env(), data_dir), provider="gemini", model=PRO, mode="baseline", frames=2,
-                 size="4K", references=refs).record
+    record = run(
+        make_playground(small_frames.env(), data_dir),
+        provider="gemini",
+        model=PRO,
+        mode="baseline",
+        frames=2,
+        size="4K",
+        references=refs,
+    ).record
     assert record.status == "ok", record.error
     assert record.estimate_usd == pytest.approx(2 * 0.24) and record.cost_usd <= record.max_cost_usd
 
 
 # -- errors ----------------------------------------------------------------------------------
+
 
 def test_a_rejected_key_names_the_variable(small_frames, make_provider, make_call, sink):
     p = make_provider("gemini")
@@ -210,7 +240,8 @@ def test_a_server_error_may_have_been_billed(small_frames, make_provider, make_c
 
 def test_usage_out_of_range_is_counted_at_the_worst_case_and_named(small_frames, data_dir):
     small_frames.shapes = {"gemini_usage_out_of_range"}
-    record = run(make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=2,
-                 size="1024x1024").record
+    record = run(
+        make_playground(small_frames.env(), data_dir), provider="gemini", mode="sequence", frames=2, size="1024x1024"
+    ).record
     assert record.frames_returned == 2 and "usage.candidatesTokenCount" in record.error
     assert record.cost_usd == pytest.approx(record.max_cost_usd) and "worst case" in record.cost_source

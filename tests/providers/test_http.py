@@ -40,11 +40,13 @@ class Recorder:
 
 # -- retry policy over real HTTP -------------------------------------------------------------
 
+
 def _post(emulator, body=None, **headers):
     url = emulator.base_urls()["ARK_BASE_URL"] + "/images/generations"
     body = body or {"model": "seedream-4-0-250828", "prompt": "p", "size": "64x64"}
-    return lambda client: client.build_request("POST", url, json=body,
-                                               headers={"Authorization": "Bearer emu-k", **headers})
+    return lambda client: client.build_request(
+        "POST", url, json=body, headers={"Authorization": "Bearer emu-k", **headers}
+    )
 
 
 def test_post_retried_on_429_honouring_retry_after(emulator):
@@ -67,8 +69,14 @@ def test_429_without_retry_after_backs_off_exponentially(emulator):
 
     async def go():
         async with httpx.AsyncClient() as client:
-            return await send(client, _post(emulator)(client), repeatable=False, ctx=CTX, sleep=sleep,
-                              policy=RetryPolicy(base_delay=0.5, jitter=0.25))
+            return await send(
+                client,
+                _post(emulator)(client),
+                repeatable=False,
+                ctx=CTX,
+                sleep=sleep,
+                policy=RetryPolicy(base_delay=0.5, jitter=0.25),
+            )
 
     assert run(go()).status_code == 200
     assert 0.375 <= sleep.sleeps[0] <= 0.625 and 0.75 <= sleep.sleeps[1] <= 1.25
@@ -159,24 +167,39 @@ def test_connect_error_is_retried_even_for_post():
 
 # -- error mapping ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body,code,message", [
-    ({"error": {"code": "InvalidParameter", "message": "bad size"}}, "InvalidParameter", "bad size"),
-    ({"error": "boom"}, "", "boom"),
-    ({"code": 400, "message": "size invalid", "data": None}, "400", "size invalid"),
-    ({"detail": "Not authenticated"}, "", "Not authenticated"),
-    ({"detail": [{"loc": ["body", "seed"], "msg": "not an int"}]}, "", "body.seed: not an int"),
-    ({"id": "x", "name": "content_moderation", "errors": ["flagged"]}, "content_moderation", "flagged"),
-])
+
+@pytest.mark.parametrize(
+    "body,code,message",
+    [
+        ({"error": {"code": "InvalidParameter", "message": "bad size"}}, "InvalidParameter", "bad size"),
+        ({"error": "boom"}, "", "boom"),
+        ({"code": 400, "message": "size invalid", "data": None}, "400", "size invalid"),
+        ({"detail": "Not authenticated"}, "", "Not authenticated"),
+        ({"detail": [{"loc": ["body", "seed"], "msg": "not an int"}]}, "", "body.seed: not an int"),
+        ({"id": "x", "name": "content_moderation", "errors": ["flagged"]}, "content_moderation", "flagged"),
+    ],
+)
 def test_extract_error_shapes(body, code, message):
     assert extract_error(body) == (code, message)
 
 
-@pytest.mark.parametrize("status,code,message,kind", [
-    (401, "", "", "auth"), (403, "AccessDenied", "", "auth"), (403, "AccountOverdueError", "", "quota"),
-    (402, "", "", "quota"), (429, "rate_limit_exceeded", "", "rate_limit"), (429, "insufficient_quota", "", "quota"),
-    (400, "OutputImageSensitiveContentDetected", "", "content"), (400, "moderation_blocked", "safety system", "content"),
-    (400, "InvalidParameter", "", "invalid"), (404, "", "", "invalid"), (500, "", "", "server"), (503, "", "", "server"),
-])
+@pytest.mark.parametrize(
+    "status,code,message,kind",
+    [
+        (401, "", "", "auth"),
+        (403, "AccessDenied", "", "auth"),
+        (403, "AccountOverdueError", "", "quota"),
+        (402, "", "", "quota"),
+        (429, "rate_limit_exceeded", "", "rate_limit"),
+        (429, "insufficient_quota", "", "quota"),
+        (400, "OutputImageSensitiveContentDetected", "", "content"),
+        (400, "moderation_blocked", "safety system", "content"),
+        (400, "InvalidParameter", "", "invalid"),
+        (404, "", "", "invalid"),
+        (500, "", "", "server"),
+        (503, "", "", "server"),
+    ],
+)
 def test_classify(status, code, message, kind):
     assert classify(status, code, message) == kind
 
@@ -194,6 +217,7 @@ def test_scrub_hides_data_urls():
 
 
 # -- poller ----------------------------------------------------------------------------------
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -234,8 +258,18 @@ def test_poll_deadline_cancels_and_raises_timeout():
         cancelled.append(True)
 
     with pytest.raises(ProviderError) as err:
-        run(poll_job(fetch, lambda s: False, policy=PollPolicy(deadline_s=30), sleep=clock.sleep, clock=clock,
-                     cancel=cancel, ctx=CTX, job="job-1"))
+        run(
+            poll_job(
+                fetch,
+                lambda s: False,
+                policy=PollPolicy(deadline_s=30),
+                sleep=clock.sleep,
+                clock=clock,
+                cancel=cancel,
+                ctx=CTX,
+                job="job-1",
+            )
+        )
     assert err.value.kind == "timeout" and err.value.may_be_billed
     assert cancelled == [True] and "cancel requested" in str(err.value) and "job-1" in str(err.value)
     assert 30 <= clock.now <= 30.01
@@ -261,8 +295,9 @@ def test_poll_cancelled_by_caller_cancels_the_job():
         cancelled.append(True)
 
     async def go():
-        task = asyncio.create_task(poll_job(fetch, lambda s: False, policy=PollPolicy(first_interval=0.01),
-                                            cancel=cancel))
+        task = asyncio.create_task(
+            poll_job(fetch, lambda s: False, policy=PollPolicy(first_interval=0.01), cancel=cancel)
+        )
         await asyncio.sleep(0.05)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -274,9 +309,9 @@ def test_poll_cancelled_by_caller_cancels_the_job():
 
 # -- SSE -------------------------------------------------------------------------------------
 
+
 def test_sse_parser():
-    lines = [": keepalive", "event: a", "data: {\"x\":", "data: 1}", "", "data: second", "id: 7", "",
-             "data: [DONE]", ""]
+    lines = [": keepalive", "event: a", 'data: {"x":', "data: 1}", "", "data: second", "id: 7", "", "data: [DONE]", ""]
 
     async def source():
         for line in lines:
@@ -292,10 +327,11 @@ def test_sse_parser():
 
 # -- redirects -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,on", [("openai", "create"), ("byteplus", "create"), ("evolink", "poll"),
-                                     ("fal", "create")])
-def test_a_redirect_is_reported_as_such_not_as_unreadable_json(emulator, make_provider, make_call, sink,
-                                                                name, on):
+
+@pytest.mark.parametrize(
+    "name,on", [("openai", "create"), ("byteplus", "create"), ("evolink", "poll"), ("fal", "create")]
+)
+def test_a_redirect_is_reported_as_such_not_as_unreadable_json(emulator, make_provider, make_call, sink, name, on):
     emulator.set_fault(name, "redirect", on=on)
     p = make_provider(name)
     call = make_call(p, size="1024x1024" if name == "openai" else "256x256")

@@ -27,8 +27,9 @@ def test_the_adapter_module_is_named_as_its_provider_and_declares_it(name: str) 
     module = importlib.import_module(f"{ADAPTERS}.{name}")
     cls = module.ADAPTER
     assert cls.name == name and cls.label and cls.protocol and cls.billing_rule
-    assert EVIDENCE.search(module.__doc__ or "") or name == "local", \
+    assert EVIDENCE.search(module.__doc__ or "") or name == "local", (
         "the adapter's docstring marks its wire facts as [doc ...], [sdk ...], [3p] or [guess]"
+    )
 
 
 @pytest.mark.parametrize("name", provider_names())

@@ -43,6 +43,7 @@ KNOWN = ["byteplus", "wavespeed", "fal", "openai", "stability"]
 
 # -- virtual time ------------------------------------------------------------------------------
 
+
 class VirtualTime:
     """A clock and a sleep for one event loop: sleepers wake when `run` advances the clock to
     their time, after every runnable task has had its turn. No real time passes."""
@@ -95,6 +96,7 @@ def at_most_in_any_window(times: list[float], count: float, window: float) -> bo
 
 
 # -- the window --------------------------------------------------------------------------------
+
 
 def test_window_admits_a_burst_then_one_as_each_leaves_the_window():
     vt = VirtualTime()
@@ -161,6 +163,7 @@ def test_polls_do_not_count_in_the_window_but_wait_out_a_pause():
 
 # -- pauses and 429s ---------------------------------------------------------------------------
 
+
 def test_a_429_pauses_the_key_for_everyone_but_the_caller_who_waited_it_out():
     vt = VirtualTime()
     lim = limiter(vt)
@@ -214,6 +217,7 @@ def test_deadline_ends_a_wait_that_cannot_end_in_time():
 
 
 # -- concurrency and AIMD ----------------------------------------------------------------------
+
 
 def test_slots_are_first_come_first_served_and_waiting_callers_are_counted():
     vt = VirtualTime()
@@ -306,8 +310,9 @@ def test_a_storm_cuts_the_bound_to_what_the_provider_admitted():
         async def refused() -> None:
             async with lim.slot():
                 await all_sent.wait()  # every create is out before the first refusal is read
-                wait, _ = lim.throttled({"Retry-After": "1"}, b'{"message": "Too Many Requests"}', create=True,
-                                        fallback=0.5, max_wait=60)
+                wait, _ = lim.throttled(
+                    {"Retry-After": "1"}, b'{"message": "Too Many Requests"}', create=True, fallback=0.5, max_wait=60
+                )
                 bounds.append(lim.stats().bound)
                 await lim.wait_out(wait, create=True)
                 in_flight.append(lim.stats().in_flight)
@@ -337,10 +342,12 @@ def test_a_lone_refusal_halves_the_bound_and_a_rate_refusal_does_not_cut_it():
             return lim.stats().bound
 
     async def go() -> list[int | None]:
-        return [await refused({}, b'{"error": {"code": "RateLimitExceeded.EndpointRPMExceeded"}}'),
-                await refused({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s"}, b""),
-                await refused({}, b"Too Many Requests"),
-                await refused({}, b"Too Many Requests")]
+        return [
+            await refused({}, b'{"error": {"code": "RateLimitExceeded.EndpointRPMExceeded"}}'),
+            await refused({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s"}, b""),
+            await refused({}, b"Too Many Requests"),
+            await refused({}, b"Too Many Requests"),
+        ]
 
     assert asyncio.run(go()) == [8, 8, 4, 2]  # alone in flight: halved, not cut to the 0 others
 
@@ -403,10 +410,23 @@ def test_one_limiter_serves_event_loops_in_two_threads():
 
 # -- reading what providers say ----------------------------------------------------------------
 
-@pytest.mark.parametrize("text,seconds", [
-    ("30", 30), ("0.5", 0.5), ("30s", 30), ("20ms", 0.02), ("6m0s", 360), ("1h2m3.5s", 3723.5), ("7.66s", 7.66),
-    ("", None), ("soon", None), ("5x", None), (None, None),
-])
+
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("30", 30),
+        ("0.5", 0.5),
+        ("30s", 30),
+        ("20ms", 0.02),
+        ("6m0s", 360),
+        ("1h2m3.5s", 3723.5),
+        ("7.66s", 7.66),
+        ("", None),
+        ("soon", None),
+        ("5x", None),
+        (None, None),
+    ],
+)
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == (pytest.approx(seconds) if seconds is not None else None)
 
@@ -419,8 +439,17 @@ def test_retry_after_as_seconds_or_an_http_date():
 
 def test_empty_buckets_by_any_of_the_documented_header_names():
     assert exhausted_reset({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}) == 360
-    assert exhausted_reset({"X-RateLimit-Remaining-Tokens": "0", "X-RateLimit-Reset-Tokens": "20ms",
-                            "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s"}) == 1.0
+    assert (
+        exhausted_reset(
+            {
+                "X-RateLimit-Remaining-Tokens": "0",
+                "X-RateLimit-Reset-Tokens": "20ms",
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": "1s",
+            }
+        )
+        == 1.0
+    )
     assert exhausted_reset({"x-ratelimit-remaining-requests": "4", "x-ratelimit-reset-requests": "1s"}) is None
     assert exhausted_reset({"RateLimit-Remaining": "0", "RateLimit-Reset": "12"}) == 12
     assert exhausted_reset({"RateLimit": '"default";r=0;t=30'}) == 30
@@ -430,11 +459,18 @@ def test_empty_buckets_by_any_of_the_documented_header_names():
 
 def test_the_wait_a_429_asks_for_in_order_of_precedence():
     assert retry_hint({"retry-after-ms": "250", "retry-after": "3"}) == 0.25  # [sdk openai]
-    assert retry_hint({"Retry-After": "3", "x-ratelimit-remaining-requests": "0",
-                       "x-ratelimit-reset-requests": "9s"}) == 3
+    assert (
+        retry_hint({"Retry-After": "3", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "9s"}) == 3
+    )
     assert retry_hint({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "9s"}) == 9
-    gemini = json.dumps({"error": {"status": "RESOURCE_EXHAUSTED", "details": [
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "31s"}]}}).encode()
+    gemini = json.dumps(
+        {
+            "error": {
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "31s"}],
+            }
+        }
+    ).encode()
     assert retry_hint({}, gemini) == 31
     assert retry_hint({}, b'{"detail":"Request was throttled. Your rate limit resets in ~30s."}') == 30  # Replicate
     assert retry_hint({}, b"Too Many Requests") is None
@@ -450,12 +486,15 @@ def test_what_a_429_was_about():
 
 # -- PLAYGROUND_RATE_LIMITS --------------------------------------------------------------------
 
+
 def test_override_syntax():
-    parsed = parse_rate_limits(" byteplus=500/min:8, wavespeed=10/min:3,fal=:40,stability=150/10s,openai=off,"
-                               "*=-:2 ", KNOWN)
+    parsed = parse_rate_limits(
+        " byteplus=500/min:8, wavespeed=10/min:3,fal=:40,stability=150/10s,openai=off,*=-:2 ", KNOWN
+    )
     seed = LimitSpec(Rate(10, 60, "images"), 3, "[doc]")
-    assert parsed["wavespeed"].apply(seed, "images") == LimitSpec(Rate(10, 60, "images"), 3,
-                                                                  "[user PLAYGROUND_RATE_LIMITS] over [doc]")
+    assert parsed["wavespeed"].apply(seed, "images") == LimitSpec(
+        Rate(10, 60, "images"), 3, "[user PLAYGROUND_RATE_LIMITS] over [doc]"
+    )
     assert parsed["byteplus"].apply(seed, "images").rate == Rate(500, 60, "images")
     assert parsed["fal"].apply(seed).rate == seed.rate and parsed["fal"].apply(seed).concurrency == 40
     assert parsed["stability"].apply(seed).rate == Rate(150, 10) and parsed["stability"].apply(seed).concurrency == 3
@@ -466,17 +505,20 @@ def test_override_syntax():
     assert parse_rate_limits("", KNOWN) == {} and parse_rate_limits(" , ", KNOWN) == {}
 
 
-@pytest.mark.parametrize("text,says", [
-    ("bytplus=10/min", "unknown provider 'bytplus'; choose from"),
-    ("wavespeed=10/minute:3", "unknown period 'minute'"),
-    ("wavespeed=10 per min", "must be COUNT/PERIOD"),
-    ("wavespeed=0/min", "at least 1 request"),
-    ("wavespeed=10/min:0", "concurrency '0' must be a whole number >= 1"),
-    ("wavespeed=10/min:2.5", "must be a whole number"),
-    ("wavespeed", "write PROVIDER=LIMITS"),
-    ("wavespeed=", "no limits given"),
-    ("fal=:4,fal=:8", "fal is set twice"),
-])
+@pytest.mark.parametrize(
+    "text,says",
+    [
+        ("bytplus=10/min", "unknown provider 'bytplus'; choose from"),
+        ("wavespeed=10/minute:3", "unknown period 'minute'"),
+        ("wavespeed=10 per min", "must be COUNT/PERIOD"),
+        ("wavespeed=0/min", "at least 1 request"),
+        ("wavespeed=10/min:0", "concurrency '0' must be a whole number >= 1"),
+        ("wavespeed=10/min:2.5", "must be a whole number"),
+        ("wavespeed", "write PROVIDER=LIMITS"),
+        ("wavespeed=", "no limits given"),
+        ("fal=:4,fal=:8", "fal is set twice"),
+    ],
+)
 def test_override_errors_name_the_entry_and_the_fix(text, says):
     with pytest.raises(ConfigError) as err:
         parse_rate_limits(text, KNOWN)
@@ -546,10 +588,17 @@ def test_the_settings_override_reaches_the_process_limiter(data_dir, monkeypatch
 
 # -- over real HTTP: a provider that enforces limits per key -----------------------------------
 
+
 def _png_answer() -> bytes:
     b64 = base64.b64encode(tiny_png()).decode()
-    return json.dumps({"model": "seedream-4-0-250828", "created": 1, "data": [{"b64_json": b64, "size": "64x64"}],
-                       "usage": {"generated_images": 1, "output_tokens": 4096, "total_tokens": 4096}}).encode()
+    return json.dumps(
+        {
+            "model": "seedream-4-0-250828",
+            "created": 1,
+            "data": [{"b64_json": b64, "size": "64x64"}],
+            "usage": {"generated_images": 1, "output_tokens": 4096, "total_tokens": 4096},
+        }
+    ).encode()
 
 
 class LimitedServer:
@@ -564,9 +613,18 @@ class LimitedServer:
     all send before any answer could slow them: one storm, whatever the machine's load), then holds
     an admitted generation until `hold()` is true and for `latency_s`."""
 
-    def __init__(self, *, concurrent: int | None = None, per_window: int | None = None, window_s: float = 1.0,
-                 retry_after: str = "1", rate_headers: bool = False, burst: int = 0, latency_s: float = 0.05,
-                 hold: Callable[[LimitedServer], bool] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        concurrent: int | None = None,
+        per_window: int | None = None,
+        window_s: float = 1.0,
+        retry_after: str = "1",
+        rate_headers: bool = False,
+        burst: int = 0,
+        latency_s: float = 0.05,
+        hold: Callable[[LimitedServer], bool] | None = None,
+    ) -> None:
         self.concurrent, self.per_window, self.window_s = concurrent, per_window, window_s
         self.retry_after, self.rate_headers, self.burst, self.latency_s = retry_after, rate_headers, burst, latency_s
         self.hold = hold
@@ -589,8 +647,11 @@ class LimitedServer:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status, headers, body = server.handle(self.headers.get("Authorization", ""))
                 self.send_response(status)
-                for name, value in {"Content-Type": "application/json", "Content-Length": str(len(body)),
-                                    **headers}.items():
+                for name, value in {
+                    "Content-Type": "application/json",
+                    "Content-Length": str(len(body)),
+                    **headers,
+                }.items():
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
@@ -618,8 +679,11 @@ class LimitedServer:
             refused = busy or full
             self.arrivals.append((now, refused, self.open))
             if refused:
-                wait = math.ceil((sent[0] + self.window_s - now) * 1000) / 1000 if full and not busy \
+                wait = (
+                    math.ceil((sent[0] + self.window_s - now) * 1000) / 1000
+                    if full and not busy
                     else float(self.retry_after)
+                )
                 self.refusals.append((now, wait))
             else:
                 self.in_progress[key] = self.in_progress.get(key, 0) + 1
@@ -629,8 +693,11 @@ class LimitedServer:
         try:
             if refused:
                 retry_after = f"{wait:.3f}" if full and not busy else self.retry_after  # rounded up above
-                return 429, {"Retry-After": retry_after, **self._rate_headers(key)}, \
-                    b'{"error": {"code": "TooManyRequests", "message": "Too Many Requests"}}'
+                return (
+                    429,
+                    {"Retry-After": retry_after, **self._rate_headers(key)},
+                    b'{"error": {"code": "TooManyRequests", "message": "Too Many Requests"}}',
+                )
             self._wait_for_hold()
             time.sleep(self.latency_s)  # the generation (the answer waits on it; nothing asserts on it)
             with self.cond:
@@ -658,8 +725,11 @@ class LimitedServer:
             sent = self._window(key, now)
             remaining = max(0, self.per_window - len(sent))
             reset = (sent[0] + self.window_s - now) if sent else 0.0
-            return {"x-ratelimit-limit-requests": str(self.per_window), "x-ratelimit-remaining-requests": str(remaining),
-                    "x-ratelimit-reset-requests": f"{max(1, math.ceil(reset * 1000))}ms"}
+            return {
+                "x-ratelimit-limit-requests": str(self.per_window),
+                "x-ratelimit-remaining-requests": str(remaining),
+                "x-ratelimit-reset-requests": f"{max(1, math.ceil(reset * 1000))}ms",
+            }
 
     def __enter__(self) -> LimitedServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -674,8 +744,12 @@ def twelve_runs(server: LimitedServer, data_dir: Any, **env: str) -> list[Any]:
     pg = make_playground(server.env(), data_dir, **env)
 
     async def go() -> list[Any]:
-        return await asyncio.gather(*(pg.run(GenerationRequest(prompt=f"fox {i}", provider="byteplus", frames=1,
-                                                               size="256x256")) for i in range(12)))
+        return await asyncio.gather(
+            *(
+                pg.run(GenerationRequest(prompt=f"fox {i}", provider="byteplus", frames=1, size="256x256"))
+                for i in range(12)
+            )
+        )
 
     return [r.record for r in asyncio.run(go())]
 
@@ -730,6 +804,7 @@ def test_a_rate_limit_learned_only_from_429s_is_waited_out_as_announced(data_dir
 
 # -- the run's deadline ------------------------------------------------------------------------
 
+
 def one_run(pg: Any, prompt: str = "fox") -> Any:
     return asyncio.run(pg.run(GenerationRequest(prompt=prompt, provider="byteplus", frames=1, size="256x256"))).record
 
@@ -738,8 +813,9 @@ def test_a_wait_on_the_rate_limit_past_the_run_deadline_ends_as_rate_limited_not
     """One create per minute on the key and a 3 s run deadline: the second run cannot be admitted
     before its deadline, so it ends at once as "rate limited", nothing sent, not "may be billed"."""
     with LimitedServer() as server:
-        pg = make_playground(server.env(), data_dir, PLAYGROUND_RATE_LIMITS="byteplus=1/min",
-                             PLAYGROUND_RUN_DEADLINE_S="3")
+        pg = make_playground(
+            server.env(), data_dir, PLAYGROUND_RATE_LIMITS="byteplus=1/min", PLAYGROUND_RUN_DEADLINE_S="3"
+        )
         first, second = one_run(pg, "fox 1"), one_run(pg, "fox 2")
     assert first.status == "ok" and len(server.arrivals) == 1
     assert second.status == "error" and "rate limited" in second.error and "deadline" in second.error
@@ -750,6 +826,7 @@ def test_a_wait_on_the_rate_limit_past_the_run_deadline_ends_as_rate_limited_not
 def test_a_429_naming_a_wait_past_the_run_deadline_is_the_answer_nothing_billed(data_dir):
     """Two concurrent per key, two runs already holding them: a third is refused with Retry-After
     longer than its deadline; it is not waited out, and the row says rate limited, not billed."""
+
     def hold(server: LimitedServer) -> bool:
         return len(server.refusals) >= 1
 
@@ -757,8 +834,12 @@ def test_a_429_naming_a_wait_past_the_run_deadline_is_the_answer_nothing_billed(
         pg = make_playground(server.env(), data_dir, PLAYGROUND_RUN_DEADLINE_S="5")
 
         async def go() -> list[Any]:
-            return await asyncio.gather(*(pg.run(GenerationRequest(prompt=f"fox {i}", provider="byteplus", frames=1,
-                                                                   size="256x256")) for i in range(3)))
+            return await asyncio.gather(
+                *(
+                    pg.run(GenerationRequest(prompt=f"fox {i}", provider="byteplus", frames=1, size="256x256"))
+                    for i in range(3)
+                )
+            )
 
         records = [r.record for r in asyncio.run(go())]
     refused = [r for r in records if r.status != "ok"]

@@ -20,8 +20,6 @@ SEEDREAM4, SEEDREAM45 = "bytedance/seedream-4", "bytedance/seedream-4.5"
 NANO, KONTEXT, FLUX = "google/nano-banana", "black-forest-labs/flux-kontext-pro", "black-forest-labs/flux-1.1-pro"
 
 
-
-
 def created(emulator):
     return [r for r in emulator.requests_for("replicate", "POST") if r.path.endswith("/predictions")]
 
@@ -31,21 +29,44 @@ def created(emulator):
 REF = reference_image()
 
 
-@pytest.mark.parametrize("model,fields,inputs", [
-    (SEEDREAM4, dict(frames=4, size="2K"),
-     {"size": "2K", "aspect_ratio": "1:1", "sequential_image_generation": "auto", "max_images": 4}),
-    (SEEDREAM4, dict(frames=1, size="1024x1536"),
-     {"size": "custom", "width": 1024, "height": 1536, "sequential_image_generation": "disabled"}),
-    (SEEDREAM45, dict(frames=3, size="4K", references=(REF,)),  # the references set the shape
-     {"size": "4K", "image_input": [REF.data_url()], "sequential_image_generation": "auto", "max_images": 3}),
-    (NANO, dict(size="1344x768", references=(REF, REF)), {"image_input": [REF.data_url()] * 2, "aspect_ratio": "16:9"}),
-    (NANO, dict(size="2K", references=(REF,)), {"image_input": [REF.data_url()], "aspect_ratio": "match_input_image"}),
-    (NANO, dict(size="2K"), {"aspect_ratio": "1:1"}),
-    (KONTEXT, dict(size="1024x1024", seed=4, references=(REF,)),
-     {"input_image": REF.data_url(), "aspect_ratio": "1:1", "seed": 4}),
-    (FLUX, dict(size="1024x768", seed=4), {"aspect_ratio": "custom", "width": 1024, "height": 768, "seed": 4}),
-    (FLUX, dict(size="2048x1152"), {"aspect_ratio": "16:9"}),  # past 1440 a side: the nearest ratio
-])
+@pytest.mark.parametrize(
+    "model,fields,inputs",
+    [
+        (
+            SEEDREAM4,
+            dict(frames=4, size="2K"),
+            {"size": "2K", "aspect_ratio": "1:1", "sequential_image_generation": "auto", "max_images": 4},
+        ),
+        (
+            SEEDREAM4,
+            dict(frames=1, size="1024x1536"),
+            {"size": "custom", "width": 1024, "height": 1536, "sequential_image_generation": "disabled"},
+        ),
+        (
+            SEEDREAM45,
+            dict(frames=3, size="4K", references=(REF,)),  # the references set the shape
+            {"size": "4K", "image_input": [REF.data_url()], "sequential_image_generation": "auto", "max_images": 3},
+        ),
+        (
+            NANO,
+            dict(size="1344x768", references=(REF, REF)),
+            {"image_input": [REF.data_url()] * 2, "aspect_ratio": "16:9"},
+        ),
+        (
+            NANO,
+            dict(size="2K", references=(REF,)),
+            {"image_input": [REF.data_url()], "aspect_ratio": "match_input_image"},
+        ),
+        (NANO, dict(size="2K"), {"aspect_ratio": "1:1"}),
+        (
+            KONTEXT,
+            dict(size="1024x1024", seed=4, references=(REF,)),
+            {"input_image": REF.data_url(), "aspect_ratio": "1:1", "seed": 4},
+        ),
+        (FLUX, dict(size="1024x768", seed=4), {"aspect_ratio": "custom", "width": 1024, "height": 768, "seed": 4}),
+        (FLUX, dict(size="2048x1152"), {"aspect_ratio": "16:9"}),  # past 1440 a side: the nearest ratio
+    ],
+)
 def test_each_model_gets_its_own_input_schema(small_frames, make_provider, make_call, sink, model, fields, inputs):
     p = make_provider("replicate")
     call = make_call(p, model=model, prompt="a fox", **fields)
@@ -59,13 +80,16 @@ def test_each_model_gets_its_own_input_schema(small_frames, make_provider, make_
     assert outcome.seed_sent == fields.get("seed")
 
 
-@pytest.mark.parametrize("model,fields,message", [
-    (SEEDREAM45, dict(size="1K"), "not 1K"),
-    (SEEDREAM4, dict(size="512x512"), "1024 to 4096"),
-    (FLUX, dict(references=(REF,)), "takes no reference images"),
-    (KONTEXT, dict(references=(REF, REF)), "at most 1 reference"),
-    (SEEDREAM4, dict(frames=8, references=(REF,) * 10), "<= 15"),
-])
+@pytest.mark.parametrize(
+    "model,fields,message",
+    [
+        (SEEDREAM45, dict(size="1K"), "not 1K"),
+        (SEEDREAM4, dict(size="512x512"), "1024 to 4096"),
+        (FLUX, dict(references=(REF,)), "takes no reference images"),
+        (KONTEXT, dict(references=(REF, REF)), "at most 1 reference"),
+        (SEEDREAM4, dict(frames=8, references=(REF,) * 10), "<= 15"),
+    ],
+)
 def test_limits_are_checked_before_sending(make_provider, make_call, model, fields, message):
     p = make_provider("replicate")
     with pytest.raises(InputError, match=message):
@@ -76,7 +100,9 @@ def test_an_unlisted_id_gets_its_family_schema_or_the_prompt_alone(make_provider
     p = make_provider("replicate")
     assert ReplicateProvider.model("bytedance/seedream-5-lite").native_sequence
     assert "max_images" in p.inputs(make_call(p, model="bytedance/seedream-5-lite", frames=3, size="2K"))
-    assert p.inputs(make_call(p, model="someone/new-image-model", size="2K", seed=3)) == {"prompt": "a red fox in a blue scarf"}
+    assert p.inputs(make_call(p, model="someone/new-image-model", size="2K", seed=3)) == {
+        "prompt": "a red fox in a blue scarf"
+    }
     unknown = ReplicateProvider.model("someone/new-image-model")
     assert (unknown.max_frames, unknown.max_references, unknown.native_sequence) == (1, 0, False)
     price = ReplicateProvider.price("someone/new-image-model")
@@ -84,6 +110,7 @@ def test_an_unlisted_id_gets_its_family_schema_or_the_prompt_alone(make_provider
 
 
 # -- waiting, polling, statuses ------------------------------------------------------------------
+
 
 def test_a_wait_that_runs_out_is_followed_by_polls_of_urls_get(small_frames, make_provider, make_call, sink):
     small_frames.latency_s, small_frames.sync_wait_s = 0.3, 0.02
@@ -93,7 +120,9 @@ def test_a_wait_that_runs_out_is_followed_by_polls_of_urls_get(small_frames, mak
     assert polls and {r.path for r in polls} == {f"/v1/predictions/{outcome.request_id}"} and sink.urls
 
 
-def test_a_processing_answer_with_its_output_is_final_and_one_without_is_polled(small_frames, make_provider, make_call, sink):
+def test_a_processing_answer_with_its_output_is_final_and_one_without_is_polled(
+    small_frames, make_provider, make_call, sink
+):
     p = make_provider("replicate")
     small_frames.shapes = {"replicate_output_processing"}
     generate(p, make_call(p, model=NANO), sink)
@@ -103,12 +132,15 @@ def test_a_processing_answer_with_its_output_is_final_and_one_without_is_polled(
     assert small_frames.requests_for("replicate", "GET")  # processing without output: not done
 
 
-@pytest.mark.parametrize("fault,params,kind,billed,words", [
-    ("refused", {}, "content", False, "E005"),
-    ("job_failed", {}, "job_failed", False, "Prediction failed"),
-    ("job_ended", {"state": "cancelled"}, "job_failed", True, "canceled"),
-    ("job_ended", {"state": "aborted"}, "job_failed", False, "aborted"),
-])
+@pytest.mark.parametrize(
+    "fault,params,kind,billed,words",
+    [
+        ("refused", {}, "content", False, "E005"),
+        ("job_failed", {}, "job_failed", False, "Prediction failed"),
+        ("job_ended", {"state": "cancelled"}, "job_failed", True, "canceled"),
+        ("job_ended", {"state": "aborted"}, "job_failed", False, "aborted"),
+    ],
+)
 def test_terminal_statuses(small_frames, make_provider, make_call, sink, fault, params, kind, billed, words):
     small_frames.set_fault("replicate", fault, **params)
     p = make_provider("replicate")
@@ -160,9 +192,16 @@ def test_cancel_after_follows_the_poll_deadline(make_provider):
 
 # -- through the core ----------------------------------------------------------------------------
 
+
 def test_outputs_are_downloaded_without_the_token(small_frames, data_dir):
-    record = run(make_playground(small_frames.env(), data_dir), provider="replicate", model=SEEDREAM4, mode="sequence",
-                 frames=3, size="1024x1024").record
+    record = run(
+        make_playground(small_frames.env(), data_dir),
+        provider="replicate",
+        model=SEEDREAM4,
+        mode="sequence",
+        frames=3,
+        size="1024x1024",
+    ).record
     assert record.status == "ok" and record.frames_returned == 3, record.error
     downloads = small_frames.requests_for("replicate-delivery")
     assert len(downloads) == 3 and all("authorization" not in r.headers for r in downloads)
@@ -170,8 +209,14 @@ def test_outputs_are_downloaded_without_the_token(small_frames, data_dir):
 
 def test_a_short_series_is_partial_and_billed_per_output_image(small_frames, data_dir):
     small_frames.set_fault("replicate", "fewer", n=2)
-    record = run(make_playground(small_frames.env(), data_dir), provider="replicate", model=SEEDREAM45, mode="sequence",
-                 frames=4, size="2K").record
+    record = run(
+        make_playground(small_frames.env(), data_dir),
+        provider="replicate",
+        model=SEEDREAM45,
+        mode="sequence",
+        frames=4,
+        size="2K",
+    ).record
     assert record.status == "partial" and record.frames_returned == 2 and record.images_billed == 2
     assert record.cost_usd == pytest.approx(2 * 0.04) and record.max_cost_usd == pytest.approx(4 * 0.045)
     assert "returned 2 of 4" in record.frame_errors[3]
@@ -179,15 +224,23 @@ def test_a_short_series_is_partial_and_billed_per_output_image(small_frames, dat
 
 def test_a_lost_output_is_a_failed_frame_still_billed(small_frames, data_dir):
     small_frames.set_fault("replicate", "lost_frame", index=1)
-    record = run(make_playground(small_frames.env(), data_dir), provider="replicate", model=SEEDREAM4, mode="sequence",
-                 frames=3, size="1024x1024").record
+    record = run(
+        make_playground(small_frames.env(), data_dir),
+        provider="replicate",
+        model=SEEDREAM4,
+        mode="sequence",
+        frames=3,
+        size="1024x1024",
+    ).record
     assert record.status == "partial" and record.frames_returned == 2 and record.images_billed == 3
 
 
 # -- errors ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fault,kind", [("auth", "auth"), ("quota", "quota"), ("invalid", "invalid"),
-                                        ("server", "server")])
+
+@pytest.mark.parametrize(
+    "fault,kind", [("auth", "auth"), ("quota", "quota"), ("invalid", "invalid"), ("server", "server")]
+)
 def test_problem_details_errors(small_frames, make_provider, make_call, sink, fault, kind):
     small_frames.set_fault("replicate", fault)
     p = make_provider("replicate")
@@ -208,11 +261,18 @@ def test_an_unknown_model_is_a_clear_not_found(small_frames, make_provider, make
 def test_a_typed_id_runs_on_a_space_only_where_the_owner_allows_it(small_frames, data_dir):
     space = {**small_frames.env(), "SPACE_ID": "someone/playground"}
     with pytest.raises(InputError, match="PLAYGROUND_ALLOWED_MODELS"):
-        run(make_playground(space, data_dir), provider="replicate", model="bytedance/seedream-5-lite", mode="sequence",
-            frames=2, size="2K")
+        run(
+            make_playground(space, data_dir),
+            provider="replicate",
+            model="bytedance/seedream-5-lite",
+            mode="sequence",
+            frames=2,
+            size="2K",
+        )
     allowed = make_playground(space, data_dir, PLAYGROUND_ALLOWED_MODELS="replicate:bytedance/seedream-5-lite")
-    record = run(allowed, provider="replicate", model="bytedance/seedream-5-lite", mode="sequence", frames=2,
-                 size="2K").record
+    record = run(
+        allowed, provider="replicate", model="bytedance/seedream-5-lite", mode="sequence", frames=2, size="2K"
+    ).record
     # sent (the emulator does not serve that model: a clear not-found row), priced as an estimate
     assert record.status == "error" and "HTTP 404" in record.error and "estimate" in record.price_source
     assert len(created(small_frames)) == 1

@@ -37,11 +37,13 @@ def png(size=(40, 30)) -> bytes:
 
 def reference(size=(40, 30)) -> ReferenceImage:
     data = png(size)
-    return ReferenceImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=size[0],
-                          height=size[1])
+    return ReferenceImage(
+        data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=size[0], height=size[1]
+    )
 
 
 # -- OpenAI ----------------------------------------------------------------------------------
+
 
 def test_openai_contract_and_token_cost(emulator, make_provider, make_call, sink):
     p = make_provider("openai")
@@ -49,7 +51,11 @@ def test_openai_contract_and_token_cost(emulator, make_provider, make_call, sink
     outcome, images = run(generate(p, call, sink))
     sent = emulator.requests_for("openai")[-1]
     assert sent.path == "/images/generations" and sent.json == {
-        "model": "gpt-image-1.5", "prompt": call.prompt, "n": 1, "size": "1024x1024"}
+        "model": "gpt-image-1.5",
+        "prompt": call.prompt,
+        "n": 1,
+        "size": "1024x1024",
+    }
     assert list(images) == [0] and images[0].size == (1024, 1024) and 0 in sink.images  # b64, not a URL
     text = max(1, len(call.prompt) // 4)
     # 1056 image output tokens at $32/M and 96 text output tokens at $10/M (output_tokens_details)
@@ -59,18 +65,27 @@ def test_openai_contract_and_token_cost(emulator, make_provider, make_call, sink
 
 
 def test_openai_token_cost_uses_input_details():
-    usage = {"input_tokens": 300, "input_tokens_details": {"text_tokens": 100, "image_tokens": 200},
-             "output_tokens": 4160, "total_tokens": 4460}
+    usage = {
+        "input_tokens": 300,
+        "input_tokens_details": {"text_tokens": 100, "image_tokens": 200},
+        "output_tokens": 4160,
+        "total_tokens": 4460,
+    }
     assert token_cost("gpt-image-1-mini", usage) == pytest.approx((100 * 2.0 + 200 * 2.5 + 4160 * 8.0) / 1e6)
     assert token_cost("dall-e-3", usage) is None and token_cost("gpt-image-1.5", None) is None
 
 
 def test_openai_null_token_details_do_not_crash():
-    usage = {"input_tokens": 50, "input_tokens_details": {"text_tokens": None, "image_tokens": None},
-             "output_tokens": 1056, "total_tokens": 1106}
+    usage = {
+        "input_tokens": 50,
+        "input_tokens_details": {"text_tokens": None, "image_tokens": None},
+        "output_tokens": 1056,
+        "total_tokens": 1106,
+    }
     assert token_cost("gpt-image-1.5", usage) == pytest.approx((50 * 5.0 + 1056 * 32.0) / 1e6)
-    assert token_cost("gpt-image-1.5", {"input_tokens": None, "input_tokens_details": None,
-                                        "output_tokens": 1056}) == pytest.approx(1056 * 32.0 / 1e6)
+    assert token_cost(
+        "gpt-image-1.5", {"input_tokens": None, "input_tokens_details": None, "output_tokens": 1056}
+    ) == pytest.approx(1056 * 32.0 / 1e6)
 
 
 def test_openai_dated_snapshot_is_billed_with_its_base_models_token_rates(emulator, make_provider, make_call, sink):
@@ -91,14 +106,19 @@ def test_openai_cost_rule_says_why_the_price_table_applies():
     assert cost is None and "usage reported, but no token rates known for gpt-image-9" in rule
 
 
-@pytest.mark.parametrize("model,size,per_image,most", [
-    ("gpt-image-1.5", "1024x1024", 0.034, 0.133), ("gpt-image-1.5", "1536x1024", 0.05, 0.20),
-    ("gpt-image-1.5", "auto", 0.05, 0.20),  # the model picks the size: the dearest listed one
-    ("gpt-image-1-mini", "1024x1536", 0.015, 0.052), ("gpt-image-2", "2048x2048", 0.212, 0.844),
-    ("gpt-image-2", "512x512", 0.01325, 0.211),  # the worst case never shrinks below the 1024x1024 figure
-    ("gpt-image-2", "auto", 0.053, 0.211 * 3840 * 2160 / 1024 ** 2),  # auto: bounded at the largest size
-    ("dall-e-3", "1792x1024", 0.08, 0.08),
-])
+@pytest.mark.parametrize(
+    "model,size,per_image,most",
+    [
+        ("gpt-image-1.5", "1024x1024", 0.034, 0.133),
+        ("gpt-image-1.5", "1536x1024", 0.05, 0.20),
+        ("gpt-image-1.5", "auto", 0.05, 0.20),  # the model picks the size: the dearest listed one
+        ("gpt-image-1-mini", "1024x1536", 0.015, 0.052),
+        ("gpt-image-2", "2048x2048", 0.212, 0.844),
+        ("gpt-image-2", "512x512", 0.01325, 0.211),  # the worst case never shrinks below the 1024x1024 figure
+        ("gpt-image-2", "auto", 0.053, 0.211 * 3840 * 2160 / 1024**2),  # auto: bounded at the largest size
+        ("dall-e-3", "1792x1024", 0.08, 0.08),
+    ],
+)
 def test_openai_prices_by_size_typical_and_worst(make_provider, model, size, per_image, most):
     price = OpenAIImagesProvider.price(model)
     assert price.per_image(size) == pytest.approx(per_image)
@@ -127,8 +147,9 @@ def test_openai_models_sizes_and_retired_labels(make_provider, make_call):
         p.validate(make_call(p, frames=2, size="1024x1024"))
 
 
-@pytest.mark.parametrize("fault,kind", [("refused", "content"), ("quota", "quota"), ("auth", "auth"),
-                                        ("job_failed", "server")])
+@pytest.mark.parametrize(
+    "fault,kind", [("refused", "content"), ("quota", "quota"), ("auth", "auth"), ("job_failed", "server")]
+)
 def test_openai_errors(emulator, make_provider, make_call, sink, fault, kind):
     emulator.set_fault("openai", fault)
     p = make_provider("openai")
@@ -150,9 +171,20 @@ def test_openai_reset_after_send_is_not_resent(emulator, make_provider, make_cal
 
 # -- Stability -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("size,ratio", [("1024x1024", "1:1"), ("1920x1080", "16:9"), ("1080x1920", "9:16"),
-                                        ("1536x1024", "3:2"), ("1024x1280", "4:5"), ("2560x1080", "21:9"),
-                                        ("2K", "1:1"), ("auto", "1:1")])
+
+@pytest.mark.parametrize(
+    "size,ratio",
+    [
+        ("1024x1024", "1:1"),
+        ("1920x1080", "16:9"),
+        ("1080x1920", "9:16"),
+        ("1536x1024", "3:2"),
+        ("1024x1280", "4:5"),
+        ("2560x1080", "21:9"),
+        ("2K", "1:1"),
+        ("auto", "1:1"),
+    ],
+)
 def test_stability_aspect_ratio_mapping(size, ratio):
     assert aspect_ratio(size) == ratio
 
@@ -163,8 +195,14 @@ def test_stability_contract_multipart(emulator, make_provider, make_call, sink):
     outcome, images = run(generate(p, call, sink))
     sent = emulator.requests_for("stability")[-1]
     assert sent.content_type.startswith("multipart/form-data") and sent.path == "/stable-image/generate/sd3"
-    assert sent.form == {"prompt": call.prompt, "model": "sd3.5-large", "mode": "text-to-image",
-                         "aspect_ratio": "16:9", "seed": "1234", "output_format": "png"}
+    assert sent.form == {
+        "prompt": call.prompt,
+        "model": "sd3.5-large",
+        "mode": "text-to-image",
+        "aspect_ratio": "16:9",
+        "seed": "1234",
+        "output_format": "png",
+    }
     assert sent.headers["accept"] == "application/json" and sent.headers["authorization"] == "Bearer <redacted>"
     assert list(images) == [0] and images[0].size == (1344, 768)
     assert outcome.seed_sent == 1234 and outcome.images_billed == 1
@@ -197,8 +235,10 @@ def test_stability_content_filtered_is_a_failed_frame_still_billed(emulator, mak
     assert p.billed_images(call, outcome, 0) == 1
 
 
-@pytest.mark.parametrize("fault,kind,status", [("content", "content", 403), ("quota", "quota", 402),
-                                               ("auth", "auth", 401), ("invalid_key", "auth", 401)])
+@pytest.mark.parametrize(
+    "fault,kind,status",
+    [("content", "content", 403), ("quota", "quota", 402), ("auth", "auth", 401), ("invalid_key", "auth", 401)],
+)
 def test_stability_errors(emulator, make_provider, make_call, sink, fault, kind, status):
     p = make_provider("stability")
     call = make_call(p)
@@ -216,8 +256,9 @@ def test_stability_image_bytes_answer_via_mock_transport(make_provider, make_cal
     data = png((64, 48))
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=data, headers={"content-type": "image/png", "finish-reason": "SUCCESS",
-                                                          "seed": "99"})
+        return httpx.Response(
+            200, content=data, headers={"content-type": "image/png", "finish-reason": "SUCCESS", "seed": "99"}
+        )
 
     async def go():
         p = make_provider("stability")
@@ -230,15 +271,22 @@ def test_stability_image_bytes_answer_via_mock_transport(make_provider, make_cal
 
 # -- fal -------------------------------------------------------------------------------------
 
+
 def test_fal_contract_queue_flow(emulator, make_provider, make_call, sink):
-    emulator.latency_s = 1.5  # queued for 0.45 s: the first poll (at once after the submit) sees IN_QUEUE even under load
+    emulator.latency_s = (
+        1.5  # queued for 0.45 s: the first poll (at once after the submit) sees IN_QUEUE even under load
+    )
     p = make_provider("fal")
     call = make_call(p, size="512x384", seed=77)
     outcome, images = run(generate(p, call, sink))
     create = emulator.requests_for("fal", "POST")[-1]
     assert create.path == "/fal-ai/flux-pro/v1.1" and create.headers["authorization"] == "Key <redacted>"
-    assert create.json == {"prompt": call.prompt, "num_images": 1, "image_size": {"width": 512, "height": 384},
-                           "seed": 77}
+    assert create.json == {
+        "prompt": call.prompt,
+        "num_images": 1,
+        "image_size": {"width": 512, "height": 384},
+        "seed": 77,
+    }
     gets = [r.path for r in emulator.requests_for("fal", "GET")]
     rid = outcome.request_id
     assert gets[-1] == f"/fal-ai/flux-pro/requests/{rid}" and gets.count(f"/fal-ai/flux-pro/requests/{rid}/status") >= 2
@@ -319,12 +367,25 @@ def test_fal_ignores_foreign_urls_via_mock_transport(make_provider, make_call, s
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(f"{request.method} {request.url}")
         if request.method == "POST":
-            return httpx.Response(200, json={"request_id": "r1", "status_url": "https://evil.example/s",
-                                             "response_url": "https://evil.example/r", "cancel_url": "https://evil.example/c"})
+            return httpx.Response(
+                200,
+                json={
+                    "request_id": "r1",
+                    "status_url": "https://evil.example/s",
+                    "response_url": "https://evil.example/r",
+                    "cancel_url": "https://evil.example/c",
+                },
+            )
         if request.url.path.endswith("/status"):
             return httpx.Response(200, json={"status": "COMPLETED"})
-        return httpx.Response(200, json={"images": [{"url": "https://cdn.example/x.jpg", "width": 1, "height": 1}],
-                                          "seed": 3, "has_nsfw_concepts": [False]})
+        return httpx.Response(
+            200,
+            json={
+                "images": [{"url": "https://cdn.example/x.jpg", "width": 1, "height": 1}],
+                "seed": 3,
+                "has_nsfw_concepts": [False],
+            },
+        )
 
     async def go():
         p = make_provider("fal")
@@ -334,8 +395,10 @@ def test_fal_ignores_foreign_urls_via_mock_transport(make_provider, make_call, s
 
     run(go())
     assert sink.urls == {0: "https://cdn.example/x.jpg"}
-    assert seen[1:] == ["GET https://queue.test/fal-ai/flux-pro/requests/r1/status?logs=false",
-                        "GET https://queue.test/fal-ai/flux-pro/requests/r1"]
+    assert seen[1:] == [
+        "GET https://queue.test/fal-ai/flux-pro/requests/r1/status?logs=false",
+        "GET https://queue.test/fal-ai/flux-pro/requests/r1",
+    ]
 
 
 def test_fal_price_is_per_megapixel():
@@ -345,8 +408,16 @@ def test_fal_price_is_per_megapixel():
     assert pricing.run_cost(price, "2048x2048", 2) == pytest.approx(2 * 0.04 * 4.194304, rel=1e-4)
 
 
-@pytest.mark.parametrize("size,dims", [("2K", (2048, 2048)), ("4K", (4096, 4096)), ("square_hd", (1024, 1024)),
-                                       ("landscape_16_9", (1024, 576)), ("640x480", (640, 480))])
+@pytest.mark.parametrize(
+    "size,dims",
+    [
+        ("2K", (2048, 2048)),
+        ("4K", (4096, 4096)),
+        ("square_hd", (1024, 1024)),
+        ("landscape_16_9", (1024, 576)),
+        ("640x480", (640, 480)),
+    ],
+)
 def test_fal_estimate_prices_the_pixels_the_adapter_sends(make_provider, make_call, size, dims):
     p = make_provider("fal")
     sent = p.body(make_call(p, size=size))["image_size"]
@@ -397,6 +468,7 @@ def test_openai_out_of_quota_429_is_not_retried(emulator, make_provider, make_ca
 
 # -- answer shapes: every documented shape of an answer is accepted, over HTTP -----------------------
 
+
 def test_openai_references_go_through_the_edits_endpoint(emulator, make_provider, make_call, sink):
     """The edit path (user references, and a chain's frame 1): the GPT image models take up to 16
     references [sdk]; dall-e-3 none."""
@@ -417,8 +489,17 @@ def test_openai_references_go_through_the_edits_endpoint(emulator, make_provider
     assert outcome.cost_usd == pytest.approx((text * 5.0 + 2 * 323 * 8.0 + 1056 * 32.0 + 96 * 10.0) / 1e6)
 
 
-@pytest.mark.parametrize("size,ok", [("3840x2160", True), ("2160x3840", True), ("1536x512", True),
-                                     ("1600x512", False), ("3840x2176", False), ("1000x704", False)])
+@pytest.mark.parametrize(
+    "size,ok",
+    [
+        ("3840x2160", True),
+        ("2160x3840", True),
+        ("1536x512", True),
+        ("1600x512", False),
+        ("3840x2176", False),
+        ("1000x704", False),
+    ],
+)
 def test_openai_gpt_image_2_sizes_follow_the_sdk_docs(make_provider, make_call, size, ok):
     p = make_provider("openai")
     call = make_call(p, model="gpt-image-2", size=size)
@@ -440,8 +521,12 @@ def test_openai_usage_without_output_details_prices_all_output_as_image(emulator
 
 
 def test_openai_text_output_without_a_known_price_is_charged_at_the_image_rate():
-    usage = {"input_tokens": 10, "input_tokens_details": {"text_tokens": 10, "image_tokens": 0},
-             "output_tokens": 1100, "output_tokens_details": {"image_tokens": 1000, "text_tokens": 100}}
+    usage = {
+        "input_tokens": 10,
+        "input_tokens_details": {"text_tokens": 10, "image_tokens": 0},
+        "output_tokens": 1100,
+        "output_tokens_details": {"image_tokens": 1000, "text_tokens": 100},
+    }
     cost, rule = cost_from_usage("gpt-image-1-mini", usage)
     assert cost == pytest.approx((10 * 2.0 + 1100 * 8.0) / 1e6) and "no text output price known" in rule
     assert token_cost("gpt-image-2", usage) == pytest.approx((10 * 5.0 + 1000 * 30.0 + 100 * 10.0) / 1e6)
@@ -532,4 +617,3 @@ def test_fal_unknown_status_is_raised_as_the_sdk_raises_it(make_provider, make_c
         run(go())
     assert err.value.kind == "malformed" and "unknown queue status 'PAUSED'" in str(err.value)
     assert err.value.may_be_billed
-

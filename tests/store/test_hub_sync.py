@@ -37,8 +37,11 @@ def test_two_writers_and_a_third_that_pulls_end_with_one_merged_history(hub, tmp
     env = hub_env(hub, tmp_path)
     dirs = {name: tmp_path / name for name in "abc"}
     pgs = {name: make_playground(env, d) for name, d in dirs.items()}
-    ids = {"a": local_runs(pgs["a"], 1, "a") + local_runs(pgs["a"], 1, "a", mode="baseline"),
-           "b": local_runs(pgs["b"], 3, "b"), "c": local_runs(pgs["c"], 1, "c")}
+    ids = {
+        "a": local_runs(pgs["a"], 1, "a") + local_runs(pgs["a"], 1, "a", mode="baseline"),
+        "b": local_runs(pgs["b"], 3, "b"),
+        "c": local_runs(pgs["c"], 1, "c"),
+    }
     add_vote(pgs["a"], "", ids["a"][0], ids["a"][1], "left")  # sequence against baseline
 
     for name in "ab":  # two writers, each its own process and data directory
@@ -48,8 +51,9 @@ def test_two_writers_and_a_third_that_pulls_end_with_one_merged_history(hub, tmp
     writers = {name: merged_log.local_writer(dirs[name]) for name in "ab"}
     assert writers["a"] != writers["b"] and all(w.startswith("local-") for w in writers.values())
     files = hub.files(REPO_ID)
-    assert sorted(files) == sorted([".gitattributes", f"runs/{writers['a']}.csv", f"runs/{writers['b']}.csv",
-                                    f"ratings/{writers['a']}.csv"])
+    assert sorted(files) == sorted(
+        [".gitattributes", f"runs/{writers['a']}.csv", f"runs/{writers['b']}.csv", f"ratings/{writers['a']}.csv"]
+    )
     # each writer's file is its runs.csv as it is: the format the playground reads, same columns
     assert files[f"runs/{writers['a']}.csv"] == (dirs["a"] / "runs.csv").read_bytes()
     assert list(remote_rows(hub, f"runs/{writers['b']}.csv")[0]) == RUN_COLUMNS
@@ -74,7 +78,10 @@ def test_two_writers_and_a_third_that_pulls_end_with_one_merged_history(hub, tmp
     merged = merged_log.runs(pgs["c"], ["run_id", "prompt"])
     assert sorted(merged["run_id"]) == sorted(ids["a"] + ids["b"] + ids["c"])
     assert dict(zip(merged["run_id"], merged["writer"])) == {
-        **{r: writers["a"] for r in ids["a"]}, **{r: writers["b"] for r in ids["b"]}, **{r: writers["c"] for r in ids["c"]}}
+        **{r: writers["a"] for r in ids["a"]},
+        **{r: writers["b"] for r in ids["b"]},
+        **{r: writers["c"] for r in ids["c"]},
+    }
     from playground.present.runs import history_table
 
     table = history_table(pgs["c"])
@@ -157,8 +164,9 @@ def test_a_hanging_hub_never_blocks_a_run_and_shutdown_says_what_was_not_uploade
     sync = hub_sync.running(data)
     try:
         assert hub.commit_arrived.wait(WAIT_S)
-        job = Client(url, verbose=False).submit("a fox in the rain", "", 2, "local", "", "sequence", 7, "", [],
-                                                api_name="/generate")
+        job = Client(url, verbose=False).submit(
+            "a fox in the rain", "", 2, "local", "", "sequence", 7, "", [], api_name="/generate"
+        )
         job.result(timeout=WAIT_S)
         assert len(make_playground(env, data).log.read()) == 2  # the run ended and was logged meanwhile
         assert sync.status.state != "ok"
@@ -194,8 +202,9 @@ def test_frames_go_through_lfs_and_come_back_with_the_pull(hub, tmp_path):
     from playground.store.merged import load_run
 
     opened = load_run(make_playground(env, reader_dir), run_id)  # History's "Open run" of another writer's run
-    assert [f.path.read_bytes() for f in opened.frames] == \
-        [(writer_dir / "runs" / run_id / name).read_bytes() for name in ("frame_01.png", "frame_02.png")]
+    assert [f.path.read_bytes() for f in opened.frames] == [
+        (writer_dir / "runs" / run_id / name).read_bytes() for name in ("frame_01.png", "frame_02.png")
+    ]
     assert [r for r in hub.unhandled if "xet" not in r[1]] == []
 
 
@@ -217,20 +226,25 @@ def test_writer_id_is_stable_per_data_dir_and_space_based_on_a_space(tmp_path):
     laptop = hub_sync.writer_id(tmp_path / "laptop", {})
     assert laptop == hub_sync.writer_id(tmp_path / "laptop", {"SPACE_ID": "x/y"}) and laptop.startswith("local-")
     space = hub_sync.writer_id(tmp_path / "space", {"SPACE_ID": "team/demo"})
-    assert space.startswith("team--demo-") and space != hub_sync.writer_id(tmp_path / "other", {"SPACE_ID": "team/demo"})
+    assert space.startswith("team--demo-") and space != hub_sync.writer_id(
+        tmp_path / "other", {"SPACE_ID": "team/demo"}
+    )
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "writer_id").write_text("../../etc")
     with pytest.raises(ConfigError, match="writer id"):
         hub_sync.writer_id(tmp_path / "bad", {})
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("PLAYGROUND_HUB_DATASET", "just-a-name", "owner/name"),
-    ("PLAYGROUND_HUB_DATASET", "a/b/c", "owner/name"),
-    ("PLAYGROUND_HUB_INCLUDE", "frames,keys", "frames and/or exports"),
-    ("PLAYGROUND_HUB_EVERY_MIN", "0", "positive"),
-    ("PLAYGROUND_HUB_EVERY_MIN", "soon", "number"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("PLAYGROUND_HUB_DATASET", "just-a-name", "owner/name"),
+        ("PLAYGROUND_HUB_DATASET", "a/b/c", "owner/name"),
+        ("PLAYGROUND_HUB_INCLUDE", "frames,keys", "frames and/or exports"),
+        ("PLAYGROUND_HUB_EVERY_MIN", "0", "positive"),
+        ("PLAYGROUND_HUB_EVERY_MIN", "soon", "number"),
+    ],
+)
 def test_bad_sync_settings_are_refused_with_a_clear_message(name, value, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env={name: value})
@@ -248,8 +262,10 @@ def test_a_hostile_snapshot_cannot_duplicate_runs_or_point_outside_it(tmp_path):
     (root / "runs").mkdir(parents=True)
     header = ",".join(RUN_COLUMNS)
     row = {c: "" for c in RUN_COLUMNS}
-    rows = [{**row, "run_id": mine, "prompt": "a copy of my run", "created_at": "2030-01-01T00:00:00Z"},
-            {**row, "run_id": "../../escape", "prompt": "sneaky", "created_at": "2030-01-01T00:00:00Z"}]
+    rows = [
+        {**row, "run_id": mine, "prompt": "a copy of my run", "created_at": "2030-01-01T00:00:00Z"},
+        {**row, "run_id": "../../escape", "prompt": "sneaky", "created_at": "2030-01-01T00:00:00Z"},
+    ]
     body = "\n".join(",".join(r[c] for c in RUN_COLUMNS) for r in rows)
     (root / "runs" / "other.csv").write_text(f"{header}\n{body}\n")
     (root / "runs" / ".hidden.csv").write_text(f"{header}\n")
@@ -263,9 +279,18 @@ def test_a_hostile_snapshot_cannot_duplicate_runs_or_point_outside_it(tmp_path):
 def test_the_banner_says_where_the_data_goes_and_who_sees_it(tmp_path):
     from playground.present.providers import banner
 
-    synced = banner(Playground(Settings.from_env(env={"PLAYGROUND_HUB_DATASET": REPO_ID, "PLAYGROUND_HUB_INCLUDE":
-                                                      "frames", "HF_TOKEN": "hf_secret_0123456789abcdef"},
-                                                 data_dir=tmp_path / "a")))
+    synced = banner(
+        Playground(
+            Settings.from_env(
+                env={
+                    "PLAYGROUND_HUB_DATASET": REPO_ID,
+                    "PLAYGROUND_HUB_INCLUDE": "frames",
+                    "HF_TOKEN": "hf_secret_0123456789abcdef",
+                },
+                data_dir=tmp_path / "a",
+            )
+        )
+    )
     assert f"`{REPO_ID}`" in synced and "frames" in synced and "every 5 min" in synced
     assert "created private" in synced and "whoever can read it" in synced and "hf_secret" not in synced
     assert "dataset" not in banner(Playground(Settings.from_env(env={}, data_dir=tmp_path / "b")))
@@ -280,8 +305,10 @@ def test_bench_story_reads_the_newest_run_of_each_cell_from_every_writer(hub, tm
     from playground.cli.main import main
 
     story = tmp_path / "one_story.yaml"
-    story.write_text("animals:\n- concept_token: fox\n  style: A watercolour painting of\n"
-                     "  subject: A red fox with a blue scarf\n  settings: [crossing a river, sleeping in a log]\n")
+    story.write_text(
+        "animals:\n- concept_token: fox\n  style: A watercolour painting of\n"
+        "  subject: A red fox with a blue scarf\n  settings: [crossing a river, sleeping in a log]\n"
+    )
     for key, value in hub_env(hub, tmp_path).items():  # the CLI reads its settings from the environment
         monkeypatch.setenv(key, value)
 
@@ -328,8 +355,11 @@ def test_tags_and_notes_sync_per_writer_and_replay_merged(hub, tmp_path):
     writer_a = merged_log.local_writer(dirs["a"])
     # annotations.csv as it is, in a file of this writer's own
     assert hub.files(REPO_ID)[f"annotations/{writer_a}.csv"] == (dirs["a"] / "annotations.csv").read_bytes()
-    assert [r["value"] for r in remote_rows(hub, f"annotations/{writer_a}.csv")] == ["keep", "keep",
-                                                                                     "the scarf changes colour"]
+    assert [r["value"] for r in remote_rows(hub, f"annotations/{writer_a}.csv")] == [
+        "keep",
+        "keep",
+        "the scarf changes colour",
+    ]
 
     assert cli(["sync", "--pull"], env, dirs["b"]).code == 0  # b sees a's runs with their tags and notes
     seen = annotations(pgs["b"], mine[0])

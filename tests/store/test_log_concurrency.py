@@ -40,7 +40,7 @@ def writer_script(data_dir: Path, writer: str, count: int | None, pad: int = 0) 
     """A Python process appending tricky rows (count None = forever), printing each index."""
     code = textwrap.dedent(f"""
         import itertools, sys
-        sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]
+        sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
         from playground.store.runlog import RunLog
         from support.faults import tricky_record
         log = RunLog({str(data_dir)!r})
@@ -99,8 +99,10 @@ def test_many_threads_append_whole_rows(data_dir):
 
 def test_several_processes_append_whole_rows(data_dir):
     processes, per_process = 6, 60
-    procs = [subprocess.Popen(writer_script(data_dir, f"p{n}", per_process, pad=4000), stdout=subprocess.DEVNULL)
-             for n in range(processes)]
+    procs = [
+        subprocess.Popen(writer_script(data_dir, f"p{n}", per_process, pad=4000), stdout=subprocess.DEVNULL)
+        for n in range(processes)
+    ]
     for proc in procs:
         assert proc.wait(timeout=120) == 0
     counts = check_tricky_rows(RunLog(data_dir).read())
@@ -114,9 +116,15 @@ def test_concurrent_runs_each_log_one_row(emulator, data_dir):
     providers = ["byteplus", "evolink", "wavespeed", "local"]
 
     async def all_runs():
-        requests = [GenerationRequest(prompt=tricky_text("c", i), frames=2, provider=providers[i % 4],
-                                      size="256x256" if providers[i % 4] != "local" else "512x512")
-                    for i in range(30)]
+        requests = [
+            GenerationRequest(
+                prompt=tricky_text("c", i),
+                frames=2,
+                provider=providers[i % 4],
+                size="256x256" if providers[i % 4] != "local" else "512x512",
+            )
+            for i in range(30)
+        ]
         return await asyncio.gather(*(pg.run(r) for r in requests))
 
     results = asyncio.run(all_runs())
@@ -128,6 +136,7 @@ def test_concurrent_runs_each_log_one_row(emulator, data_dir):
 
 
 # -- crashes ------------------------------------------------------------------------------------------------------
+
 
 def kill_after(cmd: list[str], lines: int, env: dict[str, str] | None = None, timeout: float = 60) -> list[str]:
     """Start cmd, read `lines` lines of its stdout, SIGKILL it, return what it printed."""
@@ -185,7 +194,7 @@ def test_a_process_killed_mid_run_keeps_every_earlier_row(emulator, data_dir):
     for line in finished:
         run_id, status = line.split()
         assert logged[run_id] == status == "ok"
-    assert list(frame["prompt"][:4]) == [f"=run {i}, \"fox\"\n🦊" for i in range(4)]
+    assert list(frame["prompt"][:4]) == [f'=run {i}, "fox"\n🦊' for i in range(4)]
     pg = make_playground(emulator.env(), data_dir)
     result = asyncio.run(pg.run(GenerationRequest(prompt="after the crash", frames=1, provider="local")))
     assert pg.log.get(result.record.run_id)["prompt"] == "after the crash"

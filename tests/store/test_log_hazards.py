@@ -47,8 +47,9 @@ def history(url: str) -> tuple[list[dict[str, str]], list[str]]:
 
 # -- finding 2: a bare CR (and LF, NUL) round-trips; a long refusal is logged short ------------------
 
+
 def test_a_bare_cr_lf_and_nul_round_trip_through_the_api_and_the_index(space_app: str, data_dir: Path) -> None:
-    prompts = ["one\rtwo", "=cr\r\nlf, \"quoted\"\nthird", "nul\x00byte", "\rstarts with CR"]
+    prompts = ["one\rtwo", '=cr\r\nlf, "quoted"\nthird', "nul\x00byte", "\rstarts with CR"]
     for prompt in prompts:
         assert "ok: 2 of 2 frames" in generate(space_app, prompt)
     (data_dir / "runs.csv.idx").unlink()  # the index is a cache: rebuilt from the CSV alone
@@ -80,8 +81,16 @@ def test_a_refused_200000_character_prompt_is_logged_short_and_reads_go_on(space
 
 def old_row(run_id: str, prompt: str, columns: list[str] = RUN_COLUMNS) -> dict[str, str]:
     today = datetime.now(UTC).strftime("%Y-%m-%dT01:00:00Z")
-    return {**{c: "" for c in columns}, "run_id": run_id, "created_at": today, "provider": "local",
-            "model": "procedural-v1", "mode": "sequence", "prompt": prompt, "status": "error"}
+    return {
+        **{c: "" for c in columns},
+        "run_id": run_id,
+        "created_at": today,
+        "provider": "local",
+        "model": "procedural-v1",
+        "mode": "sequence",
+        "prompt": prompt,
+        "status": "error",
+    }
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> bytes:
@@ -114,6 +123,7 @@ def test_a_log_with_a_field_over_the_csv_limit_is_still_read(data_dir: Path) -> 
 
 # -- finding 5: lone surrogates never lose the row -----------------------------------------------------
 
+
 def test_a_prompt_with_undecodable_bytes_from_the_shell_is_logged(data_dir: Path) -> None:
     # argv bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape)
     done = cli(["run", "--frames", "2", "--prompt", "caf\udce9 fox", "--json"], SPACE, data_dir)
@@ -123,8 +133,12 @@ def test_a_prompt_with_undecodable_bytes_from_the_shell_is_logged(data_dir: Path
 
 
 def test_a_lone_surrogate_in_a_prompt_sent_to_the_api_is_logged(space_app: str, data_dir: Path) -> None:
-    answer = call(space_app, "generate", raw_generate_inputs(""), raw_json='["\\ud800 fox", "", 2, "local", "", '
-                  '"sequence", 7, "", [], null, null, null]')
+    answer = call(
+        space_app,
+        "generate",
+        raw_generate_inputs(""),
+        raw_json='["\\ud800 fox", "", 2, "local", "", "sequence", 7, "", [], null, null, null]',
+    )
     assert answer.success, answer.error
     logged = RunLog(data_dir).read()
     assert len(logged) == 1 and logged["prompt"][0] == "\\ud800 fox" and logged["status"][0] == "ok"
@@ -134,8 +148,9 @@ def test_a_lone_surrogate_in_a_prompt_sent_to_the_api_is_logged(space_app: str, 
 
 def test_a_lone_surrogate_in_a_provider_error_keeps_the_possibly_billed_row(emulator, data_dir: Path) -> None:
     emulator.set_fault("wavespeed", "body_error", code=500, message="upstream \ud800 broke")
-    done = cli(["run", "--provider", "wavespeed", "--frames", "2", "--prompt", "a fox"], {**emulator.env(), **SPACE},
-               data_dir)
+    done = cli(
+        ["run", "--provider", "wavespeed", "--frames", "2", "--prompt", "a fox"], {**emulator.env(), **SPACE}, data_dir
+    )
     assert done.code == 1 and "\\ud800" in done.err
     log = RunLog(data_dir)
     logged = log.read()
@@ -149,18 +164,21 @@ def test_a_lone_surrogate_in_a_provider_error_keeps_the_possibly_billed_row(emul
 
 # -- finding 9: a damaged row is set aside, the app goes on -----------------------------------------
 
+
 def damaged_rows(width: int) -> list[bytes]:
     """A row with a byte that is not UTF-8, a row with two extra cells, a torn line."""
-    return [b"bad-byte,,2026-01-02T00:00:00Z,local,procedural-v1,sequence,caf\xe9" + b"," * (width - 7) + b"\n",
-            b"extra,,2026-01-02T00:00:00Z,local,procedural-v1,sequence,x" + b"," * (width + 1) + b"\n",
-            b"torn,,2026-01-02T00:00:00Z,lo\n"]
+    return [
+        b"bad-byte,,2026-01-02T00:00:00Z,local,procedural-v1,sequence,caf\xe9" + b"," * (width - 7) + b"\n",
+        b"extra,,2026-01-02T00:00:00Z,local,procedural-v1,sequence,x" + b"," * (width + 1) + b"\n",
+        b"torn,,2026-01-02T00:00:00Z,lo\n",
+    ]
 
 
 def test_an_old_log_with_damaged_rows_keeps_generate_and_history_working(data_dir: Path) -> None:
     from support.app import launch_app
 
     old = RUN_COLUMNS[:21]  # an older version's runs.csv: it is migrated by the first Generate
-    good = [old_row("good-1", "a fox, \"one\"", old), old_row("good-2", "a fox\ntwo", old)]
+    good = [old_row("good-1", 'a fox, "one"', old), old_row("good-2", "a fox\ntwo", old)]
     write_csv(data_dir / "runs.csv", old, good[:1])
     with open(data_dir / "runs.csv", "ab") as f:
         for raw in damaged_rows(len(old)):
@@ -183,20 +201,22 @@ def test_an_old_log_with_damaged_rows_keeps_generate_and_history_working(data_di
         assert aside.count(raw) == 1
     logged = RunLog(data_dir).read()
     assert list(logged["run_id"][:2]) == ["good-1", "good-2"]
-    assert list(logged["prompt"][:2]) == ["a fox, \"one\"", "a fox\ntwo"]
+    assert list(logged["prompt"][:2]) == ['a fox, "one"', "a fox\ntwo"]
 
 
 def test_a_damaged_log_keeps_the_cli_working_with_a_warning(emulator, data_dir: Path) -> None:
     log = RunLog(data_dir)
-    log.append(RunRecord(run_id="good-1", created_at="2026-01-01T00:00:00Z", provider="local", prompt="a fox",
-                         status="ok"))
+    log.append(
+        RunRecord(run_id="good-1", created_at="2026-01-01T00:00:00Z", provider="local", prompt="a fox", status="ok")
+    )
     with open(log.runs.path, "ab") as f:
         for raw in damaged_rows(len(RUN_COLUMNS)):
             f.write(raw)
     before = log.runs.path.read_bytes()
     env = {**emulator.env(), **SPACE}
-    done = cli(["run", "--provider", "byteplus", "--frames", "2", "--size", "256x256", "--prompt", "a fox"], env,
-               data_dir)
+    done = cli(
+        ["run", "--provider", "byteplus", "--frames", "2", "--size", "256x256", "--prompt", "a fox"], env, data_dir
+    )
     assert done.code == 0, done.err
     assert "warning: runs.csv has 3 damaged row(s)" in done.err
     report = cli(["report", "--json"], env, data_dir)

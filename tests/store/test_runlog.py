@@ -13,7 +13,7 @@ from playground.store.runlog import RunLog
 
 def test_tricky_text_round_trips_and_formulas_are_neutralised(data_dir: Path) -> None:
     log = RunLog(data_dir)
-    prompts = ["=HYPERLINK(\"x\")", "line one\nline two, \"quoted\"", "-5", "@user", "\tTab", "'apostrophe", "café ☕"]
+    prompts = ['=HYPERLINK("x")', 'line one\nline two, "quoted"', "-5", "@user", "\tTab", "'apostrophe", "café ☕"]
     for i, prompt in enumerate(prompts):
         log.append(RunRecord(run_id=f"r{i}", prompt=prompt, seed=-3, status="ok"))
     assert list(log.read()["prompt"]) == prompts

@@ -15,15 +15,21 @@ from playground.base.types import RUN_COLUMNS, RunRecord
 from playground.store.index import RowIndex
 from playground.store.runlog import RunLog
 
-TRICKY = ["line one\nline two, \"quoted\"", "=SUM(A1)", "-5 degrees", "plain", "'own apostrophe", "café ☕\r\nnext"]
+TRICKY = ['line one\nline two, "quoted"', "=SUM(A1)", "-5 degrees", "plain", "'own apostrophe", "café ☕\r\nnext"]
 
 
 def _fill(log: RunLog, n: int, day: str = "2026-03-0") -> list[RunRecord]:
     records = []
     for i in range(n):
-        record = RunRecord(run_id=f"run-{i:04d}", created_at=f"{day}{1 + i % 9}T12:00:{i % 60:02d}Z",
-                           prompt=TRICKY[i % len(TRICKY)], cost_usd=round(0.01 * (i % 7), 2), status="ok",
-                           error="" if i % 5 else "=bad\n\"thing\"", seed=-i)
+        record = RunRecord(
+            run_id=f"run-{i:04d}",
+            created_at=f"{day}{1 + i % 9}T12:00:{i % 60:02d}Z",
+            prompt=TRICKY[i % len(TRICKY)],
+            cost_usd=round(0.01 * (i % 7), 2),
+            status="ok",
+            error="" if i % 5 else '=bad\n"thing"',
+            seed=-i,
+        )
         log.append(record)
         records.append(record)
     return records
@@ -43,7 +49,7 @@ def test_index_answers_equal_whole_file_answers(data_dir: Path) -> None:
     assert list(latest["run_id"]) == list(whole["run_id"].iloc[::-1].head(7))
     assert list(latest["prompt"]) == list(whole["prompt"].iloc[::-1].head(7))
     row = log.get("run-0030")
-    assert row is not None and row["prompt"] == TRICKY[30 % len(TRICKY)] and row["error"] == "=bad\n\"thing\""
+    assert row is not None and row["prompt"] == TRICKY[30 % len(TRICKY)] and row["error"] == '=bad\n"thing"'
     assert log.get("run-9999") is None
     for since in ("2026-03-01T00:00:00Z", "2026-03-05T12:00:00Z", "2026-03-09T13:00:00Z"):
         assert log.spent_since(since) == pytest.approx(_whole_file_spend(log.runs.path, since))
@@ -62,7 +68,11 @@ def test_rows_appended_by_something_else_are_indexed(data_dir: Path) -> None:
     log = RunLog(data_dir)
     _fill(log, 5)
     with open(log.runs.path, "a", encoding="utf-8", newline="") as f:  # e.g. an older version of the app
-        f.write('foreign-1,,2026-03-09T23:00:00Z,local,m,sequence,"multi\nline",[],1,1' + "," * (len(RUN_COLUMNS) - 10) + "\n")
+        f.write(
+            'foreign-1,,2026-03-09T23:00:00Z,local,m,sequence,"multi\nline",[],1,1'
+            + "," * (len(RUN_COLUMNS) - 10)
+            + "\n"
+        )
     assert log.latest(1).iloc[0]["run_id"] == "foreign-1"
     assert log.latest(1).iloc[0]["prompt"] == "multi\nline"
     assert log.get("foreign-1") is not None
@@ -146,8 +156,14 @@ def test_small_reads_never_parse_the_whole_file(data_dir: Path, monkeypatch: pyt
 def _append_many(data_dir: str, worker: int) -> None:
     log = RunLog(Path(data_dir))
     for i in range(40):
-        log.append(RunRecord(run_id=f"w{worker}-{i}", created_at="2026-03-01T00:00:00Z",
-                             prompt=f"row {i}\nof worker {worker}", cost_usd=0.5))
+        log.append(
+            RunRecord(
+                run_id=f"w{worker}-{i}",
+                created_at="2026-03-01T00:00:00Z",
+                prompt=f"row {i}\nof worker {worker}",
+                cost_usd=0.5,
+            )
+        )
 
 
 def test_processes_appending_at_once_keep_rows_and_index_whole(data_dir: Path) -> None:

@@ -15,8 +15,15 @@ from playground.store.runlog import RATING_COLUMNS, RunLog
 
 def _fill(log: RunLog, n: int) -> None:
     for i in range(n):
-        log.append(RunRecord(run_id=f"x{i + 1}", created_at="2026-03-01T12:00:00Z", prompt=f"line {i}\n\"two\"",
-                             cost_usd=1.0, status="ok"))
+        log.append(
+            RunRecord(
+                run_id=f"x{i + 1}",
+                created_at="2026-03-01T12:00:00Z",
+                prompt=f'line {i}\n"two"',
+                cost_usd=1.0,
+                status="ok",
+            )
+        )
 
 
 def _strip_final_newline(path: Path) -> None:
@@ -81,8 +88,17 @@ def test_a_header_without_its_newline_gets_one(data_dir: Path) -> None:
 
 def _rate(log: RunLog, n: int) -> None:
     for i in range(n):
-        log.add_rating({"rated_at": "2026-03-01T12:00:00Z", "experiment_id": "e1", "run_id": f"r{i}",
-                        "other_run_id": "", "verdict": "better", "score": 4, "rater": "me"})
+        log.add_rating(
+            {
+                "rated_at": "2026-03-01T12:00:00Z",
+                "experiment_id": "e1",
+                "run_id": f"r{i}",
+                "other_run_id": "",
+                "verdict": "better",
+                "score": 4,
+                "rater": "me",
+            }
+        )
 
 
 def test_read_ratings_leaves_out_a_torn_last_row(data_dir: Path) -> None:

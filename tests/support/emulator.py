@@ -74,14 +74,16 @@ def sink() -> CollectingSink:
 
 @pytest.fixture
 def make_provider(emulator: Emulator):
-    def make(name: str, *, deadline_s: float = 20.0, first_interval: float = 0.02, max_interval: float = 0.1,
-             **kwargs: Any):
+    def make(
+        name: str, *, deadline_s: float = 20.0, first_interval: float = 0.02, max_interval: float = 0.1, **kwargs: Any
+    ):
         cls = provider_class(name)
         if issubclass(cls, PredictionProvider):  # these tests drive the polled path; sync mode asks for it
             kwargs.setdefault("sync_mode", False)
         provider = cls(base_url=emulator.base_urls()[cls.base_url_env], **kwargs)
-        provider.poll_policy = PollPolicy(first_interval=first_interval, max_interval=max_interval, growth=1.5,
-                                          deadline_s=deadline_s)
+        provider.poll_policy = PollPolicy(
+            first_interval=first_interval, max_interval=max_interval, growth=1.5, deadline_s=deadline_s
+        )
         sleeps: list[float] = []
 
         async def fake_sleep(seconds: float) -> None:  # records, and yields a real tick to the loop
@@ -99,8 +101,14 @@ def make_provider(emulator: Emulator):
 def make_call(emulator: Emulator):
     def make(provider: Any, **fields: Any) -> ProviderCall:
         info = provider.model(fields.pop("model", provider.default_model()))
-        base = ProviderCall(model=info.id, prompt="a red fox in a blue scarf", frames=1,
-                            size="256x256", seed=None, api_key=emulator.env()[provider.key_env])
+        base = ProviderCall(
+            model=info.id,
+            prompt="a red fox in a blue scarf",
+            frames=1,
+            size="256x256",
+            seed=None,
+            api_key=emulator.env()[provider.key_env],
+        )
         return replace(base, **fields)
 
     return make

@@ -56,9 +56,14 @@ class CliResult:
 def cli(args: list[str], env: Mapping[str, str], data_dir: Path, timeout: float = 60.0) -> CliResult:
     """`python -m playground ARGS --data-dir DATA_DIR` with exactly `env` (plus PATH etc.)."""
     base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "SYSTEMROOT") if k in os.environ}
-    proc = subprocess.run([sys.executable, "-m", "playground", *args, "--data-dir", str(data_dir)],
-                          env={**base, "PYTHONPATH": str(REPO), **env}, cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "playground", *args, "--data-dir", str(data_dir)],
+        env={**base, "PYTHONPATH": str(REPO), **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -73,6 +78,7 @@ def peak_overlap(spans: list[tuple[float, float]]) -> int:
 
 
 # -- hostile images -------------------------------------------------------------------------------
+
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
@@ -146,10 +152,13 @@ class FileServer:
 
     def answer(self, h: BaseHTTPRequestHandler) -> None:
         path = h.path
-        fixed = {"/ok.png": (tiny_png(), "image/png"), "/garbage": (os.urandom(5000), "image/png"),
-                 "/bomb.png": (png_header_only(100_000, 100_000), "image/png"),
-                 "/mild-bomb.png": (png_header_only(9000, 8000), "image/png"),
-                 "/text": (b"<html>not an image</html>", "text/html")}
+        fixed = {
+            "/ok.png": (tiny_png(), "image/png"),
+            "/garbage": (os.urandom(5000), "image/png"),
+            "/bomb.png": (png_header_only(100_000, 100_000), "image/png"),
+            "/mild-bomb.png": (png_header_only(9000, 8000), "image/png"),
+            "/text": (b"<html>not an image</html>", "text/html"),
+        }
         if path in fixed:
             body, ctype = fixed[path]
             self._send(h, 200, body, ctype)
@@ -215,6 +224,7 @@ class FileServer:
 
 # -- secrets ------------------------------------------------------------------------------------------
 
+
 def files_under(root: Path) -> Iterator[Path]:
     yield from (p for p in root.rglob("*") if p.is_file())
 
@@ -238,17 +248,25 @@ DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r", "'", "")
 def tricky_text(writer: str, index: int, pad: int = 0) -> str:
     """Text with every CSV hazard: a formula-like start, newlines, quotes, commas, non-ASCII."""
     start = DANGEROUS_STARTS[index % len(DANGEROUS_STARTS)]
-    return (f"{start}SUM(A1:A9), \"quoted\", line one\nline two\r\nthree — {writer}/{index} "
-            f"ünïcødé 狐狸 🦊{'x' * pad}")
+    return f'{start}SUM(A1:A9), "quoted", line one\nline two\r\nthree — {writer}/{index} ünïcødé 狐狸 🦊{"x" * pad}'
 
 
 def tricky_record(writer: str, index: int, pad: int = 0) -> Any:
     from playground.base.types import RunRecord
 
-    return RunRecord(run_id=f"{writer}-{index:05d}", provider="local", model="=cmd|' /C calc'!A0",
-                     prompt=tricky_text(writer, index, pad), beats=[f"+beat {index}", "@x"],
-                     error=f"-{index}", seed=-index, frames_requested=index % 15 + 1, cost_usd=0.001 * index,
-                     status="ok", created_at="2026-01-01T00:00:00Z")
+    return RunRecord(
+        run_id=f"{writer}-{index:05d}",
+        provider="local",
+        model="=cmd|' /C calc'!A0",
+        prompt=tricky_text(writer, index, pad),
+        beats=[f"+beat {index}", "@x"],
+        error=f"-{index}",
+        seed=-index,
+        frames_requested=index % 15 + 1,
+        cost_usd=0.001 * index,
+        status="ok",
+        created_at="2026-01-01T00:00:00Z",
+    )
 
 
 def check_tricky_rows(frame: Any) -> dict[str, int]:

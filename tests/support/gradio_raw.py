@@ -48,8 +48,9 @@ def fn_index(url: str, api_name: str) -> int:
 
 def join(url: str, body: bytes) -> httpx.Response:
     """POST raw bytes to /gradio_api/queue/join."""
-    return httpx.post(url + "gradio_api/queue/join", content=body, timeout=60,
-                      headers={"content-type": "application/json"})
+    return httpx.post(
+        url + "gradio_api/queue/join", content=body, timeout=60, headers={"content-type": "application/json"}
+    )
 
 
 def upload(url: str, paths: list[Path]) -> list[dict[str, Any]]:
@@ -57,16 +58,23 @@ def upload(url: str, paths: list[Path]) -> list[dict[str, Any]]:
     files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
     resp = httpx.post(url + "gradio_api/upload", files=files, timeout=60)
     resp.raise_for_status()
-    return [{"path": server_path, "orig_name": p.name, "meta": {"_type": "gradio.FileData"}}
-            for server_path, p in zip(resp.json(), paths)]
+    return [
+        {"path": server_path, "orig_name": p.name, "meta": {"_type": "gradio.FileData"}}
+        for server_path, p in zip(resp.json(), paths)
+    ]
 
 
 def call(url: str, api_name: str, data: list[Any], timeout: float = 120.0, raw_json: str | None = None) -> Answer:
     """Run one event through the queue and wait for it to end. `raw_json` replaces the JSON
     text of `data` (to send what json.dumps would not, such as a lone surrogate's escape)."""
     session = uuid.uuid4().hex[:11]
-    payload = {"data": data, "fn_index": fn_index(url, api_name), "session_hash": session, "event_data": None,
-               "trigger_id": None}
+    payload = {
+        "data": data,
+        "fn_index": fn_index(url, api_name),
+        "session_hash": session,
+        "event_data": None,
+        "trigger_id": None,
+    }
     body = json.dumps(payload)
     if raw_json is not None:
         body = body.replace(json.dumps(data), raw_json, 1)

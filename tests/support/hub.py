@@ -26,8 +26,13 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubStandIn]:
 
 
 def hub_env(hub: HubStandIn, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {"PLAYGROUND_HUB_DATASET": REPO_ID, "HF_TOKEN": hub.token or "", "HF_ENDPOINT": hub.url,
-            "HF_HOME": str(tmp_path / "hf-home"), **extra}
+    return {
+        "PLAYGROUND_HUB_DATASET": REPO_ID,
+        "HF_TOKEN": hub.token or "",
+        "HF_ENDPOINT": hub.url,
+        "HF_HOME": str(tmp_path / "hf-home"),
+        **extra,
+    }
 
 
 def local_runs(pg: Playground, n: int, tag: str, mode: str = "sequence") -> list[str]:

@@ -199,7 +199,11 @@ class HubStandIn:
         ("GET", r"/api/(?P<t>datasets|models|spaces)/(?P<id>[^/]+/[^/]+)(?:/revision/(?P<rev>[^/]+))?", "info"),
         ("POST", r"/api/(?P<t>datasets|models|spaces)/(?P<id>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)", "preupload"),
         ("POST", r"/api/(?P<t>datasets|models|spaces)/(?P<id>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)", "commit"),
-        ("GET", r"/api/(?P<t>datasets|models|spaces)/(?P<id>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<path>.+))?", "tree"),
+        (
+            "GET",
+            r"/api/(?P<t>datasets|models|spaces)/(?P<id>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<path>.+))?",
+            "tree",
+        ),
         ("HEAD|GET", r"/(?P<t>datasets|spaces)/(?P<id>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
         ("POST", r"/(?P<t>datasets|spaces)/(?P<id>[^/]+/[^/]+)\.git/info/lfs/objects/batch", "lfs"),
         ("PUT", r"/lfs-upload/(?P<oid>[0-9a-f]{64})", "lfs_put"),
@@ -222,8 +226,12 @@ class HubStandIn:
                 self.unhandled.append((method, parts.path))
             return _send(req, 404, {"error": f"the stand-in does not know {method} {parts.path}"})
         if route != "lfs_put" and self.token and req.headers.get("authorization") != f"Bearer {self.token}":
-            return _send(req, 401, {"error": "Invalid credentials in Authorization header"},
-                         {"X-Error-Message": "Invalid credentials in Authorization header"})
+            return _send(
+                req,
+                401,
+                {"error": "Invalid credentials in Authorization header"},
+                {"X-Error-Message": "Invalid credentials in Authorization header"},
+            )
         with self.lock:
             statuses = self._faults.get(route)
             status = statuses.pop(0) if statuses else None
@@ -234,8 +242,9 @@ class HubStandIn:
         repo_type = REPO_TYPES.get(groups.get("t") or "", "dataset")
         getattr(self, f"_{route}")(req, method, groups, repo_type, query, body)
 
-    def _find(self, req: BaseHTTPRequestHandler, repo_type: str, repo_id: str,
-              revision: str | None = "main") -> tuple[Repo, str, dict[str, Blob]] | None:
+    def _find(
+        self, req: BaseHTTPRequestHandler, repo_type: str, repo_id: str, revision: str | None = "main"
+    ) -> tuple[Repo, str, dict[str, Blob]] | None:
         with self.lock:
             repo = self.repos.get((repo_type, repo_id))
             found = repo.at(revision or "main") if repo else None
@@ -248,8 +257,15 @@ class HubStandIn:
         return repo, found[0], found[1]
 
     # -- routes ----------------------------------------------------------------------------------
-    def _create(self, req: BaseHTTPRequestHandler, method: str, groups: dict[str, str], repo_type: str,
-                query: dict[str, list[str]], body: bytes) -> None:
+    def _create(
+        self,
+        req: BaseHTTPRequestHandler,
+        method: str,
+        groups: dict[str, str],
+        repo_type: str,
+        query: dict[str, list[str]],
+        body: bytes,
+    ) -> None:
         payload = json.loads(body or b"{}")
         kind = payload.get("type") or "model"
         if not payload.get("organization"):
@@ -266,16 +282,38 @@ class HubStandIn:
             self.repos[(kind, repo_id)] = repo
         _send(req, 200, {"url": url, "name": repo_id})
 
-    def _info(self, req: BaseHTTPRequestHandler, method: str, groups: dict[str, str], repo_type: str,
-              query: dict[str, list[str]], body: bytes) -> None:
+    def _info(
+        self,
+        req: BaseHTTPRequestHandler,
+        method: str,
+        groups: dict[str, str],
+        repo_type: str,
+        query: dict[str, list[str]],
+        body: bytes,
+    ) -> None:
         found = self._find(req, repo_type, groups["id"], groups.get("rev"))
         if found:
             repo, oid, tree = found
-            _send(req, 200, {"id": repo.repo_id, "sha": oid, "private": repo.private,
-                             "siblings": [{"rfilename": p} for p in sorted(tree)]})
+            _send(
+                req,
+                200,
+                {
+                    "id": repo.repo_id,
+                    "sha": oid,
+                    "private": repo.private,
+                    "siblings": [{"rfilename": p} for p in sorted(tree)],
+                },
+            )
 
-    def _preupload(self, req: BaseHTTPRequestHandler, method: str, groups: dict[str, str], repo_type: str,
-                   query: dict[str, list[str]], body: bytes) -> None:
+    def _preupload(
+        self,
+        req: BaseHTTPRequestHandler,
+        method: str,
+        groups: dict[str, str],
+        repo_type: str,
+        query: dict[str, list[str]],
+        body: bytes,
+    ) -> None:
         found = self._find(req, repo_type, groups["id"], groups["rev"])
         if not found:
             return
@@ -286,12 +324,20 @@ class HubStandIn:
             lfs = b"\x00" in sample or int(entry["size"]) >= LFS_THRESHOLD
             existing = tree.get(entry["path"])
             oid = None if existing is None else (existing.sha256 if existing.lfs else existing.oid)
-            answers.append({"path": entry["path"], "uploadMode": "lfs" if lfs else "regular",
-                            "shouldIgnore": False, "oid": oid})
+            answers.append(
+                {"path": entry["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid}
+            )
         _send(req, 200, {"files": answers, "commitOid": found[1]})
 
-    def _commit(self, req: BaseHTTPRequestHandler, method: str, groups: dict[str, str], repo_type: str,
-                query: dict[str, list[str]], body: bytes) -> None:
+    def _commit(
+        self,
+        req: BaseHTTPRequestHandler,
+        method: str,
+        groups: dict[str, str],
+        repo_type: str,
+        query: dict[str, list[str]],
+        body: bytes,
+    ) -> None:
         hold = self._hold
         if hold is not None:
             self.commit_arrived.set()
@@ -314,7 +360,9 @@ class HubStandIn:
                     tree[value["path"]] = Blob(data)
                 elif key == "lfsFile":
                     if value["oid"] not in self.lfs_store:
-                        return _send(req, 422, {"error": f"{value['path']}: LFS object {value['oid']} was not uploaded"})
+                        return _send(
+                            req, 422, {"error": f"{value['path']}: LFS object {value['oid']} was not uploaded"}
+                        )
                     tree[value["path"]] = Blob(self.lfs_store[value["oid"]], lfs=True)
                 elif key == "deletedFile":
                     tree.pop(value["path"], None)
@@ -325,11 +373,21 @@ class HubStandIn:
             self.commits_ok += 1
             self.commit_done.notify_all()
         prefix = "" if repo.repo_type == "model" else f"{repo.repo_type}s/"
-        _send(req, 200, {"commitUrl": f"{self.url}/{prefix}{repo.repo_id}/commit/{oid}", "commitOid": oid,
-                         "pullRequestUrl": None})
+        _send(
+            req,
+            200,
+            {"commitUrl": f"{self.url}/{prefix}{repo.repo_id}/commit/{oid}", "commitOid": oid, "pullRequestUrl": None},
+        )
 
-    def _tree(self, req: BaseHTTPRequestHandler, method: str, groups: dict[str, str], repo_type: str,
-              query: dict[str, list[str]], body: bytes) -> None:
+    def _tree(
+        self,
+        req: BaseHTTPRequestHandler,
+        method: str,
+        groups: dict[str, str],
+        repo_type: str,
+        query: dict[str, list[str]],
+        body: bytes,
+    ) -> None:
         found = self._find(req, repo_type, groups["id"], groups["rev"])
         if not found:
             return
@@ -337,22 +395,38 @@ class HubStandIn:
         recursive = query.get("recursive", ["false"])[0].lower() == "true"
         _send(req, 200, list(_listing(found[2], base, recursive)))
 
-    def _resolve(self, req: BaseHTTPRequestHandler, method: str, groups: dict[str, str], repo_type: str,
-                 query: dict[str, list[str]], body: bytes) -> None:
+    def _resolve(
+        self,
+        req: BaseHTTPRequestHandler,
+        method: str,
+        groups: dict[str, str],
+        repo_type: str,
+        query: dict[str, list[str]],
+        body: bytes,
+    ) -> None:
         found = self._find(req, repo_type, groups["id"], groups["rev"])
         if not found:
             return
         _, oid, tree = found
         blob = tree.get(groups["path"])
         if blob is None:
-            return _send(req, 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": oid})
+            return _send(
+                req, 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": oid}
+            )
         headers = {"X-Repo-Commit": oid, "ETag": f'"{blob.oid}"', "Content-Type": "application/octet-stream"}
         if blob.lfs:  # the Hub redirects LFS files to a CDN and names them by sha256; served here directly
             headers.update({"X-Linked-Etag": f'"{blob.sha256}"', "X-Linked-Size": str(len(blob.data))})
         _send_bytes(req, 200, blob.data, headers, head=method == "HEAD")
 
-    def _lfs(self, req: BaseHTTPRequestHandler, method: str, groups: dict[str, str], repo_type: str,
-             query: dict[str, list[str]], body: bytes) -> None:
+    def _lfs(
+        self,
+        req: BaseHTTPRequestHandler,
+        method: str,
+        groups: dict[str, str],
+        repo_type: str,
+        query: dict[str, list[str]],
+        body: bytes,
+    ) -> None:
         payload = json.loads(body)
         objects = []
         for obj in payload.get("objects", []):
@@ -364,8 +438,15 @@ class HubStandIn:
             objects.append(entry)
         _send(req, 200, {"transfer": "basic", "objects": objects})
 
-    def _lfs_put(self, req: BaseHTTPRequestHandler, method: str, groups: dict[str, str], repo_type: str,
-                 query: dict[str, list[str]], body: bytes) -> None:
+    def _lfs_put(
+        self,
+        req: BaseHTTPRequestHandler,
+        method: str,
+        groups: dict[str, str],
+        repo_type: str,
+        query: dict[str, list[str]],
+        body: bytes,
+    ) -> None:
         oid = groups["oid"]
         with self.lock:
             if oid not in self.announced:
@@ -382,7 +463,7 @@ def _listing(tree: dict[str, Blob], base: str, recursive: bool) -> Iterator[dict
     for path in sorted(tree):
         if not path.startswith(prefix):
             continue
-        rest = path[len(prefix):]
+        rest = path[len(prefix) :]
         parents = rest.split("/")[:-1]
         for depth in range(1, len(parents) + 1 if recursive else min(1, len(parents)) + 1):
             folders.add(prefix + "/".join(parents[:depth]))
@@ -414,8 +495,9 @@ def _send(req: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[
     _send_bytes(req, status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
 
 
-def _send_bytes(req: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str],
-                head: bool = False) -> None:
+def _send_bytes(
+    req: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str], head: bool = False
+) -> None:
     req.send_response(status)
     for name, value in headers.items():
         req.send_header(name, value)

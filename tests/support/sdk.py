@@ -16,11 +16,14 @@ def sdk(module: str):
     except ImportError as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but the SDK module {module!r} is missing: {exc}")
-        pytest.skip(f"official SDK {module!r} not installed (pip install -r tests/conformance/requirements.txt)",
-                    allow_module_level=True)  # called at import time by the test modules
+        pytest.skip(
+            f"official SDK {module!r} not installed (pip install -r tests/conformance/requirements.txt)",
+            allow_module_level=True,
+        )  # called at import time by the test modules
 
 
 # -- shared helpers of the SDK tests (the Seedream family's; others may use them) --------------
+
 
 def png_bytes(colour: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (32, 24)) -> bytes:
     """A small real PNG (a reference image)."""
@@ -66,5 +69,6 @@ def reference_image(colour: tuple[int, int, int] = (200, 40, 40), size: tuple[in
     from playground.base.types import ReferenceImage
 
     data = png_bytes(colour, size)
-    return ReferenceImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=size[0],
-                          height=size[1])
+    return ReferenceImage(
+        data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), width=size[0], height=size[1]
+    )

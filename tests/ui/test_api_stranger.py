@@ -41,13 +41,20 @@ def test_api_answers_name_no_server_path(space_app: str, data_dir: Path) -> None
     _no_server_path(client.predict(experiment_id=compared["experiment_id"], api_name="/report"), data_dir)
 
 
-def test_votes_through_the_api_cannot_grow_ratings_csv_without_bound(space_app: str, data_dir: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_votes_through_the_api_cannot_grow_ratings_csv_without_bound(
+    space_app: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = gradio_client.Client(space_app, verbose=False)
     compared, _ = client.predict(prompt="A fox.", beats=BEATS, api_name="/compare")
     left, right = (r["run_id"] for r in compared["runs"])
-    vote = dict(experiment_id=compared["experiment_id"], left_run_id=left, right_run_id=right, verdict="left",
-                rater="x" * 64, api_name="/vote")
+    vote = dict(
+        experiment_id=compared["experiment_id"],
+        left_run_id=left,
+        right_run_id=right,
+        verdict="left",
+        rater="x" * 64,
+        api_name="/vote",
+    )
     client.predict(**vote)
     ratings = data_dir / "ratings.csv"
     bound = ratings.stat().st_size + 400  # room for one or two more rows
@@ -79,8 +86,11 @@ def test_notes_cannot_grow_annotations_csv_without_bound(data_dir: Path, monkeyp
     pg = Playground(Settings.from_env(env=SPACE, data_dir=data_dir))
     from playground.base.types import RunRecord
 
-    pg.log.append(RunRecord(run_id="r1", provider="local", model="m", mode="sequence", prompt="p",
-                            frames_requested=1, status="ok"))
+    pg.log.append(
+        RunRecord(
+            run_id="r1", provider="local", model="m", mode="sequence", prompt="p", frames_requested=1, status="ok"
+        )
+    )
     add_note(pg, "r1", "first")
     path = annotation_log(data_dir).path
     bound = path.stat().st_size + 3000
@@ -97,8 +107,11 @@ def test_hostile_note_text_round_trips(data_dir: Path) -> None:
     pg = Playground(Settings.from_env(env=SPACE, data_dir=data_dir))
     from playground.base.types import RunRecord
 
-    pg.log.append(RunRecord(run_id="r1", provider="local", model="m", mode="sequence", prompt="p",
-                            frames_requested=1, status="ok"))
+    pg.log.append(
+        RunRecord(
+            run_id="r1", provider="local", model="m", mode="sequence", prompt="p", frames_requested=1, status="ok"
+        )
+    )
     add_note(pg, "r1", "one\rtwo\x00three\ud800four\nfive", author="me\ud800")
     found = annotations.annotations(pg, "r1")
     assert len(found.notes) == 1 and "five" in found.notes[0][2]
@@ -108,8 +121,11 @@ def test_hostile_note_text_round_trips(data_dir: Path) -> None:
 
 
 # -- money through the typed endpoints, against the emulator ---------------------------------------------
-ARMS = [f"byteplus:{m}:{mode}" for m in ("seedream-5-0-260128", "seedream-4-5-251128", "seedream-4-0-250828")
-        for mode in ("sequence", "baseline")]
+ARMS = [
+    f"byteplus:{m}:{mode}"
+    for m in ("seedream-5-0-260128", "seedream-4-5-251128", "seedream-4-0-250828")
+    for mode in ("sequence", "baseline")
+]
 
 
 @pytest.fixture
@@ -135,8 +151,7 @@ def test_compare_with_confirm_cannot_pass_the_visitors_session_cap(space_on_emul
 
     url = space_on_emulator(PLAYGROUND_MAX_USD_PER_SESSION="0.10", PLAYGROUND_CONFIRM_USD="0")
     first = gradio_client.Client(url, verbose=False)
-    done, _ = first.predict(prompt="a fox", frames=1, arms=ARMS[:2], size="256x256", confirm=True,
-                            api_name="/compare")
+    done, _ = first.predict(prompt="a fox", frames=1, arms=ARMS[:2], size="256x256", confirm=True, api_name="/compare")
     assert [r["status"] for r in done["runs"]] == ["ok", "ok"]
     sent = len(emulator.requests_for("byteplus", "POST"))
     for arms in (ARMS, ARMS[:2]):  # over the cap alone; over it with what was spent
@@ -144,8 +159,9 @@ def test_compare_with_confirm_cannot_pass_the_visitors_session_cap(space_on_emul
         with pytest.raises(AppError, match="PLAYGROUND_MAX_USD_PER_SESSION"):
             fresh.predict(prompt="a fox", frames=1, arms=arms, size="256x256", confirm=True, api_name="/compare")
     with pytest.raises(AppError, match="PLAYGROUND_MAX_USD_PER_SESSION"):
-        gradio_client.Client(url, verbose=False).predict(prompt="a fox", beats=BEATS, provider="byteplus",
-                                                          size="256x256", api_name="/run")
+        gradio_client.Client(url, verbose=False).predict(
+            prompt="a fox", beats=BEATS, provider="byteplus", size="256x256", api_name="/run"
+        )
     assert len(emulator.requests_for("byteplus", "POST")) == sent
 
 
@@ -161,8 +177,9 @@ def test_runs_and_comparisons_at_once_stay_within_eight_in_flight(space_on_emula
     def call_one(i: int) -> list[str]:
         c = gradio_client.Client(url, verbose=False)
         if i % 4 == 0:
-            result, _ = c.predict(prompt="a fox", frames=1, arms=ARMS, size="256x256", confirm=True,
-                                  api_name="/compare")
+            result, _ = c.predict(
+                prompt="a fox", frames=1, arms=ARMS, size="256x256", confirm=True, api_name="/compare"
+            )
             return [r["status"] for r in result["runs"]]
         run, _ = c.predict(prompt="a fox", frames=1, provider="byteplus", size="256x256", api_name="/run")
         return [run["status"]]
@@ -196,8 +213,12 @@ def test_a_lone_surrogate_in_a_prompt_never_breaks_later_answers(space_app: str)
     assert listed.success, listed.error
     assert listed.output[0][0]["runs"][0]["prompt"].startswith("a fox ")
     arms = ["PROMPT", ["BEAT", "two"], None, None, None, None, "", True]
-    compared = call(space_app, "compare", arms, raw_json=json.dumps(arms).replace("PROMPT", "a fox \\ud800")
-                    .replace("BEAT", "one \\udfff\\r"))
+    compared = call(
+        space_app,
+        "compare",
+        arms,
+        raw_json=json.dumps(arms).replace("PROMPT", "a fox \\ud800").replace("BEAT", "one \\udfff\\r"),
+    )
     assert compared.success, compared.error
     assert call(space_app, "report", ["", "overall"]).success
 
@@ -212,9 +233,20 @@ def test_runs_reads_only_the_page_it_answers(data_dir: Path, monkeypatch: pytest
 
     pg = Playground(Settings.from_env(env=SPACE, data_dir=data_dir))
     for i in range(60):
-        pg.log.append(RunRecord(run_id=f"r{i:03d}", created_at=utc_now(), provider="local", model="m",
-                                mode="sequence", prompt="p", frames_requested=1, frames_returned=1, status="ok",
-                                api_calls=1))
+        pg.log.append(
+            RunRecord(
+                run_id=f"r{i:03d}",
+                created_at=utc_now(),
+                provider="local",
+                model="m",
+                mode="sequence",
+                prompt="p",
+                frames_requested=1,
+                frames_returned=1,
+                status="ok",
+                api_calls=1,
+            )
+        )
     made: list[str] = []
 
     def counted(row: dict) -> RunRecord:
@@ -237,8 +269,10 @@ def test_no_key_in_any_typed_answer(emulator, data_dir: Path) -> None:
     from support.app import launch_app
     from support.faults import find_secrets
 
-    keys = {provider_class(p).key_env: f"SECRET-{p}-{i}0123456789abcdef" for i, p in
-            enumerate(("byteplus", "openai", "fal", "wavespeed"))}
+    keys = {
+        provider_class(p).key_env: f"SECRET-{p}-{i}0123456789abcdef"
+        for i, p in enumerate(("byteplus", "openai", "fal", "wavespeed"))
+    }
     app, url = launch_app(Settings.from_env(env={**emulator.env(), **keys, **SPACE}, data_dir=data_dir))
     try:
         client = gradio_client.Client(url, verbose=False)
@@ -250,8 +284,9 @@ def test_no_key_in_any_typed_answer(emulator, data_dir: Path) -> None:
                     emulator.set_fault(provider, fault, retry_after=0.01, n=1)
             for provider, size in (("byteplus", "256x256"), ("openai", "")):
                 try:
-                    answers[f"run {provider} {fault}"] = json.dumps(client.predict(
-                        prompt="a fox", beats=BEATS, provider=provider, size=size, api_name="/run"))
+                    answers[f"run {provider} {fault}"] = json.dumps(
+                        client.predict(prompt="a fox", beats=BEATS, provider=provider, size=size, api_name="/run")
+                    )
                 except AppError as exc:
                     answers[f"run {provider} {fault}"] = str(exc)
         answers["runs"] = json.dumps(client.predict(include_refused=True, limit=500, api_name="/runs"))
@@ -262,20 +297,27 @@ def test_no_key_in_any_typed_answer(emulator, data_dir: Path) -> None:
         app.close()  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("fields, words", [
-    (dict(provider="openai", model="gpt-image-2", frames=1, mode="baseline", size="3840x2160"),
-     "PLAYGROUND_MAX_USD_PER_RUN"),  # the worst case (high quality), not the typical estimate
-    (dict(provider="openai", model="gpt-image-2", frames=15, mode="chain-previous", size="1024x1024"),
-     "PLAYGROUND_MAX_USD_PER_RUN"),
-    (dict(provider="fal", model="fal-ai/veo3", frames=1), "PLAYGROUND_ALLOWED_MODELS"),  # not listed
-    (dict(provider="wavespeed", model="../../../openai/v1/images/generations", frames=1), "model id"),
-])
-def test_run_is_held_to_the_worst_case_and_the_listed_models(space_on_emulator, emulator, fields: dict,
-                                                             words: str) -> None:
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        (
+            dict(provider="openai", model="gpt-image-2", frames=1, mode="baseline", size="3840x2160"),
+            "PLAYGROUND_MAX_USD_PER_RUN",
+        ),  # the worst case (high quality), not the typical estimate
+        (
+            dict(provider="openai", model="gpt-image-2", frames=15, mode="chain-previous", size="1024x1024"),
+            "PLAYGROUND_MAX_USD_PER_RUN",
+        ),
+        (dict(provider="fal", model="fal-ai/veo3", frames=1), "PLAYGROUND_ALLOWED_MODELS"),  # not listed
+        (dict(provider="wavespeed", model="../../../openai/v1/images/generations", frames=1), "model id"),
+    ],
+)
+def test_run_is_held_to_the_worst_case_and_the_listed_models(
+    space_on_emulator, emulator, fields: dict, words: str
+) -> None:
     from gradio_client.exceptions import AppError
 
     url = space_on_emulator()
     with pytest.raises(AppError, match=words):
-        gradio_client.Client(url, verbose=False).predict(prompt="a fox", beats=BEATS * 7, api_name="/run",
-                                                         **fields)
+        gradio_client.Client(url, verbose=False).predict(prompt="a fox", beats=BEATS * 7, api_name="/run", **fields)
     assert emulator.requests == []

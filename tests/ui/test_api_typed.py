@@ -47,14 +47,31 @@ def test_listing_names_every_parameter(client) -> None:
 
 
 def test_run_returns_the_cli_json_and_the_original_frames(client, served: tuple[str, Path]) -> None:
-    run, files = client.predict(prompt="A red panda courier. Flat webcomic style.", beats=BEATS, seed=7,
-                                api_name="/run")
+    run, files = client.predict(
+        prompt="A red panda courier. Flat webcomic style.", beats=BEATS, seed=7, api_name="/run"
+    )
     assert run["status"] == "ok" and run["frames_requested"] == 4 and run["seed_sent"] == 7
     originals = sorted(Path(run["image_dir"]).glob("frame_??.png"))
     assert [Path(f).read_bytes() for f in files] == [p.read_bytes() for p in originals]
-    cli = subprocess.run([sys.executable, "-m", "playground", "run", "--prompt", "A fox.", "--beat", "a",
-                          "--data-dir", str(served[1]), "--json"], cwd=REPO, capture_output=True, text=True,
-                         timeout=120)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "playground",
+            "run",
+            "--prompt",
+            "A fox.",
+            "--beat",
+            "a",
+            "--data-dir",
+            str(served[1]),
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert list(json.loads(cli.stdout)) == list(run)  # one shape: the CLI's --json
 
 
@@ -69,15 +86,18 @@ def test_run_takes_the_chain_modes(client, mode: str, chained: dict[str, int]) -
     assert run["mode"] == "chain" and run["reference_frames"] == chained and len(files) == 3
 
 
-@pytest.mark.parametrize("fields, words", [
-    (dict(prompt="A fox.", frames="abc"), "frames must be a whole number from 1 to 15"),
-    (dict(prompt="A fox.", frames=16), "frames must be a whole number from 1 to 15"),
-    (dict(prompt="A fox."), "give a frame count, or one beat per frame"),
-    (dict(prompt=["not", "text"], frames=2), "prompt is text"),
-    (dict(prompt="A fox.", frames=2, mode="x"), "mode must be one of"),
-    (dict(prompt="A fox.", frames=2, seed=-1), "seed must be a whole number"),
-    (dict(prompt="A fox.", frames=2, beats=[str(i) for i in range(16)]), "the limit is 15"),
-])
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        (dict(prompt="A fox.", frames="abc"), "frames must be a whole number from 1 to 15"),
+        (dict(prompt="A fox.", frames=16), "frames must be a whole number from 1 to 15"),
+        (dict(prompt="A fox."), "give a frame count, or one beat per frame"),
+        (dict(prompt=["not", "text"], frames=2), "prompt is text"),
+        (dict(prompt="A fox.", frames=2, mode="x"), "mode must be one of"),
+        (dict(prompt="A fox.", frames=2, seed=-1), "seed must be a whole number"),
+        (dict(prompt="A fox.", frames=2, beats=[str(i) for i in range(16)]), "the limit is 15"),
+    ],
+)
 def test_bad_values_are_refused_with_a_clear_message(client, fields: dict, words: str) -> None:
     with pytest.raises(Exception, match=words):
         client.predict(**fields, api_name="/run")
@@ -99,17 +119,29 @@ def test_compare_vote_report_end_to_end(client) -> None:
     assert [r["arm"] for r in result["runs"]] == ["local:procedural-v1:sequence", "local:procedural-v1:baseline"]
     assert all(r["status"] == "ok" for r in result["runs"]) and len(files) == 4
     left, right = (r["run_id"] for r in result["runs"])
-    vote = client.predict(experiment_id=result["experiment_id"], left_run_id=left, right_run_id=right,
-                          verdict="left", rater="me", api_name="/vote")
+    vote = client.predict(
+        experiment_id=result["experiment_id"],
+        left_run_id=left,
+        right_run_id=right,
+        verdict="left",
+        rater="me",
+        api_name="/vote",
+    )
     assert vote["verdict"] == "left" and vote["rater"] == "me" and vote["source"] == "api"
     report = client.predict(experiment_id=result["experiment_id"], api_name="/report")
     assert report["experiment_id"] == result["experiment_id"] and report["votes"] == 1 and report["runs"] == 2
     with pytest.raises(Exception, match="not in experiment"):
-        client.predict(experiment_id="cmp-other", left_run_id=left, right_run_id=right, verdict="left",
-                       api_name="/vote")
+        client.predict(
+            experiment_id="cmp-other", left_run_id=left, right_run_id=right, verdict="left", api_name="/vote"
+        )
     with pytest.raises(Exception, match="verdict is one of"):
-        client.predict(experiment_id=result["experiment_id"], left_run_id=left, right_run_id=right,
-                       verdict="both", api_name="/vote")
+        client.predict(
+            experiment_id=result["experiment_id"],
+            left_run_id=left,
+            right_run_id=right,
+            verdict="both",
+            api_name="/vote",
+        )
     with pytest.raises(Exception, match="no experiment 'nope'"):
         client.predict(experiment_id="nope", api_name="/report")
 
@@ -127,7 +159,8 @@ def test_vote_takes_a_criterion_and_skip(client) -> None:
     by_style = client.predict(experiment_id=result["experiment_id"], criterion="style", api_name="/report")
     assert by_style["votes"] == 1 and by_style["criterion"] == "style"
     assert [row["key"] for row in by_style["grid"]["rows"]] and set(by_style["grid"]["arms"]) == {
-        r["arm"] for r in result["runs"]}
+        r["arm"] for r in result["runs"]
+    }
     with pytest.raises(Exception, match="criterion"):
         client.predict(verdict="left", criterion="mood", **ask)
 
@@ -169,22 +202,36 @@ def test_the_readme_example_runs_against_the_app(served: tuple[str, Path]) -> No
 
 def test_runs_and_vote_commands_print_what_the_api_returns(client, served: tuple[str, Path]) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "playground", *args, "--data-dir", str(served[1])], cwd=REPO,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "playground", *args, "--data-dir", str(served[1])],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     listed = json.loads(cli("runs", "--limit", "3", "--json").stdout)
     api, _ = client.predict(limit=3, api_name="/runs")
     assert listed == api  # one function answers both
     result, _ = client.predict(prompt="A fox.", beats=["a", "b"], api_name="/compare")
     left, right = (r["run_id"] for r in result["runs"])
-    voted = cli("vote", "--experiment", result["experiment_id"], "--left", left, "--right", right, "--verdict", "tie",
-                "--json")
+    voted = cli(
+        "vote", "--experiment", result["experiment_id"], "--left", left, "--right", right, "--verdict", "tie", "--json"
+    )
     assert voted.returncode == 0, voted.stderr
     logged = json.loads(voted.stdout)
-    assert {k: logged[k] for k in ("experiment_id", "left_run_id", "right_run_id", "verdict", "criterion", "rater",
-                                   "source")} == {"experiment_id": result["experiment_id"], "left_run_id": left,
-                                                  "right_run_id": right, "verdict": "tie", "criterion": "overall",
-                                                  "rater": "anonymous", "source": "cli"}
+    assert {
+        k: logged[k]
+        for k in ("experiment_id", "left_run_id", "right_run_id", "verdict", "criterion", "rater", "source")
+    } == {
+        "experiment_id": result["experiment_id"],
+        "left_run_id": left,
+        "right_run_id": right,
+        "verdict": "tie",
+        "criterion": "overall",
+        "rater": "anonymous",
+        "source": "cli",
+    }
     assert logged["vote_id"] and logged["pair_id"]  # the row's own ids, as ratings.csv has them
     bad = cli("vote", "--experiment", result["experiment_id"], "--left", left, "--right", "nope", "--verdict", "tie")
     assert bad.returncode == 2 and "'nope'" in bad.stderr and bad.stderr.startswith("error: ")
@@ -203,7 +250,12 @@ def test_runs_filter_by_tag_through_the_api_and_the_cli(client, served: tuple[st
     assert [r["run_id"] for r in tagged["runs"]] == [kept["run_id"]] and tagged["total"] == 1
     assert tagged["runs"][0]["tags"] == ["shortlist"]
     assert client.predict(tag="nobody-uses-this", api_name="/runs")[0]["total"] == 0
-    cli = subprocess.run([sys.executable, "-m", "playground", "runs", "--tag", "shortlist", "--json", "--data-dir",
-                          str(served[1])], cwd=REPO, capture_output=True, text=True, timeout=120)
+    cli = subprocess.run(
+        [sys.executable, "-m", "playground", "runs", "--tag", "shortlist", "--json", "--data-dir", str(served[1])],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout) == tagged  # one function answers both

@@ -46,7 +46,7 @@ def test_twenty_simultaneous_runs_complete_with_twenty_intact_rows(app_on_emulat
     app, url = app_on_emulator
     emulator.latency_s = 0.8
     client = Client(url, verbose=False)
-    prompts = [f"=run {i}, \"fox\"\ncourier 🦊" for i in range(20)]
+    prompts = [f'=run {i}, "fox"\ncourier 🦊' for i in range(20)]
     started = time.monotonic()
     with ThreadPoolExecutor(20) as pool:  # 20 clients pressing Generate at the same moment
         outputs = list(pool.map(lambda p: generate(client, p), prompts))

@@ -37,9 +37,18 @@ def sent_image_hashes(emulator) -> list[list[str]]:
 def test_generate_runs_a_chain_from_the_previous_frame(app_url, emulator, data_dir):
     from gradio_client import Client
 
-    job = Client(app_url, verbose=False).submit("a fox courier", "parcel\nrain\ndoor", 3, "byteplus",
-                                                "seedream-5-0-260128", "chain-previous", 7, "256x256", [],
-                                                api_name="/generate")
+    job = Client(app_url, verbose=False).submit(
+        "a fox courier",
+        "parcel\nrain\ndoor",
+        3,
+        "byteplus",
+        "seedream-5-0-260128",
+        "chain-previous",
+        7,
+        "256x256",
+        [],
+        api_name="/generate",
+    )
     job.result()
     assert "ok: 3 of 3 frames" in str(job.outputs())
     assert "chain: 2 from 1, 3 from 2" in str(job.outputs())  # the summary says what chained from what
@@ -54,12 +63,16 @@ def test_the_compare_tab_runs_sequence_chain_and_baseline(app_url, emulator, dat
     from gradio_client import Client
 
     arms = ["byteplus::sequence", "byteplus::chain", "byteplus::baseline"]
-    job = Client(app_url, verbose=False).submit(prompt="A fox courier.", beats=["parcel", "rain", "door"], frames=3,
-                                                arms=arms, seed=7, api_name="/compare")
+    job = Client(app_url, verbose=False).submit(
+        prompt="A fox courier.", beats=["parcel", "rain", "door"], frames=3, arms=arms, seed=7, api_name="/compare"
+    )
     job.result()
     log = RunLog(data_dir).read()
-    assert sorted(log["arm"]) == ["byteplus:seedream-5-0-260128:baseline", "byteplus:seedream-5-0-260128:chain",
-                                  "byteplus:seedream-5-0-260128:sequence"]
+    assert sorted(log["arm"]) == [
+        "byteplus:seedream-5-0-260128:baseline",
+        "byteplus:seedream-5-0-260128:chain",
+        "byteplus:seedream-5-0-260128:sequence",
+    ]
     assert set(log["status"]) == {"ok"} and log["experiment_id"].nunique() == 1
     chain = log[log["mode"] == "chain"].iloc[0]
     assert chain["reference_frames"] == '{"2": 1, "3": 1}'
@@ -70,7 +83,8 @@ def test_the_compare_tab_runs_sequence_chain_and_baseline(app_url, emulator, dat
     from playground.core import Playground
     from playground.present.analysis import analysis_view
 
-    view = analysis_view(Playground(Settings.from_env(env=emulator.env(), data_dir=data_dir)),
-                         log["experiment_id"].iloc[0])
+    view = analysis_view(
+        Playground(Settings.from_env(env=emulator.env(), data_dir=data_dir)), log["experiment_id"].iloc[0]
+    )
     assert sorted(view.table["arm"].str.rsplit(":", n=1).str[-1]) == ["baseline", "chain", "sequence"]
     assert "by mode, the mean of its arms' subject consistency: sequence" in view.notes

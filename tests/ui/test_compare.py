@@ -34,8 +34,12 @@ def test_read_form_makes_variants_only_when_a_second_prompt_is_given() -> None:
     assert [c.arm.mode for c in plain.cells()] == ["sequence", "baseline"]
     ab = read_form(["A fox.", "A fox, same scarf.", ""], "a\nb", 2, None, ARMS)
     assert ab.variants == {"A": "A fox.", "B": "A fox, same scarf."} and ab.seed is None
-    assert [(c.variant, c.arm.mode) for c in ab.cells()] == [("A", "sequence"), ("A", "baseline"),
-                                                            ("B", "sequence"), ("B", "baseline")]
+    assert [(c.variant, c.arm.mode) for c in ab.cells()] == [
+        ("A", "sequence"),
+        ("A", "baseline"),
+        ("B", "sequence"),
+        ("B", "baseline"),
+    ]
 
 
 @pytest.mark.parametrize("typed", [0, 16, 2.5, None])
@@ -49,13 +53,19 @@ def test_compare_frames_reach_the_core_as_typed(playground: Playground, typed: f
 
 
 def test_append_arm_adds_one_line() -> None:
-    assert append_arm("local::sequence\n\n", "fal", "fal-ai/flux-pro", "baseline") == \
-        "local::sequence\nfal:fal-ai/flux-pro:baseline"
+    assert (
+        append_arm("local::sequence\n\n", "fal", "fal-ai/flux-pro", "baseline")
+        == "local::sequence\nfal:fal-ai/flux-pro:baseline"
+    )
 
 
 def test_estimate_mentions_the_confirmation_threshold(data_dir: Path) -> None:
-    priced = Playground(Settings.from_env(env={"PLAYGROUND_PRICES": '{"local/procedural-v1": 0.2}',
-                                               "PLAYGROUND_CONFIRM_USD": "0.5"}, data_dir=data_dir))
+    priced = Playground(
+        Settings.from_env(
+            env={"PLAYGROUND_PRICES": '{"local/procedural-v1": 0.2}', "PLAYGROUND_CONFIRM_USD": "0.5"},
+            data_dir=data_dir,
+        )
+    )
     text = estimate_markdown(priced, read_form(["A fox."], "a\nb", 2, 7, ARMS), None)
     assert "$0.8000 for 2 run(s), 4 image(s)" in text and "asked to confirm" in text
     cheap = estimate_markdown(priced, read_form(["A fox."], "a", 1, 7, "local::sequence"), None)
@@ -65,8 +75,16 @@ def test_estimate_mentions_the_confirmation_threshold(data_dir: Path) -> None:
 
 def test_blind_vote_is_logged_then_revealed(playground: Playground) -> None:
     story = Story("A fox courier", beats=("a parcel", "a door"))
-    result = asyncio.run(compare(playground, story, [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
-                                 frames=2, seed=3, size="512x512"))
+    result = asyncio.run(
+        compare(
+            playground,
+            story,
+            [Arm("local", "", "sequence"), Arm("local", "", "baseline")],
+            frames=2,
+            seed=3,
+            size="512x512",
+        )
+    )
     pool = VotePool.of(result)
     left, right = pool.draw(random.Random(1))  # type: ignore[misc]
     assert len(pool.items[left]) == 2 and all(Path(p).exists() for p, _ in pool.items[left])
@@ -93,8 +111,7 @@ def test_vote_pool_shows_every_pair_once_before_repeating() -> None:
 
 def test_row_header_and_prompts_show_what_happened(playground: Playground) -> None:
     story = Story("A fox courier", beats=("a parcel", "a door"))
-    result = asyncio.run(compare(playground, story, [Arm("local", "", "baseline")], frames=2, seed=3,
-                                 size="512x512"))
+    result = asyncio.run(compare(playground, story, [Arm("local", "", "baseline")], frames=2, seed=3, size="512x512"))
     record = result.records[0]
     header = row_header(record)
     assert "local:procedural-v1:baseline" in header and "2/2 frames" in header and "subject" in header
@@ -115,8 +132,9 @@ def test_a_refused_arm_in_the_compare_tab_is_an_error_row_and_says_so(playground
     updates: list[dict[object, object]] = []
 
     async def run() -> None:
-        async for update in compare_event.fn("A fox.", "", "", "a\nb", 2, 7, "local::sequence\nopenai::sequence",
-                                             "", Session()):
+        async for update in compare_event.fn(
+            "A fox.", "", "", "a\nb", 2, 7, "local::sequence\nopenai::sequence", "", Session()
+        ):
             updates.append(update)
 
     with pytest.raises(gr.Error, match="no native sequential mode"):
@@ -140,9 +158,19 @@ def test_cancel_in_compare_stops_every_arm_and_shows_them(emulator, data_dir: Pa
     async def run() -> None:
         from playground.core import Session
 
-        async for update in compare_event.fn("A fox.", "", "", "a\nb\nc\nd", 4, 7,
-                                             "byteplus::sequence\nbyteplus::baseline", "2048x2048", Session(), None,
-                                             running):
+        async for update in compare_event.fn(
+            "A fox.",
+            "",
+            "",
+            "a\nb\nc\nd",
+            4,
+            7,
+            "byteplus::sequence\nbyteplus::baseline",
+            "2048x2048",
+            Session(),
+            None,
+            running,
+        ):
             shown = {getattr(k, "elem_id", "") or id(k): v for k, v in update.items()}
             updates.append(shown)
             if any(isinstance(v, list) and v for v in shown.values()) and running.tokens:  # a frame arrived

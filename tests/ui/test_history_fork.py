@@ -14,10 +14,12 @@ from playground.present.history import RunFilter, filtered_runs, made_with, requ
 
 
 def make_runs(playground: Playground) -> list[str]:
-    seq = asyncio.run(playground.run(GenerationRequest(prompt="A fox courier.", frames=2, beats=["wakes", "runs", "x"],
-                                                       seed=7))).record
-    base = asyncio.run(playground.run(GenerationRequest(prompt="A cat.", frames=2, mode="baseline",
-                                                        size="512x512"))).record
+    seq = asyncio.run(
+        playground.run(GenerationRequest(prompt="A fox courier.", frames=2, beats=["wakes", "runs", "x"], seed=7))
+    ).record
+    base = asyncio.run(
+        playground.run(GenerationRequest(prompt="A cat.", frames=2, mode="baseline", size="512x512"))
+    ).record
     with pytest.raises(InputError):
         asyncio.run(playground.run(GenerationRequest(prompt=" ", frames=2)))
     return [seq.run_id, base.run_id]
@@ -46,8 +48,12 @@ def test_made_with_and_the_request_that_makes_it_again(playground: Playground) -
     assert "seed 7 sent" in text and "local/procedural-v1" in text
     again = asyncio.run(playground.run(request_from_record(logged))).record
     assert again.run_id != logged.run_id and again.composed_prompts == logged.composed_prompts
-    assert (again.frames_requested, again.seed, again.size, again.beats) == \
-        (logged.frames_requested, logged.seed, logged.size, logged.beats)
+    assert (again.frames_requested, again.seed, again.size, again.beats) == (
+        logged.frames_requested,
+        logged.seed,
+        logged.size,
+        logged.beats,
+    )
 
 
 def test_tags_and_notes_are_append_only_and_replayed(playground: Playground) -> None:
@@ -66,9 +72,11 @@ def test_tags_and_notes_are_append_only_and_replayed(playground: Playground) -> 
     raw = (playground.settings.data_dir / "annotations.csv").read_text(encoding="utf-8")
     assert raw.count("\n") == 6 and "'=HYPERLINK" in raw  # five rows, never rewritten; a formula neutralised
     assert annotations(playground, base).tags == []
-    for bad, words in ((lambda: add_tag(playground, seq, "two words"), "a tag is 1 to 32"),
-                       (lambda: add_note(playground, seq, "x" * 2001), "at most 2000"),
-                       (lambda: add_tag(playground, "nope", "keep"), "no run 'nope'")):
+    for bad, words in (
+        (lambda: add_tag(playground, seq, "two words"), "a tag is 1 to 32"),
+        (lambda: add_note(playground, seq, "x" * 2001), "at most 2000"),
+        (lambda: add_tag(playground, "nope", "keep"), "no run 'nope'"),
+    ):
         with pytest.raises(InputError, match=words):
             bad()
     assert "annotations.csv" in DATA_FILES  # never served

@@ -24,8 +24,9 @@ def fetch(url: str, path: Path | str) -> httpx.Response:
 def test_data_files_are_not_served_and_frames_previews_and_exports_are(space_app: str, data_dir: Path) -> None:
     from gradio_client import Client
 
-    job = Client(space_app, verbose=False).submit("a fox", "", 2, "local", "", "sequence", 7, "", [],
-                                                  api_name="/generate")
+    job = Client(space_app, verbose=False).submit(
+        "a fox", "", 2, "local", "", "sequence", 7, "", [], api_name="/generate"
+    )
     job.result()
     run_dir = Path(RunLog(data_dir).latest(1).iloc[0]["image_dir"])
     from playground.core import Playground
@@ -54,11 +55,13 @@ def test_an_upload_over_the_limit_is_refused_with_413(space_app: str, tmp_path: 
     with open(big, "wb") as f:  # sparse: no disk used
         f.truncate(MAX_UPLOAD_BYTES + 1024 * 1024)
     with open(big, "rb") as stream:
-        answer = httpx.post(space_app + "gradio_api/upload", files=[("files", ("big.png", stream, "image/png"))],
-                            timeout=120)
+        answer = httpx.post(
+            space_app + "gradio_api/upload", files=[("files", ("big.png", stream, "image/png"))], timeout=120
+        )
     assert answer.status_code == 413
-    small = httpx.post(space_app + "gradio_api/upload", files=[("files", ("ok.png", b"\x89PNG", "image/png"))],
-                       timeout=30)
+    small = httpx.post(
+        space_app + "gradio_api/upload", files=[("files", ("ok.png", b"\x89PNG", "image/png"))], timeout=30
+    )
     assert small.status_code == 200
 
 
@@ -75,10 +78,11 @@ def test_a_request_body_over_the_limit_is_refused_and_logs_nothing(space_app: st
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
         body = queue_body(space_app, "y" * (MAX_BODY_BYTES + 1))
         for at in range(0, len(body), 65536):
-            yield body[at: at + 65536]
+            yield body[at : at + 65536]
 
-    streamed = httpx.post(space_app + "gradio_api/queue/join", content=chunks(), timeout=60,
-                          headers={"content-type": "application/json"})
+    streamed = httpx.post(
+        space_app + "gradio_api/queue/join", content=chunks(), timeout=60, headers={"content-type": "application/json"}
+    )
     assert streamed.status_code == 413
     assert not runs.exists() or b"xxxxxxxxxx" not in runs.read_bytes()
     assert httpx.get(space_app + "config", timeout=30).status_code == 200  # the app goes on

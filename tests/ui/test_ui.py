@@ -29,15 +29,28 @@ def by_id(outputs: list[Any]) -> dict[str, Any]:
     return {getattr(c, "elem_id", None) or f"state{i}": c for i, c in enumerate(outputs)}
 
 
-def form(prompt: str = "A fox courier. Flat style.", beats: str = "packs\nruns\nrests", frames: int = 3,
-         provider: str = "local", model: str = "") -> list[Any]:
+def form(
+    prompt: str = "A fox courier. Flat style.",
+    beats: str = "packs\nruns\nrests",
+    frames: int = 3,
+    provider: str = "local",
+    model: str = "",
+) -> list[Any]:
     return [prompt, beats, frames, provider, model, "sequence", 7, "", None, "", InFlight(), Session()]
 
 
 # -- pure helpers --------------------------------------------------------------------------------
 def test_progress_text_counts_frames_time_and_first_frame(tmp_path: Path) -> None:
-    p = Progress(2, 5, 3.25, [Frame(1, tmp_path / "a", tmp_path / "a.webp", "packs"),
-                              Frame(3, tmp_path / "c", tmp_path / "c.webp", "rests")], "frame 4 of 5")
+    p = Progress(
+        2,
+        5,
+        3.25,
+        [
+            Frame(1, tmp_path / "a", tmp_path / "a.webp", "packs"),
+            Frame(3, tmp_path / "c", tmp_path / "c.webp", "rests"),
+        ],
+        "frame 4 of 5",
+    )
     text = progress_text(p, first_frame_s=1.04)
     assert "2 / 5 frames" in text and "▰▰▱▱▱" in text and "3.2 s elapsed" in text
     assert "first frame after 1.0 s" in text and "frame 4 of 5" in text
@@ -46,16 +59,32 @@ def test_progress_text_counts_frames_time_and_first_frame(tmp_path: Path) -> Non
 
 
 def test_estimate_text_prices_a_request_or_says_why_not(playground: Playground) -> None:
-    assert estimate_text(playground, GenerationRequest(prompt="a fox", frames=4)).startswith("**Estimated cost** $0.0000")
+    assert estimate_text(playground, GenerationRequest(prompt="a fox", frames=4)).startswith(
+        "**Estimated cost** $0.0000"
+    )
     first_four = estimate_text(playground, GenerationRequest(prompt="a", frames=4, beats=list("abcdef")))
     assert "uses beats 1–4 of 6" in first_four and first_four.endswith("ready")
     assert "not configured" in estimate_text(playground, GenerationRequest(prompt="a", frames=2, provider="byteplus"))
 
 
 def test_summary_shows_status_cost_timing_and_references() -> None:
-    record = RunRecord(run_id="r1", provider="byteplus", model="m", mode="sequence", status="partial",
-                       frames_requested=4, frames_returned=3, cost_usd=0.105, cost_source="reported", latency_s=6.5,
-                       first_frame_s=1.25, api_calls=1, images_billed=3, ref_count=2, error="frame 4: refused")
+    record = RunRecord(
+        run_id="r1",
+        provider="byteplus",
+        model="m",
+        mode="sequence",
+        status="partial",
+        frames_requested=4,
+        frames_returned=3,
+        cost_usd=0.105,
+        cost_source="reported",
+        latency_s=6.5,
+        first_frame_s=1.25,
+        api_calls=1,
+        images_billed=3,
+        ref_count=2,
+        error="frame 4: refused",
+    )
     text = format_summary(record)
     assert "partial: 3 of 4 frames" in text and "$0.1050" in text and "**First frame** 1.25 s" in text
     assert "2 reference image(s)" in text and "frame 4: refused" in text
@@ -63,12 +92,17 @@ def test_summary_shows_status_cost_timing_and_references() -> None:
 
 def test_summary_names_each_frame_that_did_not_come_back() -> None:
     reason = "OutputImageSensitiveContentDetected: The output image may contain sensitive information."
-    record = RunRecord(run_id="r2", status="partial", frames_requested=4, frames_returned=3, error=reason,
-                       frame_errors={2: reason})
+    record = RunRecord(
+        run_id="r2", status="partial", frames_requested=4, frames_returned=3, error=reason, frame_errors={2: reason}
+    )
     text = format_summary(record)
     assert f"- Frame 2: {reason}" in text and text.count(reason) == 1  # not repeated as a bare "Error:"
-    both = RunRecord(status="error", frames_requested=3, error="server error; lost",
-                     frame_errors={1: "server error", 2: "server error", 3: "lost"})
+    both = RunRecord(
+        status="error",
+        frames_requested=3,
+        error="server error; lost",
+        frame_errors={1: "server error", 2: "server error", 3: "lost"},
+    )
     assert "Frames 1–2: server error" in format_summary(both) and "Frame 3: lost" in format_summary(both)
     other = RunRecord(status="partial", frames_requested=4, frames_returned=3, error="returned 1 frame fewer")
     assert "**Error:** returned 1 frame fewer" in format_summary(other)
@@ -88,8 +122,10 @@ def test_a_refused_frame_leaves_a_numbered_gap(emulator_env: dict[str, str], emu
 
 
 def test_history_lists_newest_first_and_reopens_with_downloads(playground: Playground) -> None:
-    ids = [asyncio.run(playground.run(GenerationRequest(prompt=f"fox {i}", frames=2, beats=["a", "b"]))).record.run_id
-           for i in range(2)]
+    ids = [
+        asyncio.run(playground.run(GenerationRequest(prompt=f"fox {i}", frames=2, beats=["a", "b"]))).record.run_id
+        for i in range(2)
+    ]
     table = history_table(playground)
     assert list(table["run_id"]) == ids[::-1] and list(table["frames"]) == ["2/2", "2/2"]
     assert list(table.columns) == list(HISTORY_COLUMNS)
@@ -110,8 +146,9 @@ async def collect(gen: AsyncIterator[dict[Any, Any]]) -> list[dict[str, Any]]:
     return [{getattr(k, "elem_id", None) or type(k).__name__: v for k, v in update.items()} async for update in gen]
 
 
-def test_generate_streams_frames_one_by_one_then_offers_downloads(emulator_env: dict[str, str], emulator,
-                                                                   tmp_path: Path) -> None:
+def test_generate_streams_frames_one_by_one_then_offers_downloads(
+    emulator_env: dict[str, str], emulator, tmp_path: Path
+) -> None:
     emulator.latency_s = 1.5  # BytePlus streams one frame every 0.5 s
     playground = Playground(Settings.from_env(env=emulator_env, data_dir=tmp_path / "data"))
     generate = handler(build_app(playground), "generate")
@@ -129,25 +166,31 @@ def test_generate_streams_frames_one_by_one_then_offers_downloads(emulator_env: 
     assert row["status"] == "ok" and 0 < row["first_frame_s"] < row["latency_s"]
 
 
-def test_async_job_progress_and_baseline_calls_show_while_running(emulator_env: dict[str, str], emulator,
-                                                                   tmp_path: Path) -> None:
+def test_async_job_progress_and_baseline_calls_show_while_running(
+    emulator_env: dict[str, str], emulator, tmp_path: Path
+) -> None:
     emulator.latency_s, emulator.sync_wait_s = 1.2, 0.1  # sync mode's wait runs out: the job is polled
     playground = Playground(Settings.from_env(env=emulator_env, data_dir=tmp_path / "data"))
     generate = handler(build_app(playground), "generate")
-    job = asyncio.run(collect(generate.fn(*form(provider="wavespeed", model="bytedance/seedream-v4.5/sequential",
-                                                beats="", frames=2))))
+    job = asyncio.run(
+        collect(
+            generate.fn(*form(provider="wavespeed", model="bytedance/seedream-v4.5/sequential", beats="", frames=2))
+        )
+    )
     notes = [u["run-progress"] for u in job if u.get("run-progress")]
     assert any("0 / 2 frames" in t and ("processing" in t or "queued" in t or "created" in t) for t in notes), notes
     baseline = form(frames=3)
     baseline[5] = "baseline"  # three independent local calls, each a frame when it finishes
-    counts = [len(u["sequence-gallery"]) for u in asyncio.run(collect(generate.fn(*baseline)))
-              if "sequence-gallery" in u]
+    counts = [
+        len(u["sequence-gallery"]) for u in asyncio.run(collect(generate.fn(*baseline))) if "sequence-gallery" in u
+    ]
     assert counts[0] == 0 and counts[-1] == 3 and any(0 < c < 3 for c in counts), counts
     assert [r["status"] for _, r in playground.log.read().iterrows()] == ["ok", "ok"]
 
 
-def test_cancelling_the_event_logs_a_cancelled_run_with_the_frames_so_far(emulator_env: dict[str, str], emulator,
-                                                                           tmp_path: Path) -> None:
+def test_cancelling_the_event_logs_a_cancelled_run_with_the_frames_so_far(
+    emulator_env: dict[str, str], emulator, tmp_path: Path
+) -> None:
     emulator.latency_s = 4.0  # 1 s per frame of 4
     playground = Playground(Settings.from_env(env=emulator_env, data_dir=tmp_path / "data"))
     generate = handler(build_app(playground), "generate")
@@ -157,8 +200,15 @@ def test_cancelling_the_event_logs_a_cancelled_run_with_the_frames_so_far(emulat
 
         async def consume() -> None:  # what Gradio's queue does with a generator event
             async for update in generate.fn(*form(provider="byteplus", frames=4, beats="")):
-                if len(update.get(next((k for k in update if getattr(k, "elem_id", "") == "sequence-gallery"),
-                                       None), []) or []) >= 1:
+                if (
+                    len(
+                        update.get(
+                            next((k for k in update if getattr(k, "elem_id", "") == "sequence-gallery"), None), []
+                        )
+                        or []
+                    )
+                    >= 1
+                ):
                     first_frame.set()
 
         task = asyncio.create_task(consume())
@@ -172,8 +222,9 @@ def test_cancelling_the_event_logs_a_cancelled_run_with_the_frames_so_far(emulat
     assert 1 <= row["frames_returned"] < 4
 
 
-def test_cancel_sets_the_token_and_the_run_shows_its_own_cancelled_result(emulator_env: dict[str, str], emulator,
-                                                                          tmp_path: Path) -> None:
+def test_cancel_sets_the_token_and_the_run_shows_its_own_cancelled_result(
+    emulator_env: dict[str, str], emulator, tmp_path: Path
+) -> None:
     """Cancel only sets the run's token; the run's event yields the cancelled run itself, last:
     no progress line after it (the race left "Running… 2 / 4 frames" under "Cancelled.")."""
     emulator.latency_s = 4.0  # 1 s per frame of 4

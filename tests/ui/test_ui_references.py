@@ -47,8 +47,9 @@ def test_byteplus_sends_the_reference_and_the_row_records_its_hash(live: Playgro
 
 def test_two_references_go_as_a_list(live: Playground, emulator, tmp_path: Path) -> None:
     refs = [reference(tmp_path, "a.png"), reference(tmp_path, "b.png", (20, 200, 20))]
-    record = asyncio.run(live.run(GenerationRequest(prompt="A fox. Ink.", frames=2, provider="byteplus",
-                                                    references=refs))).record
+    record = asyncio.run(
+        live.run(GenerationRequest(prompt="A fox. Ink.", frames=2, provider="byteplus", references=refs))
+    ).record
     sent = emulator.requests_for("byteplus", "POST")[-1].json
     assert isinstance(sent["image"], list) and len(sent["image"]) == 2
     assert record.ref_count == 2 and len(set(record.ref_hashes)) == 2
@@ -56,22 +57,36 @@ def test_two_references_go_as_a_list(live: Playground, emulator, tmp_path: Path)
 
 def test_wavespeed_edit_sequential_receives_its_references(live: Playground, emulator, tmp_path: Path) -> None:
     model = "bytedance/seedream-v4.5/edit-sequential"
-    record = asyncio.run(live.run(GenerationRequest(prompt="A fox. Ink.", frames=2, provider="wavespeed", model=model,
-                                                    references=[reference(tmp_path)]))).record
+    record = asyncio.run(
+        live.run(
+            GenerationRequest(
+                prompt="A fox. Ink.", frames=2, provider="wavespeed", model=model, references=[reference(tmp_path)]
+            )
+        )
+    ).record
     assert record.status == "ok" and record.ref_count == 1
     submits = [r for r in emulator.requests_for("wavespeed", "POST") if r.path.endswith("edit-sequential")]
     assert len(submits) == 1 and len(submits[0].json["images"]) == 1
 
 
-@pytest.mark.parametrize("provider, model, refs, message", [
-    ("wavespeed", "bytedance/seedream-v4.5/edit-sequential", 0, "edits reference images"),
-    ("wavespeed", "bytedance/seedream-v4.5/sequential", 1, "takes no reference images"),
-    ("fal", "", 1, "takes no reference images"),
-])
+@pytest.mark.parametrize(
+    "provider, model, refs, message",
+    [
+        ("wavespeed", "bytedance/seedream-v4.5/edit-sequential", 0, "edits reference images"),
+        ("wavespeed", "bytedance/seedream-v4.5/sequential", 1, "takes no reference images"),
+        ("fal", "", 1, "takes no reference images"),
+    ],
+)
 def test_a_model_that_cannot_take_the_references_is_refused_before_sending(
-        live: Playground, emulator, tmp_path: Path, provider: str, model: str, refs: int, message: str) -> None:
-    request = GenerationRequest(prompt="A fox. Ink.", frames=1 if provider == "fal" else 2, provider=provider,
-                                model=model, references=[reference(tmp_path, f"r{i}.png") for i in range(refs)])
+    live: Playground, emulator, tmp_path: Path, provider: str, model: str, refs: int, message: str
+) -> None:
+    request = GenerationRequest(
+        prompt="A fox. Ink.",
+        frames=1 if provider == "fal" else 2,
+        provider=provider,
+        model=model,
+        references=[reference(tmp_path, f"r{i}.png") for i in range(refs)],
+    )
     with pytest.raises(InputError, match=message):
         asyncio.run(live.run(request))
     assert emulator.requests_for(provider) == []  # nothing sent, not even an upload

@@ -34,24 +34,49 @@ class AtlasCloudProvider(PredictionProvider):
     base_url_env = "ATLASCLOUD_BASE_URL"
     default_base_url = "https://api.atlascloud.ai/api/v1"
     models = (
-        replace(T2I, id="bytedance/seedream-v4.5/sequential", label="Seedream 4.5 sequential (AtlasCloud)",
-                price=Price(0.036, "AtlasCloud v4.5 sequential $0.036/image [doc]")),
-        replace(T2I, id="bytedance/seedream-v5.0-lite/sequential",
-                label="Seedream 5.0 Lite sequential (AtlasCloud, id guessed)",
-                price=Price(0.035, "AtlasCloud 5.0 Lite: BytePlus price $0.035 [guess]")),
-        replace(T2I, id="bytedance/seedream-v4/sequential", label="Seedream 4.0 sequential (AtlasCloud)",
-                max_frames=14, note="14 max", price=Price(0.027, "AtlasCloud v4 sequential $0.027/run [doc]")),
-        replace(EDIT, id="bytedance/seedream-v4.5/edit-sequential",
-                label="Seedream 4.5 edit-sequential (AtlasCloud, references)", note="references required",
-                price=Price(0.036, "AtlasCloud v4.5 edit-sequential: as sequential $0.036 [guess]")),
-        replace(EDIT, id="bytedance/seedream-v4/edit-sequential", label="Seedream 4.0 edit-sequential (AtlasCloud, references)",
-                max_frames=14, note="14 max, references required", price=Price(0.027, "AtlasCloud v4 edit-sequential $0.027/run [doc]")),
+        replace(
+            T2I,
+            id="bytedance/seedream-v4.5/sequential",
+            label="Seedream 4.5 sequential (AtlasCloud)",
+            price=Price(0.036, "AtlasCloud v4.5 sequential $0.036/image [doc]"),
+        ),
+        replace(
+            T2I,
+            id="bytedance/seedream-v5.0-lite/sequential",
+            label="Seedream 5.0 Lite sequential (AtlasCloud, id guessed)",
+            price=Price(0.035, "AtlasCloud 5.0 Lite: BytePlus price $0.035 [guess]"),
+        ),
+        replace(
+            T2I,
+            id="bytedance/seedream-v4/sequential",
+            label="Seedream 4.0 sequential (AtlasCloud)",
+            max_frames=14,
+            note="14 max",
+            price=Price(0.027, "AtlasCloud v4 sequential $0.027/run [doc]"),
+        ),
+        replace(
+            EDIT,
+            id="bytedance/seedream-v4.5/edit-sequential",
+            label="Seedream 4.5 edit-sequential (AtlasCloud, references)",
+            note="references required",
+            price=Price(0.036, "AtlasCloud v4.5 edit-sequential: as sequential $0.036 [guess]"),
+        ),
+        replace(
+            EDIT,
+            id="bytedance/seedream-v4/edit-sequential",
+            label="Seedream 4.0 edit-sequential (AtlasCloud, references)",
+            max_frames=14,
+            note="14 max, references required",
+            price=Price(0.027, "AtlasCloud v4 edit-sequential $0.027/run [doc]"),
+        ),
     )
     fallback_price = Price(0.036, "AtlasCloud fallback: v4.5 price $0.036/image [doc]")
     listing_order = 40
     max_concurrency = 4
-    protocol = ("POST /model/generateImage with enable_sync_mode (answers when done); else, or when the sync "
-                "wait runs out, poll GET /model/prediction/{id} (size as W*H)")
+    protocol = (
+        "POST /model/generateImage with enable_sync_mode (answers when done); else, or when the sync "
+        "wait runs out, poll GET /model/prediction/{id} (size as W*H)"
+    )
     billing_rule = "max_images requested, like WaveSpeed [guess]"
     billing_details = "as WaveSpeed: `max_images` requested [guess]"
     done_states = frozenset({"completed", "succeeded"})

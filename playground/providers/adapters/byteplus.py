@@ -98,20 +98,34 @@ class BytePlusProvider(HttpProvider):
     base_url_env = "ARK_BASE_URL"
     default_base_url = "https://ark.ap-southeast.bytepluses.com/api/v3"
     models = (
-        replace(SEEDREAM, id="seedream-5-0-260128", label="Seedream 5.0 Lite", note="5.0 Lite",
-                price=Price(0.035, "BytePlus Seedream 5.0 Lite $0.035/image [3p, seed issue]")),
-        replace(SEEDREAM, id="seedream-4-5-251128", label="Seedream 4.5",
-                price=Price(0.04, "BytePlus Seedream 4.5 $0.04/image [3p]")),
-        replace(SEEDREAM, id="seedream-4-0-250828", label="Seedream 4.0",
-                price=Price(0.03, "BytePlus Seedream 4.0 $0.03/image [3p]")),
+        replace(
+            SEEDREAM,
+            id="seedream-5-0-260128",
+            label="Seedream 5.0 Lite",
+            note="5.0 Lite",
+            price=Price(0.035, "BytePlus Seedream 5.0 Lite $0.035/image [3p, seed issue]"),
+        ),
+        replace(
+            SEEDREAM,
+            id="seedream-4-5-251128",
+            label="Seedream 4.5",
+            price=Price(0.04, "BytePlus Seedream 4.5 $0.04/image [3p]"),
+        ),
+        replace(
+            SEEDREAM,
+            id="seedream-4-0-250828",
+            label="Seedream 4.0",
+            price=Price(0.03, "BytePlus Seedream 4.0 $0.03/image [3p]"),
+        ),
     )
     fallback_price = Price(0.04, "BytePlus Seedream fallback: the 4.5 price $0.04/image [3p]")
     listing_order = 10
     max_concurrency = 15  # a whole baseline (up to 15 frames) at once: about 500 images/minute per model [3p]
     protocol = "POST /images/generations (JSON), stream=true: server-sent events, one per frame"
     billing_rule = "successful images only: usage.generated_images [doc]"
-    billing_details = ("successful images only: `usage.generated_images` of the response / the stream's `completed` "
-                       "event [doc]")
+    billing_details = (
+        "successful images only: `usage.generated_images` of the response / the stream's `completed` event [doc]"
+    )
 
     stream: bool = True  # ask for server-sent events (a gateway may answer plain JSON anyway)
     response_format: str = "url"  # or "b64_json" [doc]
@@ -146,13 +160,13 @@ class BytePlusProvider(HttpProvider):
 
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
         body = self.body(call)
-        outcome = CallOutcome(cost_rule="usage.generated_images x price per image", seed_sent=None,
-                              sent_fields=scrub(body))
+        outcome = CallOutcome(
+            cost_rule="usage.generated_images x price per image", seed_sent=None, sent_fields=scrub(body)
+        )
         url = f"{self.base_url}/images/generations"
         client_id = client_request_id()
         headers = {"X-Client-Request-Id": client_id, **({"Accept": "text/event-stream"} if self.stream else {})}
-        resp = await self.request(client, "POST", url, call, repeatable=False, stream=True, json=body,
-                                  headers=headers)
+        resp = await self.request(client, "POST", url, call, repeatable=False, stream=True, json=body, headers=headers)
         try:
             outcome.request_id = resp.headers.get("x-request-id", "") or client_id
             if resp.status_code >= 400:
@@ -175,8 +189,9 @@ class BytePlusProvider(HttpProvider):
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
             if isinstance(data, dict) and data.get("error"):
                 err = data["error"]
-                raise self.ctx(call).error("job_failed", f"generation failed: {self.ctx(call).clean(item_reason(err))}",
-                                           may_be_billed=True)
+                raise self.ctx(call).error(
+                    "job_failed", f"generation failed: {self.ctx(call).clean(item_reason(err))}", may_be_billed=True
+                )
             raise self.ctx(call).error("malformed", "answer has no data list", may_be_billed=True)
         for i, item in enumerate(data["data"]):
             await deliver_item(i, item if isinstance(item, dict) else {}, sink, self.ctx(call))
@@ -201,7 +216,9 @@ class BytePlusProvider(HttpProvider):
                         next_index = index + 1
                         if await deliver_item(index, payload, sink, ctx):
                             delivered += 1
-                            await sink.progress(min(1.0, delivered / call.frames), "streaming")  # the run counts frames itself
+                            await sink.progress(
+                                min(1.0, delivered / call.frames), "streaming"
+                            )  # the run counts frames itself
                     elif kind.endswith("partial_failed"):
                         index = _index(payload, next_index)
                         next_index = index + 1
@@ -217,14 +234,21 @@ class BytePlusProvider(HttpProvider):
                     elif payload.get("error"):
                         code = str(payload["error"].get("code", "")) if isinstance(payload["error"], dict) else ""
                         kind_ = "content" if "Sensitive" in code else "job_failed"
-                        raise ctx.error(kind_, f"stream error after {delivered} frame(s): "
-                                        f"{ctx.clean(item_reason(payload['error']))}", may_be_billed=True)
+                        raise ctx.error(
+                            kind_,
+                            f"stream error after {delivered} frame(s): {ctx.clean(item_reason(payload['error']))}",
+                            may_be_billed=True,
+                        )
         except httpx.TimeoutException:
-            raise ctx.error("timeout", f"stream stalled after {delivered} frame(s); the call may be billed",
-                            may_be_billed=True) from None
+            raise ctx.error(
+                "timeout", f"stream stalled after {delivered} frame(s); the call may be billed", may_be_billed=True
+            ) from None
         except httpx.TransportError as exc:
-            raise ctx.error("network", f"stream broke after {delivered} frame(s) ({type(exc).__name__}); "
-                            "the call may be billed", may_be_billed=True) from None
+            raise ctx.error(
+                "network",
+                f"stream broke after {delivered} frame(s) ({type(exc).__name__}); the call may be billed",
+                may_be_billed=True,
+            ) from None
         if usage is None and delivered == 0:
             raise ctx.error("malformed", "stream ended without frames or a completed event", may_be_billed=True)
         return usage  # None (no usage): the core falls back to frames returned
@@ -233,8 +257,9 @@ class BytePlusProvider(HttpProvider):
         try:
             payload = json.loads(event.data)
         except ValueError:
-            raise self.ctx(call).error("malformed", f"unreadable stream event: {self.ctx(call).clean(event.data[:80])!r}",
-                                       may_be_billed=True) from None
+            raise self.ctx(call).error(
+                "malformed", f"unreadable stream event: {self.ctx(call).clean(event.data[:80])!r}", may_be_billed=True
+            ) from None
         if not isinstance(payload, dict):
             raise ProviderError("malformed", f"{self.label}: stream event is not an object", may_be_billed=True)
         return payload

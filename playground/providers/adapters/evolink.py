@@ -58,22 +58,38 @@ class EvoLinkProvider(HttpProvider):
     base_url_env = "EVOLINK_BASE_URL"
     default_base_url = "https://api.evolink.ai/v1"
     models = (
-        replace(SEEDREAM, id="doubao-seedream-5.0-lite", label="Seedream 5.0 Lite (EvoLink)",
-                price=Price(0.032, "EvoLink Seedream 5.0 Lite about $0.032/image [doc]")),
-        replace(SEEDREAM, id="doubao-seedream-4.5", label="Seedream 4.5 (EvoLink)",
-                price=Price(0.04, "EvoLink Seedream 4.5: BytePlus price $0.04/image [guess]")),
-        replace(SEEDREAM, id="doubao-seedream-4.0", label="Seedream 4.0 (EvoLink)",
-                price=Price(0.03, "EvoLink Seedream 4.0: BytePlus price $0.03/image [guess]")),
+        replace(
+            SEEDREAM,
+            id="doubao-seedream-5.0-lite",
+            label="Seedream 5.0 Lite (EvoLink)",
+            price=Price(0.032, "EvoLink Seedream 5.0 Lite about $0.032/image [doc]"),
+        ),
+        replace(
+            SEEDREAM,
+            id="doubao-seedream-4.5",
+            label="Seedream 4.5 (EvoLink)",
+            price=Price(0.04, "EvoLink Seedream 4.5: BytePlus price $0.04/image [guess]"),
+        ),
+        replace(
+            SEEDREAM,
+            id="doubao-seedream-4.0",
+            label="Seedream 4.0 (EvoLink)",
+            price=Price(0.03, "EvoLink Seedream 4.0: BytePlus price $0.03/image [guess]"),
+        ),
     )
     fallback_price = Price(0.04, "EvoLink fallback $0.04/image [guess]")
     listing_order = 20
     max_concurrency = 4
-    protocol = ("POST /images/generations -> task id, poll GET /tasks/{id} until completed (results = URLs); "
-                "or the frames at once in `data` (url or b64_json)")
+    protocol = (
+        "POST /images/generations -> task id, poll GET /tasks/{id} until completed (results = URLs); "
+        "or the frames at once in `data` (url or b64_json)"
+    )
     billing_rule = "pre-charges n, settles on images generated [doc]"
-    billing_details = ("pre-charges `n`, settles on images generated: the number of `results` (task), or of frame "
-                       "items in `data` (an immediate answer) [doc]; the immediate shape [guess] (the seed guide's "
-                       "sample)")
+    billing_details = (
+        "pre-charges `n`, settles on images generated: the number of `results` (task), or of frame "
+        "items in `data` (an immediate answer) [doc]; the immediate shape [guess] (the seed guide's "
+        "sample)"
+    )
 
     def validate(self, call: ProviderCall) -> None:
         super().validate(call)
@@ -105,8 +121,9 @@ class EvoLinkProvider(HttpProvider):
             return outcome
         task_id = str(answer.get("id", "")) if isinstance(answer, dict) else ""
         if not task_id:
-            raise self.ctx(call).error("malformed", "neither a task id nor a `data` list of frames in the answer",
-                                       may_be_billed=True)
+            raise self.ctx(call).error(
+                "malformed", "neither a task id nor a `data` list of frames in the answer", may_be_billed=True
+            )
         outcome.cost_rule = f"{GENERATED} ({TASK})"
         outcome.request_id = task_id
         state = await self._wait(client, call, sink, task_id)
@@ -123,7 +140,9 @@ class EvoLinkProvider(HttpProvider):
             generated += await deliver_item(i, item, sink, self.ctx(call))
         return generated
 
-    async def _wait(self, client: httpx.AsyncClient, call: ProviderCall, sink: FrameSink, task_id: str) -> dict[str, Any]:
+    async def _wait(
+        self, client: httpx.AsyncClient, call: ProviderCall, sink: FrameSink, task_id: str
+    ) -> dict[str, Any]:
         url = f"{self.base_url}/tasks/{task_id}"
 
         async def fetch() -> dict[str, Any]:
@@ -149,8 +168,9 @@ class EvoLinkProvider(HttpProvider):
         message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
         kind = _TASK_ERRORS.get(code, "job_failed")
         ctx = self.ctx(call)
-        raise ctx.error(kind, f"task failed ({ctx.clean(code) or 'no code'}): {ctx.clean(message)}",
-                                   may_be_billed=False)
+        raise ctx.error(
+            kind, f"task failed ({ctx.clean(code) or 'no code'}): {ctx.clean(message)}", may_be_billed=False
+        )
 
 
 ADAPTER = EvoLinkProvider

@@ -73,13 +73,18 @@ from playground.providers.seedream import SEEDREAM
 
 # fal's named sizes and their pixels [doc: fal image_size enum; the emulator serves the same]
 PRESETS: dict[str, tuple[int, int]] = {
-    "square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
-    "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576),
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
 }
 
 # FLUX Pro on fal: one image per call, a seed, no references [doc]; a template
-_FLUX = ModelInfo(id="", label="", takes_seed=True, max_frames=1, native_sequence=False, max_references=0,
-                  default_size="1024x1024")
+_FLUX = ModelInfo(
+    id="", label="", takes_seed=True, max_frames=1, native_sequence=False, max_references=0, default_size="1024x1024"
+)
 
 
 # Seedream on fal: a series of up to 6 per generation (max_images 1..6), a seed, up to 10
@@ -118,52 +123,91 @@ class FalProvider(HttpProvider):
     size_presets = PRESETS  # sent by name; priced by their pixels
     models = (
         # worst case: the higher of the two published figures, megapixels rounded up [guess]
-        replace(_FLUX, id="fal-ai/flux-pro/v1.1", label="FLUX1.1 [pro] (fal)",
-                price=Price(0.04, "fal FLUX1.1 [pro] $0.04/megapixel (sources say $0.04 or $0.055) [3p]",
-                            "megapixel", most=0.055, most_source="$0.055/megapixel, the higher source [3p]")),
-        replace(_FLUX, id="fal-ai/flux-pro", label="FLUX.1 [pro] (fal)",
-                price=Price(0.05, "fal FLUX.1 [pro] $0.05/megapixel [guess]", "megapixel")),
-        replace(_SEEDREAM, id="fal-ai/bytedance/seedream/v4/text-to-image", label="Seedream 4.0 (fal)",
-                note="up to 6; references via /edit",
-                price=Price(0.03, "fal Seedream v4 $0.03/image [doc]")),
-        replace(_SEEDREAM, id="fal-ai/bytedance/seedream/v4.5/text-to-image", label="Seedream 4.5 (fal)",
-                note="up to 6; references via /edit",
-                price=Price(0.04, "fal Seedream v4.5 $0.04/image [3p]")),
-        replace(_SEEDREAM, id="fal-ai/bytedance/seedream/v4/edit", label="Seedream 4.0 edit (fal, references)",
-                note="references required", price=Price(0.03, "fal Seedream v4 edit $0.03/image [doc]")),
-        replace(_SEEDREAM, id="fal-ai/bytedance/seedream/v4.5/edit", label="Seedream 4.5 edit (fal, references)",
-                note="references required", price=Price(0.04, "fal Seedream v4.5 edit $0.04/image [3p]")),
+        replace(
+            _FLUX,
+            id="fal-ai/flux-pro/v1.1",
+            label="FLUX1.1 [pro] (fal)",
+            price=Price(
+                0.04,
+                "fal FLUX1.1 [pro] $0.04/megapixel (sources say $0.04 or $0.055) [3p]",
+                "megapixel",
+                most=0.055,
+                most_source="$0.055/megapixel, the higher source [3p]",
+            ),
+        ),
+        replace(
+            _FLUX,
+            id="fal-ai/flux-pro",
+            label="FLUX.1 [pro] (fal)",
+            price=Price(0.05, "fal FLUX.1 [pro] $0.05/megapixel [guess]", "megapixel"),
+        ),
+        replace(
+            _SEEDREAM,
+            id="fal-ai/bytedance/seedream/v4/text-to-image",
+            label="Seedream 4.0 (fal)",
+            note="up to 6; references via /edit",
+            price=Price(0.03, "fal Seedream v4 $0.03/image [doc]"),
+        ),
+        replace(
+            _SEEDREAM,
+            id="fal-ai/bytedance/seedream/v4.5/text-to-image",
+            label="Seedream 4.5 (fal)",
+            note="up to 6; references via /edit",
+            price=Price(0.04, "fal Seedream v4.5 $0.04/image [3p]"),
+        ),
+        replace(
+            _SEEDREAM,
+            id="fal-ai/bytedance/seedream/v4/edit",
+            label="Seedream 4.0 edit (fal, references)",
+            note="references required",
+            price=Price(0.03, "fal Seedream v4 edit $0.03/image [doc]"),
+        ),
+        replace(
+            _SEEDREAM,
+            id="fal-ai/bytedance/seedream/v4.5/edit",
+            label="Seedream 4.5 edit (fal, references)",
+            note="references required",
+            price=Price(0.04, "fal Seedream v4.5 edit $0.04/image [3p]"),
+        ),
     )
     fallback_price = Price(0.04, "fal fallback $0.04/megapixel [3p]", "megapixel")
     listing_order = 70
     max_concurrency = 4
-    protocol = ("queue: POST /{model_id} -> status_url / response_url / cancel_url; poll status, GET result; "
-                "`Authorization: Key ...`; Seedream: `num_images` 1 x `max_images` N, references as data URIs in "
-                "`image_urls` (a text-to-image id with references goes to its `/edit`)")
+    protocol = (
+        "queue: POST /{model_id} -> status_url / response_url / cancel_url; poll status, GET result; "
+        "`Authorization: Key ...`; Seedream: `num_images` 1 x `max_images` N, references as data URIs in "
+        "`image_urls` (a text-to-image id with references goes to its `/edit`)"
+    )
     billing_rule = "FLUX per megapixel of output, Seedream per image returned [doc]"
-    billing_details = ("FLUX per megapixel of output: the adapter reports the cost from each returned image's `width` "
-                       "x `height` x the price per MP (`cost_source` \"reported\"); the estimate prices the pixels "
-                       "sent (`2K` = 2048x2048, presets such as `square_hd` by their pixels); an NSFW-flagged image "
-                       "still counts [doc]; the preset pixels and the flagged case [guess]. Seedream per image "
-                       "returned ($0.03 v4 [doc], $0.04 v4.5 [3p]), reported by the adapter; a call makes at most "
-                       "`frames` images (`num_images` 1 x `max_images` frames), which the caps count; \"per image\" "
-                       "read as per image returned [guess]")
+    billing_details = (
+        "FLUX per megapixel of output: the adapter reports the cost from each returned image's `width` "
+        'x `height` x the price per MP (`cost_source` "reported"); the estimate prices the pixels '
+        "sent (`2K` = 2048x2048, presets such as `square_hd` by their pixels); an NSFW-flagged image "
+        "still counts [doc]; the preset pixels and the flagged case [guess]. Seedream per image "
+        "returned ($0.03 v4 [doc], $0.04 v4.5 [3p]), reported by the adapter; a call makes at most "
+        '`frames` images (`num_images` 1 x `max_images` frames), which the caps count; "per image" '
+        "read as per image returned [guess]"
+    )
     model_id_segments = 6  # owner/app[/path...], e.g. fal-ai/bytedance/seedream/v4/text-to-image [doc]
 
     @classmethod
     def text_to_image_id(cls, model_id: str) -> str | None:
         """Seedream's /edit needs `image_urls` [doc]; its text-to-image twin goes to /edit itself
         when a call has references (endpoint)."""
-        return model_id.removesuffix("/edit") + "/text-to-image" if is_seedream(model_id) and \
-            model_id.endswith("/edit") else None
+        return (
+            model_id.removesuffix("/edit") + "/text-to-image"
+            if is_seedream(model_id) and model_id.endswith("/edit")
+            else None
+        )
 
     def validate(self, call: ProviderCall) -> None:
         super().validate(call)
         if not is_seedream(call.model):
             return
         if call.model.endswith("/edit") and not call.references:
-            raise InputError(f"fal/{call.model} edits reference images: add 1 to 10, or use "
-                             f"{self.text_to_image_id(call.model)}")
+            raise InputError(
+                f"fal/{call.model} edits reference images: add 1 to 10, or use {self.text_to_image_id(call.model)}"
+            )
         dims = pricing.dimensions(call.size) if call.size not in PRESETS else None
         if dims and "/v4.5/" in call.model and not 2560 * 1440 <= dims[0] * dims[1] <= 4096 * 4096:
             raise InputError(f"fal/{call.model} takes 2560x1440 to 4096x4096 pixels in all [3p], not {call.size!r}")
@@ -201,8 +245,9 @@ class FalProvider(HttpProvider):
         outcome.request_id = request_id
         base = self._app_url(call.model, request_id)
         # logs off, as the official client asks by default [sdk fal-client 1.0.3 `status(with_logs=False)`]
-        status_url = str(httpx.URL(self._url(answer, "status_url", f"{base}/status")).copy_merge_params(
-            {"logs": "false"}))
+        status_url = str(
+            httpx.URL(self._url(answer, "status_url", f"{base}/status")).copy_merge_params({"logs": "false"})
+        )
         response_url = self._url(answer, "response_url", base)
         cancel_url = self._url(answer, "cancel_url", f"{base}/cancel")
 
@@ -222,8 +267,9 @@ class FalProvider(HttpProvider):
             if resp.status_code >= 300:  # e.g. 400 ALREADY_COMPLETED: the poller says "could not cancel it"
                 raise self.error(resp, call, may_be_billed=True)
 
-        await self.poll(fetch, lambda state: self.finished(state, call, request_id), call, cancel=cancel,
-                        job=request_id)
+        await self.poll(
+            fetch, lambda state: self.finished(state, call, request_id), call, cancel=cancel, job=request_id
+        )
         result = await self.fetch(client, response_url, call)
         images = result.get("images") if isinstance(result, dict) else None
         if not isinstance(images, list):
@@ -250,12 +296,16 @@ class FalProvider(HttpProvider):
         if status in ("FAILED", "CANCELED", "CANCELLED") or (status == "COMPLETED" and state.get("error")):
             kind = f" ({ctx.clean(str(state['error_type']))})" if state.get("error_type") else ""
             what = "failed" if status == "COMPLETED" else status.lower()
-            raise ctx.error("job_failed", f"request {request_id} {what}{kind}: "
-                            f"{ctx.clean(str(state.get('error') or 'no error text'))}", may_be_billed=False)
+            raise ctx.error(
+                "job_failed",
+                f"request {request_id} {what}{kind}: {ctx.clean(str(state.get('error') or 'no error text'))}",
+                may_be_billed=False,
+            )
         if status == "COMPLETED":
             return True
-        raise ctx.error("malformed", f"request {request_id}: unknown queue status {ctx.clean(status)[:40]!r}",
-                        may_be_billed=True)
+        raise ctx.error(
+            "malformed", f"request {request_id}: unknown queue status {ctx.clean(status)[:40]!r}", may_be_billed=True
+        )
 
     @staticmethod
     async def deliver(images: list[Any], flags: list[Any], sink: FrameSink) -> None:
@@ -295,9 +345,16 @@ class FalProvider(HttpProvider):
             body = None
         _, message = extract_error(body, resp.text if body is None else "")
         ctx = self.ctx(call)
-        return coded_error(ctx, resp.status_code, error_type, message,
-                           where=f"HTTP {resp.status_code}, {ctx.clean(error_type)}", may_be_billed=may_be_billed,
-                           refine=self.refine, retry_after=parse_retry_after(resp.headers.get("retry-after")))
+        return coded_error(
+            ctx,
+            resp.status_code,
+            error_type,
+            message,
+            where=f"HTTP {resp.status_code}, {ctx.clean(error_type)}",
+            may_be_billed=may_be_billed,
+            refine=self.refine,
+            retry_after=parse_retry_after(resp.headers.get("retry-after")),
+        )
 
     def output_cost(self, call: ProviderCall, images: list[Any]) -> tuple[float, str]:
         """fal bills per megapixel of OUTPUT [doc]: each returned image's width x height x the

@@ -67,8 +67,20 @@ API_VERSION = "v1beta"  # as the REST docs show [doc]; the SDK defaults to v1 [s
 # aspectRatio values of ImageConfig [sdk types.py ImageConfig; 3p add 4:5 and 5:4]
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 # finishReason / blockReason values that mean a safety or policy refusal [sdk types.py FinishReason, BlockedReason]
-REFUSALS = frozenset({"SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST",
-                      "SPII", "RECITATION", "IMAGE_RECITATION", "MODEL_ARMOR", "JAILBREAK"})
+REFUSALS = frozenset(
+    {
+        "SAFETY",
+        "IMAGE_SAFETY",
+        "PROHIBITED_CONTENT",
+        "IMAGE_PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "IMAGE_RECITATION",
+        "MODEL_ARMOR",
+        "JAILBREAK",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -99,19 +111,28 @@ def _price(model: str, max_references: int, note: str) -> Price:
     Worst case: that, plus THOUGHT_TOKENS_PER_IMAGE at the text rate, plus every reference a
     call may carry at its most input tokens (a baseline call carries them all for one image)."""
     rates = RATES[model]
-    typical = tuple((name.lower(), round(tokens * rates.image_out / 1e6, 6)) for name, tokens in rates.image_tokens.items())
+    typical = tuple(
+        (name.lower(), round(tokens * rates.image_out / 1e6, 6)) for name, tokens in rates.image_tokens.items()
+    )
     extra = (THOUGHT_TOKENS_PER_IMAGE * rates.text_out + max_references * rates.reference_tokens * rates.input) / 1e6
     most = tuple((name, round(usd + extra, 6)) for name, usd in typical)
-    return Price(typical[0][1], f"{model}: {note}; actual cost from usageMetadata tokens [3p]", by_size=typical,
-                 most_by_size=most, most_source=f"plus {THOUGHT_TOKENS_PER_IMAGE} thinking/text tokens per image and "
-                 f"{max_references} reference(s) of input [guess]", text_in_per_mtok=rates.input)
+    return Price(
+        typical[0][1],
+        f"{model}: {note}; actual cost from usageMetadata tokens [3p]",
+        by_size=typical,
+        most_by_size=most,
+        most_source=f"plus {THOUGHT_TOKENS_PER_IMAGE} thinking/text tokens per image and "
+        f"{max_references} reference(s) of input [guess]",
+        text_in_per_mtok=rates.input,
+    )
 
 
 # An image model: a series from one prompt [doc: interleaved output], a seed field [sdk]; up to 15
 # images per answer fits the output token limit (32,768) at 2000 tokens each [guess: how many it
 # really draws is the model's choice]. A template.
-_IMAGE_MODEL = ModelInfo(id="", label="", native_sequence=True, max_frames=15, takes_seed=True,
-                         default_size="1024x1024")
+_IMAGE_MODEL = ModelInfo(
+    id="", label="", native_sequence=True, max_frames=15, takes_seed=True, default_size="1024x1024"
+)
 
 
 def _b64decode(text: str) -> bytes | None:
@@ -135,12 +156,18 @@ def usage_counts(meta: Any) -> dict[str, Any] | None:
     candidatesTokensDetails as {modality: tokenCount}. None without usageMetadata."""
     if not isinstance(meta, Mapping):
         return None if meta is None else {"usageMetadata": str(meta)[:40]}
-    counts: dict[str, Any] = {k: meta[k] for k in ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount",
-                                                     "totalTokenCount") if k in meta}
+    counts: dict[str, Any] = {
+        k: meta[k]
+        for k in ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount", "totalTokenCount")
+        if k in meta
+    }
     details = meta.get("candidatesTokensDetails")
     if isinstance(details, list):
-        counts["candidatesTokensDetails"] = {str(d.get("modality")): d.get("tokenCount") for d in details
-                                             if isinstance(d, Mapping) and isinstance(d.get("modality"), str)}
+        counts["candidatesTokensDetails"] = {
+            str(d.get("modality")): d.get("tokenCount")
+            for d in details
+            if isinstance(d, Mapping) and isinstance(d.get("modality"), str)
+        }
     elif details is not None:
         counts["candidatesTokensDetails"] = details  # not a list: the core names it as out of range
     return counts
@@ -194,8 +221,13 @@ def read_answer(data: Mapping[str, Any]) -> Answer:
                 images.append(_b64decode(payload) if isinstance(payload, str) else None)
         elif isinstance(part.get("text"), str):
             texts.append(part["text"])
-    return Answer(images, " ".join(t.strip() for t in texts if t.strip()), str(first.get("finishReason") or ""),
-                  str(first.get("finishMessage") or ""), blocked)
+    return Answer(
+        images,
+        " ".join(t.strip() for t in texts if t.strip()),
+        str(first.get("finishReason") or ""),
+        str(first.get("finishMessage") or ""),
+        blocked,
+    )
 
 
 class GeminiProvider(HttpProvider):
@@ -205,29 +237,44 @@ class GeminiProvider(HttpProvider):
     base_url_env = "GOOGLE_GEMINI_BASE_URL"
     default_base_url = "https://generativelanguage.googleapis.com"
     models = (
-        replace(_IMAGE_MODEL, id="gemini-2.5-flash-image", label="Gemini 2.5 Flash Image (Nano Banana)",
-                max_references=3,  # "best results with up to 3 images as input" [doc]
-                note="1K; up to 3 references", price=_price("gemini-2.5-flash-image", 3, "1290 image tokens x $30/M = $0.039 per image")),
-        replace(_IMAGE_MODEL, id="gemini-3-pro-image-preview", label="Gemini 3 Pro Image preview (Nano Banana Pro)",
-                max_references=14,  # up to 14 reference images [doc]
-                note="1K/2K/4K; up to 14 references", price=_price("gemini-3-pro-image-preview", 14,
-                                              "$0.134 per 1K or 2K image, $0.24 per 4K image")),
+        replace(
+            _IMAGE_MODEL,
+            id="gemini-2.5-flash-image",
+            label="Gemini 2.5 Flash Image (Nano Banana)",
+            max_references=3,  # "best results with up to 3 images as input" [doc]
+            note="1K; up to 3 references",
+            price=_price("gemini-2.5-flash-image", 3, "1290 image tokens x $30/M = $0.039 per image"),
+        ),
+        replace(
+            _IMAGE_MODEL,
+            id="gemini-3-pro-image-preview",
+            label="Gemini 3 Pro Image preview (Nano Banana Pro)",
+            max_references=14,  # up to 14 reference images [doc]
+            note="1K/2K/4K; up to 14 references",
+            price=_price("gemini-3-pro-image-preview", 14, "$0.134 per 1K or 2K image, $0.24 per 4K image"),
+        ),
     )
     # an id not listed: priced as the dearest listed model [guess]
-    fallback_price = replace(_price("gemini-3-pro-image-preview", 14, "$0.134 / $0.24 per image"),
-                             source="Gemini fallback: the gemini-3-pro-image-preview figures [guess]")
+    fallback_price = replace(
+        _price("gemini-3-pro-image-preview", 14, "$0.134 / $0.24 per image"),
+        source="Gemini fallback: the gemini-3-pro-image-preview figures [guess]",
+    )
     price_note = "the Pro model's 4K $0.24; actual cost from usage tokens"
     listing_order = 80
     max_concurrency = 4
     read_timeout_s = 600.0
-    protocol = ("POST /v1beta/models/{model}:generateContent (JSON), `x-goog-api-key`; frames = the answer's "
-                "inline image parts (thoughts skipped)")
+    protocol = (
+        "POST /v1beta/models/{model}:generateContent (JSON), `x-goog-api-key`; frames = the answer's "
+        "inline image parts (thoughts skipped)"
+    )
     billing_rule = "usageMetadata tokens at the model's rates (input, image out, text and thinking out) [3p]"
-    billing_details = ("tokens from `usageMetadata` (`cost_source` \"reported\"): prompt tokens at the input rate, "
-                       "image output tokens (`candidatesTokensDetails` IMAGE) at the image rate, text output and "
-                       "`thoughtsTokenCount` at the text rate; without the split every candidate token at the image "
-                       "rate; without usage, the per-image price x images. Per token [doc]; the rates [3p]; the worst "
-                       "case's allowance for thinking and references [guess]")
+    billing_details = (
+        'tokens from `usageMetadata` (`cost_source` "reported"): prompt tokens at the input rate, '
+        "image output tokens (`candidatesTokensDetails` IMAGE) at the image rate, text output and "
+        "`thoughtsTokenCount` at the text rate; without the split every candidate token at the image "
+        "rate; without usage, the per-image price x images. Per token [doc]; the rates [3p]; the worst "
+        "case's allowance for thinking and references [guess]"
+    )
 
     @classmethod
     def model(cls, model_id: str) -> ModelInfo:
@@ -273,8 +320,10 @@ class GeminiProvider(HttpProvider):
 
     def body(self, call: ProviderCall) -> dict[str, Any]:
         parts: list[dict[str, Any]] = [{"text": call.prompt}]
-        parts += [{"inlineData": {"mimeType": ref.mime, "data": base64.b64encode(ref.data).decode("ascii")}}
-                  for ref in call.references]
+        parts += [
+            {"inlineData": {"mimeType": ref.mime, "data": base64.b64encode(ref.data).decode("ascii")}}
+            for ref in call.references
+        ]
         config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
         image_config = self.image_config(call)
         if image_config:
@@ -305,7 +354,11 @@ class GeminiProvider(HttpProvider):
         err = body.get("error") if isinstance(body, Mapping) else None
         if not isinstance(err, Mapping):
             return super().error(resp, call, may_be_billed=may_be_billed)
-        details = [d for d in err.get("details") or [] if isinstance(d, Mapping)] if isinstance(err.get("details"), list) else []
+        details = (
+            [d for d in err.get("details") or [] if isinstance(d, Mapping)]
+            if isinstance(err.get("details"), list)
+            else []
+        )
         reasons = [str(d["reason"]) for d in details if d.get("reason")]
         code = " ".join([str(err.get("status") or err.get("code") or ""), *reasons]).strip()
         retry_after = parse_retry_after(resp.headers.get("retry-after"))
@@ -314,9 +367,16 @@ class GeminiProvider(HttpProvider):
             if retry_after is None and isinstance(delay, str) and delay.endswith("s"):
                 retry_after = parse_retry_after(delay[:-1])
         ctx = self.ctx(call)
-        return coded_error(ctx, resp.status_code, code, str(err.get("message") or ""),
-                           where=f"HTTP {resp.status_code}, {ctx.clean(code)}" if code else f"HTTP {resp.status_code}",
-                           may_be_billed=may_be_billed, refine=self.refine, retry_after=retry_after)
+        return coded_error(
+            ctx,
+            resp.status_code,
+            code,
+            str(err.get("message") or ""),
+            where=f"HTTP {resp.status_code}, {ctx.clean(code)}" if code else f"HTTP {resp.status_code}",
+            may_be_billed=may_be_billed,
+            refine=self.refine,
+            retry_after=retry_after,
+        )
 
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
         body = self.body(call)
@@ -364,19 +424,25 @@ class GeminiProvider(HttpProvider):
     @staticmethod
     def cost_rule(call: ProviderCall, outcome: CallOutcome, images: int) -> str:
         if outcome.cost_usd is None:
-            rule = ("images x price per image (no usageMetadata)" if outcome.usage is None else
-                    f"images x price per image (usageMetadata reported, but no token rates known for {call.model})")
+            rule = (
+                "images x price per image (no usageMetadata)"
+                if outcome.usage is None
+                else f"images x price per image (usageMetadata reported, but no token rates known for {call.model})"
+            )
         else:
             rule = GeminiProvider.billing_rule
         if images > call.frames:
-            rule += f"; {images - call.frames} image(s) beyond the {call.frames} asked for came back (their tokens counted)"
+            rule += (
+                f"; {images - call.frames} image(s) beyond the {call.frames} asked for came back (their tokens counted)"
+            )
         return rule
 
     @staticmethod
     def loggable_body(body: dict[str, Any], call: ProviderCall) -> dict[str, Any]:
         """The body without the reference bytes (a note per image instead)."""
-        parts = [{"text": call.prompt}] + [{"inlineData": f"<{ref.mime}, {len(ref.data)} bytes, sha256 {ref.sha256[:12]}>"}
-                                           for ref in call.references]
+        parts = [{"text": call.prompt}] + [
+            {"inlineData": f"<{ref.mime}, {len(ref.data)} bytes, sha256 {ref.sha256[:12]}>"} for ref in call.references
+        ]
         return {**body, "contents": [{"role": "user", "parts": parts}]}
 
 

@@ -97,25 +97,39 @@ def _background(w: int, h: int, rng: random.Random) -> Image.Image:
             draw.ellipse((x - size * 2, horizon - size, x + size * 2, horizon + size), fill=colour)
         elif kind == "house":
             draw.rectangle((x - size / 2, horizon - size, x + size / 2, horizon), fill=colour)
-            draw.polygon([(x - size * 0.6, horizon - size), (x, horizon - size * 1.6), (x + size * 0.6, horizon - size)],
-                         fill=_hsv(rng.random(), 0.6, 0.5))
+            draw.polygon(
+                [(x - size * 0.6, horizon - size), (x, horizon - size * 1.6), (x + size * 0.6, horizon - size)],
+                fill=_hsv(rng.random(), 0.6, 0.5),
+            )
         else:
             draw.rectangle((x - size * 0.08, horizon - size, x + size * 0.08, horizon), fill=(110, 80, 50))
             draw.ellipse((x - size * 0.5, horizon - size * 1.8, x + size * 0.5, horizon - size * 0.8), fill=colour)
     return image
 
 
-def _draw_character(draw: ImageDraw.ImageDraw, c: Character, cx: float, ground: float, scale: float,
-                    pose: random.Random) -> None:
+def _draw_character(
+    draw: ImageDraw.ImageDraw, c: Character, cx: float, ground: float, scale: float, pose: random.Random
+) -> None:
     body_w, body_h = {"round": (0.9, 1.0), "square": (1.0, 1.0), "tall": (0.7, 1.4)}[c.body]
     bw, bh, head = 160 * scale * body_w, 200 * scale * body_h, 70 * scale
     top = ground - 150 * scale - bh
     for side in (-1, 1):  # legs, then arms at a pose-dependent angle
-        draw.line((cx + side * bw * 0.25, top + bh * 0.9, cx + side * bw * (0.25 + pose.uniform(0, 0.3)), ground),
-                  fill=c.trim, width=int(22 * scale))
+        draw.line(
+            (cx + side * bw * 0.25, top + bh * 0.9, cx + side * bw * (0.25 + pose.uniform(0, 0.3)), ground),
+            fill=c.trim,
+            width=int(22 * scale),
+        )
         arm_y = top + bh * 0.3
-        draw.line((cx + side * bw * 0.45, arm_y, cx + side * bw * pose.uniform(0.7, 1.1), arm_y + pose.uniform(-1, 1) * bh * 0.5),
-                  fill=c.skin, width=int(20 * scale))
+        draw.line(
+            (
+                cx + side * bw * 0.45,
+                arm_y,
+                cx + side * bw * pose.uniform(0.7, 1.1),
+                arm_y + pose.uniform(-1, 1) * bh * 0.5,
+            ),
+            fill=c.skin,
+            width=int(20 * scale),
+        )
     box = (cx - bw / 2, top, cx + bw / 2, top + bh)
     if c.body == "round":
         draw.ellipse(box, fill=c.outfit, outline=c.trim, width=int(8 * scale))
@@ -125,16 +139,23 @@ def _draw_character(draw: ImageDraw.ImageDraw, c: Character, cx: float, ground: 
     hx, hy = cx + pose.uniform(-0.1, 0.1) * bw, top - head * 0.9
     draw.ellipse((hx - head, hy - head, hx + head, hy + head), fill=c.skin)
     for side in (-1, 1):
-        draw.ellipse((hx + side * head * 0.4 - 9 * scale, hy - 12 * scale, hx + side * head * 0.4 + 9 * scale, hy + 6 * scale),
-                     fill=(30, 30, 40))
+        draw.ellipse(
+            (hx + side * head * 0.4 - 9 * scale, hy - 12 * scale, hx + side * head * 0.4 + 9 * scale, hy + 6 * scale),
+            fill=(30, 30, 40),
+        )
     if c.hat == "cone":
-        draw.polygon([(hx - head * 0.8, hy - head * 0.6), (hx, hy - head * 2.2), (hx + head * 0.8, hy - head * 0.6)], fill=c.hat_colour)
+        draw.polygon(
+            [(hx - head * 0.8, hy - head * 0.6), (hx, hy - head * 2.2), (hx + head * 0.8, hy - head * 0.6)],
+            fill=c.hat_colour,
+        )
     elif c.hat == "cap":
         draw.chord((hx - head, hy - head * 1.3, hx + head, hy + head * 0.2), 180, 360, fill=c.hat_colour)
     elif c.hat == "crown":
-        pts = [(hx - head * 0.8, hy - head * 0.7)] + [
-            (hx - head * 0.8 + i * head * 0.4, hy - head * (1.6 if i % 2 == 0 else 1.1)) for i in range(5)
-        ] + [(hx + head * 0.8, hy - head * 0.7)]
+        pts = (
+            [(hx - head * 0.8, hy - head * 0.7)]
+            + [(hx - head * 0.8 + i * head * 0.4, hy - head * (1.6 if i % 2 == 0 else 1.1)) for i in range(5)]
+            + [(hx + head * 0.8, hy - head * 0.7)]
+        )
         draw.polygon(pts, fill=c.hat_colour)
 
 
@@ -187,9 +208,18 @@ class LocalProvider(Provider):
     name = "local"
     label = "Local (offline stand-in, not a model)"
     models = (
-        ModelInfo(id="procedural-v1", label="Procedural stand-in (offline)", native_sequence=True,
-                  max_frames=15, sizes=SIZES, default_size="1024x1024", max_references=14,
-                  takes_seed=True, frames_plus_references_max=15, price=Price(0.0, "offline stand-in, free")),
+        ModelInfo(
+            id="procedural-v1",
+            label="Procedural stand-in (offline)",
+            native_sequence=True,
+            max_frames=15,
+            sizes=SIZES,
+            default_size="1024x1024",
+            max_references=14,
+            takes_seed=True,
+            frames_plus_references_max=15,
+            price=Price(0.0, "offline stand-in, free"),
+        ),
     )
     fallback_price = Price(0.0, "offline stand-in, free")
     listing_order = 0
@@ -199,15 +229,19 @@ class LocalProvider(Provider):
     accepts_custom_models = False
 
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
-        character = (character_of(call.references[0]) if call.references
-                     else Character.draw_from(_rng("character", call.prompt, call.seed, call.call_index)))
+        character = (
+            character_of(call.references[0])
+            if call.references
+            else Character.draw_from(_rng("character", call.prompt, call.seed, call.call_index))
+        )
         for i in range(call.frames):
             caption = call.beats[i] if i < len(call.beats) else ""
             frame_key = f"{call.prompt}|{call.seed}|{call.first_frame + i}|{caption}"
             png = await asyncio.to_thread(render_frame, character, call.size, frame_key, caption)
             await sink.image(i, png)
-        return CallOutcome(request_id=f"local-{call.call_index}", images_billed=call.frames,
-                           cost_rule="free", seed_sent=call.seed)
+        return CallOutcome(
+            request_id=f"local-{call.call_index}", images_billed=call.frames, cost_rule="free", seed_sent=call.seed
+        )
 
 
 ADAPTER = LocalProvider

@@ -60,7 +60,6 @@ GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 DALLE3_SIZES = ("1024x1024", "1792x1024", "1024x1792")
 
 
-
 @dataclass(frozen=True)
 class TokenRates:
     """USD per 1M tokens. `text_out` None: no text output price found for the model."""
@@ -118,8 +117,11 @@ EDIT_REFERENCES_MAX = 16
 def _references(model: str, typical: int = REFERENCE_TOKENS_LOW) -> dict[str, Any]:
     """The Price fields of a model's reference images: its image input rate (TOKEN_RATES) and the
     tokens of one 1024x1024 reference, typical and at most."""
-    return {"image_in_per_mtok": TOKEN_RATES[model].image_in, "reference_tokens": typical,
-            "reference_tokens_most": REFERENCE_TOKENS_HIGH}
+    return {
+        "image_in_per_mtok": TOKEN_RATES[model].image_in,
+        "reference_tokens": typical,
+        "reference_tokens_most": REFERENCE_TOKENS_HIGH,
+    }
 
 
 def token_rates(model: str) -> TokenRates | None:
@@ -182,8 +184,6 @@ def cost_from_usage(model: str, usage: Any) -> tuple[float | None, str]:
     return cost, f"usage tokens x token rates (text in, image in, {output}){snapshot}"
 
 
-
-
 class OpenAIImagesProvider(HttpProvider):
     name = "openai"
     label = "OpenAI Images"
@@ -191,48 +191,107 @@ class OpenAIImagesProvider(HttpProvider):
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = "https://api.openai.com/v1"
     models = (
-        ModelInfo(id="gpt-image-1.5", label="GPT Image 1.5", sizes=GPT_SIZES, max_references=EDIT_REFERENCES_MAX,
-                  price=Price(0.034, f"gpt-image-1.5 medium: $0.034 at 1024x1024, $0.05 other sizes {_GPT_SOURCE}",
-                              by_size=_table(0.034, 0.05), most_by_size=_table(0.133, 0.20),
-                              most_source="high quality: $0.133 / $0.20 [3p]", text_in_per_mtok=5.0,
-                              **_references("gpt-image-1.5"))),
-        ModelInfo(id="gpt-image-2", label="GPT Image 2 (WxH in multiples of 16)", max_side=3840,
-                  max_pixels=3840 * 2160, max_aspect=3.0,  # [sdk 3.57.0 image_generate_params.py]
-                  max_references=EDIT_REFERENCES_MAX,
-                  price=Price(0.053, f"gpt-image-2 medium 1024x1024 $0.053, scaled by area {_GPT_SOURCE}",
-                              quoted_for=(1024, 1024), most=0.211, most_for_unknown=(3840, 2160),
-                              most_source="high quality 1024x1024 $0.211, scaled up by area [3p, bound guessed]",
-                              text_in_per_mtok=5.0, **_references("gpt-image-2", typical=REFERENCE_TOKENS_HIGH))),
-        ModelInfo(id="gpt-image-1-mini", label="GPT Image 1 mini", sizes=GPT_SIZES,
-                  max_references=EDIT_REFERENCES_MAX, price=Price(
-                      0.011, f"gpt-image-1-mini medium: $0.011 / $0.015 {_GPT_SOURCE}",
-                      by_size=_table(0.011, 0.015), most_by_size=_table(0.036, 0.052),
-                      most_source="high quality: $0.036 / $0.052 [3p]", text_in_per_mtok=2.0, **_references("gpt-image-1-mini"))),
-        ModelInfo(id="dall-e-3", label="DALL-E 3 (retired 2026-05-12)", sizes=DALLE3_SIZES, retired=True,
-                  note="retired 2026-05-12",
-                  price=Price(0.04, "DALL-E 3 standard: $0.04 at 1024x1024, $0.08 at 1792x1024 / 1024x1792 "
-                              "(retired 2026-05-12) [seed figure, 3p]",
-                              by_size=(("1024x1024", 0.04), ("1792x1024", 0.08), ("1024x1792", 0.08)))),
-        ModelInfo(id="gpt-image-1", label="GPT Image 1 (retired 2026-10-23)", sizes=GPT_SIZES, retired=True,
-                  note="retired 2026-10-23",
-                  price=Price(0.042, f"gpt-image-1 medium: $0.042 / $0.063 (retired 2026-10-23) {_GPT_SOURCE}",
-                              by_size=_table(0.042, 0.063), most_by_size=_table(0.167, 0.25),
-                              most_source="high quality: $0.167 / $0.25 [3p]", text_in_per_mtok=5.0)),
+        ModelInfo(
+            id="gpt-image-1.5",
+            label="GPT Image 1.5",
+            sizes=GPT_SIZES,
+            max_references=EDIT_REFERENCES_MAX,
+            price=Price(
+                0.034,
+                f"gpt-image-1.5 medium: $0.034 at 1024x1024, $0.05 other sizes {_GPT_SOURCE}",
+                by_size=_table(0.034, 0.05),
+                most_by_size=_table(0.133, 0.20),
+                most_source="high quality: $0.133 / $0.20 [3p]",
+                text_in_per_mtok=5.0,
+                **_references("gpt-image-1.5"),
+            ),
+        ),
+        ModelInfo(
+            id="gpt-image-2",
+            label="GPT Image 2 (WxH in multiples of 16)",
+            max_side=3840,
+            max_pixels=3840 * 2160,
+            max_aspect=3.0,  # [sdk 3.57.0 image_generate_params.py]
+            max_references=EDIT_REFERENCES_MAX,
+            price=Price(
+                0.053,
+                f"gpt-image-2 medium 1024x1024 $0.053, scaled by area {_GPT_SOURCE}",
+                quoted_for=(1024, 1024),
+                most=0.211,
+                most_for_unknown=(3840, 2160),
+                most_source="high quality 1024x1024 $0.211, scaled up by area [3p, bound guessed]",
+                text_in_per_mtok=5.0,
+                **_references("gpt-image-2", typical=REFERENCE_TOKENS_HIGH),
+            ),
+        ),
+        ModelInfo(
+            id="gpt-image-1-mini",
+            label="GPT Image 1 mini",
+            sizes=GPT_SIZES,
+            max_references=EDIT_REFERENCES_MAX,
+            price=Price(
+                0.011,
+                f"gpt-image-1-mini medium: $0.011 / $0.015 {_GPT_SOURCE}",
+                by_size=_table(0.011, 0.015),
+                most_by_size=_table(0.036, 0.052),
+                most_source="high quality: $0.036 / $0.052 [3p]",
+                text_in_per_mtok=2.0,
+                **_references("gpt-image-1-mini"),
+            ),
+        ),
+        ModelInfo(
+            id="dall-e-3",
+            label="DALL-E 3 (retired 2026-05-12)",
+            sizes=DALLE3_SIZES,
+            retired=True,
+            note="retired 2026-05-12",
+            price=Price(
+                0.04,
+                "DALL-E 3 standard: $0.04 at 1024x1024, $0.08 at 1792x1024 / 1024x1792 "
+                "(retired 2026-05-12) [seed figure, 3p]",
+                by_size=(("1024x1024", 0.04), ("1792x1024", 0.08), ("1024x1792", 0.08)),
+            ),
+        ),
+        ModelInfo(
+            id="gpt-image-1",
+            label="GPT Image 1 (retired 2026-10-23)",
+            sizes=GPT_SIZES,
+            retired=True,
+            note="retired 2026-10-23",
+            price=Price(
+                0.042,
+                f"gpt-image-1 medium: $0.042 / $0.063 (retired 2026-10-23) {_GPT_SOURCE}",
+                by_size=_table(0.042, 0.063),
+                most_by_size=_table(0.167, 0.25),
+                most_source="high quality: $0.167 / $0.25 [3p]",
+                text_in_per_mtok=5.0,
+            ),
+        ),
     )
-    fallback_price = Price(0.053, "OpenAI fallback: the gpt-image-2 figures [guess]", quoted_for=(1024, 1024),
-                           most=0.211, most_for_unknown=(3840, 2160), text_in_per_mtok=5.0)
+    fallback_price = Price(
+        0.053,
+        "OpenAI fallback: the gpt-image-2 figures [guess]",
+        quoted_for=(1024, 1024),
+        most=0.211,
+        most_for_unknown=(3840, 2160),
+        text_in_per_mtok=5.0,
+    )
     price_note = "estimate; actual cost from usage tokens"
     listing_order = 50
     max_concurrency = 4
     # One JSON answer that comes only when the image is drawn: the SDK waits up to 600 s
     # [sdk openai 3.57.0 openai/_constants.py DEFAULT_TIMEOUT]
     read_timeout_s = 600.0
-    protocol = ("POST /images/generations (JSON), one image per call, b64_json back; with references "
-                "POST /images/edits (multipart image[])")
+    protocol = (
+        "POST /images/generations (JSON), one image per call, b64_json back; with references "
+        "POST /images/edits (multipart image[])"
+    )
     billing_rule = "tokens from the response's usage (dall-e-3: per image) [sdk]"
-    billing_details = ("tokens from `usage`, each count at its rate: text in, image in, and output split by "
-                       "`output_tokens_details` into image out and text out (without that block all output is image "
-                       "out); dall-e-3: per image from the table [sdk] for usage, [3p] for rates")
+    billing_details = (
+        "tokens from `usage`, each count at its rate: text in, image in, and output split by "
+        "`output_tokens_details` into image out and text out (without that block all output is image "
+        "out); dall-e-3: per image from the table [sdk] for usage, [3p] for rates"
+    )
 
     def validate(self, call: ProviderCall) -> None:
         super().validate(call)
@@ -257,8 +316,9 @@ class OpenAIImagesProvider(HttpProvider):
         if call.references:
             data, resp = await self.edit(client, call, body, outcome)
         else:
-            resp = await self.request(client, "POST", f"{self.base_url}/images/generations", call, repeatable=False,
-                                      json=body)
+            resp = await self.request(
+                client, "POST", f"{self.base_url}/images/generations", call, repeatable=False, json=body
+            )
             data = self.answer(resp, call)
         outcome.request_id = resp.headers.get("x-request-id", "")
         items = data.get("data") if isinstance(data, dict) else None
@@ -271,17 +331,29 @@ class OpenAIImagesProvider(HttpProvider):
         outcome.cost_usd, outcome.cost_rule = cost_from_usage(call.model, data.get("usage"))
         return outcome
 
-    async def edit(self, client: httpx.AsyncClient, call: ProviderCall, body: dict[str, Any],
-                   outcome: CallOutcome) -> tuple[Any, httpx.Response]:
+    async def edit(
+        self, client: httpx.AsyncClient, call: ProviderCall, body: dict[str, Any], outcome: CallOutcome
+    ) -> tuple[Any, httpx.Response]:
         """The references as `image[]` file parts of a multipart POST /images/edits, the other
         fields as form values, as the official SDK sends a list of images [sdk openai 3.57.0
         openai/resources/images.py `edit`]."""
-        files = [("image[]", (f"reference-{i + 1}.{ref.mime.split('/')[-1]}", ref.data, ref.mime))
-                 for i, ref in enumerate(call.references)]
-        outcome.sent_fields = {**outcome.sent_fields, "image[]": [
-            f"<{ref.mime}, {len(ref.data)} bytes, sha256 {ref.sha256[:12]}>" for ref in call.references]}
-        resp = await self.request(client, "POST", f"{self.base_url}/images/edits", call, repeatable=False,
-                                  files=files, data={k: str(v) for k, v in body.items()})
+        files = [
+            ("image[]", (f"reference-{i + 1}.{ref.mime.split('/')[-1]}", ref.data, ref.mime))
+            for i, ref in enumerate(call.references)
+        ]
+        outcome.sent_fields = {
+            **outcome.sent_fields,
+            "image[]": [f"<{ref.mime}, {len(ref.data)} bytes, sha256 {ref.sha256[:12]}>" for ref in call.references],
+        }
+        resp = await self.request(
+            client,
+            "POST",
+            f"{self.base_url}/images/edits",
+            call,
+            repeatable=False,
+            files=files,
+            data={k: str(v) for k, v in body.items()},
+        )
         return self.answer(resp, call), resp
 
     def answer(self, resp: httpx.Response, call: ProviderCall) -> Any:

@@ -103,35 +103,78 @@ class ReplicateProvider(HttpProvider):
     base_url_env = "REPLICATE_BASE_URL"
     default_base_url = "https://api.replicate.com"
     models = (
-        replace(SEEDREAM, id="bytedance/seedream-4", label="Seedream 4.0 (Replicate)", max_references=10,
-                default_size="2K", note="up to 15; up to 10 references", price=Price(0.03, "Seedream 4 on Replicate $0.03/image [3p]")),
-        replace(SEEDREAM, id="bytedance/seedream-4.5", label="Seedream 4.5 (Replicate)", max_references=14,
-                default_size="2K", note="up to 15; up to 14 references", price=Price(0.04, "Seedream 4.5 on Replicate $0.04/image [3p]", most=0.045,
-                                               most_source="$0.045/image, the higher source [3p]")),
-        replace(_ONE_IMAGE, id="google/nano-banana", label="Nano Banana (Gemini 2.5 Flash Image, Replicate)",
-                max_references=3,  # "supports multiple images" [doc]; Google's best results with up to 3 [doc]
-                note="up to 3 references", price=Price(0.039, "Nano Banana on Replicate $0.039/image [guess: Google's per-image figure]")),
-        replace(_ONE_IMAGE, id="black-forest-labs/flux-kontext-pro", label="FLUX.1 Kontext [pro] (Replicate)",
-                max_references=1, takes_seed=True, note="1 reference; seed",
-                price=Price(0.04, "FLUX Kontext Pro on Replicate $0.04/image [3p]")),
-        replace(_ONE_IMAGE, id="black-forest-labs/flux-1.1-pro", label="FLUX1.1 [pro] (Replicate)", takes_seed=True,
-                note="seed; no reference", price=Price(0.04, "FLUX 1.1 Pro on Replicate $0.04/image [3p]")),
+        replace(
+            SEEDREAM,
+            id="bytedance/seedream-4",
+            label="Seedream 4.0 (Replicate)",
+            max_references=10,
+            default_size="2K",
+            note="up to 15; up to 10 references",
+            price=Price(0.03, "Seedream 4 on Replicate $0.03/image [3p]"),
+        ),
+        replace(
+            SEEDREAM,
+            id="bytedance/seedream-4.5",
+            label="Seedream 4.5 (Replicate)",
+            max_references=14,
+            default_size="2K",
+            note="up to 15; up to 14 references",
+            price=Price(
+                0.04,
+                "Seedream 4.5 on Replicate $0.04/image [3p]",
+                most=0.045,
+                most_source="$0.045/image, the higher source [3p]",
+            ),
+        ),
+        replace(
+            _ONE_IMAGE,
+            id="google/nano-banana",
+            label="Nano Banana (Gemini 2.5 Flash Image, Replicate)",
+            max_references=3,  # "supports multiple images" [doc]; Google's best results with up to 3 [doc]
+            note="up to 3 references",
+            price=Price(0.039, "Nano Banana on Replicate $0.039/image [guess: Google's per-image figure]"),
+        ),
+        replace(
+            _ONE_IMAGE,
+            id="black-forest-labs/flux-kontext-pro",
+            label="FLUX.1 Kontext [pro] (Replicate)",
+            max_references=1,
+            takes_seed=True,
+            note="1 reference; seed",
+            price=Price(0.04, "FLUX Kontext Pro on Replicate $0.04/image [3p]"),
+        ),
+        replace(
+            _ONE_IMAGE,
+            id="black-forest-labs/flux-1.1-pro",
+            label="FLUX1.1 [pro] (Replicate)",
+            takes_seed=True,
+            note="seed; no reference",
+            price=Price(0.04, "FLUX 1.1 Pro on Replicate $0.04/image [3p]"),
+        ),
     )
     # a typed id may be any model: typical $0.04, capped at $0.30 an image, above the dearest
     # per-image price found (Nano Banana Pro at 4K, $0.24 at Google) [guess]; a model billed by
     # GPU time has no per-image bound at all
-    fallback_price = Price(0.04, "Replicate fallback $0.04/image [guess]", most=0.30,
-                           most_source="$0.30/image for a model not listed [guess]")
+    fallback_price = Price(
+        0.04,
+        "Replicate fallback $0.04/image [guess]",
+        most=0.30,
+        most_source="$0.30/image for a model not listed [guess]",
+    )
     price_note = "x output images"
     listing_order = 90
     max_concurrency = 4
     model_id_segments = 2  # owner/name [doc]; versions (owner/name:id) are not taken
-    protocol = ("POST /v1/models/{owner}/{name}/predictions {input} with `Prefer: wait`; poll urls.get when "
-                "the wait ends first; cancel urls.cancel")
+    protocol = (
+        "POST /v1/models/{owner}/{name}/predictions {input} with `Prefer: wait`; poll urls.get when "
+        "the wait ends first; cancel urls.cancel"
+    )
     billing_rule = "per output image at the model's price [doc rule, 3p prices]"
-    billing_details = ("per output image at the model's price (a list's length; 1 for one URL); a failed or `aborted` "
-                       "prediction is not billed, a `canceled` one possibly; an id not listed counts at most $0.30 an "
-                       "image. The rule [doc]; the prices [3p], nano-banana's and the cap [guess]")
+    billing_details = (
+        "per output image at the model's price (a list's length; 1 for one URL); a failed or `aborted` "
+        "prediction is not billed, a `canceled` one possibly; an id not listed counts at most $0.30 an "
+        "image. The rule [doc]; the prices [3p], nano-banana's and the cap [guess]"
+    )
 
     @classmethod
     def model(cls, model_id: str) -> ModelInfo:
@@ -140,8 +183,12 @@ class ReplicateProvider(HttpProvider):
         for info in cls.models:
             if info.id == model_id:
                 return info
-        kin = {"seedream": "bytedance/seedream-4.5", "nano-banana": "google/nano-banana",
-               "kontext": "black-forest-labs/flux-kontext-pro", "flux": "black-forest-labs/flux-1.1-pro"}
+        kin = {
+            "seedream": "bytedance/seedream-4.5",
+            "nano-banana": "google/nano-banana",
+            "kontext": "black-forest-labs/flux-kontext-pro",
+            "flux": "black-forest-labs/flux-1.1-pro",
+        }
         template = next((m for m in cls.models if m.id == kin.get(family(model_id))), _ONE_IMAGE)
         return replace(template, id=model_id, label=f"{model_id} (not in the model list)", price=None, note="")
 
@@ -153,8 +200,9 @@ class ReplicateProvider(HttpProvider):
             raise InputError(f"replicate/{call.model} takes size 2K, 4K or WxH, not 1K")
         wh = parse_wh(call.size)
         if wh and not all(1024 <= side <= 4096 for side in wh):
-            raise InputError(f"replicate/{call.model} takes a custom size of 1024 to 4096 pixels a side, "
-                             f"not {call.size!r}")
+            raise InputError(
+                f"replicate/{call.model} takes a custom size of 1024 to 4096 pixels a side, not {call.size!r}"
+            )
 
     def inputs(self, call: ProviderCall) -> dict[str, Any]:
         """The model's own input schema (see the module docstring)."""
@@ -174,7 +222,9 @@ class ReplicateProvider(HttpProvider):
             inputs["aspect_ratio"] = nearest_ratio(call.size, NANO_RATIOS) or ("match_input_image" if refs else "1:1")
         elif kind == "kontext":
             inputs.update({"input_image": refs[0]} if refs else {})
-            inputs["aspect_ratio"] = nearest_ratio(call.size, KONTEXT_RATIOS) or ("match_input_image" if refs else "1:1")
+            inputs["aspect_ratio"] = nearest_ratio(call.size, KONTEXT_RATIOS) or (
+                "match_input_image" if refs else "1:1"
+            )
         elif kind == "flux":
             inputs.update(self.flux_size(call.size))
         if call.seed is not None and kind in ("kontext", "flux"):
@@ -183,7 +233,7 @@ class ReplicateProvider(HttpProvider):
 
     @staticmethod
     def seedream_size(size: str, has_refs: bool) -> dict[str, Any]:
-        """"1K".."4K" as `size` (with 1:1 unless references set the shape), WxH as "custom" with
+        """ "1K".."4K" as `size` (with 1:1 unless references set the shape), WxH as "custom" with
         width and height, "auto" as nothing (the model's defaults: 2K, the input's shape) [doc]."""
         wh = parse_wh(size)
         if wh:
@@ -220,15 +270,30 @@ class ReplicateProvider(HttpProvider):
         _, message = extract_error(body, resp.text if body is None else "")
         ctx = self.ctx(call)
         where = f"HTTP {resp.status_code}" + (f", {ctx.clean(title)}" if title else "")
-        return coded_error(ctx, resp.status_code, title, message, where=where, may_be_billed=may_be_billed,
-                           refine=self.refine, retry_after=parse_retry_after(resp.headers.get("retry-after")))
+        return coded_error(
+            ctx,
+            resp.status_code,
+            title,
+            message,
+            where=where,
+            may_be_billed=may_be_billed,
+            refine=self.refine,
+            retry_after=parse_retry_after(resp.headers.get("retry-after")),
+        )
 
     async def generate(self, call: ProviderCall, client: httpx.AsyncClient, sink: FrameSink) -> CallOutcome:
         body = {"input": self.inputs(call)}
         outcome = CallOutcome(seed_sent=call.seed if "seed" in body["input"] else None, sent_fields=scrub(body))
         url = f"{self.base_url}/v1/models/{call.model}/predictions"
-        resp = await self.request(client, "POST", url, call, repeatable=False, json=body,
-                                  headers={"Prefer": "wait", "Cancel-After": self.cancel_after()})
+        resp = await self.request(
+            client,
+            "POST",
+            url,
+            call,
+            repeatable=False,
+            json=body,
+            headers={"Prefer": "wait", "Cancel-After": self.cancel_after()},
+        )
         if resp.status_code >= 400:
             raise self.error(resp, call, may_be_billed=resp.status_code >= 500)
         pred = self.prediction(json_body(resp, self.ctx(call), may_be_billed=True), call)
@@ -251,8 +316,9 @@ class ReplicateProvider(HttpProvider):
                 if resp.status_code >= 300:
                     raise self.error(resp, call, may_be_billed=True)
 
-            pred = await self.poll(fetch, lambda state: self.finished(state, call, blocking=False), call,
-                                   cancel=cancel, job=pred_id)
+            pred = await self.poll(
+                fetch, lambda state: self.finished(state, call, blocking=False), call, cancel=cancel, job=pred_id
+            )
         outputs = self.outputs(pred, call)
         await self.deliver(outputs, call, sink)
         outcome.images_billed = len(outputs)
@@ -277,13 +343,19 @@ class ReplicateProvider(HttpProvider):
             return False
         if status in ("failed", "canceled", "aborted"):
             message = ctx.clean(str(pred.get("error") or "no error text"))
-            kind = "content" if status == "failed" and any(w in message.lower() for w in CONTENT_WORDS) else "job_failed"
+            kind = (
+                "content" if status == "failed" and any(w in message.lower() for w in CONTENT_WORDS) else "job_failed"
+            )
             billed = status == "canceled"  # charged for the time it ran [doc]; failed and aborted are not [guess, doc]
             note = "; it may have been billed" if billed else ""
-            raise ctx.error(kind, f"prediction {ctx.clean(str(pred['id']))} {status}: {message}{note}",
-                            may_be_billed=billed)
-        raise ctx.error("malformed", f"prediction {ctx.clean(str(pred['id']))}: unknown status "
-                        f"{ctx.clean(status)[:40]!r}", may_be_billed=True)
+            raise ctx.error(
+                kind, f"prediction {ctx.clean(str(pred['id']))} {status}: {message}{note}", may_be_billed=billed
+            )
+        raise ctx.error(
+            "malformed",
+            f"prediction {ctx.clean(str(pred['id']))}: unknown status {ctx.clean(status)[:40]!r}",
+            may_be_billed=True,
+        )
 
     def outputs(self, pred: Mapping[str, Any], call: ProviderCall) -> list[Any]:
         """The output as a list: one URL string, or a list of them [doc]."""
@@ -292,8 +364,9 @@ class ReplicateProvider(HttpProvider):
             return [output]
         if isinstance(output, list):
             return output
-        raise self.ctx(call).error("malformed", f"prediction {pred['id']} succeeded without an output URL",
-                                   may_be_billed=True)
+        raise self.ctx(call).error(
+            "malformed", f"prediction {pred['id']} succeeded without an output URL", may_be_billed=True
+        )
 
     async def deliver(self, outputs: list[Any], call: ProviderCall, sink: FrameSink) -> None:
         for i, output in enumerate(outputs):

@@ -37,8 +37,9 @@ ASPECT_RATIOS = ("1:1", "16:9", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:2
 
 
 # SD 3.5: one image per call, a seed, one reference image (image-to-image) [doc/3p]; a template
-_SD = ModelInfo(id="", label="", takes_seed=True, max_frames=1, native_sequence=False, max_references=1,
-                default_size="1024x1024")
+_SD = ModelInfo(
+    id="", label="", takes_seed=True, max_frames=1, native_sequence=False, max_references=1, default_size="1024x1024"
+)
 
 
 def aspect_ratio(size: str) -> str:
@@ -53,12 +54,24 @@ class StabilityProvider(HttpProvider):
     base_url_env = "STABILITY_BASE_URL"
     default_base_url = "https://api.stability.ai/v2beta"
     models = (
-        replace(_SD, id="sd3.5-large", label="Stable Diffusion 3.5 Large",
-                price=Price(0.065, "SD 3.5 Large 6.5 credits x $0.01 per call [3p]")),
-        replace(_SD, id="sd3.5-large-turbo", label="Stable Diffusion 3.5 Large Turbo",
-                price=Price(0.04, "SD 3.5 Large Turbo 4 credits x $0.01 [3p]")),
-        replace(_SD, id="sd3.5-medium", label="Stable Diffusion 3.5 Medium",
-                price=Price(0.035, "SD 3.5 Medium 3.5 credits x $0.01 [3p]")),
+        replace(
+            _SD,
+            id="sd3.5-large",
+            label="Stable Diffusion 3.5 Large",
+            price=Price(0.065, "SD 3.5 Large 6.5 credits x $0.01 per call [3p]"),
+        ),
+        replace(
+            _SD,
+            id="sd3.5-large-turbo",
+            label="Stable Diffusion 3.5 Large Turbo",
+            price=Price(0.04, "SD 3.5 Large Turbo 4 credits x $0.01 [3p]"),
+        ),
+        replace(
+            _SD,
+            id="sd3.5-medium",
+            label="Stable Diffusion 3.5 Medium",
+            price=Price(0.035, "SD 3.5 Medium 3.5 credits x $0.01 [3p]"),
+        ),
     )
     fallback_price = Price(0.065, "Stability fallback: SD 3.5 Large 6.5 credits [3p]")
     price_note = "6.5 / 4 / 3.5 credits x $0.01, one image a call"
@@ -69,7 +82,9 @@ class StabilityProvider(HttpProvider):
     accept: ClassVar[str] = "application/json"
     protocol = "POST /stable-image/generate/sd3 (multipart/form-data), size mapped to aspect_ratio"
     billing_rule = "credits per call, 1 credit = $0.01 [3p]"
-    billing_details = "credits per call (1 credit = $0.01), a CONTENT_FILTERED answer included [3p]; the filtered case [guess]"
+    billing_details = (
+        "credits per call (1 credit = $0.01), a CONTENT_FILTERED answer included [3p]; the filtered case [guess]"
+    )
 
     def refine(self, status: int, code: str, message: str) -> str | None:
         if code == "content_moderation":
@@ -100,11 +115,13 @@ class StabilityProvider(HttpProvider):
             ref = call.references[0]
             files["image"] = (f"reference.{ref.mime.split('/')[-1]}", ref.data, ref.mime)
             sent["image"] = f"<{ref.mime}, {len(ref.data)} bytes, sha256 {ref.sha256[:12]}>"
-        outcome = CallOutcome(cost_rule="credits per call x $0.01 (one image per call)",
-                              seed_sent=call.seed, sent_fields=sent)
+        outcome = CallOutcome(
+            cost_rule="credits per call x $0.01 (one image per call)", seed_sent=call.seed, sent_fields=sent
+        )
         url = f"{self.base_url}/stable-image/generate/sd3"
-        resp = await self.request(client, "POST", url, call, repeatable=False, files=files,
-                                  headers={"Accept": self.accept})
+        resp = await self.request(
+            client, "POST", url, call, repeatable=False, files=files, headers={"Accept": self.accept}
+        )
         if resp.status_code >= 400:
             raise self.error(resp, call, may_be_billed=resp.status_code >= 500)
         outcome.request_id = resp.headers.get("x-request-id", "") or resp.headers.get("request-id", "")

@@ -48,6 +48,7 @@ from playground.providers.predictions import EDIT, T2I, PredictionProvider
 
 TICKET_PATH = "/media/uploads"  # the current upload flow [sdk wavespeed 2.0.5]
 
+
 class WaveSpeedProvider(PredictionProvider):
     name = "wavespeed"
     label = "WaveSpeedAI"
@@ -55,28 +56,55 @@ class WaveSpeedProvider(PredictionProvider):
     base_url_env = "WAVESPEED_BASE_URL"
     default_base_url = "https://api.wavespeed.ai/api/v3"
     models = (
-        replace(T2I, id="bytedance/seedream-v5.0-lite/sequential", label="Seedream 5.0 Lite sequential",
-                price=Price(0.035, "WaveSpeed 5.0 Lite sequential: BytePlus price $0.035/image [guess]")),
-        replace(T2I, id="bytedance/seedream-v4.5/sequential", label="Seedream 4.5 sequential",
-                price=Price(0.04, "WaveSpeed v4.5 sequential $0.04/image x max_images [doc]")),
-        replace(T2I, id="bytedance/seedream-v4/sequential", label="Seedream 4.0 sequential",
-                price=Price(0.027, "WaveSpeed v4 sequential $0.027/image x max_images [doc]")),
-        replace(EDIT, id="bytedance/seedream-v5.0-lite/edit-sequential",
-                label="Seedream 5.0 Lite edit-sequential (references)", note="references required",
-                price=Price(0.035, "WaveSpeed 5.0 Lite edit-sequential $0.035/image [guess]")),
-        replace(EDIT, id="bytedance/seedream-v4.5/edit-sequential", label="Seedream 4.5 edit-sequential (references)",
-                note="references required",
-                price=Price(0.04, "WaveSpeed v4.5 edit-sequential $0.04/image [guess: as sequential]")),
-        replace(EDIT, id="bytedance/seedream-v4/edit-sequential", label="Seedream 4.0 edit-sequential (references)",
-                note="references required", price=Price(0.027, "WaveSpeed v4 edit-sequential $0.027/run [doc]")),
+        replace(
+            T2I,
+            id="bytedance/seedream-v5.0-lite/sequential",
+            label="Seedream 5.0 Lite sequential",
+            price=Price(0.035, "WaveSpeed 5.0 Lite sequential: BytePlus price $0.035/image [guess]"),
+        ),
+        replace(
+            T2I,
+            id="bytedance/seedream-v4.5/sequential",
+            label="Seedream 4.5 sequential",
+            price=Price(0.04, "WaveSpeed v4.5 sequential $0.04/image x max_images [doc]"),
+        ),
+        replace(
+            T2I,
+            id="bytedance/seedream-v4/sequential",
+            label="Seedream 4.0 sequential",
+            price=Price(0.027, "WaveSpeed v4 sequential $0.027/image x max_images [doc]"),
+        ),
+        replace(
+            EDIT,
+            id="bytedance/seedream-v5.0-lite/edit-sequential",
+            label="Seedream 5.0 Lite edit-sequential (references)",
+            note="references required",
+            price=Price(0.035, "WaveSpeed 5.0 Lite edit-sequential $0.035/image [guess]"),
+        ),
+        replace(
+            EDIT,
+            id="bytedance/seedream-v4.5/edit-sequential",
+            label="Seedream 4.5 edit-sequential (references)",
+            note="references required",
+            price=Price(0.04, "WaveSpeed v4.5 edit-sequential $0.04/image [guess: as sequential]"),
+        ),
+        replace(
+            EDIT,
+            id="bytedance/seedream-v4/edit-sequential",
+            label="Seedream 4.0 edit-sequential (references)",
+            note="references required",
+            price=Price(0.027, "WaveSpeed v4 edit-sequential $0.027/run [doc]"),
+        ),
     )
     fallback_price = Price(0.04, "WaveSpeed fallback: v4.5 price $0.04/image [doc]")
     price_note = "x `max_images` requested"
     listing_order = 30
     max_concurrency = 4
-    protocol = ("POST /{model_id} with enable_sync_mode (answers when done); else, or when the sync wait runs out, "
-                "poll GET /predictions/{id}/result (size as W*H); references "
-                "uploaded first (a JSON ticket, the bytes PUT where it says, without the key)")
+    protocol = (
+        "POST /{model_id} with enable_sync_mode (answers when done); else, or when the sync wait runs out, "
+        "poll GET /predictions/{id}/result (size as W*H); references "
+        "uploaded first (a JSON ticket, the bytes PUT where it says, without the key)"
+    )
     billing_rule = "unit price x max_images requested, whatever comes back [doc]"
     billing_details = "unit price x `max_images` **requested**, whatever comes back [doc]"
     model_id_segments = 4  # owner/model/variant, e.g. bytedance/seedream-v4/sequential [doc]; one spare
@@ -98,11 +126,23 @@ class WaveSpeedProvider(PredictionProvider):
         filename = f"reference_{index + 1}{mimetypes.guess_extension(ref.mime) or '.bin'}"
         for path in self.upload_paths:
             if path == TICKET_PATH:
-                resp = await self.request(client, "POST", f"{self.base_url}{path}", call, repeatable=True,
-                                          json={"filename": filename, "size": len(ref.data), "content_type": ref.mime})
+                resp = await self.request(
+                    client,
+                    "POST",
+                    f"{self.base_url}{path}",
+                    call,
+                    repeatable=True,
+                    json={"filename": filename, "size": len(ref.data), "content_type": ref.mime},
+                )
             else:
-                resp = await self.request(client, "POST", f"{self.base_url}{path}", call, repeatable=True,
-                                          files={"file": (filename, ref.data, ref.mime)})
+                resp = await self.request(
+                    client,
+                    "POST",
+                    f"{self.base_url}{path}",
+                    call,
+                    repeatable=True,
+                    files={"file": (filename, ref.data, ref.mime)},
+                )
             if resp.status_code == 404 and path != self.upload_paths[-1]:
                 continue
             if resp.status_code >= 400:
@@ -125,19 +165,25 @@ class WaveSpeedProvider(PredictionProvider):
     def _url_in(self, data: Mapping[str, Any], keys: tuple[str, ...], call: ProviderCall) -> str:
         url = first(data, *keys, default="")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise self.ctx(call).error("malformed", f"the upload answer has no {' or '.join('data.' + k for k in keys)}")
+            raise self.ctx(call).error(
+                "malformed", f"the upload answer has no {' or '.join('data.' + k for k in keys)}"
+            )
         return url
 
-    async def _put_bytes(self, client: httpx.AsyncClient, call: ProviderCall, ticket: Mapping[str, Any],
-                         ref: ReferenceImage) -> None:
+    async def _put_bytes(
+        self, client: httpx.AsyncClient, call: ProviderCall, ticket: Mapping[str, Any], ref: ReferenceImage
+    ) -> None:
         """PUT the bytes where the ticket says, with only the headers it gives: the URL is a
         storage host's, so the API key never goes along [sdk wavespeed 2.0.5 Client.upload]."""
         ctx = self.ctx(call)
         upload = ticket.get("upload")
         upload = upload if isinstance(upload, Mapping) else {}
         put_url = upload.get("url")
-        if str(upload.get("method", "")).upper() != "PUT" or not isinstance(put_url, str) \
-                or not put_url.startswith(("https://", "http://")):
+        if (
+            str(upload.get("method", "")).upper() != "PUT"
+            or not isinstance(put_url, str)
+            or not put_url.startswith(("https://", "http://"))
+        ):
             raise ctx.error("malformed", "the upload ticket has no PUT instruction (data.upload.method/url)")
         given = upload.get("headers")
         headers = {str(k): str(v) for k, v in given.items()} if isinstance(given, Mapping) else {}
@@ -147,8 +193,12 @@ class WaveSpeedProvider(PredictionProvider):
         resp = await send(client, request, repeatable=True, ctx=ctx, policy=self.retry_policy, sleep=self.sleep)
         if resp.status_code >= 300:
             kind = "server" if resp.status_code >= 500 else "invalid"
-            raise ctx.error(kind, f"storing the reference at the upload URL failed (HTTP {resp.status_code}): "
-                            f"{ctx.clean(resp.text[:200])}", status=resp.status_code)
+            raise ctx.error(
+                kind,
+                f"storing the reference at the upload URL failed (HTTP {resp.status_code}): "
+                f"{ctx.clean(resp.text[:200])}",
+                status=resp.status_code,
+            )
 
     def result_url(self, prediction_id: str) -> str:
         return f"{self.base_url}/predictions/{prediction_id}/result"
