@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -r requirements.txt -r requirements-dev.txt
 ruff check .
+ruff format --check .  # `ruff format .` mends it
 lint-imports
 mypy
 cog --check -I . -I tests README.md tests/conformance/requirements.txt  # bash scripts/docs.sh mends it
