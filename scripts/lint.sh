@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static checks, as CI runs them: ruff (lint), the import contracts of pyproject.toml (layers,
+# Static checks, as CI runs them: ruff (lint and format), the import contracts of pyproject.toml (layers,
 # no cycles, the product without the emulator and the benchmarks), mypy (strict) on every package
 # of the product but ui, and the generated tables.
 set -euo pipefail
