@@ -20,11 +20,21 @@ PROMPT = "Miko, a red panda courier with a green scarf. Flat webcomic style."
 KNOWN_CONSOLE_NOISE: tuple[str, ...] = ()
 
 
+UNSTICK = """() => document.querySelectorAll('.pg-action-bar, .column.pg-results').forEach(e => {
+    e.dataset.pgSticky = '1'; e.style.setProperty('position', 'static', 'important'); })"""
+RESTICK = """() => document.querySelectorAll('[data-pg-sticky]').forEach(e => {
+    e.style.removeProperty('position'); delete e.dataset.pgSticky; })"""
+
+
 def shot(page, name: str, full_page: bool = True) -> None:
     """Screenshots for the README, written only when PLAYGROUND_SCREENSHOTS names a folder."""
     if SHOTS:
         SHOTS.mkdir(parents=True, exist_ok=True)
+        if full_page:  # a whole-page picture has no screen bottom: sticky bars would sit mid-page over the form
+            page.evaluate(UNSTICK)
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+        if full_page:
+            page.evaluate(RESTICK)
 
 
 def console_errors(messages: list[str]) -> list[str]:
