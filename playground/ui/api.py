@@ -72,8 +72,8 @@ def register(playground: Playground) -> None:
         mode: str = "sequence",
         seed: int | None = None,
         size: str = "",
-        request: gr.Request = None,
-    ) -> tuple[dict[str, Any], list[FileData]]:  # type: ignore[assignment]
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[dict[str, Any], list[FileData]]:
         """One run, logged like any other: the JSON of `run --json`, and its frames in frame order.
 
         Args:

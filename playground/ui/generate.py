@@ -232,9 +232,9 @@ def build_generate_tab(playground: Playground, session: gr.State) -> dict[str, A
             prompt=prompt_text or "",
             beats=parse_beats(beats_text),
             frames=frames_value(n),  # type: ignore[arg-type]  # the core refuses a non-whole value
-            mode=mode_value,
+            mode=mode_value,  # type: ignore[arg-type]
             provider=provider_name,
-            model=model_id or "",  # type: ignore[arg-type]
+            model=model_id or "",
             size=(size_text or "").strip(),
             seed=None if seed_value is None else int(seed_value),
             references=[Path(f) for f in files or []],

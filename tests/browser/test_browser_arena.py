@@ -55,11 +55,11 @@ def wait_rows(page, playground, n: int) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("width, height", [(1400, 900), (390, 844)])
-def test_arena_keys_vote_undo_criteria_and_leaderboard(
+def test_arena_keys_vote_undo_criteria_and_leaderboard(  # type: ignore[no-untyped-def]
     experiment,
     app_url: str,
     page,
-    playground,  # type: ignore[no-untyped-def]
+    playground,
     width: int,
     height: int,
 ) -> None:

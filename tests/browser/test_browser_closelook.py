@@ -37,11 +37,11 @@ def labels(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("width, height", [(1400, 900), (390, 844)])
-def test_click_a_frame_opens_the_original_and_arrows_step_both_runs(
+def test_click_a_frame_opens_the_original_and_arrows_step_both_runs(  # type: ignore[no-untyped-def]
     comparison,
     app_url: str,
     page,
-    playground,  # type: ignore[no-untyped-def]
+    playground,
     width: int,
     height: int,
 ) -> None:

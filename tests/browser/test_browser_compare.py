@@ -95,10 +95,10 @@ SIX_ARMS = [
 
 
 @pytest.mark.parametrize("width, height", [(1400, 900), (390, 844)])
-def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(
+def test_analysis_of_six_arms_shows_the_key_columns_and_every_arm_in_the_legend(  # type: ignore[no-untyped-def]
     app_url: str,
     page,
-    playground,  # type: ignore[no-untyped-def]
+    playground,
     width: int,
     height: int,
 ) -> None:

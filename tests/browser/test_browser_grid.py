@@ -40,11 +40,11 @@ def row_titles(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("width, height", [(1400, 900), (390, 844)])
-def test_grid_shows_every_arm_and_row_sorts_and_escapes(
+def test_grid_shows_every_arm_and_row_sorts_and_escapes(  # type: ignore[no-untyped-def]
     comparison,
     app_url: str,
     page,
-    playground,  # type: ignore[no-untyped-def]
+    playground,
     width: int,
     height: int,
 ) -> None:
