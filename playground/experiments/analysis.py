@@ -203,17 +203,15 @@ def analyse_frames(
 ) -> Analysis:
     import pandas as pd
 
-    frame = runs_frame(runs, experiment_id)
+    sent = runs_frame(runs, experiment_id, cancelled=True)  # read once: spend counts cancelled runs too
     if experiment_id:
         ratings = ratings[ratings["experiment_id"] == experiment_id]
     else:
-        frame = by_prompt(frame)
-    votes = vote_frame(frame, counted_votes(ratings, criterion=criterion, raters=raters))
-    summary = arm_table(frame)
-    sent = runs_frame(runs, experiment_id, cancelled=True)
-    if not experiment_id:
         sent = by_prompt(sent)
     stopped = sent[sent["status"] == "cancelled"]
+    frame = sent[sent["status"] != "cancelled"].reset_index(drop=True)  # the figures leave them out
+    votes = vote_frame(frame, counted_votes(ratings, criterion=criterion, raters=raters))
+    summary = arm_table(frame)
     spend: dict[str, Any] = {
         "spend_usd": float(sent["cost_usd"].fillna(0).sum()),
         "cancelled_usd": float(stopped["cost_usd"].fillna(0).sum()),
